@@ -1,0 +1,88 @@
+// Package entity defines State, what storage keeps of one entity: its id,
+// collection, head clock, one state buffer per property backend, and the
+// property values those backends materialize (what queries, indexes and SQL
+// columns see). Engines never decode backend state; they index Values.
+package entity
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/ankurah/ankurah-go/core/event"
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/value"
+)
+
+// DeletedProperty is the LWW property whose value true marks a deleted
+// entity. Names beginning with "_" are reserved for the framework.
+const DeletedProperty = "_deleted"
+
+// ErrInvalid is wrapped by errors about malformed encoded states.
+var ErrInvalid = errors.New("entity: invalid state")
+
+// MaxEncodedSize is the largest encoded state Decode accepts (64 MiB).
+const MaxEncodedSize = 64 << 20
+
+// State is the stored form of one entity.
+type State struct {
+	ID         id.EntityID            `cbor:"1,keyasint"`
+	Collection string                 `cbor:"2,keyasint"`
+	Head       event.Clock            `cbor:"3,keyasint"`
+	Backends   map[string][]byte      `cbor:"4,keyasint,omitempty"`
+	Values     map[string]value.Value `cbor:"5,keyasint,omitempty"`
+}
+
+// Deleted reports whether the entity carries the delete tombstone.
+func (s *State) Deleted() bool {
+	b, _ := s.Values[DeletedProperty].AsBool()
+	return b
+}
+
+// Value returns a materialized property value, NULL when absent.
+func (s *State) Value(name string) value.Value { return s.Values[name] }
+
+// Clone returns a deep copy of s.
+func (s State) Clone() State {
+	c := s
+	c.Head = append(event.Clock(nil), s.Head...)
+	c.Backends = make(map[string][]byte, len(s.Backends))
+	for k, v := range s.Backends {
+		c.Backends[k] = append([]byte(nil), v...)
+	}
+	c.Values = maps.Clone(s.Values)
+	return c
+}
+
+var decMode = func() cbor.DecMode {
+	m, err := cbor.DecOptions{
+		MaxNestedLevels:  8,
+		MaxArrayElements: 1 << 16,
+		MaxMapPairs:      1 << 16,
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}()
+
+// Encode returns the canonical CBOR encoding of s.
+func (s *State) Encode() ([]byte, error) { return event.EncMode().Marshal(s) }
+
+// Decode parses an encoded state, refusing inputs over MaxEncodedSize.
+func Decode(b []byte) (State, error) {
+	var s State
+	if len(b) > MaxEncodedSize {
+		return s, fmt.Errorf("%w: %d bytes, limit %d", ErrInvalid, len(b), MaxEncodedSize)
+	}
+	if err := decMode.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if err := s.Head.Validate(); err != nil {
+		return s, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,87 @@
+// Package storage defines the contract every storage engine implements (in
+// process, out of process, in the browser) and the helpers engines share.
+//
+// An Engine is a set of named collections of entity states and events. The
+// node writes through Apply, one atomic batch per commit; it reads through a
+// Collection. Optional powers (declared indexes, dump/restore, change feeds)
+// are separate interfaces discovered by type assertion.
+package storage
+
+import (
+	"context"
+	"errors"
+
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/event"
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/query"
+)
+
+// Errors every engine reports, wrapped with detail and tested with errors.Is.
+var (
+	// ErrNotFound: no state for that entity in that collection.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrConflict: a state's stored head is not the batch's expected head;
+	// nothing of the batch was written.
+	ErrConflict = errors.New("storage: conflict")
+	// ErrClosed: the engine was closed.
+	ErrClosed = errors.New("storage: closed")
+	// ErrInvalid: a batch, name or selection the engine cannot accept.
+	ErrInvalid = errors.New("storage: invalid")
+	// ErrFormat: stored data in a format this engine does not understand (a
+	// newer format version, or not this engine's data at all).
+	ErrFormat = errors.New("storage: unsupported format")
+)
+
+// Engine is a storage backend.
+type Engine interface {
+	// Collection opens a collection, creating it if needed.
+	Collection(ctx context.Context, name string) (Collection, error)
+	// Apply writes a batch atomically across collections: its events
+	// (an event already stored is a no-op), then its states. If any state's
+	// stored head differs from its expected head, Apply writes nothing and
+	// returns an error wrapping ErrConflict.
+	Apply(ctx context.Context, b *Batch) error
+	// Close releases the engine. Later calls fail with ErrClosed.
+	Close() error
+}
+
+// Collection reads one collection.
+type Collection interface {
+	// Name returns the collection's name.
+	Name() string
+	// GetState returns the stored state of an entity, or ErrNotFound.
+	GetState(ctx context.Context, id id.EntityID) (entity.State, error)
+	// FetchStates returns exactly the states matching sel, in sel's order
+	// (ties and unordered results by ascending entity-id bytes), limited to
+	// sel.Limit. Deleted entities are included; the node filters them.
+	FetchStates(ctx context.Context, sel *query.Bound) ([]entity.State, error)
+	// GetEvents returns the stored events among ids; missing ids are omitted.
+	GetEvents(ctx context.Context, ids []id.EventID) ([]event.Event, error)
+	// EntityEvents returns every stored event of an entity, in no particular order.
+	EntityEvents(ctx context.Context, id id.EntityID) ([]event.Event, error)
+}
+
+// Batch is what one commit writes.
+type Batch struct {
+	Events []event.Event
+	States []StateWrite
+}
+
+// StateWrite is one state to store, valid only if the stored head equals
+// Expected (an empty Expected means the entity must not be stored yet).
+type StateWrite struct {
+	State    entity.State
+	Expected event.Clock
+}
+
+// Index declares a secondary index on a property of a collection.
+type Index struct {
+	Collection string
+	Property   string
+}
+
+// Indexer is an Engine that can maintain declared secondary indexes.
+type Indexer interface {
+	DeclareIndex(ctx context.Context, ix Index) error
+}

@@ -1,0 +1,184 @@
+package value
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// canonicalJSON re-encodes a JSON document with sorted object keys, no
+// insignificant space and numbers exactly as written.
+func canonicalJSON(raw []byte) ([]byte, error) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var x any
+	if err := d.Decode(&x); err != nil {
+		return nil, err
+	}
+	if d.More() {
+		return nil, fmt.Errorf("trailing data after JSON value")
+	}
+	var b bytes.Buffer
+	writeCanonical(&b, x)
+	return b.Bytes(), nil
+}
+
+func writeCanonical(b *bytes.Buffer, x any) {
+	switch t := x.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			kb, _ := json.Marshal(k)
+			b.Write(kb)
+			b.WriteByte(':')
+			writeCanonical(b, t[k])
+		}
+		b.WriteByte('}')
+	case []any:
+		b.WriteByte('[')
+		for i, e := range t {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeCanonical(b, e)
+		}
+		b.WriteByte(']')
+	case json.Number:
+		b.WriteString(t.String())
+	default:
+		eb, _ := json.Marshal(t)
+		b.Write(eb)
+	}
+}
+
+// FromJSON converts JSON text into a Value the way AnkQL sees JSON: null is
+// NULL, true/false are bool, integers are int, numbers with a fraction or an
+// exponent are float, strings are string, and objects and arrays are json.
+// An integer too large for int64 becomes a float.
+func FromJSON(raw []byte) (Value, error) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var x any
+	if err := d.Decode(&x); err != nil {
+		return Null, fmt.Errorf("value: invalid json: %w", err)
+	}
+	return fromDecoded(x), nil
+}
+
+func fromDecoded(x any) Value {
+	switch t := x.(type) {
+	case nil:
+		return Null
+	case bool:
+		return Bool(t)
+	case string:
+		return String(t)
+	case json.Number:
+		return numberValue(t)
+	default:
+		var b bytes.Buffer
+		writeCanonical(&b, t)
+		return Value{k: KindJSON, s: b.String()}
+	}
+}
+
+func numberValue(n json.Number) Value {
+	s := n.String()
+	if !strings.ContainsAny(s, ".eE") {
+		if i, err := n.Int64(); err == nil {
+			return Int(i)
+		}
+	}
+	f, _ := n.Float64()
+	return Float(f)
+}
+
+// Path follows a path of object keys into a json value. The result is
+// converted as FromJSON converts; a path that leads nowhere (a missing key, a
+// non-object on the way, or v not json) is NULL. Array elements are reached
+// with decimal indexes as keys ("tracks.0").
+func (v Value) Path(path []string) Value {
+	if len(path) == 0 {
+		return v
+	}
+	if v.k != KindJSON {
+		return Null
+	}
+	d := json.NewDecoder(strings.NewReader(v.s))
+	d.UseNumber()
+	var x any
+	if err := d.Decode(&x); err != nil {
+		return Null
+	}
+	for _, p := range path {
+		switch t := x.(type) {
+		case map[string]any:
+			e, ok := t[p]
+			if !ok {
+				return Null
+			}
+			x = e
+		case []any:
+			i, ok := arrayIndex(p)
+			if !ok || i >= len(t) {
+				return Null
+			}
+			x = t[i]
+		default:
+			return Null
+		}
+	}
+	return fromDecoded(x)
+}
+
+func arrayIndex(p string) (int, bool) {
+	if p == "" || len(p) > 9 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range p {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if len(p) > 1 && p[0] == '0' {
+		return 0, false
+	}
+	return n, true
+}
+
+// MarshalJSON renders v as JSON: NULL as null, numbers as numbers, bytes as
+// base64 strings, json as itself and refs as their id text.
+func (v Value) MarshalJSON() ([]byte, error) {
+	switch v.k {
+	case KindJSON:
+		return []byte(v.s), nil
+	case KindFloat:
+		return json.Marshal(v.f)
+	case KindRef:
+		e, _ := v.AsRef()
+		return json.Marshal(e.String())
+	}
+	return json.Marshal(v.Interface())
+}
+
+// UnmarshalJSON reads v as FromJSON does.
+func (v *Value) UnmarshalJSON(b []byte) error {
+	x, err := FromJSON(b)
+	if err != nil {
+		return err
+	}
+	*v = x
+	return nil
+}
