@@ -1,0 +1,164 @@
+package property
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/value"
+)
+
+// LWWName is the registry name of the last-writer-wins backend.
+const LWWName = "lww"
+
+func init() {
+	Register(LWWName, func(state []byte) (Backend, error) { return LoadLWW(state) })
+}
+
+// LWW is the last-writer-wins backend: one value per property, with the
+// event that wrote it.
+//
+// Every LWW payload carries a height, one more than the greatest height the
+// writing replica had applied. A causal descendant therefore always has a
+// greater height than every write it saw, and the winner of a property is the
+// write with the greatest (height, event id). That order is total and does
+// not depend on the order events arrive in, so replicas that applied the same
+// events hold byte-identical state. (Comparing concurrent writes by event id
+// alone is not convergent: which write a replica still remembers would
+// depend on delivery order.)
+type LWW struct {
+	height  uint64
+	entries map[string]lwwEntry
+	pending map[string]value.Value
+}
+
+type lwwEntry struct {
+	Value  value.Value `cbor:"1,keyasint"`
+	Event  id.EventID  `cbor:"2,keyasint"`
+	Height uint64      `cbor:"3,keyasint"`
+}
+
+type lwwState struct {
+	Height  uint64              `cbor:"1,keyasint"`
+	Entries map[string]lwwEntry `cbor:"2,keyasint"`
+}
+
+type lwwOps struct {
+	Height uint64                 `cbor:"1,keyasint"`
+	Set    map[string]value.Value `cbor:"2,keyasint"`
+}
+
+var (
+	encMode = func() cbor.EncMode {
+		m, err := cbor.CoreDetEncOptions().EncMode()
+		if err != nil {
+			panic(err)
+		}
+		return m
+	}()
+	decMode = func() cbor.DecMode {
+		m, err := cbor.DecOptions{MaxNestedLevels: 8, MaxMapPairs: 1 << 16, DupMapKey: cbor.DupMapKeyEnforcedAPF}.DecMode()
+		if err != nil {
+			panic(err)
+		}
+		return m
+	}()
+)
+
+// NewLWW returns an empty LWW backend.
+func NewLWW() *LWW { return &LWW{entries: map[string]lwwEntry{}, pending: map[string]value.Value{}} }
+
+// LoadLWW restores an LWW backend from State's bytes (empty: a new backend).
+func LoadLWW(state []byte) (*LWW, error) {
+	l := NewLWW()
+	if len(state) == 0 {
+		return l, nil
+	}
+	var s lwwState
+	if err := decMode.Unmarshal(state, &s); err != nil {
+		return nil, fmt.Errorf("%w: lww state: %v", ErrInvalid, err)
+	}
+	l.height = s.Height
+	if s.Entries != nil {
+		l.entries = s.Entries
+	}
+	return l, nil
+}
+
+// Name returns "lww".
+func (l *LWW) Name() string { return LWWName }
+
+// Fork returns an independent copy without pending edits.
+func (l *LWW) Fork() Backend {
+	return &LWW{height: l.height, entries: maps.Clone(l.entries), pending: map[string]value.Value{}}
+}
+
+// Get returns the current value of a property (a pending local edit first).
+func (l *LWW) Get(prop string) value.Value {
+	if v, ok := l.pending[prop]; ok {
+		return v
+	}
+	return l.entries[prop].Value
+}
+
+// Set records a local edit of a property; it becomes an operation at commit.
+func (l *LWW) Set(prop string, v value.Value) { l.pending[prop] = v }
+
+// TakeOperations returns the pending edits as one payload and clears them.
+func (l *LWW) TakeOperations() ([]byte, error) {
+	if len(l.pending) == 0 {
+		return nil, nil
+	}
+	b, err := encMode.Marshal(lwwOps{Height: l.height + 1, Set: l.pending})
+	if err != nil {
+		return nil, err
+	}
+	l.pending = map[string]value.Value{}
+	return b, nil
+}
+
+// Apply applies an event's LWW payload: each property takes the written
+// value when (height, event id) is greater than its current writer's.
+func (l *LWW) Apply(ev id.EventID, ops []byte) error {
+	var o lwwOps
+	if err := decMode.Unmarshal(ops, &o); err != nil {
+		return fmt.Errorf("%w: lww operations of event %s: %v", ErrInvalid, ev, err)
+	}
+	if o.Height == 0 {
+		return fmt.Errorf("%w: lww operations of event %s: zero height", ErrInvalid, ev)
+	}
+	for prop, v := range o.Set {
+		cur, ok := l.entries[prop]
+		if !ok || o.Height > cur.Height || (o.Height == cur.Height && bytes.Compare(ev[:], cur.Event[:]) > 0) {
+			l.entries[prop] = lwwEntry{Value: v, Event: ev, Height: o.Height}
+		}
+	}
+	l.height = max(l.height, o.Height)
+	return nil
+}
+
+// State serializes the backend deterministically.
+func (l *LWW) State() ([]byte, error) {
+	return encMode.Marshal(lwwState{Height: l.height, Entries: l.entries})
+}
+
+// Values returns the non-NULL property values (pending edits included).
+func (l *LWW) Values() map[string]value.Value {
+	out := make(map[string]value.Value, len(l.entries)+len(l.pending))
+	for k, e := range l.entries {
+		if !e.Value.IsNull() {
+			out[k] = e.Value
+		}
+	}
+	for k, v := range l.pending {
+		if v.IsNull() {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
