@@ -1,0 +1,12 @@
+package query
+
+// Compile compiles a bound selection's predicate into a Program: the CEL
+// evaluator on native builds, the AST interpreter in the js/wasm build (the
+// two agree on every input). When schema declares a property's kind,
+// comparisons that can never be true — an int property against a string
+// literal, LIKE on a non-string, a JSON path into a non-json property — are
+// rejected with an error wrapping ErrType that names both kinds. A nil
+// predicate matches everything.
+func Compile(b *Bound, schema Schema) (Program, error) {
+	return compile(b, schema)
+}

@@ -1,0 +1,5 @@
+//go:build js
+
+package query
+
+func compile(b *Bound, schema Schema) (Program, error) { return CompileInterp(b, schema) }
