@@ -1,0 +1,250 @@
+package storageplugin
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/event"
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/storage"
+	storagev1 "github.com/ankurah/ankurah-go/plugins/storage-plugin/proto/storage/v1"
+)
+
+// Streamed reads are cut into chunks of at most chunkItems items or about
+// chunkBytes bytes, well under gRPC's message size limit.
+const (
+	chunkItems = 1024
+	chunkBytes = 1 << 20
+)
+
+// CandidatesOnly is an optional interface of an Engine served by Serve: an
+// engine whose FetchStatesCandidatesOnly returns true returns a superset of
+// the matches, in any order, ignoring the limit, and the host finishes the
+// selection with storage.Residual.
+type CandidatesOnly interface {
+	FetchStatesCandidatesOnly() bool
+}
+
+// server adapts a storage.Engine to the gRPC service.
+type server struct {
+	storagev1.UnimplementedStorageServer
+	engine storage.Engine
+	name   string
+
+	mu          sync.Mutex
+	collections map[string]storage.Collection
+}
+
+func newServer(engine storage.Engine, name string) *server {
+	return &server{engine: engine, name: name, collections: map[string]storage.Collection{}}
+}
+
+func (s *server) collection(ctx context.Context, name string) (storage.Collection, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.collections[name]; ok {
+		return c, nil
+	}
+	c, err := s.engine.Collection(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	s.collections[name] = c
+	return c, nil
+}
+
+func (s *server) Describe(context.Context, *storagev1.DescribeRequest) (*storagev1.DescribeResponse, error) {
+	resp := &storagev1.DescribeResponse{Engine: s.name}
+	if c, ok := s.engine.(CandidatesOnly); ok {
+		resp.CandidatesOnly = c.FetchStatesCandidatesOnly()
+	}
+	_, resp.Indexer = s.engine.(storage.Indexer)
+	return resp, nil
+}
+
+func (s *server) OpenCollection(ctx context.Context, req *storagev1.OpenCollectionRequest) (*storagev1.OpenCollectionResponse, error) {
+	if _, err := s.collection(ctx, req.Collection); err != nil {
+		return nil, toStatus(err)
+	}
+	return &storagev1.OpenCollectionResponse{}, nil
+}
+
+func (s *server) Apply(ctx context.Context, req *storagev1.ApplyRequest) (*storagev1.ApplyResponse, error) {
+	b := &storage.Batch{Events: make([]event.Event, len(req.Events)), States: make([]storage.StateWrite, len(req.States))}
+	for i, raw := range req.Events {
+		e, err := event.Decode(raw)
+		if err != nil {
+			return nil, toStatus(fmt.Errorf("%w: batch event %d: %v", storage.ErrInvalid, i, err))
+		}
+		b.Events[i] = e
+	}
+	for i, w := range req.States {
+		st, err := entity.Decode(w.State)
+		if err != nil {
+			return nil, toStatus(fmt.Errorf("%w: batch state %d: %v", storage.ErrInvalid, i, err))
+		}
+		exp, err := decodeClock(w.Expected)
+		if err != nil {
+			return nil, toStatus(fmt.Errorf("%w: batch state %d expected head: %v", storage.ErrInvalid, i, err))
+		}
+		b.States[i] = storage.StateWrite{State: st, Expected: exp}
+	}
+	if err := s.engine.Apply(ctx, b); err != nil {
+		return nil, toStatus(err)
+	}
+	return &storagev1.ApplyResponse{}, nil
+}
+
+func (s *server) GetState(ctx context.Context, req *storagev1.GetStateRequest) (*storagev1.GetStateResponse, error) {
+	eid, err := id.EntityFromBytes(req.Entity)
+	if err != nil {
+		return nil, toStatus(fmt.Errorf("%w: entity id: %v", storage.ErrInvalid, err))
+	}
+	c, err := s.collection(ctx, req.Collection)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	st, err := c.GetState(ctx, eid)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	raw, err := st.Encode()
+	if err != nil {
+		return nil, toStatus(fmt.Errorf("encode state %s: %w", st.ID, err))
+	}
+	return &storagev1.GetStateResponse{State: raw}, nil
+}
+
+func (s *server) FetchStates(req *storagev1.FetchStatesRequest, stream storagev1.Storage_FetchStatesServer) error {
+	ctx := stream.Context()
+	sel, err := DecodeSelection(req.Selection)
+	if err != nil {
+		return toStatus(err)
+	}
+	c, err := s.collection(ctx, req.Collection)
+	if err != nil {
+		return toStatus(err)
+	}
+	states, err := c.FetchStates(ctx, sel)
+	if err != nil {
+		return toStatus(err)
+	}
+	return toStatus(sendChunks(states, func(st entity.State) ([]byte, error) { return st.Encode() },
+		func(chunk [][]byte) error { return stream.Send(&storagev1.StatesChunk{States: chunk}) }))
+}
+
+func (s *server) GetEvents(req *storagev1.GetEventsRequest, stream storagev1.Storage_GetEventsServer) error {
+	ctx := stream.Context()
+	ids := make([]id.EventID, len(req.Ids))
+	for i, raw := range req.Ids {
+		if len(raw) != len(ids[i]) {
+			return toStatus(fmt.Errorf("%w: event id %d of %d bytes, want %d", storage.ErrInvalid, i, len(raw), len(ids[i])))
+		}
+		copy(ids[i][:], raw)
+	}
+	c, err := s.collection(ctx, req.Collection)
+	if err != nil {
+		return toStatus(err)
+	}
+	evs, err := c.GetEvents(ctx, ids)
+	if err != nil {
+		return toStatus(err)
+	}
+	return toStatus(sendEvents(evs, stream))
+}
+
+func (s *server) EntityEvents(req *storagev1.EntityEventsRequest, stream storagev1.Storage_EntityEventsServer) error {
+	ctx := stream.Context()
+	eid, err := id.EntityFromBytes(req.Entity)
+	if err != nil {
+		return toStatus(fmt.Errorf("%w: entity id: %v", storage.ErrInvalid, err))
+	}
+	c, err := s.collection(ctx, req.Collection)
+	if err != nil {
+		return toStatus(err)
+	}
+	evs, err := c.EntityEvents(ctx, eid)
+	if err != nil {
+		return toStatus(err)
+	}
+	return toStatus(sendEvents(evs, stream))
+}
+
+func sendEvents(evs []event.Event, stream interface {
+	Send(*storagev1.EventsChunk) error
+}) error {
+	return sendChunks(evs, func(e event.Event) ([]byte, error) { return e.Encode() },
+		func(chunk [][]byte) error { return stream.Send(&storagev1.EventsChunk{Events: chunk}) })
+}
+
+// sendChunks encodes items and sends them in chunks. It sends at least one
+// (possibly empty) chunk, so a reader can tell an empty result from a
+// stream that broke before its first message.
+func sendChunks[T any](items []T, encode func(T) ([]byte, error), send func([][]byte) error) error {
+	chunk := make([][]byte, 0, min(len(items), chunkItems))
+	size := 0
+	sent := false
+	for _, it := range items {
+		raw, err := encode(it)
+		if err != nil {
+			return fmt.Errorf("encode: %w", err)
+		}
+		if len(chunk) > 0 && (len(chunk) == chunkItems || size+len(raw) > chunkBytes) {
+			if err := send(chunk); err != nil {
+				return err
+			}
+			sent = true
+			chunk, size = make([][]byte, 0, chunkItems), 0
+		}
+		chunk = append(chunk, raw)
+		size += len(raw)
+	}
+	if len(chunk) > 0 || !sent {
+		return send(chunk)
+	}
+	return nil
+}
+
+func (s *server) DeclareIndex(ctx context.Context, req *storagev1.DeclareIndexRequest) (*storagev1.DeclareIndexResponse, error) {
+	ix, ok := s.engine.(storage.Indexer)
+	if !ok {
+		return s.UnimplementedStorageServer.DeclareIndex(ctx, req)
+	}
+	if err := ix.DeclareIndex(ctx, storage.Index{Collection: req.Collection, Property: req.Property}); err != nil {
+		return nil, toStatus(err)
+	}
+	return &storagev1.DeclareIndexResponse{}, nil
+}
+
+func (s *server) Close(context.Context, *storagev1.CloseRequest) (*storagev1.CloseResponse, error) {
+	if err := s.engine.Close(); err != nil {
+		return nil, toStatus(err)
+	}
+	return &storagev1.CloseResponse{}, nil
+}
+
+// decodeClock turns the expected-head ids of a StateWrite into a Clock,
+// checking their length and order.
+func decodeClock(raw [][]byte) (event.Clock, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	c := make(event.Clock, len(raw))
+	for i, r := range raw {
+		if len(r) != len(c[i]) {
+			return nil, fmt.Errorf("event id %d of %d bytes, want %d", i, len(r), len(c[i]))
+		}
+		copy(c[i][:], r)
+	}
+	return c, c.Validate()
+}
+
+func encodeClock(c event.Clock) [][]byte {
+	out := make([][]byte, len(c))
+	for i := range c {
+		out[i] = c[i][:]
+	}
+	return out
+}
