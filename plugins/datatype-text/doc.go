@@ -1,0 +1,451 @@
+package text
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Errors of this package, tested with errors.Is.
+var (
+	// ErrInvalidUpdate: bytes that are not a Yjs update v1 (or state vector).
+	ErrInvalidUpdate = errors.New("text: invalid update")
+	// ErrUnsupported: a well-formed Yjs update using content this package does
+	// not model (nested types, maps, arrays, binary or JSON content).
+	ErrUnsupported = errors.New("text: unsupported Yjs content")
+	// ErrOutOfRange: an edit position or length outside the text.
+	ErrOutOfRange = errors.New("text: position out of range")
+)
+
+// Doc is a Yjs-compatible document holding root-level texts (Y.Text) by
+// name. Its local edits are made under one client id; its updates are Yjs
+// update v1 bytes. A Doc is not safe for concurrent use.
+type Doc struct {
+	client  uint64
+	store   map[uint64]*clientStructs
+	roots   map[string]*sequence
+	pending map[uint64][]*item // decoded structs waiting for what they depend on
+	pendDS  []dsRange          // deletions of structs not received yet
+
+	taken   uint64    // own clock already returned by TakeUpdate
+	localDS []dsRange // local deletions not yet returned by TakeUpdate
+}
+
+type dsRange struct {
+	client, clock, length uint64
+}
+
+// NewDoc returns an empty document whose local edits use client id client.
+// The id must never be used by another replica (see the package doc for how
+// the backend chooses them).
+func NewDoc(client uint64) *Doc {
+	return &Doc{
+		client:  client,
+		store:   map[uint64]*clientStructs{},
+		roots:   map[string]*sequence{},
+		pending: map[uint64][]*item{},
+	}
+}
+
+// ClientID returns the Yjs client id of the document's local edits.
+func (d *Doc) ClientID() uint64 { return d.client }
+
+func (d *Doc) root(name string) *sequence {
+	s := d.roots[name]
+	if s == nil {
+		s = &sequence{name: name}
+		d.roots[name] = s
+	}
+	return s
+}
+
+// Names returns the names of the texts that have content (or tombstones),
+// sorted.
+func (d *Doc) Names() []string {
+	names := make([]string, 0, len(d.roots))
+	for n, s := range d.roots {
+		if s.start != nil {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Text returns the content of the text name ("" if it has none).
+func (d *Doc) Text(name string) string {
+	if s := d.roots[name]; s != nil {
+		return s.String()
+	}
+	return ""
+}
+
+// Len returns the length of the text name in code points.
+func (d *Doc) Len(name string) int {
+	if s := d.roots[name]; s != nil {
+		return s.vis
+	}
+	return 0
+}
+
+func (d *Doc) state(client uint64) uint64 {
+	if cs := d.store[client]; cs != nil {
+		return cs.state()
+	}
+	return 0
+}
+
+// StateVector returns the next expected clock of every client the document
+// has structs of.
+func (d *Doc) StateVector() map[uint64]uint64 {
+	sv := make(map[uint64]uint64, len(d.store))
+	for c, cs := range d.store {
+		sv[c] = cs.state()
+	}
+	return sv
+}
+
+func (d *Doc) addStruct(it *item) {
+	cs := d.store[it.id.Client]
+	if cs == nil {
+		cs = &clientStructs{}
+		d.store[it.id.Client] = cs
+	}
+	cs.append(it)
+}
+
+// getItem returns the struct holding id, without splitting.
+func (d *Doc) getItem(id ID) *item {
+	if cs := d.store[id.Client]; cs != nil {
+		return cs.get(id.Clock)
+	}
+	return nil
+}
+
+// split cuts the struct at (ci, i) of its client at clock offset off and
+// returns the right part, linked into the store and its text.
+func (d *Doc) split(cs *clientStructs, ci, i int, off uint64) *item {
+	it := cs.chunks[ci][i]
+	r := it.splitAt(off)
+	cs.insertAfter(ci, i, r)
+	if it.parent != nil && it.blk != nil {
+		it.parent.linkSplit(r, it)
+	}
+	return r
+}
+
+// cleanStart returns the struct starting at id, splitting if needed.
+func (d *Doc) cleanStart(id ID) *item {
+	cs := d.store[id.Client]
+	ci, i, _ := cs.find(id.Clock)
+	it := cs.chunks[ci][i]
+	if it.id.Clock == id.Clock {
+		return it
+	}
+	return d.split(cs, ci, i, id.Clock-it.id.Clock)
+}
+
+// cleanEnd returns the struct ending at id, splitting if needed.
+func (d *Doc) cleanEnd(id ID) *item {
+	cs := d.store[id.Client]
+	ci, i, _ := cs.find(id.Clock)
+	it := cs.chunks[ci][i]
+	if it.lastID() != id {
+		d.split(cs, ci, i, id.Clock-it.id.Clock+1)
+	}
+	return it
+}
+
+// Insert inserts s at code point position pos of the text name.
+func (d *Doc) Insert(name string, pos int, s string) error {
+	seq := d.root(name)
+	if pos < 0 || pos > seq.vis {
+		return fmt.Errorf("%w: insert at %d in %q of length %d", ErrOutOfRange, pos, name, seq.vis)
+	}
+	if s == "" {
+		return nil
+	}
+	b := []byte(toValidUTF8(s))
+	u16, cp := lengths(b)
+	var left *item
+	if pos > 0 {
+		it, off := seq.find(pos - 1)
+		left = d.splitCP(it, off+1)
+	}
+	right := seq.start
+	if left != nil {
+		right = left.right
+	}
+	clock := d.state(d.client)
+	if left != nil && left.id.Client == d.client && left.ref == refString && !left.deleted &&
+		left.end() == clock && sameRight(left, right) {
+		left.str = append(left.str, b...)
+		left.cp += cp
+		left.length += uint64(u16)
+		seq.addVisible(left, cp)
+		return nil
+	}
+	it := &item{id: ID{d.client, clock}, length: uint64(u16), ref: refString, str: b, cp: cp}
+	if left != nil {
+		it.origin, it.hasOrigin = left.lastID(), true
+	}
+	if right != nil {
+		it.rightOrigin, it.hasRight = right.id, true
+	}
+	seq.link(it, left)
+	d.addStruct(it)
+	return nil
+}
+
+func sameRight(left, right *item) bool {
+	if right == nil {
+		return !left.hasRight
+	}
+	return left.hasRight && left.rightOrigin == right.id
+}
+
+// splitCP makes a visible string item end after k of its code points
+// (0 < k <= cp) and returns it; the rest becomes the next item.
+func (d *Doc) splitCP(it *item, k int) *item {
+	if k >= it.cp {
+		return it
+	}
+	_, u := byteOffsetCP(it.str, k)
+	cs := d.store[it.id.Client]
+	ci, i, _ := cs.find(it.id.Clock)
+	d.split(cs, ci, i, uint64(u))
+	return it
+}
+
+// Delete deletes n code points of the text name from position pos.
+func (d *Doc) Delete(name string, pos, n int) error {
+	seq := d.root(name)
+	if pos < 0 || n < 0 || pos+n > seq.vis {
+		return fmt.Errorf("%w: delete %d at %d in %q of length %d", ErrOutOfRange, n, pos, name, seq.vis)
+	}
+	if n == 0 {
+		return nil
+	}
+	it, off := seq.find(pos)
+	if off > 0 {
+		it = d.splitCP(it, off).right
+	}
+	for n > 0 && it != nil {
+		if it.visible() == 0 {
+			it = it.right
+			continue
+		}
+		if it.cp > n {
+			d.splitCP(it, n)
+		}
+		n -= it.cp
+		d.localDS = addRange(d.localDS, dsRange{it.id.Client, it.id.Clock, it.length})
+		it.markDeleted()
+		it = it.right
+	}
+	return nil
+}
+
+// addRange appends r, extending the last range when r continues it.
+func addRange(ds []dsRange, r dsRange) []dsRange {
+	if n := len(ds); n > 0 {
+		l := &ds[n-1]
+		if l.client == r.client && l.clock+l.length == r.clock {
+			l.length += r.length
+			return ds
+		}
+	}
+	return append(ds, r)
+}
+
+// ApplyUpdate applies a Yjs update v1. Structs whose dependencies have not
+// arrived yet are kept and integrated when they do; applying an update twice,
+// or updates in any order, gives the same document.
+func (d *Doc) ApplyUpdate(update []byte) error {
+	structs, ds, err := decodeUpdate(update)
+	if err != nil {
+		return err
+	}
+	for c, list := range structs {
+		if len(list) == 0 {
+			continue
+		}
+		p := append(d.pending[c], list...)
+		slices.SortStableFunc(p, func(a, b *item) int { return cmpU64(a.id.Clock, b.id.Clock) })
+		d.pending[c] = p
+	}
+	d.integratePending()
+	d.pendDS = append(d.pendDS, ds...)
+	d.applyPendingDeletes()
+	return nil
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (d *Doc) integratePending() {
+	for progress := true; progress; {
+		progress = false
+		clients := make([]uint64, 0, len(d.pending))
+		for c := range d.pending {
+			clients = append(clients, c)
+		}
+		slices.Sort(clients)
+		for _, c := range clients {
+			list := d.pending[c]
+			i := 0
+			for ; i < len(list); i++ {
+				s := list[i]
+				st := d.state(c)
+				if s.end() <= st {
+					continue // known already
+				}
+				if s.id.Clock > st || d.missing(s) {
+					break
+				}
+				if off := st - s.id.Clock; off > 0 {
+					s.cutFront(off)
+				}
+				d.integrate(s)
+				progress = true
+			}
+			if i == len(list) {
+				delete(d.pending, c)
+			} else {
+				d.pending[c] = list[i:]
+			}
+		}
+	}
+}
+
+// missing reports whether s refers to a struct not received yet.
+func (d *Doc) missing(s *item) bool {
+	if s.ref == refGC {
+		return false
+	}
+	if s.hasOrigin && s.origin.Clock >= d.state(s.origin.Client) {
+		return true
+	}
+	return s.hasRight && s.rightOrigin.Clock >= d.state(s.rightOrigin.Client)
+}
+
+// integrate puts a received struct into the store and its text, ordering it
+// among concurrent insertions at the same place by YATA, as Yjs does.
+func (d *Doc) integrate(s *item) {
+	if s.ref == refGC {
+		d.addStruct(s)
+		return
+	}
+	var left, right *item
+	if s.hasOrigin {
+		left = d.cleanEnd(s.origin)
+	}
+	if s.hasRight {
+		right = d.cleanStart(s.rightOrigin)
+	}
+	var parent *sequence
+	switch {
+	case (left != nil && left.ref == refGC) || (right != nil && right.ref == refGC):
+	case s.hasParentKey:
+		parent = d.root(s.parentKey)
+	case left != nil:
+		parent = left.parent
+	case right != nil:
+		parent = right.parent
+	}
+	if parent == nil { // its neighbours were garbage collected: so is it
+		d.addStruct(&item{id: s.id, length: s.length, ref: refGC, deleted: true})
+		return
+	}
+	s.parentKey, s.hasParentKey = "", false
+	if (left == nil && (right == nil || right.left != nil)) || (left != nil && left.right != right) {
+		var o *item
+		if left != nil {
+			o = left.right
+		} else {
+			o = parent.start
+		}
+		var conflicting, before map[*item]bool
+		for o != nil && o != right {
+			if before == nil {
+				conflicting, before = map[*item]bool{}, map[*item]bool{}
+			}
+			before[o], conflicting[o] = true, true
+			if s.hasOrigin == o.hasOrigin && s.origin == o.origin {
+				if o.id.Client < s.id.Client {
+					left = o
+					clear(conflicting)
+				} else if s.hasRight == o.hasRight && s.rightOrigin == o.rightOrigin {
+					break
+				}
+			} else if oo := d.originItem(o); oo != nil && before[oo] {
+				if !conflicting[oo] {
+					left = o
+					clear(conflicting)
+				}
+			} else {
+				break
+			}
+			o = o.right
+		}
+	}
+	parent.link(s, left)
+	d.addStruct(s)
+}
+
+func (d *Doc) originItem(o *item) *item {
+	if !o.hasOrigin {
+		return nil
+	}
+	return d.getItem(o.origin)
+}
+
+// applyPendingDeletes deletes what the pending delete ranges cover and keeps
+// the ranges, or parts, of structs not received yet.
+func (d *Doc) applyPendingDeletes() {
+	if len(d.pendDS) == 0 {
+		return
+	}
+	var keep []dsRange
+	for _, r := range d.pendDS {
+		st := d.state(r.client)
+		end := r.clock + r.length
+		if r.clock < st {
+			d.deleteRange(r.client, r.clock, min(end, st))
+		}
+		if end > st {
+			from := max(r.clock, st)
+			keep = append(keep, dsRange{r.client, from, end - from})
+		}
+	}
+	d.pendDS = keep
+}
+
+// deleteRange deletes the received structs of client in [clock, end).
+func (d *Doc) deleteRange(client, clock, end uint64) {
+	cs := d.store[client]
+	for clock < end {
+		ci, i, _ := cs.find(clock)
+		it := cs.chunks[ci][i]
+		if it.deleted {
+			clock = it.end()
+			continue
+		}
+		if it.id.Clock < clock {
+			it = d.split(cs, ci, i, clock-it.id.Clock)
+			ci, i, _ = cs.find(clock)
+		}
+		if it.end() > end {
+			d.split(cs, ci, i, end-it.id.Clock)
+		}
+		it.markDeleted()
+		clock = it.end()
+	}
+}
