@@ -1,0 +1,132 @@
+// Package storagetest is the conformance suite every storage.Engine passes:
+// in process (memory, bolt, PostgreSQL, TiKV), out of process (a go-plugin
+// engine) and in the browser.
+//
+// An engine's tests wire it in a few lines:
+//
+//	func TestConformance(t *testing.T) {
+//		storagetest.Run(t, func(ctx context.Context, t storagetest.T) (storagetest.Harness, error) {
+//			return storagetest.NewHarness(memory.New(), storagetest.Capabilities{Indexes: true}, nil), nil
+//		})
+//	}
+//
+// A runner that is not `go test` (the ankurah-conformance command) takes the
+// cases from Cases and runs each with Execute, or with its own T.
+package storagetest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ankurah/ankurah-go/core/storage"
+)
+
+// T is what a case needs of its test: the part of testing.TB the suite uses.
+// *testing.T implements it. A custom implementation must stop the case in
+// FailNow and SkipNow (Fatalf and Skipf call them), e.g. with
+// runtime.Goexit when the case runs in its own goroutine, as Execute does.
+// Errorf and Logf are only called from the case's goroutine.
+type T interface {
+	Helper()
+	Name() string
+	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+	FailNow()
+	SkipNow()
+	Failed() bool
+	Skipped() bool
+	Cleanup(func())
+}
+
+// Capabilities declares what an engine supports beyond the Engine contract.
+// Cases that need a capability the harness does not declare are skipped.
+type Capabilities struct {
+	// Indexes: the engine implements storage.Indexer. The AnkQL corpus then
+	// also runs with indexes declared (before and after the data is written)
+	// on every property its entities use, and must give the same answers.
+	Indexes bool
+}
+
+// Harness gives a case the engine under test. A HarnessMaker is called once
+// per case and Close when the case ends.
+type Harness interface {
+	// Engine returns the engine under test. It may hold data from other
+	// cases: every case writes to collections whose names it makes unique.
+	// A case may close it (the ErrClosed case does).
+	Engine() storage.Engine
+	// Capabilities declares what the engine supports beyond the contract.
+	Capabilities() Capabilities
+	// Close releases the harness; the engine may already be closed.
+	Close()
+}
+
+// HarnessMaker makes a harness for one case.
+type HarnessMaker func(ctx context.Context, t T) (Harness, error)
+
+// Case is one conformance case.
+type Case struct {
+	// Name is unique within Cases and stable across releases ("Apply/Atomic").
+	Name string
+	// Run runs the case against h's engine, reporting through t.
+	Run func(ctx context.Context, t T, h Harness)
+}
+
+// NewHarness returns a Harness over an engine: Close closes the engine
+// (ignoring storage.ErrClosed) and then calls cleanup, when not nil.
+func NewHarness(e storage.Engine, caps Capabilities, cleanup func()) Harness {
+	return &engineHarness{e: e, caps: caps, cleanup: cleanup}
+}
+
+type engineHarness struct {
+	e       storage.Engine
+	caps    Capabilities
+	cleanup func()
+}
+
+func (h *engineHarness) Engine() storage.Engine     { return h.e }
+func (h *engineHarness) Capabilities() Capabilities { return h.caps }
+func (h *engineHarness) Close() {
+	_ = h.e.Close() // the case may have closed it; nothing to report either way
+	if h.cleanup != nil {
+		h.cleanup()
+	}
+}
+
+// Run runs every case of the suite. With a *testing.T each case is a
+// subtest (t.Run); with any other T the cases run one after another, each in
+// its own goroutine so that a FailNow implemented with runtime.Goexit stops
+// only that case.
+func Run(t T, newHarness HarnessMaker) {
+	t.Helper()
+	cases := Cases()
+	if tt, ok := t.(*testing.T); ok {
+		for _, c := range cases {
+			tt.Run(c.Name, func(tt *testing.T) { RunCase(tt.Context(), tt, c, newHarness) })
+		}
+		return
+	}
+	for _, c := range cases {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			t.Logf("=== RUN %s", c.Name)
+			RunCase(context.Background(), t, c, newHarness)
+		}()
+		<-done
+	}
+}
+
+// RunCase runs one case with a fresh harness from newHarness on t, closing
+// the harness when the case ends (also when it stops through FailNow).
+func RunCase(ctx context.Context, t T, c Case, newHarness HarnessMaker) {
+	t.Helper()
+	h, err := newHarness(ctx, t)
+	if err != nil {
+		t.Fatalf("making harness: %v", err)
+		return
+	}
+	defer h.Close()
+	c.Run(ctx, t, h)
+}

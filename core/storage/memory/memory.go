@@ -1,0 +1,323 @@
+// Package memory is the in-memory storage engine: every collection is a
+// pair of Go maps behind one lock. It is the reference implementation of the
+// storage contract, used by ephemeral nodes, tests and simulations. Nothing
+// survives Close.
+package memory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/event"
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/query"
+	"github.com/ankurah/ankurah-go/core/storage"
+)
+
+// Engine is an in-memory storage.Engine. It also implements storage.Indexer:
+// declared indexes are recorded (Indexes lists them) but every query scans
+// the collection, which is what an index would answer anyway. Safe for
+// concurrent use.
+type Engine struct {
+	mu      sync.RWMutex
+	closed  bool
+	colls   map[string]*collection
+	indexes []storage.Index
+}
+
+// collection holds one collection's data. Stored states and events are
+// never modified in place: Apply stores copies and replaces them whole, so
+// readers may use a snapshot of the maps' entries after releasing the lock.
+type collection struct {
+	name     string
+	states   map[id.EntityID]entity.State
+	events   map[id.EventID]event.Event
+	byEntity map[id.EntityID][]id.EventID
+}
+
+var (
+	_ storage.Engine  = (*Engine)(nil)
+	_ storage.Indexer = (*Engine)(nil)
+)
+
+// New returns an empty engine.
+func New() *Engine {
+	return &Engine{colls: map[string]*collection{}}
+}
+
+func validName(name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: empty collection name", storage.ErrInvalid)
+	}
+	if !utf8.ValidString(name) {
+		return fmt.Errorf("%w: collection name %q is not valid UTF-8", storage.ErrInvalid, name)
+	}
+	return nil
+}
+
+// coll returns the named collection, creating it; e.mu must be held for writing.
+func (e *Engine) coll(name string) *collection {
+	c := e.colls[name]
+	if c == nil {
+		c = &collection{
+			name:     name,
+			states:   map[id.EntityID]entity.State{},
+			events:   map[id.EventID]event.Event{},
+			byEntity: map[id.EntityID][]id.EventID{},
+		}
+		e.colls[name] = c
+	}
+	return c
+}
+
+// Collection opens (creating if needed) the named collection.
+func (e *Engine) Collection(ctx context.Context, name string) (storage.Collection, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := validName(name); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, storage.ErrClosed
+	}
+	e.coll(name)
+	return &handle{e: e, name: name}, nil
+}
+
+type stateKey struct {
+	coll string
+	id   id.EntityID
+}
+
+// Apply writes b atomically: it checks every state's expected head (and the
+// batch's shape) before writing anything. Writes are copies; the caller
+// keeps b.
+func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Hash and validate outside the lock.
+	evIDs := make([]id.EventID, len(b.Events))
+	for i := range b.Events {
+		ev := &b.Events[i]
+		if err := validName(ev.Collection); err != nil {
+			return fmt.Errorf("event %d: %w", i, err)
+		}
+		if ev.Entity.IsZero() {
+			return fmt.Errorf("%w: event %d has no entity id", storage.ErrInvalid, i)
+		}
+		evIDs[i] = ev.ID()
+	}
+	for i := range b.States {
+		s := &b.States[i].State
+		if err := validName(s.Collection); err != nil {
+			return fmt.Errorf("state %d (%s): %w", i, s.ID, err)
+		}
+		if err := s.Head.Validate(); err != nil {
+			return fmt.Errorf("%w: state %s head: %v", storage.ErrInvalid, s.ID, err)
+		}
+		if err := b.States[i].Expected.Validate(); err != nil {
+			return fmt.Errorf("%w: state %s expected head: %v", storage.ErrInvalid, s.ID, err)
+		}
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return storage.ErrClosed
+	}
+	// Check every expected head first. A batch that writes one entity twice
+	// is checked in order: the second write expects the first one's head.
+	pending := map[stateKey]event.Clock{}
+	for _, w := range b.States {
+		k := stateKey{w.State.Collection, w.State.ID}
+		head, ok := pending[k]
+		if !ok {
+			if c := e.colls[k.coll]; c != nil {
+				if s, stored := c.states[k.id]; stored {
+					head, ok = s.Head, true
+				}
+			}
+		}
+		switch {
+		case !ok && len(w.Expected) > 0:
+			return fmt.Errorf("%w: %s in %q is not stored, expected head %v", storage.ErrConflict, k.id, k.coll, w.Expected)
+		case ok && !slices.Equal(head, w.Expected):
+			return fmt.Errorf("%w: %s in %q has head %v, expected %v", storage.ErrConflict, k.id, k.coll, head, w.Expected)
+		}
+		pending[k] = w.State.Head
+	}
+	for i, ev := range b.Events {
+		c := e.coll(ev.Collection)
+		if _, dup := c.events[evIDs[i]]; dup {
+			continue
+		}
+		c.events[evIDs[i]] = cloneEvent(ev)
+		c.byEntity[ev.Entity] = append(c.byEntity[ev.Entity], evIDs[i])
+	}
+	for _, w := range b.States {
+		e.coll(w.State.Collection).states[w.State.ID] = w.State.Clone()
+	}
+	return nil
+}
+
+// DeclareIndex records an index declaration. The memory engine answers
+// every query by scanning, so an index changes no result and costs nothing.
+func (e *Engine) DeclareIndex(ctx context.Context, ix storage.Index) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := validName(ix.Collection); err != nil {
+		return err
+	}
+	if ix.Property == "" {
+		return fmt.Errorf("%w: index on %q without a property", storage.ErrInvalid, ix.Collection)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return storage.ErrClosed
+	}
+	if !slices.Contains(e.indexes, ix) {
+		e.indexes = append(e.indexes, ix)
+	}
+	e.coll(ix.Collection)
+	return nil
+}
+
+// Indexes returns the indexes declared so far, in declaration order.
+func (e *Engine) Indexes() []storage.Index {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return slices.Clone(e.indexes)
+}
+
+// Close discards all data. Later calls, on the engine and on the
+// collections it opened, fail with storage.ErrClosed.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return storage.ErrClosed
+	}
+	e.closed = true
+	e.colls = nil
+	return nil
+}
+
+// read runs f with the named collection (nil when it holds nothing) under the read lock.
+func (e *Engine) read(ctx context.Context, name string, f func(c *collection)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return storage.ErrClosed
+	}
+	f(e.colls[name])
+	return nil
+}
+
+// handle is the storage.Collection of one collection name.
+type handle struct {
+	e    *Engine
+	name string
+}
+
+func (h *handle) Name() string { return h.name }
+
+func (h *handle) GetState(ctx context.Context, eid id.EntityID) (entity.State, error) {
+	var s entity.State
+	found := false
+	err := h.e.read(ctx, h.name, func(c *collection) {
+		if c != nil {
+			s, found = c.states[eid]
+		}
+	})
+	if err != nil {
+		return entity.State{}, err
+	}
+	if !found {
+		return entity.State{}, fmt.Errorf("%w: %s in %q", storage.ErrNotFound, eid, h.name)
+	}
+	return s.Clone(), nil
+}
+
+func (h *handle) FetchStates(ctx context.Context, sel *query.Bound) ([]entity.State, error) {
+	prog, err := query.Compile(sel, nil)
+	if err != nil {
+		return nil, fmt.Errorf("memory: fetch from %q: %w", h.name, err)
+	}
+	var snapshot []entity.State
+	err = h.e.read(ctx, h.name, func(c *collection) {
+		if c == nil {
+			return
+		}
+		snapshot = make([]entity.State, 0, len(c.states))
+		for _, s := range c.states {
+			snapshot = append(snapshot, s)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The snapshot shares the stored maps, which are never modified in place.
+	out, err := storage.Residual(snapshot, prog, sel.OrderBy, sel.Limit)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i] = out[i].Clone()
+	}
+	return out, nil
+}
+
+func (h *handle) GetEvents(ctx context.Context, ids []id.EventID) ([]event.Event, error) {
+	var out []event.Event
+	err := h.e.read(ctx, h.name, func(c *collection) {
+		if c == nil {
+			return
+		}
+		for _, x := range ids {
+			if ev, ok := c.events[x]; ok {
+				out = append(out, cloneEvent(ev))
+			}
+		}
+	})
+	return out, err
+}
+
+func (h *handle) EntityEvents(ctx context.Context, eid id.EntityID) ([]event.Event, error) {
+	var out []event.Event
+	err := h.e.read(ctx, h.name, func(c *collection) {
+		if c == nil {
+			return
+		}
+		for _, x := range c.byEntity[eid] {
+			out = append(out, cloneEvent(c.events[x]))
+		}
+	})
+	return out, err
+}
+
+// cloneEvent returns a deep copy of ev.
+func cloneEvent(ev event.Event) event.Event {
+	c := ev
+	c.Parent = slices.Clone(ev.Parent)
+	c.Nonce = slices.Clone(ev.Nonce)
+	if ev.Operations != nil {
+		c.Operations = make(map[string][]byte, len(ev.Operations))
+		for k, v := range ev.Operations {
+			c.Operations[k] = slices.Clone(v)
+		}
+	}
+	return c
+}
