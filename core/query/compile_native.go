@@ -2,4 +2,4 @@
 
 package query
 
-func compile(b *Bound, schema Schema) (Program, error) { return CompileInterp(b, schema) }
+func compile(b *Bound, schema Schema) (Program, error) { return CompileCEL(b, schema) }

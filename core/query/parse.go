@@ -11,7 +11,7 @@ import (
 // the evaluators' budgets.
 const (
 	// MaxQueryLength is the longest query text Parse accepts, in bytes.
-	MaxQueryLength = 64 << 10
+	MaxQueryLength = 16 << 10
 	// MaxDepth is the deepest nesting of parentheses and NOT that Parse accepts.
 	MaxDepth = 64
 )
