@@ -1,0 +1,160 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sort"
+
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/event"
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/property"
+	"github.com/ankurah/ankurah-go/core/storage"
+	"github.com/ankurah/ankurah-go/core/value"
+)
+
+// loadBackends decodes every backend of a state.
+func loadBackends(st *entity.State) (map[string]property.Backend, error) {
+	out := make(map[string]property.Backend, len(st.Backends))
+	for name, b := range st.Backends {
+		f, err := property.Lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("ankurah: entity %s: %w", st.ID, err)
+		}
+		be, err := f(b)
+		if err != nil {
+			return nil, fmt.Errorf("ankurah: entity %s backend %q: %w", st.ID, name, err)
+		}
+		out[name] = be
+	}
+	return out, nil
+}
+
+// backendFor returns the named backend of a set, creating an empty one.
+func backendFor(bs map[string]property.Backend, name string) (property.Backend, error) {
+	if b, ok := bs[name]; ok {
+		return b, nil
+	}
+	f, err := property.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	b, err := f(nil)
+	if err != nil {
+		return nil, err
+	}
+	bs[name] = b
+	return b, nil
+}
+
+// materialize writes the backends' states and values into st.
+func materialize(st *entity.State, bs map[string]property.Backend) error {
+	st.Backends = make(map[string][]byte, len(bs))
+	st.Values = map[string]value.Value{}
+	names := make([]string, 0, len(bs))
+	for name := range bs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		b, err := bs[name].State()
+		if err != nil {
+			return fmt.Errorf("ankurah: entity %s backend %q state: %w", st.ID, name, err)
+		}
+		st.Backends[name] = b
+		maps.Copy(st.Values, bs[name].Values())
+	}
+	return nil
+}
+
+// applyEvent returns the state after applying ev to cur (nil for an entity
+// not yet stored). It does not decide whether ev belongs on cur; callers
+// relate ev to cur's head first.
+func applyEvent(cur *entity.State, ev *event.Event) (entity.State, error) {
+	var next entity.State
+	if cur != nil {
+		next = cur.Clone()
+	} else {
+		next = entity.State{ID: ev.Entity, Collection: ev.Collection}
+	}
+	bs, err := loadBackends(&next)
+	if err != nil {
+		return next, err
+	}
+	evID := ev.ID()
+	names := make([]string, 0, len(ev.Operations))
+	for name := range ev.Operations {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		b, err := backendFor(bs, name)
+		if err != nil {
+			return next, fmt.Errorf("ankurah: event %s: %w", evID, err)
+		}
+		if err := b.Apply(evID, ev.Operations[name]); err != nil {
+			return next, fmt.Errorf("ankurah: event %s: %w", evID, err)
+		}
+	}
+	next.Head = next.Head.Advance(evID, ev.Parent)
+	if err := materialize(&next, bs); err != nil {
+		return next, err
+	}
+	return next, nil
+}
+
+// stagedSource serves events from a batch being built before the stored ones.
+type stagedSource struct {
+	coll   storage.Collection
+	staged map[id.EventID]event.Event
+}
+
+func (s stagedSource) GetEvents(ctx context.Context, ids []id.EventID) ([]event.Event, error) {
+	var out []event.Event
+	var rest []id.EventID
+	for _, i := range ids {
+		if e, ok := s.staged[i]; ok {
+			out = append(out, e)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	if len(rest) > 0 {
+		got, err := s.coll.GetEvents(ctx, rest)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
+// relate decides how an incoming event stands to the stored state: whether
+// it must be applied (true) or is already part of the state's history.
+func (n *Node) relate(ctx context.Context, src event.Source, cur *entity.State, ev *event.Event) (bool, error) {
+	var head event.Clock
+	if cur != nil {
+		head = cur.Head
+	}
+	if len(head) > 0 && ev.Parent.Equal(head) {
+		return true, nil
+	}
+	c, err := event.CompareEvent(ctx, src, ev, head, n.cfg.budget)
+	if err != nil {
+		return false, err
+	}
+	switch c.Relation {
+	case event.StrictDescends, event.DivergedSince:
+		return true, nil
+	case event.Equal, event.StrictAscends:
+		return false, nil
+	}
+	if cur == nil && !ev.IsGenesis() {
+		return false, fmt.Errorf("%w: event %s for entity %s, which is not stored here", event.ErrMissingParent, ev.ID(), ev.Entity)
+	}
+	return false, fmt.Errorf("%w: event %s does not belong to entity %s", event.ErrInvalid, ev.ID(), ev.Entity)
+}
+
+var errStop = errors.New("stop")

@@ -1,0 +1,12 @@
+package core
+
+import (
+	"context"
+
+	"github.com/ankurah/ankurah-go/core/event"
+)
+
+// ApplyEventsForTest stores events as if received from a trusted peer.
+func ApplyEventsForTest(ctx context.Context, n *Node, evs []event.Event) error {
+	return n.commitEvents(ctx, nil, evs, false)
+}

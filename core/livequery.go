@@ -1,0 +1,413 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/query"
+	"github.com/ankurah/ankurah-go/core/signal"
+)
+
+// ChangeKind says how an entity's membership in a live query changed.
+type ChangeKind int
+
+const (
+	// Initial: the entity was in the result set when the subscriber subscribed.
+	Initial ChangeKind = iota
+	// Add: the entity entered the result set.
+	Add
+	// Update: the entity stayed in the result set and changed.
+	Update
+	// Remove: the entity left the result set (no longer matches, was deleted,
+	// or was pushed out of a LIMIT).
+	Remove
+)
+
+var changeKindNames = [...]string{"Initial", "Add", "Update", "Remove"}
+
+// String names the kind.
+func (k ChangeKind) String() string { return changeKindNames[k] }
+
+// Change is one entity's change in a ChangeSet.
+type Change struct {
+	Kind   ChangeKind
+	Entity *View
+}
+
+// ChangeSet is what a live query reports for one commit (or for a
+// subscription's start, all Initial): the changes, and the result set after them.
+type ChangeSet struct {
+	Changes []Change
+	Items   []*View
+}
+
+// LiveQuery is a query that stays current: its result set is kept up to date
+// as commits land, and subscribers get one ChangeSet per commit that touches
+// it, in the order commits were stored.
+type LiveQuery struct {
+	ctx        *Context
+	collection string
+	qid        id.ULID
+
+	mu       sync.Mutex
+	bound    *query.Bound
+	eff      *query.Bound
+	prog     query.Program
+	items    []*View
+	byID     map[id.EntityID]*View
+	itemsSig *signal.Mutable[[]*View]
+	subs     map[int]func(ChangeSet)
+	nextID   int
+	closed   bool
+
+	qmu     sync.Mutex
+	qcond   *sync.Cond
+	queue   []delivery
+	stopped atomic.Bool
+	done    chan struct{}
+}
+
+type delivery struct {
+	cs     ChangeSet
+	target int // -1: every subscriber
+}
+
+// Query returns a live query over collection, with ? placeholders bound to
+// args. Its result set is filled before Query returns.
+func (c *Context) Query(ctx context.Context, collection, q string, args ...any) (*LiveQuery, error) {
+	sel, err := query.Parse(q)
+	if err != nil {
+		return nil, err
+	}
+	b, err := sel.Bind(args...)
+	if err != nil {
+		return nil, err
+	}
+	return c.QueryBound(ctx, collection, b)
+}
+
+// QueryBound is Query for an already bound selection.
+func (c *Context) QueryBound(ctx context.Context, collection string, b *query.Bound) (*LiveQuery, error) {
+	n := c.node
+	qid, err := n.newULID()
+	if err != nil {
+		return nil, err
+	}
+	lq := &LiveQuery{ctx: c, collection: collection, qid: qid, byID: map[id.EntityID]*View{}, subs: map[int]func(ChangeSet){}, done: make(chan struct{})}
+	lq.qcond = sync.NewCond(&lq.qmu)
+	lq.itemsSig = signal.New[[]*View](nil)
+	if err := lq.point(ctx, b); err != nil {
+		return nil, err
+	}
+	n.commitMu.Lock()
+	defer n.commitMu.Unlock()
+	if n.closed {
+		return nil, ErrClosed
+	}
+	states, err := c.fetchStates(ctx, collection, lq.eff)
+	if err != nil {
+		return nil, err
+	}
+	lq.mu.Lock()
+	lq.setItems(states)
+	lq.mu.Unlock()
+	n.reactor.add(lq)
+	go lq.deliver()
+	return lq, nil
+}
+
+// point compiles a selection for the live query (without installing it).
+func (lq *LiveQuery) point(ctx context.Context, b *query.Bound) error {
+	eff, err := lq.ctx.effective(ctx, lq.collection, b)
+	if err != nil {
+		return err
+	}
+	prog, err := query.Compile(eff, nil)
+	if err != nil {
+		return err
+	}
+	lq.mu.Lock()
+	lq.bound, lq.eff, lq.prog = b, eff, prog
+	lq.mu.Unlock()
+	return nil
+}
+
+// ID returns the live query's id.
+func (lq *LiveQuery) ID() id.ULID { return lq.qid }
+
+// Collection returns the collection the live query watches.
+func (lq *LiveQuery) Collection() string { return lq.collection }
+
+// Selection returns the live query's current (bound) selection.
+func (lq *LiveQuery) Selection() *query.Bound {
+	lq.mu.Lock()
+	defer lq.mu.Unlock()
+	return lq.bound
+}
+
+// Items returns the current result set, in the query's order.
+func (lq *LiveQuery) Items() []*View {
+	lq.mu.Lock()
+	defer lq.mu.Unlock()
+	return slices.Clone(lq.items)
+}
+
+// Signal returns the result set as a signal.
+func (lq *LiveQuery) Signal() signal.Signal[[]*View] { return lq.itemsSig }
+
+// Subscribe calls f with an Initial ChangeSet of the current result set, then
+// with one ChangeSet per commit that changes it, in commit order, from one
+// goroutine per live query, until the returned function is called.
+func (lq *LiveQuery) Subscribe(f func(ChangeSet)) (unsubscribe func()) {
+	lq.mu.Lock()
+	if lq.closed {
+		lq.mu.Unlock()
+		return func() {}
+	}
+	sid := lq.nextID
+	lq.nextID++
+	lq.subs[sid] = f
+	init := ChangeSet{Items: slices.Clone(lq.items)}
+	for _, v := range lq.items {
+		init.Changes = append(init.Changes, Change{Kind: Initial, Entity: v})
+	}
+	lq.enqueue(delivery{cs: init, target: sid})
+	lq.mu.Unlock()
+	return func() {
+		lq.mu.Lock()
+		delete(lq.subs, sid)
+		lq.mu.Unlock()
+	}
+}
+
+// Close stops the live query: no more notifications, no more work.
+func (lq *LiveQuery) Close() {
+	lq.ctx.node.reactor.remove(lq)
+	lq.mu.Lock()
+	if lq.closed {
+		lq.mu.Unlock()
+		return
+	}
+	lq.closed = true
+	lq.subs = map[int]func(ChangeSet){}
+	lq.mu.Unlock()
+	lq.qmu.Lock()
+	lq.stopped.Store(true)
+	lq.queue = nil
+	lq.qcond.Broadcast()
+	lq.qmu.Unlock()
+	<-lq.done
+}
+
+// UpdateSelection re-points the live query at a new query (for pagination by
+// cursor predicate, say) and reports the difference as one ChangeSet: Add
+// for entities that entered, Remove for those that left.
+func (lq *LiveQuery) UpdateSelection(ctx context.Context, q string, args ...any) error {
+	sel, err := query.Parse(q)
+	if err != nil {
+		return err
+	}
+	b, err := sel.Bind(args...)
+	if err != nil {
+		return err
+	}
+	n := lq.ctx.node
+	n.commitMu.Lock()
+	defer n.commitMu.Unlock()
+	lq.mu.Lock()
+	closed := lq.closed
+	lq.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	n.reactor.remove(lq)
+	defer n.reactor.add(lq)
+	if err := lq.point(ctx, b); err != nil {
+		return err
+	}
+	states, err := lq.ctx.fetchStates(ctx, lq.collection, lq.eff)
+	if err != nil {
+		return err
+	}
+	lq.mu.Lock()
+	defer lq.mu.Unlock()
+	lq.diffAndPublish(states, nil)
+	return nil
+}
+
+// setItems replaces the result set (lq.mu held).
+func (lq *LiveQuery) setItems(states []entity.State) {
+	lq.items = make([]*View, len(states))
+	lq.byID = make(map[id.EntityID]*View, len(states))
+	for i, s := range states {
+		v := newView(s)
+		lq.items[i] = v
+		lq.byID[s.ID] = v
+	}
+	lq.itemsSig.Set(slices.Clone(lq.items))
+}
+
+// diffAndPublish replaces the result set with states and publishes the
+// difference; entities in touched that stayed are Updates (lq.mu held).
+func (lq *LiveQuery) diffAndPublish(states []entity.State, touched map[id.EntityID]bool) {
+	old := lq.byID
+	var cs ChangeSet
+	next := map[id.EntityID]bool{}
+	for _, s := range states {
+		next[s.ID] = true
+		prev, ok := old[s.ID]
+		switch {
+		case !ok:
+			cs.Changes = append(cs.Changes, Change{Kind: Add, Entity: newView(s)})
+		case touched[s.ID] && !prev.state.Head.Equal(s.Head):
+			cs.Changes = append(cs.Changes, Change{Kind: Update, Entity: newView(s)})
+		}
+	}
+	for _, v := range lq.items {
+		if !next[v.state.ID] {
+			cs.Changes = append(cs.Changes, Change{Kind: Remove, Entity: v})
+		}
+	}
+	lq.setItems(states)
+	if len(cs.Changes) > 0 {
+		cs.Items = slices.Clone(lq.items)
+		lq.enqueue(delivery{cs: cs, target: -1})
+	}
+}
+
+// apply updates the result set for the changes of one commit and publishes
+// one ChangeSet (called by the reactor in commit order).
+func (lq *LiveQuery) apply(ctx context.Context, changes []change) {
+	lq.mu.Lock()
+	defer lq.mu.Unlock()
+	if lq.closed {
+		return
+	}
+	n := lq.ctx.node
+	matches := func(st *entity.State) bool {
+		if st.Deleted() {
+			return false
+		}
+		ok, err := lq.prog.Match(st.Values)
+		if err != nil {
+			n.log.WarnContext(ctx, "live query evaluation failed", "query", lq.qid.String(), "entity", st.ID.String(), "err", err)
+			return false
+		}
+		return ok && n.agent.CheckRead(ctx, lq.ctx.cdata, st) == nil
+	}
+	if lq.eff.HasLimit() {
+		// A LIMITed query may gain or lose rows at its edge: refetch, which
+		// also fills any gap a removal leaves, and report the difference.
+		touched := map[id.EntityID]bool{}
+		relevant := false
+		for i := range changes {
+			ch := &changes[i]
+			touched[ch.after.ID] = true
+			if _, was := lq.byID[ch.after.ID]; was || matches(&ch.after) {
+				relevant = true
+			}
+		}
+		if !relevant {
+			return
+		}
+		states, err := lq.ctx.fetchStates(ctx, lq.collection, lq.eff)
+		if err != nil {
+			n.log.ErrorContext(ctx, "live query refill failed", "query", lq.qid.String(), "err", err)
+			return
+		}
+		lq.diffAndPublish(states, touched)
+		return
+	}
+	var cs ChangeSet
+	for i := range changes {
+		ch := &changes[i]
+		_, was := lq.byID[ch.after.ID]
+		now := matches(&ch.after)
+		switch {
+		case !was && now:
+			v := newView(ch.after)
+			lq.byID[ch.after.ID] = v
+			lq.items = append(lq.items, v)
+			cs.Changes = append(cs.Changes, Change{Kind: Add, Entity: v})
+		case was && now:
+			v := newView(ch.after)
+			lq.byID[ch.after.ID] = v
+			for j := range lq.items {
+				if lq.items[j].state.ID == ch.after.ID {
+					lq.items[j] = v
+				}
+			}
+			cs.Changes = append(cs.Changes, Change{Kind: Update, Entity: v})
+		case was && !now:
+			old := lq.byID[ch.after.ID]
+			delete(lq.byID, ch.after.ID)
+			lq.items = slices.DeleteFunc(lq.items, func(x *View) bool { return x.state.ID == ch.after.ID })
+			cs.Changes = append(cs.Changes, Change{Kind: Remove, Entity: old})
+		}
+	}
+	if len(cs.Changes) == 0 {
+		return
+	}
+	order := lq.eff.OrderBy
+	slices.SortStableFunc(lq.items, func(a, b *View) int {
+		return query.CompareRows(order, a.state.Values, a.state.ID, b.state.Values, b.state.ID)
+	})
+	cs.Items = slices.Clone(lq.items)
+	lq.itemsSig.Set(slices.Clone(lq.items))
+	lq.enqueue(delivery{cs: cs, target: -1})
+}
+
+func (lq *LiveQuery) enqueue(d delivery) {
+	lq.qmu.Lock()
+	lq.queue = append(lq.queue, d)
+	lq.qcond.Signal()
+	lq.qmu.Unlock()
+}
+
+// deliver runs the subscribers, one ChangeSet at a time, in order.
+func (lq *LiveQuery) deliver() {
+	defer close(lq.done)
+	for {
+		lq.qmu.Lock()
+		for len(lq.queue) == 0 {
+			if lq.stopped.Load() {
+				lq.qmu.Unlock()
+				return
+			}
+			lq.qcond.Wait()
+		}
+		d := lq.queue[0]
+		lq.queue = lq.queue[1:]
+		lq.qmu.Unlock()
+		lq.mu.Lock()
+		var fs []func(ChangeSet)
+		if d.target >= 0 {
+			if f, ok := lq.subs[d.target]; ok {
+				fs = append(fs, f)
+			}
+		} else {
+			ids := make([]int, 0, len(lq.subs))
+			for k := range lq.subs {
+				ids = append(ids, k)
+			}
+			slices.Sort(ids)
+			for _, k := range ids {
+				fs = append(fs, lq.subs[k])
+			}
+		}
+		lq.mu.Unlock()
+		for _, f := range fs {
+			f(d.cs)
+		}
+	}
+}
+
+// String describes the live query for logs.
+func (lq *LiveQuery) String() string {
+	return fmt.Sprintf("LiveQuery(%s on %q)", lq.qid, lq.collection)
+}

@@ -1,0 +1,239 @@
+// Package core is the Ankurah node: it ties a storage engine, a policy agent
+// and (later) transports together, and gives applications transactions,
+// reads and live queries.
+//
+//	node, _ := core.NewNode(memory.New(), policy.Permissive{})
+//	ctx := node.Context(nil)
+//	trx := ctx.Begin()
+//	album, _ := trx.Create(c, "album")
+//	album.Set("name", "Origin of Symmetry")
+//	trx.Commit(c)
+//	lq, _ := ctx.Query(c, "album", "year > ?", 2000)
+//
+// Nothing in this package reads the wall clock or global randomness: both
+// come from options, so a simulation can run many nodes deterministically.
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/storage"
+)
+
+// Errors of the node, tested with errors.Is.
+var (
+	// ErrTransactionDone: the transaction was already committed or rolled back.
+	ErrTransactionDone = errors.New("ankurah: transaction already ended")
+	// ErrDeleted: the entity is deleted.
+	ErrDeleted = errors.New("ankurah: entity deleted")
+	// ErrRetriesExhausted: a commit kept conflicting with other writers.
+	ErrRetriesExhausted = errors.New("ankurah: commit retries exhausted")
+	// ErrClosed: the node or live query was closed.
+	ErrClosed = errors.New("ankurah: closed")
+	// ErrInvalidName: a collection or property name the node refuses.
+	ErrInvalidName = errors.New("ankurah: invalid name")
+)
+
+// Role says whether a node's storage is authoritative.
+type Role int
+
+const (
+	// Durable nodes (servers) hold the authoritative copy of their data.
+	Durable Role = iota
+	// Ephemeral nodes (browsers, CLIs) cache what they ask durable peers for.
+	Ephemeral
+)
+
+type config struct {
+	role     Role
+	now      func() time.Time
+	random   io.Reader
+	logger   *slog.Logger
+	retries  int
+	budget   int
+	systemID string
+}
+
+// Option configures a Node.
+type Option func(*config)
+
+// WithRole sets the node's role (Durable by default).
+func WithRole(r Role) Option { return func(c *config) { c.role = r } }
+
+// WithClock sets the clock the node stamps creations with (time.Now by default).
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithRandom sets the source of randomness for nonces and ids (crypto/rand by default).
+func WithRandom(r io.Reader) Option { return func(c *config) { c.random = r } }
+
+// WithLogger sets the node's logger (slog.Default by default).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithCommitRetries bounds how often a commit merges and retries after another
+// writer moved a head (10 by default).
+func WithCommitRetries(n int) Option { return func(c *config) { c.retries = n } }
+
+// WithComparisonBudget bounds the events a DAG comparison may visit
+// (event.DefaultBudget by default).
+func WithComparisonBudget(n int) Option { return func(c *config) { c.budget = n } }
+
+// WithSystemID sets a durable node's system id (a fresh ULID by default).
+// Clients that meet a different system id than last time drop their cache.
+func WithSystemID(s string) Option { return func(c *config) { c.systemID = s } }
+
+// Node is one Ankurah node: a storage engine, a policy agent, and the live
+// queries and transactions of its callers. A Node is safe for concurrent use.
+type Node struct {
+	engine  storage.Engine
+	agent   policy.Agent
+	cfg     config
+	id      id.ULID
+	log     *slog.Logger
+	reactor *reactor
+
+	randMu sync.Mutex
+
+	collMu      sync.Mutex
+	collections map[string]storage.Collection
+
+	// commitMu orders storage writes with their notifications so live
+	// queries hear of commits in the order they were stored.
+	commitMu sync.Mutex
+	closed   bool
+}
+
+// NewNode returns a node on engine whose access is decided by agent.
+func NewNode(engine storage.Engine, agent policy.Agent, opts ...Option) (*Node, error) {
+	if engine == nil {
+		return nil, errors.New("ankurah: NewNode needs a storage engine")
+	}
+	if agent == nil {
+		return nil, errors.New("ankurah: NewNode needs a policy agent (policy.Permissive{} allows everything)")
+	}
+	cfg := config{role: Durable, now: time.Now, random: rand.Reader, logger: slog.Default(), retries: 10, budget: 10000}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	n := &Node{engine: engine, agent: agent, cfg: cfg, log: cfg.logger, collections: map[string]storage.Collection{}}
+	var err error
+	if n.id, err = n.newULID(); err != nil {
+		return nil, err
+	}
+	if cfg.role == Durable && cfg.systemID == "" {
+		sid, err := n.newULID()
+		if err != nil {
+			return nil, err
+		}
+		n.cfg.systemID = sid.String()
+	}
+	n.reactor = newReactor()
+	return n, nil
+}
+
+// ID returns the node's id.
+func (n *Node) ID() id.ULID { return n.id }
+
+// Role returns whether the node is durable or ephemeral.
+func (n *Node) Role() Role { return n.cfg.role }
+
+// SystemID returns a durable node's system id ("" for ephemeral nodes).
+func (n *Node) SystemID() string { return n.cfg.systemID }
+
+// Engine returns the node's storage engine.
+func (n *Node) Engine() storage.Engine { return n.engine }
+
+// Agent returns the node's policy agent.
+func (n *Node) Agent() policy.Agent { return n.agent }
+
+// Close closes every live query. It does not close the storage engine,
+// which the caller opened.
+func (n *Node) Close() error {
+	n.commitMu.Lock()
+	n.closed = true
+	n.commitMu.Unlock()
+	n.reactor.closeAll()
+	return nil
+}
+
+func (n *Node) newULID() (id.ULID, error) {
+	n.randMu.Lock()
+	defer n.randMu.Unlock()
+	u, err := ulid.New(ulid.Timestamp(n.cfg.now()), n.cfg.random)
+	if err != nil {
+		return u, fmt.Errorf("ankurah: new ulid: %w", err)
+	}
+	return u, nil
+}
+
+func (n *Node) randomBytes(k int) ([]byte, error) {
+	n.randMu.Lock()
+	defer n.randMu.Unlock()
+	b := make([]byte, k)
+	if _, err := io.ReadFull(n.cfg.random, b); err != nil {
+		return nil, fmt.Errorf("ankurah: random source: %w", err)
+	}
+	return b, nil
+}
+
+func (n *Node) collection(ctx context.Context, name string) (storage.Collection, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	n.collMu.Lock()
+	defer n.collMu.Unlock()
+	if c, ok := n.collections[name]; ok {
+		return c, nil
+	}
+	c, err := n.engine.Collection(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("ankurah: open collection %q: %w", name, err)
+	}
+	n.collections[name] = c
+	return c, nil
+}
+
+// ValidateName checks a collection or property name: non-empty, at most 255
+// bytes, valid UTF-8 without NUL. Names beginning with "_" are reserved for
+// the framework and refused for properties set by applications.
+func ValidateName(name string) error {
+	if name == "" || len(name) > 255 {
+		return fmt.Errorf("%w: %q (must be 1 to 255 bytes)", ErrInvalidName, name)
+	}
+	for i, r := range name {
+		if r == 0 || (r == 0xFFFD && len(name) > i && !validRuneAt(name, i)) {
+			return fmt.Errorf("%w: %q (NUL or invalid UTF-8)", ErrInvalidName, name)
+		}
+	}
+	return nil
+}
+
+func validRuneAt(s string, i int) bool {
+	return len(s) >= i+3 && s[i:i+3] == "\uFFFD"
+}
+
+// Context binds a caller's identity (context data, as the policy agent
+// understands it) to the node. All reads and writes go through a Context.
+type Context struct {
+	node  *Node
+	cdata policy.ContextData
+}
+
+// Context returns a Context for a caller with the given context data.
+func (n *Node) Context(cdata policy.ContextData) *Context { return &Context{node: n, cdata: cdata} }
+
+// Node returns the context's node.
+func (c *Context) Node() *Node { return c.node }
+
+// Data returns the caller's context data.
+func (c *Context) Data() policy.ContextData { return c.cdata }

@@ -1,0 +1,311 @@
+package core
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"sync"
+
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/query"
+	"github.com/ankurah/ankurah-go/core/value"
+)
+
+// reactor decides which live queries a commit touches. It indexes each live
+// query by one term of its top-level conjunction: an equality or IN term goes
+// into a hash index per property, a range term into a list per property;
+// queries with neither are evaluated on every change of their collection.
+// A commit therefore costs in proportion to the queries it can match, not to
+// the number of live queries.
+type reactor struct {
+	mu    sync.Mutex
+	colls map[string]*watch
+	where map[*LiveQuery]placement
+}
+
+type watch struct {
+	eq     map[string]map[string]map[*LiveQuery]struct{} // property -> equality key -> queries
+	ranges map[string]map[*LiveQuery]rangeTerm           // property -> queries with a range on it
+	scan   map[*LiveQuery]struct{}                       // queries evaluated on every change
+}
+
+type rangeTerm struct {
+	op  query.Op
+	val value.Value
+}
+
+// placement remembers where a query is indexed, to remove it.
+type placement struct {
+	collection string
+	prop       string
+	keys       []string
+	isRange    bool
+}
+
+func newReactor() *reactor {
+	return &reactor{colls: map[string]*watch{}, where: map[*LiveQuery]placement{}}
+}
+
+func (r *reactor) watch(collection string) *watch {
+	w, ok := r.colls[collection]
+	if !ok {
+		w = &watch{eq: map[string]map[string]map[*LiveQuery]struct{}{}, ranges: map[string]map[*LiveQuery]rangeTerm{}, scan: map[*LiveQuery]struct{}{}}
+		r.colls[collection] = w
+	}
+	return w
+}
+
+// indexTerm picks the term a query is indexed by.
+func indexTerm(where query.Expr) (prop string, keys []string, rt *rangeTerm) {
+	terms := []query.Expr{where}
+	if a, ok := where.(*query.And); ok {
+		terms = flatten(a)
+	}
+	var rangeProp string
+	var rangeT *rangeTerm
+	for _, t := range terms {
+		switch x := t.(type) {
+		case *query.Comparison:
+			if len(x.Path) != 1 {
+				continue
+			}
+			switch x.Op {
+			case query.Eq:
+				if k, ok := eqKey(x.Value.Value); ok {
+					return x.Path[0], []string{k}, nil
+				}
+				if x.Value.Value.IsNull() {
+					return x.Path[0], nil, nil // never matches: index with no keys
+				}
+			case query.Lt, query.Le, query.Gt, query.Ge:
+				if rangeT == nil && !x.Value.Value.IsNull() {
+					rangeProp, rangeT = x.Path[0], &rangeTerm{op: x.Op, val: x.Value.Value}
+				}
+			}
+		case *query.In:
+			if x.Not || len(x.Path) != 1 {
+				continue
+			}
+			var ks []string
+			for _, o := range x.Values {
+				if k, ok := eqKey(o.Value); ok {
+					ks = append(ks, k)
+				}
+			}
+			return x.Path[0], ks, nil
+		case *query.Literal:
+			if !x.Value {
+				return "", nil, nil // `false`: matches nothing
+			}
+		}
+	}
+	if rangeT != nil {
+		return rangeProp, nil, rangeT
+	}
+	return "", nil, nil
+}
+
+func flatten(a *query.And) []query.Expr {
+	var out []query.Expr
+	for _, t := range a.Terms {
+		if b, ok := t.(*query.And); ok {
+			out = append(out, flatten(b)...)
+		} else {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// eqKey is a hash key under which values AnkQL's = considers equal collide
+// (Int(1) and Float(1.0) alike); NULL has none.
+func eqKey(v value.Value) (string, bool) {
+	var b [9]byte
+	switch v.Kind() {
+	case value.KindNull:
+		return "", false
+	case value.KindBool:
+		x, _ := v.AsBool()
+		if x {
+			return "b1", true
+		}
+		return "b0", true
+	case value.KindInt:
+		i, _ := v.AsInt()
+		b[0] = 'i'
+		binary.BigEndian.PutUint64(b[1:], uint64(i))
+		return string(b[:]), true
+	case value.KindFloat:
+		f, _ := v.AsFloat()
+		if f == math.Trunc(f) && f >= -9223372036854775808.0 && f < 9223372036854775808.0 {
+			b[0] = 'i'
+			binary.BigEndian.PutUint64(b[1:], uint64(int64(f)))
+			return string(b[:]), true
+		}
+		b[0] = 'f'
+		binary.BigEndian.PutUint64(b[1:], math.Float64bits(f))
+		return string(b[:]), true
+	}
+	return string([]byte{'0' + byte(v.Kind())}) + v.Raw(), true
+}
+
+func (r *reactor) add(lq *LiveQuery) {
+	lq.mu.Lock()
+	where := lq.bound.Where
+	lq.mu.Unlock()
+	prop, keys, rt := indexTerm(where)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := r.watch(lq.collection)
+	p := placement{collection: lq.collection, prop: prop, keys: keys}
+	switch {
+	case rt != nil:
+		p.isRange = true
+		if w.ranges[prop] == nil {
+			w.ranges[prop] = map[*LiveQuery]rangeTerm{}
+		}
+		w.ranges[prop][lq] = *rt
+	case prop != "":
+		if w.eq[prop] == nil {
+			w.eq[prop] = map[string]map[*LiveQuery]struct{}{}
+		}
+		for _, k := range keys {
+			if w.eq[prop][k] == nil {
+				w.eq[prop][k] = map[*LiveQuery]struct{}{}
+			}
+			w.eq[prop][k][lq] = struct{}{}
+		}
+	default:
+		if keys == nil && prop == "" && isFalse(where) {
+			break
+		}
+		w.scan[lq] = struct{}{}
+	}
+	r.where[lq] = p
+}
+
+func isFalse(e query.Expr) bool {
+	_, _, rt := indexTerm(e)
+	if rt != nil {
+		return false
+	}
+	terms := []query.Expr{e}
+	if a, ok := e.(*query.And); ok {
+		terms = flatten(a)
+	}
+	for _, t := range terms {
+		if l, ok := t.(*query.Literal); ok && !l.Value {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *reactor) remove(lq *LiveQuery) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.where[lq]
+	if !ok {
+		return
+	}
+	delete(r.where, lq)
+	w := r.colls[p.collection]
+	if w == nil {
+		return
+	}
+	delete(w.scan, lq)
+	if p.isRange {
+		delete(w.ranges[p.prop], lq)
+		return
+	}
+	for _, k := range p.keys {
+		delete(w.eq[p.prop][k], lq)
+		if len(w.eq[p.prop][k]) == 0 {
+			delete(w.eq[p.prop], k)
+		}
+	}
+}
+
+func (r *reactor) closeAll() {
+	r.mu.Lock()
+	qs := make([]*LiveQuery, 0, len(r.where))
+	for lq := range r.where {
+		qs = append(qs, lq)
+	}
+	r.mu.Unlock()
+	for _, lq := range qs {
+		lq.Close()
+	}
+}
+
+func inRange(rt rangeTerm, v value.Value) bool {
+	if !value.Comparable(v, rt.val) {
+		return false
+	}
+	c := value.Compare(v, rt.val)
+	switch rt.op {
+	case query.Lt:
+		return c < 0
+	case query.Le:
+		return c <= 0
+	case query.Gt:
+		return c > 0
+	case query.Ge:
+		return c >= 0
+	}
+	return false
+}
+
+// notify hands the changes of one stored commit to the live queries they can
+// touch (called with the node's commit lock held, so in commit order).
+func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
+	r.mu.Lock()
+	perQuery := map[*LiveQuery][]change{}
+	var order []*LiveQuery
+	for i := range changes {
+		ch := &changes[i]
+		w := r.colls[ch.collection]
+		if w == nil {
+			continue
+		}
+		hit := func(lq *LiveQuery) {
+			cs, seen := perQuery[lq]
+			if !seen {
+				order = append(order, lq)
+			}
+			if len(cs) == 0 || cs[len(cs)-1].after.ID != ch.after.ID {
+				perQuery[lq] = append(cs, *ch)
+			}
+		}
+		states := []*entity.State{&ch.after}
+		if ch.before != nil {
+			states = append(states, ch.before)
+		}
+		for prop, byKey := range w.eq {
+			for _, st := range states {
+				if k, ok := eqKey(st.Values[prop]); ok {
+					for lq := range byKey[k] {
+						hit(lq)
+					}
+				}
+			}
+		}
+		for prop, qs := range w.ranges {
+			for lq, rt := range qs {
+				for _, st := range states {
+					if inRange(rt, st.Values[prop]) {
+						hit(lq)
+						break
+					}
+				}
+			}
+		}
+		for lq := range w.scan {
+			hit(lq)
+		}
+	}
+	r.mu.Unlock()
+	for _, lq := range order {
+		lq.apply(ctx, perQuery[lq])
+	}
+}

@@ -1,0 +1,115 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/query"
+	"github.com/ankurah/ankurah-go/core/storage"
+)
+
+// Get returns an entity. A deleted entity, or one the caller may not read,
+// is storage.ErrNotFound (a caller never learns of entities it may not read).
+func (c *Context) Get(ctx context.Context, collection string, eid id.EntityID) (*View, error) {
+	st, err := c.get(ctx, collection, eid)
+	if err != nil {
+		return nil, err
+	}
+	return newView(*st), nil
+}
+
+func (c *Context) get(ctx context.Context, collection string, eid id.EntityID) (*entity.State, error) {
+	n := c.node
+	if err := n.agent.CanAccessCollection(ctx, c.cdata, collection); err != nil {
+		return nil, err
+	}
+	coll, err := n.collection(ctx, collection)
+	if err != nil {
+		return nil, err
+	}
+	st, err := coll.GetState(ctx, eid)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s in %q", storage.ErrNotFound, eid, collection)
+		}
+		return nil, err
+	}
+	if st.Deleted() {
+		return nil, fmt.Errorf("%w: %s in %q (%w)", storage.ErrNotFound, eid, collection, ErrDeleted)
+	}
+	if err := n.agent.CheckRead(ctx, c.cdata, &st); err != nil {
+		return nil, fmt.Errorf("%w: %s in %q", storage.ErrNotFound, eid, collection)
+	}
+	return &st, nil
+}
+
+// Fetch reads the entities of collection matching an AnkQL query once,
+// binding ? placeholders to args in order.
+func (c *Context) Fetch(ctx context.Context, collection, q string, args ...any) ([]*View, error) {
+	sel, err := query.Parse(q)
+	if err != nil {
+		return nil, err
+	}
+	b, err := sel.Bind(args...)
+	if err != nil {
+		return nil, err
+	}
+	return c.FetchBound(ctx, collection, b)
+}
+
+// FetchBound is Fetch for an already bound selection.
+func (c *Context) FetchBound(ctx context.Context, collection string, b *query.Bound) ([]*View, error) {
+	states, err := c.fetchStates(ctx, collection, b)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*View, len(states))
+	for i, s := range states {
+		out[i] = newView(s)
+	}
+	return out, nil
+}
+
+// effective narrows a selection to what the caller may read and to entities
+// that are not deleted.
+func (c *Context) effective(ctx context.Context, collection string, b *query.Bound) (*query.Bound, error) {
+	n := c.node
+	if err := n.agent.CanAccessCollection(ctx, c.cdata, collection); err != nil {
+		return nil, err
+	}
+	filter, err := n.agent.ReadFilter(ctx, c.cdata, collection)
+	if err != nil {
+		return nil, err
+	}
+	terms := []query.Expr{b.Where}
+	if filter != nil {
+		terms = append(terms, filter)
+	}
+	terms = append(terms, &query.IsNull{Path: query.Path{entity.DeletedProperty}})
+	return &query.Bound{Where: &query.And{Terms: terms}, OrderBy: b.OrderBy, Limit: b.Limit}, nil
+}
+
+func (c *Context) fetchStates(ctx context.Context, collection string, b *query.Bound) ([]entity.State, error) {
+	eff, err := c.effective(ctx, collection, b)
+	if err != nil {
+		return nil, err
+	}
+	coll, err := c.node.collection(ctx, collection)
+	if err != nil {
+		return nil, err
+	}
+	states, err := coll.FetchStates(ctx, eff)
+	if err != nil {
+		return nil, fmt.Errorf("ankurah: fetch from %q: %w", collection, err)
+	}
+	out := states[:0]
+	for i := range states {
+		if c.node.agent.CheckRead(ctx, c.cdata, &states[i]) == nil {
+			out = append(out, states[i])
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,388 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/event"
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/property"
+	"github.com/ankurah/ankurah-go/core/storage"
+	"github.com/ankurah/ankurah-go/core/value"
+)
+
+// Transaction groups edits of entities that commit together: every touched
+// entity gets one event, the policy agent sees every event before anything
+// is written, and everything is stored in one storage batch. Reads inside a
+// transaction see its own edits (snapshot isolation over forked backends).
+type Transaction struct {
+	ctx *Context
+
+	mu       sync.Mutex
+	done     bool
+	entities []*Mut
+	byID     map[id.EntityID]*Mut
+}
+
+// Begin starts a transaction.
+func (c *Context) Begin() *Transaction {
+	return &Transaction{ctx: c, byID: map[id.EntityID]*Mut{}}
+}
+
+// Mut is an entity being edited in a transaction.
+type Mut struct {
+	trx        *Transaction
+	collection string
+	id         id.EntityID // zero for a creation until it commits
+	base       *entity.State
+	backends   map[string]property.Backend
+	created    bool
+}
+
+// Create starts a new entity of collection. Its id is the id of its genesis
+// event, so ID returns the zero id until the transaction commits.
+func (t *Transaction) Create(ctx context.Context, collection string) (*Mut, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return nil, ErrTransactionDone
+	}
+	if err := ValidateName(collection); err != nil {
+		return nil, err
+	}
+	if err := t.ctx.node.agent.CanAccessCollection(ctx, t.ctx.cdata, collection); err != nil {
+		return nil, err
+	}
+	m := &Mut{trx: t, collection: collection, backends: map[string]property.Backend{}, created: true}
+	t.entities = append(t.entities, m)
+	return m, nil
+}
+
+// Edit returns the entity for editing in this transaction (the same Mut when
+// asked twice). A deleted entity is ErrDeleted.
+func (t *Transaction) Edit(ctx context.Context, collection string, eid id.EntityID) (*Mut, error) {
+	t.mu.Lock()
+	if t.done {
+		t.mu.Unlock()
+		return nil, ErrTransactionDone
+	}
+	if m, ok := t.byID[eid]; ok {
+		t.mu.Unlock()
+		if m.collection != collection {
+			return nil, fmt.Errorf("%w: entity %s is in collection %q, not %q", storage.ErrNotFound, eid, m.collection, collection)
+		}
+		return m, nil
+	}
+	t.mu.Unlock()
+	st, err := t.ctx.get(ctx, collection, eid)
+	if err != nil {
+		return nil, err
+	}
+	bs, err := loadBackends(st)
+	if err != nil {
+		return nil, err
+	}
+	forks := make(map[string]property.Backend, len(bs))
+	for name, b := range bs {
+		forks[name] = b.Fork()
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return nil, ErrTransactionDone
+	}
+	if m, ok := t.byID[eid]; ok {
+		return m, nil
+	}
+	m := &Mut{trx: t, collection: collection, id: eid, base: st, backends: forks}
+	t.byID[eid] = m
+	t.entities = append(t.entities, m)
+	return m, nil
+}
+
+// Delete marks an entity deleted in this transaction.
+func (t *Transaction) Delete(ctx context.Context, collection string, eid id.EntityID) error {
+	m, err := t.Edit(ctx, collection, eid)
+	if err != nil {
+		return err
+	}
+	return m.Delete()
+}
+
+// Rollback ends the transaction without writing anything.
+func (t *Transaction) Rollback() {
+	t.mu.Lock()
+	t.done = true
+	t.mu.Unlock()
+}
+
+// ID returns the entity's id (zero for a creation that has not committed).
+func (m *Mut) ID() id.EntityID { return m.id }
+
+// Collection returns the entity's collection.
+func (m *Mut) Collection() string { return m.collection }
+
+func (m *Mut) check() error {
+	m.trx.mu.Lock()
+	defer m.trx.mu.Unlock()
+	if m.trx.done {
+		return ErrTransactionDone
+	}
+	return nil
+}
+
+func (m *Mut) lww() (*property.LWW, error) {
+	b, err := backendFor(m.backends, property.LWWName)
+	if err != nil {
+		return nil, err
+	}
+	return b.(*property.LWW), nil
+}
+
+// Set sets an LWW property to a value (anything value.From accepts).
+// Property names beginning with "_" are reserved.
+func (m *Mut) Set(prop string, v any) error {
+	if err := m.check(); err != nil {
+		return err
+	}
+	if err := ValidateName(prop); err != nil {
+		return err
+	}
+	if prop[0] == '_' {
+		return fmt.Errorf("%w: %q (names beginning with _ are reserved)", ErrInvalidName, prop)
+	}
+	val, err := value.From(v)
+	if err != nil {
+		return fmt.Errorf("ankurah: set %q: %w", prop, err)
+	}
+	l, err := m.lww()
+	if err != nil {
+		return err
+	}
+	l.Set(prop, val)
+	return nil
+}
+
+// Get returns a property's value as this transaction sees it.
+func (m *Mut) Get(prop string) value.Value { return m.Values()[prop] }
+
+// Values returns all property values as this transaction sees them.
+func (m *Mut) Values() map[string]value.Value {
+	out := map[string]value.Value{}
+	for _, b := range m.backends {
+		for k, v := range b.Values() {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// Delete marks the entity deleted: it leaves every query and live query when
+// the transaction commits.
+func (m *Mut) Delete() error {
+	if err := m.check(); err != nil {
+		return err
+	}
+	l, err := m.lww()
+	if err != nil {
+		return err
+	}
+	l.Set(entity.DeletedProperty, value.Bool(true))
+	return nil
+}
+
+// Handle returns a writable handle on a property, for typed datatypes
+// (text.Text's Mut, say) generated code builds on.
+func (m *Mut) Handle(prop string) property.Handle { return mutHandle{m: m, prop: prop} }
+
+type mutHandle struct {
+	m    *Mut
+	prop string
+}
+
+func (h mutHandle) Property() string { return h.prop }
+func (h mutHandle) Writable() bool   { return h.m.check() == nil }
+func (h mutHandle) Backend(name string) (property.Backend, error) {
+	if err := h.m.check(); err != nil {
+		return nil, err
+	}
+	return backendFor(h.m.backends, name)
+}
+
+// pendingEvent is one entity's part of a commit.
+type pendingEvent struct {
+	mut *Mut
+	ev  event.Event
+}
+
+// Commit turns every touched entity's edits into one event, asks the policy
+// agent about all of them, and writes them in one storage batch. When another
+// writer moved an entity's head meanwhile, the events are merged onto the new
+// head and the batch retried (bounded by WithCommitRetries). Nothing is
+// written if any event is refused.
+func (t *Transaction) Commit(ctx context.Context) error {
+	t.mu.Lock()
+	if t.done {
+		t.mu.Unlock()
+		return ErrTransactionDone
+	}
+	t.done = true
+	muts := t.entities
+	t.mu.Unlock()
+
+	n := t.ctx.node
+	var pending []pendingEvent
+	for _, m := range muts {
+		ops := map[string][]byte{}
+		names := make([]string, 0, len(m.backends))
+		for name := range m.backends {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			b, err := m.backends[name].TakeOperations()
+			if err != nil {
+				return fmt.Errorf("ankurah: commit: backend %q: %w", name, err)
+			}
+			if len(b) > 0 {
+				ops[name] = b
+			}
+		}
+		if len(ops) == 0 && !m.created {
+			continue
+		}
+		var ev event.Event
+		if m.created {
+			nonce, err := n.randomBytes(event.NonceSize)
+			if err != nil {
+				return err
+			}
+			ev = event.NewGenesis(m.collection, ops, nonce, n.cfg.now().UnixMilli())
+			m.id = ev.Entity
+		} else {
+			ev = event.Event{Collection: m.collection, Entity: m.id, Parent: m.base.Head, Operations: ops}
+		}
+		pending = append(pending, pendingEvent{mut: m, ev: ev})
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	evs := make([]event.Event, len(pending))
+	for i, p := range pending {
+		evs[i] = p.ev
+	}
+	return n.commitEvents(ctx, t.ctx.cdata, evs, true)
+}
+
+// commitEvents applies events (local commits, or events received from a
+// peer) to storage atomically, checking each with the agent when check is
+// set, merging and retrying on conflicts, and notifying live queries once.
+func (n *Node) commitEvents(ctx context.Context, cdata any, evs []event.Event, check bool) error {
+	for attempt := 0; ; attempt++ {
+		batch, changes, err := n.prepare(ctx, cdata, evs, check)
+		if err != nil {
+			return err
+		}
+		if len(changes) == 0 && len(batch.Events) == 0 {
+			return nil
+		}
+		n.commitMu.Lock()
+		err = n.engine.Apply(ctx, batch)
+		if err == nil {
+			n.reactor.notify(ctx, n, changes)
+		}
+		n.commitMu.Unlock()
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, storage.ErrConflict) {
+			return fmt.Errorf("ankurah: commit: %w", err)
+		}
+		if attempt >= n.cfg.retries {
+			return fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, attempt+1, err)
+		}
+		n.log.DebugContext(ctx, "commit conflict, merging and retrying", "attempt", attempt+1, "err", err)
+	}
+}
+
+// change is one entity's state before and after a commit.
+type change struct {
+	collection string
+	before     *entity.State // nil when the entity is new here
+	after      entity.State
+}
+
+// prepare builds the batch of a commit against the currently stored states.
+func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check bool) (*storage.Batch, []change, error) {
+	batch := &storage.Batch{}
+	current := map[id.EntityID]*entity.State{} // state as of the events applied so far in this batch
+	expected := map[id.EntityID]event.Clock{}
+	stored := map[id.EntityID]*entity.State{}
+	var order []id.EntityID
+	staged := map[id.EventID]event.Event{}
+	for i := range evs {
+		ev := &evs[i]
+		coll, err := n.collection(ctx, ev.Collection)
+		if err != nil {
+			return nil, nil, err
+		}
+		cur, seen := current[ev.Entity]
+		if !seen {
+			st, err := coll.GetState(ctx, ev.Entity)
+			switch {
+			case err == nil:
+				cur = &st
+				expected[ev.Entity] = st.Head
+				c := st.Clone()
+				stored[ev.Entity] = &c
+			case errors.Is(err, storage.ErrNotFound):
+				cur = nil
+				expected[ev.Entity] = nil
+			default:
+				return nil, nil, fmt.Errorf("ankurah: commit: load %s: %w", ev.Entity, err)
+			}
+			order = append(order, ev.Entity)
+		}
+		if cur != nil && cur.Collection != ev.Collection {
+			return nil, nil, fmt.Errorf("%w: event %s names collection %q, entity %s is in %q", event.ErrInvalid, ev.ID(), ev.Collection, ev.Entity, cur.Collection)
+		}
+		apply, err := n.relate(ctx, stagedSource{coll: coll, staged: staged}, cur, ev)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !apply {
+			current[ev.Entity] = cur
+			continue
+		}
+		next, err := applyEvent(cur, ev)
+		if err != nil {
+			return nil, nil, err
+		}
+		if check {
+			if err := n.agent.CheckEvent(ctx, cdata, ev, cur, &next); err != nil {
+				return nil, nil, fmt.Errorf("ankurah: commit to %q refused: %w", ev.Collection, err)
+			}
+		}
+		staged[ev.ID()] = *ev
+		batch.Events = append(batch.Events, *ev)
+		current[ev.Entity] = &next
+	}
+	var changes []change
+	for _, eid := range order {
+		cur := current[eid]
+		if cur == nil {
+			continue
+		}
+		before := stored[eid]
+		if before != nil && before.Head.Equal(cur.Head) {
+			continue
+		}
+		batch.States = append(batch.States, storage.StateWrite{State: *cur, Expected: expected[eid]})
+		changes = append(changes, change{collection: cur.Collection, before: before, after: *cur})
+	}
+	return batch, changes, nil
+}
