@@ -1,0 +1,278 @@
+package text
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// yjsDriver talks to interop/yjs.mjs, a node process running npm yjs.
+type yjsDriver struct {
+	t   *testing.T
+	in  io.WriteCloser
+	out *bufio.Scanner
+}
+
+type yjsAnswer struct {
+	Texts  map[string]string `json:"texts"`
+	SV     string            `json:"sv"`
+	State  string            `json:"state"`
+	Update string            `json:"update"`
+	Error  string            `json:"error"`
+}
+
+// startYjs starts the driver. Without node or the installed npm packages it
+// skips, except under CI=true where that is a failure.
+func startYjs(t *testing.T) *yjsDriver {
+	t.Helper()
+	missing := func(what string) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s (install with: npm ci --prefix plugins/datatype-text/interop)", what)
+		}
+		t.Skipf("%s: skipping the Yjs interop test", what)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing("node is not installed")
+	}
+	if _, err := os.Stat(filepath.Join("interop", "node_modules", "yjs", "package.json")); err != nil {
+		missing("npm yjs is not installed in interop/node_modules")
+	}
+	cmd := exec.Command(node, filepath.Join("interop", "yjs.mjs"))
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = in.Close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	})
+	sc := bufio.NewScanner(out)
+	sc.Buffer(nil, 64<<20)
+	return &yjsDriver{t: t, in: in, out: sc}
+}
+
+func (y *yjsDriver) do(cmd map[string]any) yjsAnswer {
+	y.t.Helper()
+	b, _ := json.Marshal(cmd)
+	if _, err := y.in.Write(append(b, '\n')); err != nil {
+		y.t.Fatal(err)
+	}
+	if !y.out.Scan() {
+		y.t.Fatalf("yjs driver ended: %v", y.out.Err())
+	}
+	var a yjsAnswer
+	if err := json.Unmarshal(y.out.Bytes(), &a); err != nil {
+		y.t.Fatal(err)
+	}
+	if a.Error != "" {
+		y.t.Fatalf("yjs: %s", a.Error)
+	}
+	return a
+}
+
+func unb64(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// sameAsYjs checks that d holds the text and state vector yjs reported.
+func sameAsYjs(t *testing.T, d *Doc, a yjsAnswer, name string) {
+	t.Helper()
+	if got, want := d.Text(name), a.Texts[name]; got != want {
+		t.Fatalf("text %q: go %q, yjs %q", name, got, want)
+	}
+	sv, err := DecodeStateVector(unb64(t, a.SV))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(d.StateVector(), sv) {
+		t.Fatalf("state vector: go %v, yjs %v", d.StateVector(), sv)
+	}
+}
+
+func TestInterop_YjsUpdatesApplyInGo(t *testing.T) {
+	y := startYjs(t)
+	y.do(map[string]any{"op": "new", "doc": "a", "client": 11})
+	y.do(map[string]any{"op": "new", "doc": "b", "client": 22})
+	var updates []string
+	edit := func(cmd map[string]any) yjsAnswer {
+		a := y.do(cmd)
+		if a.Update != "" {
+			updates = append(updates, a.Update)
+		}
+		return a
+	}
+	edit(map[string]any{"op": "insert", "doc": "a", "name": "t", "pos": 0, "text": "héllo 😀 world"})
+	y.do(map[string]any{"op": "apply", "doc": "b", "update": updates[0]})
+	edit(map[string]any{"op": "insert", "doc": "a", "name": "t", "pos": 7, "text": "🎉🎉"})
+	edit(map[string]any{"op": "delete", "doc": "a", "name": "t", "pos": 6, "len": 2})
+	edit(map[string]any{"op": "insert", "doc": "b", "name": "t", "pos": 7, "text": "𝄞b"})
+	edit(map[string]any{"op": "delete", "doc": "b", "name": "t", "pos": 0, "len": 3})
+	for _, u := range updates {
+		y.do(map[string]any{"op": "apply", "doc": "a", "update": u})
+	}
+	final := y.do(map[string]any{"op": "apply", "doc": "a", "update": updates[0]})
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 20 {
+		d := NewDoc(99)
+		order := rng.Perm(len(updates))
+		for _, i := range order {
+			if err := d.ApplyUpdate(unb64(t, updates[i])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if t.Failed() {
+			t.Fatalf("round %d, order %v", round, order)
+		}
+		sameAsYjs(t, d, final, "t")
+	}
+	// Yjs's whole state loads too.
+	d := NewDoc(99)
+	if err := d.ApplyUpdate(unb64(t, final.State)); err != nil {
+		t.Fatal(err)
+	}
+	sameAsYjs(t, d, final, "t")
+}
+
+func TestInterop_GoUpdatesApplyInYjs(t *testing.T) {
+	y := startYjs(t)
+	y.do(map[string]any{"op": "new", "doc": "a", "client": 11})
+	d := NewDoc(12345)
+	steps := []func() error{
+		func() error { return d.Insert("t", 0, "a😀b") },
+		func() error { return d.Insert("t", 2, "ü𝄞") },
+		func() error { return d.Insert("t", 5, "end") },
+		func() error { return d.Delete("t", 1, 2) },
+		func() error { return d.Insert("t", 0, "start ") },
+		func() error { return d.Delete("t", 0, d.Len("t")) },
+		func() error { return d.Insert("t", 0, "🙂 again") },
+	}
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+		a := y.do(map[string]any{"op": "apply", "doc": "a", "update": b64(d.TakeUpdate())})
+		if a.Texts["t"] != d.Text("t") {
+			t.Fatalf("step %d: yjs %q, go %q", i, a.Texts["t"], d.Text("t"))
+		}
+		sameAsYjs(t, d, a, "t")
+	}
+	// Go's whole state loads in Yjs.
+	y.do(map[string]any{"op": "new", "doc": "b", "client": 13})
+	a := y.do(map[string]any{"op": "apply", "doc": "b", "update": b64(d.EncodeStateAsUpdate())})
+	sameAsYjs(t, d, a, "t")
+}
+
+// randomEdit makes one random edit of the text name: an insert (often of
+// characters outside the BMP) or a delete.
+func randomEdit(rng *rand.Rand, length int) (insert bool, pos, n int, s string) {
+	alphabet := []rune("abcdefg é€😀🎉𝄞")
+	if length > 0 && rng.IntN(3) == 0 {
+		pos = rng.IntN(length)
+		n = 1 + rng.IntN(min(4, length-pos))
+		return false, pos, n, ""
+	}
+	r := make([]rune, 1+rng.IntN(4))
+	for i := range r {
+		r[i] = alphabet[rng.IntN(len(alphabet))]
+	}
+	return true, rng.IntN(length + 1), 0, string(r)
+}
+
+func TestInterop_ConcurrentEditsConverge(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	defer func() {
+		if t.Failed() {
+			t.Logf("failed with seed %d", seed)
+		}
+	}()
+	rng := rand.New(rand.NewPCG(seed, 0))
+	y := startYjs(t)
+	y.do(map[string]any{"op": "new", "doc": "y", "client": 7})
+	g := NewDoc(8)
+	for round := range 30 {
+		// Both sides edit concurrently, then exchange what they did.
+		var yUpdates []string
+		for range 1 + rng.IntN(4) {
+			a := y.do(map[string]any{"op": "apply", "doc": "y", "update": b64(NewDoc(0).EncodeStateAsUpdate())})
+			length := len([]rune(a.Texts["t"]))
+			ins, pos, n, s := randomEdit(rng, length)
+			var cmd map[string]any
+			if ins {
+				cmd = map[string]any{"op": "insert", "doc": "y", "name": "t", "pos": pos, "text": s}
+			} else {
+				cmd = map[string]any{"op": "delete", "doc": "y", "name": "t", "pos": pos, "len": n}
+			}
+			if u := y.do(cmd).Update; u != "" {
+				yUpdates = append(yUpdates, u)
+			}
+		}
+		var gUpdates [][]byte
+		for range 1 + rng.IntN(4) {
+			ins, pos, n, s := randomEdit(rng, g.Len("t"))
+			var err error
+			if ins {
+				err = g.Insert("t", pos, s)
+			} else {
+				err = g.Delete("t", pos, n)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rng.IntN(2) == 0 {
+				gUpdates = append(gUpdates, g.TakeUpdate())
+			}
+		}
+		if u := g.TakeUpdate(); u != nil {
+			gUpdates = append(gUpdates, u)
+		}
+		// Deliver Yjs's updates to Go in a random order, Go's in order to Yjs.
+		for _, i := range rng.Perm(len(yUpdates)) {
+			if err := g.ApplyUpdate(unb64(t, yUpdates[i])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var a yjsAnswer
+		for _, u := range gUpdates {
+			a = y.do(map[string]any{"op": "apply", "doc": "y", "update": b64(u)})
+		}
+		if len(gUpdates) == 0 {
+			a = y.do(map[string]any{"op": "apply", "doc": "y", "update": b64(NewDoc(0).EncodeStateAsUpdate())})
+		}
+		if g.Text("t") != a.Texts["t"] {
+			t.Fatalf("round %d: go %q, yjs %q", round, g.Text("t"), a.Texts["t"])
+		}
+		sameAsYjs(t, g, a, "t")
+	}
+}
