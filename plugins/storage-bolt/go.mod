@@ -24,3 +24,5 @@ require (
 )
 
 replace github.com/ankurah/ankurah-go/conformance => ../../conformance
+
+require github.com/ankurah/ankurah-go/conformance v0.0.0-00010101000000-000000000000
