@@ -69,3 +69,6 @@ func mustBound(t testing.TB, text string, args ...any) *query.Bound {
 	}
 	return b
 }
+
+// boltNoSync is for tests whose point is not durability.
+func boltNoSync() bolt.Option { return bolt.WithNoSync(true) }
