@@ -1,0 +1,164 @@
+package text
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/property"
+	"github.com/ankurah/ankurah-go/core/value"
+)
+
+// Name is the registry name of the text backend.
+const Name = "text"
+
+func init() {
+	property.Register(Name, func(state []byte) (property.Backend, error) { return Load(state) })
+}
+
+// Backend is the text property backend of one entity: one Yjs document whose
+// root-level texts are the entity's text properties, keyed by property name.
+// Event payloads are Yjs update v1 bytes, and State is the document as one
+// update (Y.encodeStateAsUpdate), so any Yjs peer can read both.
+//
+// Client ids: every Backend value makes its local edits under its own Yjs
+// client id, drawn at random (32 bits, like Yjs) when the value is created
+// (Load, New, Fork) and redrawn while it is one the document already knows or
+// one this backend or any of its forks drew before. A client id is never
+// written into State, so a backend loaded again (on this node or another)
+// draws a new one; a fork — a transaction — always edits under a fresh id.
+// When the transaction commits, its edits become known under that id and no
+// later fork can draw it; when it rolls back, the id was never published.
+// Either way no id is ever used for two different histories, which Yjs
+// requires. Only two forks unaware of each other could draw the same id, with
+// a chance of about 2^-32 per pair.
+type Backend struct {
+	doc *Doc
+	ids *idSource
+}
+
+var _ property.Backend = (*Backend)(nil)
+
+// idSource draws client ids for a backend and its forks.
+type idSource struct {
+	mu    sync.Mutex
+	draw  func() uint64
+	drawn map[uint64]bool
+}
+
+func randomClientID() uint64 {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("text: no randomness for a client id: " + err.Error())
+	}
+	return uint64(binary.LittleEndian.Uint32(b[:]))
+}
+
+// next draws an id that d does not know and that was not drawn before.
+func (s *idSource) next(d *Doc) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		c := s.draw()
+		if s.drawn[c] || d.knows(c) {
+			continue
+		}
+		s.drawn[c] = true
+		return c
+	}
+}
+
+// knows reports whether the document holds structs (or pending structs or
+// deletions) of client c.
+func (d *Doc) knows(c uint64) bool {
+	if d.store[c] != nil || d.pending[c] != nil {
+		return true
+	}
+	for _, r := range d.pendDS {
+		if r.client == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Option configures a Backend.
+type Option func(*idSource)
+
+// WithClientIDs makes the backend and its forks draw client ids from draw
+// instead of crypto/rand: for reproducible tests only, since ids must never
+// repeat across replicas.
+func WithClientIDs(draw func() uint64) Option {
+	return func(s *idSource) { s.draw = draw }
+}
+
+// New returns an empty text backend.
+func New(opts ...Option) *Backend {
+	b, _ := Load(nil, opts...)
+	return b
+}
+
+// Load restores a backend from State's bytes (nil or empty: an empty one).
+func Load(state []byte, opts ...Option) (*Backend, error) {
+	ids := &idSource{draw: randomClientID, drawn: map[uint64]bool{}}
+	for _, o := range opts {
+		o(ids)
+	}
+	return load(state, ids)
+}
+
+func load(state []byte, ids *idSource) (*Backend, error) {
+	d := NewDoc(0)
+	if len(state) > 0 {
+		if err := d.ApplyUpdate(state); err != nil {
+			return nil, fmt.Errorf("%w: text state: %w", property.ErrInvalid, err)
+		}
+	}
+	d.client = ids.next(d)
+	return &Backend{doc: d, ids: ids}, nil
+}
+
+// Name returns "text".
+func (b *Backend) Name() string { return Name }
+
+// Doc returns the backend's document, for edits and Yjs interop.
+func (b *Backend) Doc() *Doc { return b.doc }
+
+// Fork returns an independent copy with a fresh client id. Edits of b not yet
+// taken are in the copy's text but not in its operations.
+func (b *Backend) Fork() property.Backend {
+	f, err := load(b.doc.EncodeStateAsUpdate(), b.ids)
+	if err != nil {
+		panic("text: fork could not load its own state: " + err.Error())
+	}
+	return f
+}
+
+// TakeOperations returns the local edits since the previous call (since the
+// fork, the first time) as one Yjs update, nil when there are none.
+func (b *Backend) TakeOperations() ([]byte, error) { return b.doc.TakeUpdate(), nil }
+
+// Apply applies a Yjs update carried by event ev. Structs that depend on
+// updates not seen yet wait inside the document until those arrive.
+func (b *Backend) Apply(ev id.EventID, ops []byte) error {
+	if err := b.doc.ApplyUpdate(ops); err != nil {
+		return fmt.Errorf("%w: text operations of event %s: %w", property.ErrInvalid, ev, err)
+	}
+	return nil
+}
+
+// State returns the document as one Yjs update; backends holding the same
+// structs return the same bytes.
+func (b *Backend) State() ([]byte, error) { return b.doc.EncodeStateAsUpdate(), nil }
+
+// Values returns every text property as a string value.
+func (b *Backend) Values() map[string]value.Value {
+	names := b.doc.Names()
+	out := make(map[string]value.Value, len(names))
+	for _, n := range names {
+		out[n] = value.String(b.doc.Text(n))
+	}
+	return out
+}

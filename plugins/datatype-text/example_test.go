@@ -1,0 +1,39 @@
+package text_test
+
+import (
+	"fmt"
+
+	text "github.com/ankurah/ankurah-go/plugins/datatype-text"
+)
+
+// Two replicas edit the same text concurrently and exchange Yjs updates.
+func ExampleDoc() {
+	alice, bob := text.NewDoc(1), text.NewDoc(2)
+	_ = alice.Insert("notes", 0, "hello")
+	_ = bob.ApplyUpdate(alice.TakeUpdate())
+
+	_ = alice.Insert("notes", 5, " world")
+	_ = bob.Insert("notes", 0, "👋 ")
+	fromAlice, fromBob := alice.TakeUpdate(), bob.TakeUpdate()
+	_ = alice.ApplyUpdate(fromBob)
+	_ = bob.ApplyUpdate(fromAlice)
+
+	fmt.Println(alice.Text("notes"))
+	fmt.Println(bob.Text("notes"), bob.Len("notes"))
+	// Output:
+	// 👋 hello world
+	// 👋 hello world 13
+}
+
+// A transaction forks the entity's backend, edits it, and its operations are
+// applied back as an event's payload.
+func ExampleBackend() {
+	entity := text.New()
+	trx := entity.Fork().(*text.Backend)
+	_ = trx.Doc().Insert("body", 0, "draft")
+	ops, _ := trx.TakeOperations()
+	_ = entity.Apply([32]byte{1}, ops)
+	body, _ := entity.Values()["body"].AsString()
+	fmt.Println(body)
+	// Output: draft
+}
