@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every check and test of every module: go vet, staticcheck, the race
+# detector on core, then every module's tests (with the services they start
+# themselves: PostgreSQL, the in-process TiKV store, node + yjs, Chromium).
+# Installs what it needs first. Usage: scripts/test.sh
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+setup_tests
+cd "$ROOT"
+
+mods=$(modules)
+pkgs=()
+for m in $mods; do
+	echo "== vet + staticcheck: $m"
+	(cd "$m" && go vet ./... && staticcheck ./...)
+	pkgs+=("github.com/ankurah/ankurah-go/${m#./}/...")
+done
+
+echo "== race detector: core"
+(cd core && go test -race -count=1 ./...)
+
+echo "== tests"
+gotestsum --format pkgname-and-test-fails -- -count=1 -timeout 15m "${pkgs[@]}"
