@@ -1,0 +1,22 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ankurah/ankurah-go/conformance/storagetest"
+	"github.com/ankurah/ankurah-go/plugins/storage-postgres"
+	"github.com/ankurah/ankurah-go/plugins/storage-postgres/pgtest"
+)
+
+func TestConformance(t *testing.T) {
+	url := pgtest.URL(t)
+	storagetest.Run(t, func(ctx context.Context, st storagetest.T) (storagetest.Harness, error) {
+		schema := pgtest.SchemaName(st.Name())
+		e, err := postgres.Open(ctx, url, postgres.WithSchema(schema))
+		if err != nil {
+			return nil, err
+		}
+		return storagetest.NewHarness(e, storagetest.Capabilities{Indexes: true}, func() { dropSchema(st, url, schema) }), nil
+	})
+}

@@ -1,0 +1,283 @@
+// Package postgres is a storage.Engine on PostgreSQL (github.com/jackc/pgx/v5
+// with pgxpool). Queries are pushed down to SQL; what cannot be pushed down
+// exactly is finished by storage.Residual, so every answer is the one the
+// memory engine gives.
+//
+// # Layout
+//
+// Everything lives in one schema (default "ankurah", see WithSchema): a
+// "#format" table holding the format version (a newer version is refused
+// with storage.ErrFormat), and for each collection a table of states and a
+// table of events ("<collection>#ev"). Table and column names are derived
+// from collection and property names by an injective mapping (long or
+// unusual names get a hashed suffix) and always quoted with
+// pgx.Identifier.Sanitize; values only ever travel as parameters, so no
+// name or value can inject SQL.
+//
+// A state row holds the entity id (bytea primary key), its head (canonical
+// clock encoding), the whole entity.State in canonical CBOR (what reads
+// return, byte-exact), a residual flag, and typed columns for the
+// materialized property values.
+//
+// # Dynamic types
+//
+// AnkQL values are dynamically typed: "year" may be an int in one entity
+// and a string in another. So a property has one column per kind it has
+// held, added on the fly (ALTER TABLE … ADD COLUMN IF NOT EXISTS, serialized
+// by an advisory lock so concurrent writers never race on DDL):
+//
+//	<p>#b  boolean            bool
+//	<p>#n  numeric            int and float (see below)
+//	<p>#s  text COLLATE "C"   string (byte order, as value.Compare)
+//	<p>#x  bytea              bytes
+//	<p>#jc text COLLATE "C"   json, canonical text (equality, ORDER BY)
+//	<p>#j  jsonb              json, for path queries (meta.producer.name)
+//	<p>#r  bytea              entity ref
+//
+// A row has at most one of a property's whole-value columns set, so a
+// comparison against a value of kind K is simply a comparison on the K
+// column: rows holding another kind, or nothing, give NULL, which is exactly
+// AnkQL's "unknown" (mixed types are never equal), and SQL's three-valued
+// AND/OR/NOT then agree with AnkQL's. A column that does not exist yet is
+// the NULL literal. ORDER BY ranks the kind columns as value.Compare does
+// (NULL < bool < number < string < bytes < json < ref, DESC reversing it all)
+// and breaks ties by the id bytes.
+//
+// Ints and floats share one numeric column so that they compare numerically,
+// Int(1) equal to Float(1.0). A float is stored as its shortest round-trip
+// decimal (or, from 2^53 on, its exact integer value): that keeps every
+// int-float and float-float comparison exact. JSON numbers in the jsonb copy
+// are rewritten the same way, after reading them as value.FromJSON does, so
+// `meta.tracks > 3` has the same answer in SQL and in Go; JSON null is NULL.
+//
+// Values SQL cannot hold exactly — a string that is not valid UTF-8 or holds
+// NUL, JSON that jsonb refuses — leave their column NULL and set the row's
+// residual flag. Every query reads the flagged rows separately (a partial
+// index keeps that free when there are none) and filters them in Go.
+// Predicates that cannot be expressed exactly (LIKE and comparisons whose
+// operand SQL cannot carry, JSON paths leading to objects, ORDER BY a JSON
+// path) become a superset in SQL plus storage.Residual, LIMIT then applying
+// in Go.
+//
+// # Writes
+//
+// Apply is one SQL transaction per batch: events first (INSERT … ON CONFLICT
+// DO NOTHING), then states: an update deletes the row whose head is the
+// expected head and inserts the new one, a creation inserts with ON CONFLICT
+// DO NOTHING; any row count short of the batch's fails the whole batch with
+// storage.ErrConflict. Replacing the row also clears every typed column of
+// the old value, including columns another engine added meanwhile.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ankurah/ankurah-go/core/storage"
+)
+
+// FormatVersion is the version of the layout this package writes. A schema
+// with a newer version is refused with storage.ErrFormat.
+const FormatVersion = 1
+
+// DefaultSchema is the schema an engine uses unless WithSchema says otherwise.
+const DefaultSchema = "ankurah"
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	schema string
+	logger *slog.Logger
+}
+
+// WithSchema keeps the engine's tables in the named PostgreSQL schema
+// (created if needed). Engines on different schemas of one database are
+// independent.
+func WithSchema(name string) Option { return func(o *options) { o.schema = name } }
+
+// WithLogger sets the logger (slog.Default() otherwise).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// Engine is a storage.Engine and storage.Indexer on PostgreSQL.
+type Engine struct {
+	pool    *pgxpool.Pool
+	schema  string
+	lockKey int64 // advisory lock serializing this schema's DDL
+	log     *slog.Logger
+	closed  atomic.Bool
+
+	mu     sync.Mutex
+	tables map[string]*table
+}
+
+var (
+	_ storage.Engine  = (*Engine)(nil)
+	_ storage.Indexer = (*Engine)(nil)
+)
+
+// Open connects to the database at url (a PostgreSQL URL or DSN), creates
+// the schema and its format table if needed, and checks the stored format
+// version: a newer one fails with an error wrapping storage.ErrFormat.
+func Open(ctx context.Context, url string, opts ...Option) (*Engine, error) {
+	o := options{schema: DefaultSchema, logger: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.schema == "" {
+		return nil, fmt.Errorf("postgres: empty schema name: %w", storage.ErrInvalid)
+	}
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connecting: %w", err)
+	}
+	h := fnv.New64a()
+	h.Write([]byte("ankurah schema " + o.schema))
+	e := &Engine{
+		pool:    pool,
+		schema:  o.schema,
+		lockKey: int64(h.Sum64()),
+		log:     o.logger,
+		tables:  map[string]*table{},
+	}
+	if err := e.initSchema(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Engine) initSchema(ctx context.Context) error {
+	format := e.qualified("#format")
+	var version int
+	err := e.ddl(ctx, func(tx pgx.Tx) error {
+		stmts := []string{
+			"CREATE SCHEMA IF NOT EXISTS " + pgx.Identifier{e.schema}.Sanitize(),
+			"CREATE TABLE IF NOT EXISTS " + format + " (singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton), version integer NOT NULL)",
+			fmt.Sprintf("INSERT INTO %s (version) VALUES (%d) ON CONFLICT DO NOTHING", format, FormatVersion),
+		}
+		for _, s := range stmts {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				return err
+			}
+		}
+		return tx.QueryRow(ctx, "SELECT version FROM "+format).Scan(&version)
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: preparing schema %q: %w", e.schema, err)
+	}
+	if version > FormatVersion {
+		return fmt.Errorf("postgres: schema %q holds format version %d, this engine reads up to %d: %w",
+			e.schema, version, FormatVersion, storage.ErrFormat)
+	}
+	return nil
+}
+
+// qualified returns the quoted schema-qualified name of a table or index.
+func (e *Engine) qualified(name string) string { return pgx.Identifier{e.schema, name}.Sanitize() }
+
+// ddl runs fn in a transaction holding the schema's advisory lock, so that
+// concurrent engines never race on CREATE … IF NOT EXISTS (which is not safe
+// under concurrency in PostgreSQL).
+func (e *Engine) ddl(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", e.lockKey); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// Pool returns the engine's connection pool, for tools and benchmarks that
+// read the tables directly.
+func (e *Engine) Pool() *pgxpool.Pool { return e.pool }
+
+// Schema returns the schema holding the engine's tables.
+func (e *Engine) Schema() string { return e.schema }
+
+// Close closes the connection pool. Later calls fail with storage.ErrClosed.
+func (e *Engine) Close() error {
+	if e.closed.Swap(true) {
+		return storage.ErrClosed
+	}
+	e.pool.Close()
+	return nil
+}
+
+func (e *Engine) checkOpen() error {
+	if e.closed.Load() {
+		return storage.ErrClosed
+	}
+	return nil
+}
+
+// Collection opens a collection, creating its tables if needed.
+func (e *Engine) Collection(ctx context.Context, name string) (storage.Collection, error) {
+	if err := e.checkOpen(); err != nil {
+		return nil, err
+	}
+	t, err := e.table(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &collection{e: e, t: t}, nil
+}
+
+// DeclareIndex makes SQL indexes (kind column, id) on every kind column of
+// the property, creating the columns if needed, so equality, range and
+// ORDER BY queries on it use an index whatever kinds its values have.
+func (e *Engine) DeclareIndex(ctx context.Context, ix storage.Index) error {
+	if err := e.checkOpen(); err != nil {
+		return err
+	}
+	if ix.Property == "" {
+		return fmt.Errorf("postgres: index on an empty property name: %w", storage.ErrInvalid)
+	}
+	t, err := e.table(ctx, ix.Collection)
+	if err != nil {
+		return err
+	}
+	var need []string
+	for k := colKind(0); k < numKinds; k++ {
+		need = append(need, column(ix.Property, k))
+	}
+	err = e.ddl(ctx, func(tx pgx.Tx) error {
+		if err := t.addColumns(ctx, tx, need); err != nil {
+			return err
+		}
+		for _, k := range orderKinds {
+			col := column(ix.Property, k)
+			name := ident(ix.Collection, "#i"+hash16(col))
+			q := fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s, id)",
+				pgx.Identifier{name}.Sanitize(), t.name, pgx.Identifier{col}.Sanitize())
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return fmt.Errorf("postgres: index on %q.%q: %w", ix.Collection, ix.Property, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return e.wrap(err)
+	}
+	t.markColumns(need)
+	return nil
+}
+
+// isClosedPool maps errors of a closed pool to storage.ErrClosed.
+func (e *Engine) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	if e.closed.Load() && !errors.Is(err, storage.ErrClosed) {
+		return fmt.Errorf("%w: %v", storage.ErrClosed, err)
+	}
+	return err
+}

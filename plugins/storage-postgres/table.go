@@ -1,0 +1,165 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ankurah/ankurah-go/core/storage"
+)
+
+// table is what the engine knows of one collection's tables.
+type table struct {
+	collection string
+	name       string // quoted, schema-qualified states table
+	events     string // quoted, schema-qualified events table
+	regclass   string // the states table's name as regclass text
+
+	mu   sync.RWMutex
+	cols map[string]bool // typed columns known to exist (columns are never dropped)
+}
+
+func hash16(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
+}
+
+// table returns the tables of a collection, creating them if needed.
+func (e *Engine) table(ctx context.Context, collection string) (*table, error) {
+	if collection == "" {
+		return nil, fmt.Errorf("postgres: empty collection name: %w", storage.ErrInvalid)
+	}
+	e.mu.Lock()
+	t := e.tables[collection]
+	e.mu.Unlock()
+	if t != nil {
+		return t, nil
+	}
+	t = &table{
+		collection: collection,
+		name:       e.qualified(ident(collection, "")),
+		events:     e.qualified(ident(collection, "#ev")),
+		cols:       map[string]bool{},
+	}
+	t.regclass = t.name
+	stmts := []string{
+		"CREATE TABLE IF NOT EXISTS " + t.name + " (id bytea PRIMARY KEY, head bytea NOT NULL, state bytea NOT NULL, residual boolean NOT NULL DEFAULT false)",
+		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (id) WHERE residual", pgx.Identifier{ident(collection, "#rx")}.Sanitize(), t.name),
+		"CREATE TABLE IF NOT EXISTS " + t.events + " (id bytea PRIMARY KEY, entity bytea NOT NULL, event bytea NOT NULL)",
+		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (entity)", pgx.Identifier{ident(collection, "#ee")}.Sanitize(), t.events),
+	}
+	err := e.ddl(ctx, func(tx pgx.Tx) error {
+		for _, s := range stmts {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				return err
+			}
+		}
+		return t.loadColumns(ctx, tx)
+	})
+	if err != nil {
+		return nil, e.wrap(fmt.Errorf("postgres: creating tables of collection %q: %w", collection, err))
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if prev := e.tables[collection]; prev != nil {
+		return prev, nil
+	}
+	e.tables[collection] = t
+	return t, nil
+}
+
+// querier is what loadColumns needs of a pool, connection or transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// loadColumns reads the table's columns from the catalog (in the caller's
+// snapshot) into the cache.
+func (t *table) loadColumns(ctx context.Context, q querier) error {
+	rows, err := q.Query(ctx, "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped", t.regclass)
+	if err != nil {
+		return err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, n := range names {
+		t.cols[n] = true
+	}
+	return nil
+}
+
+// has reports whether a column is known to exist.
+func (t *table) has(col string) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.cols[col]
+}
+
+// missing returns the columns of need not known to exist.
+func (t *table) missing(need []string) []string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var out []string
+	for _, c := range need {
+		if !t.cols[c] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// addColumns adds columns (names made by column()) inside a DDL transaction.
+func (t *table) addColumns(ctx context.Context, tx pgx.Tx, cols []string) error {
+	cols = t.missing(cols)
+	if len(cols) == 0 {
+		return nil
+	}
+	q := "ALTER TABLE " + t.name
+	for i, c := range cols {
+		if i > 0 {
+			q += ","
+		}
+		q += " ADD COLUMN IF NOT EXISTS " + pgx.Identifier{c}.Sanitize() + " " + kindType[kindOfColumn(c)]
+	}
+	if _, err := tx.Exec(ctx, q); err != nil {
+		return fmt.Errorf("postgres: adding columns to %s: %w", t.name, err)
+	}
+	return nil
+}
+
+// ensureColumns makes sure the columns exist, adding the missing ones in a
+// transaction of their own (before, never inside, a write transaction, so a
+// write never holds the table's DDL lock).
+func (e *Engine) ensureColumns(ctx context.Context, t *table, cols []string) error {
+	if len(t.missing(cols)) == 0 {
+		return nil
+	}
+	err := e.ddl(ctx, func(tx pgx.Tx) error {
+		if err := t.addColumns(ctx, tx, cols); err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return e.wrap(err)
+	}
+	t.markColumns(cols)
+	return nil
+}
+
+// markColumns records columns known to exist.
+func (t *table) markColumns(cols []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range cols {
+		t.cols[c] = true
+	}
+}
