@@ -169,7 +169,7 @@ func parseFile(name string, b []byte) (CorpusFile, error) {
 	}
 	for i, cj := range fj.Cases {
 		c := CorpusCase{Query: cj.Query, Matches: cj.Matches, Ordered: cj.Ordered, Error: cj.Error}
-		if c.Query == "" {
+		if c.Query == "" && !c.Error {
 			return f, fmt.Errorf("%w: case %d has no query", ErrCorpus, i)
 		}
 		for j, raw := range cj.Args {
