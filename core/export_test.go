@@ -8,5 +8,6 @@ import (
 
 // ApplyEventsForTest stores events as if received from a trusted peer.
 func ApplyEventsForTest(ctx context.Context, n *Node, evs []event.Event) error {
-	return n.commitEvents(ctx, nil, evs, false)
+	_, err := n.commitEvents(ctx, nil, evs, false)
+	return err
 }

@@ -64,6 +64,11 @@ type LiveQuery struct {
 	subs     map[int]func(ChangeSet)
 	nextID   int
 	closed   bool
+	// sink receives ChangeSets synchronously, in commit order (the
+	// durable side of a subscription); onClose runs when the query closes.
+	sink      func(ChangeSet)
+	onClose   func()
+	remoteSub uint64
 
 	qmu     sync.Mutex
 	qcond   *sync.Cond
@@ -93,12 +98,21 @@ func (c *Context) Query(ctx context.Context, collection, q string, args ...any) 
 
 // QueryBound is Query for an already bound selection.
 func (c *Context) QueryBound(ctx context.Context, collection string, b *query.Bound) (*LiveQuery, error) {
+	if c.node.cfg.role == Ephemeral {
+		return c.queryRemote(ctx, collection, b)
+	}
+	return c.queryWithSink(ctx, collection, b, nil, nil)
+}
+
+// queryWithSink makes a live query whose initial states and ChangeSets are
+// also handed to sinks synchronously, in commit order, under the commit lock.
+func (c *Context) queryWithSink(ctx context.Context, collection string, b *query.Bound, initSink func([]entity.State), sink func(ChangeSet)) (*LiveQuery, error) {
 	n := c.node
 	qid, err := n.newULID()
 	if err != nil {
 		return nil, err
 	}
-	lq := &LiveQuery{ctx: c, collection: collection, qid: qid, byID: map[id.EntityID]*View{}, subs: map[int]func(ChangeSet){}, done: make(chan struct{})}
+	lq := &LiveQuery{ctx: c, collection: collection, qid: qid, byID: map[id.EntityID]*View{}, subs: map[int]func(ChangeSet){}, done: make(chan struct{}), sink: sink}
 	lq.qcond = sync.NewCond(&lq.qmu)
 	lq.itemsSig = signal.New[[]*View](nil)
 	if err := lq.point(ctx, b); err != nil {
@@ -116,6 +130,9 @@ func (c *Context) QueryBound(ctx context.Context, collection string, b *query.Bo
 	lq.mu.Lock()
 	lq.setItems(states)
 	lq.mu.Unlock()
+	if initSink != nil {
+		initSink(states)
+	}
 	n.reactor.add(lq)
 	go lq.deliver()
 	return lq, nil
@@ -194,6 +211,9 @@ func (lq *LiveQuery) Close() {
 		return
 	}
 	lq.closed = true
+	if lq.onClose != nil {
+		go lq.onClose()
+	}
 	lq.subs = map[int]func(ChangeSet){}
 	lq.mu.Unlock()
 	lq.qmu.Lock()
@@ -217,6 +237,13 @@ func (lq *LiveQuery) UpdateSelection(ctx context.Context, q string, args ...any)
 		return err
 	}
 	n := lq.ctx.node
+	if lq.remoteSub != 0 {
+		if p := n.upstreamPeer(); p != nil {
+			if err := n.subscribeRemote(ctx, p, lq.remoteSub, lq.collection, b, nil); err != nil && !isDisconnect(err) {
+				return err
+			}
+		}
+	}
 	n.commitMu.Lock()
 	defer n.commitMu.Unlock()
 	lq.mu.Lock()
@@ -276,7 +303,7 @@ func (lq *LiveQuery) diffAndPublish(states []entity.State, touched map[id.Entity
 	lq.setItems(states)
 	if len(cs.Changes) > 0 {
 		cs.Items = slices.Clone(lq.items)
-		lq.enqueue(delivery{cs: cs, target: -1})
+		lq.publish(cs)
 	}
 }
 
@@ -344,10 +371,9 @@ func (lq *LiveQuery) apply(ctx context.Context, changes []change) {
 			}
 			cs.Changes = append(cs.Changes, Change{Kind: Update, Entity: v})
 		case was && !now:
-			old := lq.byID[ch.after.ID]
 			delete(lq.byID, ch.after.ID)
 			lq.items = slices.DeleteFunc(lq.items, func(x *View) bool { return x.state.ID == ch.after.ID })
-			cs.Changes = append(cs.Changes, Change{Kind: Remove, Entity: old})
+			cs.Changes = append(cs.Changes, Change{Kind: Remove, Entity: newView(ch.after)})
 		}
 	}
 	if len(cs.Changes) == 0 {
@@ -359,6 +385,14 @@ func (lq *LiveQuery) apply(ctx context.Context, changes []change) {
 	})
 	cs.Items = slices.Clone(lq.items)
 	lq.itemsSig.Set(slices.Clone(lq.items))
+	lq.publish(cs)
+}
+
+// publish hands a ChangeSet to the sink now and to subscribers in order.
+func (lq *LiveQuery) publish(cs ChangeSet) {
+	if lq.sink != nil {
+		lq.sink(cs)
+	}
 	lq.enqueue(delivery{cs: cs, target: -1})
 }
 

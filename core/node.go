@@ -111,6 +111,9 @@ type Node struct {
 	// queries hear of commits in the order they were stored.
 	commitMu sync.Mutex
 	closed   bool
+
+	upMu sync.Mutex
+	up   upstream
 }
 
 // NewNode returns a node on engine whose access is decided by agent.
@@ -138,6 +141,7 @@ func NewNode(engine storage.Engine, agent policy.Agent, opts ...Option) (*Node, 
 		n.cfg.systemID = sid.String()
 	}
 	n.reactor = newReactor()
+	n.up = upstream{connected: make(chan struct{}), subs: map[uint64]*LiveQuery{}}
 	return n, nil
 }
 

@@ -275,20 +275,24 @@ func (t *Transaction) Commit(ctx context.Context) error {
 	for i, p := range pending {
 		evs[i] = p.ev
 	}
-	return n.commitEvents(ctx, t.ctx.cdata, evs, true)
+	if n.cfg.role == Ephemeral {
+		return n.commitRemote(ctx, t.ctx.cdata, evs)
+	}
+	_, err := n.commitEvents(ctx, t.ctx.cdata, evs, true)
+	return err
 }
 
 // commitEvents applies events (local commits, or events received from a
 // peer) to storage atomically, checking each with the agent when check is
 // set, merging and retrying on conflicts, and notifying live queries once.
-func (n *Node) commitEvents(ctx context.Context, cdata any, evs []event.Event, check bool) error {
+func (n *Node) commitEvents(ctx context.Context, cdata any, evs []event.Event, check bool) ([]change, error) {
 	for attempt := 0; ; attempt++ {
 		batch, changes, err := n.prepare(ctx, cdata, evs, check)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(changes) == 0 && len(batch.Events) == 0 {
-			return nil
+			return nil, nil
 		}
 		n.commitMu.Lock()
 		err = n.engine.Apply(ctx, batch)
@@ -297,13 +301,13 @@ func (n *Node) commitEvents(ctx context.Context, cdata any, evs []event.Event, c
 		}
 		n.commitMu.Unlock()
 		if err == nil {
-			return nil
+			return changes, nil
 		}
 		if !errors.Is(err, storage.ErrConflict) {
-			return fmt.Errorf("ankurah: commit: %w", err)
+			return nil, fmt.Errorf("ankurah: commit: %w", err)
 		}
 		if attempt >= n.cfg.retries {
-			return fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, attempt+1, err)
+			return nil, fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, attempt+1, err)
 		}
 		n.log.DebugContext(ctx, "commit conflict, merging and retrying", "attempt", attempt+1, "err", err)
 	}
@@ -346,6 +350,14 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 				return nil, nil, fmt.Errorf("ankurah: commit: load %s: %w", ev.Entity, err)
 			}
 			order = append(order, ev.Entity)
+		}
+		if _, dup := staged[ev.ID()]; dup {
+			continue
+		}
+		if stored, err := coll.GetEvents(ctx, []id.EventID{ev.ID()}); err != nil {
+			return nil, nil, fmt.Errorf("ankurah: commit: look up event: %w", err)
+		} else if len(stored) > 0 {
+			continue // already applied here
 		}
 		if cur != nil && cur.Collection != ev.Collection {
 			return nil, nil, fmt.Errorf("%w: event %s names collection %q, entity %s is in %q", event.ErrInvalid, ev.ID(), ev.Collection, ev.Entity, cur.Collection)

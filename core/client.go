@@ -1,0 +1,503 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/event"
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/query"
+	"github.com/ankurah/ankurah-go/core/storage"
+	"github.com/ankurah/ankurah-go/core/transport"
+)
+
+// upstream is an ephemeral node's link to its durable peer, its outbox of
+// commits made while offline, and its live queries backed by subscriptions.
+type upstream struct {
+	peer      *Peer
+	connected chan struct{} // closed while a peer is connected; replaced when it drops
+	outbox    [][]event.Event
+	subs      map[uint64]*LiveQuery
+	nextSub   uint64
+	systemID  string
+}
+
+// Connect performs the client side of the handshake on conn, with the given
+// credentials, and makes the remote durable node this (ephemeral) node's
+// upstream: commits are forwarded to it, reads ask it, live queries
+// subscribe on it. On every (re)connection the node sends the commits it
+// made offline and re-subscribes its live queries with the heads it knows.
+func (n *Node) Connect(ctx context.Context, conn transport.Connection, credentials []byte) (*Peer, error) {
+	hello := &transport.Message{Hello: &transport.Hello{NodeID: n.id.String(), Durable: n.cfg.role == Durable, SystemID: n.cfg.systemID, Version: transport.ProtocolVersion, Credentials: credentials}}
+	frame, err := transport.Encode(hello)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Send(ctx, frame); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ankurah: handshake: %w", err)
+	}
+	frame, err = conn.Recv(ctx)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ankurah: handshake: %w", err)
+	}
+	m, err := transport.Decode(frame)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ankurah: handshake: %w", err)
+	}
+	if m.Fault != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ankurah: connection refused: %w", errOf(m.Fault.Code, m.Fault.Message))
+	}
+	if m.Hello == nil {
+		conn.Close()
+		return nil, fmt.Errorf("ankurah: handshake: %w: expected hello", transport.ErrProtocol)
+	}
+	if m.Hello.Version != transport.ProtocolVersion {
+		conn.Close()
+		return nil, fmt.Errorf("ankurah: %w: server speaks protocol version %d, this node speaks %d", transport.ErrVersion, m.Hello.Version, transport.ProtocolVersion)
+	}
+	if !m.Hello.Durable {
+		conn.Close()
+		return nil, fmt.Errorf("ankurah: %w: peer %s is not durable", transport.ErrProtocol, m.Hello.NodeID)
+	}
+	p := newPeer(n, conn, *m.Hello)
+	go p.clientLoop()
+	n.upMu.Lock()
+	up := n.up
+	if up.systemID != "" && up.systemID != m.Hello.SystemID {
+		n.log.Warn("durable peer has a different system id; cached entities may belong to another system", "was", up.systemID, "now", m.Hello.SystemID)
+	}
+	up.systemID = m.Hello.SystemID
+	if up.peer != nil {
+		up.peer.Close()
+	}
+	up.peer = p
+	close(up.connected)
+	n.upMu.Unlock()
+	n.resync(ctx, p)
+	return p, nil
+}
+
+// RefreshCredentials sends new credentials to the durable peer (a renewed token, say).
+func (p *Peer) RefreshCredentials(credentials []byte) {
+	p.enqueue(&transport.Message{Credentials: credentials})
+}
+
+// Connected returns a channel that is closed while a durable peer is connected.
+func (n *Node) Connected() <-chan struct{} {
+	n.upMu.Lock()
+	defer n.upMu.Unlock()
+	return n.up.connected
+}
+
+func (n *Node) peerGone(p *Peer) {
+	n.upMu.Lock()
+	defer n.upMu.Unlock()
+	if n.up.peer == p {
+		n.up.peer = nil
+		n.up.connected = make(chan struct{})
+	}
+}
+
+func (n *Node) upstreamPeer() *Peer {
+	n.upMu.Lock()
+	defer n.upMu.Unlock()
+	return n.up.peer
+}
+
+// resync sends the offline outbox and re-subscribes live queries.
+func (n *Node) resync(ctx context.Context, p *Peer) {
+	n.upMu.Lock()
+	outbox := n.up.outbox
+	n.up.outbox = nil
+	subs := make(map[uint64]*LiveQuery, len(n.up.subs))
+	for k, v := range n.up.subs {
+		subs[k] = v
+	}
+	n.upMu.Unlock()
+	for i, evs := range outbox {
+		if _, err := p.request(ctx, &transport.Request{Commit: &transport.CommitReq{Events: evs}}); err != nil {
+			if isDisconnect(err) {
+				n.upMu.Lock()
+				n.up.outbox = append(outbox[i:], n.up.outbox...)
+				n.upMu.Unlock()
+				return
+			}
+			n.log.Error("durable peer refused a commit made offline; refreshing its entities", "err", err)
+			n.refresh(ctx, p, evs)
+		}
+	}
+	for sub, lq := range subs {
+		if err := n.subscribeRemote(ctx, p, sub, lq.collection, lq.Selection(), lq.Items()); err != nil {
+			n.log.Error("re-subscribing live query failed", "query", lq.qid.String(), "err", err)
+		}
+	}
+}
+
+// refresh replaces cached entities with the durable peer's states.
+func (n *Node) refresh(ctx context.Context, p *Peer, evs []event.Event) {
+	byColl := map[string][][32]byte{}
+	for _, ev := range evs {
+		byColl[ev.Collection] = append(byColl[ev.Collection], ev.Entity)
+	}
+	n.upMu.Lock()
+	var kept [][]event.Event
+	for _, b := range n.up.outbox {
+		if !sameEntities(b, evs) {
+			kept = append(kept, b)
+		}
+	}
+	n.up.outbox = kept
+	n.upMu.Unlock()
+	for coll, ids := range byColl {
+		_, _ = p.request(ctx, &transport.Request{Get: &transport.GetReq{Collection: coll, IDs: ids}})
+	}
+}
+
+func sameEntities(a, b []event.Event) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x.Entity == y.Entity {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isDisconnect(err error) bool {
+	return errors.Is(err, transport.ErrClosed) || errors.Is(err, errNoUpstream)
+}
+
+// request sends a request and waits for its response. States in the
+// response are already stored locally when it returns.
+func (p *Peer) request(ctx context.Context, r *transport.Request) (*transport.Response, error) {
+	ch := make(chan *transport.Response, 1)
+	p.reqMu.Lock()
+	select {
+	case <-p.done:
+		p.reqMu.Unlock()
+		return nil, transport.ErrClosed
+	default:
+	}
+	p.nextReq++
+	r.ID = p.nextReq
+	p.pending[r.ID] = ch
+	p.reqMu.Unlock()
+	p.enqueue(&transport.Message{Request: r})
+	select {
+	case resp, ok := <-ch:
+		if !ok {
+			return nil, transport.ErrClosed
+		}
+		if resp.Error != "" {
+			return resp, errOf(resp.Code, resp.Error)
+		}
+		return resp, nil
+	case <-ctx.Done():
+		p.reqMu.Lock()
+		delete(p.pending, r.ID)
+		p.reqMu.Unlock()
+		return nil, ctx.Err()
+	}
+}
+
+// clientLoop reads what the durable peer sends and stores received states
+// (in arrival order, which is the durable node's commit order).
+func (p *Peer) clientLoop() {
+	ctx := context.Background()
+	n := p.node
+	for {
+		frame, err := p.conn.Recv(ctx)
+		if err != nil {
+			p.shutdown(err)
+			return
+		}
+		m, err := transport.Decode(frame)
+		if err != nil {
+			p.log.Warn("malformed message from durable peer", "err", err)
+			p.fault(transport.CodeProtocol, err)
+			return
+		}
+		switch {
+		case m.Response != nil:
+			if err := n.storeSnapshots(ctx, p, m.Response.States); err != nil {
+				p.log.Warn("refusing states from durable peer", "err", err)
+				m.Response.Error, m.Response.Code = err.Error(), codeOf(err)
+			}
+			p.reqMu.Lock()
+			ch := p.pending[m.Response.ID]
+			delete(p.pending, m.Response.ID)
+			p.reqMu.Unlock()
+			if ch != nil {
+				ch <- m.Response
+			}
+		case m.Update != nil:
+			states := make([]entity.State, len(m.Update.Items))
+			for i, it := range m.Update.Items {
+				states[i] = it.State
+			}
+			if err := n.storeSnapshots(ctx, p, states); err != nil {
+				p.log.Warn("refusing update from durable peer", "err", err)
+			}
+		case m.Fault != nil:
+			p.shutdown(errOf(m.Fault.Code, m.Fault.Message))
+			return
+		default:
+			p.fault(transport.CodeProtocol, fmt.Errorf("%w: unexpected message from the durable peer", transport.ErrProtocol))
+			return
+		}
+	}
+}
+
+// storeSnapshots stores states received from the durable peer, re-applying
+// this node's unsent commits on top, and notifies local live queries.
+func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states []entity.State) error {
+	if len(states) == 0 {
+		return nil
+	}
+	pinfo := policy.Peer{NodeID: p.remote.NodeID, Durable: p.remote.Durable}
+	for i := range states {
+		st := &states[i]
+		if st.ID.IsZero() || ValidateName(st.Collection) != nil || st.Head.Validate() != nil || len(st.Head) == 0 {
+			return fmt.Errorf("%w: malformed state for %s", policy.ErrInvalid, st.ID)
+		}
+		if _, err := loadBackends(st); err != nil {
+			return fmt.Errorf("%w: %w", policy.ErrInvalid, err)
+		}
+		if err := n.agent.ValidateState(ctx, pinfo, st); err != nil {
+			return err
+		}
+	}
+	n.upMu.Lock()
+	pendingByEntity := map[id.EntityID][]event.Event{}
+	for _, b := range n.up.outbox {
+		for _, ev := range b {
+			pendingByEntity[ev.Entity] = append(pendingByEntity[ev.Entity], ev)
+		}
+	}
+	n.upMu.Unlock()
+	n.commitMu.Lock()
+	defer n.commitMu.Unlock()
+	batch := &storage.Batch{}
+	var changes []change
+	for _, st := range states {
+		coll, err := n.collection(ctx, st.Collection)
+		if err != nil {
+			return err
+		}
+		var before *entity.State
+		cur, err := coll.GetState(ctx, st.ID)
+		switch {
+		case err == nil:
+			before = &cur
+		case !errors.Is(err, storage.ErrNotFound):
+			return err
+		}
+		next := st
+		for _, ev := range pendingByEntity[st.ID] {
+			if next.Head.Contains(ev.ID()) {
+				continue
+			}
+			if next, err = applyEvent(&next, &ev); err != nil {
+				return err
+			}
+		}
+		if before != nil && before.Head.Equal(next.Head) {
+			continue
+		}
+		var expected event.Clock
+		if before != nil {
+			expected = before.Head
+		}
+		batch.States = append(batch.States, storage.StateWrite{State: next, Expected: expected})
+		changes = append(changes, change{collection: next.Collection, before: before, after: next})
+	}
+	if len(batch.States) == 0 {
+		return nil
+	}
+	if err := n.engine.Apply(ctx, batch); err != nil {
+		return fmt.Errorf("ankurah: store states from durable peer: %w", err)
+	}
+	n.reactor.notify(ctx, n, changes)
+	return nil
+}
+
+// commitRemote is an ephemeral node's commit: forwarded to the durable peer
+// and complete when it accepted (the accepted states are stored locally
+// before this returns); a refusal leaves this node unchanged. With no
+// durable peer connected, the commit applies locally and is sent on the next
+// connection.
+func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event) error {
+	if p := n.upstreamPeer(); p != nil {
+		_, err := p.request(ctx, &transport.Request{Commit: &transport.CommitReq{Events: evs}})
+		if err == nil || !isDisconnect(err) {
+			return err
+		}
+	}
+	if err := n.applyLocal(ctx, cdata, evs); err != nil {
+		return err
+	}
+	n.upMu.Lock()
+	n.up.outbox = append(n.up.outbox, evs)
+	n.upMu.Unlock()
+	return nil
+}
+
+// applyLocal applies events to the local cache without a DAG comparison:
+// the cache holds states, not full histories, and backends commute.
+func (n *Node) applyLocal(ctx context.Context, cdata any, evs []event.Event) error {
+	n.commitMu.Lock()
+	defer n.commitMu.Unlock()
+	batch := &storage.Batch{Events: evs}
+	cur := map[id.EntityID]*entity.State{}
+	before := map[id.EntityID]*entity.State{}
+	var order []id.EntityID
+	for i := range evs {
+		ev := &evs[i]
+		st, ok := cur[ev.Entity]
+		if !ok {
+			coll, err := n.collection(ctx, ev.Collection)
+			if err != nil {
+				return err
+			}
+			s, err := coll.GetState(ctx, ev.Entity)
+			switch {
+			case err == nil:
+				st = &s
+				b := s.Clone()
+				before[ev.Entity] = &b
+			case !errors.Is(err, storage.ErrNotFound):
+				return err
+			}
+			order = append(order, ev.Entity)
+		}
+		next, err := applyEvent(st, ev)
+		if err != nil {
+			return err
+		}
+		if err := n.agent.CheckEvent(ctx, cdata, ev, st, &next); err != nil {
+			return fmt.Errorf("ankurah: commit to %q refused: %w", ev.Collection, err)
+		}
+		cur[ev.Entity] = &next
+	}
+	var changes []change
+	for _, eid := range order {
+		var expected event.Clock
+		if b := before[eid]; b != nil {
+			expected = b.Head
+		}
+		batch.States = append(batch.States, storage.StateWrite{State: *cur[eid], Expected: expected})
+		changes = append(changes, change{collection: cur[eid].Collection, before: before[eid], after: *cur[eid]})
+	}
+	if err := n.engine.Apply(ctx, batch); err != nil {
+		return fmt.Errorf("ankurah: commit: %w", err)
+	}
+	n.reactor.notify(ctx, n, changes)
+	return nil
+}
+
+// subscribeRemote (re)starts a subscription on the durable peer; the initial
+// states it lacks are stored locally when it returns. Known entities the
+// peer neither sent nor reported unchanged are refreshed (they left the
+// result set or were deleted while this node was away).
+func (n *Node) subscribeRemote(ctx context.Context, p *Peer, sub uint64, collection string, b *query.Bound, known []*View) error {
+	req := &transport.SubscribeReq{Sub: sub, Collection: collection, Query: b.String()}
+	for _, v := range known {
+		req.Known = append(req.Known, transport.Known{Entity: v.state.ID, Head: v.state.Head})
+	}
+	resp, err := p.request(ctx, &transport.Request{Subscribe: req})
+	if err != nil {
+		return err
+	}
+	seen := map[id.EntityID]bool{}
+	for _, s := range resp.States {
+		seen[s.ID] = true
+	}
+	for _, u := range resp.Unchanged {
+		seen[u] = true
+	}
+	var stale [][32]byte
+	for _, v := range known {
+		if !seen[v.state.ID] {
+			stale = append(stale, v.state.ID)
+		}
+	}
+	if len(stale) > 0 {
+		_, err = p.request(ctx, &transport.Request{Get: &transport.GetReq{Collection: collection, IDs: stale}})
+	}
+	return err
+}
+
+// queryRemote is an ephemeral node's live query: a subscription on the
+// durable peer feeding the local cache, and a local live query over it.
+func (c *Context) queryRemote(ctx context.Context, collection string, b *query.Bound) (*LiveQuery, error) {
+	n := c.node
+	n.upMu.Lock()
+	n.up.nextSub++
+	sub := n.up.nextSub
+	n.upMu.Unlock()
+	if p := n.upstreamPeer(); p != nil {
+		if err := n.subscribeRemote(ctx, p, sub, collection, b, nil); err != nil && !isDisconnect(err) {
+			return nil, err
+		}
+	}
+	lq, err := c.queryWithSink(ctx, collection, b, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	lq.remoteSub = sub
+	lq.onClose = func() {
+		n.upMu.Lock()
+		delete(n.up.subs, sub)
+		n.upMu.Unlock()
+		if p := n.upstreamPeer(); p != nil {
+			u := sub
+			_, _ = p.request(context.Background(), &transport.Request{Unsubscribe: &u})
+		}
+	}
+	n.upMu.Lock()
+	n.up.subs[sub] = lq
+	n.upMu.Unlock()
+	return lq, nil
+}
+
+// remoteRead asks the durable peer first (storing what it answers) when this
+// node is ephemeral and connected; errors other than disconnection are returned.
+func (c *Context) remoteGet(ctx context.Context, collection string, eid id.EntityID) error {
+	n := c.node
+	if n.cfg.role != Ephemeral {
+		return nil
+	}
+	p := n.upstreamPeer()
+	if p == nil {
+		return nil
+	}
+	_, err := p.request(ctx, &transport.Request{Get: &transport.GetReq{Collection: collection, IDs: [][32]byte{eid}}})
+	if err != nil && !isDisconnect(err) {
+		return err
+	}
+	return nil
+}
+
+func (c *Context) remoteFetch(ctx context.Context, collection string, b *query.Bound) error {
+	n := c.node
+	if n.cfg.role != Ephemeral {
+		return nil
+	}
+	p := n.upstreamPeer()
+	if p == nil {
+		return nil
+	}
+	_, err := p.request(ctx, &transport.Request{Fetch: &transport.FetchReq{Collection: collection, Query: b.String()}})
+	if err != nil && !isDisconnect(err) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,200 @@
+package transport
+
+import (
+	"fmt"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/event"
+)
+
+// ProtocolVersion is the version of the wire protocol this build speaks.
+const ProtocolVersion = 1
+
+// Message is one frame of the protocol: exactly one field is set.
+type Message struct {
+	Hello       *Hello    `cbor:"1,keyasint,omitempty"`
+	Request     *Request  `cbor:"2,keyasint,omitempty"`
+	Response    *Response `cbor:"3,keyasint,omitempty"`
+	Update      *Update   `cbor:"4,keyasint,omitempty"`
+	Credentials []byte    `cbor:"5,keyasint,omitempty"` // refreshed credentials
+	Fault       *Fault    `cbor:"6,keyasint,omitempty"` // the sender closes the connection after this
+}
+
+// Hello opens a connection, from each side.
+type Hello struct {
+	NodeID      string `cbor:"1,keyasint"`
+	Durable     bool   `cbor:"2,keyasint"`
+	SystemID    string `cbor:"3,keyasint,omitempty"`
+	Version     uint32 `cbor:"4,keyasint"`
+	Credentials []byte `cbor:"5,keyasint,omitempty"`
+}
+
+// Fault ends a connection, saying why.
+type Fault struct {
+	Code    Code   `cbor:"1,keyasint"`
+	Message string `cbor:"2,keyasint"`
+}
+
+// Known is an entity the client already holds, with its head.
+type Known struct {
+	Entity [32]byte    `cbor:"1,keyasint"`
+	Head   event.Clock `cbor:"2,keyasint"`
+}
+
+// Request asks the peer for something; exactly one body is set.
+type Request struct {
+	ID          uint64        `cbor:"1,keyasint"`
+	Commit      *CommitReq    `cbor:"2,keyasint,omitempty"`
+	Get         *GetReq       `cbor:"3,keyasint,omitempty"`
+	GetEvents   *GetReq       `cbor:"4,keyasint,omitempty"`
+	Fetch       *FetchReq     `cbor:"5,keyasint,omitempty"`
+	Subscribe   *SubscribeReq `cbor:"6,keyasint,omitempty"`
+	Unsubscribe *uint64       `cbor:"7,keyasint,omitempty"`
+}
+
+// CommitReq carries events to store, in causal order.
+type CommitReq struct {
+	Events []event.Event `cbor:"1,keyasint"`
+}
+
+// GetReq names entities (Get) or events (GetEvents) of a collection.
+type GetReq struct {
+	Collection string     `cbor:"1,keyasint"`
+	IDs        [][32]byte `cbor:"2,keyasint"`
+}
+
+// FetchReq reads a selection once. Query is the printed bound selection.
+type FetchReq struct {
+	Collection string  `cbor:"1,keyasint"`
+	Query      string  `cbor:"2,keyasint"`
+	Known      []Known `cbor:"3,keyasint,omitempty"`
+}
+
+// SubscribeReq starts (or re-points, for an existing ID) a subscription.
+type SubscribeReq struct {
+	Sub        uint64  `cbor:"1,keyasint"`
+	Collection string  `cbor:"2,keyasint"`
+	Query      string  `cbor:"3,keyasint"`
+	Known      []Known `cbor:"4,keyasint,omitempty"`
+}
+
+// Response answers a request. Error is empty on success; Code names the
+// error's kind (see the Code constants).
+type Response struct {
+	ID     uint64         `cbor:"1,keyasint"`
+	Error  string         `cbor:"2,keyasint,omitempty"`
+	Code   Code           `cbor:"3,keyasint,omitempty"`
+	States []entity.State `cbor:"4,keyasint,omitempty"`
+	Events []event.Event  `cbor:"5,keyasint,omitempty"`
+	// Unchanged lists known entities whose heads did not change.
+	Unchanged [][32]byte `cbor:"6,keyasint,omitempty"`
+}
+
+// Code classifies a response error so the requester can wrap the right sentinel.
+type Code uint8
+
+// The error codes.
+const (
+	CodeOK Code = iota
+	CodeInternal
+	CodeNotFound
+	CodeDenied
+	CodeUnauthenticated
+	CodeInvalid
+	CodeConflict
+	CodeVersion
+	CodeProtocol
+)
+
+// Tag says how an entity in an Update relates to the subscription.
+type Tag uint8
+
+// The tags. An untagged (Changed) item is a member that changed; the client derives Update.
+const (
+	Changed Tag = iota
+	TagInitial
+	TagAdd
+	TagRemove
+)
+
+// Update streams a subscription's changes: one per commit on the durable side.
+type Update struct {
+	Sub   uint64       `cbor:"1,keyasint"`
+	Items []UpdateItem `cbor:"2,keyasint"`
+}
+
+// UpdateItem is one entity's state snapshot with its tag.
+type UpdateItem struct {
+	Tag   Tag          `cbor:"1,keyasint"`
+	State entity.State `cbor:"2,keyasint"`
+}
+
+var (
+	encMode = func() cbor.EncMode {
+		m, err := cbor.CoreDetEncOptions().EncMode()
+		if err != nil {
+			panic(err)
+		}
+		return m
+	}()
+	decMode = func() cbor.DecMode {
+		m, err := cbor.DecOptions{
+			MaxNestedLevels:   16,
+			MaxArrayElements:  1 << 20,
+			MaxMapPairs:       1 << 16,
+			DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+			ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
+		}.DecMode()
+		if err != nil {
+			panic(err)
+		}
+		return m
+	}()
+)
+
+// Encode returns a message's frame.
+func Encode(m *Message) ([]byte, error) {
+	b, err := encMode.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encode: %v", ErrProtocol, err)
+	}
+	if len(b) > MaxFrameSize {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), MaxFrameSize)
+	}
+	return b, nil
+}
+
+// Decode parses and checks a frame: size limit, known fields only, exactly
+// one part set, events re-validated (their ids are recomputed from content).
+func Decode(frame []byte) (*Message, error) {
+	if len(frame) > MaxFrameSize {
+		return nil, fmt.Errorf("%w: frame of %d bytes, limit %d", ErrTooLarge, len(frame), MaxFrameSize)
+	}
+	var m Message
+	if err := decMode.Unmarshal(frame, &m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	n := 0
+	for _, set := range []bool{m.Hello != nil, m.Request != nil, m.Response != nil, m.Update != nil, m.Credentials != nil, m.Fault != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, fmt.Errorf("%w: message with %d parts, want exactly 1", ErrProtocol, n)
+	}
+	if r := m.Request; r != nil {
+		k := 0
+		for _, set := range []bool{r.Commit != nil, r.Get != nil, r.GetEvents != nil, r.Fetch != nil, r.Subscribe != nil, r.Unsubscribe != nil} {
+			if set {
+				k++
+			}
+		}
+		if k != 1 {
+			return nil, fmt.Errorf("%w: request %d with %d bodies, want exactly 1 (unknown request type?)", ErrProtocol, r.ID, k)
+		}
+	}
+	return &m, nil
+}
