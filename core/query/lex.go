@@ -29,10 +29,12 @@ const (
 
 // keywords of AnkQL, matched ASCII-case-insensitively. A property with one of
 // these names must be written double-quoted.
-var keywords = map[string]bool{
-	"AND": true, "OR": true, "NOT": true, "IN": true, "IS": true, "NULL": true,
-	"LIKE": true, "TRUE": true, "FALSE": true, "ORDER": true, "BY": true,
-	"ASC": true, "DESC": true, "LIMIT": true,
+var keywords = map[string]string{}
+
+func init() {
+	for _, k := range []string{"AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "TRUE", "FALSE", "ORDER", "BY", "ASC", "DESC", "LIMIT"} {
+		keywords[k] = k
+	}
 }
 
 // token is one lexeme. pos is the 0-based byte offset of its first byte.
@@ -83,11 +85,7 @@ func keyword(s string) string {
 		}
 		b[i] = c
 	}
-	u := string(b[:len(s)])
-	if keywords[u] {
-		return u
-	}
-	return ""
+	return keywords[string(b[:len(s)])]
 }
 
 // bareIdent reports whether name can be written without double quotes.
