@@ -59,8 +59,10 @@ func plan(t *table, sel *query.Bound) *sqlPlan {
 	out := &sqlPlan{whereExact: true}
 	var where []string
 	for _, term := range query.Conjuncts(sel.Where) {
+		n := len(p.args)
 		s, ok := p.expr(term)
 		if !ok {
+			p.args = p.args[:n] // drop what the failed translation bound
 			out.whereExact = false
 			continue
 		}
