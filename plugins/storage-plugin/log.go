@@ -29,19 +29,27 @@ func slogLevel(l hclog.Level) slog.Level {
 // hclogToSlog is an hclog.Logger that writes to a *slog.Logger: go-plugin
 // logs what it does and every line of the plugin's stderr through it, so the
 // plugin's logs reach the host's slog with their levels.
+//
+// go-plugin's own messages (process started, exited, …) are logged one level
+// lower (Info becomes Debug); the plugin's lines, which go-plugin logs
+// through a Named child, keep their level.
 type hclogToSlog struct {
 	l       *slog.Logger
 	name    string
 	implied []any
+	demote  bool
 }
 
-func newHCLogAdapter(l *slog.Logger, name string) hclog.Logger {
-	return &hclogToSlog{l: l.With("plugin", name), name: name}
+func newHCLogAdapter(l *slog.Logger) hclog.Logger {
+	return &hclogToSlog{l: l, demote: true}
 }
 
 func (h *hclogToSlog) Log(level hclog.Level, msg string, args ...any) {
 	if level == hclog.Off || level == hclog.NoLevel {
 		level = hclog.Info
+	}
+	if h.demote && level > hclog.Trace && level < hclog.Warn {
+		level--
 	}
 	h.l.Log(context.Background(), slogLevel(level), msg, args...)
 }
@@ -65,7 +73,7 @@ func (h *hclogToSlog) IsError() bool { return h.enabled(hclog.Error) }
 func (h *hclogToSlog) ImpliedArgs() []any { return h.implied }
 
 func (h *hclogToSlog) With(args ...any) hclog.Logger {
-	return &hclogToSlog{l: h.l.With(args...), name: h.name, implied: append(append([]any(nil), h.implied...), args...)}
+	return &hclogToSlog{l: h.l.With(args...), name: h.name, implied: append(append([]any(nil), h.implied...), args...), demote: h.demote}
 }
 
 func (h *hclogToSlog) Name() string { return h.name }
@@ -78,7 +86,7 @@ func (h *hclogToSlog) Named(name string) hclog.Logger {
 }
 
 func (h *hclogToSlog) ResetNamed(name string) hclog.Logger {
-	return &hclogToSlog{l: h.l.With("logger", name), name: name, implied: h.implied}
+	return &hclogToSlog{l: h.l.With("plugin", name), name: name, implied: h.implied}
 }
 
 // SetLevel does nothing: the slog handler decides what is logged.

@@ -82,7 +82,7 @@ func Open(ctx context.Context, path string, opts ...Option) (storage.Engine, err
 		},
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Logger:           newHCLogAdapter(o.logger, name),
+		Logger:           newHCLogAdapter(o.logger),
 		StartTimeout:     o.startTimeout,
 		SyncStdout:       stdout,
 		SyncStderr:       stderr,

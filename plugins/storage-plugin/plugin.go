@@ -68,13 +68,27 @@ func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc
 }
 
 // Serve serves engine to the host that started this process and returns
-// when the host is done with it (or exits the process if it was not started
-// by a host). Call it from a plugin's main. The process's slog default
-// logger is set to write to its stderr in the form go-plugin forwards to the
-// host's slog (ANKURAH_PLUGIN_LOG_LEVEL=debug for more).
+// when the host is done with it, closing the engine (or exits the process
+// if it was not started by a host). Call it from a plugin's main. The
+// process's slog default logger is set to write to its stderr in the form
+// go-plugin forwards to the host's slog (ANKURAH_PLUGIN_LOG_LEVEL=debug for
+// more).
 func Serve(engine storage.Engine) {
+	ServeFunc(func(context.Context) (storage.Engine, error) { return engine, nil })
+}
+
+// ServeFunc is Serve for an engine that may fail to open (a database file in
+// a newer format, a locked file): open runs after logging is set up, and if
+// it fails the host's Open fails with its error, sentinels intact
+// (errors.Is(err, storage.ErrFormat)).
+func ServeFunc(open func(ctx context.Context) (storage.Engine, error)) {
 	stderr := os.Stderr // go-plugin redirects os.Stderr; logs go to the real one
 	slog.SetDefault(slog.New(pluginLogHandler(stderr)))
+	engine, err := open(context.Background())
+	if err != nil {
+		slog.Error("storage plugin: opening the engine failed", "error", err)
+		engine = failedEngine{err}
+	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{
@@ -91,4 +105,17 @@ func Serve(engine storage.Engine) {
 			Level:      hclog.Info,
 		}),
 	})
+	// The host is gone or done: release what the engine holds (a file lock,
+	// for bolt). It may already be closed.
+	_ = engine.Close()
 }
+
+// failedEngine is served in place of an engine that failed to open: the
+// host's Describe, and so its Open, fails with the open error.
+type failedEngine struct{ err error }
+
+func (f failedEngine) Collection(context.Context, string) (storage.Collection, error) {
+	return nil, f.err
+}
+func (f failedEngine) Apply(context.Context, *storage.Batch) error { return f.err }
+func (f failedEngine) Close() error                                { return nil }

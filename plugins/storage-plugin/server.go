@@ -56,6 +56,9 @@ func (s *server) collection(ctx context.Context, name string) (storage.Collectio
 }
 
 func (s *server) Describe(context.Context, *storagev1.DescribeRequest) (*storagev1.DescribeResponse, error) {
+	if f, ok := s.engine.(failedEngine); ok {
+		return nil, toStatus(f.err)
+	}
 	resp := &storagev1.DescribeResponse{Engine: s.name}
 	if c, ok := s.engine.(CandidatesOnly); ok {
 		resp.CandidatesOnly = c.FetchStatesCandidatesOnly()
