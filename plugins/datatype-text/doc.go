@@ -241,7 +241,10 @@ func (d *Doc) Delete(name string, pos, n int) error {
 		n -= it.cp
 		d.localDS = addRange(d.localDS, dsRange{it.id.Client, it.id.Clock, it.length})
 		it.markDeleted()
-		it = it.right
+		it = d.mergeLeft(it).right
+	}
+	if it != nil {
+		d.mergeLeft(it)
 	}
 	return nil
 }
@@ -447,5 +450,36 @@ func (d *Doc) deleteRange(client, clock, end uint64) {
 		}
 		it.markDeleted()
 		clock = it.end()
+		if it.parent != nil {
+			if r := d.mergeLeft(it).right; r != nil {
+				d.mergeLeft(r)
+			}
+		}
 	}
+}
+
+// mergeLeft merges a deleted item into its left neighbour when both are one
+// run of tombstones of the same client, as Yjs's cleanup does, so deleted
+// text costs one item per run rather than one per edit. It returns the item
+// that now holds b's clocks.
+func (d *Doc) mergeLeft(b *item) *item {
+	a := b.left
+	if a == nil || !b.deleted || !a.deleted || !mergeable(a, b) {
+		return b
+	}
+	a.length += b.length
+	a.right = b.right
+	if b.right != nil {
+		b.right.left = a
+	}
+	blk := b.blk
+	i := indexOf(blk, b)
+	copy(blk.items[i:], blk.items[i+1:])
+	blk.items[len(blk.items)-1] = nil
+	blk.items = blk.items[:len(blk.items)-1]
+	cs := d.store[b.id.Client]
+	ci, j, _ := cs.find(b.id.Clock)
+	cs.remove(ci, j)
+	*b = item{}
+	return a
 }

@@ -80,3 +80,16 @@ func (cs *clientStructs) each(from uint64, f func(*item)) {
 		i = 0
 	}
 }
+
+// remove drops the struct at (ci, i); the caller keeps clocks contiguous.
+func (cs *clientStructs) remove(ci, i int) {
+	c := cs.chunks[ci]
+	copy(c[i:], c[i+1:])
+	c[len(c)-1] = nil
+	c = c[:len(c)-1]
+	if len(c) > 0 {
+		cs.chunks[ci] = c
+		return
+	}
+	cs.chunks = append(cs.chunks[:ci], cs.chunks[ci+1:]...)
+}

@@ -1,0 +1,98 @@
+package text
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// tracesDir finds the editing traces: $EDITING_TRACES_DIR, or shared/ beside
+// the repository.
+func tracesDir(b *testing.B) string {
+	for _, dir := range []string{os.Getenv("EDITING_TRACES_DIR"), "../../../shared/data/editing-traces"} {
+		if dir == "" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, "automerge-paper.json.gz")); err == nil {
+			return dir
+		}
+	}
+	b.Skip("automerge-paper.json.gz not found: set EDITING_TRACES_DIR")
+	return ""
+}
+
+// BenchmarkB4 replays the automerge-paper trace (259,778 single-character
+// edits), each edit its own update, like crdt-benchmarks B4. Sub-benchmark
+// yjs runs the same with npm yjs (interop/bench-b4.mjs) as the baseline.
+func BenchmarkB4(b *testing.B) {
+	path := filepath.Join(tracesDir(b), "automerge-paper.json.gz")
+	tr := loadTrace(b, path)
+	b.Run("go", func(b *testing.B) {
+		var d *Doc
+		var updateBytes int
+		for b.Loop() {
+			d = NewDoc(1)
+			updateBytes = 0
+			for _, txn := range tr.Txns {
+				applyPatches(b, d, "t", txn.Patches)
+				updateBytes += len(d.TakeUpdate())
+			}
+		}
+		if d.Text("t") != tr.EndContent {
+			b.Fatal("wrong end content")
+		}
+		state := d.EncodeStateAsUpdate()
+		start := time.Now()
+		loaded := NewDoc(2)
+		if err := loaded.ApplyUpdate(state); err != nil || loaded.Text("t") != tr.EndContent {
+			b.Fatalf("load: %v", err)
+		}
+		load := time.Since(start)
+		var before, after runtime.MemStats
+		d = nil
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		d = NewDoc(1)
+		for _, txn := range tr.Txns {
+			applyPatches(b, d, "t", txn.Patches)
+			d.TakeUpdate()
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(d)
+		b.ReportMetric(float64(len(state)), "doc-bytes")
+		b.ReportMetric(float64(updateBytes), "update-bytes")
+		b.ReportMetric(load.Seconds()*1000, "load-ms")
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB")
+	})
+	b.Run("yjs", func(b *testing.B) {
+		node, err := exec.LookPath("node")
+		if err != nil {
+			b.Skip("node not installed")
+		}
+		if _, err := os.Stat("interop/node_modules/yjs"); err != nil {
+			b.Skip("npm yjs not installed: npm ci --prefix plugins/datatype-text/interop")
+		}
+		var r struct {
+			Ms, DocBytes, UpdateBytes, LoadMs, HeapMiB float64
+		}
+		for b.Loop() {
+			out, err := exec.Command(node, "--expose-gc", "interop/bench-b4.mjs", path).Output()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := json.Unmarshal(out, &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(r.Ms, "yjs-ms")
+		b.ReportMetric(r.DocBytes, "doc-bytes")
+		b.ReportMetric(r.UpdateBytes, "update-bytes")
+		b.ReportMetric(r.LoadMs, "load-ms")
+		b.ReportMetric(r.HeapMiB, "heap-MiB")
+	})
+}

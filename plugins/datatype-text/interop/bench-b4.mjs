@@ -1,0 +1,42 @@
+// The B4 baseline: replays an editing trace (argv[2], gzipped JSON) into a
+// Y.Text, each edit its own transaction and update, then reports the time,
+// the encoded document's size, the time to load it and the heap it took.
+// Run with node --expose-gc for the heap figure.
+import * as Y from 'yjs'
+import { readFileSync } from 'node:fs'
+import { gunzipSync } from 'node:zlib'
+
+const trace = JSON.parse(gunzipSync(readFileSync(process.argv[2])).toString())
+const gc = globalThis.gc || (() => {})
+
+const start = performance.now()
+let doc = new Y.Doc()
+doc.clientID = 1
+let text = doc.getText('t')
+let updateBytes = 0
+doc.on('update', (u) => { updateBytes += u.length })
+// Positions count code points; automerge-paper is ASCII, so they equal Yjs's UTF-16 indexes.
+for (const txn of trace.txns) {
+  for (const [pos, del, ins] of txn.patches) {
+    doc.transact(() => {
+      if (del > 0) text.delete(pos, del)
+      if (ins) text.insert(pos, ins)
+    })
+  }
+}
+const ms = performance.now() - start
+if (text.toString() !== trace.endContent) throw new Error('wrong end content')
+const state = Y.encodeStateAsUpdate(doc)
+// The heap the document holds: live heap with it, minus live heap without it.
+gc()
+const heapWith = process.memoryUsage().heapUsed
+doc.destroy()
+doc = text = null
+gc()
+const heapMiB = (heapWith - process.memoryUsage().heapUsed) / (1 << 20)
+const loadStart = performance.now()
+const loaded = new Y.Doc()
+Y.applyUpdate(loaded, state)
+if (loaded.getText('t').toString() !== trace.endContent) throw new Error('wrong loaded content')
+const loadMs = performance.now() - loadStart
+process.stdout.write(JSON.stringify({ ms, docBytes: state.length, updateBytes, loadMs, heapMiB }) + '\n')
