@@ -2,6 +2,21 @@
 // corpus, a set of JSON files of entities and queries with their expected
 // answers that every storage engine and both query evaluators must agree
 // with. The suites themselves are its subpackages (storagetest, …).
+//
+// A corpus file (testdata/ankql/<topic>.json) reads:
+//
+//	{"collection": "albums",
+//	 "entities": [{"label": "a", "data": {"year": 1969, "meta": {"tracks": 12}}}, …],
+//	 "cases": [{"query": "year > ? ORDER BY year", "args": [1960], "matches": ["a"], "ordered": true},
+//	           {"query": "year IN ()", "error": true}, …]}
+//
+// Each data property and each arg is read by value.FromJSON: integers are
+// int, numbers with a fraction or exponent float, objects and arrays json,
+// null is NULL (an absent property). Matches are entity labels, compared as
+// a set unless "ordered" (and then in ascending entity-id order, the order
+// of unordered results). An ordered case never relies on ties: its order
+// follows from the ORDER BY alone. "error" cases must fail to parse, bind,
+// compile or run.
 package conformance
 
 import (

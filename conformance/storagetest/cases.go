@@ -211,7 +211,8 @@ func testLargeValues(ctx context.Context, t T, h Harness) {
 	for i := range big {
 		big[i] = byte(i*7 + i>>8)
 	}
-	text := strings.Repeat("ünïcode 🎵 ", (1<<20)/16)
+	unit := "ünïcode 🎵 "
+	text := strings.Repeat(unit, (1<<20)/len(unit)+1) // just over 1 MiB
 	ev := genesis(c.Name(), "large")
 	b := create(ev, map[string]value.Value{
 		"text":  value.String(text),
