@@ -10,6 +10,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/keyenc"
 	"github.com/ankurah/ankurah-go/core/storage"
 )
 
@@ -42,18 +43,56 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 		states[i] = raw
 	}
 	return e.update(ctx, func(tx *bbolt.Tx) error {
+		w := batchWriter{tx: tx, open: map[string]*writeBuckets{}}
 		for _, ev := range events {
-			if err := putEvent(tx, ev); err != nil {
+			if err := w.putEvent(ev); err != nil {
 				return err
 			}
 		}
 		for i := range b.States {
-			if err := putState(tx, &b.States[i], states[i]); err != nil {
+			if err := w.putState(&b.States[i], states[i]); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// batchWriter writes one batch, resolving each collection's buckets and
+// declared indexes once per transaction.
+type batchWriter struct {
+	tx   *bbolt.Tx
+	open map[string]*writeBuckets
+}
+
+type writeBuckets struct {
+	states, events, entity, index *bbolt.Bucket
+	// indexPrefixes are the key prefixes of the declared indexes, by property.
+	indexPrefixes map[string][]byte
+}
+
+func (w *batchWriter) collection(name string) (*writeBuckets, error) {
+	if b, ok := w.open[name]; ok {
+		return b, nil
+	}
+	c, err := createCollection(w.tx, name)
+	if err != nil {
+		return nil, err
+	}
+	b := &writeBuckets{
+		states: c.Bucket(subStates), events: c.Bucket(subEvents),
+		entity: c.Bucket(subEntity), index: c.Bucket(subIndex),
+		indexPrefixes: map[string][]byte{},
+	}
+	err = c.Bucket(subDeclared).ForEach(func(prop, _ []byte) error {
+		b.indexPrefixes[string(prop)] = keyenc.AppendString(nil, string(prop))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	w.open[name] = b
+	return b, nil
 }
 
 type encodedEvent struct {
@@ -80,12 +119,12 @@ func encodeEvent(ev *event.Event) (encodedEvent, error) {
 	return out, nil
 }
 
-func putEvent(tx *bbolt.Tx, ev encodedEvent) error {
-	c, err := createCollection(tx, ev.collection)
+func (w *batchWriter) putEvent(ev encodedEvent) error {
+	c, err := w.collection(ev.collection)
 	if err != nil {
 		return err
 	}
-	events := c.Bucket(subEvents)
+	events := c.events
 	if events.Get(ev.id[:]) != nil {
 		return nil // content-addressed: the same id is the same event
 	}
@@ -94,19 +133,19 @@ func putEvent(tx *bbolt.Tx, ev encodedEvent) error {
 	}
 	link := make([]byte, 0, 2*id.Size)
 	link = append(append(link, ev.entity[:]...), ev.id[:]...)
-	if err := c.Bucket(subEntity).Put(link, nil); err != nil {
+	if err := c.entity.Put(link, nil); err != nil {
 		return fmt.Errorf("bolt: store event %s of %s/%s: %w", ev.id, ev.collection, ev.entity, err)
 	}
 	return nil
 }
 
-func putState(tx *bbolt.Tx, w *storage.StateWrite, raw []byte) error {
+func (bw *batchWriter) putState(w *storage.StateWrite, raw []byte) error {
 	s := &w.State
-	c, err := createCollection(tx, s.Collection)
+	c, err := bw.collection(s.Collection)
 	if err != nil {
 		return err
 	}
-	states := c.Bucket(subStates)
+	states := c.states
 	var old *entity.State
 	var stored event.Clock
 	if prev := states.Get(s.ID[:]); prev != nil {
@@ -124,7 +163,7 @@ func putState(tx *bbolt.Tx, w *storage.StateWrite, raw []byte) error {
 	if err := states.Put(s.ID[:], raw); err != nil {
 		return fmt.Errorf("bolt: store state of %s/%s: %w", s.Collection, s.ID, err)
 	}
-	if err := updateIndexes(c, old, s); err != nil {
+	if err := updateIndexes(c.index, c.indexPrefixes, old, s); err != nil {
 		return fmt.Errorf("bolt: index state of %s/%s: %w", s.Collection, s.ID, err)
 	}
 	return nil

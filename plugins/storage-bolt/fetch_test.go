@@ -111,7 +111,7 @@ func TestFetchStates_IndexesNeverChangeAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	plans := map[string]int{}
-	for range 1500 {
+	for range 1000 {
 		q := randomSelection(r)
 		sel := mustBound(t, q)
 		prog, err := query.Compile(sel, nil)

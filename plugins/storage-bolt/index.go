@@ -60,16 +60,13 @@ func indexKey(prefix []byte, v value.Value, e id.EntityID) []byte {
 	return append(k, e[:]...)
 }
 
-// updateIndexes moves s's entries in every declared index of collection
-// bucket c from old's values (nil: not stored before) to s's.
-func updateIndexes(c *bbolt.Bucket, old, s *entity.State) error {
-	index := c.Bucket(subIndex)
-	cur := c.Bucket(subDeclared).Cursor()
-	for prop, _ := cur.First(); prop != nil; prop, _ = cur.Next() {
-		prefix := keyenc.AppendString(nil, string(prop))
-		next := indexKey(prefix, s.Values[string(prop)], s.ID)
+// updateIndexes moves s's entries in the declared indexes (key prefixes by
+// property) from old's values (nil: not stored before) to s's.
+func updateIndexes(index *bbolt.Bucket, prefixes map[string][]byte, old, s *entity.State) error {
+	for prop, prefix := range prefixes {
+		next := indexKey(prefix, s.Values[prop], s.ID)
 		if old != nil {
-			prev := indexKey(prefix, old.Values[string(prop)], old.ID)
+			prev := indexKey(prefix, old.Values[prop], old.ID)
 			if bytes.Equal(prev, next) {
 				continue
 			}

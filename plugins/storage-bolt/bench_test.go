@@ -1,0 +1,137 @@
+package bolt_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"path/filepath"
+	"testing"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/ankurah/ankurah-go/core/event"
+	"github.com/ankurah/ankurah-go/core/storage"
+	"github.com/ankurah/ankurah-go/core/value"
+	bolt "github.com/ankurah/ankurah-go/plugins/storage-bolt"
+)
+
+// benchEntities makes n distinct new entities (event and state each).
+func benchEntities(b *testing.B, start, n int) ([]event.Event, []storage.StateWrite) {
+	b.Helper()
+	evs := make([]event.Event, n)
+	sws := make([]storage.StateWrite, n)
+	for i := range n {
+		ev, s := genesis("album", uint64(start+i), map[string]value.Value{
+			"name": value.String("Kind of Blue"), "year": value.Int(int64(1950 + i%70)),
+		})
+		evs[i], sws[i] = ev, storage.StateWrite{State: s}
+	}
+	return evs, sws
+}
+
+// rawPut is the baseline: one bbolt Update writing the same encoded events
+// and states (already encoded, so it measures bbolt alone) into two buckets.
+func rawPut(b *testing.B, db *bbolt.DB, evs []event.Event, sws []storage.StateWrite) func() error {
+	b.Helper()
+	type kv struct{ k, v []byte }
+	var events, states []kv
+	for i := range evs {
+		raw, err := evs[i].Encode()
+		if err != nil {
+			b.Fatal(err)
+		}
+		h := sha256.Sum256(raw)
+		events = append(events, kv{h[:], raw})
+	}
+	for i := range sws {
+		raw, err := sws[i].State.Encode()
+		if err != nil {
+			b.Fatal(err)
+		}
+		states = append(states, kv{sws[i].State.ID[:], raw})
+	}
+	return func() error {
+		return db.Update(func(tx *bbolt.Tx) error {
+			eb, err := tx.CreateBucketIfNotExists([]byte("events"))
+			if err != nil {
+				return err
+			}
+			sb, err := tx.CreateBucketIfNotExists([]byte("states"))
+			if err != nil {
+				return err
+			}
+			for _, p := range events {
+				if err := eb.Put(p.k, p.v); err != nil {
+					return err
+				}
+			}
+			for _, p := range states {
+				if err := sb.Put(p.k, p.v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+}
+
+func benchApply(b *testing.B, perOp int, indexed, noSync bool) {
+	ctx := context.Background()
+	e, _ := openTemp(b, bolt.WithNoSync(noSync))
+	if indexed {
+		if err := e.DeclareIndex(ctx, storage.Index{Collection: "album", Property: "year"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	batches := make([]storage.Batch, b.N)
+	for i := range batches {
+		evs, sws := benchEntities(b, i*perOp, perOp)
+		batches[i] = storage.Batch{Events: evs, States: sws}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := e.Apply(ctx, &batches[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*perOp)/b.Elapsed().Seconds(), "entities/s")
+}
+
+func benchRaw(b *testing.B, perOp int, noSync bool) {
+	db, err := bbolt.Open(filepath.Join(b.TempDir(), "raw.db"), 0o600, &bbolt.Options{NoSync: noSync})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	puts := make([]func() error, b.N)
+	for i := range puts {
+		evs, sws := benchEntities(b, i*perOp, perOp)
+		puts[i] = rawPut(b, db, evs, sws)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := puts[i](); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*perOp)/b.Elapsed().Seconds(), "entities/s")
+}
+
+// BenchmarkApplyOne: one commit of one new entity against raw bbolt writing
+// the same bytes; durable (fsync, the default) and with NoSync on both sides
+// (which shows the CPU cost fsync hides).
+func BenchmarkApplyOne(b *testing.B) { benchAll(b, 1) }
+
+// BenchmarkApplyBatch1000: one commit of 1,000 new entities, as above.
+func BenchmarkApplyBatch1000(b *testing.B) { benchAll(b, 1000) }
+
+func benchAll(b *testing.B, perOp int) {
+	for _, noSync := range []bool{false, true} {
+		suffix := ""
+		if noSync {
+			suffix = "-nosync"
+		}
+		b.Run("bolt"+suffix, func(b *testing.B) { benchApply(b, perOp, false, noSync) })
+		b.Run("bolt-indexed"+suffix, func(b *testing.B) { benchApply(b, perOp, true, noSync) })
+		b.Run("raw-bbolt"+suffix, func(b *testing.B) { benchRaw(b, perOp, noSync) })
+	}
+}
