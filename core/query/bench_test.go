@@ -39,29 +39,6 @@ func BenchmarkParseCompile(b *testing.B) {
 	})
 }
 
-// BenchmarkCompileCELUncached measures a CEL compilation proper (a program
-// shape not seen before).
-func BenchmarkCompileCELUncached(b *testing.B) {
-	bound, err := ParseBound(benchQuery, benchArgs...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	g := &celGen{pathIndex: map[string]int{}}
-	var src strings.Builder
-	g.write(&src, bound.Where, true)
-	b.ReportAllocs()
-	for b.Loop() {
-		env, _ := celEnv()
-		ast, iss := env.Compile(src.String())
-		if iss.Err() != nil {
-			b.Fatal(iss.Err())
-		}
-		if _, err := env.Program(ast); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // BenchmarkMatch measures evaluating the typical query on one entity, against
 // a baseline of the same predicate written in Go.
 func BenchmarkMatch(b *testing.B) {

@@ -2,18 +2,11 @@ package query
 
 import (
 	"errors"
-	"fmt"
 	"testing"
 
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/value"
 )
-
-// evaluators are the two Program implementations; every eval test runs on both.
-var evaluators = map[string]func(*Bound, Schema) (Program, error){
-	"cel":    CompileCEL,
-	"interp": CompileInterp,
-}
 
 type row = map[string]value.Value
 
@@ -223,40 +216,6 @@ func TestCompile_SchemaRejectsImpossibleComparisons(t *testing.T) {
 	}
 }
 
-func TestCompileCEL_CostLimitIsAnEvalError(t *testing.T) {
-	b, err := ParseBound("year IN (1, 2, 3, 4, 5, 6, 7, 8) AND name LIKE 'x%'")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := compileCEL(b, nil, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = prog.Match(album)
-	if !errors.Is(err, ErrEval) {
-		t.Fatalf("Match over the cost limit: %v, want ErrEval", err)
-	}
-}
-
-func TestCompileCEL_SameShapeSharesAProgram(t *testing.T) {
-	b1, _ := ParseBound("year > ? AND name = ?", 1, "a")
-	b2, _ := ParseBound("rating > 2.5 AND artist = 'Miles Davis'")
-	p1, err := CompileCEL(b1, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p2, err := CompileCEL(b2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p1.(*celProgram).prg != p2.(*celProgram).prg {
-		t.Error("two queries of the same shape compiled two CEL programs")
-	}
-	if ok, _ := p2.Match(album); !ok {
-		t.Error("the shared program did not use its own arguments")
-	}
-}
-
 func TestMatch_DeepestQueryCompiles(t *testing.T) {
 	q := "year = 1959"
 	for i := 0; i < MaxDepth/2; i++ {
@@ -277,34 +236,6 @@ func TestMatch_DeepestQueryCompiles(t *testing.T) {
 	}
 }
 
-func TestMatch_LongestQueryStaysUnderTheCostLimit(t *testing.T) {
-	for _, term := range []string{"a=?", "a LIKE ?", "a IN (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"} {
-		q := term
-		for len(q)+len(term)+5 <= MaxQueryLength {
-			q += " OR " + term
-		}
-		sel, err := Parse(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		args := make([]any, sel.Placeholders)
-		for i := range args {
-			args[i] = fmt.Sprintf("%x%%", i)
-		}
-		b, err := sel.Bind(args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prog, err := CompileCEL(b, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok, err := prog.Match(row{"a": value.String("nope")}); ok || err != nil {
-			t.Fatalf("%.20s…: %v, %v", q, ok, err)
-		}
-	}
-}
-
 func TestMatch_NilPredicateMatchesAll(t *testing.T) {
 	for name, compile := range evaluators {
 		prog, err := compile(&Bound{Limit: -1}, nil)
@@ -316,4 +247,3 @@ func TestMatch_NilPredicateMatchesAll(t *testing.T) {
 		}
 	}
 }
-
