@@ -69,7 +69,7 @@ func (n *Node) Connect(ctx context.Context, conn transport.Connection, credentia
 	p := newPeer(n, conn, *m.Hello)
 	go p.clientLoop()
 	n.upMu.Lock()
-	up := n.up
+	up := &n.up
 	if up.systemID != "" && up.systemID != m.Hello.SystemID {
 		n.log.Warn("durable peer has a different system id; cached entities may belong to another system", "was", up.systemID, "now", m.Hello.SystemID)
 	}

@@ -11,3 +11,8 @@ func ApplyEventsForTest(ctx context.Context, n *Node, evs []event.Event) error {
 	_, err := n.commitEvents(ctx, nil, evs, false)
 	return err
 }
+
+// ForwardEventsForTest sends events to the durable peer as a commit would.
+func ForwardEventsForTest(ctx context.Context, n *Node, evs []event.Event) error {
+	return n.commitRemote(ctx, nil, evs)
+}

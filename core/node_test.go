@@ -15,6 +15,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
 	"github.com/ankurah/ankurah-go/core/value"
@@ -499,4 +500,13 @@ func TestValueFromGo(t *testing.T) {
 	if v := value.MustFrom(int32(5)); v != value.Int(5) {
 		t.Fatal(v)
 	}
+}
+
+func mustBound(t testing.TB, q string, args ...any) *query.Bound {
+	t.Helper()
+	b, err := query.ParseBound(q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

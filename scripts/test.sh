@@ -11,6 +11,7 @@ cd "$ROOT"
 mods=$(modules)
 pkgs=()
 for m in $mods; do
+	if [ -z "$(cd "$m" && go list ./... 2>/dev/null)" ]; then continue; fi
 	echo "== vet + staticcheck: $m"
 	(cd "$m" && go vet ./... && staticcheck ./...)
 	pkgs+=("github.com/ankurah/ankurah-go/${m#./}/...")

@@ -1,0 +1,286 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ankurah/ankurah-go/core"
+	"github.com/ankurah/ankurah-go/core/event"
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/storage/memory"
+	"github.com/ankurah/ankurah-go/core/transport"
+)
+
+// link connects a client node to a server node over an in-process Pipe.
+func link(t testing.TB, server, client *core.Node) *core.Peer {
+	t.Helper()
+	a, b := transport.Pipe()
+	go server.Accept(context.Background(), a)
+	p, err := client.Connect(context.Background(), b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func newClient(t testing.TB) *core.Node {
+	return newNode(t, core.WithRole(core.Ephemeral))
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestSync_SeedScenarioOverPipe(t *testing.T) {
+	ctx := context.Background()
+	server := newNode(t)
+	c1, c2 := newClient(t), newClient(t)
+	link(t, server, c1)
+	link(t, server, c2)
+
+	lq, err := c1.Context(nil).Query(ctx, "album", "name = 'Origin of Symmetry'")
+	must(t, err)
+	defer lq.Close()
+	s := collect(lq)
+	s.next(t) // Initial (empty)
+
+	// An album created on the server reaches the client's callback.
+	createAlbums(t, server.Context(nil), album{"Origin of Symmetry", "Muse", 2001})
+	cs := s.next(t)
+	if got := kinds(cs); got != "[Add:Origin of Symmetry]" {
+		t.Fatal(got)
+	}
+	// An album created on a client is stored on the server and reaches the other client.
+	lq2, err := c2.Context(nil).Query(ctx, "album", "artist = 'Muse'")
+	must(t, err)
+	defer lq2.Close()
+	s2 := collect(lq2)
+	if got := kinds(s2.next(t)); got != "[Initial:Origin of Symmetry]" {
+		t.Fatal(got)
+	}
+	ids := createAlbums(t, c1.Context(nil), album{"Absolution", "Muse", 2003})
+	if _, err := server.Context(nil).Get(ctx, "album", ids[0]); err != nil {
+		t.Fatalf("client commit not on server: %v", err)
+	}
+	if got := kinds(s2.next(t)); got != "[Add:Absolution]" {
+		t.Fatal(got)
+	}
+	// Get and Fetch on a client ask the server.
+	c3 := newClient(t)
+	link(t, server, c3)
+	v, err := c3.Context(nil).Get(ctx, "album", ids[0])
+	must(t, err)
+	if n, _ := v.Get("name").AsString(); n != "Absolution" {
+		t.Fatal(n)
+	}
+	got, err := c3.Context(nil).Fetch(ctx, "album", "year > ? ORDER BY year", 2000)
+	must(t, err)
+	if fmt.Sprint(names(got)) != "[Origin of Symmetry Absolution]" {
+		t.Fatal(names(got))
+	}
+}
+
+func TestSync_ThreeClientsConverge(t *testing.T) {
+	ctx := context.Background()
+	server := newNode(t)
+	ids := createAlbums(t, server.Context(nil), album{"x", "y", 1}, album{"p", "q", 2})
+	var clients []*core.Node
+	var queries []*core.LiveQuery
+	for i := 0; i < 3; i++ {
+		c := newClient(t)
+		link(t, server, c)
+		lq, err := c.Context(nil).Query(ctx, "album", "true")
+		must(t, err)
+		defer lq.Close()
+		clients, queries = append(clients, c), append(queries, lq)
+	}
+	errs := make(chan error, 30)
+	for i, c := range clients {
+		go func() {
+			for round := 0; round < 10; round++ {
+				trx := c.Context(nil).Begin()
+				m, err := trx.Edit(ctx, "album", ids[round%2])
+				if err != nil {
+					errs <- err
+					return
+				}
+				m.Set("name", fmt.Sprintf("c%d-r%d", i, round))
+				m.Set(fmt.Sprintf("c%d", i), round)
+				errs <- trx.Commit(ctx)
+			}
+		}()
+	}
+	for i := 0; i < 30; i++ {
+		must(t, <-errs)
+	}
+	want := func() string {
+		vs, _ := server.Context(nil).Fetch(ctx, "album", "true")
+		var out []string
+		for _, v := range vs {
+			out = append(out, fmt.Sprint(v.Head(), v.Values()))
+		}
+		return fmt.Sprint(out)
+	}()
+	for i, lq := range queries {
+		waitFor(t, fmt.Sprintf("client %d to converge", i), func() bool {
+			var out []string
+			for _, v := range lq.Items() {
+				out = append(out, fmt.Sprint(v.Head(), v.Values()))
+			}
+			return fmt.Sprint(out) == want
+		})
+	}
+}
+
+func TestSync_OfflineEditsAndResume(t *testing.T) {
+	ctx := context.Background()
+	server := newNode(t)
+	ids := createAlbums(t, server.Context(nil), album{"Showbiz", "Muse", 1999})
+	client := newClient(t)
+	p := link(t, server, client)
+	lq, err := client.Context(nil).Query(ctx, "album", "artist = 'Muse'")
+	must(t, err)
+	defer lq.Close()
+	s := collect(lq)
+	s.next(t)
+
+	p.Close()
+	waitFor(t, "disconnect", func() bool {
+		select {
+		case <-client.Connected():
+			return false
+		default:
+			return true
+		}
+	})
+	// Offline: edits apply locally.
+	trx := client.Context(nil).Begin()
+	m, _ := trx.Edit(ctx, "album", ids[0])
+	must(t, m.Set("name", "Showbiz (offline)"))
+	must(t, trx.Commit(ctx))
+	if got := kinds(s.next(t)); got != "[Update:Showbiz (offline)]" {
+		t.Fatal(got)
+	}
+	// Meanwhile the server gets a new album.
+	createAlbums(t, server.Context(nil), album{"Drones", "Muse", 2015})
+
+	link(t, server, client)
+	waitFor(t, "offline edit on the server", func() bool {
+		v, err := server.Context(nil).Get(ctx, "album", ids[0])
+		return err == nil && v.Get("name").Raw() == "Showbiz (offline)"
+	})
+	if got := kinds(s.next(t)); got != "[Add:Drones]" {
+		t.Fatalf("after resume: %s", got)
+	}
+	s.none(t, lq)
+	if got := fmt.Sprint(names(lq.Items())); got != "[Showbiz (offline) Drones]" && got != "[Drones Showbiz (offline)]" {
+		t.Fatal(got)
+	}
+}
+
+func TestSync_RejectedCommitLeavesClientUnchanged(t *testing.T) {
+	ctx := context.Background()
+	server := newNodeOn(t, memory.New(), denyAgent{})
+	client := newClient(t)
+	link(t, server, client)
+	trx := client.Context(nil).Begin()
+	m, _ := trx.Create(ctx, "album")
+	must(t, m.Set("name", "forbidden"))
+	if err := trx.Commit(ctx); !errors.Is(err, policy.ErrAccessDenied) {
+		t.Fatalf("Commit = %v, want ErrAccessDenied", err)
+	}
+	coll, _ := client.Engine().Collection(ctx, "album")
+	if got, _ := coll.FetchStates(ctx, mustBound(t, "true")); len(got) != 0 {
+		t.Fatalf("rejected commit left %d states on the client", len(got))
+	}
+}
+
+func TestSync_BadPeersAreRefused(t *testing.T) {
+	ctx := context.Background()
+	server := newNode(t)
+	send := func(t *testing.T, frames ...[]byte) (error, transport.Connection) {
+		a, b := transport.Pipe()
+		done := make(chan error, 1)
+		go func() { done <- server.Accept(ctx, a) }()
+		for _, f := range frames {
+			_ = b.Send(ctx, f)
+		}
+		select {
+		case err := <-done:
+			return err, b
+		case <-time.After(10 * time.Second):
+			t.Fatal("server did not close the connection")
+		}
+		return nil, b
+	}
+	hello := func(v uint32) []byte {
+		f, _ := transport.Encode(&transport.Message{Hello: &transport.Hello{NodeID: "x", Version: v}})
+		return f
+	}
+	t.Run("wrong protocol version", func(t *testing.T) {
+		err, b := send(t, hello(99))
+		if !errors.Is(err, transport.ErrVersion) {
+			t.Fatalf("err = %v", err)
+		}
+		f, _ := b.Recv(ctx)
+		m, _ := transport.Decode(f)
+		if m == nil || m.Fault == nil || !contains(m.Fault.Message, "99") || !contains(m.Fault.Message, "1") {
+			t.Fatalf("fault %+v does not name both versions", m)
+		}
+	})
+	t.Run("malformed frame", func(t *testing.T) {
+		err, _ := send(t, hello(transport.ProtocolVersion), []byte{0xff, 0x00, 0x13})
+		if !errors.Is(err, transport.ErrProtocol) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("first message not hello", func(t *testing.T) {
+		f, _ := transport.Encode(&transport.Message{Credentials: []byte("x")})
+		err, _ := send(t, f)
+		if !errors.Is(err, transport.ErrProtocol) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("unknown request type", func(t *testing.T) {
+		f, _ := transport.Encode(&transport.Message{Request: &transport.Request{ID: 1}})
+		err, _ := send(t, hello(transport.ProtocolVersion), f)
+		if !errors.Is(err, transport.ErrProtocol) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("oversized frame", func(t *testing.T) {
+		if _, err := transport.Decode(make([]byte, transport.MaxFrameSize+1)); !errors.Is(err, transport.ErrTooLarge) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("forged event", func(t *testing.T) {
+		// An event that names an entity it does not belong to is refused and nothing is stored.
+		client := newClient(t)
+		p := link(t, server, client)
+		_ = p
+		ev := event.Event{Collection: "album", Entity: id.EntityID{7}, Parent: event.NewClock(id.EventID{9}), Operations: map[string][]byte{"lww": {0xa0}}}
+		err := core.ForwardEventsForTest(ctx, client, []event.Event{ev})
+		if err == nil {
+			t.Fatal("forged event accepted")
+		}
+		coll, _ := server.Engine().Collection(ctx, "album")
+		if evs, _ := coll.GetEvents(ctx, []id.EventID{ev.ID()}); len(evs) != 0 {
+			t.Fatal("forged event stored")
+		}
+	})
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
