@@ -202,7 +202,15 @@ var celCache = struct {
 type celProgram struct {
 	prg   cel.Program
 	paths []Path
-	args  ref.Val // the operands, as the CEL list a
+	args  ref.Val   // the operands, as the CEL list a
+	evals sync.Pool // of *celEval, so that Match allocates only what CEL does
+}
+
+// celEval is the per-Match state: the resolved path values and the
+// activation that serves them as the CEL list v.
+type celEval struct {
+	vals []ref.Val
+	act  celActivation
 }
 
 // CompileCEL compiles b into a type-checked CEL program with a cost limit,
@@ -225,7 +233,13 @@ func compileCEL(b *Bound, schema Schema, costLimit uint64) (Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &celProgram{prg: prg, paths: g.paths, args: types.NewRefValList(types.DefaultTypeAdapter, g.args)}, nil
+	p := &celProgram{prg: prg, paths: g.paths, args: types.NewRefValList(types.DefaultTypeAdapter, g.args)}
+	p.evals.New = func() any {
+		e := &celEval{vals: make([]ref.Val, len(p.paths))}
+		e.act = celActivation{v: types.NewRefValList(types.DefaultTypeAdapter, e.vals), a: p.args}
+		return e
+	}
+	return p, nil
 }
 
 func celCompile(src string, costLimit uint64) (cel.Program, error) {
@@ -282,11 +296,13 @@ func (c *celActivation) Parent() interpreter.Activation { return nil }
 
 // Match implements Program.
 func (p *celProgram) Match(values map[string]Value) (bool, error) {
-	vals := make([]ref.Val, len(p.paths))
+	e := p.evals.Get().(*celEval)
 	for i, path := range p.paths {
-		vals[i] = toCEL(Resolve(values, path))
+		e.vals[i] = toCEL(Resolve(values, path))
 	}
-	out, _, err := p.prg.Eval(&celActivation{v: types.NewRefValList(types.DefaultTypeAdapter, vals), a: p.args})
+	out, _, err := p.prg.Eval(&e.act)
+	clear(e.vals) // do not keep the entity's values alive in the pool
+	p.evals.Put(e)
 	if err != nil {
 		return false, fmt.Errorf("%w: %w", ErrEval, err)
 	}
