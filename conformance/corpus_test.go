@@ -2,6 +2,7 @@ package conformance_test
 
 import (
 	"errors"
+	"regexp"
 	"testing"
 
 	"github.com/ankurah/ankurah-go/conformance"
@@ -49,6 +50,8 @@ func TestCorpus_BothEvaluatorsAgreeWithExpectations(t *testing.T) {
 						t.Errorf("%s: %v, want an error wrapping query.ErrSyntax or query.ErrBind", c, err)
 					case !c.Error && err != nil:
 						t.Errorf("%s: %v", c, err)
+					case errors.Is(err, query.ErrSyntax) && !syntaxPosition.MatchString(err.Error()):
+						t.Errorf("%s: syntax error %q does not name a position", c, err)
 					}
 				}
 			})
@@ -113,6 +116,9 @@ func TestCorpus_OrderedCasesHaveNoTies(t *testing.T) {
 		t.Errorf("the corpus holds %d cases, want at least 150", n)
 	}
 }
+
+// syntaxPosition is how a syntax error names where it is ("… at 7: …").
+var syntaxPosition = regexp.MustCompile(` at [0-9]+`)
 
 func clone(states []entity.State) []entity.State {
 	return append([]entity.State(nil), states...)

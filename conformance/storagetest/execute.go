@@ -31,6 +31,9 @@ func (s Status) String() string {
 	return fmt.Sprintf("status(%d)", int(s))
 }
 
+// MarshalText renders the status as String does (for JSON reports).
+func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // Result is what Execute reports of one case.
 type Result struct {
 	Name   string

@@ -252,6 +252,9 @@ func (h *handle) GetState(ctx context.Context, eid id.EntityID) (entity.State, e
 }
 
 func (h *handle) FetchStates(ctx context.Context, sel *query.Bound) ([]entity.State, error) {
+	if sel == nil {
+		return nil, fmt.Errorf("%w: nil selection", storage.ErrInvalid)
+	}
 	prog, err := query.Compile(sel, nil)
 	if err != nil {
 		return nil, fmt.Errorf("memory: fetch from %q: %w", h.name, err)
