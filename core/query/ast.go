@@ -2,6 +2,18 @@
 // the parser (text -> *Selection), binding of ? placeholders (-> *Bound),
 // and compilation to a Program with two evaluators that agree on every input
 // (CEL on native builds, an AST interpreter in the js/wasm build).
+//
+// Values are dynamically typed. int and float compare numerically (exactly,
+// without rounding the int); any other comparison of two different kinds is
+// unknown, so `meta.tracks = '12'` does not match 12. A missing property, a
+// JSON path that leads nowhere and JSON null are all NULL. NULL follows SQL's
+// three-valued logic: a comparison with NULL is unknown (`x = NULL` too: write
+// `x IS NULL`), NOT unknown is unknown, `x IN (1, NULL)` is unknown when x is
+// 2, `x NOT IN (…)` is unknown when x is NULL, and only true matches. bool
+// compares only with bool (false < true), strings by their UTF-8 bytes, bytes
+// by bytes, json by canonical text. LIKE applies to strings only: % matches
+// any run of characters, _ one character, case-sensitively, with no escape
+// character.
 package query
 
 import (

@@ -71,7 +71,7 @@ func writeExpr(sb *strings.Builder, e Expr) {
 			if i > 0 {
 				sb.WriteString(" AND ")
 			}
-			writeTerm(sb, t, true)
+			writeTerm(sb, t)
 		}
 	case *Or:
 		for i, t := range e.Terms {
@@ -89,7 +89,7 @@ func writeExpr(sb *strings.Builder, e Expr) {
 		}
 	case *Not:
 		sb.WriteString("NOT ")
-		writeTerm(sb, e.X, true)
+		writeTerm(sb, e.X)
 	case *Literal:
 		if e.Value {
 			sb.WriteString("true")
@@ -127,15 +127,13 @@ func writeExpr(sb *strings.Builder, e Expr) {
 }
 
 // writeTerm writes an operand of AND or NOT, parenthesizing ANDs and ORs.
-func writeTerm(sb *strings.Builder, e Expr, parenAndOr bool) {
+func writeTerm(sb *strings.Builder, e Expr) {
 	switch e.(type) {
 	case *And, *Or:
-		if parenAndOr {
-			sb.WriteByte('(')
-			writeExpr(sb, e)
-			sb.WriteByte(')')
-			return
-		}
+		sb.WriteByte('(')
+		writeExpr(sb, e)
+		sb.WriteByte(')')
+		return
 	}
 	writeExpr(sb, e)
 }
