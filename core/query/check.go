@@ -9,11 +9,9 @@ import (
 // check rejects, for properties the schema declares, comparisons that can
 // never be true: an operand of an incompatible kind (int and float are
 // compatible, NULL is always accepted), LIKE on a non-string, or a JSON path
-// into a property that is not json.
+// into a property that is not json. It also rejects a placeholder left
+// unbound (ErrBind), which only a hand-built Bound can hold.
 func check(e Expr, schema Schema) error {
-	if len(schema) == 0 {
-		return nil
-	}
 	switch e := e.(type) {
 	case *And:
 		return checkAll(e.Terms, schema)
@@ -39,6 +37,11 @@ func checkAll(terms []Expr, schema Schema) error {
 }
 
 func checkOperands(p Path, op Op, ops []Operand, schema Schema) error {
+	for _, o := range ops {
+		if o.Placeholder >= 0 {
+			return fmt.Errorf("%w: placeholder %d of %s is not bound", ErrBind, o.Placeholder+1, p)
+		}
+	}
 	k, ok := schema[p.Property()]
 	if !ok || k == value.KindNull {
 		return nil
@@ -54,7 +57,7 @@ func checkOperands(p Path, op Op, ops []Operand, schema Schema) error {
 	}
 	for _, o := range ops {
 		lk := o.Value.Kind()
-		if o.Placeholder >= 0 || lk == value.KindNull {
+		if lk == value.KindNull {
 			continue
 		}
 		if lk != k && !(lk.IsNumber() && k.IsNumber()) {

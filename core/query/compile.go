@@ -6,7 +6,8 @@ package query
 // comparisons that can never be true — an int property against a string
 // literal, LIKE on a non-string, a JSON path into a non-json property — are
 // rejected with an error wrapping ErrType that names both kinds. A nil
-// predicate matches everything.
+// predicate matches everything; a placeholder left unbound in a hand-built
+// Bound is an ErrBind error.
 func Compile(b *Bound, schema Schema) (Program, error) {
 	return compile(b, schema)
 }

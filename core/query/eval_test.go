@@ -247,3 +247,17 @@ func TestMatch_NilPredicateMatchesAll(t *testing.T) {
 		}
 	}
 }
+
+func TestCompile_RejectsUnboundPlaceholders(t *testing.T) {
+	sel, err := Parse("a = 1 OR b IN (2, ?)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Bound{Where: sel.Where, Limit: -1}
+	for name, compile := range evaluators {
+		_, err := compile(b, nil)
+		if !errors.Is(err, ErrBind) || err.Error() != "query: bind error: placeholder 1 of b is not bound" {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
