@@ -1,0 +1,61 @@
+// Command ankurah is the batteries-included Ankurah binary.
+//
+//	ankurah serve [--addr 127.0.0.1:9797] [--storage bolt://ankurah.db] [--static dir]
+//	ankurah query [--server ws://127.0.0.1:9797/ws] [--watch] COLLECTION QUERY [ARGS...]
+//	ankurah create [--server …] COLLECTION prop=value...
+//
+// serve runs a durable node that clients reach over WebSockets at /ws.
+// Storage URLs: bolt://PATH (the embedded default), memory://,
+// postgres://… , tikv://PD1:2379,PD2:2379, plugin:///path/to/binary.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "ankurah:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  ankurah serve  [--addr 127.0.0.1:9797] [--storage bolt://ankurah.db] [--static DIR]
+  ankurah query  [--server ws://127.0.0.1:9797/ws] [--watch] COLLECTION QUERY [ARGS...]
+  ankurah create [--server ws://127.0.0.1:9797/ws] COLLECTION PROP=VALUE...
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	switch args[0] {
+	case "serve":
+		return serveCmd(ctx, args[1:], stderr)
+	case "query":
+		return queryCmd(ctx, args[1:], stdout, stderr)
+	case "create":
+		return createCmd(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/ankurah/ankurah-go/core"
+	"github.com/ankurah/ankurah-go/core/policy"
+	ws "github.com/ankurah/ankurah-go/plugins/transport-ws"
+)
+
+//go:embed index.html
+var indexHTML []byte
+
+func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:9797", "address to listen on")
+	storageURL := fs.String("storage", "bolt://ankurah.db", "storage engine URL")
+	static := fs.String("static", "", "directory of a built web app to serve at /")
+	origins := fs.String("allowed-origins", "", "comma-separated origin patterns browsers may connect from")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	engine, err := openStorage(ctx, *storageURL)
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	node, err := core.NewNode(engine, policy.Permissive{})
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	var wsOpts []ws.ServerOption
+	if *origins != "" {
+		wsOpts = append(wsOpts, ws.WithAllowedOrigins(splitComma(*origins)...))
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", ws.NewServer(node, wsOpts...))
+	if *static != "" {
+		mux.Handle("/", http.FileServer(http.Dir(*static)))
+	} else {
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/" {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write(indexHTML)
+		})
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	slog.Info("ankurah serving", "url", fmt.Sprintf("http://%s/", ln.Addr()), "ws", fmt.Sprintf("ws://%s/ws", ln.Addr()), "storage", *storageURL, "system_id", node.SystemID())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		return nil
+	}
+}
