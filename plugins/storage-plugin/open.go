@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -75,12 +77,14 @@ func Open(ctx context.Context, path string, opts ...Option) (storage.Engine, err
 	cmd := exec.Command(abs, o.args...)
 	cmd.Env = append(cmd.Environ(), o.env...)
 	stdout, stderr := lineLogger(logger, "stdout"), lineLogger(logger, "stderr")
+	tail := &tailBuffer{max: 2048}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig: Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{
 			ProtocolVersion: {pluginName: &grpcPlugin{}},
 		},
 		Cmd:              cmd,
+		Stderr:           tail,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           newHCLogAdapter(o.logger),
 		StartTimeout:     o.startTimeout,
@@ -114,7 +118,7 @@ func Open(ctx context.Context, path string, opts ...Option) (storage.Engine, err
 	}
 	if st.err != nil {
 		kill()
-		return nil, startError(abs, st.err)
+		return nil, startError(abs, st.err, tail.String())
 	}
 	raw, err := st.rpc.Dispense(pluginName)
 	if err != nil {
@@ -147,8 +151,9 @@ func Open(ctx context.Context, path string, opts ...Option) (storage.Engine, err
 
 var pluginVersionRE = regexp.MustCompile(`Plugin version: (\d+)`)
 
-// startError explains why a plugin did not start.
-func startError(path string, err error) error {
+// startError explains why a plugin did not start, with the end of what it
+// wrote to stderr (a usage message, a panic).
+func startError(path string, err error, stderr string) error {
 	if m := pluginVersionRE.FindStringSubmatch(err.Error()); m != nil {
 		return fmt.Errorf("%w: %s speaks storage plugin protocol version %s; this host speaks version %d",
 			ErrIncompatible, path, m[1], ProtocolVersion)
@@ -157,7 +162,35 @@ func startError(path string, err error) error {
 	if errors.As(err, &exitErr) {
 		return fmt.Errorf("storageplugin: cannot run %s: %w", path, err)
 	}
+	if stderr = strings.TrimSpace(stderr); stderr != "" {
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		return fmt.Errorf("%w: %s did not complete the handshake (%s); its stderr ends with:\n%s",
+			ErrUnavailable, path, strings.TrimSuffix(strings.TrimSpace(first), ":"), stderr)
+	}
 	return fmt.Errorf("%w: starting %s: %v (is it a storage plugin built with storageplugin.Serve?)", ErrUnavailable, path, err)
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
 }
 
 // lineLogger is a writer that logs each line written to it until closed.
