@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -209,7 +210,7 @@ func queueEvents(batch *pgx.Batch, g *applyGroup, checks *[]check) error {
 		if err != nil {
 			return fmt.Errorf("postgres: encoding event: %w", err)
 		}
-		eid := ev.ID()
+		eid := sha256.Sum256(enc) // an event's id is the hash of its encoding (event.ID)
 		ids[i], ents[i], data[i] = eid[:], append([]byte(nil), ev.Entity[:]...), enc
 	}
 	batch.Queue("INSERT INTO "+g.t.events+" (id, entity, event) SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) ON CONFLICT (id) DO NOTHING", ids, ents, data)

@@ -103,11 +103,11 @@ func (c *collection) FetchStates(ctx context.Context, sel *query.Bound) ([]entit
 			}
 			p = plan(c.t, sel)
 			var err error
-			pushed, flagged, err = c.run(ctx, tx, p)
+			pushed, flagged, err = runPlan(ctx, tx, p)
 			return err
 		})
 	} else {
-		pushed, flagged, err = c.runSnapshot(ctx, p)
+		pushed, flagged, err = runPlan(ctx, c.e.pool, p)
 	}
 	if err != nil {
 		return nil, c.e.wrap(fmt.Errorf("postgres: fetching from %q: %w", c.t.collection, err))
@@ -136,58 +136,34 @@ func (c *collection) FetchStates(ctx context.Context, sel *query.Bound) ([]entit
 	return storage.Residual(all, prog, sel.OrderBy, sel.Limit)
 }
 
-// runSnapshot runs the plan's two queries in one read-only snapshot and
-// one round trip.
-func (c *collection) runSnapshot(ctx context.Context, p *sqlPlan) (pushed, flagged []entity.State, err error) {
-	conn, err := c.e.pool.Acquire(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer conn.Release()
-	b := &pgx.Batch{}
-	b.Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-	b.Queue(p.pushed, p.args...)
-	b.Queue(p.flagged)
-	b.Queue("COMMIT")
-	br := conn.SendBatch(ctx, b)
-	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return nil, nil, err
-	}
-	if pushed, err = collectStates(br.Query()); err != nil {
-		return nil, nil, err
-	}
-	if flagged, err = collectStates(br.Query()); err != nil {
-		return nil, nil, err
-	}
-	if _, err := br.Exec(); err != nil {
-		return nil, nil, err
-	}
-	return pushed, flagged, br.Close()
+// rowQuerier is what runPlan needs of a pool or transaction.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func (c *collection) run(ctx context.Context, tx pgx.Tx, p *sqlPlan) (pushed, flagged []entity.State, err error) {
-	if pushed, err = collectStates(tx.Query(ctx, p.pushed, p.args...)); err != nil {
+// runPlan runs a plan's statement and decodes both sets of states.
+func runPlan(ctx context.Context, q rowQuerier, p *sqlPlan) (pushed, flagged []entity.State, err error) {
+	var a, b [][]byte
+	if err := q.QueryRow(ctx, p.sql, p.args...).Scan(&a, &b); err != nil {
 		return nil, nil, err
 	}
-	if flagged, err = collectStates(tx.Query(ctx, p.flagged)); err != nil {
+	if pushed, err = decodeStates(a); err != nil {
+		return nil, nil, err
+	}
+	if flagged, err = decodeStates(b); err != nil {
 		return nil, nil, err
 	}
 	return pushed, flagged, nil
 }
 
-func collectStates(rows pgx.Rows, err error) ([]entity.State, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []entity.State
-	for rows.Next() {
-		s, err := decodeState(rows.RawValues()[0])
+func decodeStates(raw [][]byte) ([]entity.State, error) {
+	out := make([]entity.State, len(raw))
+	for i, b := range raw {
+		s, err := decodeState(b)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, s)
+		out[i] = s
 	}
-	return out, rows.Err()
+	return out, nil
 }

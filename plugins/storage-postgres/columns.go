@@ -96,6 +96,14 @@ func numText(v value.Value) string {
 // or key, a number that overflows to infinity); the row is then left to the
 // residual filter.
 func jsonbText(canonical string) (string, bool) {
+	if ok, decided := jsonbAsIs(canonical); decided {
+		return canonical, ok
+	}
+	return jsonbRewrite(canonical)
+}
+
+// jsonbRewrite is jsonbText by parsing and rewriting the document.
+func jsonbRewrite(canonical string) (string, bool) {
 	d := json.NewDecoder(strings.NewReader(canonical))
 	d.UseNumber()
 	var x any
@@ -171,4 +179,45 @@ func kindOfColumn(col string) colKind {
 		}
 	}
 	return kJSON // "#j": checked last, "#jc" ends otherwise
+}
+
+// jsonbAsIs decides without parsing the common cases of jsonbText: a
+// document whose numbers are all short integers (which numText writes as
+// they are) and whose strings hold no \u0000 is stored as it is; one with a
+// \u0000 cannot be. decided is false when the numbers need rewriting.
+func jsonbAsIs(s string) (ok, decided bool) {
+	inString, escaped, digits := false, false, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+				if c == 'u' && strings.HasPrefix(s[i+1:], "0000") {
+					return false, true
+				}
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch {
+		case c == '"':
+			inString, digits = true, 0
+		case c >= '0' && c <= '9':
+			digits++
+			if digits > 18 {
+				return false, false
+			}
+		case c == '.' || c == 'e' || c == 'E':
+			if digits > 0 {
+				return false, false
+			}
+		default:
+			digits = 0
+		}
+	}
+	return true, true
 }

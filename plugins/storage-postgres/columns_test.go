@@ -61,3 +61,18 @@ func TestIdent_IsInjectiveAndFits(t *testing.T) {
 		}
 	}
 }
+
+func TestJSONBText_ShortcutAgreesWithRewrite(t *testing.T) {
+	docs := []string{
+		`{"a":1,"b":[true,false,null],"c":"x.e"}`, `{"n":-12,"s":"\\u0000"}`, `{"s":"a\u0000b"}`,
+		`{"n":0.1}`, `{"n":1e5}`, `{"n":123456789012345678901}`, `[1.0,2E3]`, `"e"`, `5`, `{"k\u0000":1}`,
+	}
+	for _, d := range docs {
+		canon := value.MustJSON(d).Raw()
+		gotText, gotOK := jsonbText(canon)
+		wantText, wantOK := jsonbRewrite(canon)
+		if gotOK != wantOK || (gotOK && value.MustJSON(gotText) != value.MustJSON(wantText)) {
+			t.Errorf("%s: jsonbText = %q %v, rewrite = %q %v", d, gotText, gotOK, wantText, wantOK)
+		}
+	}
+}

@@ -44,12 +44,12 @@ func TestPlan_PushesDownWhatItCan(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := plan(tbl, sel)
-			if p.whereExact != tc.whereExact || p.exact != tc.exact || strings.Contains(p.pushed, "LIMIT") != tc.limitInSQL {
+			if p.whereExact != tc.whereExact || p.exact != tc.exact || strings.Contains(p.sql, "LIMIT") != tc.limitInSQL {
 				t.Errorf("whereExact %v exact %v limit %v, want %v %v %v\n%s", p.whereExact, p.exact,
-					strings.Contains(p.pushed, "LIMIT"), tc.whereExact, tc.exact, tc.limitInSQL, p.pushed)
+					strings.Contains(p.sql, "LIMIT"), tc.whereExact, tc.exact, tc.limitInSQL, p.sql)
 			}
 			if p.missing {
-				t.Errorf("plan reports a missing column: %s", p.pushed)
+				t.Errorf("plan reports a missing column: %s", p.sql)
 			}
 		})
 	}

@@ -13,13 +13,12 @@ import (
 
 // sqlPlan is a selection translated to SQL.
 type sqlPlan struct {
-	// pushed selects the states of unflagged rows matching the pushed-down
-	// predicate, ordered and limited when that is exact.
-	pushed string
-	args   []any
-	// flagged selects the states of rows whose values SQL cannot hold
-	// exactly; they always go through the residual filter.
-	flagged string
+	// sql selects two arrays of states: the unflagged rows matching the
+	// pushed-down predicate (ordered and limited when that is exact), and
+	// the flagged rows, whose values SQL cannot hold exactly and which
+	// always go through the residual filter.
+	sql  string
+	args []any
 	// whereExact: the SQL predicate is exactly the selection's.
 	whereExact bool
 	// exact: predicate, order and limit are all in SQL.
@@ -81,9 +80,10 @@ func plan(t *table, sel *query.Bound) *sqlPlan {
 	if out.exact && sel.HasLimit() {
 		q.WriteString(" LIMIT " + p.arg(sel.Limit))
 	}
-	out.pushed = q.String()
+	// One statement, so one snapshot, returns both row sets; ARRAY(…)
+	// keeps the order of its subquery.
+	out.sql = "SELECT ARRAY(" + q.String() + "), ARRAY(SELECT state FROM " + t.name + " WHERE residual)"
 	out.args = p.args
-	out.flagged = "SELECT state FROM " + t.name + " WHERE residual"
 	out.missing = p.missing
 	return out
 }
