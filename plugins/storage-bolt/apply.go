@@ -21,6 +21,9 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 	if b == nil {
 		return fmt.Errorf("bolt: nil batch: %w", storage.ErrInvalid)
 	}
+	if len(b.Events) == 0 && len(b.States) == 0 {
+		return e.ready(ctx)
+	}
 	// Encode outside the write lock: it is the CPU-heavy part of a batch.
 	events := make([]encodedEvent, len(b.Events))
 	for i := range b.Events {
@@ -66,7 +69,7 @@ type batchWriter struct {
 }
 
 type writeBuckets struct {
-	states, events, entity, index *bbolt.Bucket
+	states, events, index *bbolt.Bucket
 	// indexPrefixes are the key prefixes of the declared indexes, by property.
 	indexPrefixes map[string][]byte
 }
@@ -81,7 +84,7 @@ func (w *batchWriter) collection(name string) (*writeBuckets, error) {
 	}
 	b := &writeBuckets{
 		states: c.Bucket(subStates), events: c.Bucket(subEvents),
-		entity: c.Bucket(subEntity), index: c.Bucket(subIndex),
+		index:         c.Bucket(subIndex),
 		indexPrefixes: map[string][]byte{},
 	}
 	err = c.Bucket(subDeclared).ForEach(func(prop, _ []byte) error {
@@ -133,7 +136,7 @@ func (w *batchWriter) putEvent(ev encodedEvent) error {
 	}
 	link := make([]byte, 0, 2*id.Size)
 	link = append(append(link, ev.entity[:]...), ev.id[:]...)
-	if err := c.entity.Put(link, nil); err != nil {
+	if err := c.states.Put(link, nil); err != nil {
 		return fmt.Errorf("bolt: store event %s of %s/%s: %w", ev.id, ev.collection, ev.entity, err)
 	}
 	return nil

@@ -12,12 +12,15 @@
 //
 //	meta                       "format" -> format version (uint32, big-endian)
 //	collections/<name>/states  entity id -> canonical CBOR of entity.State
+//	                           entity id ‖ event id -> (empty): the entity's events
 //	collections/<name>/events  event id -> canonical CBOR of event.Event
-//	collections/<name>/entity  entity id ‖ event id -> (empty): an entity's events
 //	collections/<name>/indexes property -> (empty): declared indexes
 //	collections/<name>/index   keyenc.AppendString(property) ‖ keyenc.Append(value) ‖ entity id -> (empty)
 //
-// A missing property is indexed as NULL, so an index holds every entity of
+// An entity's event links sit next to its state, so creating an entity dirties
+// one leaf page of the states tree rather than one in each of two trees
+// (bbolt rewrites every page a transaction touches). A missing property is
+// indexed as NULL, so an index holds every entity of
 // its collection and can serve ORDER BY on its own.
 package bolt
 
@@ -33,6 +36,8 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/keyenc"
 	"github.com/ankurah/ankurah-go/core/storage"
 )
 
@@ -51,7 +56,6 @@ var (
 
 	subStates   = []byte("states")
 	subEvents   = []byte("events")
-	subEntity   = []byte("entity")
 	subDeclared = []byte("indexes")
 	subIndex    = []byte("index")
 )
@@ -66,7 +70,7 @@ type options struct {
 }
 
 // WithLockTimeout sets how long Open waits for another holder of the file to
-// release it before failing with ErrLocked (default 1s).
+// release it before failing with ErrLocked (default 1s; 0 waits forever).
 func WithLockTimeout(d time.Duration) Option { return func(o *options) { o.lockTimeout = d } }
 
 // WithNoSync skips fsync after each batch: much faster, but a machine crash
@@ -218,7 +222,7 @@ func createCollection(tx *bbolt.Tx, name string) (*bbolt.Bucket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bolt: create collection %q: %w", name, err)
 	}
-	for _, sub := range [][]byte{subStates, subEvents, subEntity, subDeclared, subIndex} {
+	for _, sub := range [][]byte{subStates, subEvents, subDeclared, subIndex} {
 		if _, err := b.CreateBucket(sub); err != nil {
 			return nil, fmt.Errorf("bolt: create collection %q: %w", name, err)
 		}
@@ -232,6 +236,29 @@ func validName(name string) error {
 	}
 	if len(name) > bbolt.MaxKeySize {
 		return fmt.Errorf("bolt: collection name of %d bytes, limit %d: %w", len(name), bbolt.MaxKeySize, storage.ErrInvalid)
+	}
+	return nil
+}
+
+// isStateKey tells a state's key (an entity id) from an event link's key
+// (entity id ‖ event id) in a states bucket.
+func isStateKey(k []byte) bool { return len(k) == id.Size }
+
+// forEachState calls fn with every stored state of a states bucket in
+// entity-id order, skipping event links, until fn stops or fails.
+func forEachState(states *bbolt.Bucket, fn func(k, raw []byte) (stop bool, err error)) error {
+	cur := states.Cursor()
+	k, raw := cur.First()
+	for k != nil {
+		if !isStateKey(k) {
+			// Jump over the rest of this entity's links in one seek.
+			k, raw = cur.Seek(keyenc.PrefixEnd(k[:id.Size]))
+			continue
+		}
+		if stop, err := fn(k, raw); err != nil || stop {
+			return err
+		}
+		k, raw = cur.Next()
 	}
 	return nil
 }

@@ -248,3 +248,32 @@ func TestClose_LaterCallsFailWithErrClosed(t *testing.T) {
 		t.Errorf("Collection after Close: %v", err)
 	}
 }
+
+func TestApply_EventsWithoutStateStayOutOfFetches(t *testing.T) {
+	ctx := context.Background()
+	e, _ := openTemp(t, boltNoSync())
+	kept := create(t, e, "album", 1, map[string]value.Value{"year": value.Int(1)})
+	if _, err := update(t, e, kept, map[string]value.Value{"year": value.Int(2)}); err != nil {
+		t.Fatal(err)
+	}
+	orphan, _ := genesis("album", 2, nil) // synced ahead of its state
+	if err := e.Apply(ctx, &storage.Batch{Events: []event.Event{orphan}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.DeclareIndex(ctx, storage.Index{Collection: "album", Property: "year"}); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := e.Collection(ctx, "album")
+	for _, q := range []string{"true", "year > 0"} {
+		got, err := c.FetchStates(ctx, mustBound(t, q))
+		if err != nil || len(got) != 1 || got[0].ID != kept.ID {
+			t.Errorf("FetchStates(%q) = %d states, %v; want only the stored entity", q, len(got), err)
+		}
+	}
+	if evs, err := c.EntityEvents(ctx, orphan.Entity); err != nil || len(evs) != 1 {
+		t.Errorf("EntityEvents of the entity without state = %d, %v", len(evs), err)
+	}
+	if evs, err := c.EntityEvents(ctx, kept.ID); err != nil || len(evs) != 2 {
+		t.Errorf("EntityEvents of the updated entity = %d, %v; want 2", len(evs), err)
+	}
+}

@@ -96,8 +96,11 @@ func (c *Collection) EntityEvents(ctx context.Context, eid id.EntityID) ([]event
 			return nil
 		}
 		events := b.Bucket(subEvents)
-		cur := b.Bucket(subEntity).Cursor()
+		cur := b.Bucket(subStates).Cursor()
 		for k, _ := cur.Seek(eid[:]); k != nil && bytes.HasPrefix(k, eid[:]); k, _ = cur.Next() {
+			if isStateKey(k) {
+				continue
+			}
 			evID := k[id.Size:]
 			raw := events.Get(evID)
 			if raw == nil {

@@ -258,14 +258,7 @@ func before(x, y []byte) bool {
 // scanStates visits every state in entity-id order. The entity id stands
 // for the value key: every id is its own tie group.
 func scanStates(b *bbolt.Bucket, visit func(valKey, raw []byte) (bool, error)) error {
-	cur := b.Bucket(subStates).Cursor()
-	for k, raw := cur.First(); k != nil; k, raw = cur.Next() {
-		stop, err := visit(k, raw)
-		if err != nil || stop {
-			return err
-		}
-	}
-	return nil
+	return forEachState(b.Bucket(subStates), visit)
 }
 
 // scanIndex visits the states whose indexed values fall in p's spans, in

@@ -38,12 +38,12 @@ func (e *Engine) DeclareIndex(ctx context.Context, ix storage.Index) error {
 		}
 		index := c.Bucket(subIndex)
 		prefix := keyenc.AppendString(nil, ix.Property)
-		return c.Bucket(subStates).ForEach(func(k, raw []byte) error {
+		return forEachState(c.Bucket(subStates), func(k, raw []byte) (bool, error) {
 			s, err := entity.Decode(raw)
 			if err != nil {
-				return fmt.Errorf("stored state of %s/%x: %w", ix.Collection, k, err)
+				return false, fmt.Errorf("stored state of %s/%x: %w", ix.Collection, k, err)
 			}
-			return index.Put(indexKey(prefix, s.Values[ix.Property], s.ID), nil)
+			return false, index.Put(indexKey(prefix, s.Values[ix.Property], s.ID), nil)
 		})
 	})
 	if err != nil {
