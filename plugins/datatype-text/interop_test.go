@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -211,10 +212,16 @@ func randomEdit(rng *rand.Rand, length int) (insert bool, pos, n int, s string) 
 
 func TestInterop_ConcurrentEditsConverge(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	if s := os.Getenv("TEXT_INTEROP_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("TEXT_INTEROP_SEED=%q: %v", s, err)
+		}
+		seed = v
+	}
 	defer func() {
 		if t.Failed() {
-			t.Logf("failed with seed %d", seed)
+			t.Logf("replay with TEXT_INTEROP_SEED=%d", seed)
 		}
 	}()
 	rng := rand.New(rand.NewPCG(seed, 0))
