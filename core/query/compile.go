@@ -1,8 +1,8 @@
 package query
 
-// Compile compiles a bound selection's predicate into a Program: the CEL
-// evaluator on native builds, the AST interpreter in the js/wasm build (the
-// two agree on every input). When schema declares a property's kind,
+// Compile compiles a bound selection's predicate into a Program, using the
+// AST interpreter (CompileCEL gives the CEL program; the two agree on every
+// input, which FuzzDifferential checks). When schema declares a property's kind,
 // comparisons that can never be true — an int property against a string
 // literal, LIKE on a non-string, a JSON path into a non-json property — are
 // rejected with an error wrapping ErrType that names both kinds. A nil
