@@ -283,3 +283,27 @@ func TestInterop_ConcurrentEditsConverge(t *testing.T) {
 		sameAsYjs(t, g, a, "t")
 	}
 }
+
+// A Yjs peer may insert between the two halves of a surrogate pair; Yjs then
+// turns both halves into U+FFFD, and so must we.
+func TestInterop_SplitSurrogatePairBecomesReplacementCharacters(t *testing.T) {
+	y := startYjs(t)
+	y.do(map[string]any{"op": "new", "doc": "a", "client": 31})
+	first := y.do(map[string]any{"op": "insert", "doc": "a", "name": "t", "pos": 0, "text": "a😀b"})
+	second := y.do(map[string]any{"op": "insert16", "doc": "a", "name": "t", "pos": 2, "text": "X"})
+	d := NewDoc(32)
+	for _, u := range []string{first.Update, second.Update} {
+		if err := d.ApplyUpdate(unb64(t, u)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameAsYjs(t, d, second, "t")
+	if want := "a\uFFFDX\uFFFDb"; d.Text("t") != want {
+		t.Fatalf("text %q, want %q", d.Text("t"), want)
+	}
+	// Our edits after it land where Yjs puts them.
+	_ = d.Insert("t", 5, "!")
+	_ = d.Delete("t", 1, 1)
+	a := y.do(map[string]any{"op": "apply", "doc": "a", "update": b64(d.TakeUpdate())})
+	sameAsYjs(t, d, a, "t")
+}

@@ -5,6 +5,7 @@
 //   {"op":"apply","doc":"a","update":"<base64>"}
 //   {"op":"insert","doc":"a","name":"t","pos":3,"text":"x"}   (pos in code points)
 //   {"op":"delete","doc":"a","name":"t","pos":3,"len":2}      (code points)
+//   {"op":"insert16","doc":"a","name":"t","pos":2,"text":"x"} (UTF-16 units)
 //
 // Every answer carries the document after the command: texts by name, its
 // state vector and state (base64 Yjs v1), and "update": the updates the
@@ -56,6 +57,9 @@ for await (const line of rl) {
         t.insert(utf16(t.toString(), c.pos), c.text)
         break
       }
+      case 'insert16': // pos in UTF-16 units, to split surrogate pairs on purpose
+        d.getText(c.name).insert(c.pos, c.text)
+        break
       case 'delete': {
         const t = d.getText(c.name)
         const s = t.toString()
