@@ -354,10 +354,10 @@ func (g *celGen) write(sb *strings.Builder, e Expr, want bool) {
 		sb.WriteString(fmt.Sprint(e.Value == want))
 	case *Not:
 		g.write(sb, e.X, !want)
-	case *And:
-		g.join(sb, e.Terms, want, map[bool]string{true: " && ", false: " || "}[want])
-	case *Or:
-		g.join(sb, e.Terms, want, map[bool]string{true: " || ", false: " && "}[want])
+	case *And: // T(a AND b) = T(a) && T(b); F(a AND b) = F(a) || F(b)
+		g.join(sb, e.Terms, want, want)
+	case *Or: // T(a OR b) = T(a) || T(b); F(a OR b) = F(a) && F(b)
+		g.join(sb, e.Terms, want, !want)
 	case *IsNull:
 		if e.Not == want {
 			fmt.Fprintf(sb, "%s != null", g.path(e.Path))
@@ -395,7 +395,12 @@ func (g *celGen) write(sb *strings.Builder, e Expr, want bool) {
 	}
 }
 
-func (g *celGen) join(sb *strings.Builder, terms []Expr, want bool, op string) {
+// join writes the terms' T (want) or F (!want) joined by && (and) or ||.
+func (g *celGen) join(sb *strings.Builder, terms []Expr, want, and bool) {
+	op := " || "
+	if and {
+		op = " && "
+	}
 	sb.WriteByte('(')
 	for i, t := range terms {
 		if i > 0 {

@@ -117,3 +117,32 @@ func TestWasmBuild_DoesNotImportCEL(t *testing.T) {
 		}
 	}
 }
+
+func TestCompileCEL_TranslatesThreeValuedLogicToPairedBooleans(t *testing.T) {
+	tests := []struct{ query, cel string }{
+		{"year > ?", "ankql.cmp(v[0], a[0]) == 1"},
+		{"NOT year > ?", "ankql.cmp(v[0], a[0]) in [-1, 0]"},
+		{"NOT (a = 1 OR b IS NULL)", "(ankql.cmp(v[0], a[0]) in [-1, 1] && v[1] != null)"},
+		{"a IN (1, 2) AND NOT a NOT IN (3)", "(a[0].exists(e, ankql.cmp(v[0], e) == 0) && a[1].exists(e, ankql.cmp(v[0], e) == 0))"},
+		{"NOT a IN (1)", "a[0].all(e, ankql.cmp(v[0], e) in [-1, 1])"},
+		{"NOT name LIKE 'x%'", "(type(v[0]) == string && type(a[0]) == string && !ankql.like(v[0], a[0]))"},
+		{"NOT true OR false", "(false || false)"},
+	}
+	for _, tt := range tests {
+		sel, err := Parse(tt.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := make([]any, sel.Placeholders)
+		b, err := sel.Bind(args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := &celGen{pathIndex: map[string]int{}}
+		var src strings.Builder
+		g.write(&src, b.Where, true)
+		if src.String() != tt.cel {
+			t.Errorf("%s:\n got  %s\n want %s", tt.query, src.String(), tt.cel)
+		}
+	}
+}
