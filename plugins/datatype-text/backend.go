@@ -129,11 +129,7 @@ func (b *Backend) Doc() *Doc { return b.doc }
 // Fork returns an independent copy with a fresh client id. Edits of b not yet
 // taken are in the copy's text but not in its operations.
 func (b *Backend) Fork() property.Backend {
-	f, err := load(b.doc.EncodeStateAsUpdate(), b.ids)
-	if err != nil {
-		panic("text: fork could not load its own state: " + err.Error())
-	}
-	return f
+	return &Backend{doc: b.doc.Clone(b.ids.next(b.doc)), ids: b.ids}
 }
 
 // TakeOperations returns the local edits since the previous call (since the

@@ -96,3 +96,33 @@ func TestDoc_ConcurrentInsertsConverge(t *testing.T) {
 		t.Fatalf("out of order: %q vs %q", c.Text("t"), a.Text("t"))
 	}
 }
+
+func TestDoc_CloneIsIndependent(t *testing.T) {
+	d := NewDoc(1)
+	_ = d.Insert("t", 0, "abc")
+	_ = d.Insert("t", 3, "def") // appended to the same item
+	_ = d.Delete("t", 1, 1)
+	c := d.Clone(2)
+	if string(c.EncodeStateAsUpdate()) != string(d.EncodeStateAsUpdate()) {
+		t.Fatal("clone encodes differently")
+	}
+	if c.TakeUpdate() != nil {
+		t.Fatal("clone has local edits")
+	}
+	// Both type at the end of the same run: neither sees the other's text.
+	_ = d.Insert("t", 5, "XY")
+	_ = c.Insert("t", 5, "Z")
+	_ = c.Insert("t", 6, "W")
+	if d.Text("t") != "acdefXY" || c.Text("t") != "acdefZW" {
+		t.Fatalf("not independent: %q / %q", d.Text("t"), c.Text("t"))
+	}
+	if err := d.ApplyUpdate(c.TakeUpdate()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ApplyUpdate(d.TakeUpdate()); err != nil {
+		t.Fatal(err)
+	}
+	if d.Text("t") != c.Text("t") {
+		t.Fatalf("diverged: %q / %q", d.Text("t"), c.Text("t"))
+	}
+}

@@ -120,13 +120,7 @@ func TestTrace_ConcurrentReachesEndContentThroughForksAndMerges(t *testing.T) {
 	clientClock := map[uint64]uint64{}
 	docs := map[int]*Doc{} // results of transactions that still have children to come
 	pendingKids := map[int]int{}
-	clone := func(d *Doc) *Doc {
-		c := NewDoc(0)
-		if err := c.ApplyUpdate(d.EncodeStateAsUpdate()); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	clone := func(d *Doc) *Doc { return d.Clone(0) }
 	take := func(p int) *Doc {
 		d := docs[p]
 		pendingKids[p]--
