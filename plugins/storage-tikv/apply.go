@@ -5,7 +5,7 @@ import (
 	"context"
 	"fmt"
 
-	tikverr "github.com/tikv/client-go/v2/error"
+	tikvkv "github.com/tikv/client-go/v2/kv"
 	"github.com/tikv/client-go/v2/txnkv/transaction"
 
 	"github.com/ankurah/ankurah-go/core/entity"
@@ -50,31 +50,48 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 }
 
 func (e *Engine) applyTxn(ctx context.Context, txn *transaction.KVTxn, b *storage.Batch, events, states [][]byte) error {
+	// Read every event and state key the batch touches in one round trip.
+	eventKeys := make([][]byte, len(b.Events))
+	eventIDs := make([]id.EventID, len(b.Events))
+	stateKeys := make([][]byte, len(b.States))
+	reads := make([][]byte, 0, len(b.Events)+len(b.States))
 	for i := range b.Events {
-		ev := &b.Events[i]
-		evID := ev.ID()
-		k := e.keys.event(ev.Collection, evID)
-		_, err := txn.Get(ctx, k)
-		if err == nil {
-			continue // already stored: events are immutable under their id
+		eventIDs[i] = b.Events[i].ID()
+		eventKeys[i] = e.keys.event(b.Events[i].Collection, eventIDs[i])
+		reads = append(reads, eventKeys[i])
+	}
+	for i := range b.States {
+		s := &b.States[i].State
+		stateKeys[i] = e.keys.state(s.Collection, s.ID)
+		reads = append(reads, stateKeys[i])
+	}
+	stored, err := txn.BatchGet(ctx, reads)
+	if err != nil {
+		return fmt.Errorf("tikv: apply: reading the batch's keys: %w", err)
+	}
+
+	for i := range b.Events {
+		ev, k := &b.Events[i], eventKeys[i]
+		if _, ok := stored[string(k)]; ok {
+			continue // already stored (or earlier in this batch): events are immutable under their id
 		}
-		if !tikverr.IsErrNotFound(err) {
-			return fmt.Errorf("tikv: apply: reading event %s: %w", evID, err)
-		}
-		if err := txn.Set(k, events[i]); err != nil {
-			return fmt.Errorf("tikv: apply: writing event %s: %w", evID, err)
-		}
+		stored[string(k)] = tikvkv.ValueEntry{Value: events[i]}
 		ent := ev.Entity
 		if ev.IsGenesis() {
-			ent = id.EntityID(evID) // the genesis event's id is the entity's id
+			ent = id.EntityID(eventIDs[i]) // the genesis event's id is the entity's id
 		}
-		if err := txn.Set(e.keys.entityEvent(ev.Collection, ent, evID), present); err != nil {
-			return fmt.Errorf("tikv: apply: writing event %s: %w", evID, err)
+		if err := txn.Set(k, events[i]); err != nil {
+			return fmt.Errorf("tikv: apply: writing event %s: %w", eventIDs[i], err)
+		}
+		if err := txn.Set(e.keys.entityEvent(ev.Collection, ent, eventIDs[i]), present); err != nil {
+			return fmt.Errorf("tikv: apply: writing event %s: %w", eventIDs[i], err)
 		}
 	}
+
 	indexes := map[string][]string{} // collection -> indexed properties (building or ready)
+	current := map[string]*entity.State{} // states written earlier in this batch
 	for i := range b.States {
-		w := &b.States[i]
+		w, k := &b.States[i], stateKeys[i]
 		s := &w.State
 		props, ok := indexes[s.Collection]
 		if !ok {
@@ -87,18 +104,15 @@ func (e *Engine) applyTxn(ctx context.Context, txn *transaction.KVTxn, b *storag
 			}
 			indexes[s.Collection] = props
 		}
-		k := e.keys.state(s.Collection, s.ID)
-		var old *entity.State
-		got, err := txn.Get(ctx, k)
-		switch {
-		case err == nil:
-			st, derr := entity.Decode(got.Value)
-			if derr != nil {
-				return fmt.Errorf("%w: tikv: stored state %s/%s: %v", storage.ErrFormat, s.Collection, s.ID, derr)
+		old, ok := current[string(k)]
+		if !ok {
+			if got, found := stored[string(k)]; found {
+				st, err := entity.Decode(got.Value)
+				if err != nil {
+					return fmt.Errorf("%w: tikv: stored state %s/%s: %v", storage.ErrFormat, s.Collection, s.ID, err)
+				}
+				old = &st
 			}
-			old = &st
-		case !tikverr.IsErrNotFound(err):
-			return fmt.Errorf("tikv: apply: reading state %s/%s: %w", s.Collection, s.ID, err)
 		}
 		switch {
 		case old == nil && len(w.Expected) != 0:
@@ -109,6 +123,7 @@ func (e *Engine) applyTxn(ctx context.Context, txn *transaction.KVTxn, b *storag
 		if err := txn.Set(k, states[i]); err != nil {
 			return fmt.Errorf("tikv: apply: writing state %s/%s: %w", s.Collection, s.ID, err)
 		}
+		current[string(k)] = s
 		for _, p := range props {
 			ix := e.keys.index(s.Collection, p)
 			nk := indexEntry(ix, s.Values[p], s.ID)

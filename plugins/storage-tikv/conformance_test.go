@@ -10,8 +10,8 @@ import (
 
 func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(ctx context.Context, st storagetest.T) (storagetest.Harness, error) {
-		// A small scan batch makes the suite cross batch boundaries.
-		e, err := tikv.New(ctx, client(t), tikv.WithKeyPrefix(uniquePrefix(t)), tikv.WithScanBatchSize(3))
+		// A scan batch smaller than the default makes the suite cross batch boundaries.
+		e, err := tikv.New(ctx, client(t), tikv.WithKeyPrefix(uniquePrefix(t)), tikv.WithScanBatchSize(64))
 		if err != nil {
 			return nil, err
 		}

@@ -64,6 +64,9 @@ type config struct {
 	maxAttempts int
 	backoff     time.Duration
 	log         *slog.Logger
+	// beforeCommit, when set (by tests), runs between a transaction's
+	// writes and its commit.
+	beforeCommit func()
 }
 
 // WithKeyPrefix puts every key of the engine under prefix, so several
@@ -222,6 +225,9 @@ func (e *Engine) update(ctx context.Context, what string, fn func(txn *transacti
 				continue
 			}
 			return err
+		}
+		if e.cfg.beforeCommit != nil {
+			e.cfg.beforeCommit()
 		}
 		err = txn.Commit(ctx)
 		if err == nil {
