@@ -20,3 +20,7 @@ require (
 )
 
 replace github.com/ankurah/ankurah-go/core => ../../core
+
+require github.com/ankurah/ankurah-go/conformance v0.0.0-00010101000000-000000000000
+
+replace github.com/ankurah/ankurah-go/conformance => ../../conformance

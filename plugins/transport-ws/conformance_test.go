@@ -1,0 +1,37 @@
+package ws
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/coder/websocket"
+
+	"github.com/ankurah/ankurah-go/conformance/transporttest"
+	"github.com/ankurah/ankurah-go/core/transport"
+)
+
+// TestConformance runs the transport suite over real websockets on 127.0.0.1.
+func TestConformance(t *testing.T) {
+	transporttest.Run(t, func(ctx context.Context, t *testing.T) (transport.Connection, transport.Connection) {
+		server := make(chan transport.Connection, 1)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, err := websocket.Accept(w, r, nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			conn := newConn(c)
+			server <- conn
+			<-r.Context().Done()
+		}))
+		t.Cleanup(srv.Close)
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newConn(c), <-server
+	})
+}
