@@ -1,0 +1,212 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/ankurah/ankurah-go/core"
+	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/storage"
+	"github.com/ankurah/ankurah-go/core/storage/memory"
+	bolt "github.com/ankurah/ankurah-go/plugins/storage-bolt"
+	ws "github.com/ankurah/ankurah-go/plugins/transport-ws"
+)
+
+func serveNode(b *testing.B, e storage.Engine) (*core.Node, string) {
+	n, err := core.NewNode(e, policy.Permissive{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { n.Close() })
+	mux := http.NewServeMux()
+	mux.Handle("/ws", ws.NewServer(n))
+	srv := httptest.NewServer(mux)
+	b.Cleanup(srv.Close)
+	return n, "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+}
+
+func client(b *testing.B, url string) *core.Node {
+	n, err := core.NewNode(memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := ws.Dial(ctx, url, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close(); n.Close() })
+	return n
+}
+
+func report(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	if len(lat) == 0 {
+		return
+	}
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkSync_CommitToNotification: a commit on client A reaches the live
+// queries of the subscribing clients through a server over websockets on
+// loopback. Latency is per subscriber notification.
+func BenchmarkSync_CommitToNotification(b *testing.B) {
+	engines := map[string]func(b *testing.B) storage.Engine{
+		"memory": func(*testing.B) storage.Engine { return memory.New() },
+		"bolt": func(b *testing.B) storage.Engine {
+			e, err := bolt.Open(context.Background(), filepath.Join(b.TempDir(), "s.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { e.Close() })
+			return e
+		},
+	}
+	for _, eng := range []string{"memory", "bolt"} {
+		for _, subs := range []int{1, 100} {
+			b.Run(fmt.Sprintf("server=%s/subscribers=%d", eng, subs), func(b *testing.B) {
+				ctx := context.Background()
+				_, url := serveNode(b, engines[eng](b))
+				writer := client(b, url)
+				wc := writer.Context(nil)
+				trx := wc.Begin()
+				m, _ := trx.Create(ctx, "album")
+				m.Set("name", "x")
+				if err := trx.Commit(ctx); err != nil {
+					b.Fatal(err)
+				}
+				id := m.ID()
+				var mu sync.Mutex
+				var lat []time.Duration
+				var start time.Time
+				var wg sync.WaitGroup
+				for s := 0; s < subs; s++ {
+					sc := client(b, url)
+					lq, err := sc.Context(nil).Query(ctx, "album", "name = 'x'")
+					if err != nil {
+						b.Fatal(err)
+					}
+					first := true
+					lq.Subscribe(func(cs core.ChangeSet) {
+						if first {
+							first = false
+							return
+						}
+						mu.Lock()
+						lat = append(lat, time.Since(start))
+						mu.Unlock()
+						wg.Done()
+					})
+				}
+				time.Sleep(50 * time.Millisecond)
+				b.ResetTimer()
+				for i := 0; b.Loop(); i++ {
+					wg.Add(subs)
+					mu.Lock()
+					start = time.Now()
+					mu.Unlock()
+					trx := wc.Begin()
+					m, err := trx.Edit(ctx, "album", id)
+					if err != nil {
+						b.Fatal(err)
+					}
+					m.Set("n", i)
+					if err := trx.Commit(ctx); err != nil {
+						b.Fatal(err)
+					}
+					wg.Wait()
+				}
+				b.StopTimer()
+				report(b, lat)
+			})
+		}
+	}
+	b.Run("bare-websocket-roundtrip", func(b *testing.B) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, err := websocket.Accept(w, r, nil)
+			if err != nil {
+				return
+			}
+			defer c.CloseNow()
+			for {
+				typ, msg, err := c.Read(r.Context())
+				if err != nil {
+					return
+				}
+				if err := c.Write(r.Context(), typ, msg); err != nil {
+					return
+				}
+			}
+		}))
+		defer srv.Close()
+		ctx := context.Background()
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.CloseNow()
+		msg := make([]byte, 300)
+		var lat []time.Duration
+		b.ResetTimer()
+		for b.Loop() {
+			start := time.Now()
+			if err := c.Write(ctx, websocket.MessageBinary, msg); err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := c.Read(ctx); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		b.StopTimer()
+		report(b, lat)
+	})
+}
+
+// BenchmarkSync_CatchUp: a client that was away while N entities were
+// created (one event each) reconnects and its live query catches up.
+func BenchmarkSync_CatchUp(b *testing.B) {
+	for _, events := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("events=%d", events), func(b *testing.B) {
+			ctx := context.Background()
+			server, url := serveNode(b, memory.New())
+			sc := server.Context(nil)
+			for done := 0; done < events; done += 500 {
+				trx := sc.Begin()
+				for k := 0; k < 500 && done+k < events; k++ {
+					m, _ := trx.Create(ctx, "album")
+					m.Set("name", "x")
+					m.Set("k", done+k)
+				}
+				if err := trx.Commit(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				c := client(b, url)
+				lq, err := c.Context(nil).Query(ctx, "album", "name = 'x'")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if got := len(lq.Items()); got != events {
+					b.Fatalf("caught up on %d of %d", got, events)
+				}
+				lq.Close()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(events)/1000, "µs/event")
+		})
+	}
+}
