@@ -1,0 +1,11 @@
+// Command wasm is the Ankurah browser client: an ephemeral node (IndexedDB
+// storage, websocket client) compiled with GOOS=js GOARCH=wasm. It exports
+// its API on globalThis.__ankurah for the bindings/js package, which wraps it
+// in typed classes; applications use that package, not this object.
+//
+// Build it with
+//
+//	GOOS=js GOARCH=wasm go build -trimpath -ldflags='-s -w' -o ankurah.wasm .
+//
+// and serve it beside $(go env GOROOT)/lib/wasm/wasm_exec.js.
+package main
