@@ -161,4 +161,20 @@ func BenchmarkFetchEq100k(b *testing.B) {
 			}
 		}
 	})
+	// The same SELECT, decoding the rows into states as the engine must.
+	b.Run("raw-pgx-select-decode", func(b *testing.B) {
+		for b.Loop() {
+			i++
+			rows, err := e.Pool().Query(ctx, q, fmt.Sprintf("name-%d", i%10000))
+			if err != nil {
+				b.Fatal(err)
+			}
+			got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (entity.State, error) {
+				return entity.Decode(r.RawValues()[0])
+			})
+			if err != nil || len(got) != 10 {
+				b.Fatalf("%d rows, %v", len(got), err)
+			}
+		}
+	})
 }
