@@ -180,12 +180,12 @@ func (d *Doc) Insert(name string, pos int, s string) error {
 	if left != nil && left.id.Client == d.client && left.ref == refString && !left.deleted &&
 		left.end() == clock && sameRight(left, right) {
 		left.str = append(left.str, b...)
-		left.cp += cp
+		left.cp += int32(cp)
 		left.length += uint64(u16)
 		seq.addVisible(left, cp)
 		return nil
 	}
-	it := &item{id: ID{d.client, clock}, length: uint64(u16), ref: refString, str: b, cp: cp}
+	it := &item{id: ID{d.client, clock}, length: uint64(u16), ref: refString, str: b, cp: int32(cp)}
 	if left != nil {
 		it.origin, it.hasOrigin = left.lastID(), true
 	}
@@ -207,7 +207,7 @@ func sameRight(left, right *item) bool {
 // splitCP makes a visible string item end after k of its code points
 // (0 < k <= cp) and returns it; the rest becomes the next item.
 func (d *Doc) splitCP(it *item, k int) *item {
-	if k >= it.cp {
+	if k >= int(it.cp) {
 		return it
 	}
 	_, u := byteOffsetCP(it.str, k)
@@ -235,10 +235,10 @@ func (d *Doc) Delete(name string, pos, n int) error {
 			it = it.right
 			continue
 		}
-		if it.cp > n {
+		if int(it.cp) > n {
 			d.splitCP(it, n)
 		}
-		n -= it.cp
+		n -= int(it.cp)
 		d.localDS = addRange(d.localDS, dsRange{it.id.Client, it.id.Clock, it.length})
 		it.markDeleted()
 		it = d.mergeLeft(it).right
@@ -356,8 +356,8 @@ func (d *Doc) integrate(s *item) {
 	var parent *sequence
 	switch {
 	case (left != nil && left.ref == refGC) || (right != nil && right.ref == refGC):
-	case s.hasParentKey:
-		parent = d.root(s.parentKey)
+	case s.parentKey != nil:
+		parent = d.root(*s.parentKey)
 	case left != nil:
 		parent = left.parent
 	case right != nil:
@@ -367,7 +367,7 @@ func (d *Doc) integrate(s *item) {
 		d.addStruct(&item{id: s.id, length: s.length, ref: refGC, deleted: true})
 		return
 	}
-	s.parentKey, s.hasParentKey = "", false
+	s.parentKey = nil
 	if (left == nil && (right == nil || right.left != nil)) || (left != nil && left.right != right) {
 		var o *item
 		if left != nil {

@@ -30,27 +30,27 @@ const (
 // Item and GC, run-length: a string item holds its whole run of text and is
 // split on demand when an edit or a remote struct lands inside it.
 type item struct {
-	id     ID
-	length uint64 // clock units (UTF-16 code units for strings)
-
-	origin      ID // the left neighbour's last id when inserted
-	rightOrigin ID // the right neighbour's id when inserted
-	hasOrigin   bool
-	hasRight    bool
+	id          ID
+	length      uint64 // clock units (UTF-16 code units for strings)
+	origin      ID     // the left neighbour's last id when inserted
+	rightOrigin ID     // the right neighbour's id when inserted
 
 	left, right *item
 	parent      *sequence // nil for GC structs
 	blk         *block    // the block of parent that holds the item
 
-	ref     byte   // refString, refDeleted, refGC, refFormat, refEmbed
-	deleted bool   // always true for refDeleted and refGC
-	str     []byte // refString: the text, UTF-8
-	cp      int    // refString: code points in str
-	raw     []byte // refFormat, refEmbed: encoded content, written back as is
+	// refString: the text, UTF-8. refFormat, refEmbed: the encoded content,
+	// written back as is.
+	str []byte
+	// Only while pending (decoded, not yet integrated) and without origins:
+	// the name of the root text it belongs to.
+	parentKey *string
 
-	// Only while pending (decoded, not yet integrated).
-	parentKey    string
-	hasParentKey bool
+	cp        int32 // refString: code points in str
+	ref       byte  // refString, refDeleted, refGC, refFormat, refEmbed
+	deleted   bool  // always true for refDeleted and refGC
+	hasOrigin bool
+	hasRight  bool
 }
 
 func (it *item) lastID() ID { return ID{it.id.Client, it.id.Clock + it.length - 1} }
@@ -62,7 +62,7 @@ func (it *item) visible() int {
 	if it.deleted || it.ref != refString {
 		return 0
 	}
-	return it.cp
+	return int(it.cp)
 }
 
 // splitAt cuts the item at clock offset off (0 < off < length) and returns the
@@ -87,11 +87,11 @@ func (it *item) splitAt(off uint64) *item {
 		r.str = rs
 		_, lcp := lengths(l)
 		_, rcp := lengths(rs)
-		r.cp = rcp
-		if lcp+rcp != it.cp && it.blk != nil { // a surrogate pair became two U+FFFD
-			it.parent.addVisible(it, lcp+rcp-it.cp)
+		r.cp = int32(rcp)
+		if lcp+rcp != int(it.cp) && it.blk != nil { // a surrogate pair became two U+FFFD
+			it.parent.addVisible(it, lcp+rcp-int(it.cp))
 		}
-		it.cp = lcp
+		it.cp = int32(lcp)
 	}
 	return r
 }
@@ -105,7 +105,8 @@ func (it *item) cutFront(off uint64) {
 	it.hasOrigin = true
 	if it.ref == refString {
 		_, it.str = splitU16(it.str, int(off))
-		_, it.cp = lengths(it.str)
+		_, n := lengths(it.str)
+		it.cp = int32(n)
 	}
 }
 
@@ -122,5 +123,5 @@ func (it *item) markDeleted() {
 	if it.ref != refGC {
 		it.ref = refDeleted
 	}
-	it.str, it.cp, it.raw = nil, 0, nil
+	it.str, it.cp = nil, 0
 }

@@ -102,7 +102,8 @@ func decodeStruct(d *decoder, id ID) (*item, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.parentKey, s.hasParentKey = string(key), true
+		name := string(key)
+		s.parentKey = &name
 		if info&0x20 != 0 {
 			return nil, fmt.Errorf("%w: struct %v is a map entry of %q", ErrUnsupported, id, key)
 		}
@@ -115,17 +116,17 @@ func decodeStruct(d *decoder, id ID) (*item, error) {
 		}
 		s.str = slices.Clone(str)
 		u16, cp := lengths(s.str)
-		s.length, s.cp = uint64(u16), cp
+		s.length, s.cp = uint64(u16), int32(cp)
 	case refDeleted:
 		if s.length, err = d.varUint(); err != nil {
 			return nil, err
 		}
 		s.deleted = true
 	case refEmbed:
-		if s.raw, err = d.rawVarString(); err != nil {
+		if s.str, err = d.rawVarString(); err != nil {
 			return nil, err
 		}
-		s.raw, s.length = slices.Clone(s.raw), 1
+		s.str, s.length = slices.Clone(s.str), 1
 	case refFormat:
 		start := d.pos
 		if _, err = d.rawVarString(); err != nil {
@@ -134,7 +135,7 @@ func decodeStruct(d *decoder, id ID) (*item, error) {
 		if _, err = d.rawVarString(); err != nil {
 			return nil, err
 		}
-		s.raw, s.length = slices.Clone(d.buf[start:d.pos]), 1
+		s.str, s.length = slices.Clone(d.buf[start:d.pos]), 1
 	case refJSON, refBinary, refType, refAny, refDoc:
 		return nil, fmt.Errorf("%w: struct %v has content type %d", ErrUnsupported, id, s.ref)
 	default:
@@ -269,7 +270,7 @@ func writeStruct(e *encoder, it *item) {
 		if it.parent != nil {
 			e.varString([]byte(it.parent.name))
 		} else {
-			e.varString([]byte(it.parentKey))
+			e.varString([]byte(*it.parentKey))
 		}
 	}
 	switch it.ref {
@@ -278,7 +279,7 @@ func writeStruct(e *encoder, it *item) {
 	case refDeleted:
 		e.varUint(it.length)
 	default:
-		e.raw(it.raw)
+		e.raw(it.str)
 	}
 }
 
