@@ -264,15 +264,23 @@ func TestInterop_ConcurrentEditsConverge(t *testing.T) {
 		if u := g.TakeUpdate(); u != nil {
 			gUpdates = append(gUpdates, u)
 		}
-		// Deliver Yjs's updates to Go in a random order, Go's in order to Yjs.
+		// Deliver each side's updates to the other in a random order, some twice.
 		for _, i := range rng.Perm(len(yUpdates)) {
 			if err := g.ApplyUpdate(unb64(t, yUpdates[i])); err != nil {
 				t.Fatal(err)
 			}
+			if rng.IntN(4) == 0 {
+				if err := g.ApplyUpdate(unb64(t, yUpdates[i])); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 		var a yjsAnswer
-		for _, u := range gUpdates {
-			a = y.do(map[string]any{"op": "apply", "doc": "y", "update": b64(u)})
+		for _, i := range rng.Perm(len(gUpdates)) {
+			a = y.do(map[string]any{"op": "apply", "doc": "y", "update": b64(gUpdates[i])})
+			if rng.IntN(4) == 0 {
+				a = y.do(map[string]any{"op": "apply", "doc": "y", "update": b64(gUpdates[i])})
+			}
 		}
 		if len(gUpdates) == 0 {
 			a = y.do(map[string]any{"op": "apply", "doc": "y", "update": b64(NewDoc(0).EncodeStateAsUpdate())})
