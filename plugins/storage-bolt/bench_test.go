@@ -3,8 +3,10 @@ package bolt_test
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -133,5 +135,47 @@ func benchAll(b *testing.B, perOp int) {
 		b.Run("bolt"+suffix, func(b *testing.B) { benchApply(b, perOp, false, noSync) })
 		b.Run("bolt-indexed"+suffix, func(b *testing.B) { benchApply(b, perOp, true, noSync) })
 		b.Run("raw-bbolt"+suffix, func(b *testing.B) { benchRaw(b, perOp, noSync) })
+	}
+}
+
+// BenchmarkApplyPaired alternates one bolt Apply and one raw bbolt Update
+// writing the same bytes, op by op, both durable, so that both see the same
+// machine load; it reports each side's mean time and bolt's throughput as a
+// fraction of raw bbolt's (raw/bolt time).
+func BenchmarkApplyPaired(b *testing.B) {
+	for _, perOp := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("entities=%d", perOp), func(b *testing.B) {
+			ctx := context.Background()
+			e, _ := openTemp(b)
+			db, err := bbolt.Open(filepath.Join(b.TempDir(), "raw.db"), 0o600, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			batches := make([]storage.Batch, b.N)
+			puts := make([]func() error, b.N)
+			for i := range b.N {
+				evs, sws := benchEntities(b, i*perOp, perOp)
+				batches[i] = storage.Batch{Events: evs, States: sws}
+				puts[i] = rawPut(b, db, evs, sws)
+			}
+			var boltTime, rawTime time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				if err := e.Apply(ctx, &batches[i]); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				if err := puts[i](); err != nil {
+					b.Fatal(err)
+				}
+				boltTime += t1.Sub(t0)
+				rawTime += time.Since(t1)
+			}
+			b.ReportMetric(float64(boltTime.Nanoseconds())/float64(b.N), "bolt-ns/op")
+			b.ReportMetric(float64(rawTime.Nanoseconds())/float64(b.N), "raw-ns/op")
+			b.ReportMetric(float64(rawTime)/float64(boltTime), "bolt/raw-throughput")
+		})
 	}
 }
