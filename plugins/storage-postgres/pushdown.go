@@ -60,6 +60,9 @@ func plan(t *table, sel *query.Bound) *sqlPlan {
 	for _, term := range query.Conjuncts(sel.Where) {
 		n := len(p.args)
 		s, ok := p.expr(term)
+		if len(p.args) > maxParams {
+			ok = false // PostgreSQL takes at most 65535 parameters a statement
+		}
 		if !ok {
 			p.args = p.args[:n] // drop what the failed translation bound
 			out.whereExact = false
@@ -89,6 +92,10 @@ func plan(t *table, sel *query.Bound) *sqlPlan {
 }
 
 const sqlNull = "NULL::boolean"
+
+// maxParams bounds the parameters one statement binds; a conjunct that would
+// need more (a huge IN list) is left to the residual filter.
+const maxParams = 30000
 
 // expr translates a predicate to a SQL boolean that is TRUE, FALSE or NULL
 // exactly when AnkQL's is true, false or unknown; ok is false when that

@@ -111,3 +111,22 @@ func describe(states []entity.State) []string {
 	}
 	return out
 }
+
+func TestPushdown_HugeInListFallsBackToResidual(t *testing.T) {
+	e := openEngine(t)
+	c := mustCollection(t, e, "huge")
+	b := create(genesis("huge", "x"), map[string]value.Value{"n": value.Int(69999)})
+	mustApply(t, e, b)
+	// Longer than AnkQL text allows: build the bound selection directly.
+	in := &query.In{Path: query.Path{"n"}}
+	for i := range 70000 {
+		in.Values = append(in.Values, query.Lit(value.Int(int64(i))))
+	}
+	got, err := c.FetchStates(context.Background(), &query.Bound{Where: in, Limit: -1})
+	if err != nil {
+		t.Fatalf("FetchStates: %v", err)
+	}
+	if len(got) != 1 || got[0].ID != b.States[0].State.ID {
+		t.Errorf("IN over 70,000 values gave %d states", len(got))
+	}
+}
