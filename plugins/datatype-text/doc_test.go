@@ -126,3 +126,38 @@ func TestDoc_CloneIsIndependent(t *testing.T) {
 		t.Fatalf("diverged: %q / %q", d.Text("t"), c.Text("t"))
 	}
 }
+
+func TestDoc_PendingStructsSurviveStateRoundTrip(t *testing.T) {
+	src := NewDoc(1)
+	_ = src.Insert("t", 0, "one ")
+	u1 := src.TakeUpdate()
+	_ = src.Insert("t", 4, "two ")
+	u2 := src.TakeUpdate()
+	_ = src.Insert("t", 8, "three")
+	_ = src.Delete("t", 0, 2)
+	u3 := src.TakeUpdate()
+
+	d := NewDoc(2)
+	for _, u := range [][]byte{u3, u1} { // u3 waits for u2
+		if err := d.ApplyUpdate(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The deletion applies to what is there; the insertion waits.
+	if got := d.Text("t"); got != "e " {
+		t.Fatalf("before the gap is filled: %q", got)
+	}
+	loaded := NewDoc(3)
+	if err := loaded.ApplyUpdate(d.EncodeStateAsUpdate()); err != nil {
+		t.Fatal(err)
+	}
+	if err := loaded.ApplyUpdate(u2); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := loaded.Text("t"), src.Text("t"); got != want {
+		t.Fatalf("after the gap is filled: %q, want %q", got, want)
+	}
+	if string(loaded.EncodeStateAsUpdate()) != string(src.EncodeStateAsUpdate()) {
+		t.Fatal("state differs from the source's")
+	}
+}

@@ -315,3 +315,26 @@ func TestInterop_SplitSurrogatePairBecomesReplacementCharacters(t *testing.T) {
 	a := y.do(map[string]any{"op": "apply", "doc": "a", "update": b64(d.TakeUpdate())})
 	sameAsYjs(t, d, a, "t")
 }
+
+// A state holding pending structs (written after Skip structs) loads in Yjs,
+// which integrates them once the gap is filled.
+func TestInterop_StateWithPendingStructsLoadsInYjs(t *testing.T) {
+	y := startYjs(t)
+	src := NewDoc(1)
+	_ = src.Insert("t", 0, "one 😀 ")
+	u1 := src.TakeUpdate()
+	_ = src.Insert("t", 6, "two ")
+	u2 := src.TakeUpdate()
+	_ = src.Insert("t", 10, "three")
+	u3 := src.TakeUpdate()
+	d := NewDoc(2)
+	for _, u := range [][]byte{u1, u3} {
+		if err := d.ApplyUpdate(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	y.do(map[string]any{"op": "new", "doc": "p", "client": 3})
+	y.do(map[string]any{"op": "apply", "doc": "p", "update": b64(d.EncodeStateAsUpdate())})
+	a := y.do(map[string]any{"op": "apply", "doc": "p", "update": b64(u2)})
+	sameAsYjs(t, src, a, "t")
+}
