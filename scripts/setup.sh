@@ -47,7 +47,10 @@ setup_runtime() {
 
 setup_tests() {
 	setup_runtime
-	apt_install postgresql nodejs npm
+	apt_install postgresql
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		apt_install nodejs npm
+	fi
 	go_tool staticcheck "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 	go_tool gotestsum "gotest.tools/gotestsum@$GOTESTSUM_VERSION"
 	for lock in $(cd "$ROOT" && git ls-files '*package-lock.json' 2>/dev/null || true); do
