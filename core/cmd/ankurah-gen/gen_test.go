@@ -143,6 +143,13 @@ func TestTypeFlagSelectsModels(t *testing.T) {
 	}
 }
 
+func TestEarlierOutputUnderAnotherNameIsNamedInTheError(t *testing.T) {
+	_, err := generate(config{Dir: "testdata/multi", Out: filepath.Join(t.TempDir(), "elsewhere.go")})
+	if err == nil || !strings.Contains(err.Error(), "multi/ankurah_gen.go") || !strings.Contains(err.Error(), "earlier ankurah-gen output") {
+		t.Fatalf("err = %v, want one naming testdata/multi/ankurah_gen.go as an earlier output", err)
+	}
+}
+
 // The previous output must not stop the generator: it is ignored while loading
 // even when it no longer compiles against the changed models.
 func TestIgnoresStaleOutput(t *testing.T) {

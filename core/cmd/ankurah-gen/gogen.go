@@ -246,11 +246,9 @@ func (g *gen) model(m *model) {
 		}
 		g.p("")
 	}
-	g.p("// Model returns the snapshot's stored fields as %s %s", article, n)
+	g.p("// Model returns the snapshot's stored fields as %s %s.", article, n)
 	if len(plugins) > 0 {
-		g.p("// (plugin datatype fields are left zero: read them through their handles).")
-	} else {
-		g.p("// value.")
+		g.p("// Plugin datatype fields are left zero: read them through their handles.")
 	}
 	g.p("func (v *%s) Model() %s {", view, n)
 	g.p("return %s{", n)

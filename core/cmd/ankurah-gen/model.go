@@ -119,7 +119,7 @@ func findModels(pkg *packages.Package, names []string, skip string) ([]*model, e
 		}
 		models = append(models, m)
 	}
-	if err := checkCollisions(pkg.Types, models); err != nil {
+	if err := checkCollisions(pkg, models); err != nil {
 		return nil, err
 	}
 	return models, nil
@@ -388,7 +388,7 @@ func generatedNames(m *model) []string {
 
 // checkCollisions refuses models whose generated names are already declared
 // in the package (outside the generator's output) or by another model.
-func checkCollisions(pkg *types.Package, models []*model) error {
+func checkCollisions(pkg *packages.Package, models []*model) error {
 	owner := map[string]string{}
 	for _, m := range models {
 		for _, n := range generatedNames(m) {
@@ -396,10 +396,26 @@ func checkCollisions(pkg *types.Package, models []*model) error {
 				return fmt.Errorf("%w: models %s and %s would both declare %s", errModel, o, m.Name, n)
 			}
 			owner[n] = m.Name
-			if obj := pkg.Scope().Lookup(n); obj != nil {
-				return fmt.Errorf("%w: model %s: the generated code declares %s, which the package already declares (%s)", errModel, m.Name, n, obj)
+			if obj := pkg.Types.Scope().Lookup(n); obj != nil {
+				where := pkg.Fset.Position(obj.Pos())
+				hint := ""
+				if generatedFile(pkg, where.Filename) {
+					hint = "; that file is an earlier ankurah-gen output: delete it, or pass its name to -out"
+				}
+				return fmt.Errorf("%w: model %s: the generated code declares %s, which the package already declares at %s%s", errModel, m.Name, n, where, hint)
 			}
 		}
 	}
 	return nil
+}
+
+// generatedFile reports whether the package's file at path is marked as
+// generated code.
+func generatedFile(pkg *packages.Package, path string) bool {
+	for i, f := range pkg.Syntax {
+		if i < len(pkg.CompiledGoFiles) && sameFile(pkg.CompiledGoFiles[i], path) {
+			return ast.IsGenerated(f)
+		}
+	}
+	return false
 }

@@ -125,8 +125,7 @@ func (v *AlbumView) Artist() string { return decodeAlbumArtist(v.v.Get("artist")
 // Year returns the "year" property (the zero value when unset or of another type).
 func (v *AlbumView) Year() int { return decodeAlbumYear(v.v.Get("year")) }
 
-// Model returns the snapshot's stored fields as an Album
-// value.
+// Model returns the snapshot's stored fields as an Album.
 func (v *AlbumView) Model() Album {
 	return Album{
 		Name:   v.Name(),

@@ -143,8 +143,7 @@ func (v *AlbumView) Rating() float64 { return decodeAlbumRating(v.v.Get("rating"
 // Explicit returns the "explicit" property (the zero value when unset or of another type).
 func (v *AlbumView) Explicit() bool { return decodeAlbumExplicit(v.v.Get("explicit")) }
 
-// Model returns the snapshot's stored fields as an Album
-// value.
+// Model returns the snapshot's stored fields as an Album.
 func (v *AlbumView) Model() Album {
 	return Album{
 		Name:        v.Name(),

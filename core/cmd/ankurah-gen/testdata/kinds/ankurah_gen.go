@@ -242,8 +242,8 @@ func (v *RecordView) Likes() counter.View {
 	return new(counter.Counter).AnkurahView(v.v.Handle("likes"))
 }
 
-// Model returns the snapshot's stored fields as a Record
-// (plugin datatype fields are left zero: read them through their handles).
+// Model returns the snapshot's stored fields as a Record.
+// Plugin datatype fields are left zero: read them through their handles.
 func (v *RecordView) Model() Record {
 	return Record{
 		Title:     v.Title(),

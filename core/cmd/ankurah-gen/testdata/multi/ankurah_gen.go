@@ -125,8 +125,7 @@ func (v *CategoryView) URLSlug() string { return decodeCategoryURLSlug(v.v.Get("
 // ParentID returns the "parent_id" property (nil when unset or of another type).
 func (v *CategoryView) ParentID() *id.EntityID { return decodeCategoryParentID(v.v.Get("parent_id")) }
 
-// Model returns the snapshot's stored fields as a Category
-// value.
+// Model returns the snapshot's stored fields as a Category.
 func (v *CategoryView) Model() Category {
 	return Category{
 		Name:     v.Name(),
@@ -376,8 +375,7 @@ func (v *HTTPBoxView) Category() id.EntityID { return decodeHTTPBoxCategory(v.v.
 // Body returns the "body" property (the zero value when unset or of another type).
 func (v *HTTPBoxView) Body() []byte { return decodeHTTPBoxBody(v.v.Get("body")) }
 
-// Model returns the snapshot's stored fields as a HTTPBox
-// value.
+// Model returns the snapshot's stored fields as a HTTPBox.
 func (v *HTTPBoxView) Model() HTTPBox {
 	return HTTPBox{
 		Category: v.Category(),
