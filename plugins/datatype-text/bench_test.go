@@ -72,6 +72,29 @@ func BenchmarkB4(b *testing.B) {
 		b.ReportMetric(load.Seconds()*1000, "load-ms")
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB")
 	})
+	// A replica receiving the 259,778 updates one by one.
+	b.Run("go-apply-updates", func(b *testing.B) {
+		src := NewDoc(1)
+		var ups [][]byte
+		for _, txn := range tr.Txns {
+			applyPatches(b, src, "t", txn.Patches)
+			ups = append(ups, src.TakeUpdate())
+		}
+		var r *Doc
+		cpu0 := cpuTime()
+		for b.Loop() {
+			r = NewDoc(2)
+			for _, u := range ups {
+				if err := r.ApplyUpdate(u); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+		if r.Text("t") != tr.EndContent {
+			b.Fatal("wrong end content")
+		}
+	})
 	b.Run("yjs", func(b *testing.B) {
 		node, err := exec.LookPath("node")
 		if err != nil {
@@ -81,7 +104,7 @@ func BenchmarkB4(b *testing.B) {
 			b.Skip("npm yjs not installed: npm ci --prefix plugins/datatype-text/interop")
 		}
 		var r struct {
-			Ms, DocBytes, UpdateBytes, LoadMs, HeapMiB float64
+			Ms, DocBytes, UpdateBytes, LoadMs, HeapMiB, ApplyMs float64
 		}
 		cpu0 := childCPUTime()
 		for b.Loop() {
@@ -95,6 +118,7 @@ func BenchmarkB4(b *testing.B) {
 		}
 		b.ReportMetric(float64((childCPUTime()-cpu0).Milliseconds())/float64(b.N), "node-cpu-ms/op")
 		b.ReportMetric(r.Ms, "yjs-ms")
+		b.ReportMetric(r.ApplyMs, "apply-updates-ms")
 		b.ReportMetric(r.DocBytes, "doc-bytes")
 		b.ReportMetric(r.UpdateBytes, "update-bytes")
 		b.ReportMetric(r.LoadMs, "load-ms")

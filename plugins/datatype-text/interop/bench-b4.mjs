@@ -14,7 +14,8 @@ let doc = new Y.Doc()
 doc.clientID = 1
 let text = doc.getText('t')
 let updateBytes = 0
-doc.on('update', (u) => { updateBytes += u.length })
+const updates = []
+doc.on('update', (u) => { updateBytes += u.length; updates.push(u) })
 // Positions count code points; automerge-paper is ASCII, so they equal Yjs's UTF-16 indexes.
 for (const txn of trace.txns) {
   for (const [pos, del, ins] of txn.patches) {
@@ -39,4 +40,10 @@ const loaded = new Y.Doc()
 Y.applyUpdate(loaded, state)
 if (loaded.getText('t').toString() !== trace.endContent) throw new Error('wrong loaded content')
 const loadMs = performance.now() - loadStart
-process.stdout.write(JSON.stringify({ ms, docBytes: state.length, updateBytes, loadMs, heapMiB }) + '\n')
+// A replica receiving the updates one by one.
+const applyStart = performance.now()
+const replica = new Y.Doc()
+for (const u of updates) Y.applyUpdate(replica, u)
+const applyMs = performance.now() - applyStart
+if (replica.getText('t').toString() !== trace.endContent) throw new Error('wrong replica content')
+process.stdout.write(JSON.stringify({ ms, docBytes: state.length, updateBytes, loadMs, heapMiB, applyMs }) + '\n')
