@@ -79,6 +79,13 @@ func (t *Transaction) Edit(ctx context.Context, collection string, eid id.Entity
 	}
 	t.mu.Unlock()
 	st, err := t.ctx.get(ctx, collection, eid)
+	if errors.Is(err, storage.ErrNotFound) && t.ctx.node.cfg.role == Ephemeral {
+		// Not cached here yet: ask the durable peer, then look again.
+		if rerr := t.ctx.remoteGet(ctx, collection, eid); rerr != nil {
+			return nil, rerr
+		}
+		st, err = t.ctx.get(ctx, collection, eid)
+	}
 	if err != nil {
 		return nil, err
 	}
