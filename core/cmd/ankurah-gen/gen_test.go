@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/tools/go/packages"
@@ -16,47 +17,61 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // Each directory of testdata with a model.go is a golden case: the generator
-// run there must produce its ankurah_gen.go and ankurah_gen.ts, and the
-// package with that output must type-check.
+// run there must produce its ankurah_gen.go and ankurah_gen.ts, and every
+// case's package with that output must type-check.
 func TestGolden(t *testing.T) {
 	cases, err := filepath.Glob("testdata/*/model.go")
 	if err != nil || len(cases) == 0 {
 		t.Fatalf("no golden cases: %v", err)
 	}
-	for _, c := range cases {
-		dir := filepath.Dir(c)
-		t.Run(filepath.Base(dir), func(t *testing.T) {
-			out, err := generate(config{Dir: dir, TS: "ankurah_gen.ts"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, f := range []struct {
-				path string
-				got  []byte
-			}{{out.GoPath, out.Go}, {out.TSPath, out.TS}} {
-				if *update {
-					if err := os.WriteFile(f.path, f.got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				want, err := os.ReadFile(f.path)
+	var mu sync.Mutex
+	overlay := map[string][]byte{}
+	var dirs []string
+	t.Run("generate", func(t *testing.T) {
+		for _, c := range cases {
+			dir := filepath.Dir(c)
+			dirs = append(dirs, "./"+filepath.ToSlash(dir))
+			t.Run(filepath.Base(dir), func(t *testing.T) {
+				t.Parallel()
+				out, err := generate(config{Dir: dir, TS: "ankurah_gen.ts"})
 				if err != nil {
-					t.Fatalf("%v (run go test -update to write it)", err)
+					t.Fatal(err)
 				}
-				if !bytes.Equal(f.got, want) {
-					t.Errorf("%s differs from the generator's output (go test -update rewrites it):\n%s", f.path, diff(string(want), string(f.got)))
+				mu.Lock()
+				overlay[out.GoPath] = out.Go
+				mu.Unlock()
+				for _, f := range []struct {
+					path string
+					got  []byte
+				}{{out.GoPath, out.Go}, {out.TSPath, out.TS}} {
+					if *update {
+						if err := os.WriteFile(f.path, f.got, 0o644); err != nil {
+							t.Fatal(err)
+						}
+						continue
+					}
+					want, err := os.ReadFile(f.path)
+					if err != nil {
+						t.Fatalf("%v (run go test -update to write it)", err)
+					}
+					if !bytes.Equal(f.got, want) {
+						t.Errorf("%s differs from the generator's output (go test -update rewrites it):\n%s", f.path, diff(string(want), string(f.got)))
+					}
 				}
-			}
-			pkgs, err := packages.Load(&packages.Config{Mode: packages.NeedTypes | packages.NeedName, Dir: dir,
-				Overlay: map[string][]byte{out.GoPath: out.Go}}, ".")
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range pkgs[0].Errors {
-				t.Errorf("generated code does not compile: %v", e)
-			}
-		})
+			})
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	pkgs, err := packages.Load(&packages.Config{Mode: packages.NeedTypes | packages.NeedName, Overlay: overlay}, dirs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pkgs {
+		for _, e := range p.Errors {
+			t.Errorf("generated code of %s does not compile: %v", p.PkgPath, e)
+		}
 	}
 }
 
@@ -140,6 +155,16 @@ func TestTypeFlagSelectsModels(t *testing.T) {
 	src := string(out.Go)
 	if !strings.Contains(src, "type HTTPBoxView struct") || strings.Contains(src, "CategoryView") {
 		t.Errorf("-type HTTPBox generated the wrong models:\n%s", src)
+	}
+}
+
+func TestCheckReportsStaleOutput(t *testing.T) {
+	if err := run(config{Dir: "testdata/basic", TS: "ankurah_gen.ts", Check: true}); err != nil {
+		t.Fatalf("the committed golden output is reported stale: %v", err)
+	}
+	err := run(config{Dir: "testdata/basic", TS: filepath.Join(t.TempDir(), "missing.ts"), Check: true})
+	if !errors.Is(err, errStale) || !strings.Contains(err.Error(), "missing.ts") {
+		t.Fatalf("err = %v, want errStale naming missing.ts", err)
 	}
 }
 

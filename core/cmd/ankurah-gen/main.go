@@ -18,6 +18,7 @@
 //	-type Album,Track  generate for these structs (default: every struct marked //ankurah:model)
 //	-out file          output file (default ankurah_gen.go in the package directory)
 //	-ts file           also write TypeScript interfaces for the models
+//	-check             write nothing; fail if the files differ from what would be written (for CI)
 //
 // Collection and property names are the snake_case of the Go names
 // (ReleaseYear -> release_year); a tag `ankurah:"name"` overrides a property
@@ -39,13 +40,14 @@ func main() {
 		typeList = flag.String("type", "", "comma-separated struct names (default: structs marked //ankurah:model)")
 		out      = flag.String("out", "", "output Go file (default ankurah_gen.go in the package directory)")
 		ts       = flag.String("ts", "", "also write TypeScript interfaces to this file")
+		check    = flag.Bool("check", false, "write nothing; fail if the output files are not what would be written")
 	)
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: ankurah-gen [-type A,B] [-out file.go] [-ts file.ts] [package]\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	cfg := config{Dir: ".", Pattern: ".", Out: *out, TS: *ts}
+	cfg := config{Dir: ".", Pattern: ".", Out: *out, TS: *ts, Check: *check}
 	if *typeList != "" {
 		cfg.Types = strings.Split(*typeList, ",")
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"go/parser"
 	"go/token"
@@ -22,6 +23,7 @@ type config struct {
 	Types   []string // struct names; empty: every struct marked //ankurah:model
 	Out     string   // Go output file; empty: ankurah_gen.go in the package directory
 	TS      string   // TypeScript output file; empty: none
+	Check   bool     // write nothing; fail with errStale if an output file differs
 }
 
 // output is what a run writes.
@@ -32,17 +34,33 @@ type output struct {
 	TS     []byte
 }
 
-// run generates and writes the files.
+// errStale: with -check, an output file is not what the generator writes.
+var errStale = errors.New("ankurah-gen: generated file is out of date")
+
+// run generates and writes the files (with Check, compares them instead).
 func run(cfg config) error {
 	out, err := generate(cfg)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(out.GoPath, out.Go, 0o644); err != nil {
-		return fmt.Errorf("%w: %w", errModel, err)
-	}
+	files := []struct {
+		path string
+		src  []byte
+	}{{out.GoPath, out.Go}}
 	if out.TSPath != "" {
-		if err := os.WriteFile(out.TSPath, out.TS, 0o644); err != nil {
+		files = append(files, struct {
+			path string
+			src  []byte
+		}{out.TSPath, out.TS})
+	}
+	for _, f := range files {
+		if cfg.Check {
+			if old, err := os.ReadFile(f.path); err != nil || !bytes.Equal(old, f.src) {
+				return fmt.Errorf("%w: %s (run go generate)", errStale, f.path)
+			}
+			continue
+		}
+		if err := os.WriteFile(f.path, f.src, 0o644); err != nil {
 			return fmt.Errorf("%w: %w", errModel, err)
 		}
 	}
