@@ -179,3 +179,36 @@ func BenchmarkApplyPaired(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFetchStates reads from 10,000 entities with and without a declared
+// index on year: an equality term, and an ORDER BY ... LIMIT that the index
+// serves with an early stop.
+func BenchmarkFetchStates(b *testing.B) {
+	ctx := context.Background()
+	for _, indexed := range []bool{false, true} {
+		e, _ := openTemp(b, bolt.WithNoSync(true))
+		evs, sws := benchEntities(b, 0, 10_000)
+		if err := e.Apply(ctx, &storage.Batch{Events: evs, States: sws}); err != nil {
+			b.Fatal(err)
+		}
+		if indexed {
+			if err := e.DeclareIndex(ctx, storage.Index{Collection: "album", Property: "year"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c, err := e.Collection(ctx, "album")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, q := range []string{"year = 1960", "year > 1960 ORDER BY year DESC LIMIT 10"} {
+			sel := mustBound(b, q)
+			b.Run(fmt.Sprintf("indexed=%v/%s", indexed, q), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := c.FetchStates(ctx, sel); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
