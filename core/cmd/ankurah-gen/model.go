@@ -206,7 +206,7 @@ func qualifyByPath(p *types.Package) string { return p.Path() }
 
 // classifyField decides how a field is stored.
 func classifyField(f *field) error {
-	t := f.Type
+	t := types.Unalias(f.Type)
 	if ok, err := plugin(f, t); ok || err != nil {
 		return err
 	}

@@ -60,6 +60,9 @@ func (CategoryCollection) Create(ctx context.Context, trx *core2.Transaction, a 
 	if err := m.Set("parent_id", encodeCategoryParentID(a.ParentID)); err != nil {
 		return nil, err
 	}
+	if err := m.Set("previous", encodeCategoryPrevious(a.Previous)); err != nil {
+		return nil, err
+	}
 	return &CategoryMut{m: m}, nil
 }
 
@@ -125,12 +128,16 @@ func (v *CategoryView) URLSlug() string { return decodeCategoryURLSlug(v.v.Get("
 // ParentID returns the "parent_id" property (nil when unset or of another type).
 func (v *CategoryView) ParentID() *id.EntityID { return decodeCategoryParentID(v.v.Get("parent_id")) }
 
+// Previous returns the "previous" property (nil when unset or of another type).
+func (v *CategoryView) Previous() Ref { return decodeCategoryPrevious(v.v.Get("previous")) }
+
 // Model returns the snapshot's stored fields as a Category.
 func (v *CategoryView) Model() Category {
 	return Category{
 		Name:     v.Name(),
 		URLSlug:  v.URLSlug(),
 		ParentID: v.ParentID(),
+		Previous: v.Previous(),
 	}
 }
 
@@ -159,6 +166,11 @@ func (m *CategoryMut) URLSlug() CategoryField[string] {
 // ParentID returns the handle of the "parent_id" property.
 func (m *CategoryMut) ParentID() CategoryField[*id.EntityID] {
 	return CategoryField[*id.EntityID]{m: m.m, prop: "parent_id", enc: encodeCategoryParentID, dec: decodeCategoryParentID}
+}
+
+// Previous returns the handle of the "previous" property.
+func (m *CategoryMut) Previous() CategoryField[Ref] {
+	return CategoryField[Ref]{m: m.m, prop: "previous", enc: encodeCategoryPrevious, dec: decodeCategoryPrevious}
 }
 
 // CategoryField is a typed handle on one property of a CategoryMut.
@@ -262,6 +274,22 @@ func decodeCategoryParentID(x value.Value) *id.EntityID {
 }
 
 func encodeCategoryParentID(v *id.EntityID) any {
+	if v == nil {
+		return nil
+	}
+	return *v
+}
+
+func decodeCategoryPrevious(x value.Value) Ref {
+	x0, ok := x.AsRef()
+	if !ok {
+		return nil
+	}
+	out := x0
+	return &out
+}
+
+func encodeCategoryPrevious(v Ref) any {
 	if v == nil {
 		return nil
 	}

@@ -6,6 +6,7 @@ export interface Category {
   "display name": string;
   url_slug: string;
   parent_id: string | null; // entity id
+  previous: string | null; // entity id
 }
 
 /** The name of the collection of Category records. */

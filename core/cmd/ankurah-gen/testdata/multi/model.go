@@ -17,7 +17,11 @@ type Category struct {
 	Name     string `ankurah:"display name"`
 	URLSlug  string `ankurah:",index"`
 	ParentID *id.EntityID
+	Previous Ref
 }
+
+// Ref is an alias of a pointer type: the field is nullable.
+type Ref = *id.EntityID
 
 // HTTPBox is a marked model with an initialism.
 //
