@@ -88,7 +88,7 @@ func (e *Engine) applyTxn(ctx context.Context, txn *transaction.KVTxn, b *storag
 		}
 	}
 
-	indexes := map[string][]string{} // collection -> indexed properties (building or ready)
+	indexes := map[string][]string{}      // collection -> indexed properties (building or ready)
 	current := map[string]*entity.State{} // states written earlier in this batch
 	for i := range b.States {
 		w, k := &b.States[i], stateKeys[i]

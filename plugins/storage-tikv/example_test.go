@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"log"
 
-	tikvstore "github.com/tikv/client-go/v2/tikv"
 	"github.com/tikv/client-go/v2/testutils"
+	tikvstore "github.com/tikv/client-go/v2/tikv"
 	"github.com/tikv/client-go/v2/txnkv"
 
 	"github.com/ankurah/ankurah-go/core/entity"

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/pingcap/log"
-	tikvstore "github.com/tikv/client-go/v2/tikv"
 	"github.com/tikv/client-go/v2/testutils"
+	tikvstore "github.com/tikv/client-go/v2/tikv"
 	"github.com/tikv/client-go/v2/txnkv"
 	"go.uber.org/zap/zapcore"
 

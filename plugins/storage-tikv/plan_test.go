@@ -35,7 +35,7 @@ func TestMakePlan_PicksIndexAndDirection(t *testing.T) {
 		{"n != 3", nil, "", 0, false, true},
 		{"n = 1 OR n = 2", nil, "", 0, false, true},
 		{"meta.n = 1", nil, "", 0, false, true}, // a JSON path is not the property's value
-		{"n = NULL", nil, "n", 0, false, false},  // never true: nothing to scan
+		{"n = NULL", nil, "n", 0, false, false}, // never true: nothing to scan
 		{"n > 5 AND n < 3", nil, "n", 0, false, false},
 	}
 	for _, tt := range tests {

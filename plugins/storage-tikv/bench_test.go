@@ -1,0 +1,233 @@
+package tikv
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/tikv/client-go/v2/testutils"
+	tikvstore "github.com/tikv/client-go/v2/tikv"
+	"github.com/tikv/client-go/v2/txnkv"
+
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/event"
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/keyenc"
+	"github.com/ankurah/ankurah-go/core/query"
+	"github.com/ankurah/ankurah-go/core/storage"
+	"github.com/ankurah/ankurah-go/core/value"
+)
+
+// The benchmarks run on client-go's in-process store and pair each engine
+// operation with the raw txnkv operations on the same keys and bytes, in the
+// same run (see docs/benchmarks.md).
+
+func benchClient(b *testing.B) *txnkv.Client {
+	b.Helper()
+	rpc, cluster, pd, err := testutils.NewMockTiKV("", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	testutils.BootstrapWithSingleStore(cluster)
+	store, err := tikvstore.NewTestTiKVStore(rpc, pd, nil, nil, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &txnkv.Client{KVStore: store}
+}
+
+// benchBatch makes n new entities of collection "bench" with an int n and a
+// string name; seed keeps batches of different calls distinct.
+func benchBatch(seed, n int) *storage.Batch {
+	bt := &storage.Batch{}
+	for i := range n {
+		nonce := make([]byte, event.NonceSize)
+		binary.BigEndian.PutUint64(nonce, uint64(seed))
+		binary.BigEndian.PutUint64(nonce[8:], uint64(i))
+		g := event.NewGenesis("bench", map[string][]byte{"lww": []byte("create")}, nonce, 1_700_000_000_000)
+		bt.Events = append(bt.Events, g)
+		bt.States = append(bt.States, storage.StateWrite{State: entity.State{
+			ID: g.Entity, Collection: "bench", Head: event.NewClock(g.ID()),
+			Backends: map[string][]byte{"lww": make([]byte, 64)},
+			Values:   map[string]value.Value{"n": value.Int(int64(seed*n + i)), "name": value.String(fmt.Sprintf("entity %d", seed*n+i))},
+		}})
+	}
+	return bt
+}
+
+// rawWrites returns the keys and values Apply writes for a batch of new
+// entities with an index on n.
+func rawWrites(k keys, bt *storage.Batch) (ks, vs [][]byte) {
+	ix := k.index("bench", "n")
+	for i := range bt.Events {
+		ev := &bt.Events[i]
+		enc, _ := ev.Encode()
+		ks = append(ks, k.event("bench", ev.ID()), k.entityEvent("bench", ev.Entity, ev.ID()))
+		vs = append(vs, enc, present)
+	}
+	for i := range bt.States {
+		s := &bt.States[i].State
+		enc, _ := s.Encode()
+		ks = append(ks, k.state("bench", s.ID), indexEntry(ix, s.Values["n"], s.ID))
+		vs = append(vs, enc, present)
+	}
+	return ks, vs
+}
+
+func BenchmarkApplyBatch1000(b *testing.B) {
+	ctx := context.Background()
+	client := benchClient(b)
+	defer client.Close()
+	const n = 1000
+
+	b.Run("engine", func(b *testing.B) {
+		e, err := New(ctx, client, WithKeyPrefix("engine"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := e.DeclareIndex(ctx, storage.Index{Collection: "bench", Property: "n"}); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			bt := benchBatch(i, n)
+			b.StartTimer()
+			if err := e.Apply(ctx, bt); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/entity")
+	})
+	b.Run("raw-txnkv-set", func(b *testing.B) {
+		k := newKeys("raw")
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			ks, vs := rawWrites(k, benchBatch(i, n))
+			b.StartTimer()
+			txn, err := client.Begin()
+			if err != nil {
+				b.Fatal(err)
+			}
+			for j := range ks {
+				if err := txn.Set(ks[j], vs[j]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := txn.Commit(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/entity")
+	})
+}
+
+// fetchData is 100,000 entities with an index on n, loaded once per process.
+var fetchData struct {
+	once   sync.Once
+	client *txnkv.Client
+	e      *Engine
+	err    error
+}
+
+const fetchEntities, fetchRange = 100_000, 1_000
+
+func BenchmarkIndexedRangeFetch100k(b *testing.B) {
+	ctx := context.Background()
+	fetchData.once.Do(func() {
+		fetchData.client = benchClient(b)
+		e, err := New(ctx, fetchData.client, WithKeyPrefix("fetch"))
+		if err != nil {
+			fetchData.err = err
+			return
+		}
+		if err := e.DeclareIndex(ctx, storage.Index{Collection: "bench", Property: "n"}); err != nil {
+			fetchData.err = err
+			return
+		}
+		for i := range fetchEntities / 1000 {
+			if err := e.Apply(ctx, benchBatch(i, 1000)); err != nil {
+				fetchData.err = err
+				return
+			}
+		}
+		fetchData.e = e
+	})
+	if fetchData.err != nil {
+		b.Fatal(fetchData.err)
+	}
+	e, client := fetchData.e, fetchData.client
+	sel, err := query.Parse("n >= ? AND n < ? ORDER BY n")
+	if err != nil {
+		b.Fatal(err)
+	}
+	lo := func(i int) int { return (i * 7919) % (fetchEntities - fetchRange) }
+
+	b.Run("engine", func(b *testing.B) {
+		c, _ := e.Collection(ctx, "bench")
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			bound, err := sel.Bind(lo(i), lo(i)+fetchRange)
+			if err != nil {
+				b.Fatal(err)
+			}
+			states, err := c.FetchStates(ctx, bound)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(states) != fetchRange {
+				b.Fatalf("%d states, want %d", len(states), fetchRange)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*fetchRange), "ns/entity")
+	})
+	b.Run("raw-txnkv-iter", func(b *testing.B) {
+		// The same index scan and state reads, without planning, decoding
+		// or filtering.
+		ix := e.keys.index("bench", "n")
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			ts, err := client.GetTimestamp(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			snap := client.GetSnapshot(ts)
+			snap.SetScanBatchSize(DefaultScanBatchSize)
+			start := keyenc.Append(append([]byte(nil), ix...), value.Int(int64(lo(i))))
+			end := keyenc.Append(append([]byte(nil), ix...), value.Int(int64(lo(i)+fetchRange)))
+			it, err := snap.Iter(start, end)
+			if err != nil {
+				b.Fatal(err)
+			}
+			got := 0
+			var batch [][]byte
+			read := func() {
+				m, err := snap.BatchGet(ctx, batch)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got += len(m)
+				batch = batch[:0]
+			}
+			for it.Valid() {
+				eid, _ := trailingID(it.Key())
+				batch = append(batch, e.keys.state("bench", id.EntityID(eid)))
+				if len(batch) == DefaultScanBatchSize {
+					read()
+				}
+				if err := it.Next(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			it.Close()
+			read()
+			if got != fetchRange {
+				b.Fatalf("%d states, want %d", got, fetchRange)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*fetchRange), "ns/entity")
+	})
+}
