@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
@@ -52,21 +50,21 @@ func encodeState(sw storage.StateWrite) (row, error) {
 		case -1:
 		case kBool:
 			b, _ := v.AsBool()
-			r.cols[column(p, k)] = pgtype.Bool{Bool: b, Valid: true}
+			r.cols[column(p, k)] = b
 		case kNum:
-			r.cols[column(p, k)] = pgtype.Text{String: numText(v), Valid: true}
+			r.cols[column(p, k)] = numeric(v)
 		case kString:
 			if str, _ := v.AsString(); textSafe(str) {
-				r.cols[column(p, k)] = pgtype.Text{String: str, Valid: true}
+				r.cols[column(p, k)] = str
 			} else {
 				r.residual = true
 			}
 		case kBytes, kRef:
 			r.cols[column(p, k)] = []byte(v.Raw())
 		case kJSONText:
-			r.cols[column(p, k)] = pgtype.Text{String: v.Raw(), Valid: true}
+			r.cols[column(p, k)] = v.Raw()
 			if j, ok := jsonbText(v.Raw()); ok {
-				r.cols[column(p, kJSON)] = pgtype.Text{String: j, Valid: true}
+				r.cols[column(p, kJSON)] = j
 			} else {
 				r.residual = true
 			}
@@ -151,36 +149,81 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 		}
 	}
 
-	batch := &pgx.Batch{}
-	var checks []check
+	// First one pipelined batch: every event insert and the deletes of
+	// every updated row; then the new rows with COPY (a row already stored
+	// is a unique violation, so a conflict). An entity written twice in a
+	// batch takes a second round.
+	first := &pgx.Batch{}
+	var firstChecks []check
+	var copies []copyStep
+	var later []func(tx pgx.Tx) error
 	for _, n := range names {
 		g := groups[n]
 		if len(g.events) > 0 {
-			if err := queueEvents(batch, g, &checks); err != nil {
+			if err := queueEvents(first, g); err != nil {
 				return err
 			}
+			firstChecks = append(firstChecks, check{want: -1})
 		}
-		if err := queueStates(batch, g, &checks); err != nil {
-			return err
+		for r, round := range rounds(g) {
+			del, delCheck := deleteStmt(g.t, round)
+			cp := copyRows(g.t, round)
+			if r == 0 {
+				if del != nil {
+					first.Queue(del.SQL, del.Arguments...)
+					firstChecks = append(firstChecks, delCheck)
+				}
+				copies = append(copies, cp)
+				continue
+			}
+			later = append(later, func(tx pgx.Tx) error {
+				if del != nil {
+					b := &pgx.Batch{QueuedQueries: []*pgx.QueuedQuery{del}}
+					if err := runBatch(ctx, tx, b, []check{delCheck}); err != nil {
+						return err
+					}
+				}
+				return cp.run(ctx, tx)
+			})
 		}
 	}
 	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-		br := tx.SendBatch(ctx, batch)
-		for _, c := range checks {
-			tag, err := br.Exec()
-			if err != nil {
-				_ = br.Close()
+		if first.Len() > 0 {
+			if err := runBatch(ctx, tx, first, firstChecks); err != nil {
 				return err
 			}
-			if c.want >= 0 && tag.RowsAffected() != c.want {
-				_ = br.Close()
-				return fmt.Errorf("postgres: collection %q: %d of %d %s: %w",
-					c.collection, c.want-tag.RowsAffected(), c.want, c.what, storage.ErrConflict)
+		}
+		for _, cp := range copies {
+			if err := cp.run(ctx, tx); err != nil {
+				return err
 			}
 		}
-		return br.Close()
+		for _, f := range later {
+			if err := f(tx); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return e.wrap(mapConflict(err))
+}
+
+// runBatch sends a batch and checks the rows each statement affected.
+func runBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch, checks []check) error {
+	br := tx.SendBatch(ctx, b)
+	for _, c := range checks {
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close()
+			return err
+		}
+		if c.want >= 0 && tag.RowsAffected() != c.want {
+			_ = br.Close()
+			return fmt.Errorf("postgres: collection %q: %d of %d %s: %w",
+				c.collection, c.want-tag.RowsAffected(), c.want, c.what, storage.ErrConflict)
+		}
+	}
+	return br.Close()
 }
 
 // check is what one queued statement must affect (want < 0: anything).
@@ -194,13 +237,18 @@ type check struct {
 // concurrent writers as storage.ErrConflict.
 func mapConflict(err error) error {
 	var pg *pgconn.PgError
-	if errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001") {
-		return fmt.Errorf("postgres: concurrent write: %s: %w", pg.Message, storage.ErrConflict)
+	if errors.As(err, &pg) {
+		switch pg.Code {
+		case "40P01", "40001":
+			return fmt.Errorf("postgres: concurrent write: %s: %w", pg.Message, storage.ErrConflict)
+		case "23505": // only the id key is unique: a new entity that is already stored
+			return fmt.Errorf("postgres: a new entity is already stored (%s): %w", pg.Detail, storage.ErrConflict)
+		}
 	}
 	return err
 }
 
-func queueEvents(batch *pgx.Batch, g *applyGroup, checks *[]check) error {
+func queueEvents(batch *pgx.Batch, g *applyGroup) error {
 	ids := make([][]byte, len(g.events))
 	ents := make([][]byte, len(g.events))
 	data := make([][]byte, len(g.events))
@@ -214,122 +262,79 @@ func queueEvents(batch *pgx.Batch, g *applyGroup, checks *[]check) error {
 		ids[i], ents[i], data[i] = eid[:], append([]byte(nil), ev.Entity[:]...), enc
 	}
 	batch.Queue("INSERT INTO "+g.t.events+" (id, entity, event) SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) ON CONFLICT (id) DO NOTHING", ids, ents, data)
-	*checks = append(*checks, check{want: -1})
 	return nil
 }
 
-// queueStates queues the state writes of a collection: in rounds, so that
-// an entity written twice in one batch is written in order.
-func queueStates(batch *pgx.Batch, g *applyGroup, checks *[]check) error {
-	rest := g.rows
-	restIDs := g.ids
-	for len(rest) > 0 {
-		var round, later []row
-		var laterIDs []id.EntityID
-		seen := map[id.EntityID]bool{}
-		for i, r := range rest {
-			if seen[restIDs[i]] {
-				later = append(later, r)
-				laterIDs = append(laterIDs, restIDs[i])
-				continue
-			}
-			seen[restIDs[i]] = true
-			round = append(round, r)
+// rounds splits a collection's state writes so that no entity appears
+// twice in a round, keeping the batch's order for each entity.
+func rounds(g *applyGroup) [][]row {
+	var out [][]row
+	count := make(map[id.EntityID]int, len(g.rows))
+	for i, r := range g.rows {
+		n := count[g.ids[i]]
+		count[g.ids[i]] = n + 1
+		if n == len(out) {
+			out = append(out, nil)
 		}
-		queueRound(batch, g.t, round, checks)
-		rest, restIDs = later, laterIDs
+		out[n] = append(out[n], r)
 	}
-	return nil
+	return out
 }
 
-func queueRound(batch *pgx.Batch, t *table, rows []row, checks *[]check) {
-	var delIDs, delHeads [][]byte
+// deleteStmt removes the updated rows of a round that are at their
+// expected head; the check fails the batch when some were not.
+func deleteStmt(t *table, rows []row) (*pgx.QueuedQuery, check) {
+	var ids, heads [][]byte
 	for _, r := range rows {
 		if r.expected != nil {
-			delIDs = append(delIDs, r.id)
-			delHeads = append(delHeads, r.expected)
+			ids = append(ids, r.id)
+			heads = append(heads, r.expected)
 		}
 	}
-	if len(delIDs) > 0 {
-		batch.Queue("DELETE FROM "+t.name+" AS t USING unnest($1::bytea[], $2::bytea[]) AS x(id, head) WHERE t.id = x.id AND t.head = x.head", delIDs, delHeads)
-		*checks = append(*checks, check{t.collection, "states not at their expected head", int64(len(delIDs))})
+	if len(ids) == 0 {
+		return nil, check{}
 	}
+	return &pgx.QueuedQuery{
+			SQL:       "DELETE FROM " + t.name + " AS t USING unnest($1::bytea[], $2::bytea[]) AS x(id, head) WHERE t.id = x.id AND t.head = x.head",
+			Arguments: []any{ids, heads},
+		},
+		check{t.collection, "states not at their expected head", int64(len(ids))}
+}
+
+// copyStep writes new rows with COPY.
+type copyStep struct {
+	t    *table
+	cols []string
+	rows [][]any
+}
+
+func copyRows(t *table, rows []row) copyStep {
 	colSet := map[string]bool{}
 	for _, r := range rows {
 		for c := range r.cols {
 			colSet[c] = true
 		}
 	}
-	cols := make([]string, 0, len(colSet))
+	extra := make([]string, 0, len(colSet))
 	for c := range colSet {
-		cols = append(cols, c)
+		extra = append(extra, c)
 	}
-	slices.Sort(cols)
+	slices.Sort(extra)
+	cp := copyStep{t: t, cols: append([]string{"id", "head", "state", "residual"}, extra...)}
+	for _, r := range rows {
+		vals := make([]any, len(cp.cols))
+		vals[0], vals[1], vals[2], vals[3] = r.id, r.head, r.state, r.residual
+		for i, c := range extra {
+			vals[4+i] = r.cols[c] // nil (NULL) when the state has no such value
+		}
+		cp.rows = append(cp.rows, vals)
+	}
+	return cp
+}
 
-	n := len(rows)
-	ids, heads, states := make([][]byte, n), make([][]byte, n), make([][]byte, n)
-	residual := make([]bool, n)
-	for i, r := range rows {
-		ids[i], heads[i], states[i], residual[i] = r.id, r.head, r.state, r.residual
-	}
-	args := []any{ids, heads, states, residual}
-	var target, sel, unnest strings.Builder
-	target.WriteString("id, head, state, residual")
-	sel.WriteString("u.c1, u.c2, u.c3, u.c4")
-	unnest.WriteString("$1::bytea[], $2::bytea[], $3::bytea[], $4::boolean[]")
-	for _, c := range cols {
-		k := kindOfColumn(c)
-		var arr any
-		var arrType, cast string
-		switch k {
-		case kBool:
-			a := make([]pgtype.Bool, n)
-			for i, r := range rows {
-				if v, ok := r.cols[c]; ok {
-					a[i] = v.(pgtype.Bool)
-				}
-			}
-			arr, arrType = a, "boolean[]"
-		case kBytes, kRef:
-			a := make([][]byte, n)
-			for i, r := range rows {
-				if v, ok := r.cols[c]; ok {
-					a[i] = v.([]byte)
-				}
-			}
-			arr, arrType = a, "bytea[]"
-		default:
-			a := make([]pgtype.Text, n)
-			for i, r := range rows {
-				if v, ok := r.cols[c]; ok {
-					a[i] = v.(pgtype.Text)
-				}
-			}
-			arr, arrType = a, "text[]"
-			switch k {
-			case kNum:
-				cast = "::numeric"
-			case kJSON:
-				cast = "::jsonb"
-			}
-		}
-		args = append(args, arr)
-		p := strconv.Itoa(len(args))
-		target.WriteString(", " + pgx.Identifier{c}.Sanitize())
-		sel.WriteString(", u.c" + p + cast)
-		unnest.WriteString(", $" + p + "::" + arrType)
-	}
-	var alias strings.Builder
-	for i := range args {
-		if i > 0 {
-			alias.WriteString(", ")
-		}
-		alias.WriteString("c" + strconv.Itoa(i+1))
-	}
-	q := "INSERT INTO " + t.name + " (" + target.String() + ") SELECT " + sel.String() +
-		" FROM unnest(" + unnest.String() + ") AS u(" + alias.String() + ") ON CONFLICT (id) DO NOTHING"
-	batch.Queue(q, args...)
-	*checks = append(*checks, check{t.collection, "new states already stored", int64(n)})
+func (cp copyStep) run(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.CopyFrom(ctx, cp.t.ident, cp.cols, pgx.CopyFromRows(cp.rows))
+	return err
 }
 
 // decodeState decodes a stored state.

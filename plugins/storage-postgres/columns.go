@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5/pgtype"
+
 	"github.com/ankurah/ankurah-go/core/value"
 )
 
@@ -220,4 +222,28 @@ func jsonbAsIs(s string) (ok, decided bool) {
 		}
 	}
 	return true, true
+}
+
+// numeric is numText as a pgtype.Numeric, for COPY's binary format.
+func numeric(v value.Value) pgtype.Numeric {
+	if i, ok := v.AsInt(); ok {
+		return pgtype.Numeric{Int: big.NewInt(i), Valid: true}
+	}
+	f, _ := v.AsFloat()
+	switch {
+	case math.IsInf(f, 1):
+		return pgtype.Numeric{InfinityModifier: pgtype.Infinity, Valid: true}
+	case math.IsInf(f, -1):
+		return pgtype.Numeric{InfinityModifier: pgtype.NegativeInfinity, Valid: true}
+	case math.Abs(f) >= two53:
+		i, _ := new(big.Float).SetFloat64(f).Int(nil)
+		return pgtype.Numeric{Int: i, Valid: true}
+	}
+	// The shortest round-trip digits d.ddd and exponent, as numText writes them.
+	s := strconv.FormatFloat(f, 'e', -1, 64)
+	mant, expText, _ := strings.Cut(s, "e")
+	exp, _ := strconv.Atoi(expText)
+	intPart, frac, _ := strings.Cut(mant, ".")
+	digits, _ := new(big.Int).SetString(intPart+frac, 10)
+	return pgtype.Numeric{Int: digits, Exp: int32(exp - len(frac)), Valid: true}
 }

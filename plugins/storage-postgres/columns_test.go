@@ -38,6 +38,9 @@ func TestNumText_KeepsValueOrder(t *testing.T) {
 	}
 	for range 20000 {
 		a, b := pick(), pick()
+		if n := numeric(a); !n.Valid || (n.InfinityModifier == 0 && new(big.Rat).Mul(new(big.Rat).SetInt(n.Int), pow10(n.Exp)).Cmp(rat(a)) != 0) {
+			t.Fatalf("numeric(%#v) = %v, numText %q", a, n, numText(a))
+		}
 		if got, want := rat(a).Cmp(rat(b)), value.Compare(a, b); got != want {
 			t.Fatalf("%#v vs %#v: numeric texts %q %q compare %d, values %d", a, b, numText(a), numText(b), got, want)
 		}
@@ -75,4 +78,16 @@ func TestJSONBText_ShortcutAgreesWithRewrite(t *testing.T) {
 			t.Errorf("%s: jsonbText = %q %v, rewrite = %q %v", d, gotText, gotOK, wantText, wantOK)
 		}
 	}
+}
+
+func pow10(e int32) *big.Rat {
+	r := big.NewRat(1, 1)
+	ten := big.NewRat(10, 1)
+	for ; e > 0; e-- {
+		r.Mul(r, ten)
+	}
+	for ; e < 0; e++ {
+		r.Quo(r, ten)
+	}
+	return r
 }

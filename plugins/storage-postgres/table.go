@@ -15,9 +15,10 @@ import (
 // table is what the engine knows of one collection's tables.
 type table struct {
 	collection string
-	name       string // quoted, schema-qualified states table
-	events     string // quoted, schema-qualified events table
-	regclass   string // the states table's name as regclass text
+	ident      pgx.Identifier // schema-qualified states table
+	name       string         // the same, quoted
+	events     string         // quoted, schema-qualified events table
+	regclass   string         // the states table's name as regclass text
 
 	mu   sync.RWMutex
 	cols map[string]bool // typed columns known to exist (columns are never dropped)
@@ -41,6 +42,7 @@ func (e *Engine) table(ctx context.Context, collection string) (*table, error) {
 	}
 	t = &table{
 		collection: collection,
+		ident:      pgx.Identifier{e.schema, ident(collection, "")},
 		name:       e.qualified(ident(collection, "")),
 		events:     e.qualified(ident(collection, "#ev")),
 		cols:       map[string]bool{},
