@@ -127,7 +127,13 @@ func plan(b *bbolt.Bucket, sel *query.Bound) scanPlan {
 		if !c.points {
 			continue
 		}
-		if best == "" || len(c.spans) < len(cons[best].spans) || (len(c.spans) == len(cons[best].spans) && prop == orderProp) {
+		if best == "" || len(c.spans) < len(cons[best].spans) {
+			best = prop
+			continue
+		}
+		// Ties go to the index that also serves the order, then by name, so
+		// the plan does not depend on map order.
+		if len(c.spans) == len(cons[best].spans) && best != orderProp && (prop == orderProp || prop < best) {
 			best = prop
 		}
 	}
