@@ -157,4 +157,3 @@ func (n *Node) relate(ctx context.Context, src event.Source, cur *entity.State, 
 	return false, fmt.Errorf("%w: event %s does not belong to entity %s", event.ErrInvalid, ev.ID(), ev.Entity)
 }
 
-var errStop = errors.New("stop")

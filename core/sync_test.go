@@ -211,7 +211,7 @@ func TestSync_RejectedCommitLeavesClientUnchanged(t *testing.T) {
 func TestSync_BadPeersAreRefused(t *testing.T) {
 	ctx := context.Background()
 	server := newNode(t)
-	send := func(t *testing.T, frames ...[]byte) (error, transport.Connection) {
+	send := func(t *testing.T, frames ...[]byte) (transport.Connection, error) {
 		a, b := transport.Pipe()
 		done := make(chan error, 1)
 		go func() { done <- server.Accept(ctx, a) }()
@@ -220,18 +220,18 @@ func TestSync_BadPeersAreRefused(t *testing.T) {
 		}
 		select {
 		case err := <-done:
-			return err, b
+			return b, err
 		case <-time.After(10 * time.Second):
 			t.Fatal("server did not close the connection")
 		}
-		return nil, b
+		return b, nil
 	}
 	hello := func(v uint32) []byte {
 		f, _ := transport.Encode(&transport.Message{Hello: &transport.Hello{NodeID: "x", Version: v}})
 		return f
 	}
 	t.Run("wrong protocol version", func(t *testing.T) {
-		err, b := send(t, hello(99))
+		b, err := send(t, hello(99))
 		if !errors.Is(err, transport.ErrVersion) {
 			t.Fatalf("err = %v", err)
 		}
@@ -242,21 +242,21 @@ func TestSync_BadPeersAreRefused(t *testing.T) {
 		}
 	})
 	t.Run("malformed frame", func(t *testing.T) {
-		err, _ := send(t, hello(transport.ProtocolVersion), []byte{0xff, 0x00, 0x13})
+		_, err := send(t, hello(transport.ProtocolVersion), []byte{0xff, 0x00, 0x13})
 		if !errors.Is(err, transport.ErrProtocol) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("first message not hello", func(t *testing.T) {
 		f, _ := transport.Encode(&transport.Message{Credentials: []byte("x")})
-		err, _ := send(t, f)
+		_, err := send(t, f)
 		if !errors.Is(err, transport.ErrProtocol) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("unknown request type", func(t *testing.T) {
 		f, _ := transport.Encode(&transport.Message{Request: &transport.Request{ID: 1}})
-		err, _ := send(t, hello(transport.ProtocolVersion), f)
+		_, err := send(t, hello(transport.ProtocolVersion), f)
 		if !errors.Is(err, transport.ErrProtocol) {
 			t.Fatalf("err = %v", err)
 		}

@@ -73,7 +73,7 @@ func queryCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if fs.NArg() < 2 {
-		return fmt.Errorf("query needs COLLECTION QUERY [ARGS...]")
+		return fmt.Errorf("query needs COLLECTION, QUERY and optional ARGS")
 	}
 	collection, q := fs.Arg(0), fs.Arg(1)
 	var qargs []any
@@ -129,7 +129,7 @@ func createCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if fs.NArg() < 2 {
-		return fmt.Errorf("create needs COLLECTION PROP=VALUE...")
+		return fmt.Errorf("create needs COLLECTION and PROP=VALUE pairs")
 	}
 	node, client, err := connect(ctx, *server, *token)
 	if err != nil {

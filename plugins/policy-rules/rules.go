@@ -51,7 +51,6 @@ type File struct {
 	Tokens    Tokens                       `yaml:"tokens"`
 	Anonymous bool                         `yaml:"anonymous"`
 	Roles     map[string]map[string]*Grant `yaml:"roles"`
-	extra     map[string]any               `yaml:",inline"`
 }
 
 // Tokens configures token verification.
