@@ -155,4 +155,3 @@ func (n *Node) relate(ctx context.Context, src event.Source, cur *entity.State, 
 	}
 	return false, fmt.Errorf("%w: event %s does not belong to entity %s", event.ErrInvalid, ev.ID(), ev.Entity)
 }
-
