@@ -131,7 +131,11 @@ func TestRefusesUnsupportedFields(t *testing.T) {
 			if !errors.Is(err, errModel) {
 				t.Errorf("error does not wrap errModel: %v", err)
 			}
-			for _, w := range tt.want {
+			want := tt.want
+			if tt.typ != "Missing" {
+				want = append(want, "bad.go:") // the declaration's position
+			}
+			for _, w := range want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}

@@ -113,7 +113,7 @@ func findModels(pkg *packages.Package, names []string, skip string) ([]*model, e
 	}
 	var models []*model
 	for _, tn := range named {
-		m, err := buildModel(tn)
+		m, err := buildModel(pkg.Fset, tn)
 		if err != nil {
 			return nil, err
 		}
@@ -138,33 +138,34 @@ func marked(cg *ast.CommentGroup) bool {
 }
 
 // buildModel reads a struct's fields and tags.
-func buildModel(tn *types.TypeName) (*model, error) {
-	name := tn.Name()
+func buildModel(fset *token.FileSet, tn *types.TypeName) (*model, error) {
+	name, at := tn.Name(), fset.Position(tn.Pos())
 	named, ok := tn.Type().(*types.Named)
 	if !ok || tn.IsAlias() {
-		return nil, fmt.Errorf("%w: %s is not a defined struct type", errModel, name)
+		return nil, fmt.Errorf("%w: %s: %s is not a defined struct type", errModel, at, name)
 	}
 	if named.TypeParams().Len() > 0 {
-		return nil, fmt.Errorf("%w: model %s: generic structs are not supported", errModel, name)
+		return nil, fmt.Errorf("%w: %s: model %s: generic structs are not supported", errModel, at, name)
 	}
 	st, ok := named.Underlying().(*types.Struct)
 	if !ok {
-		return nil, fmt.Errorf("%w: model %s: not a struct (its type is %s)", errModel, name, named.Underlying())
+		return nil, fmt.Errorf("%w: %s: model %s: not a struct (its type is %s)", errModel, at, name, named.Underlying())
 	}
-	m := &model{Name: name, Collection: snakeCase(name), Plural: plural(name)}
+	m := &model{Name: tn.Name(), Collection: snakeCase(tn.Name()), Plural: plural(tn.Name())}
 	props := map[string]string{}
 	for i := 0; i < st.NumFields(); i++ {
 		v := st.Field(i)
+		at := fset.Position(v.Pos())
 		tag, hasTag := reflect.StructTag(st.Tag(i)).Lookup("ankurah")
 		if tag == "-" {
 			continue
 		}
 		if v.Embedded() {
-			return nil, fmt.Errorf("%w: model %s: embedded field %s is not supported (name the field, or tag it `ankurah:\"-\"`)", errModel, name, v.Name())
+			return nil, fmt.Errorf("%w: %s: model %s: embedded field %s is not supported (name the field, or tag it `ankurah:\"-\"`)", errModel, at, name, v.Name())
 		}
 		if !v.Exported() {
 			if hasTag {
-				return nil, fmt.Errorf("%w: model %s: field %s is unexported but tagged; only exported fields are stored", errModel, name, v.Name())
+				return nil, fmt.Errorf("%w: %s: model %s: field %s is unexported but tagged; only exported fields are stored", errModel, at, name, v.Name())
 			}
 			continue
 		}
@@ -179,30 +180,33 @@ func buildModel(tn *types.TypeName) (*model, error) {
 				case "index":
 					f.Index = true
 				default:
-					return nil, fmt.Errorf("%w: model %s: field %s: unknown tag option %q in `ankurah:%q` (known: index)", errModel, name, v.Name(), opt, tag)
+					return nil, fmt.Errorf("%w: %s: model %s: field %s: unknown tag option %q in `ankurah:%q` (known: index)", errModel, at, name, v.Name(), opt, tag)
 				}
 			}
 		}
 		if strings.HasPrefix(f.Prop, "_") || strings.ContainsRune(f.Prop, 0) {
-			return nil, fmt.Errorf("%w: model %s: field %s: property name %q is reserved or invalid (names beginning with _ belong to the framework)", errModel, name, v.Name(), f.Prop)
+			return nil, fmt.Errorf("%w: %s: model %s: field %s: property name %q is reserved or invalid (names beginning with _ belong to the framework)", errModel, at, name, v.Name(), f.Prop)
 		}
 		if prev, dup := props[f.Prop]; dup {
-			return nil, fmt.Errorf("%w: model %s: fields %s and %s both store property %q", errModel, name, prev, v.Name(), f.Prop)
+			return nil, fmt.Errorf("%w: %s: model %s: fields %s and %s both store property %q", errModel, at, name, prev, v.Name(), f.Prop)
 		}
 		props[f.Prop] = v.Name()
 		if slices.Contains(reservedMethods, f.GoName) {
-			return nil, fmt.Errorf("%w: model %s: field %s: the generated types declare a method %s; rename the Go field (a tag `ankurah:%q` keeps the property name)", errModel, name, v.Name(), f.GoName, f.Prop)
+			return nil, fmt.Errorf("%w: %s: model %s: field %s: the generated types declare a method %s; rename the Go field (a tag `ankurah:%q` keeps the property name)", errModel, at, name, v.Name(), f.GoName, f.Prop)
 		}
 		if err := classifyField(f); err != nil {
-			return nil, fmt.Errorf("%w: model %s: field %s: type %s: %s", errModel, name, v.Name(), types.TypeString(v.Type(), qualifyByPath), err.Error())
+			return nil, fmt.Errorf("%w: %s: model %s: field %s: type %s: %s", errModel, at, name, v.Name(), types.TypeString(v.Type(), qualifyByName), err.Error())
 		}
 		m.Fields = append(m.Fields, f)
 	}
 	return m, nil
 }
 
-// qualifyByPath writes package-qualified names in error messages.
+// qualifyByPath writes package-qualified names in comments.
 func qualifyByPath(p *types.Package) string { return p.Path() }
+
+// qualifyByName writes types in error messages as their source spells them.
+func qualifyByName(p *types.Package) string { return p.Name() }
 
 // classifyField decides how a field is stored.
 func classifyField(f *field) error {
@@ -338,7 +342,7 @@ func jsonable(t types.Type, seen []types.Type) error {
 	case *types.Map:
 		k := u.Key()
 		if b, ok := k.Underlying().(*types.Basic); !(ok && b.Info()&(types.IsString|types.IsInteger) != 0) && !implements(k, "MarshalText") {
-			return fmt.Errorf("map key %s is not a string, an integer or a TextMarshaler, so encoding/json cannot store it", k)
+			return fmt.Errorf("map key %s is not a string, an integer or a TextMarshaler, so encoding/json cannot store it", types.TypeString(k, qualifyByName))
 		}
 		return jsonable(u.Elem(), seen)
 	case *types.Struct:
