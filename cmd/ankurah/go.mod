@@ -4,11 +4,13 @@ go 1.25.8
 
 require (
 	github.com/ankurah/ankurah-go/core v0.0.0-00010101000000-000000000000
+	github.com/ankurah/ankurah-go/plugins/policy-rules v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/storage-bolt v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/storage-plugin v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/storage-postgres v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/storage-tikv v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/transport-ws v0.0.0-00010101000000-000000000000
+	github.com/golang-jwt/jwt/v5 v5.3.1
 )
 
 require (
@@ -66,7 +68,7 @@ require (
 	go.uber.org/atomic v1.11.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.26.0 // indirect
-	go.yaml.in/yaml/v3 v3.0.4 // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/exp v0.0.0-20240823005443-9b4947da3948 // indirect
 	golang.org/x/net v0.57.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
@@ -83,6 +85,7 @@ require (
 replace (
 	github.com/ankurah/ankurah-go/conformance => ../../conformance
 	github.com/ankurah/ankurah-go/core => ../../core
+	github.com/ankurah/ankurah-go/plugins/policy-rules => ../../plugins/policy-rules
 	github.com/ankurah/ankurah-go/plugins/storage-bolt => ../../plugins/storage-bolt
 	github.com/ankurah/ankurah-go/plugins/storage-plugin => ../../plugins/storage-plugin
 	github.com/ankurah/ankurah-go/plugins/storage-postgres => ../../plugins/storage-postgres

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ankurah/ankurah-go/core"
 	"github.com/ankurah/ankurah-go/core/policy"
+	rules "github.com/ankurah/ankurah-go/plugins/policy-rules"
 	ws "github.com/ankurah/ankurah-go/plugins/transport-ws"
 )
 
@@ -27,6 +28,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	storageURL := fs.String("storage", "bolt://ankurah.db", "storage engine URL")
 	static := fs.String("static", "", "directory of a built web app to serve at /")
 	origins := fs.String("allowed-origins", "", "comma-separated origin patterns browsers may connect from")
+	policyFile := fs.String("policy", "", "rules file (YAML) deciding who may read and write what; without it every caller may do anything")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -35,7 +37,18 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer engine.Close()
-	node, err := core.NewNode(engine, policy.Permissive{})
+	var agent policy.Agent = policy.Permissive{}
+	if *policyFile != "" {
+		ra, err := rules.Open(*policyFile)
+		if err != nil {
+			return err
+		}
+		go ra.Watch(ctx, time.Second)
+		agent = ra
+	} else {
+		slog.Warn("no --policy: every caller may read and write everything")
+	}
+	node, err := core.NewNode(engine, agent)
 	if err != nil {
 		return err
 	}

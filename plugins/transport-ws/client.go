@@ -11,7 +11,9 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/ankurah/ankurah-go/core"
+	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/signal"
+	"github.com/ankurah/ankurah-go/core/transport"
 )
 
 // State is a client's connection state.
@@ -42,8 +44,9 @@ type Client struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu   sync.Mutex
-	peer *core.Peer
+	mu      sync.Mutex
+	peer    *core.Peer
+	refused chan error // the first refusal, for Dial
 }
 
 // ClientOption configures Dial.
@@ -66,7 +69,9 @@ func WithClientLogger(l *slog.Logger) ClientOption { return func(c *Client) { c.
 // wss://) and keeps it connected, reconnecting with jittered exponential
 // backoff until Close. It waits for the first connection until ctx ends; if
 // ctx ends first it returns the client, still reconnecting in the
-// background, with ctx's error.
+// background, with ctx's error. If the server refuses the handshake (bad
+// credentials, another protocol version) Dial returns that error at once;
+// the client keeps retrying with fresh credentials from WithCredentials.
 func Dial(ctx context.Context, url string, node *core.Node, opts ...ClientOption) (*Client, error) {
 	c := &Client{url: url, node: node, creds: func() []byte { return nil }, min: time.Second, max: 30 * time.Second, log: slog.Default(), state: signal.New(Connecting), done: make(chan struct{})}
 	for _, o := range opts {
@@ -74,13 +79,22 @@ func Dial(ctx context.Context, url string, node *core.Node, opts ...ClientOption
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
+	c.refused = make(chan error, 1)
 	go c.run(runCtx)
 	select {
 	case <-node.Connected():
 		return c, nil
+	case err := <-c.refused:
+		return c, err
 	case <-ctx.Done():
 		return c, ctx.Err()
 	}
+}
+
+// isRefusal reports whether the server refused the handshake (as opposed to
+// being unreachable): bad credentials or an incompatible protocol.
+func isRefusal(err error) bool {
+	return errors.Is(err, policy.ErrUnauthenticated) || errors.Is(err, transport.ErrVersion) || errors.Is(err, core.ErrRemote)
 }
 
 // State returns the connection state as a signal.
@@ -130,6 +144,12 @@ func (c *Client) run(ctx context.Context) {
 			c.peer = nil
 			c.mu.Unlock()
 		} else if !errors.Is(err, context.Canceled) {
+			if isRefusal(err) {
+				select {
+				case c.refused <- err:
+				default:
+				}
+			}
 			c.log.Warn("connecting to durable node failed", "url", c.url, "err", err, "retry_in", backoff)
 		}
 		if ctx.Err() != nil {
