@@ -71,7 +71,15 @@ func (n *Node) Connect(ctx context.Context, conn transport.Connection, credentia
 	n.upMu.Lock()
 	up := &n.up
 	if up.systemID != "" && up.systemID != m.Hello.SystemID {
-		n.log.Warn("durable peer has a different system id; cached entities may belong to another system", "was", up.systemID, "now", m.Hello.SystemID)
+		// Another system: nothing cached here belongs to it, and neither do
+		// commits still waiting to be sent.
+		n.log.Warn("durable peer belongs to a different system; dropping the cache", "was", up.systemID, "now", m.Hello.SystemID)
+		up.outbox = nil
+		if err := n.dropCache(ctx); err != nil {
+			n.upMu.Unlock()
+			p.Close()
+			return nil, err
+		}
 	}
 	up.systemID = m.Hello.SystemID
 	if up.peer != nil {
@@ -498,6 +506,25 @@ func (c *Context) remoteFetch(ctx context.Context, collection string, b *query.B
 	_, err := p.request(ctx, &transport.Request{Fetch: &transport.FetchReq{Collection: collection, Query: b.String()}})
 	if err != nil && !isDisconnect(err) {
 		return err
+	}
+	return nil
+}
+
+// dropCache empties an ephemeral node's storage and its live queries' results.
+func (n *Node) dropCache(ctx context.Context) error {
+	cl, ok := n.engine.(storage.Clearer)
+	if !ok {
+		return fmt.Errorf("ankurah: durable peer belongs to a different system and %T cannot drop the cached entities (it does not implement storage.Clearer)", n.engine)
+	}
+	n.commitMu.Lock()
+	defer n.commitMu.Unlock()
+	if err := cl.Clear(ctx); err != nil {
+		return fmt.Errorf("ankurah: drop cache: %w", err)
+	}
+	for _, lq := range n.reactor.all() {
+		lq.mu.Lock()
+		lq.diffAndPublish(nil, nil)
+		lq.mu.Unlock()
 	}
 	return nil
 }

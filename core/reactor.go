@@ -226,6 +226,16 @@ func (r *reactor) remove(lq *LiveQuery) {
 	}
 }
 
+func (r *reactor) all() []*LiveQuery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	qs := make([]*LiveQuery, 0, len(r.where))
+	for lq := range r.where {
+		qs = append(qs, lq)
+	}
+	return qs
+}
+
 func (r *reactor) closeAll() {
 	r.mu.Lock()
 	qs := make([]*LiveQuery, 0, len(r.where))

@@ -284,3 +284,30 @@ func TestSync_BadPeersAreRefused(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestSync_DifferentSystemDropsCache(t *testing.T) {
+	ctx := context.Background()
+	first := newNode(t, core.WithSystemID("system-one"))
+	createAlbums(t, first.Context(nil), album{"Showbiz", "Muse", 1999})
+	client := newClient(t)
+	p := link(t, first, client)
+	lq, err := client.Context(nil).Query(ctx, "album", "true")
+	must(t, err)
+	defer lq.Close()
+	if len(lq.Items()) != 1 {
+		t.Fatalf("cached %d", len(lq.Items()))
+	}
+	p.Close()
+	other := newNode(t, core.WithSystemID("system-two"))
+	createAlbums(t, other.Context(nil), album{"Kid A", "Radiohead", 2000})
+	link(t, other, client)
+	waitFor(t, "the other system's data only", func() bool {
+		items := lq.Items()
+		return len(items) == 1 && items[0].Get("name").Raw() == "Kid A"
+	})
+	coll, _ := client.Engine().Collection(ctx, "album")
+	all, _ := coll.FetchStates(ctx, mustBound(t, "true"))
+	if len(all) != 1 {
+		t.Fatalf("client still caches %d albums", len(all))
+	}
+}

@@ -85,3 +85,10 @@ type Index struct {
 type Indexer interface {
 	DeclareIndex(ctx context.Context, ix Index) error
 }
+
+// Clearer is an Engine that can drop everything it stores. Ephemeral nodes
+// use it to drop their cache when they meet a durable peer of a different
+// system than before.
+type Clearer interface {
+	Clear(ctx context.Context) error
+}

@@ -324,3 +324,21 @@ func cloneEvent(ev event.Event) event.Event {
 	}
 	return c
 }
+
+// Clear drops every collection's states and events (declared indexes stay).
+func (e *Engine) Clear(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return storage.ErrClosed
+	}
+	for _, c := range e.colls {
+		c.states = map[id.EntityID]entity.State{}
+		c.events = map[id.EventID]event.Event{}
+		c.byEntity = map[id.EntityID][]id.EventID{}
+	}
+	return nil
+}
