@@ -62,7 +62,7 @@ func (s *idSource) next(d *Doc) uint64 {
 	defer s.mu.Unlock()
 	for {
 		c := s.draw()
-		if s.drawn[c] || d.knows(c) {
+		if c > maxSafeInteger || s.drawn[c] || d.knows(c) {
 			continue
 		}
 		s.drawn[c] = true
@@ -89,7 +89,8 @@ type Option func(*idSource)
 
 // WithClientIDs makes the backend and its forks draw client ids from draw
 // instead of crypto/rand: for reproducible tests only, since ids must never
-// repeat across replicas.
+// repeat across replicas. Draws above 2^53-1 (beyond what Yjs can read) are
+// discarded.
 func WithClientIDs(draw func() uint64) Option {
 	return func(s *idSource) { s.draw = draw }
 }
@@ -139,6 +140,9 @@ func (b *Backend) TakeOperations() ([]byte, error) { return b.doc.TakeUpdate(), 
 // Apply applies a Yjs update carried by event ev. Structs that depend on
 // updates not seen yet wait inside the document until those arrive.
 func (b *Backend) Apply(ev id.EventID, ops []byte) error {
+	if len(ops) == 0 { // an event that carries no text edits
+		return nil
+	}
 	if err := b.doc.ApplyUpdate(ops); err != nil {
 		return fmt.Errorf("%w: text operations of event %s: %w", property.ErrInvalid, ev, err)
 	}

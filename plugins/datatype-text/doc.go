@@ -36,8 +36,8 @@ type dsRange struct {
 }
 
 // NewDoc returns an empty document whose local edits use client id client.
-// The id must never be used by another replica (see the package doc for how
-// the backend chooses them).
+// The id must never be used by another replica (see Backend for how the
+// backend chooses them) and must be below 2^53, the largest integer Yjs reads.
 func NewDoc(client uint64) *Doc {
 	return &Doc{
 		client:  client,
