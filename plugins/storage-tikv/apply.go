@@ -173,10 +173,18 @@ func validateBatch(b *storage.Batch) error {
 	return nil
 }
 
-// validName refuses empty names; any other string is storable (keys escape it).
+// maxName caps collection and property names (and the key prefix), so that
+// keys stay under TiKV's 8 KiB key limit.
+const maxName = 1024
+
+// validName refuses empty and overlong names; any other string is storable
+// (keys escape it).
 func validName(what, name string) error {
-	if name == "" {
+	switch {
+	case name == "":
 		return fmt.Errorf("%w: tikv: empty %s name", storage.ErrInvalid, what)
+	case len(name) > maxName:
+		return fmt.Errorf("%w: tikv: %s name of %d bytes, limit %d", storage.ErrInvalid, what, len(name), maxName)
 	}
 	return nil
 }

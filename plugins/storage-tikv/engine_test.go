@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -315,6 +316,7 @@ func TestNew_RefusesBadOptions(t *testing.T) {
 		opt  tikv.Option
 	}{
 		{"prefix with NUL", tikv.WithKeyPrefix("a\x00b")},
+		{"overlong prefix", tikv.WithKeyPrefix(strings.Repeat("p", 1025))},
 		{"zero scan batch", tikv.WithScanBatchSize(0)},
 		{"zero attempts", tikv.WithMaxAttempts(0)},
 	}
@@ -383,5 +385,62 @@ func TestKeyPrefix_SeparatesDeployments(t *testing.T) {
 	}
 	if _, err := collection(t, b).GetState(ctx, ids[0]); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("other deployment GetState: %v, want ErrNotFound", err)
+	}
+}
+
+func TestIndex_LongValuesKeepKeysShortAndAnswersExact(t *testing.T) {
+	ctx := context.Background()
+	prefix := uniquePrefix(t)
+	e := newEngine(t, tikv.WithKeyPrefix(prefix), tikv.WithScanBatchSize(2))
+	if err := e.DeclareIndex(ctx, storage.Index{Collection: coll, Property: "text"}); err != nil {
+		t.Fatal(err)
+	}
+	// Five values that agree on their first 5,000 bytes: their index keys
+	// are cut to the same bytes, so order and equality come from the states.
+	common := strings.Repeat("ünïcode ", 625)
+	texts := []string{common + "a", common + "b", common + "bb", common + "c", "short"} // "short" sorts first: 's' < 'ü'
+	b, ids := create(len(texts), "long", func(i int) map[string]value.Value {
+		return map[string]value.Value{"text": value.String(texts[i])}
+	})
+	if err := e.Apply(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	c := collection(t, e)
+	tests := []struct {
+		query string
+		args  []any
+		want  []id.EntityID
+	}{
+		{"text = ?", []any{texts[2]}, ids[2:3]},
+		{"text > ? ORDER BY text", []any{texts[1]}, []id.EntityID{ids[2], ids[3]}},
+		{"text < ? ORDER BY text DESC", []any{texts[3]}, []id.EntityID{ids[2], ids[1], ids[0], ids[4]}},
+		{"text >= ? AND text <= ? ORDER BY text DESC LIMIT 2", []any{texts[0], texts[3]}, []id.EntityID{ids[3], ids[2]}},
+		{"text LIKE ? ORDER BY text LIMIT 3", []any{common + "%"}, ids[:3]},
+		{"true ORDER BY text DESC LIMIT 1", nil, ids[3:4]},
+		{"true ORDER BY text LIMIT 2", nil, []id.EntityID{ids[4], ids[0]}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			if got := fetch(t, c, tt.query, tt.args...); !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// TiKV refuses keys over 8 KiB; index keys stay well under it.
+	txn, err := client(t).Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Rollback()
+	it, err := txn.Iter([]byte(prefix+"\x00"), []byte(prefix+"\x01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	for it.Valid() {
+		if len(it.Key()) > 2048 {
+			t.Errorf("a key of %d bytes", len(it.Key()))
+		}
+		_ = it.Next()
 	}
 }

@@ -1,6 +1,7 @@
 package tikv
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -11,7 +12,6 @@ import (
 	"github.com/ankurah/ankurah-go/core/keyenc"
 	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/storage"
-	"github.com/ankurah/ankurah-go/core/value"
 )
 
 // FetchStates returns exactly the states matching sel, in its order, limited
@@ -79,7 +79,7 @@ func (c *Collection) scanStates(ctx context.Context, snap *txnsnapshot.KVSnapsho
 		if err != nil {
 			return err
 		}
-		if err := col.add(s); err != nil {
+		if err := col.add(s, nil); err != nil {
 			return err
 		}
 		if err := it.Next(); err != nil {
@@ -93,6 +93,8 @@ func (c *Collection) scanStates(ctx context.Context, snap *txnsnapshot.KVSnapsho
 // col, fetching them a batch at a time.
 func (c *Collection) scanIndex(ctx context.Context, snap *txnsnapshot.KVSnapshot, p plan, col *collector) error {
 	batch := make([]id.EntityID, 0, c.e.cfg.batch)
+	groups := make([][]byte, 0, c.e.cfg.batch) // the value part of each candidate's index key
+	ixLen := len(c.e.keys.index(c.name, p.prop))
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -114,11 +116,11 @@ func (c *Collection) scanIndex(ctx context.Context, snap *txnsnapshot.KVSnapshot
 			if err != nil {
 				return err
 			}
-			if err := col.add(s); err != nil {
+			if err := col.add(s, groups[i]); err != nil {
 				return err
 			}
 		}
-		batch = batch[:0]
+		batch, groups = batch[:0], groups[:0]
 		return nil
 	}
 	scan := func(r keyRange) error {
@@ -137,8 +139,10 @@ func (c *Collection) scanIndex(ctx context.Context, snap *txnsnapshot.KVSnapshot
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			eid, _ := trailingID(it.Key())
+			k := it.Key()
+			eid, _ := trailingID(k)
 			batch = append(batch, eid)
+			groups = append(groups, append([]byte(nil), k[ixLen:len(k)-id.Size]...))
 			if len(batch) == cap(batch) {
 				if err := flush(); err != nil {
 					return err
@@ -172,11 +176,14 @@ type collector struct {
 	limit  int64 // < 0: none
 	stream bool  // candidates arrive in answer order, grouped by the first order term
 	out    []entity.State
-	group  []entity.State // stream with ORDER BY: the run of equal first-term values
+	group  []entity.State // stream with ORDER BY: the run of candidates with one index value
+	groupK []byte         // that run's index value (encoded, perhaps truncated)
 	done   bool           // the answer is complete; stop scanning
 }
 
-func (c *collector) add(s entity.State) error {
+// add offers a candidate; groupKey is the value part of its index key when
+// the candidates come from an index in order.
+func (c *collector) add(s entity.State, groupKey []byte) error {
 	ok, err := c.prog.Match(s.Values)
 	if err != nil {
 		return fmt.Errorf("tikv: filtering %s: %w", s.ID, err)
@@ -189,13 +196,16 @@ func (c *collector) add(s entity.State) error {
 		c.out = append(c.out, s)
 		c.done = c.limit >= 0 && int64(len(c.out)) >= c.limit
 	case c.stream:
-		if len(c.group) > 0 && value.Compare(query.Resolve(c.group[0].Values, c.order[0].Path), query.Resolve(s.Values, c.order[0].Path)) != 0 {
+		// Index keys sort by value, so a run of equal keys holds the equal
+		// values (and, past maxIndexedValue, the values that share the kept
+		// prefix): sorting each run by the whole order gives the answer order.
+		if len(c.group) > 0 && !bytes.Equal(c.groupK, groupKey) {
 			c.flushGroup()
 			if c.done {
 				return nil
 			}
 		}
-		c.group = append(c.group, s)
+		c.group, c.groupK = append(c.group, s), groupKey
 	default:
 		c.out = append(c.out, s)
 		if c.limit >= 0 && int64(len(c.out)) >= 2*c.limit+64 {

@@ -16,7 +16,8 @@ import (
 //	root 'e' coll event                               -> event.Event (canonical CBOR)
 //	root 'h' coll entity event                        -> 0x01 (an entity's events)
 //	root 'x' coll prop                                -> index declaration: 'b' building, 'r' ready
-//	root 'i' coll prop keyenc(value) entity           -> 0x01 (secondary index entry)
+//	root 'i' coll prop keyenc(value) entity           -> 0x01 (secondary index entry;
+//	                                                     keyenc(value) cut at maxIndexedValue bytes)
 //
 // coll and prop are keyenc.AppendString names (escaped and terminated), so
 // one collection's keys never run into another's; entity and event are the
@@ -83,10 +84,20 @@ func (k keys) index(coll, prop string) []byte {
 	return keyenc.AppendString(k.coll(tagIndex, coll, len(prop)+2+16+id.Size), prop)
 }
 
+// maxIndexedValue caps the value part of an index key, because TiKV refuses
+// keys over 8 KiB (storage.max-key-size). A longer encoding is truncated:
+// truncation keeps the order (it never reverses two keys, only makes some
+// equal), scans widen their bounds to match (see plan.go), and equal
+// truncated keys are sorted by their full values when an order is streamed.
+const maxIndexedValue = 1024
+
+func truncated(enc []byte) []byte { return enc[:min(len(enc), maxIndexedValue)] }
+
+// indexEntry returns the key of v's entry for entity e in the index ixPrefix.
 func indexEntry(ixPrefix []byte, v value.Value, e id.EntityID) []byte {
-	b := make([]byte, 0, len(ixPrefix)+16+id.Size)
-	b = keyenc.Append(append(b, ixPrefix...), v)
-	return append(b, e[:]...)
+	enc := truncated(keyenc.Key(v))
+	b := make([]byte, 0, len(ixPrefix)+len(enc)+id.Size)
+	return append(append(append(b, ixPrefix...), enc...), e[:]...)
 }
 
 // trailingID returns the id in the last 32 bytes of a key.

@@ -117,20 +117,21 @@ func termRanges(t query.Expr, indexes map[string][]byte) (string, []keyRange, in
 		if v.IsNull() && t.Op != query.Ne {
 			return t.Path.Property(), nil, strengthPoint // a comparison with NULL is never true
 		}
-		enc := keyenc.Append(slices.Clip(ix), v)
+		enc := keyenc.Key(v)
 		lo, hi := keyenc.KindRange(v.Kind())
 		lo, hi = append(slices.Clip(ix), lo...), append(slices.Clip(ix), hi...)
+		prop := t.Path.Property()
 		switch t.Op {
 		case query.Eq:
-			return t.Path.Property(), []keyRange{{enc, keyenc.PrefixEnd(enc)}}, strengthPoint
+			return prop, []keyRange{point(ix, enc)}, strengthPoint
 		case query.Lt:
-			return t.Path.Property(), []keyRange{{lo, enc}}, strengthOpen
+			return prop, []keyRange{{lo, below(ix, enc)}}, strengthOpen
 		case query.Le:
-			return t.Path.Property(), []keyRange{{lo, keyenc.PrefixEnd(enc)}}, strengthOpen
+			return prop, []keyRange{{lo, point(ix, enc).end}}, strengthOpen
 		case query.Gt:
-			return t.Path.Property(), []keyRange{{keyenc.PrefixEnd(enc), hi}}, strengthOpen
+			return prop, []keyRange{{above(ix, enc), hi}}, strengthOpen
 		case query.Ge:
-			return t.Path.Property(), []keyRange{{enc, hi}}, strengthOpen
+			return prop, []keyRange{{from(ix, enc), hi}}, strengthOpen
 		case query.Like:
 			pattern, ok := v.AsString()
 			if !ok {
@@ -138,10 +139,9 @@ func termRanges(t query.Expr, indexes map[string][]byte) (string, []keyRange, in
 			}
 			prefix, exact := query.LikePrefix(pattern)
 			if exact {
-				return t.Path.Property(), []keyRange{{enc, keyenc.PrefixEnd(enc)}}, strengthPoint
+				return prop, []keyRange{point(ix, enc)}, strengthPoint
 			}
-			p := keyenc.AppendStringPrefix(slices.Clip(ix), prefix)
-			return t.Path.Property(), []keyRange{{p, keyenc.PrefixEnd(p)}}, strengthRange
+			return prop, []keyRange{point(ix, keyenc.AppendStringPrefix(nil, prefix))}, strengthRange
 		}
 	case *query.In:
 		if t.Not || len(t.Path) != 1 {
@@ -156,12 +156,39 @@ func termRanges(t query.Expr, indexes map[string][]byte) (string, []keyRange, in
 			if o.Value.IsNull() {
 				continue // x IN (…, NULL) never matches through the NULL
 			}
-			enc := keyenc.Append(slices.Clip(ix), o.Value)
-			rs = append(rs, keyRange{enc, keyenc.PrefixEnd(enc)})
+			rs = append(rs, point(ix, keyenc.Key(o.Value)))
 		}
 		return t.Path.Property(), normalize(rs), strengthPoint
 	}
 	return "", nil, strengthNone
+}
+
+// Bounds in index ix for a value encoding enc (or an encoding prefix),
+// widened where enc is longer than index keys keep (maxIndexedValue).
+
+// from is the first key of an entry whose value encodes at or after enc.
+func from(ix, enc []byte) []byte { return append(slices.Clip(ix), truncated(enc)...) }
+
+// point is the range of the entries whose value encoding starts with enc.
+func point(ix, enc []byte) keyRange {
+	start := from(ix, enc)
+	return keyRange{start, keyenc.PrefixEnd(start)}
+}
+
+// above is the first key of an entry whose value encodes after enc.
+func above(ix, enc []byte) []byte {
+	if len(enc) > maxIndexedValue {
+		return from(ix, enc)
+	}
+	return point(ix, enc).end
+}
+
+// below is the end of the entries whose value encodes before enc.
+func below(ix, enc []byte) []byte {
+	if len(enc) > maxIndexedValue {
+		return point(ix, enc).end
+	}
+	return from(ix, enc)
 }
 
 // normalize sorts ranges and merges the overlapping ones, dropping empty ones.

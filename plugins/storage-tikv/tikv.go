@@ -70,7 +70,8 @@ type config struct {
 }
 
 // WithKeyPrefix puts every key of the engine under prefix, so several
-// deployments can share one cluster. The prefix may not contain a 0x00 byte.
+// deployments can share one cluster. The prefix may not contain a 0x00 byte
+// and is at most 1,024 bytes long.
 func WithKeyPrefix(prefix string) Option { return func(c *config) { c.prefix = prefix } }
 
 // WithScanBatchSize sets how many keys a scan reads per round trip (and how
@@ -141,6 +142,8 @@ func newEngine(ctx context.Context, client *txnkv.Client, owned bool, opts []Opt
 		return nil, fmt.Errorf("%w: tikv: nil client", storage.ErrInvalid)
 	case strings.IndexByte(cfg.prefix, 0) >= 0:
 		return nil, fmt.Errorf("%w: tikv: key prefix %q contains a 0x00 byte", storage.ErrInvalid, cfg.prefix)
+	case len(cfg.prefix) > maxName:
+		return nil, fmt.Errorf("%w: tikv: key prefix of %d bytes, limit %d", storage.ErrInvalid, len(cfg.prefix), maxName)
 	case cfg.batch < 1:
 		return nil, fmt.Errorf("%w: tikv: scan batch size %d, want at least 1", storage.ErrInvalid, cfg.batch)
 	case cfg.maxAttempts < 1:
