@@ -1,8 +1,10 @@
 package text_test
 
 import (
+	"errors"
 	"fmt"
 
+	"github.com/ankurah/ankurah-go/core/property"
 	text "github.com/ankurah/ankurah-go/plugins/datatype-text"
 )
 
@@ -36,4 +38,34 @@ func ExampleBackend() {
 	body, _ := entity.Values()["body"].AsString()
 	fmt.Println(body)
 	// Output: draft
+}
+
+// handle is a minimal property.Handle, standing in for the one a node's
+// transaction or view provides.
+type handle struct {
+	be       *text.Backend
+	writable bool
+}
+
+func (h handle) Property() string                         { return "body" }
+func (h handle) Writable() bool                           { return h.writable }
+func (h handle) Backend(string) (property.Backend, error) { return h.be, nil }
+
+// A model field of type text.Text is edited through its Mut handle and read
+// through its View.
+func ExampleText() {
+	be := text.New()
+	body := text.Text{}.AnkurahMut(handle{be: be, writable: true})
+	_ = body.Insert(0, "Hello wrld")
+	_ = body.Insert(7, "o")
+	_ = body.Replace("Hello, world! 👋")
+
+	view := text.Text{}.AnkurahView(handle{be: be})
+	fmt.Println(view.String())
+
+	readOnly := text.Text{}.AnkurahMut(handle{be: be})
+	fmt.Println(errors.Is(readOnly.Insert(0, "x"), property.ErrReadOnly))
+	// Output:
+	// Hello, world! 👋
+	// true
 }
