@@ -153,6 +153,7 @@ func (e *Engine) ensureColumns(ctx context.Context, t *table, cols []string) err
 	if err != nil {
 		return e.wrap(err)
 	}
+	e.log.Debug("postgres: added columns", "collection", t.collection, "columns", cols)
 	t.markColumns(cols)
 	return nil
 }
