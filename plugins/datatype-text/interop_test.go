@@ -27,6 +27,7 @@ type yjsAnswer struct {
 	SV     string            `json:"sv"`
 	State  string            `json:"state"`
 	Update string            `json:"update"`
+	Delta  json.RawMessage   `json:"delta"`
 	Error  string            `json:"error"`
 }
 
@@ -337,4 +338,38 @@ func TestInterop_StateWithPendingStructsLoadsInYjs(t *testing.T) {
 	y.do(map[string]any{"op": "apply", "doc": "p", "update": b64(d.EncodeStateAsUpdate())})
 	a := y.do(map[string]any{"op": "apply", "doc": "p", "update": b64(u2)})
 	sameAsYjs(t, src, a, "t")
+}
+
+// Formatting marks and embeds of a Y.Text pass through Go unchanged: Go's
+// state loads in Yjs with the same rich-text delta.
+func TestInterop_FormatAndEmbedPassThrough(t *testing.T) {
+	y := startYjs(t)
+	y.do(map[string]any{"op": "new", "doc": "a", "client": 41})
+	var updates []string
+	for _, cmd := range []map[string]any{
+		{"op": "insert", "doc": "a", "name": "t", "pos": 0, "text": "bold 😀 plain"},
+		{"op": "format", "doc": "a", "name": "t", "pos": 0, "len": 4},
+		{"op": "embed", "doc": "a", "name": "t", "pos": 5, "text": "cat.png"},
+	} {
+		updates = append(updates, y.do(cmd).Update)
+	}
+	want := y.do(map[string]any{"op": "delta", "doc": "a", "name": "t"})
+	d := NewDoc(42)
+	for _, u := range updates {
+		if err := d.ApplyUpdate(unb64(t, u)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameAsYjs(t, d, want, "t")
+	y.do(map[string]any{"op": "new", "doc": "b", "client": 43})
+	got := y.do(map[string]any{"op": "apply", "doc": "b", "update": b64(d.EncodeStateAsUpdate())})
+	if string(got.Delta) != string(want.Delta) {
+		t.Fatalf("delta after a trip through Go:\n%s\nwant\n%s", got.Delta, want.Delta)
+	}
+	// Go edits the plain text around them; Yjs agrees on the result.
+	if err := d.Insert("t", d.Len("t"), "!"); err != nil {
+		t.Fatal(err)
+	}
+	a := y.do(map[string]any{"op": "apply", "doc": "b", "update": b64(d.TakeUpdate())})
+	sameAsYjs(t, d, a, "t")
 }

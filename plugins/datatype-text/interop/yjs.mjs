@@ -6,6 +6,8 @@
 //   {"op":"insert","doc":"a","name":"t","pos":3,"text":"x"}   (pos in code points)
 //   {"op":"delete","doc":"a","name":"t","pos":3,"len":2}      (code points)
 //   {"op":"insert16","doc":"a","name":"t","pos":2,"text":"x"} (UTF-16 units)
+//   {"op":"format","doc":"a","name":"t","pos":2,"len":3}      (bold; UTF-16 units)
+//   {"op":"embed","doc":"a","name":"t","pos":2,"text":"img"}  (UTF-16 units)
 //
 // Every answer carries the document after the command: texts by name, its
 // state vector and state (base64 Yjs v1), and "update": the updates the
@@ -25,6 +27,7 @@ const answer = (d, emitted, names) => {
   for (const n of names) texts[n] = d.getText(n).toString()
   return {
     texts,
+    delta: names.map((n) => d.getText(n).toDelta()),
     sv: b64(Y.encodeStateVector(d)),
     state: b64(Y.encodeStateAsUpdate(d)),
     update: emitted.length ? b64(Y.mergeUpdates(emitted)) : ''
@@ -59,6 +62,14 @@ for await (const line of rl) {
       }
       case 'insert16': // pos in UTF-16 units, to split surrogate pairs on purpose
         d.getText(c.name).insert(c.pos, c.text)
+        break
+      case 'format': // bold over [pos, pos+len) in UTF-16 units
+        d.getText(c.name).format(c.pos, c.len, { bold: true })
+        break
+      case 'embed': // an embedded object at pos (UTF-16 units)
+        d.getText(c.name).insertEmbed(c.pos, { image: c.text })
+        break
+      case 'delta':
         break
       case 'delete': {
         const t = d.getText(c.name)
