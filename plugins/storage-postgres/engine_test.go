@@ -230,3 +230,71 @@ func TestOpen_RefusesNewerFormat(t *testing.T) {
 		t.Errorf("Open: %v, want ErrFormat", err)
 	}
 }
+
+func TestColumns_ConcurrentWritersAddingColumns(t *testing.T) {
+	ctx := context.Background()
+	a := openEngine(t)
+	b, err := postgres.Open(ctx, pgtest.URL(t), postgres.WithSchema(a.Schema()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := range 8 {
+		e := []*postgres.Engine{a, b}[w%2]
+		wg.Go(func() {
+			for i := range 4 {
+				values := map[string]value.Value{
+					"shared":                    value.Int(int64(i)),
+					fmt.Sprintf("p%d", i):       value.String("same name, several writers"),
+					fmt.Sprintf("w%d_%d", w, i): value.Bool(true),
+				}
+				if err := e.Apply(ctx, create(genesis("cols", fmt.Sprint(w, "/", i)), values)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("Apply: %v", err)
+	}
+	c := mustCollection(t, a, "cols")
+	if got := fetchIDs(t, c, "p3 = 'same name, several writers'"); len(got) != 8 {
+		t.Errorf("p3 matched %d entities, want 8", len(got))
+	}
+	if got := fetchIDs(t, c, "w7_3 = true"); len(got) != 1 {
+		t.Errorf("w7_3 matched %d entities, want 1", len(got))
+	}
+}
+
+func TestDeclareIndex_MakesSQLIndexes(t *testing.T) {
+	ctx := context.Background()
+	e := openEngine(t)
+	if err := e.DeclareIndex(ctx, storage.Index{Collection: "album", Property: "year"}); err != nil {
+		t.Fatal(err)
+	}
+	// Declaring again is a no-op.
+	if err := e.DeclareIndex(ctx, storage.Index{Collection: "album", Property: "year"}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := e.Pool().Query(ctx, `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'album' AND indexdef LIKE '%year#%' ORDER BY 1`, e.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(defs) != 6 { // one per kind that orders: bool, number, string, bytes, json text, ref
+		t.Errorf("%d indexes on year, want 6: %v", len(defs), defs)
+	}
+	for _, d := range defs {
+		if !strings.Contains(d, ", id)") {
+			t.Errorf("index %q does not end with id (the tie order)", d)
+		}
+	}
+}
