@@ -1,10 +1,17 @@
 package storageplugin_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/storage"
@@ -14,38 +21,49 @@ import (
 	storageplugin "github.com/ankurah/ankurah-go/plugins/storage-plugin"
 )
 
+// benchEngine opens an engine under benchmark and returns the pid of its
+// plugin process (0 in process), whose CPU time counts too.
+type benchEngine struct {
+	name string
+	open func(b *testing.B) (storage.Engine, int)
+}
+
 // benchEngines are the same engines in process and through the plugin
 // boundary, so each pair is measured in the same run.
-func benchEngines(b *testing.B) []struct {
-	name string
-	open func(b *testing.B) storage.Engine
-} {
-	plugin := func(name string, args func(dir string) []string) func(b *testing.B) storage.Engine {
-		return func(b *testing.B) storage.Engine {
+func benchEngines(b *testing.B) []benchEngine {
+	plugin := func(name string, args func(dir string) []string) func(b *testing.B) (storage.Engine, int) {
+		return func(b *testing.B) (storage.Engine, int) {
 			var opts []storageplugin.Option
 			if args != nil {
 				opts = append(opts, storageplugin.WithArgs(args(b.TempDir())...))
 			}
+			before := childPIDs(b, bin(b, name))
 			e, err := storageplugin.Open(context.Background(), bin(b, name), opts...)
 			if err != nil {
 				b.Fatal(err)
 			}
-			return e
+			for _, pid := range childPIDs(b, bin(b, name)) {
+				if !slices.Contains(before, pid) {
+					return e, pid
+				}
+			}
+			b.Fatal("cannot find the plugin process")
+			return nil, 0
 		}
 	}
-	return []struct {
-		name string
-		open func(b *testing.B) storage.Engine
-	}{
-		{"memory/in-process", func(*testing.B) storage.Engine { return memory.New() }},
+	inProcess := func(open func(b *testing.B) storage.Engine) func(b *testing.B) (storage.Engine, int) {
+		return func(b *testing.B) (storage.Engine, int) { return open(b), 0 }
+	}
+	return []benchEngine{
+		{"memory/in-process", inProcess(func(*testing.B) storage.Engine { return memory.New() })},
 		{"memory/plugin", plugin("ankurah-storage-memory", nil)},
-		{"bolt/in-process", func(b *testing.B) storage.Engine {
+		{"bolt/in-process", inProcess(func(b *testing.B) storage.Engine {
 			e, err := bolt.Open(context.Background(), filepath.Join(b.TempDir(), "data.db"))
 			if err != nil {
 				b.Fatal(err)
 			}
 			return e
-		}},
+		})},
 		{"bolt/plugin", plugin("ankurah-storage-bolt", func(dir string) []string { return []string{filepath.Join(dir, "data.db")} })},
 	}
 }
@@ -71,19 +89,22 @@ func BenchmarkApply1000(b *testing.B) {
 	const n = 1000
 	for _, eng := range benchEngines(b) {
 		b.Run(eng.name, func(b *testing.B) {
-			e := eng.open(b)
+			e, pid := eng.open(b)
 			defer e.Close()
 			ctx := context.Background()
+			cpu := startCPU(b, pid)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
+				cpu.pause(b)
 				batch := entityBatch("bench", fmt.Sprintf("apply%d", i), n)
+				cpu.resume(b)
 				b.StartTimer()
 				if err := e.Apply(ctx, batch); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "entities/s")
+			cpu.report(b, n)
 		})
 	}
 }
@@ -97,7 +118,7 @@ func BenchmarkFetchStates10000(b *testing.B) {
 	}
 	for _, eng := range benchEngines(b) {
 		b.Run(eng.name, func(b *testing.B) {
-			e := eng.open(b)
+			e, pid := eng.open(b)
 			defer e.Close()
 			ctx := context.Background()
 			if err := e.Apply(ctx, entityBatch("bench", "fetch", n)); err != nil {
@@ -107,6 +128,7 @@ func BenchmarkFetchStates10000(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			cpu := startCPU(b, pid)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				states, err := c.FetchStates(ctx, sel)
@@ -117,7 +139,67 @@ func BenchmarkFetchStates10000(b *testing.B) {
 					b.Fatalf("fetched %d states, want %d", len(states), n)
 				}
 			}
-			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "entities/s")
+			cpu.report(b, n)
 		})
 	}
+}
+
+// cpuClock measures the CPU time (user + system, GC included) of this
+// process and of a plugin process: on a shared machine wall time measures
+// the neighbours, CPU time measures the work.
+//
+// The plugin's time is counted from start to report (it idles while the
+// benchmark prepares its input); the host's only while resumed.
+type cpuClock struct {
+	pid            int
+	self           time.Duration
+	selfAt, plugAt time.Duration
+}
+
+func (c *cpuClock) pause(b *testing.B)  { c.self += selfCPU(b) - c.selfAt }
+func (c *cpuClock) resume(b *testing.B) { c.selfAt = selfCPU(b) }
+
+func startCPU(b *testing.B, pid int) *cpuClock {
+	c := &cpuClock{pid: pid}
+	c.selfAt, c.plugAt = selfCPU(b), procCPU(b, pid)
+	return c
+}
+
+// report adds entities/s (wall), cpu-ms/op (host + plugin) and entities
+// per CPU second.
+func (c *cpuClock) report(b *testing.B, perOp int) {
+	self := c.self + selfCPU(b) - c.selfAt
+	plug := procCPU(b, c.pid) - c.plugAt
+	total := self + plug
+	b.ReportMetric(float64(perOp*b.N)/b.Elapsed().Seconds(), "entities/s")
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+	if c.pid != 0 {
+		b.ReportMetric(float64(plug.Microseconds())/1000/float64(b.N), "plugin-cpu-ms/op")
+	}
+	if total > 0 {
+		b.ReportMetric(float64(perOp*b.N)/total.Seconds(), "entities/cpu-s")
+	}
+}
+
+func selfCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procCPU reads a process's utime + stime from /proc (clock ticks of 10 ms).
+func procCPU(b *testing.B, pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }

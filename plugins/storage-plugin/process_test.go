@@ -21,7 +21,7 @@ import (
 )
 
 // childPIDs returns the pids of this process's children running binary.
-func childPIDs(t *testing.T, binary string) []int {
+func childPIDs(t testing.TB, binary string) []int {
 	t.Helper()
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
