@@ -1,11 +1,14 @@
 package storageplugin_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	storageplugin "github.com/ankurah/ankurah-go/plugins/storage-plugin"
 )
 
 // bins holds the plugin binaries TestMain builds, by name.
@@ -21,7 +24,21 @@ var pluginPackages = []string{
 	"./testdata/futureplugin",
 }
 
+// hostEnv makes the test binary act as a host that opens the plugin the
+// variable names and waits to be killed (TestHostDeath_PluginExits).
+const hostEnv = "STORAGEPLUGIN_TEST_HOST"
+
 func TestMain(m *testing.M) {
+	if path := os.Getenv(hostEnv); path != "" {
+		e, err := storageplugin.Open(context.Background(), path)
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		defer e.Close()
+		fmt.Println("ready")
+		select {}
+	}
 	os.Exit(run(m))
 }
 

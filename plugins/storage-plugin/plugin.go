@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -89,6 +90,7 @@ func ServeFunc(open func(ctx context.Context) (storage.Engine, error)) {
 		slog.Error("storage plugin: opening the engine failed", "error", err)
 		engine = failedEngine{err}
 	}
+	go exitWithHost(os.Getppid(), engine)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{
@@ -119,3 +121,20 @@ func (f failedEngine) Collection(context.Context, string) (storage.Collection, e
 }
 func (f failedEngine) Apply(context.Context, *storage.Batch) error { return f.err }
 func (f failedEngine) Close() error                                { return nil }
+
+// exitWithHost ends the plugin when its host dies without closing it (killed,
+// crashed): the process is then re-parented, and an orphaned plugin would
+// hold its engine (a bolt file lock) forever. It closes the engine first.
+func exitWithHost(ppid int, engine storage.Engine) {
+	for {
+		time.Sleep(parentPollInterval)
+		if os.Getppid() != ppid {
+			slog.Warn("storage plugin: the host process is gone; closing the engine and exiting")
+			_ = engine.Close()
+			os.Exit(3)
+		}
+	}
+}
+
+// parentPollInterval is how often a plugin checks that its host is alive.
+const parentPollInterval = time.Second

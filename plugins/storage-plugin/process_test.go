@@ -1,11 +1,14 @@
 package storageplugin_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -185,4 +188,79 @@ func TestOpen_RefusesWhatIsNotAPlugin(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestHostDeath_PluginExits(t *testing.T) {
+	path := bin(t, "ankurah-storage-memory")
+	host := exec.Command(os.Args[0], "-test.run=^$")
+	host.Env = append(os.Environ(), hostEnv+"="+path)
+	out, err := host.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = host.Process.Kill(); _ = host.Wait() }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "ready\n" {
+		t.Fatalf("host said %q, %v", line, err)
+	}
+	var plugin int
+	for _, pid := range allPIDs(t) {
+		if ppid, exe := procParent(pid); ppid == host.Process.Pid && exe == path {
+			plugin = pid
+		}
+	}
+	if plugin == 0 {
+		t.Fatal("cannot find the host's plugin process")
+	}
+	if err := host.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = host.Wait()
+	deadline := time.Now().Add(30 * time.Second)
+	for alive(plugin) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(plugin, syscall.SIGKILL)
+			t.Fatalf("plugin %d still runs 30s after its host was killed", plugin)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func allPIDs(t *testing.T) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	var pids []int
+	for _, ent := range entries {
+		if pid, err := strconv.Atoi(ent.Name()); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// procParent returns a process's parent pid and executable.
+func procParent(pid int) (int, string) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, ""
+	}
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	ppid, _ := strconv.Atoi(fields[1])
+	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	return ppid, exe
+}
+
+// alive reports whether a process runs (a zombie has exited).
+func alive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z" && fields[0] != "X"
 }
