@@ -444,3 +444,63 @@ func TestIndex_LongValuesKeepKeysShortAndAnswersExact(t *testing.T) {
 		_ = it.Next()
 	}
 }
+
+func TestIndex_BuiltWhileAnotherEngineWrites(t *testing.T) {
+	ctx := context.Background()
+	prefix := uniquePrefix(t)
+	writer := newEngine(t, tikv.WithKeyPrefix(prefix))
+	builder := newEngine(t, tikv.WithKeyPrefix(prefix), tikv.WithScanBatchSize(3))
+	const n, rounds = 40, 60
+	b, ids := create(n, "build", func(i int) map[string]value.Value {
+		return map[string]value.Value{"v": value.Int(int64(i))}
+	})
+	if err := writer.Apply(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	heads := make([]event.Event, n)
+	values := make([]int64, n)
+	for i := range n {
+		heads[i], values[i] = b.Events[i], int64(i)
+	}
+	// Whatever the interleaving, the index must end up holding exactly the
+	// final values: writes before, during and after the build.
+	done := make(chan error, 1)
+	go func() {
+		done <- builder.DeclareIndex(ctx, storage.Index{Collection: coll, Property: "v"})
+	}()
+	for r := range rounds {
+		i := (r * 7) % n
+		ev := edit(heads[i], fmt.Sprint(r))
+		v := int64(1000 + r)
+		err := writer.Apply(ctx, &storage.Batch{
+			Events: []event.Event{ev},
+			States: []storage.StateWrite{{State: stateOf(ev, map[string]value.Value{"v": value.Int(v)}), Expected: event.NewClock(heads[i].ID())}},
+		})
+		if err != nil {
+			t.Fatalf("round %d: %v", r, err)
+		}
+		heads[i], values[i] = ev, v
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("DeclareIndex: %v", err)
+	}
+	order := slices.Clone(ids)
+	slices.SortStableFunc(order, func(x, y id.EntityID) int {
+		vx, vy := values[slices.Index(ids, x)], values[slices.Index(ids, y)]
+		if vx != vy {
+			return int(vx - vy)
+		}
+		return x.Compare(y)
+	})
+	for name, e := range map[string]*tikv.Engine{"writer": writer, "builder": builder} {
+		c := collection(t, e)
+		if got := fetch(t, c, "v >= 0 ORDER BY v"); !slices.Equal(got, order) {
+			t.Errorf("%s: index scan %v\nwant %v", name, got, order)
+		}
+		for i := range n {
+			if got := fetch(t, c, "v = ?", values[i]); !slices.Equal(got, ids[i:i+1]) {
+				t.Errorf("%s: v = %d -> %v, want %v", name, values[i], got, ids[i])
+			}
+		}
+	}
+}

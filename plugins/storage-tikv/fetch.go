@@ -210,9 +210,9 @@ func (c *collector) add(s entity.State, groupKey []byte) error {
 		c.out = append(c.out, s)
 		if c.limit >= 0 && int64(len(c.out)) >= 2*c.limit+64 {
 			// Keep only the best LIMIT rows so far: memory stays O(LIMIT).
-			storage.SortStates(c.out, c.order)
-			clear(c.out[c.limit:])
-			c.out = c.out[:c.limit]
+			n := len(c.out)
+			c.out, _ = storage.Residual(c.out, nil, c.order, c.limit) // no program: cannot fail
+			clear(c.out[len(c.out):n])
 		}
 	}
 	return nil
@@ -230,12 +230,8 @@ func (c *collector) flushGroup() {
 func (c *collector) result() []entity.State {
 	if c.stream {
 		c.flushGroup()
-	} else {
-		storage.SortStates(c.out, c.order)
 	}
-	if c.limit >= 0 && int64(len(c.out)) > c.limit {
-		c.out = c.out[:c.limit]
-	}
+	c.out, _ = storage.Residual(c.out, nil, c.order, c.limit) // sorts and limits; no program: cannot fail
 	if c.out == nil {
 		c.out = []entity.State{}
 	}
