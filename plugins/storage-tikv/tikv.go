@@ -102,18 +102,42 @@ var (
 )
 
 // Open connects to the TiKV cluster whose PD endpoints are pdAddrs and
-// returns an engine on it; Close closes the connection.
+// returns an engine on it; Close closes the connection. If ctx ends before
+// the connection is made, Open returns ctx's error (and closes the client
+// when it arrives).
 func Open(ctx context.Context, pdAddrs []string, opts ...Option) (*Engine, error) {
 	if len(pdAddrs) == 0 {
 		return nil, fmt.Errorf("%w: tikv: no PD address given", storage.ErrInvalid)
 	}
-	client, err := txnkv.NewClient(pdAddrs)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("tikv: connecting to PD %s: %w", strings.Join(pdAddrs, ","), err)
 	}
-	e, err := newEngine(ctx, client, true, opts)
+	type result struct {
+		client *txnkv.Client
+		err    error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		c, err := txnkv.NewClient(pdAddrs)
+		ch <- result{c, err}
+	}()
+	var r result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.err == nil {
+				_ = r.client.Close()
+			}
+		}()
+		return nil, fmt.Errorf("tikv: connecting to PD %s: %w", strings.Join(pdAddrs, ","), ctx.Err())
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("tikv: connecting to PD %s: %w", strings.Join(pdAddrs, ","), r.err)
+	}
+	e, err := newEngine(ctx, r.client, true, opts)
 	if err != nil {
-		_ = client.Close()
+		_ = r.client.Close()
 		return nil, err
 	}
 	return e, nil
