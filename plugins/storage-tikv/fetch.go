@@ -184,11 +184,14 @@ type collector struct {
 // add offers a candidate; groupKey is the value part of its index key when
 // the candidates come from an index in order.
 func (c *collector) add(s entity.State, groupKey []byte) error {
+	if c.done {
+		return nil
+	}
 	ok, err := c.prog.Match(s.Values)
 	if err != nil {
 		return fmt.Errorf("tikv: filtering %s: %w", s.ID, err)
 	}
-	if !ok || c.done {
+	if !ok {
 		return nil
 	}
 	switch {
