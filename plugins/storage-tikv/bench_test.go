@@ -40,7 +40,7 @@ func cpuTime() time.Duration {
 func reportPerEntity(b *testing.B, cpu0 time.Duration, perOp int) {
 	n := float64(b.N * perOp)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/entity")
-	b.ReportMetric(float64((cpuTime() - cpu0).Nanoseconds())/n, "cpu-ns/entity")
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/n, "cpu-ns/entity")
 }
 
 func benchClient(b *testing.B) *txnkv.Client {
