@@ -3,21 +3,13 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-
-	"github.com/ankurah/ankurah-go/core"
-	"github.com/ankurah/ankurah-go/core/policy"
-	"github.com/ankurah/ankurah-go/core/storage/memory"
-	ws "github.com/ankurah/ankurah-go/plugins/transport-ws"
+	"syscall/js"
 )
 
 func main() {
-	node, err := core.NewNode(memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
-	if err != nil {
-		panic(err)
+	js.Global().Set("__ankurah", newAPI().exports())
+	if f := js.Global().Get("__ankurahLoaded"); f.Type() == js.TypeFunction {
+		f.Invoke()
 	}
-	_, err = ws.Dial(context.Background(), "ws://127.0.0.1/ws", node)
-	slog.Info("dial", "err", err)
 	select {}
 }
