@@ -24,7 +24,6 @@ type api struct {
 	ctx    *core.Context
 	engine *indexeddb.Engine
 	client *ws.Client
-	stateS func() // unsubscribes the connection-state forwarder
 
 	next    int
 	handles map[int]any
@@ -82,8 +81,7 @@ func (a *api) nodeCtx() (*core.Context, error) {
 // promise runs f on its own goroutine (never blocking the JS callback that
 // asked) and settles a Promise with its result.
 func promise(f func() (any, error)) js.Value {
-	var exec js.Func
-	exec = js.FuncOf(func(_ js.Value, args []js.Value) any {
+	exec := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		resolve, reject := args[0], args[1]
 		go func() {
 			v, err := f()

@@ -151,6 +151,9 @@ func viewJS(v *core.View) js.Value {
 	o.Set("id", v.ID().String())
 	o.Set("collection", v.Collection())
 	o.Set("values", vals)
+	if v.Deleted() {
+		o.Set("deleted", true)
+	}
 	return o
 }
 

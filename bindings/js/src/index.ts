@@ -1,0 +1,365 @@
+// @ankurah/client: the Ankurah browser client. A Go ephemeral node compiled
+// to WebAssembly keeps a copy of what the app reads in IndexedDB, syncs with
+// a durable node over a WebSocket, and works offline; this package loads it
+// and gives it a typed API.
+//
+//   const client = await load({ wasmUrl: "/ankurah.wasm", wasmExecUrl: "/wasm_exec.js" });
+//   client.connect("ws://" + location.host + "/ws", () => token());
+//   const Album = model<AlbumRecord>(AlbumCollection);
+//   const albums = await Album.query(client, "year > ? ORDER BY year", 1985);
+//   albums.signal.subscribe((items) => render(items));
+
+import type { ChangeKind, ConnectionState, RawAPI, RawChangeSet, RawEntity, Value } from "./raw.ts";
+import { Mutable, type Signal } from "./signal.ts";
+
+export type { AnkurahError, ChangeKind, ConnectionState, JSONValue, Value } from "./raw.ts";
+export { isAnkurahError } from "./raw.ts";
+export { Mutable, type Signal } from "./signal.ts";
+
+/** Property values of a record: what ankurah-gen's TypeScript interfaces describe. */
+export type Values = { [key: string]: Value };
+
+/** An immutable snapshot of an entity. */
+export interface Entity<T = Values> {
+  readonly id: string;
+  readonly collection: string;
+  readonly values: Readonly<T>;
+}
+
+/** One entity's change in a ChangeSet. */
+export interface Change<T = Values> {
+  kind: ChangeKind;
+  entity: Entity<T>;
+}
+
+/** What a live query reports for one commit: the changes and the result set after them. */
+export interface ChangeSet<T = Values> {
+  changes: Change<T>[];
+  items: Entity<T>[];
+}
+
+/** Where to find the WebAssembly node and Go's wasm_exec.js, and which IndexedDB database to use. */
+export interface LoadOptions {
+  /** URL of ankurah.wasm (default "/ankurah.wasm"). */
+  wasmUrl?: string;
+  /** URL of Go's wasm_exec.js (default "/wasm_exec.js"); skipped when globalThis.Go exists. */
+  wasmExecUrl?: string;
+  /** IndexedDB database name (default "ankurah"). */
+  db?: string;
+}
+
+declare global {
+  // eslint-disable-next-line no-var
+  var __ankurah: RawAPI | undefined;
+  // eslint-disable-next-line no-var
+  var Go: { new (): { importObject: WebAssembly.Imports; run(i: WebAssembly.Instance): Promise<void> } } | undefined;
+}
+
+function loadScript(url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = url;
+    s.onload = () => resolve();
+    s.onerror = () => reject(new Error(`ankurah: could not load ${url}`));
+    document.head.appendChild(s);
+  });
+}
+
+let loading: Promise<RawAPI> | undefined;
+
+async function loadRaw(opts: LoadOptions): Promise<RawAPI> {
+  if (globalThis.__ankurah) return globalThis.__ankurah;
+  if (!globalThis.Go) await loadScript(opts.wasmExecUrl ?? "/wasm_exec.js");
+  const go = new globalThis.Go!();
+  const url = opts.wasmUrl ?? "/ankurah.wasm";
+  const resp = fetch(url);
+  let inst: WebAssembly.Instance;
+  try {
+    inst = (await WebAssembly.instantiateStreaming(resp, go.importObject)).instance;
+  } catch {
+    // Servers that send another Content-Type than application/wasm.
+    const bytes = await (await fetch(url)).arrayBuffer();
+    inst = (await WebAssembly.instantiate(bytes, go.importObject)).instance;
+  }
+  void go.run(inst); // resolves when the Go program exits, which it does not
+  if (!globalThis.__ankurah) throw new Error("ankurah: the WebAssembly module did not export its API");
+  return globalThis.__ankurah;
+}
+
+/** Loads the WebAssembly node (once per page) and opens its IndexedDB database. */
+export async function load(opts: LoadOptions = {}): Promise<Client> {
+  loading ??= loadRaw(opts);
+  const raw = await loading;
+  await raw.open(opts.db ?? "ankurah");
+  return new Client(raw);
+}
+
+function entity<T>(e: RawEntity): Entity<T> {
+  const out: Entity<T> = { id: e.id, collection: e.collection, values: Object.freeze(e.values) as unknown as T };
+  if (e.deleted) (out as { deleted?: boolean }).deleted = true;
+  return Object.freeze(out);
+}
+
+/** The client: an ephemeral node, its connection, and the app's reads and writes. */
+export class Client {
+  private conn = new Mutable<ConnectionState>("offline");
+  private connSub: number | undefined;
+  private entities = new Map<string, Mutable<Entity<any> | undefined>>();
+
+  /** @internal */
+  constructor(readonly raw: RawAPI) {
+    this.conn.set(raw.connectionState());
+  }
+
+  /**
+   * Keeps the node connected to a durable node's WebSocket endpoint. token is
+   * a string, or a function called on every (re)connection so a renewed token is used.
+   */
+  connect(url: string, token?: string | (() => string | null | undefined)): void {
+    this.raw.connect(url, token);
+    this.connSub = this.raw.subscribeConnectionState((s) => this.conn.set(s));
+    this.conn.set(this.raw.connectionState());
+  }
+
+  /** Disconnects and stops reconnecting; the node keeps working offline. */
+  async disconnect(): Promise<void> {
+    if (this.connSub !== undefined) this.raw.unsubscribe(this.connSub);
+    this.connSub = undefined;
+    await this.raw.disconnect();
+    this.conn.set("offline");
+  }
+
+  /** Sends fresh credentials (the token function's new value) on the current connection. */
+  refreshCredentials(): void {
+    this.raw.refreshCredentials();
+  }
+
+  /** The connection state as a signal. */
+  get connection(): Signal<ConnectionState> {
+    return this.conn;
+  }
+
+  /** Resolves once a durable node is connected. */
+  ready(): Promise<void> {
+    return this.raw.ready();
+  }
+
+  /** Reads one entity; rejects with code "not_found" when it is missing or deleted. */
+  async get<T = Values>(collection: string, id: string): Promise<Entity<T>> {
+    return this.remember(entity<T>(await this.raw.get(collection, id)));
+  }
+
+  /** Reads the entities matching an AnkQL query once. */
+  async fetch<T = Values>(collection: string, query: string, ...args: Value[]): Promise<Entity<T>[]> {
+    return (await this.raw.fetch(collection, query, args)).map((e) => this.remember(entity<T>(e)));
+  }
+
+  /** A live query: its result set now, and kept current as commits land. */
+  async query<T = Values>(collection: string, query: string, ...args: Value[]): Promise<LiveQuery<T>> {
+    const h = await this.raw.query(collection, query, args);
+    return new LiveQuery<T>(this, h, collection);
+  }
+
+  /** Starts a transaction. */
+  begin(): Transaction {
+    return new Transaction(this, this.raw.begin());
+  }
+
+  /** Runs f in a transaction and commits it (rolls back if f throws). */
+  async transaction<R>(f: (trx: Transaction) => Promise<R> | R): Promise<R> {
+    const trx = this.begin();
+    let r: R;
+    try {
+      r = await f(trx);
+    } catch (e) {
+      trx.rollback();
+      throw e;
+    }
+    await trx.commit();
+    return r;
+  }
+
+  /**
+   * The latest snapshot of an entity that any live query or read of this
+   * client has seen, as a signal (undefined once it leaves them by deletion).
+   */
+  entity<T = Values>(id: string): Signal<Entity<T> | undefined> {
+    let s = this.entities.get(id);
+    if (!s) {
+      s = new Mutable<Entity<any> | undefined>(undefined);
+      this.entities.set(id, s);
+    }
+    return s as Signal<Entity<T> | undefined>;
+  }
+
+  /** @internal */
+  remember<T>(e: Entity<T>): Entity<T> {
+    const s = this.entities.get(e.id);
+    if ((e as { deleted?: boolean }).deleted) {
+      s?.set(undefined);
+      return e;
+    }
+    if (s && s.get() !== e) s.set(e);
+    else if (!s) this.entities.set(e.id, new Mutable<Entity<any> | undefined>(e));
+    return e;
+  }
+}
+
+/** A query that stays current. Its items are a signal; close it when done. */
+export class LiveQuery<T = Values> {
+  private itemsSig: Mutable<Entity<T>[]>;
+  private listeners = new Set<(cs: ChangeSet<T>) => void>();
+  private sub: number | undefined;
+  private closed = false;
+
+  /** @internal */
+  constructor(private client: Client, private h: number, readonly collection: string) {
+    this.itemsSig = new Mutable(client.raw.lqItems(h).map((e) => client.remember(entity<T>(e))));
+    let first = true;
+    this.sub = client.raw.lqSubscribe(h, (raw: RawChangeSet) => {
+      if (first) {
+        first = false; // the Initial set: items were already read
+        return;
+      }
+      const cs: ChangeSet<T> = {
+        changes: raw.changes.map((c) => ({ kind: c.kind, entity: client.remember(entity<T>(c.entity)) })),
+        items: raw.items.map((e) => client.remember(entity<T>(e))),
+      };
+      this.itemsSig.set(cs.items);
+      for (const f of [...this.listeners]) f(cs);
+    });
+  }
+
+  /** The current result set, in the query's order. */
+  get items(): Entity<T>[] {
+    return this.itemsSig.get();
+  }
+
+  /** The result set as a signal. */
+  get signal(): Signal<Entity<T>[]> {
+    return this.itemsSig;
+  }
+
+  /** Calls f with one ChangeSet per commit that changes the result set. */
+  subscribe(f: (cs: ChangeSet<T>) => void): () => void {
+    this.listeners.add(f);
+    return () => {
+      this.listeners.delete(f);
+    };
+  }
+
+  /** Re-points the live query at a new query (pagination, a changed filter). */
+  updateSelection(query: string, ...args: Value[]): Promise<void> {
+    return this.client.raw.lqUpdateSelection(this.h, query, args);
+  }
+
+  /** Stops the live query. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.sub !== undefined) this.client.raw.unsubscribe(this.sub);
+    this.client.raw.lqClose(this.h);
+    this.listeners.clear();
+  }
+}
+
+/** A group of edits that commit together. */
+export class Transaction {
+  private muts: Mut<any>[] = [];
+  /** @internal */
+  constructor(private client: Client, private h: number) {}
+
+  /** Starts a new entity with initial values; its id is known after commit. */
+  create<T = Values>(collection: string, values: Partial<T> = {}): Mut<T> {
+    const m = new Mut<T>(this.client, this.client.raw.trxCreate(this.h, collection, values as Record<string, Value>), collection, null);
+    this.muts.push(m);
+    return m;
+  }
+
+  /** Edits an existing entity (the same entity twice gives the same edits). */
+  async edit<T = Values>(collection: string, id: string): Promise<Mut<T>> {
+    const m = new Mut<T>(this.client, await this.client.raw.trxEdit(this.h, collection, id), collection, id);
+    this.muts.push(m);
+    return m;
+  }
+
+  /** Deletes an entity. */
+  delete(collection: string, id: string): Promise<void> {
+    return this.client.raw.trxDelete(this.h, collection, id);
+  }
+
+  /**
+   * Commits. Resolves when a durable node accepted it, or at once while
+   * offline (the commit is sent on reconnection). Created entities get their ids.
+   */
+  async commit(): Promise<string[]> {
+    const ids = await this.client.raw.trxCommit(this.h);
+    this.muts.forEach((m, i) => m._committed(ids[i] ?? null));
+    return ids;
+  }
+
+  /** Ends the transaction without writing anything. */
+  rollback(): void {
+    this.client.raw.trxRollback(this.h);
+  }
+}
+
+/** An entity being edited in a transaction. */
+export class Mut<T = Values> {
+  /** @internal */
+  constructor(private client: Client, private h: number, readonly collection: string, private _id: string | null) {}
+
+  /** The entity id (null for a creation until its transaction commits). */
+  get id(): string | null {
+    return this._id;
+  }
+
+  /** Sets properties. */
+  set(values: Partial<T>): this {
+    this.client.raw.mutSet(this.h, values as Record<string, Value>);
+    return this;
+  }
+
+  /** The values as this transaction sees them. */
+  values(): T {
+    return this.client.raw.mutValues(this.h) as unknown as T;
+  }
+
+  /** Marks the entity deleted when the transaction commits. */
+  delete(): void {
+    this.client.raw.mutDelete(this.h);
+  }
+
+  /** @internal */
+  _committed(id: string | null): void {
+    this._id = id;
+  }
+}
+
+/** Typed helpers for one collection, for a record type from ankurah-gen's TypeScript output. */
+export interface Model<T> {
+  readonly collection: string;
+  get(ctx: Client, id: string): Promise<Entity<T>>;
+  fetch(ctx: Client, query: string, ...args: Value[]): Promise<Entity<T>[]>;
+  query(ctx: Client, query: string, ...args: Value[]): Promise<LiveQuery<T>>;
+  create(trx: Transaction, values: Partial<T>): Mut<T>;
+  edit(trx: Transaction, id: string): Promise<Mut<T>>;
+}
+
+/**
+ * Binds a record type to its collection:
+ *
+ *   import { type Album as AlbumRecord, AlbumCollection } from "./ankurah_gen";
+ *   export const Album = model<AlbumRecord>(AlbumCollection);
+ *   const lq = await Album.query(client, "year > ?", 1985); // LiveQuery<AlbumRecord>
+ */
+export function model<T>(collection: string): Model<T> {
+  return {
+    collection,
+    get: (ctx, id) => ctx.get<T>(collection, id),
+    fetch: (ctx, q, ...args) => ctx.fetch<T>(collection, q, ...args),
+    query: (ctx, q, ...args) => ctx.query<T>(collection, q, ...args),
+    create: (trx, values) => trx.create<T>(collection, values),
+    edit: (trx, id) => trx.edit<T>(collection, id),
+  };
+}

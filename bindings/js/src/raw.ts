@@ -1,0 +1,67 @@
+// The object the Go program exports on globalThis.__ankurah
+// (bindings/wasm/api.go). Applications use the typed classes instead.
+
+/** A property value: null, boolean, number, string, bytes, JSON, or an entity id (refs). */
+export type Value = null | boolean | number | string | Uint8Array | JSONValue;
+/** A JSON value (stored as a json property). */
+export type JSONValue = null | boolean | number | string | JSONValue[] | { [key: string]: JSONValue };
+
+/** An entity snapshot as the node returns it. */
+export interface RawEntity {
+  id: string;
+  collection: string;
+  values: Record<string, Value>;
+  deleted?: boolean;
+}
+
+/** How an entity's membership in a live query changed. */
+export type ChangeKind = "Initial" | "Add" | "Update" | "Remove";
+
+export interface RawChangeSet {
+  changes: { kind: ChangeKind; entity: RawEntity }[];
+  items: RawEntity[];
+}
+
+/** The connection state of the client ("offline" before connect). */
+export type ConnectionState = "offline" | "connecting" | "connected" | "disconnected" | "closed";
+
+export interface RawAPI {
+  open(db: string): Promise<void>;
+  connect(url: string, token?: string | (() => string | null | undefined)): void;
+  disconnect(): Promise<void>;
+  refreshCredentials(): void;
+  connectionState(): ConnectionState;
+  subscribeConnectionState(cb: (s: ConnectionState) => void): number;
+  unsubscribe(sub: number): void;
+  ready(): Promise<void>;
+  get(collection: string, id: string): Promise<RawEntity>;
+  fetch(collection: string, query: string, args: Value[]): Promise<RawEntity[]>;
+  query(collection: string, query: string, args: Value[]): Promise<number>;
+  lqItems(h: number): RawEntity[];
+  lqSubscribe(h: number, cb: (cs: RawChangeSet) => void): number;
+  lqUpdateSelection(h: number, query: string, args: Value[]): Promise<void>;
+  lqClose(h: number): void;
+  begin(): number;
+  trxCreate(t: number, collection: string, values?: Record<string, Value>): number;
+  trxEdit(t: number, collection: string, id: string): Promise<number>;
+  trxDelete(t: number, collection: string, id: string): Promise<void>;
+  trxCommit(t: number): Promise<string[]>;
+  trxRollback(t: number): void;
+  mutSet(m: number, values: Record<string, Value>): void;
+  mutValues(m: number): Record<string, Value>;
+  mutDelete(m: number): void;
+  mutId(m: number): string | null;
+}
+
+/** The Error the Go side throws or rejects with: the Go message and a stable code. */
+export interface AnkurahError extends Error {
+  name: "AnkurahError";
+  code:
+    | "not_found" | "conflict" | "syntax" | "bind" | "type" | "access_denied" | "unauthenticated"
+    | "transaction_done" | "invalid_name" | "closed" | "budget_exceeded" | "invalid_argument" | "internal";
+}
+
+/** Reports whether e is an error from the node with the given code. */
+export function isAnkurahError(e: unknown, code?: AnkurahError["code"]): e is AnkurahError {
+  return e instanceof Error && e.name === "AnkurahError" && (code === undefined || (e as AnkurahError).code === code);
+}

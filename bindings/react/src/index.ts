@@ -1,0 +1,75 @@
+// @ankurah/react: React hooks over @ankurah/client signals, built on
+// useSyncExternalStore so renders never tear; every hook unsubscribes on unmount.
+
+import { useEffect, useState, useSyncExternalStore } from "react";
+import type { Client, Entity, LiveQuery, Model, Signal, Value, Values } from "@ankurah/client";
+
+/** The current value of a signal; re-renders when it changes. */
+export function useSignal<T>(signal: Signal<T>): T {
+  return useSyncExternalStore(
+    (onChange) => signal.subscribe(() => onChange()),
+    () => signal.get(),
+  );
+}
+
+const noItems: never[] = [];
+const emptySignal: Signal<never[]> = { get: () => noItems, subscribe: () => () => {} };
+
+/** The items of a live query (an empty list while it is undefined). */
+export function useLiveQuery<T>(lq: LiveQuery<T> | undefined): Entity<T>[] {
+  return useSignal<Entity<T>[]>(lq ? lq.signal : emptySignal);
+}
+
+/** The result of useQuery: the items, the live query once open, and any error. */
+export interface QueryState<T> {
+  items: Entity<T>[];
+  liveQuery: LiveQuery<T> | undefined;
+  loading: boolean;
+  error: Error | undefined;
+}
+
+/**
+ * Opens a live query for a model while the component is mounted and
+ * re-opens it when the query text or arguments change; closes it on unmount.
+ *
+ *   const { items } = useQuery(client, Album, "year > ? ORDER BY year", minYear);
+ */
+export function useQuery<T>(client: Client | undefined, m: Model<T>, query: string, ...args: Value[]): QueryState<T> {
+  const [lq, setLq] = useState<LiveQuery<T>>();
+  const [error, setError] = useState<Error>();
+  const key = JSON.stringify([m.collection, query, args.map((a) => (a instanceof Uint8Array ? Array.from(a) : a))]);
+  useEffect(() => {
+    if (!client) return;
+    let live: LiveQuery<T> | undefined;
+    let cancelled = false;
+    setError(undefined);
+    m.query(client, query, ...args).then(
+      (q) => {
+        if (cancelled) q.close();
+        else {
+          live = q;
+          setLq(q);
+        }
+      },
+      (e: Error) => {
+        if (!cancelled) setError(e);
+      },
+    );
+    return () => {
+      cancelled = true;
+      live?.close();
+      setLq(undefined);
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [client, key]);
+  const items = useLiveQuery(lq);
+  return { items, liveQuery: lq, loading: !lq && !error, error };
+}
+
+/**
+ * The latest snapshot of an entity (as live queries and reads of the client
+ * see it); re-renders when it changes. Undefined once deleted.
+ */
+export function useEntity<T = Values>(client: Client, e: Entity<T> | string): Entity<T> | undefined {
+  return useSignal(client.entity<T>(typeof e === "string" ? e : e.id));
+}
