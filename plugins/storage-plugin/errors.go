@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -105,6 +106,11 @@ func (c *hostEngine) fromStatus(ctx context.Context, call string, err error) err
 	}
 	switch st.Code() {
 	case codes.DeadlineExceeded, codes.Canceled:
+		if dl, ok := ctx.Deadline(); ok && ctx.Err() == nil && time.Until(dl) < time.Second {
+			// The plugin's copy of the deadline (sent along with the call)
+			// fired a moment before ours: report it as ours.
+			<-ctx.Done()
+		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("storageplugin: %s: plugin %s did not answer in time: %w", call, c.path, context.Cause(ctx))
 		}
