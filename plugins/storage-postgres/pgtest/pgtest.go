@@ -21,12 +21,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -69,7 +71,19 @@ func Main(m *testing.M) int {
 		return m.Run()
 	}
 	setMain(srv.URL, nil)
+	// Stop the server when interrupted, too; what a killed run leaves
+	// behind is swept by the next Start.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		if _, ok := <-sig; ok {
+			_ = srv.Stop()
+			os.Exit(1)
+		}
+	}()
 	code := m.Run()
+	signal.Stop(sig)
+	close(sig)
 	if err := srv.Stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
 	}
@@ -133,13 +147,21 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := &Server{bin: bin}
+	if os.Geteuid() == 0 {
+		s.asUser = "postgres"
+	}
+	s.sweep(ctx)
 	dir, err := os.MkdirTemp("", "pgtest-")
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
 	}
-	s := &Server{bin: bin, dir: dir}
-	if os.Geteuid() == 0 {
-		s.asUser = "postgres"
+	s.dir = dir
+	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("pgtest: %w", err)
+	}
+	if s.asUser != "" {
 		if err := chownTo(dir, s.asUser); err != nil {
 			_ = os.RemoveAll(dir)
 			return nil, err
@@ -172,6 +194,32 @@ func Start(ctx context.Context) (*Server, error) {
 	}
 }
 
+// sweep stops and removes the clusters of test processes that died
+// without stopping theirs (killed by a timeout or a signal).
+func (s *Server) sweep(ctx context.Context) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "pgtest-*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "owner.pid"))
+		if err != nil {
+			continue // not ours to judge (or still being made)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || processAlive(pid) {
+			continue
+		}
+		_, _ = s.run(ctx, "pg_ctl", "-D", filepath.Join(d, "data"), "-m", "immediate", "-w", "stop")
+		_ = os.RemoveAll(d)
+	}
+}
+
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	return p.Signal(syscall.Signal(0)) == nil
+}
+
 // Stop stops the cluster and removes its directory.
 func (s *Server) Stop() error {
 	if s.stopped {
@@ -198,6 +246,9 @@ func (s *Server) run(ctx context.Context, name string, args ...string) ([]byte, 
 		cmd = exec.CommandContext(ctx, path, args...)
 	}
 	cmd.Dir = s.dir
+	if cmd.Dir == "" {
+		cmd.Dir = os.TempDir()
+	}
 	return cmd.CombinedOutput()
 }
 
