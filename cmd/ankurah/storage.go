@@ -30,11 +30,10 @@ func openStorage(ctx context.Context, url string) (storage.Engine, error) {
 	case "postgres", "postgresql":
 		return postgres.Open(ctx, url)
 	case "tikv":
-		addrs := strings.Split(rest, ",")
 		if rest == "" {
 			return nil, fmt.Errorf("storage %q: tikv:// needs PD addresses", url)
 		}
-		return tikv.Open(ctx, addrs)
+		return tikv.OpenURL(ctx, url)
 	case "plugin":
 		return storageplugin.Open(ctx, rest)
 	}
