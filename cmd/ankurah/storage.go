@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	neturl "net/url"
 	"strings"
 
 	"github.com/ankurah/ankurah-go/core/storage"
@@ -35,7 +36,16 @@ func openStorage(ctx context.Context, url string) (storage.Engine, error) {
 		}
 		return tikv.OpenURL(ctx, url)
 	case "plugin":
-		return storageplugin.Open(ctx, rest)
+		// plugin:///path/to/binary?arg=data.db&arg=… passes arguments to the plugin.
+		path, query, _ := strings.Cut(rest, "?")
+		if path == "" {
+			return nil, fmt.Errorf("storage %q: plugin:// needs the plugin binary's path", url)
+		}
+		vals, err := neturl.ParseQuery(query)
+		if err != nil {
+			return nil, fmt.Errorf("storage %q: %w", url, err)
+		}
+		return storageplugin.Open(ctx, path, storageplugin.WithArgs(vals["arg"]...))
 	}
 	return nil, fmt.Errorf("storage %q: unknown scheme %q", url, scheme)
 }
