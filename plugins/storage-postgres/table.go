@@ -55,9 +55,19 @@ func (e *Engine) table(ctx context.Context, collection string) (*table, error) {
 		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (entity)", pgx.Identifier{ident(collection, "#ee")}.Sanitize(), t.events),
 	}
 	err := e.ddl(ctx, func(tx pgx.Tx) error {
-		for _, s := range stmts {
-			if _, err := tx.Exec(ctx, s); err != nil {
-				return err
+		// Existing tables are left alone: CREATE … IF NOT EXISTS would
+		// still lock them, and waiting for writers while holding the DDL
+		// lock can deadlock with a writer queued behind us. The tables and
+		// their indexes are made in one transaction, so both exist or none.
+		var states, events *string
+		if err := tx.QueryRow(ctx, "SELECT to_regclass($1)::text, to_regclass($2)::text", t.name, t.events).Scan(&states, &events); err != nil {
+			return err
+		}
+		if states == nil || events == nil {
+			for _, s := range stmts {
+				if _, err := tx.Exec(ctx, s); err != nil {
+					return err
+				}
 			}
 		}
 		return t.loadColumns(ctx, tx)
@@ -118,8 +128,13 @@ func (t *table) missing(need []string) []string {
 	return out
 }
 
-// addColumns adds columns (names made by column()) inside a DDL transaction.
+// addColumns adds columns (names made by column()) inside a DDL
+// transaction. It first re-reads the catalog, so that columns another
+// engine added are not altered again (ALTER TABLE locks the table).
 func (t *table) addColumns(ctx context.Context, tx pgx.Tx, cols []string) error {
+	if err := t.loadColumns(ctx, tx); err != nil {
+		return err
+	}
 	cols = t.missing(cols)
 	if len(cols) == 0 {
 		return nil
