@@ -62,11 +62,16 @@
 // # Writes
 //
 // Apply is one SQL transaction per batch: events first (INSERT … ON CONFLICT
-// DO NOTHING), then states: an update deletes the row whose head is the
-// expected head and inserts the new one, a creation inserts with ON CONFLICT
-// DO NOTHING; any row count short of the batch's fails the whole batch with
-// storage.ErrConflict. Replacing the row also clears every typed column of
-// the old value, including columns another engine added meanwhile.
+// DO NOTHING), then states. An update deletes the row whose head is the
+// expected head (DELETE … WHERE head = expected; fewer rows deleted than
+// updates fails the batch), then every new row is written with COPY, where
+// a row already stored is a unique violation: either way the whole batch
+// fails with storage.ErrConflict (deadlocks and serialization failures
+// between concurrent writers too). Replacing the row also clears every typed
+// column of the old value, including columns another engine added meanwhile.
+//
+// DDL (tables, columns, indexes) runs in transactions of its own, before a
+// write's transaction and serialized by an advisory lock per schema.
 package postgres
 
 import (
