@@ -28,7 +28,7 @@ var mixedValues = []value.Value{
 	value.Float(math.Ldexp(1, 53)), value.Float(9223372036854774784), value.Float(math.Ldexp(1, 63)),
 	value.Float(math.Inf(1)), value.Float(math.Inf(-1)), value.Float(5e-324),
 	value.String(""), value.String("a"), value.String("B"), value.String("b"), value.String("ab"),
-	value.String("é"), value.String("e\u0301"), value.String("Z"), value.String("a_b"), value.String("a%b"),
+	value.String("é"), value.String("e\u0301"), value.String("Z"), value.String("a_b"), value.String("a%b"), value.String(`a\b`),
 	value.String("a\x00b"), // (strings that are not UTF-8 do not survive the core's CBOR)
 	value.Bytes(nil), value.Bytes([]byte{0}), value.Bytes([]byte{1, 2}),
 	value.MustJSON(`{"n":0.1,"s":"x","b":true,"o":{"k":1},"a":[1,"two",3.5]}`),
@@ -64,7 +64,7 @@ func TestPushdown_MatchesGo(t *testing.T) {
 		{"v > ?", []any{int64(9223372036854774790)}}, {"v < ?", []any{9223372036854774784.0}},
 		{"v = ?", []any{math.Ldexp(1, 53)}}, {"v > ?", []any{math.Inf(-1)}}, {"v < ?", []any{math.Inf(1)}},
 		{"v = 'a'", nil}, {"v < 'b'", nil}, {"v > 'B'", nil}, {"v >= ''", nil}, {"v = ?", []any{"a\x00b"}},
-		{"v < ?", []any{"\xff"}}, {"v LIKE 'a%'", nil}, {"v LIKE '_'", nil}, {"v LIKE 'a_b'", nil}, {"v LIKE '%'", nil},
+		{"v < ?", []any{"\xff"}}, {"v LIKE 'a%'", nil}, {"v LIKE '_'", nil}, {"v LIKE 'a_b'", nil}, {`v LIKE 'a\%'`, nil}, {`v LIKE '%\b'`, nil}, {"v LIKE '%'", nil},
 		{"v = true", nil}, {"v > false", nil}, {"v = ?", []any{[]byte{1, 2}}}, {"v > ?", []any{[]byte{}}},
 		{"v = ?", []any{id.EntityID{2}}}, {"v = ?", []any{value.MustJSON(`[1,2]`)}}, {"v > ?", []any{value.MustJSON(`[1,2]`)}},
 		{"v IS NULL", nil}, {"v IS NOT NULL", nil}, {"NOT v = 1", nil}, {"NOT v IS NULL", nil},
