@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 	"syscall/js"
+	"time"
 
 	"github.com/ankurah/ankurah-go/core"
 	"github.com/ankurah/ankurah-go/core/policy"
@@ -191,9 +192,10 @@ func (a *api) open(args []js.Value) (any, error) {
 	return nil, nil
 }
 
-// connect(url, token): keeps the node connected to a durable node's /ws.
-// token is a string or a function returning one; a function is called on
-// every (re)connection, so a renewed token is used.
+// connect(url, token, options): keeps the node connected to a durable
+// node's /ws. token is a string or a function returning one; a function is
+// called on every (re)connection, so a renewed token is used. options may
+// set minBackoffMs and maxBackoffMs, the reconnect backoff bounds.
 func (a *api) connect(args []js.Value) (any, error) {
 	url, err := str(args, 0, "url")
 	if err != nil {
@@ -222,7 +224,18 @@ func (a *api) connect(args []js.Value) (any, error) {
 	// connecting in the background, and the node works offline meanwhile.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	c, _ := ws.Dial(ctx, url, a.node, ws.WithCredentials(creds), ws.WithClientLogger(slog.Default()))
+	opts := []ws.ClientOption{ws.WithCredentials(creds), ws.WithClientLogger(slog.Default())}
+	if o := arg(args, 2); o.Type() == js.TypeObject {
+		lo, hi := time.Second, 30*time.Second
+		if v := o.Get("minBackoffMs"); v.Type() == js.TypeNumber && v.Float() > 0 {
+			lo = time.Duration(v.Float() * float64(time.Millisecond))
+		}
+		if v := o.Get("maxBackoffMs"); v.Type() == js.TypeNumber && v.Float() > 0 {
+			hi = time.Duration(v.Float() * float64(time.Millisecond))
+		}
+		opts = append(opts, ws.WithBackoff(lo, max(lo, hi)))
+	}
+	c, _ := ws.Dial(ctx, url, a.node, opts...)
 	a.client = c
 	return nil, nil
 }

@@ -48,6 +48,7 @@ type Engine struct {
 var (
 	_ storage.Engine  = (*Engine)(nil)
 	_ storage.Indexer = (*Engine)(nil)
+	_ storage.Clearer = (*Engine)(nil)
 )
 
 // Open opens (creating if needed) the IndexedDB database called name.
@@ -313,6 +314,25 @@ func indexedProps(keys js.Value) []string {
 		out[i] = keys.Index(i).Index(1).String()
 	}
 	return out
+}
+
+// Clear drops every state, event and index entry in one transaction,
+// keeping the declared indexes (an ephemeral node's cache, dropped when it
+// meets a durable peer of another system).
+func (e *Engine) Clear(ctx context.Context) error {
+	return e.use(func() error {
+		x, err := e.begin("readwrite", storeStates, storeEvents, storeEntityEvents, storeIndex)
+		if err != nil {
+			return err
+		}
+		for _, s := range []string{storeStates, storeEvents, storeEntityEvents, storeIndex} {
+			x.store(s).Call("clear")
+		}
+		if err := x.commit(); err != nil {
+			return fmt.Errorf("indexeddb: clear: %w", err)
+		}
+		return nil
+	})
 }
 
 // DeclareIndex declares an index on a property of a collection and fills

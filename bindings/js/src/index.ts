@@ -9,10 +9,10 @@
 //   const albums = await Album.query(client, "year > ? ORDER BY year", 1985);
 //   albums.signal.subscribe((items) => render(items));
 
-import type { ChangeKind, ConnectionState, RawAPI, RawChangeSet, RawEntity, Value } from "./raw.ts";
+import type { ChangeKind, ConnectOptions, ConnectionState, RawAPI, RawChangeSet, RawEntity, Value } from "./raw.ts";
 import { Mutable, type Signal } from "./signal.ts";
 
-export type { AnkurahError, ChangeKind, ConnectionState, JSONValue, Value } from "./raw.ts";
+export type { AnkurahError, ChangeKind, ConnectOptions, ConnectionState, JSONValue, Value } from "./raw.ts";
 export { isAnkurahError } from "./raw.ts";
 export { Mutable, type Signal } from "./signal.ts";
 
@@ -114,9 +114,10 @@ export class Client {
   /**
    * Keeps the node connected to a durable node's WebSocket endpoint. token is
    * a string, or a function called on every (re)connection so a renewed token is used.
+   * While disconnected it retries with jittered exponential backoff between the options' bounds.
    */
-  connect(url: string, token?: string | (() => string | null | undefined)): void {
-    this.raw.connect(url, token);
+  connect(url: string, token?: string | (() => string | null | undefined), options?: ConnectOptions): void {
+    this.raw.connect(url, token, options);
     this.connSub = this.raw.subscribeConnectionState((s) => this.conn.set(s));
     this.conn.set(this.raw.connectionState());
   }

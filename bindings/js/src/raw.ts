@@ -25,9 +25,15 @@ export interface RawChangeSet {
 /** The connection state of the client ("offline" before connect). */
 export type ConnectionState = "offline" | "connecting" | "connected" | "disconnected" | "closed";
 
+/** Reconnect backoff bounds (defaults 1 s and 30 s). */
+export interface ConnectOptions {
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
 export interface RawAPI {
   open(db: string): Promise<void>;
-  connect(url: string, token?: string | (() => string | null | undefined)): void;
+  connect(url: string, token?: string | (() => string | null | undefined), options?: ConnectOptions): void;
   disconnect(): Promise<void>;
   refreshCredentials(): void;
   connectionState(): ConnectionState;

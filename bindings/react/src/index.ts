@@ -1,7 +1,7 @@
 // @ankurah/react: React hooks over @ankurah/client signals, built on
 // useSyncExternalStore so renders never tear; every hook unsubscribes on unmount.
 
-import { useEffect, useState, useSyncExternalStore } from "react";
+import { useEffect, useRef, useState, useSyncExternalStore } from "react";
 import type { Client, Entity, LiveQuery, Model, Signal, Value, Values } from "@ankurah/client";
 
 /** The current value of a signal; re-renders when it changes. */
@@ -37,19 +37,20 @@ export interface QueryState<T> {
 export function useQuery<T>(client: Client | undefined, m: Model<T>, query: string, ...args: Value[]): QueryState<T> {
   const [lq, setLq] = useState<LiveQuery<T>>();
   const [error, setError] = useState<Error>();
+  const current = useRef<LiveQuery<T>>(undefined);
   const key = JSON.stringify([m.collection, query, args.map((a) => (a instanceof Uint8Array ? Array.from(a) : a))]);
   useEffect(() => {
     if (!client) return;
-    let live: LiveQuery<T> | undefined;
     let cancelled = false;
-    setError(undefined);
     m.query(client, query, ...args).then(
       (q) => {
-        if (cancelled) q.close();
-        else {
-          live = q;
-          setLq(q);
-        }
+        if (cancelled) return q.close();
+        // The previous query's items stay on screen until the new one is ready.
+        const prev = current.current;
+        current.current = q;
+        setError(undefined);
+        setLq(q);
+        prev?.close();
       },
       (e: Error) => {
         if (!cancelled) setError(e);
@@ -57,11 +58,16 @@ export function useQuery<T>(client: Client | undefined, m: Model<T>, query: stri
     );
     return () => {
       cancelled = true;
-      live?.close();
-      setLq(undefined);
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [client, key]);
+  useEffect(
+    () => () => {
+      current.current?.close();
+      current.current = undefined;
+    },
+    [],
+  );
   const items = useLiveQuery(lq);
   return { items, liveQuery: lq, loading: !lq && !error, error };
 }

@@ -1,0 +1,101 @@
+// Browser tests of the example app against a real `ankurah serve`: two
+// browser contexts (separate IndexedDB) stay in sync, data survives a
+// reload, and edits made while the server is down apply locally and reach
+// the other context once it is back. Run: node --test e2e/
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { Server, launchBrowser, missingPrerequisite, screenshot } from "./harness.mjs";
+
+const missing = missingPrerequisite();
+if (missing && process.env.CI === "true") {
+  throw new Error(`browser tests cannot run under CI=true: ${missing}`);
+}
+
+const WAIT = 30_000;
+
+const album = (page, name) => page.locator(`[data-testid=album][data-name="${name}"]`);
+
+async function addAlbum(page, name, artist, year) {
+  await page.getByTestId("new-name").fill(name);
+  await page.getByTestId("new-artist").fill(artist);
+  await page.getByTestId("new-year").fill(String(year));
+  await page.getByTestId("add").click();
+  await album(page, name).waitFor({ timeout: WAIT });
+}
+
+async function rename(page, from, to) {
+  const row = album(page, from);
+  await row.getByTestId("edit").click();
+  await row.getByTestId("edit-name").fill(to);
+  await row.getByTestId("save").click();
+  await album(page, to).waitFor({ timeout: WAIT });
+}
+
+async function connectionIs(page, state) {
+  await page.locator(`[data-testid=connection][data-state="${state}"]`).waitFor({ timeout: WAIT });
+}
+
+describe("example app in Chromium", { skip: missing }, () => {
+  let server, browser, a, b;
+
+  before(async () => {
+    server = await Server.start();
+    browser = await launchBrowser();
+    a = await (await browser.newContext()).newPage();
+    b = await (await browser.newContext()).newPage();
+    for (const p of [a, b]) {
+      p.on("pageerror", (e) => console.error("page error:", e.message));
+      if (process.env.E2E_CONSOLE) p.on("console", (m) => console.error(`[${p === a ? "a" : "b"}] ${m.text()}`));
+      await p.goto(server.url + "/");
+      await connectionIs(p, "connected");
+    }
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  test("a creation in one context appears in the other", async () => {
+    await addAlbum(a, "Origin of Symmetry", "Muse", 2001);
+    await album(b, "Origin of Symmetry").waitFor({ timeout: WAIT });
+    await screenshot(b, "01-created-in-a-seen-in-b");
+  });
+
+  test("an edit in one context appears in the other", async () => {
+    await rename(b, "Origin of Symmetry", "Origin of Symmetry (XX)");
+    await album(a, "Origin of Symmetry (XX)").waitFor({ timeout: WAIT });
+    await screenshot(a, "02-edited-in-b-seen-in-a");
+  });
+
+  test("the live filter narrows the list", async () => {
+    await addAlbum(a, "Showbiz", "Muse", 1999);
+    await a.getByTestId("min-year").fill("2000");
+    await album(a, "Showbiz").waitFor({ state: "detached", timeout: WAIT });
+    await album(a, "Origin of Symmetry (XX)").waitFor({ timeout: WAIT });
+    await a.getByTestId("min-year").fill("0");
+    await album(a, "Showbiz").waitFor({ timeout: WAIT });
+  });
+
+  test("a reload keeps the data", async () => {
+    await a.reload();
+    await album(a, "Origin of Symmetry (XX)").waitFor({ timeout: WAIT });
+    await album(a, "Showbiz").waitFor({ timeout: WAIT });
+  });
+
+  test("offline edits apply locally and sync when the server returns", async () => {
+    await server.stop();
+    await connectionIs(a, "disconnected").catch(() => connectionIs(a, "connecting"));
+    await addAlbum(a, "Absolution", "Muse", 2003);
+    await rename(a, "Showbiz", "Showbiz (offline edit)");
+    await screenshot(a, "03-offline-edits-in-a");
+    assert.equal(await album(b, "Absolution").count(), 0, "b cannot see a's offline creation yet");
+
+    await server.start(); // same port, same bolt file
+    await connectionIs(a, "connected");
+    await connectionIs(b, "connected");
+    await album(b, "Absolution").waitFor({ timeout: WAIT });
+    await album(b, "Showbiz (offline edit)").waitFor({ timeout: WAIT });
+    await screenshot(b, "04-offline-edits-reached-b");
+  });
+});
