@@ -2,6 +2,7 @@ package value
 
 import (
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -42,6 +43,9 @@ func (v Value) MarshalCBOR() ([]byte, error) {
 	case KindFloat:
 		return encMode.Marshal(v.f)
 	case KindString:
+		if !utf8.ValidString(v.s) {
+			return nil, fmt.Errorf("value: string is not valid UTF-8")
+		}
 		return encMode.Marshal(v.s)
 	case KindBytes:
 		return encMode.Marshal([]byte(v.s))

@@ -11,6 +11,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/ankurah/ankurah-go/core/id"
 )
@@ -81,7 +82,8 @@ func Float(f float64) Value {
 	return Value{k: KindFloat, f: f}
 }
 
-// String returns a string value.
+// String returns a string value. s must be valid UTF-8 (From checks it;
+// bytes belong in Bytes), or the value cannot be encoded for storage.
 func String(s string) Value { return Value{k: KindString, s: s} }
 
 // Bytes returns a byte-string value holding a copy of b.
@@ -289,6 +291,9 @@ func From(x any) (Value, error) {
 	case float64:
 		return fromFloat(t)
 	case string:
+		if !utf8.ValidString(t) {
+			return Null, fmt.Errorf("%w: string is not valid UTF-8 (store bytes as []byte)", ErrUnsupported)
+		}
 		return String(t), nil
 	case []byte:
 		return Bytes(t), nil
