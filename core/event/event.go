@@ -152,7 +152,16 @@ func Decode(b []byte) (Event, error) {
 		e.Entity = eid
 	}
 	if e.IsGenesis() {
+		// The entity id is the hash of these very bytes once re-encoded; a
+		// genesis event needs no other check than its nonce.
+		if len(e.Nonce) != NonceSize {
+			return Event{}, fmt.Errorf("%w: genesis nonce of %d bytes, want %d", ErrInvalid, len(e.Nonce), NonceSize)
+		}
+		if e.Collection == "" {
+			return Event{}, fmt.Errorf("%w: empty collection", ErrInvalid)
+		}
 		e.Entity = id.EntityID(e.ID())
+		return e, nil
 	}
 	if err := e.Validate(); err != nil {
 		return Event{}, err
