@@ -23,20 +23,22 @@ func init() {
 // Event payloads are Yjs update v1 bytes, and State is the document as one
 // update (Y.encodeStateAsUpdate), so any Yjs peer can read both.
 //
-// Client ids: every Backend value makes its local edits under its own Yjs
-// client id, drawn at random (32 bits, like Yjs) when the value is created
-// (Load, New, Fork) and redrawn while it is one the document already knows or
-// one this backend or any of its forks drew before. A client id is never
-// written into State, so a backend loaded again (on this node or another)
-// draws a new one; a fork — a transaction — always edits under a fresh id.
-// When the transaction commits, its edits become known under that id and no
-// later fork can draw it; when it rolls back, the id was never published.
-// Either way no id is ever used for two different histories, which Yjs
-// requires. Only two forks unaware of each other could draw the same id, with
-// a chance of about 2^-32 per pair.
+// Client ids: a fork (a transaction) edits under a client id that no other
+// history uses. It continues an id this process edited under before when the
+// fork's document already holds everything ever written under that id here
+// and no other open fork holds the id (a lease, released when the
+// transaction takes its operations at commit); otherwise it draws a fresh
+// random id (32 bits, like Yjs) that neither the document nor this process
+// has seen. Continuing ids keeps the document's client list — and with it
+// the state vector, the encoding and load times — from growing by one client
+// per transaction. A rolled-back transaction never releases its lease, so
+// its id, possibly half-used, is never continued. Ids are not written into
+// State, and two processes only share an id by drawing the same random one,
+// with a chance of about 2^-32 per pair.
 type Backend struct {
-	doc *Doc
-	ids *idSource
+	doc    *Doc
+	ids    *idSource
+	leased bool // a fork holding the lease of its client id until TakeOperations
 }
 
 var _ property.Backend = (*Backend)(nil)
@@ -62,11 +64,61 @@ func (s *idSource) next(d *Doc) uint64 {
 	defer s.mu.Unlock()
 	for {
 		c := s.draw()
-		if c > maxSafeInteger || s.drawn[c] || d.knows(c) {
+		if c > maxSafeInteger || s.drawn[c] || d.knows(c) || leases.used(c) {
 			continue
 		}
 		s.drawn[c] = true
 		return c
+	}
+}
+
+// leases remembers, for every client id this process's transactions edited
+// under, the clock after the last edit written, and which ids an open
+// transaction holds.
+var leases = &leaseTable{next: map[uint64]uint64{}, held: map[uint64]bool{}}
+
+type leaseTable struct {
+	mu   sync.Mutex
+	next map[uint64]uint64
+	held map[uint64]bool
+}
+
+func (l *leaseTable) used(c uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.next[c]
+	return ok || l.held[c]
+}
+
+// reuse finds an id of d that can be continued and takes its lease.
+func (l *leaseTable) reuse(d *Doc) (uint64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c, cs := range d.store {
+		n, ok := l.next[c]
+		if ok && !l.held[c] && cs.state() == n && d.pending[c] == nil {
+			l.held[c] = true
+			return c, true
+		}
+	}
+	return 0, false
+}
+
+// hold takes the lease of a freshly drawn id.
+func (l *leaseTable) hold(c uint64) {
+	l.mu.Lock()
+	l.held[c] = true
+	l.mu.Unlock()
+}
+
+// release records that everything up to clock next was written under c and
+// gives the id back.
+func (l *leaseTable) release(c, next uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.held, c)
+	if next > 0 {
+		l.next[c] = next
 	}
 }
 
@@ -127,15 +179,29 @@ func (b *Backend) Name() string { return Name }
 // Doc returns the backend's document, for edits and Yjs interop.
 func (b *Backend) Doc() *Doc { return b.doc }
 
-// Fork returns an independent copy with a fresh client id. Edits of b not yet
-// taken are in the copy's text but not in its operations.
+// Fork returns an independent copy for a transaction, editing under a client
+// id leased as the type's documentation describes. Edits of b not yet taken
+// are in the copy's text but not in its operations.
 func (b *Backend) Fork() property.Backend {
-	return &Backend{doc: b.doc.Clone(b.ids.next(b.doc)), ids: b.ids}
+	c, ok := leases.reuse(b.doc)
+	if !ok {
+		c = b.ids.next(b.doc)
+		leases.hold(c)
+	}
+	return &Backend{doc: b.doc.Clone(c), ids: b.ids, leased: true}
 }
 
 // TakeOperations returns the local edits since the previous call (since the
-// fork, the first time) as one Yjs update, nil when there are none.
-func (b *Backend) TakeOperations() ([]byte, error) { return b.doc.TakeUpdate(), nil }
+// fork, the first time) as one Yjs update, nil when there are none. On a
+// fork it also ends the transaction's lease of its client id.
+func (b *Backend) TakeOperations() ([]byte, error) {
+	u := b.doc.TakeUpdate()
+	if b.leased {
+		b.leased = false
+		leases.release(b.doc.client, b.doc.state(b.doc.client))
+	}
+	return u, nil
+}
 
 // Apply applies a Yjs update carried by event ev. Structs that depend on
 // updates not seen yet wait inside the document until those arrive.

@@ -66,17 +66,31 @@ func TestBackend_ForkIsIndependentWithFreshClient(t *testing.T) {
 	if again, _ := fork.TakeOperations(); again != nil {
 		t.Fatal("operations taken twice")
 	}
-	// A fork of a fork after commit cannot draw an id the document knows.
+	// After the commit, the next fork continues the committed id (the
+	// document already holds all of it); forks open at the same time never
+	// share an id, and none takes an id of the document it cannot continue.
 	if err := main.Apply(id.EventID{1}, ops); err != nil {
 		t.Fatal(err)
+	}
+	next := main.Fork().(*Backend)
+	if next.Doc().ClientID() != fork.Doc().ClientID() {
+		t.Fatalf("fork after commit drew %d, want to continue %d", next.Doc().ClientID(), fork.Doc().ClientID())
 	}
 	seen := map[uint64]bool{main.Doc().ClientID(): true, fork.Doc().ClientID(): true}
 	for range 50 {
 		c := main.Fork().(*Backend).Doc().ClientID()
 		if seen[c] {
-			t.Fatalf("client id %d drawn twice", c)
+			t.Fatalf("client id %d given to two open forks", c)
 		}
 		seen[c] = true
+	}
+	// A fork of a document that lacks the last edits under an id must not continue it.
+	_ = next.Doc().Insert("t", 0, ">")
+	if _, err := next.TakeOperations(); err != nil {
+		t.Fatal(err)
+	}
+	if stale := main.Fork().(*Backend); stale.Doc().ClientID() == fork.Doc().ClientID() {
+		t.Fatal("a fork of a stale document continued an id whose later edits it lacks")
 	}
 }
 
