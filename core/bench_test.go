@@ -7,6 +7,7 @@ import (
 
 	"github.com/ankurah/ankurah-go/core"
 	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
 )
 
@@ -63,32 +64,49 @@ func BenchmarkReactor_Commit(b *testing.B) {
 }
 
 // BenchmarkLiveQuery_Establish1000 creates 1,000 live queries over a
-// collection of 1,000 entities.
+// collection of 1,000 entities, with the memory engine scanning every state
+// for each query's initial fetch (index=none, the baseline) and with an index
+// declared on "year" first (index=year), as typed models do through
+// DeclareIndexes.
 func BenchmarkLiveQuery_Establish1000(b *testing.B) {
-	ctx := context.Background()
-	n, _ := core.NewNode(memory.New(), policy.Permissive{})
-	defer n.Close()
-	c := n.Context(nil)
-	var albums []album
-	for i := 0; i < 1000; i++ {
-		albums = append(albums, album{fmt.Sprint("a", i), "artist", i})
-	}
-	createAlbums(b, c, albums...)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		lqs := make([]*core.LiveQuery, 0, 1000)
-		for q := 0; q < 1000; q++ {
-			lq, err := c.Query(ctx, "album", "year = ?", q)
-			if err != nil {
-				b.Fatal(err)
+	for _, declare := range []bool{false, true} {
+		name := "index=none"
+		if declare {
+			name = "index=year"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			e := memory.New()
+			if declare {
+				if err := e.DeclareIndex(ctx, storage.Index{Collection: "album", Property: "year"}); err != nil {
+					b.Fatal(err)
+				}
 			}
-			lqs = append(lqs, lq)
-		}
-		b.StopTimer()
-		for _, lq := range lqs {
-			lq.Close()
-		}
-		b.StartTimer()
+			n, _ := core.NewNode(e, policy.Permissive{})
+			defer n.Close()
+			c := n.Context(nil)
+			var albums []album
+			for i := 0; i < 1000; i++ {
+				albums = append(albums, album{fmt.Sprint("a", i), "artist", i})
+			}
+			createAlbums(b, c, albums...)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				lqs := make([]*core.LiveQuery, 0, 1000)
+				for q := 0; q < 1000; q++ {
+					lq, err := c.Query(ctx, "album", "year = ?", q)
+					if err != nil {
+						b.Fatal(err)
+					}
+					lqs = append(lqs, lq)
+				}
+				b.StopTimer()
+				for _, lq := range lqs {
+					lq.Close()
+				}
+				b.StartTimer()
+			}
+		})
 	}
 }

@@ -32,28 +32,40 @@ func benchStates() []entity.State {
 }
 
 // BenchmarkFetchStates: a selective query over 10k entities, through the
-// engine (snapshot under the lock, compiled predicate, sort, copies).
+// engine (plan, snapshot or index scan under the lock, compiled predicate,
+// sort, copies), without an index (a full scan), with an index on the
+// equality term's property (group: 200 candidates), and with an index on the
+// ORDER BY property only (n: a reverse scan that stops after 10 matches).
 func BenchmarkFetchStates(b *testing.B) {
-	ctx := context.Background()
-	e := New()
-	var batch storage.Batch
-	for _, s := range benchStates() {
-		batch.States = append(batch.States, storage.StateWrite{State: s})
-	}
-	if err := e.Apply(ctx, &batch); err != nil {
-		b.Fatal(err)
-	}
-	c, _ := e.Collection(ctx, "album")
-	sel, err := query.ParseBound("group = ? ORDER BY n DESC LIMIT 10", "g07")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		got, err := c.FetchStates(ctx, sel)
-		if err != nil || len(got) != 10 {
-			b.Fatal(len(got), err)
-		}
+	for _, ix := range []string{"none", "group", "n"} {
+		b.Run("index="+ix, func(b *testing.B) {
+			ctx := context.Background()
+			e := New()
+			if ix != "none" {
+				if err := e.DeclareIndex(ctx, storage.Index{Collection: "album", Property: ix}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var batch storage.Batch
+			for _, s := range benchStates() {
+				batch.States = append(batch.States, storage.StateWrite{State: s})
+			}
+			if err := e.Apply(ctx, &batch); err != nil {
+				b.Fatal(err)
+			}
+			c, _ := e.Collection(ctx, "album")
+			sel, err := query.ParseBound("group = ? ORDER BY n DESC LIMIT 10", "g07")
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				got, err := c.FetchStates(ctx, sel)
+				if err != nil || len(got) != 10 {
+					b.Fatal(len(got), err)
+				}
+			}
+		})
 	}
 }
 
@@ -80,20 +92,30 @@ func BenchmarkBaseline_SliceScan(b *testing.B) {
 	}
 }
 
-// BenchmarkApply: one commit creating one entity (event + state).
+// BenchmarkApply: one commit creating one entity (event + state), without
+// indexes and with two declared indexes to keep current.
 func BenchmarkApply(b *testing.B) {
-	ctx := context.Background()
-	e := New()
-	states := benchStates()
-	i := 0
-	b.ReportAllocs()
-	for b.Loop() {
-		s := states[i%len(states)]
-		s.ID = id.EntityID{byte(i), byte(i >> 8), byte(i >> 16), byte(i >> 24), 1}
-		i++
-		if err := e.Apply(ctx, &storage.Batch{States: []storage.StateWrite{{State: s}}}); err != nil {
-			b.Fatal(err)
-		}
+	for _, indexes := range []int{0, 2} {
+		b.Run(fmt.Sprint("indexes=", indexes), func(b *testing.B) {
+			ctx := context.Background()
+			e := New()
+			for _, p := range []string{"group", "n"}[:indexes] {
+				if err := e.DeclareIndex(ctx, storage.Index{Collection: "album", Property: p}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			states := benchStates()
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				s := states[i%len(states)]
+				s.ID = id.EntityID{byte(i), byte(i >> 8), byte(i >> 16), byte(i >> 24), 1}
+				i++
+				if err := e.Apply(ctx, &storage.Batch{States: []storage.StateWrite{{State: s}}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -19,9 +19,12 @@ import (
 )
 
 // Engine is an in-memory storage.Engine. It also implements storage.Indexer:
-// declared indexes are recorded (Indexes lists them) but every query scans
-// the collection, which is what an index would answer anyway. Safe for
-// concurrent use.
+// a declared index on a property keeps the collection's states sorted by
+// that property's value (an ordered set of keyenc keys), and FetchStates
+// reads candidates from it for equality, IN, range and LIKE-prefix terms of
+// the top-level AND and for ORDER BY … LIMIT on that property; every
+// candidate is then checked by the compiled predicate, so an index changes
+// the cost of a query, never its answer. Safe for concurrent use.
 type Engine struct {
 	mu      sync.RWMutex
 	closed  bool
@@ -37,6 +40,30 @@ type collection struct {
 	states   map[id.EntityID]entity.State
 	events   map[id.EventID]event.Event
 	byEntity map[id.EntityID][]id.EventID
+	// indexes maps an indexed property to its entries (see indexEntry).
+	indexes map[string]*keySet
+}
+
+// indexed reports whether prop has a declared index in c.
+func (c *collection) indexed(prop string) bool { return c.indexes[prop] != nil }
+
+// put stores s (which the caller hands over), keeping the indexes current.
+func (c *collection) put(s entity.State) {
+	if len(c.indexes) > 0 {
+		old, had := c.states[s.ID]
+		for prop, ix := range c.indexes {
+			k := indexEntry(&s, prop)
+			if had {
+				was := indexEntry(&old, prop)
+				if was == k {
+					continue
+				}
+				ix.remove(was)
+			}
+			ix.insert(k)
+		}
+	}
+	c.states[s.ID] = s
 }
 
 var (
@@ -68,6 +95,12 @@ func (e *Engine) coll(name string) *collection {
 			states:   map[id.EntityID]entity.State{},
 			events:   map[id.EventID]event.Event{},
 			byEntity: map[id.EntityID][]id.EventID{},
+			indexes:  map[string]*keySet{},
+		}
+		for _, ix := range e.indexes {
+			if ix.Collection == name {
+				c.indexes[ix.Property] = &keySet{}
+			}
 		}
 		e.colls[name] = c
 	}
@@ -163,13 +196,15 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 		c.byEntity[ev.Entity] = append(c.byEntity[ev.Entity], evIDs[i])
 	}
 	for _, w := range b.States {
-		e.coll(w.State.Collection).states[w.State.ID] = w.State.Clone()
+		e.coll(w.State.Collection).put(w.State.Clone())
 	}
 	return nil
 }
 
-// DeclareIndex records an index declaration. The memory engine answers
-// every query by scanning, so an index changes no result and costs nothing.
+// DeclareIndex declares an index on a property of a collection and builds
+// it from the states already stored; Apply keeps it current from then on.
+// Declaring an index twice is a no-op. Only a property name (a path of one
+// segment) can be indexed; a dotted name is one property of that name.
 func (e *Engine) DeclareIndex(ctx context.Context, ix storage.Index) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -185,10 +220,18 @@ func (e *Engine) DeclareIndex(ctx context.Context, ix storage.Index) error {
 	if e.closed {
 		return storage.ErrClosed
 	}
-	if !slices.Contains(e.indexes, ix) {
-		e.indexes = append(e.indexes, ix)
+	if slices.Contains(e.indexes, ix) {
+		return nil
 	}
-	e.coll(ix.Collection)
+	e.indexes = append(e.indexes, ix)
+	c := e.coll(ix.Collection)
+	if c.indexes[ix.Property] == nil {
+		ks := &keySet{}
+		for _, s := range c.states {
+			ks.insert(indexEntry(&s, ix.Property))
+		}
+		c.indexes[ix.Property] = ks
+	}
 	return nil
 }
 
@@ -251,6 +294,13 @@ func (h *handle) GetState(ctx context.Context, eid id.EntityID) (entity.State, e
 	return s.Clone(), nil
 }
 
+// FetchStates returns exactly the states matching sel, in its order and
+// limited to its limit. When a declared index serves a term of the top-level
+// AND or the first ORDER BY term, candidates come from that index (and an
+// index scan in the selection's order stops once the limit is reached and
+// the last tie group is complete); otherwise every state is a candidate.
+// Candidates are checked by the compiled predicate and finished by
+// storage.Residual either way.
 func (h *handle) FetchStates(ctx context.Context, sel *query.Bound) ([]entity.State, error) {
 	if sel == nil {
 		return nil, fmt.Errorf("%w: nil selection", storage.ErrInvalid)
@@ -259,21 +309,40 @@ func (h *handle) FetchStates(ctx context.Context, sel *query.Bound) ([]entity.St
 	if err != nil {
 		return nil, fmt.Errorf("memory: fetch from %q: %w", h.name, err)
 	}
-	var snapshot []entity.State
+	if sel.Limit == 0 {
+		return nil, nil
+	}
+	var (
+		candidates []entity.State
+		matched    bool // candidates are already filtered by prog
+		scanErr    error
+	)
 	err = h.e.read(ctx, h.name, func(c *collection) {
 		if c == nil {
 			return
 		}
-		snapshot = make([]entity.State, 0, len(c.states))
-		for _, s := range c.states {
-			snapshot = append(snapshot, s)
+		p := plan(c.indexed, sel)
+		if p.property == "" {
+			candidates = make([]entity.State, 0, len(c.states))
+			for _, s := range c.states {
+				candidates = append(candidates, s)
+			}
+			return
 		}
+		matched = true
+		candidates, scanErr = c.scanIndex(p, prog, sel)
 	})
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = scanErr
 	}
-	// The snapshot shares the stored maps, which are never modified in place.
-	out, err := storage.Residual(snapshot, prog, sel.OrderBy, sel.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("memory: fetch from %q: %w", h.name, err)
+	}
+	if matched {
+		prog = nil
+	}
+	// The candidates share the stored maps, which are never modified in place.
+	out, err := storage.Residual(candidates, prog, sel.OrderBy, sel.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -281,6 +350,79 @@ func (h *handle) FetchStates(ctx context.Context, sel *query.Bound) ([]entity.St
 		out[i] = out[i].Clone()
 	}
 	return out, nil
+}
+
+// scanIndex returns the states of p's index entries that prog matches, in
+// index order. When p serves the selection's order and the selection has a
+// limit, it stops after the tie group (same indexed value) of the limit-th
+// match: storage.Residual breaks those ties and cuts the rest.
+func (c *collection) scanIndex(p scanPlan, prog query.Program, sel *query.Bound) ([]entity.State, error) {
+	ix := c.indexes[p.property]
+	spans := p.spans
+	if p.desc {
+		spans = slices.Clone(spans)
+		slices.Reverse(spans)
+	}
+	var (
+		out      []entity.State
+		boundary string
+		bounded  bool
+		err      error
+	)
+	visit := func(k string) bool {
+		valKey, raw := k[:len(k)-id.Size], k[len(k)-id.Size:]
+		if bounded && valKey != boundary {
+			return false
+		}
+		s, ok := c.states[id.EntityID([]byte(raw))]
+		if !ok {
+			err = fmt.Errorf("index %q names entity %x, which is not stored", p.property, raw)
+			return false
+		}
+		match, merr := prog.Match(s.Values)
+		if merr != nil {
+			err = fmt.Errorf("filter on %s: %w", s.ID, merr)
+			return false
+		}
+		if !match {
+			return true
+		}
+		out = append(out, s)
+		if p.ordered && sel.HasLimit() && int64(len(out)) == sel.Limit {
+			boundary, bounded = valKey, true
+		}
+		return true
+	}
+	for _, s := range spans {
+		if p.desc {
+			ix.descend(s.lo, s.hi, s.open, visit)
+		} else {
+			ix.ascend(s.lo, s.hi, s.open, visit)
+		}
+		// Spans are disjoint: once bounded, no later span holds the last tie group.
+		if err != nil || bounded {
+			break
+		}
+	}
+	return out, err
+}
+
+// Explain describes how FetchStates would read sel from a collection: which
+// declared index it scans, over how many value ranges, in which direction,
+// and whether it serves the order (so a LIMIT stops it early); or a full scan.
+func (e *Engine) Explain(ctx context.Context, name string, sel *query.Bound) (string, error) {
+	if sel == nil {
+		return "", fmt.Errorf("%w: nil selection", storage.ErrInvalid)
+	}
+	var out string
+	err := e.read(ctx, name, func(c *collection) {
+		if c == nil {
+			out = "empty collection"
+			return
+		}
+		out = plan(c.indexed, sel).String()
+	})
+	return out, err
 }
 
 func (h *handle) GetEvents(ctx context.Context, ids []id.EventID) ([]event.Event, error) {
@@ -339,6 +481,9 @@ func (e *Engine) Clear(ctx context.Context) error {
 		c.states = map[id.EntityID]entity.State{}
 		c.events = map[id.EventID]event.Event{}
 		c.byEntity = map[id.EntityID][]id.EventID{}
+		for prop := range c.indexes {
+			c.indexes[prop] = &keySet{}
+		}
 	}
 	return nil
 }
