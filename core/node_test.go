@@ -510,3 +510,34 @@ func mustBound(t testing.TB, q string, args ...any) *query.Bound {
 	}
 	return b
 }
+
+func TestWatch_FollowsOneEntity(t *testing.T) {
+	ctx := context.Background()
+	c := newNode(t).Context(nil)
+	ids := createAlbums(t, c, album{"Showbiz", "Muse", 1999}, album{"Kid A", "Radiohead", 2000})
+	w, err := c.Watch(ctx, "album", ids[0])
+	must(t, err)
+	defer w.Close()
+	got := make(chan *core.View, 10)
+	w.Subscribe(func(v *core.View) { got <- v })
+	trx := c.Begin()
+	m, _ := trx.Edit(ctx, "album", ids[1]) // another entity: no notification
+	must(t, m.Set("year", 2001))
+	m, _ = trx.Edit(ctx, "album", ids[0])
+	must(t, m.Set("name", "Showbiz (remastered)"))
+	must(t, trx.Commit(ctx))
+	if v := <-got; v.Get("name").Raw() != "Showbiz (remastered)" || w.Get() != v {
+		t.Fatalf("watch got %v", v.Values())
+	}
+	trx = c.Begin()
+	must(t, trx.Delete(ctx, "album", ids[0]))
+	must(t, trx.Commit(ctx))
+	if v := <-got; v != nil {
+		t.Fatal("a deleted entity's watch must read nil")
+	}
+	select {
+	case v := <-got:
+		t.Fatalf("extra notification %v", v)
+	default:
+	}
+}

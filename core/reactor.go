@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/value"
 )
@@ -18,9 +19,10 @@ import (
 // A commit therefore costs in proportion to the queries it can match, not to
 // the number of live queries.
 type reactor struct {
-	mu    sync.Mutex
-	colls map[string]*watch
-	where map[*LiveQuery]placement
+	mu       sync.Mutex
+	colls    map[string]*watch
+	where    map[*LiveQuery]placement
+	entities map[id.EntityID]map[*EntityWatch]struct{}
 }
 
 type watch struct {
@@ -43,7 +45,7 @@ type placement struct {
 }
 
 func newReactor() *reactor {
-	return &reactor{colls: map[string]*watch{}, where: map[*LiveQuery]placement{}}
+	return &reactor{colls: map[string]*watch{}, where: map[*LiveQuery]placement{}, entities: map[id.EntityID]map[*EntityWatch]struct{}{}}
 }
 
 func (r *reactor) watch(collection string) *watch {
@@ -226,6 +228,24 @@ func (r *reactor) remove(lq *LiveQuery) {
 	}
 }
 
+func (r *reactor) watchEntity(w *EntityWatch) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.entities[w.eid] == nil {
+		r.entities[w.eid] = map[*EntityWatch]struct{}{}
+	}
+	r.entities[w.eid][w] = struct{}{}
+}
+
+func (r *reactor) unwatchEntity(w *EntityWatch) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.entities[w.eid], w)
+	if len(r.entities[w.eid]) == 0 {
+		delete(r.entities, w.eid)
+	}
+}
+
 func (r *reactor) all() []*LiveQuery {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -272,8 +292,16 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 	r.mu.Lock()
 	perQuery := map[*LiveQuery][]change{}
 	var order []*LiveQuery
+	type entityHit struct {
+		w  *EntityWatch
+		ch *change
+	}
+	var watched []entityHit
 	for i := range changes {
 		ch := &changes[i]
+		for ew := range r.entities[ch.after.ID] {
+			watched = append(watched, entityHit{ew, ch})
+		}
 		w := r.colls[ch.collection]
 		if w == nil {
 			continue
@@ -317,5 +345,8 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 	r.mu.Unlock()
 	for _, lq := range order {
 		lq.apply(ctx, perQuery[lq])
+	}
+	for _, h := range watched {
+		h.w.changed(ctx, h.ch)
 	}
 }
