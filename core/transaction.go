@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
@@ -165,6 +166,9 @@ func (m *Mut) Set(prop string, v any) error {
 	val, err := value.From(v)
 	if err != nil {
 		return fmt.Errorf("ankurah: set %q: %w", prop, err)
+	}
+	if s, ok := val.AsString(); ok && !utf8.ValidString(s) {
+		return fmt.Errorf("ankurah: set %q: %w: string is not valid UTF-8 (store bytes as []byte)", prop, value.ErrUnsupported)
 	}
 	l, err := m.lww()
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"math"
 	"reflect"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/ankurah/ankurah-go/core/id"
 )
@@ -82,8 +81,8 @@ func Float(f float64) Value {
 	return Value{k: KindFloat, f: f}
 }
 
-// String returns a string value. s must be valid UTF-8 (From checks it;
-// bytes belong in Bytes), or the value cannot be encoded for storage.
+// String returns a string value. Only valid UTF-8 can be encoded for
+// storage (the node refuses to set anything else; bytes belong in Bytes).
 func String(s string) Value { return Value{k: KindString, s: s} }
 
 // Bytes returns a byte-string value holding a copy of b.
@@ -291,9 +290,6 @@ func From(x any) (Value, error) {
 	case float64:
 		return fromFloat(t)
 	case string:
-		if !utf8.ValidString(t) {
-			return Null, fmt.Errorf("%w: string is not valid UTF-8 (store bytes as []byte)", ErrUnsupported)
-		}
 		return String(t), nil
 	case []byte:
 		return Bytes(t), nil
