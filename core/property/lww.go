@@ -7,6 +7,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 
+	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/value"
 )
@@ -161,4 +162,28 @@ func (l *LWW) Values() map[string]value.Value {
 		}
 	}
 	return out
+}
+
+// Validate refuses payloads a well-behaved replica cannot produce: a height
+// above one more than this state's (an event's height is one more than the
+// greatest it had seen, and everything it had seen is here when the event is
+// applied in causal order) — which would let a writer win every future
+// conflict, or overflow — and writes to reserved properties (names beginning
+// with "_") other than setting _deleted to true.
+func (l *LWW) Validate(ev id.EventID, ops []byte) error {
+	var o lwwOps
+	if err := decMode.Unmarshal(ops, &o); err != nil {
+		return fmt.Errorf("%w: lww operations of event %s: %v", ErrInvalid, ev, err)
+	}
+	if o.Height == 0 || o.Height > l.height+1 {
+		return fmt.Errorf("%w: lww operations of event %s: height %d, this state allows at most %d", ErrInvalid, ev, o.Height, l.height+1)
+	}
+	for prop, v := range o.Set {
+		if len(prop) > 0 && prop[0] == '_' {
+			if prop != entity.DeletedProperty || v != value.Bool(true) {
+				return fmt.Errorf("%w: lww operations of event %s: reserved property %q", ErrInvalid, ev, prop)
+			}
+		}
+	}
+	return nil
 }

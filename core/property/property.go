@@ -115,3 +115,10 @@ type Handle interface {
 type Typed interface {
 	AnkurahBackend() string
 }
+
+// Validator is a Backend that checks an event's payload against its current
+// state before the payload is applied to stored data. The node calls it for
+// every event it applies to a stored state, in causal order.
+type Validator interface {
+	Validate(ev id.EventID, ops []byte) error
+}
