@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
@@ -12,6 +13,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/transport"
+	"github.com/ankurah/ankurah-go/core/value"
 )
 
 // upstream is an ephemeral node's link to its durable peer, its outbox of
@@ -70,25 +72,31 @@ func (n *Node) Connect(ctx context.Context, conn transport.Connection, credentia
 	go p.clientLoop()
 	n.upMu.Lock()
 	up := &n.up
-	if up.systemID != "" && up.systemID != m.Hello.SystemID {
-		// Another system: nothing cached here belongs to it, and neither do
-		// commits still waiting to be sent.
-		n.log.Warn("durable peer belongs to a different system; dropping the cache", "was", up.systemID, "now", m.Hello.SystemID)
-		up.outbox = nil
+	changed := up.systemID != "" && up.systemID != m.Hello.SystemID
+	up.systemID = m.Hello.SystemID
+	old := up.peer
+	up.peer = p
+	select {
+	case <-up.connected:
+	default:
+		close(up.connected)
+	}
+	n.upMu.Unlock()
+	if old != nil {
+		old.Close() // outside upMu: its shutdown takes it
+	}
+	if changed {
+		// Another system: nothing cached here belongs to it. Commits still
+		// waiting are sent all the same; the new system refuses those that
+		// build on entities it does not have.
+		n.log.Warn("durable peer belongs to a different system than before; dropping the cache", "system_id", m.Hello.SystemID)
 		if err := n.dropCache(ctx); err != nil {
-			n.upMu.Unlock()
-			p.Close()
-			return nil, err
+			n.log.Warn("cannot drop the cache", "err", err)
 		}
 	}
-	up.systemID = m.Hello.SystemID
-	if up.peer != nil {
-		up.peer.Close()
-	}
-	up.peer = p
-	close(up.connected)
-	n.upMu.Unlock()
-	n.resync(ctx, p)
+	// The outbox and re-subscriptions must not be cut short by a deadline
+	// meant for the handshake.
+	n.resync(context.WithoutCancel(ctx), p)
 	return p, nil
 }
 
@@ -131,10 +139,13 @@ func (n *Node) resync(ctx context.Context, p *Peer) {
 	n.upMu.Unlock()
 	for i, evs := range outbox {
 		if _, err := p.request(ctx, &transport.Request{Commit: &transport.CommitReq{Events: evs}}); err != nil {
-			if isDisconnect(err) {
+			if !isRefusal(err) {
+				// Not a verdict on the commit (disconnected, overloaded,
+				// timed out): keep it and the ones after it for next time.
 				n.upMu.Lock()
 				n.up.outbox = append(outbox[i:], n.up.outbox...)
 				n.upMu.Unlock()
+				n.log.Warn("sending commits made offline failed; will retry on the next connection", "err", err)
 				return
 			}
 			n.log.Error("durable peer refused a commit made offline; refreshing its entities", "err", err)
@@ -164,8 +175,42 @@ func (n *Node) refresh(ctx context.Context, p *Peer, evs []event.Event) {
 	n.up.outbox = kept
 	n.upMu.Unlock()
 	for coll, ids := range byColl {
-		_, _ = p.request(ctx, &transport.Request{Get: &transport.GetReq{Collection: coll, IDs: ids}})
+		if err := n.getOrEvict(ctx, p, coll, ids); err != nil {
+			n.log.Warn("refreshing entities after a refused commit failed", "err", err)
+		}
 	}
+}
+
+// isRefusal reports whether a durable peer refused a request on its merits
+// (as opposed to the connection failing or the peer being unable to answer).
+func isRefusal(err error) bool {
+	for _, s := range []error{policy.ErrAccessDenied, policy.ErrUnauthenticated, policy.ErrInvalid, storage.ErrNotFound, transport.ErrProtocol} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// getOrEvict asks the durable peer for entities and drops from the cache
+// those it does not return (deleted for good, unreadable, or never stored
+// there — a refused creation).
+func (n *Node) getOrEvict(ctx context.Context, p *Peer, collection string, ids [][32]byte) error {
+	resp, err := p.request(ctx, &transport.Request{Get: &transport.GetReq{Collection: collection, IDs: ids}})
+	if err != nil {
+		return err
+	}
+	got := map[id.EntityID]bool{}
+	for _, s := range resp.States {
+		got[s.ID] = true
+	}
+	var gone []entity.State
+	for _, raw := range ids {
+		if !got[raw] {
+			gone = append(gone, entity.State{ID: raw, Collection: collection})
+		}
+	}
+	return n.storeSnapshots(ctx, p, nil, gone)
 }
 
 func sameEntities(a, b []event.Event) bool {
@@ -235,7 +280,7 @@ func (p *Peer) clientLoop() {
 		}
 		switch {
 		case m.Response != nil:
-			if err := n.storeSnapshots(ctx, p, m.Response.States); err != nil {
+			if err := n.storeSnapshots(ctx, p, m.Response.States, nil); err != nil {
 				p.log.Warn("refusing states from durable peer", "err", err)
 				m.Response.Error, m.Response.Code = err.Error(), codeOf(err)
 			}
@@ -246,12 +291,20 @@ func (p *Peer) clientLoop() {
 			if ch != nil {
 				ch <- m.Response
 			}
-		case m.Update != nil:
-			states := make([]entity.State, len(m.Update.Items))
-			for i, it := range m.Update.Items {
-				states[i] = it.State
+		case len(m.Updates) > 0:
+			// One durable commit: stored together, so local live queries
+			// report it as one change.
+			var states, gone []entity.State
+			for _, u := range m.Updates {
+				for _, it := range u.Items {
+					if it.Gone {
+						gone = append(gone, it.State)
+					} else {
+						states = append(states, it.State)
+					}
+				}
 			}
-			if err := n.storeSnapshots(ctx, p, states); err != nil {
+			if err := n.storeSnapshots(ctx, p, states, gone); err != nil {
 				p.log.Warn("refusing update from durable peer", "err", err)
 			}
 		case m.Fault != nil:
@@ -266,9 +319,14 @@ func (p *Peer) clientLoop() {
 
 // storeSnapshots stores states received from the durable peer, re-applying
 // this node's unsent commits on top, and notifies local live queries.
-func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states []entity.State) error {
-	if len(states) == 0 {
+func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entity.State) error {
+	if len(states) == 0 && len(gone) == 0 {
 		return nil
+	}
+	for _, g := range gone {
+		if ValidateName(g.Collection) != nil {
+			return fmt.Errorf("%w: malformed entity %s to drop", policy.ErrInvalid, g.ID)
+		}
 	}
 	pinfo := policy.Peer{NodeID: p.remote.NodeID, Durable: p.remote.Durable}
 	for i := range states {
@@ -326,6 +384,26 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states []entity.Stat
 		}
 		batch.States = append(batch.States, storage.StateWrite{State: next, Expected: expected})
 		changes = append(changes, change{collection: next.Collection, before: before, after: next})
+	}
+	// Entities the durable peer says this node may no longer see (or that no
+	// longer exist there) are dropped: kept as deleted, without their data.
+	for _, g := range gone {
+		coll, err := n.collection(ctx, g.Collection)
+		if err != nil {
+			return err
+		}
+		cur, err := coll.GetState(ctx, g.ID)
+		if err != nil || cur.Deleted() && len(cur.Backends) == 0 {
+			continue
+		}
+		if pending := pendingByEntity[g.ID]; len(pending) > 0 && !slices.ContainsFunc(pending, func(e event.Event) bool { return !e.IsGenesis() }) {
+			// Created offline and not sent yet: keep it until the outbox is sent.
+			continue
+		}
+		evicted := entity.State{ID: g.ID, Collection: g.Collection, Head: cur.Head, Values: map[string]value.Value{entity.DeletedProperty: value.Bool(true)}}
+		b := cur.Clone()
+		batch.States = append(batch.States, storage.StateWrite{State: evicted, Expected: cur.Head})
+		changes = append(changes, change{collection: g.Collection, before: &b, after: evicted})
 	}
 	if len(batch.States) == 0 {
 		return nil
@@ -437,10 +515,28 @@ func (n *Node) subscribeRemote(ctx context.Context, p *Peer, sub uint64, collect
 			stale = append(stale, v.state.ID)
 		}
 	}
-	if len(stale) > 0 {
-		_, err = p.request(ctx, &transport.Request{Get: &transport.GetReq{Collection: collection, IDs: stale}})
+	if len(stale) > 0 && !b.HasLimit() {
+		// Held here, matching here, but neither sent nor confirmed: deleted,
+		// changed, or no longer readable there. (With a LIMIT, an entity
+		// beyond the durable peer's first rows is no news.)
+		return n.getOrEvict(ctx, p, collection, stale)
 	}
-	return err
+	return nil
+}
+
+// localMatches returns the cached entities a selection matches here,
+// ignoring its LIMIT: what this node can tell the durable peer it knows.
+func (c *Context) localMatches(ctx context.Context, collection string, b *query.Bound) []*View {
+	all := &query.Bound{Where: b.Where, OrderBy: b.OrderBy, Limit: -1}
+	states, err := c.fetchStates(ctx, collection, all)
+	if err != nil {
+		return nil
+	}
+	out := make([]*View, len(states))
+	for i, s := range states {
+		out[i] = newView(s)
+	}
+	return out
 }
 
 // queryRemote is an ephemeral node's live query: a subscription on the
@@ -452,7 +548,7 @@ func (c *Context) queryRemote(ctx context.Context, collection string, b *query.B
 	sub := n.up.nextSub
 	n.upMu.Unlock()
 	if p := n.upstreamPeer(); p != nil {
-		if err := n.subscribeRemote(ctx, p, sub, collection, b, nil); err != nil && !isDisconnect(err) {
+		if err := n.subscribeRemote(ctx, p, sub, collection, b, c.localMatches(ctx, collection, b)); err != nil && !isDisconnect(err) {
 			return nil, err
 		}
 	}
@@ -487,8 +583,7 @@ func (c *Context) remoteGet(ctx context.Context, collection string, eid id.Entit
 	if p == nil {
 		return nil
 	}
-	_, err := p.request(ctx, &transport.Request{Get: &transport.GetReq{Collection: collection, IDs: [][32]byte{eid}}})
-	if err != nil && !isDisconnect(err) {
+	if err := n.getOrEvict(ctx, p, collection, [][32]byte{eid}); err != nil && !isDisconnect(err) {
 		return err
 	}
 	return nil
@@ -503,9 +598,38 @@ func (c *Context) remoteFetch(ctx context.Context, collection string, b *query.B
 	if p == nil {
 		return nil
 	}
-	_, err := p.request(ctx, &transport.Request{Fetch: &transport.FetchReq{Collection: collection, Query: b.String()}})
-	if err != nil && !isDisconnect(err) {
+	known := c.localMatches(ctx, collection, b)
+	req := &transport.FetchReq{Collection: collection, Query: b.String()}
+	for _, v := range known {
+		req.Known = append(req.Known, transport.Known{Entity: v.state.ID, Head: v.state.Head})
+	}
+	resp, err := p.request(ctx, &transport.Request{Fetch: req})
+	if err != nil {
+		if isDisconnect(err) {
+			return nil
+		}
 		return err
+	}
+	if b.HasLimit() {
+		return nil
+	}
+	seen := map[id.EntityID]bool{}
+	for _, s := range resp.States {
+		seen[s.ID] = true
+	}
+	for _, u := range resp.Unchanged {
+		seen[u] = true
+	}
+	var stale [][32]byte
+	for _, v := range known {
+		if !seen[v.state.ID] {
+			stale = append(stale, v.state.ID)
+		}
+	}
+	if len(stale) > 0 {
+		if err := n.getOrEvict(ctx, p, collection, stale); err != nil && !isDisconnect(err) {
+			return err
+		}
 	}
 	return nil
 }

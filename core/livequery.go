@@ -70,11 +70,12 @@ type LiveQuery struct {
 	onClose   func()
 	remoteSub uint64
 
-	qmu     sync.Mutex
-	qcond   *sync.Cond
-	queue   []delivery
-	stopped atomic.Bool
-	done    chan struct{}
+	qmu        sync.Mutex
+	qcond      *sync.Cond
+	queue      []delivery
+	stopped    atomic.Bool
+	delivering atomic.Bool // a subscriber callback is running
+	done       chan struct{}
 }
 
 type delivery struct {
@@ -221,7 +222,9 @@ func (lq *LiveQuery) Close() {
 	lq.queue = nil
 	lq.qcond.Broadcast()
 	lq.qmu.Unlock()
-	<-lq.done
+	if !lq.delivering.Load() { // Close from inside a callback must not wait for itself
+		<-lq.done
+	}
 }
 
 // UpdateSelection re-points the live query at a new query (for pagination by
@@ -237,6 +240,12 @@ func (lq *LiveQuery) UpdateSelection(ctx context.Context, q string, args ...any)
 		return err
 	}
 	n := lq.ctx.node
+	lq.mu.Lock()
+	closed := lq.closed
+	lq.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
 	if lq.remoteSub != 0 {
 		if p := n.upstreamPeer(); p != nil {
 			if err := n.subscribeRemote(ctx, p, lq.remoteSub, lq.collection, b, nil); err != nil && !isDisconnect(err) {
@@ -247,7 +256,7 @@ func (lq *LiveQuery) UpdateSelection(ctx context.Context, q string, args ...any)
 	n.commitMu.Lock()
 	defer n.commitMu.Unlock()
 	lq.mu.Lock()
-	closed := lq.closed
+	closed = lq.closed
 	lq.mu.Unlock()
 	if closed {
 		return ErrClosed
@@ -258,6 +267,35 @@ func (lq *LiveQuery) UpdateSelection(ctx context.Context, q string, args ...any)
 		return err
 	}
 	states, err := lq.ctx.fetchStates(ctx, lq.collection, lq.eff)
+	if err != nil {
+		return err
+	}
+	lq.mu.Lock()
+	defer lq.mu.Unlock()
+	lq.diffAndPublish(states, nil)
+	return nil
+}
+
+// reauthorize re-runs the live query for a caller whose identity changed
+// (refreshed credentials) and reports the difference (called with the
+// node's commit lock held).
+func (lq *LiveQuery) reauthorize(ctx context.Context, c *Context) error {
+	lq.mu.Lock()
+	closed, b := lq.closed, lq.bound
+	lq.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	n := c.node
+	n.reactor.remove(lq)
+	defer n.reactor.add(lq)
+	lq.mu.Lock()
+	lq.ctx = c
+	lq.mu.Unlock()
+	if err := lq.point(ctx, b); err != nil {
+		return err
+	}
+	states, err := c.fetchStates(ctx, lq.collection, lq.eff)
 	if err != nil {
 		return err
 	}
@@ -281,7 +319,7 @@ func (lq *LiveQuery) setItems(states []entity.State) {
 
 // diffAndPublish replaces the result set with states and publishes the
 // difference; entities in touched that stayed are Updates (lq.mu held).
-func (lq *LiveQuery) diffAndPublish(states []entity.State, touched map[id.EntityID]bool) {
+func (lq *LiveQuery) diffAndPublish(states []entity.State, touched map[id.EntityID]*entity.State) {
 	old := lq.byID
 	var cs ChangeSet
 	next := map[id.EntityID]bool{}
@@ -291,12 +329,15 @@ func (lq *LiveQuery) diffAndPublish(states []entity.State, touched map[id.Entity
 		switch {
 		case !ok:
 			cs.Changes = append(cs.Changes, Change{Kind: Add, Entity: newView(s)})
-		case touched[s.ID] && !prev.state.Head.Equal(s.Head):
+		case touched[s.ID] != nil && !prev.state.Head.Equal(s.Head):
 			cs.Changes = append(cs.Changes, Change{Kind: Update, Entity: newView(s)})
 		}
 	}
 	for _, v := range lq.items {
 		if !next[v.state.ID] {
+			if after := touched[v.state.ID]; after != nil {
+				v = newView(*after) // it left because it changed: report it as it is now
+			}
 			cs.Changes = append(cs.Changes, Change{Kind: Remove, Entity: v})
 		}
 	}
@@ -330,11 +371,11 @@ func (lq *LiveQuery) apply(ctx context.Context, changes []change) {
 	if lq.eff.HasLimit() {
 		// A LIMITed query may gain or lose rows at its edge: refetch, which
 		// also fills any gap a removal leaves, and report the difference.
-		touched := map[id.EntityID]bool{}
+		touched := map[id.EntityID]*entity.State{}
 		relevant := false
 		for i := range changes {
 			ch := &changes[i]
-			touched[ch.after.ID] = true
+			touched[ch.after.ID] = &ch.after
 			if _, was := lq.byID[ch.after.ID]; was || matches(&ch.after) {
 				relevant = true
 			}
@@ -435,9 +476,11 @@ func (lq *LiveQuery) deliver() {
 			}
 		}
 		lq.mu.Unlock()
+		lq.delivering.Store(true)
 		for _, f := range fs {
 			f(d.cs)
 		}
+		lq.delivering.Store(false)
 	}
 }
 

@@ -6,10 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
+	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/property"
+	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/transport"
+	"github.com/ankurah/ankurah-go/core/value"
 )
 
 // Peer is an open connection to another node, after the handshake.
@@ -24,9 +29,14 @@ type Peer struct {
 	qmu    sync.Mutex
 	qcond  *sync.Cond
 	queue  [][]byte
+	queued int // bytes in queue
 	closed bool
 	done   chan struct{}
 	err    error
+
+	// updates collects, under the node's commit lock, what one commit's
+	// notifications send this peer; flushed as one message after the commit.
+	updates []transport.Update
 
 	// client side
 	reqMu   sync.Mutex
@@ -101,7 +111,19 @@ func (p *Peer) shutdown(err error) {
 	p.node.peerGone(p)
 }
 
-// enqueue queues a message for the writer; it never blocks.
+// Limits of a peer's outgoing queue: a peer that does not read what it is
+// sent is disconnected rather than allowed to hold the server's memory.
+const (
+	maxQueuedFrames = 10000
+	maxQueuedBytes  = 64 << 20
+	writeTimeout    = 30 * time.Second
+)
+
+// ErrSlowConsumer ends a connection whose peer does not read fast enough.
+var ErrSlowConsumer = errors.New("ankurah: peer reads too slowly; connection closed")
+
+// enqueue queues a message for the writer; it never blocks. A peer whose
+// queue is full is disconnected.
 func (p *Peer) enqueue(m *transport.Message) {
 	frame, err := transport.Encode(m)
 	if err != nil {
@@ -109,12 +131,39 @@ func (p *Peer) enqueue(m *transport.Message) {
 		return
 	}
 	p.qmu.Lock()
-	defer p.qmu.Unlock()
 	if p.closed {
+		p.qmu.Unlock()
+		return
+	}
+	if len(p.queue) >= maxQueuedFrames || p.queued+len(frame) > maxQueuedBytes {
+		n, b := len(p.queue), p.queued
+		p.qmu.Unlock()
+		p.log.Warn("disconnecting a slow peer", "queued_frames", n, "queued_bytes", b)
+		go p.shutdown(fmt.Errorf("%w (%d frames, %d bytes waiting)", ErrSlowConsumer, n, b))
 		return
 	}
 	p.queue = append(p.queue, frame)
+	p.queued += len(frame)
 	p.qcond.Signal()
+	p.qmu.Unlock()
+}
+
+// addUpdate collects a subscription's part of the current commit (called
+// under the node's commit lock) and marks the peer for the flush.
+func (p *Peer) addUpdate(u transport.Update) {
+	if len(p.updates) == 0 {
+		p.node.reactor.dirty = append(p.node.reactor.dirty, p)
+	}
+	p.updates = append(p.updates, u)
+}
+
+// flushUpdates sends what addUpdate collected as one message (under the
+// node's commit lock).
+func (p *Peer) flushUpdates() {
+	if len(p.updates) > 0 {
+		p.enqueue(&transport.Message{Updates: p.updates})
+		p.updates = nil
+	}
 }
 
 func (p *Peer) writer() {
@@ -129,8 +178,12 @@ func (p *Peer) writer() {
 		}
 		frame := p.queue[0]
 		p.queue = p.queue[1:]
+		p.queued -= len(frame)
 		p.qmu.Unlock()
-		if err := p.conn.Send(context.Background(), frame); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+		err := p.conn.Send(ctx, frame)
+		cancel()
+		if err != nil {
 			p.shutdown(fmt.Errorf("send: %w", err))
 			return
 		}
@@ -155,14 +208,20 @@ func codeOf(err error) transport.Code {
 		return transport.CodeDenied
 	case errors.Is(err, policy.ErrUnauthenticated):
 		return transport.CodeUnauthenticated
-	case errors.Is(err, storage.ErrConflict):
+	case errors.Is(err, storage.ErrConflict), errors.Is(err, ErrRetriesExhausted):
 		return transport.CodeConflict
 	case errors.Is(err, transport.ErrVersion):
 		return transport.CodeVersion
 	case errors.Is(err, transport.ErrProtocol):
 		return transport.CodeProtocol
 	}
-	return transport.CodeInvalid
+	for _, s := range []error{policy.ErrInvalid, event.ErrInvalid, event.ErrMissingParent, event.ErrBudgetExceeded, property.ErrInvalid,
+		property.ErrUnknownBackend, query.ErrSyntax, query.ErrBind, query.ErrType, ErrInvalidName, value.ErrUnsupported, storage.ErrInvalid} {
+		if errors.Is(err, s) {
+			return transport.CodeInvalid
+		}
+	}
+	return transport.CodeInternal
 }
 
 // ErrRemote wraps every error a remote node reported.
@@ -184,6 +243,8 @@ func errOf(code transport.Code, msg string) error {
 		s = transport.ErrVersion
 	case transport.CodeProtocol:
 		s = transport.ErrProtocol
+	case transport.CodeInvalid:
+		s = policy.ErrInvalid
 	default:
 		return fmt.Errorf("%w: %s", ErrRemote, msg)
 	}

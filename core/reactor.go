@@ -23,6 +23,10 @@ type reactor struct {
 	colls    map[string]*watch
 	where    map[*LiveQuery]placement
 	entities map[id.EntityID]map[*EntityWatch]struct{}
+
+	// dirty lists the peers with subscription updates collected during the
+	// current notification (guarded by the node's commit lock, not mu).
+	dirty []*Peer
 }
 
 type watch struct {
@@ -349,4 +353,14 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 	for _, h := range watched {
 		h.w.changed(ctx, h.ch)
 	}
+	r.flush()
+}
+
+// flush sends each peer's collected subscription updates as one message
+// (called with the node's commit lock held).
+func (r *reactor) flush() {
+	for _, p := range r.dirty {
+		p.flushUpdates()
+	}
+	r.dirty = r.dirty[:0]
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
@@ -18,7 +19,9 @@ import (
 // client) until it closes: the handshake, then requests and subscription
 // updates. It returns why the connection ended.
 func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
-	frame, err := conn.Recv(ctx)
+	hctx, cancel := context.WithTimeout(ctx, helloTimeout)
+	frame, err := conn.Recv(hctx)
+	cancel()
 	if err != nil {
 		conn.Close()
 		return fmt.Errorf("ankurah: handshake: %w", err)
@@ -73,6 +76,7 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 			p.cdataMu.Lock()
 			p.cdata = cd
 			p.cdataMu.Unlock()
+			p.reauthorize(ctx)
 		case m.Fault != nil:
 			err := errOf(m.Fault.Code, m.Fault.Message)
 			p.shutdown(err)
@@ -114,8 +118,8 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 	pinfo := policy.Peer{NodeID: p.remote.NodeID, Durable: p.remote.Durable}
 	switch {
 	case r.Commit != nil:
-		if len(r.Commit.Events) == 0 {
-			return fail(r.ID, fmt.Errorf("%w: empty commit", transport.ErrProtocol))
+		if len(r.Commit.Events) == 0 || len(r.Commit.Events) > transport.MaxCommitEvents {
+			return fail(r.ID, fmt.Errorf("%w: commit of %d events (1 to %d allowed)", transport.ErrProtocol, len(r.Commit.Events), transport.MaxCommitEvents))
 		}
 		for i := range r.Commit.Events {
 			ev := &r.Commit.Events[i]
@@ -126,33 +130,37 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 				return fail(r.ID, err)
 			}
 		}
-		changes, err := n.commitEvents(ctx, c.cdata, r.Commit.Events, true)
-		if err != nil {
+		if _, err := n.commitEvents(ctx, c.cdata, r.Commit.Events, true); err != nil {
+			return fail(r.ID, p.opaque(ctx, c, r.Commit.Events, err))
+		}
+		// Answer with the entities' current states, read and queued under the
+		// commit lock so nothing newer about them was queued before.
+		n.commitMu.Lock()
+		defer n.commitMu.Unlock()
+		resp := &transport.Response{ID: r.ID}
+		for _, ev := range r.Commit.Events {
+			if st, ok := p.readable(ctx, c, ev.Collection, ev.Entity); ok && !slices.ContainsFunc(resp.States, func(s entity.State) bool { return s.ID == st.ID }) {
+				resp.States = append(resp.States, *st)
+			}
+		}
+		p.enqueueResponse(resp)
+		return nil
+	case r.Get != nil:
+		if err := n.agent.CanAccessCollection(ctx, c.cdata, r.Get.Collection); err != nil {
 			return fail(r.ID, err)
 		}
-		resp := &transport.Response{ID: r.ID}
-		for _, ch := range changes {
-			resp.States = append(resp.States, ch.after)
-		}
-		if len(resp.States) == 0 {
-			// Already applied here (a retried commit): answer with the current states.
-			for _, ev := range r.Commit.Events {
-				if st, err := c.get(ctx, ev.Collection, ev.Entity); err == nil && !slices.ContainsFunc(resp.States, func(s entity.State) bool { return s.ID == st.ID }) {
-					resp.States = append(resp.States, *st)
-				}
-			}
-		}
-		return resp
-	case r.Get != nil:
+		n.commitMu.Lock()
+		defer n.commitMu.Unlock()
 		resp := &transport.Response{ID: r.ID}
 		for _, raw := range r.Get.IDs {
-			st, err := c.get(ctx, r.Get.Collection, id.EntityID(raw))
-			if err != nil {
-				continue // absent, deleted or unreadable: omitted, never distinguished
+			// Deleted entities are sent too (the client learns of the delete);
+			// absent and unreadable ones are omitted alike.
+			if st, ok := p.readable(ctx, c, r.Get.Collection, id.EntityID(raw)); ok {
+				resp.States = append(resp.States, *st)
 			}
-			resp.States = append(resp.States, *st)
 		}
-		return resp
+		p.enqueueResponse(resp)
+		return nil
 	case r.GetEvents != nil:
 		if err := n.agent.CanAccessCollection(ctx, c.cdata, r.GetEvents.Collection); err != nil {
 			return fail(r.ID, err)
@@ -252,7 +260,7 @@ func (p *Peer) subscribe(ctx context.Context, c *Context, reqID uint64, s *trans
 		}
 		p.enqueueResponse(resp)
 	}, func(cs ChangeSet) {
-		u := &transport.Update{Sub: sub}
+		u := transport.Update{Sub: sub}
 		for _, ch := range cs.Changes {
 			item := transport.UpdateItem{State: ch.Entity.state}
 			switch ch.Kind {
@@ -260,11 +268,18 @@ func (p *Peer) subscribe(ctx context.Context, c *Context, reqID uint64, s *trans
 				item.Tag = transport.TagAdd
 			case Remove:
 				item.Tag = transport.TagRemove
+				// An entity that left because the subscriber may no longer
+				// read it is sent as gone: its id, never its new state.
+				cur := p.context()
+				if p.node.agent.CheckRead(ctx, cur.cdata, &ch.Entity.state) != nil {
+					item.State = entity.State{ID: ch.Entity.state.ID, Collection: ch.Entity.state.Collection}
+					item.Gone = true
+				}
 			}
 			u.Items = append(u.Items, item)
 		}
 		if len(u.Items) > 0 {
-			p.enqueue(&transport.Message{Update: u})
+			p.addUpdate(u)
 		}
 	})
 	if err != nil {
@@ -287,3 +302,60 @@ func (p *Peer) subscribe(ctx context.Context, c *Context, reqID uint64, s *trans
 }
 
 var errNoUpstream = errors.New("ankurah: no durable peer connected")
+
+// helloTimeout bounds the wait for a connecting node's hello.
+const helloTimeout = 10 * time.Second
+
+// readable returns an entity's stored state (deleted or not) when the
+// caller may read it.
+func (p *Peer) readable(ctx context.Context, c *Context, collection string, eid id.EntityID) (*entity.State, bool) {
+	n := p.node
+	if n.agent.CanAccessCollection(ctx, c.cdata, collection) != nil {
+		return nil, false
+	}
+	coll, err := n.collection(ctx, collection)
+	if err != nil {
+		return nil, false
+	}
+	st, err := coll.GetState(ctx, eid)
+	if err != nil || n.agent.CheckRead(ctx, c.cdata, &st) != nil {
+		return nil, false
+	}
+	return &st, true
+}
+
+// opaque hides, in a refused commit's error, whether entities the caller
+// may not read exist: any failure touching one is reported as access denied.
+func (p *Peer) opaque(ctx context.Context, c *Context, evs []event.Event, err error) error {
+	for _, ev := range evs {
+		if ev.IsGenesis() {
+			continue
+		}
+		if _, ok := p.readable(ctx, c, ev.Collection, ev.Entity); !ok {
+			return fmt.Errorf("%w: commit refused: an entity it changes is not found or not writable", policy.ErrAccessDenied)
+		}
+	}
+	return err
+}
+
+// reauthorize re-runs every subscription with the peer's new identity, so
+// refreshed credentials narrow or widen what it receives from now on.
+func (p *Peer) reauthorize(ctx context.Context) {
+	c := p.context()
+	p.subMu.Lock()
+	subs := make([]*LiveQuery, 0, len(p.subs))
+	for _, lq := range p.subs {
+		subs = append(subs, lq)
+	}
+	p.subMu.Unlock()
+	n := p.node
+	n.commitMu.Lock()
+	defer n.commitMu.Unlock()
+	for _, lq := range subs {
+		if err := lq.reauthorize(ctx, c); err != nil && !errors.Is(err, ErrClosed) {
+			p.log.WarnContext(ctx, "subscription refused after a credential refresh; closing it", "err", err)
+			go lq.Close()
+		}
+	}
+	n.reactor.flush()
+}

@@ -14,12 +14,13 @@ const ProtocolVersion = 1
 
 // Message is one frame of the protocol: exactly one field is set.
 type Message struct {
-	Hello       *Hello    `cbor:"1,keyasint,omitempty"`
-	Request     *Request  `cbor:"2,keyasint,omitempty"`
-	Response    *Response `cbor:"3,keyasint,omitempty"`
-	Update      *Update   `cbor:"4,keyasint,omitempty"`
-	Credentials []byte    `cbor:"5,keyasint,omitempty"` // refreshed credentials
-	Fault       *Fault    `cbor:"6,keyasint,omitempty"` // the sender closes the connection after this
+	Hello    *Hello    `cbor:"1,keyasint,omitempty"`
+	Request  *Request  `cbor:"2,keyasint,omitempty"`
+	Response *Response `cbor:"3,keyasint,omitempty"`
+	Updates  []Update  `cbor:"4,keyasint,omitempty"` // one durable commit's updates, all subscriptions
+
+	Credentials []byte `cbor:"5,keyasint,omitempty"` // refreshed credentials
+	Fault       *Fault `cbor:"6,keyasint,omitempty"` // the sender closes the connection after this
 }
 
 // Hello opens a connection, from each side.
@@ -119,17 +120,24 @@ const (
 	TagRemove
 )
 
-// Update streams a subscription's changes: one per commit on the durable side.
+// Update is one subscription's part of a durable commit. All the updates of
+// one commit travel in one message, so a client reports them as one change.
 type Update struct {
 	Sub   uint64       `cbor:"1,keyasint"`
 	Items []UpdateItem `cbor:"2,keyasint"`
 }
 
-// UpdateItem is one entity's state snapshot with its tag.
+// UpdateItem is one entity's state snapshot with its tag. Gone says the
+// subscriber may no longer read the entity: State then holds only its id and
+// collection, and the client drops it from its cache.
 type UpdateItem struct {
 	Tag   Tag          `cbor:"1,keyasint"`
 	State entity.State `cbor:"2,keyasint"`
+	Gone  bool         `cbor:"3,keyasint,omitempty"`
 }
+
+// MaxCommitEvents is the most events one commit request may carry.
+const MaxCommitEvents = 10000
 
 var (
 	encMode = func() cbor.EncMode {
@@ -177,7 +185,7 @@ func Decode(frame []byte) (*Message, error) {
 		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
 	n := 0
-	for _, set := range []bool{m.Hello != nil, m.Request != nil, m.Response != nil, m.Update != nil, m.Credentials != nil, m.Fault != nil} {
+	for _, set := range []bool{m.Hello != nil, m.Request != nil, m.Response != nil, len(m.Updates) > 0, m.Credentials != nil, m.Fault != nil} {
 		if set {
 			n++
 		}
