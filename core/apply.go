@@ -72,15 +72,25 @@ func materialize(st *entity.State, bs map[string]property.Backend) error {
 // not yet stored). It does not decide whether ev belongs on cur; callers
 // relate ev to cur's head first.
 func applyEvent(cur *entity.State, ev *event.Event) (entity.State, error) {
+	next, _, err := applyEventTo(cur, nil, ev)
+	return next, err
+}
+
+// applyEventTo is applyEvent on bs, the backends of cur already decoded
+// (nil: decode them from cur). It applies ev to them in place and returns
+// them, now the backends of the new state.
+func applyEventTo(cur *entity.State, bs map[string]property.Backend, ev *event.Event) (entity.State, map[string]property.Backend, error) {
 	var next entity.State
 	if cur != nil {
 		next = cur.Clone()
 	} else {
 		next = entity.State{ID: ev.Entity, Collection: ev.Collection}
 	}
-	bs, err := loadBackends(&next)
-	if err != nil {
-		return next, err
+	if bs == nil {
+		var err error
+		if bs, err = loadBackends(&next); err != nil {
+			return next, nil, err
+		}
 	}
 	evID := ev.ID()
 	names := make([]string, 0, len(ev.Operations))
@@ -91,17 +101,17 @@ func applyEvent(cur *entity.State, ev *event.Event) (entity.State, error) {
 	for _, name := range names {
 		b, err := backendFor(bs, name)
 		if err != nil {
-			return next, fmt.Errorf("ankurah: event %s: %w", evID, err)
+			return next, nil, fmt.Errorf("ankurah: event %s: %w", evID, err)
 		}
 		if err := b.Apply(evID, ev.Operations[name]); err != nil {
-			return next, fmt.Errorf("ankurah: event %s: %w", evID, err)
+			return next, nil, fmt.Errorf("ankurah: event %s: %w", evID, err)
 		}
 	}
 	next.Head = next.Head.Advance(evID, ev.Parent)
 	if err := materialize(&next, bs); err != nil {
-		return next, err
+		return next, nil, err
 	}
-	return next, nil
+	return next, bs, nil
 }
 
 // stagedSource serves events from a batch being built before the stored ones.

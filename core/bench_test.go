@@ -12,24 +12,34 @@ import (
 )
 
 // BenchmarkCommit_Memory is one single-writer commit (edit one property of
-// one entity) through the node on the memory engine.
+// one entity) through the node on the memory engine, with the node's cache of
+// decoded backends (cache=on, the default) and without it (cache=off: every
+// Edit and every commit decodes the stored backends).
 func BenchmarkCommit_Memory(b *testing.B) {
-	ctx := context.Background()
-	n, _ := core.NewNode(memory.New(), policy.Permissive{})
-	c := n.Context(nil)
-	ids := createAlbums(b, c, album{"x", "y", 1})
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		trx := c.Begin()
-		m, err := trx.Edit(ctx, "album", ids[0])
-		if err != nil {
-			b.Fatal(err)
+	for _, cache := range []bool{false, true} {
+		name, opts := "cache=on", []core.Option(nil)
+		if !cache {
+			name, opts = "cache=off", []core.Option{core.WithBackendCache(0)}
 		}
-		m.Set("year", i)
-		if err := trx.Commit(ctx); err != nil {
-			b.Fatal(err)
-		}
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			n, _ := core.NewNode(memory.New(), policy.Permissive{}, opts...)
+			c := n.Context(nil)
+			ids := createAlbums(b, c, album{"x", "y", 1})
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				trx := c.Begin()
+				m, err := trx.Edit(ctx, "album", ids[0])
+				if err != nil {
+					b.Fatal(err)
+				}
+				m.Set("year", i)
+				if err := trx.Commit(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -56,13 +56,14 @@ const (
 )
 
 type config struct {
-	role     Role
-	now      func() time.Time
-	random   io.Reader
-	logger   *slog.Logger
-	retries  int
-	budget   int
-	systemID string
+	role         Role
+	now          func() time.Time
+	random       io.Reader
+	logger       *slog.Logger
+	retries      int
+	budget       int
+	systemID     string
+	cacheEntries int
 }
 
 // Option configures a Node.
@@ -101,6 +102,7 @@ type Node struct {
 	id      id.ULID
 	log     *slog.Logger
 	reactor *reactor
+	cache   *backendCache // decoded backends by entity and head (cache.go)
 
 	randMu sync.Mutex
 
@@ -124,7 +126,7 @@ func NewNode(engine storage.Engine, agent policy.Agent, opts ...Option) (*Node, 
 	if agent == nil {
 		return nil, errors.New("ankurah: NewNode needs a policy agent (policy.Permissive{} allows everything)")
 	}
-	cfg := config{role: Durable, now: time.Now, random: rand.Reader, logger: slog.Default(), retries: 10, budget: 10000}
+	cfg := config{role: Durable, now: time.Now, random: rand.Reader, logger: slog.Default(), retries: 10, budget: 10000, cacheEntries: DefaultBackendCacheEntries}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -141,6 +143,7 @@ func NewNode(engine storage.Engine, agent policy.Agent, opts ...Option) (*Node, 
 		n.cfg.systemID = sid.String()
 	}
 	n.reactor = newReactor()
+	n.cache = newBackendCache(n.cfg.cacheEntries)
 	n.up = upstream{connected: make(chan struct{}), subs: map[uint64]*LiveQuery{}}
 	return n, nil
 }

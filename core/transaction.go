@@ -90,13 +90,14 @@ func (t *Transaction) Edit(ctx context.Context, collection string, eid id.Entity
 	if err != nil {
 		return nil, err
 	}
-	bs, err := loadBackends(st)
-	if err != nil {
-		return nil, err
-	}
-	forks := make(map[string]property.Backend, len(bs))
-	for name, b := range bs {
-		forks[name] = b.Fork()
+	forks, cached := t.ctx.node.cache.forks(collection, eid, st.Head)
+	if !cached {
+		bs, err := loadBackends(st)
+		if err != nil {
+			return nil, err
+		}
+		forks = forkAll(bs)
+		t.ctx.node.cache.put(collection, eid, st.Head, bs, 0) // after forking: the cache owns bs now
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -308,6 +309,11 @@ func (n *Node) commitEvents(ctx context.Context, cdata any, evs []event.Event, c
 		n.commitMu.Lock()
 		err = n.engine.Apply(ctx, batch)
 		if err == nil {
+			for i := range changes {
+				ch := &changes[i]
+				n.cache.put(ch.collection, ch.after.ID, ch.after.Head, ch.backends, ch.applied)
+				ch.backends = nil
+			}
 			n.reactor.notify(ctx, n, changes)
 		}
 		n.commitMu.Unlock()
@@ -329,6 +335,11 @@ type change struct {
 	collection string
 	before     *entity.State // nil when the entity is new here
 	after      entity.State
+	// backends are after's decoded backends, for the node's cache once
+	// after is stored (nil when not known), having applied applied events
+	// in place since they were decoded.
+	backends map[string]property.Backend
+	applied  int
 }
 
 // prepare builds the batch of a commit against the currently stored states.
@@ -339,6 +350,13 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 	stored := map[id.EntityID]*entity.State{}
 	var order []id.EntityID
 	staged := map[id.EventID]event.Event{}
+	// owned: the decoded backends of current[eid], taken from the node's
+	// cache or decoded, and changed in place by the events of this batch.
+	type ownedBackends struct {
+		bs      map[string]property.Backend
+		applied int // events applied in place since decoded
+	}
+	owned := map[id.EntityID]ownedBackends{}
 	for i := range evs {
 		ev := &evs[i]
 		coll, err := n.collection(ctx, ev.Collection)
@@ -381,10 +399,25 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 			current[ev.Entity] = cur
 			continue
 		}
-		next, err := applyEvent(cur, ev)
+		own, ok := owned[ev.Entity]
+		if !ok && cur != nil {
+			own.bs, own.applied, _ = n.cache.take(ev.Collection, ev.Entity, cur.Head)
+		}
+		next, bs, err := applyEventTo(cur, own.bs, ev)
 		if err != nil {
 			return nil, nil, err
 		}
+		if own.bs == nil {
+			own.applied = 0 // decoded from cur
+		}
+		own.bs, own.applied = bs, own.applied+1
+		if own.applied >= reloadAfter && n.cache.enabled() {
+			if own.bs, err = loadBackends(&next); err != nil {
+				return nil, nil, err
+			}
+			own.applied = 0
+		}
+		owned[ev.Entity] = own
 		if check {
 			if err := n.agent.CheckEvent(ctx, cdata, ev, cur, &next); err != nil {
 				return nil, nil, fmt.Errorf("ankurah: commit to %q refused: %w", ev.Collection, err)
@@ -405,7 +438,7 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 			continue
 		}
 		batch.States = append(batch.States, storage.StateWrite{State: *cur, Expected: expected[eid]})
-		changes = append(changes, change{collection: cur.Collection, before: before, after: *cur})
+		changes = append(changes, change{collection: cur.Collection, before: before, after: *cur, backends: owned[eid].bs, applied: owned[eid].applied})
 	}
 	return batch, changes, nil
 }
