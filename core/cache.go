@@ -19,7 +19,8 @@ const DefaultBackendCacheEntries = 256
 // the cache off). Decoding a backend from its stored state can cost far more
 // than the edit a commit makes (a long text document, say): with the cache,
 // an entity edited again at the head the node last wrote or read is forked
-// from memory instead of decoded.
+// from memory instead of decoded. The bound counts entities, not bytes: a
+// node whose entities hold large documents may want a smaller one.
 func WithBackendCache(entries int) Option {
 	return func(c *config) { c.cacheEntries = entries }
 }

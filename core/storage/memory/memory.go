@@ -309,16 +309,13 @@ func (h *handle) FetchStates(ctx context.Context, sel *query.Bound) ([]entity.St
 	if err != nil {
 		return nil, fmt.Errorf("memory: fetch from %q: %w", h.name, err)
 	}
-	if sel.Limit == 0 {
-		return nil, nil
-	}
 	var (
 		candidates []entity.State
 		matched    bool // candidates are already filtered by prog
 		scanErr    error
 	)
 	err = h.e.read(ctx, h.name, func(c *collection) {
-		if c == nil {
+		if c == nil || sel.Limit == 0 {
 			return
 		}
 		p := plan(c.indexed, sel)
