@@ -1,7 +1,7 @@
 // Package memory is the in-memory storage engine: every collection is a
-// pair of Go maps behind one lock. It is the reference implementation of the
-// storage contract, used by ephemeral nodes, tests and simulations. Nothing
-// survives Close.
+// few Go maps behind one lock, plus a sorted set of keys per declared index.
+// It is the reference implementation of the storage contract, used by
+// ephemeral nodes, tests and simulations. Nothing survives Close.
 package memory
 
 import (
