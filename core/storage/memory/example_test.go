@@ -43,3 +43,23 @@ func Example() {
 	// 'Blue' 1971
 	// 'Abbey Road' 1969
 }
+
+// Declaring an index lets FetchStates read candidates from it instead of
+// scanning every state; Explain shows the plan. Answers are the same either way.
+func ExampleEngine_Explain() {
+	ctx := context.Background()
+	e := memory.New()
+	defer e.Close()
+	if err := e.DeclareIndex(ctx, storage.Index{Collection: "album", Property: "year"}); err != nil {
+		panic(err)
+	}
+	for _, q := range []string{"year = ?", "year > ? ORDER BY year DESC LIMIT 10", "name = ?"} {
+		sel, _ := query.ParseBound(q, 1969)
+		plan, _ := e.Explain(ctx, "album", sel)
+		fmt.Printf("%s: %s\n", q, plan)
+	}
+	// Output:
+	// year = ?: index "year", 1 ranges, forward
+	// year > ? ORDER BY year DESC LIMIT 10: index "year", 1 ranges, reverse, serves the order
+	// name = ?: full scan
+}
