@@ -328,6 +328,20 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 			return fmt.Errorf("%w: malformed entity %s to drop", policy.ErrInvalid, g.ID)
 		}
 	}
+	// Several subscriptions may carry the same entity: keep its last state.
+	if len(states) > 1 {
+		last := map[id.EntityID]int{}
+		for i, st := range states {
+			last[st.ID] = i
+		}
+		deduped := states[:0:0]
+		for i, st := range states {
+			if last[st.ID] == i {
+				deduped = append(deduped, st)
+			}
+		}
+		states = deduped
+	}
 	pinfo := policy.Peer{NodeID: p.remote.NodeID, Durable: p.remote.Durable}
 	for i := range states {
 		st := &states[i]

@@ -107,15 +107,28 @@ func (c *Context) fetchStates(ctx context.Context, collection string, b *query.B
 	if err != nil {
 		return nil, err
 	}
-	states, err := coll.FetchStates(ctx, eff)
-	if err != nil {
-		return nil, fmt.Errorf("ankurah: fetch from %q: %w", collection, err)
-	}
-	out := states[:0]
-	for i := range states {
-		if c.node.agent.CheckRead(ctx, c.cdata, &states[i]) == nil {
-			out = append(out, states[i])
+	// Rows the agent's per-row check refuses are dropped after the engine's
+	// LIMIT; ask for more until the limit is filled or the rows run out.
+	limit := eff.Limit
+	for {
+		states, err := coll.FetchStates(ctx, eff)
+		if err != nil {
+			return nil, fmt.Errorf("ankurah: fetch from %q: %w", collection, err)
 		}
+		out := states[:0]
+		for i := range states {
+			if c.node.agent.CheckRead(ctx, c.cdata, &states[i]) == nil {
+				out = append(out, states[i])
+			}
+		}
+		if limit < 0 || int64(len(out)) >= limit || int64(len(states)) < eff.Limit {
+			if limit >= 0 && int64(len(out)) > limit {
+				out = out[:limit]
+			}
+			return out, nil
+		}
+		next := *eff
+		next.Limit = max(eff.Limit*2, limit+16)
+		eff = &next
 	}
-	return out, nil
 }
