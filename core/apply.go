@@ -98,6 +98,18 @@ func applyEventTo(cur *entity.State, bs map[string]property.Backend, ev *event.E
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	// Check every payload before applying any, so a refused event leaves bs untouched.
+	for _, name := range names {
+		b, err := backendFor(bs, name)
+		if err != nil {
+			return next, nil, fmt.Errorf("ankurah: event %s: %w", evID, err)
+		}
+		if v, ok := b.(property.Validator); ok {
+			if err := v.Validate(evID, ev.Operations[name]); err != nil {
+				return next, nil, fmt.Errorf("ankurah: event %s refused: %w", evID, err)
+			}
+		}
+	}
 	for _, name := range names {
 		b, err := backendFor(bs, name)
 		if err != nil {

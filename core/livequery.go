@@ -205,7 +205,6 @@ func (lq *LiveQuery) Subscribe(f func(ChangeSet)) (unsubscribe func()) {
 
 // Close stops the live query: no more notifications, no more work.
 func (lq *LiveQuery) Close() {
-	lq.ctx.node.reactor.remove(lq)
 	lq.mu.Lock()
 	if lq.closed {
 		lq.mu.Unlock()
@@ -216,7 +215,9 @@ func (lq *LiveQuery) Close() {
 		go lq.onClose()
 	}
 	lq.subs = map[int]func(ChangeSet){}
+	node := lq.ctx.node
 	lq.mu.Unlock()
+	node.reactor.remove(lq)
 	lq.qmu.Lock()
 	lq.stopped.Store(true)
 	lq.queue = nil

@@ -26,13 +26,14 @@ type Peer struct {
 
 	// outbound frames are queued and written by one goroutine, so whoever
 	// queues (often under the node's commit lock) never blocks on the network.
-	qmu    sync.Mutex
-	qcond  *sync.Cond
-	queue  [][]byte
-	queued int // bytes in queue
-	closed bool
-	done   chan struct{}
-	err    error
+	qmu      sync.Mutex
+	qcond    *sync.Cond
+	queue    [][]byte
+	queued   int  // bytes in queue
+	overflow bool // the queue passed its bound; the peer is being disconnected
+	closed   bool
+	done     chan struct{}
+	err      error
 
 	// updates collects, under the node's commit lock, what one commit's
 	// notifications send this peer; flushed as one message after the commit.
@@ -113,7 +114,7 @@ func (p *Peer) shutdown(err error) {
 
 // Limits of a peer's outgoing queue: a peer that does not read what it is
 // sent is disconnected rather than allowed to hold the server's memory.
-const (
+var (
 	maxQueuedFrames = 10000
 	maxQueuedBytes  = 64 << 20
 	writeTimeout    = 30 * time.Second
@@ -135,8 +136,13 @@ func (p *Peer) enqueue(m *transport.Message) {
 		p.qmu.Unlock()
 		return
 	}
+	if p.overflow {
+		p.qmu.Unlock()
+		return
+	}
 	if len(p.queue) >= maxQueuedFrames || p.queued+len(frame) > maxQueuedBytes {
 		n, b := len(p.queue), p.queued
+		p.overflow = true
 		p.qmu.Unlock()
 		p.log.Warn("disconnecting a slow peer", "queued_frames", n, "queued_bytes", b)
 		go p.shutdown(fmt.Errorf("%w (%d frames, %d bytes waiting)", ErrSlowConsumer, n, b))

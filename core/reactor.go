@@ -156,12 +156,17 @@ func eqKey(v value.Value) (string, bool) {
 }
 
 func (r *reactor) add(lq *LiveQuery) {
-	lq.mu.Lock()
-	where := lq.bound.Where
-	lq.mu.Unlock()
-	prop, keys, rt := indexTerm(where)
+	// r.mu before lq.mu: a Close that marks lq closed and then removes it
+	// cannot fall between the check and the insertion.
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	lq.mu.Lock()
+	where, closed := lq.bound.Where, lq.closed
+	lq.mu.Unlock()
+	if closed {
+		return
+	}
+	prop, keys, rt := indexTerm(where)
 	w := r.watch(lq.collection)
 	p := placement{collection: lq.collection, prop: prop, keys: keys}
 	switch {

@@ -79,14 +79,14 @@ func (t *Transaction) Edit(ctx context.Context, collection string, eid id.Entity
 		return m, nil
 	}
 	t.mu.Unlock()
-	st, err := t.ctx.get(ctx, collection, eid)
-	if errors.Is(err, storage.ErrNotFound) && t.ctx.node.cfg.role == Ephemeral {
-		// Not cached here yet: ask the durable peer, then look again.
-		if rerr := t.ctx.remoteGet(ctx, collection, eid); rerr != nil {
-			return nil, rerr
+	if t.ctx.node.cfg.role == Ephemeral {
+		// Edit the durable peer's latest state when connected: an edit made on
+		// a stale cached copy would lose to writes it never saw.
+		if err := t.ctx.remoteGet(ctx, collection, eid); err != nil {
+			return nil, err
 		}
-		st, err = t.ctx.get(ctx, collection, eid)
 	}
+	st, err := t.ctx.get(ctx, collection, eid)
 	if err != nil {
 		return nil, err
 	}
@@ -299,14 +299,23 @@ func (t *Transaction) Commit(ctx context.Context) error {
 // set, merging and retrying on conflicts, and notifying live queries once.
 func (n *Node) commitEvents(ctx context.Context, cdata any, evs []event.Event, check bool) ([]change, error) {
 	for attempt := 0; ; attempt++ {
+		// After a conflict, prepare under the commit lock too, so commits on
+		// this node cannot keep overtaking this one (another node on the
+		// same database still can, up to the retry bound).
+		locked := attempt > 0
+		if locked {
+			n.commitMu.Lock()
+		}
 		batch, changes, err := n.prepare(ctx, cdata, evs, check)
-		if err != nil {
+		if err != nil || len(changes) == 0 && len(batch.Events) == 0 {
+			if locked {
+				n.commitMu.Unlock()
+			}
 			return nil, err
 		}
-		if len(changes) == 0 && len(batch.Events) == 0 {
-			return nil, nil
+		if !locked {
+			n.commitMu.Lock()
 		}
-		n.commitMu.Lock()
 		err = n.engine.Apply(ctx, batch)
 		if err == nil {
 			for i := range changes {
@@ -383,6 +392,9 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 		if _, dup := staged[ev.ID()]; dup {
 			continue
 		}
+		if err := n.checkParents(ctx, coll, staged, ev); err != nil {
+			return nil, nil, err
+		}
 		if stored, err := coll.GetEvents(ctx, []id.EventID{ev.ID()}); err != nil {
 			return nil, nil, fmt.Errorf("ankurah: commit: look up event: %w", err)
 		} else if len(stored) > 0 {
@@ -441,4 +453,39 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 		changes = append(changes, change{collection: cur.Collection, before: before, after: *cur, backends: owned[eid].bs, applied: owned[eid].applied})
 	}
 	return batch, changes, nil
+}
+
+// checkParents refuses an event whose parents are not all events of the same
+// entity that are stored here (or earlier in the same batch): an event built
+// on history nobody has would make every later merge of the entity fail.
+func (n *Node) checkParents(ctx context.Context, coll storage.Collection, staged map[id.EventID]event.Event, ev *event.Event) error {
+	if ev.IsGenesis() {
+		return nil
+	}
+	var need []id.EventID
+	for _, p := range ev.Parent {
+		if s, ok := staged[p]; ok {
+			if s.Entity != ev.Entity {
+				return fmt.Errorf("%w: event %s names a parent of another entity", event.ErrInvalid, ev.ID())
+			}
+			continue
+		}
+		need = append(need, p)
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	got, err := coll.GetEvents(ctx, need)
+	if err != nil {
+		return fmt.Errorf("ankurah: commit: look up parents: %w", err)
+	}
+	if len(got) != len(need) {
+		return fmt.Errorf("%w: event %s builds on %d events not stored here", event.ErrMissingParent, ev.ID(), len(need)-len(got))
+	}
+	for _, g := range got {
+		if g.Entity != ev.Entity {
+			return fmt.Errorf("%w: event %s names a parent of another entity", event.ErrInvalid, ev.ID())
+		}
+	}
+	return nil
 }
