@@ -99,8 +99,8 @@ func TestPeer_SlowConsumerIsDisconnected(t *testing.T) {
 	b.Recv(ctx)
 	send(&transport.Message{Request: &transport.Request{ID: 1, Subscribe: &transport.SubscribeReq{Sub: 1, Collection: "album", Query: "true"}}})
 	time.Sleep(50 * time.Millisecond)
-	defer func(n int) { maxQueuedFrames = n }(maxQueuedFrames)
-	maxQueuedFrames = 100
+	defer maxQueuedFrames.Store(maxQueuedFrames.Load())
+	maxQueuedFrames.Store(100)
 	c := server.Context(nil)
 	for i := 0; i < 400; i++ {
 		trx := c.Begin()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ankurah/ankurah-go/core/event"
@@ -114,11 +115,13 @@ func (p *Peer) shutdown(err error) {
 
 // Limits of a peer's outgoing queue: a peer that does not read what it is
 // sent is disconnected rather than allowed to hold the server's memory.
-var (
-	maxQueuedFrames = 10000
-	maxQueuedBytes  = 64 << 20
-	writeTimeout    = 30 * time.Second
+const (
+	maxQueuedBytes = 64 << 20
+	writeTimeout   = 30 * time.Second
 )
+
+// maxQueuedFrames bounds a peer's queue in frames (a variable so tests can lower it).
+var maxQueuedFrames = func() *atomic.Int64 { var v atomic.Int64; v.Store(10000); return &v }()
 
 // ErrSlowConsumer ends a connection whose peer does not read fast enough.
 var ErrSlowConsumer = errors.New("ankurah: peer reads too slowly; connection closed")
@@ -140,7 +143,7 @@ func (p *Peer) enqueue(m *transport.Message) {
 		p.qmu.Unlock()
 		return
 	}
-	if len(p.queue) >= maxQueuedFrames || p.queued+len(frame) > maxQueuedBytes {
+	if int64(len(p.queue)) >= maxQueuedFrames.Load() || p.queued+len(frame) > maxQueuedBytes {
 		n, b := len(p.queue), p.queued
 		p.overflow = true
 		p.qmu.Unlock()
