@@ -136,11 +136,11 @@ func NewNode(engine storage.Engine, agent policy.Agent, opts ...Option) (*Node, 
 		return nil, err
 	}
 	if cfg.role == Durable && cfg.systemID == "" {
-		sid, err := n.newULID()
+		sid, err := n.storedSystemID(context.Background())
 		if err != nil {
 			return nil, err
 		}
-		n.cfg.systemID = sid.String()
+		n.cfg.systemID = sid
 	}
 	n.reactor = newReactor()
 	n.cache = newBackendCache(n.cfg.cacheEntries)

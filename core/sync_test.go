@@ -311,3 +311,15 @@ func TestSync_DifferentSystemDropsCache(t *testing.T) {
 		t.Fatalf("client still caches %d albums", len(all))
 	}
 }
+
+func TestNode_SystemIDSurvivesRestart(t *testing.T) {
+	eng := memory.New()
+	first := newNodeOn(t, eng, policy.Permissive{})
+	again := newNodeOn(t, eng, policy.Permissive{})
+	if first.SystemID() == "" || first.SystemID() != again.SystemID() {
+		t.Fatalf("system ids %q and %q on one storage", first.SystemID(), again.SystemID())
+	}
+	if other := newNode(t); other.SystemID() == first.SystemID() {
+		t.Fatal("two storages share a system id")
+	}
+}
