@@ -9,19 +9,52 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/ankurah/ankurah-go/core/transport"
 )
 
+// Keepalive: every connection pings its peer this often and closes when a
+// pong does not come back in time, so a vanished peer is noticed even when
+// nothing is being sent.
+const (
+	pingInterval = 30 * time.Second
+	pingTimeout  = 15 * time.Second
+)
+
 // conn adapts a websocket connection to transport.Connection: one binary
 // message per frame.
-type conn struct{ c *websocket.Conn }
+type conn struct {
+	c    *websocket.Conn
+	stop context.CancelFunc
+}
 
 func newConn(c *websocket.Conn) *conn {
 	c.SetReadLimit(transport.MaxFrameSize)
-	return &conn{c: c}
+	ctx, stop := context.WithCancel(context.Background())
+	go keepalive(ctx, c)
+	return &conn{c: c, stop: stop}
+}
+
+func keepalive(ctx context.Context, c *websocket.Conn) {
+	t := time.NewTicker(pingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+		err := c.Ping(pctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			c.Close(websocket.StatusGoingAway, "keepalive ping unanswered")
+			return
+		}
+	}
 }
 
 func (c *conn) Send(ctx context.Context, frame []byte) error {
@@ -49,4 +82,7 @@ func (c *conn) Recv(ctx context.Context) ([]byte, error) {
 	return b, nil
 }
 
-func (c *conn) Close() error { return c.c.Close(websocket.StatusNormalClosure, "") }
+func (c *conn) Close() error {
+	c.stop()
+	return c.c.Close(websocket.StatusNormalClosure, "")
+}
