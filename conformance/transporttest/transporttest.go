@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -37,17 +38,37 @@ func Run(t *testing.T, makePair PairMaker) {
 		{"RecvHonoursContext", recvContext},
 		{"EmptyFrame", emptyFrame},
 	}
+	t.Run("NoGoroutineLeaks", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// Warm up once so lazily started helpers (servers, pools) are counted.
+		a, b := makePair(ctx, t)
+		closeBoth(a, b)
+		before := runtime.NumGoroutine()
+		for i := 0; i < 5; i++ {
+			a, b := makePair(ctx, t)
+			if err := a.Send(ctx, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.Recv(ctx); err != nil {
+				t.Fatal(err)
+			}
+			closeBoth(a, b)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for runtime.NumGoroutine() > before+2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d goroutines after 5 connections opened and closed, %d before", runtime.NumGoroutine(), before)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			a, b := makePair(ctx, t)
-			defer func() { // both ends at once, so close handshakes can complete
-				done := make(chan struct{})
-				go func() { b.Close(); close(done) }()
-				a.Close()
-				<-done
-			}()
+			defer closeBoth(a, b)
 			c.fn(ctx, t, a, b)
 		})
 	}
@@ -157,4 +178,12 @@ func emptyFrame(ctx context.Context, t *testing.T, a, b transport.Connection) {
 	if f, err := b.Recv(ctx); err != nil || len(f) != 0 {
 		t.Fatalf("empty frame: %v %v", f, err)
 	}
+}
+
+// closeBoth closes both ends at once, so close handshakes can complete.
+func closeBoth(a, b transport.Connection) {
+	done := make(chan struct{})
+	go func() { b.Close(); close(done) }()
+	a.Close()
+	<-done
 }

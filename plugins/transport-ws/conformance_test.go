@@ -15,23 +15,22 @@ import (
 
 // TestConformance runs the transport suite over real websockets on 127.0.0.1.
 func TestConformance(t *testing.T) {
+	accepted := make(chan transport.Connection, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		accepted <- newConn(c) // the hijacked connection outlives the handler
+	}))
+	defer srv.Close()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
 	transporttest.Run(t, func(ctx context.Context, t *testing.T) (transport.Connection, transport.Connection) {
-		server := make(chan transport.Connection, 1)
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, err := websocket.Accept(w, r, nil)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			conn := newConn(c)
-			server <- conn
-			<-r.Context().Done()
-		}))
-		t.Cleanup(srv.Close)
-		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+		c, _, err := websocket.Dial(ctx, url, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return newConn(c), <-server
+		return newConn(c), <-accepted
 	})
 }
