@@ -240,6 +240,36 @@ func (a *api) connect(args []js.Value) (any, error) {
 	return nil, nil
 }
 
+// settle waits, up to a few seconds, while the client is in the middle of
+// connecting. It works around a race in core: a live query opened while the
+// connection is being established can miss the handshake's
+// re-subscription and never hear of remote changes. Offline (connection
+// refused) it returns as soon as the attempt fails.
+func (a *api) settle() {
+	a.mu.Lock()
+	c := a.client
+	a.mu.Unlock()
+	if c == nil {
+		return
+	}
+	changed := make(chan struct{}, 1)
+	unsub := c.State().Subscribe(func(ws.State) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	})
+	defer unsub()
+	deadline := time.After(3 * time.Second)
+	for c.State().Get() == ws.Connecting {
+		select {
+		case <-changed:
+		case <-deadline:
+			return
+		}
+	}
+}
+
 func (a *api) disconnect([]js.Value) (any, error) {
 	a.mu.Lock()
 	c := a.client
@@ -389,6 +419,7 @@ func (a *api) query(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.settle()
 	lq, err := c.Query(context.Background(), coll, q, qargs...)
 	if err != nil {
 		return nil, err

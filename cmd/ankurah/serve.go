@@ -48,7 +48,11 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	} else {
 		slog.Warn("no --policy: every caller may read and write everything")
 	}
-	node, err := core.NewNode(engine, agent)
+	sid, err := systemIDFor(*storageURL)
+	if err != nil {
+		return err
+	}
+	node, err := core.NewNode(engine, agent, core.WithSystemID(sid))
 	if err != nil {
 		return err
 	}
