@@ -19,13 +19,19 @@ func TestInChromium(t *testing.T) {
 		t.Skip("runs a browser; skipped with -short")
 	}
 	runner := browserRunner(t)
-	cmd := exec.Command("go", "test", "-count=1", "-timeout=5m", "-exec", runner, ".")
+	cmd := exec.Command("go", "test", "-count=1", "-v", "-timeout=5m", "-exec", runner, ".")
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 	out, err := cmd.CombinedOutput()
-	t.Logf("GOOS=js GOARCH=wasm go test -exec %s:\n%s", runner, out)
 	if err != nil {
-		t.Fatalf("the browser run failed: %v", err)
+		t.Fatalf("GOOS=js GOARCH=wasm go test -exec %s failed: %v\n%s", runner, err, out)
 	}
+	var passed, skipped int
+	for _, l := range strings.Split(string(out), "\n") {
+		l = strings.TrimSpace(l)
+		passed += b2i(strings.HasPrefix(l, "--- PASS"))
+		skipped += b2i(strings.HasPrefix(l, "--- SKIP"))
+	}
+	t.Logf("GOOS=js GOARCH=wasm go test -exec %s: %d tests and subtests passed, %d skipped", runner, passed, skipped)
 }
 
 // browserRunner finds wasmbrowsertest and a Chromium for it.
@@ -49,4 +55,11 @@ func browserRunner(t *testing.T) string {
 		missing("no wasmbrowsertest (go install github.com/agnivade/wasmbrowsertest@latest)")
 	}
 	return p
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -1,8 +1,22 @@
 // @ankurah/react: React hooks over @ankurah/client signals, built on
 // useSyncExternalStore so renders never tear; every hook unsubscribes on unmount.
 
-import { useEffect, useRef, useState, useSyncExternalStore } from "react";
+import { createContext, createElement, useContext, useEffect, useRef, useState, useSyncExternalStore, type ReactNode } from "react";
 import type { Client, Entity, LiveQuery, Model, Signal, Value, Values } from "@ankurah/client";
+
+const ClientContext = createContext<Client | undefined>(undefined);
+
+/** Makes a client available to the hooks below it. */
+export function AnkurahProvider({ client, children }: { client: Client; children?: ReactNode }) {
+  return createElement(ClientContext.Provider, { value: client }, children);
+}
+
+/** The client of the nearest AnkurahProvider. */
+export function useClient(): Client {
+  const c = useContext(ClientContext);
+  if (!c) throw new Error("ankurah: useClient needs an <AnkurahProvider client={…}> above it");
+  return c;
+}
 
 /** The current value of a signal; re-renders when it changes. */
 export function useSignal<T>(signal: Signal<T>): T {
@@ -29,12 +43,19 @@ export interface QueryState<T> {
 }
 
 /**
- * Opens a live query for a model while the component is mounted and
- * re-opens it when the query text or arguments change; closes it on unmount.
+ * Opens a live query for a model (with the AnkurahProvider's client) while
+ * the component is mounted, and re-opens it when the query text or
+ * arguments change (the previous items stay until the new query is ready);
+ * closes it on unmount.
  *
- *   const { items } = useQuery(client, Album, "year > ? ORDER BY year", minYear);
+ *   const { items } = useQuery(Album, "year > ? ORDER BY year", minYear);
  */
-export function useQuery<T>(client: Client | undefined, m: Model<T>, query: string, ...args: Value[]): QueryState<T> {
+export function useQuery<T>(m: Model<T>, query: string, ...args: Value[]): QueryState<T> {
+  return useQueryWith(useClient(), m, query, ...args);
+}
+
+/** useQuery with an explicit client (undefined: no query yet). */
+export function useQueryWith<T>(client: Client | undefined, m: Model<T>, query: string, ...args: Value[]): QueryState<T> {
   const [lq, setLq] = useState<LiveQuery<T>>();
   const [error, setError] = useState<Error>();
   const current = useRef<LiveQuery<T>>(undefined);
@@ -73,9 +94,9 @@ export function useQuery<T>(client: Client | undefined, m: Model<T>, query: stri
 }
 
 /**
- * The latest snapshot of an entity (as live queries and reads of the client
+ * The latest snapshot of an entity (as the client's live queries and reads
  * see it); re-renders when it changes. Undefined once deleted.
  */
-export function useEntity<T = Values>(client: Client, e: Entity<T> | string): Entity<T> | undefined {
-  return useSignal(client.entity<T>(typeof e === "string" ? e : e.id));
+export function useEntity<T = Values>(e: Entity<T> | string): Entity<T> | undefined {
+  return useSignal(useClient().entity<T>(typeof e === "string" ? e : e.id));
 }

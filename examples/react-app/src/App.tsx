@@ -1,12 +1,21 @@
 import { useEffect, useState } from "react";
 import { isAnkurahError, type Client, type Entity } from "@ankurah/client";
-import { useEntity, useQuery, useSignal } from "@ankurah/react";
+import { AnkurahProvider, useClient, useEntity, useQuery, useSignal } from "@ankurah/react";
 import { Album, type AlbumRecord } from "./models.ts";
 
 export function App({ client }: { client: Client }) {
+  return (
+    <AnkurahProvider client={client}>
+      <Albums />
+    </AnkurahProvider>
+  );
+}
+
+function Albums() {
+  const client = useClient();
   const [minYear, setMinYear] = useState(0);
   const [error, setError] = useState<string>();
-  const { items, liveQuery, error: qerr } = useQuery(client, Album, "year >= ? ORDER BY year, name", minYear);
+  const { items, liveQuery, error: qerr } = useQuery(Album, "year >= ? ORDER BY year, name", minYear);
 
   useEffect(() => {
     if (liveQuery) performance.mark("ankurah-first-result");
@@ -88,7 +97,7 @@ function AddAlbum({ client, onError }: { client: Client; onError: (e: unknown) =
 }
 
 function AlbumRow({ client, album, onError }: { client: Client; album: Entity<AlbumRecord>; onError: (e: unknown) => void }) {
-  const current = useEntity(client, album) ?? album;
+  const current = useEntity(album) ?? album;
   const [draft, setDraft] = useState<string>();
   const save = async () => {
     if (draft === undefined) return;
