@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oklog/ulid/v2"
+	"github.com/ankurah/ankurah-go/core/id"
 )
 
 // systemIDFor returns the system id a server keeps across restarts on the
@@ -27,7 +27,7 @@ func systemIDFor(storageURL string) (string, error) {
 	b, err := os.ReadFile(file)
 	if err == nil {
 		sid := strings.TrimSpace(string(b))
-		if _, err := ulid.ParseStrict(sid); err != nil {
+		if _, err := id.ParseULID(sid); err != nil {
 			return "", fmt.Errorf("system id file %s: %w", file, err)
 		}
 		return sid, nil
@@ -35,7 +35,18 @@ func systemIDFor(storageURL string) (string, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("system id file: %w", err)
 	}
-	sid := ulid.MustNew(ulid.Timestamp(time.Now()), rand.Reader).String()
+	var u id.ULID
+	if err := u.SetTime(uint64(time.Now().UnixMilli())); err != nil {
+		return "", err
+	}
+	entropy := make([]byte, 10)
+	if _, err := rand.Read(entropy); err != nil {
+		return "", err
+	}
+	if err := u.SetEntropy(entropy); err != nil {
+		return "", err
+	}
+	sid := u.String()
 	if err := os.WriteFile(file, []byte(sid+"\n"), 0o644); err != nil {
 		return "", fmt.Errorf("system id file: %w", err)
 	}

@@ -2,7 +2,10 @@ module github.com/ankurah/ankurah-go/plugins/storage-indexeddb
 
 go 1.25.8
 
-require github.com/ankurah/ankurah-go/core v0.0.0-00010101000000-000000000000
+require (
+	github.com/ankurah/ankurah-go/conformance v0.0.0-00010101000000-000000000000
+	github.com/ankurah/ankurah-go/core v0.0.0-00010101000000-000000000000
+)
 
 require (
 	cel.dev/cel-go v0.33.2 // indirect

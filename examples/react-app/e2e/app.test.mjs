@@ -77,6 +77,34 @@ describe("example app in Chromium", { skip: missing }, () => {
     await album(a, "Showbiz").waitFor({ timeout: WAIT });
   });
 
+  test("Go errors reach JavaScript as Errors with the Go message and a code", async () => {
+    const got = await a.evaluate(async () => {
+      const c = globalThis.ankurahClient;
+      const out = {};
+      for (const [name, f] of [
+        ["syntax", () => c.fetch("album", "year >")],
+        ["bind", () => c.fetch("album", "year > ?")],
+        ["not_found", () => c.get("album", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")],
+        ["invalid_argument", () => c.get("album", "not an id")],
+      ]) {
+        try {
+          await f();
+          out[name] = "resolved";
+        } catch (e) {
+          out[name] = { isError: e instanceof Error, name: e.name, code: e.code, message: e.message };
+        }
+      }
+      return out;
+    });
+    for (const code of ["syntax", "bind", "not_found", "invalid_argument"]) {
+      assert.equal(got[code].isError, true, `${code}: ${JSON.stringify(got[code])}`);
+      assert.equal(got[code].name, "AnkurahError");
+      assert.equal(got[code].code, code, JSON.stringify(got[code]));
+    }
+    assert.match(got.syntax.message, /query: syntax error/);
+    assert.match(got.bind.message, /1 placeholders but 0 arguments/);
+  });
+
   test("a reload keeps the data", async () => {
     await a.reload();
     await album(a, "Origin of Symmetry (XX)").waitFor({ timeout: WAIT });
