@@ -126,4 +126,11 @@ describe("example app in Chromium", { skip: missing }, () => {
     await album(b, "Showbiz (offline edit)").waitFor({ timeout: WAIT });
     await screenshot(b, "04-offline-edits-reached-b");
   });
+
+  test("a deletion in one context removes the row in the other", async () => {
+    await album(b, "Absolution").getByTestId("delete").click();
+    await album(b, "Absolution").waitFor({ state: "detached", timeout: WAIT });
+    await album(a, "Absolution").waitFor({ state: "detached", timeout: WAIT });
+    await screenshot(a, "05-deleted-in-b-gone-in-a");
+  });
 });
