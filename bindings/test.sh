@@ -10,7 +10,12 @@
 #   6. runs the app's browser tests (playwright-core + /usr/bin/chromium)
 #      against `ankurah serve --static dist`; screenshots go to
 #      examples/react-app/test-artifacts/.
-# Under CI=true a missing browser fails the run. Usage: bindings/test.sh [--no-install]
+# Under CI=true a missing browser fails the run.
+# Usage: bindings/test.sh [--no-install] [--skip-go]
+#   --no-install  assume chromium, wasmbrowsertest and node_modules are there
+#   --skip-go     skip steps 1-3 (for a caller that already runs go vet,
+#                 staticcheck and go test over every module; note step 1 is
+#                 the only js/wasm vet)
 set -euo pipefail
 shopt -s inherit_errexit 2>/dev/null || true
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,13 +43,22 @@ install() {
 	done
 }
 
-[ "${1:-}" = "--no-install" ] || install
+do_install=1 do_go=1
+for a in "$@"; do
+	case "$a" in
+	--no-install) do_install=0 ;;
+	--skip-go) do_go=0 ;;
+	*) echo "usage: bindings/test.sh [--no-install] [--skip-go]" >&2; exit 2 ;;
+	esac
+done
+[ "$do_install" = 0 ] || install
 
 if [ "${CI:-}" = "true" ] && [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
 	echo "bindings/test.sh: no Chromium at ${CHROMIUM:-/usr/bin/chromium} (CI=true: a missing browser is a failure)" >&2
 	exit 1
 fi
 
+if [ "$do_go" = 1 ]; then
 echo "== js/wasm vet + staticcheck"
 for m in bindings/wasm plugins/storage-indexeddb; do
 	(cd "$ROOT/$m" && GOOS=js GOARCH=wasm go vet ./... && if command -v staticcheck >/dev/null; then GOOS=js GOARCH=wasm staticcheck ./...; fi)
@@ -56,6 +70,7 @@ echo "== bindings/wasm: size budget and import graph"
 echo "== storage-indexeddb: planner, and storagetest in headless Chromium"
 # TestInChromium runs `GOOS=js GOARCH=wasm go test -exec wasmbrowsertest` and shows its output.
 (cd "$ROOT/plugins/storage-indexeddb" && go test -count=1 -v -run 'TestInChromium|TestMakePlan' ./... | tail -n 25)
+fi
 
 echo "== bindings/js, bindings/react: type check"
 (cd "$ROOT/bindings/js" && npx tsc --noEmit -p .)
