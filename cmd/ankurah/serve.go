@@ -48,11 +48,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	} else {
 		slog.Warn("no --policy: every caller may read and write everything")
 	}
-	sid, err := systemIDFor(*storageURL)
-	if err != nil {
-		return err
-	}
-	node, err := core.NewNode(engine, agent, core.WithSystemID(sid))
+	node, err := core.NewNode(engine, agent)
 	if err != nil {
 		return err
 	}
