@@ -557,19 +557,15 @@ func (c *Context) localMatches(ctx context.Context, collection string, b *query.
 // durable peer feeding the local cache, and a local live query over it.
 func (c *Context) queryRemote(ctx context.Context, collection string, b *query.Bound) (*LiveQuery, error) {
 	n := c.node
-	n.upMu.Lock()
-	n.up.nextSub++
-	sub := n.up.nextSub
-	n.upMu.Unlock()
-	if p := n.upstreamPeer(); p != nil {
-		if err := n.subscribeRemote(ctx, p, sub, collection, b, c.localMatches(ctx, collection, b)); err != nil && !isDisconnect(err) {
-			return nil, err
-		}
-	}
 	lq, err := c.queryWithSink(ctx, collection, b, nil, nil)
 	if err != nil {
 		return nil, err
 	}
+	// Registered before looking for a peer: a connection that completes in
+	// between re-subscribes it, and one that is already up is asked below.
+	n.upMu.Lock()
+	n.up.nextSub++
+	sub := n.up.nextSub
 	lq.remoteSub = sub
 	lq.onClose = func() {
 		n.upMu.Lock()
@@ -580,9 +576,15 @@ func (c *Context) queryRemote(ctx context.Context, collection string, b *query.B
 			_, _ = p.request(context.Background(), &transport.Request{Unsubscribe: &u})
 		}
 	}
-	n.upMu.Lock()
 	n.up.subs[sub] = lq
 	n.upMu.Unlock()
+	if p := n.upstreamPeer(); p != nil {
+		// The durable peer's initial states are stored (and reach lq) before this returns.
+		if err := n.subscribeRemote(ctx, p, sub, collection, b, lq.Items()); err != nil && !isDisconnect(err) {
+			lq.Close()
+			return nil, err
+		}
+	}
 	return lq, nil
 }
 

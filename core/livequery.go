@@ -79,8 +79,10 @@ type LiveQuery struct {
 }
 
 type delivery struct {
-	cs     ChangeSet
-	target int // -1: every subscriber
+	cs ChangeSet
+	// targets are the subscribers the ChangeSet is for: those subscribed
+	// when it was made (a later subscriber's Initial already includes it).
+	targets []int
 }
 
 // Query returns a live query over collection, with ? placeholders bound to
@@ -194,7 +196,7 @@ func (lq *LiveQuery) Subscribe(f func(ChangeSet)) (unsubscribe func()) {
 	for _, v := range lq.items {
 		init.Changes = append(init.Changes, Change{Kind: Initial, Entity: v})
 	}
-	lq.enqueue(delivery{cs: init, target: sid})
+	lq.enqueue(delivery{cs: init, targets: []int{sid}})
 	lq.mu.Unlock()
 	return func() {
 		lq.mu.Lock()
@@ -435,7 +437,12 @@ func (lq *LiveQuery) publish(cs ChangeSet) {
 	if lq.sink != nil {
 		lq.sink(cs)
 	}
-	lq.enqueue(delivery{cs: cs, target: -1})
+	ids := make([]int, 0, len(lq.subs))
+	for k := range lq.subs {
+		ids = append(ids, k)
+	}
+	slices.Sort(ids)
+	lq.enqueue(delivery{cs: cs, targets: ids})
 }
 
 func (lq *LiveQuery) enqueue(d delivery) {
@@ -462,18 +469,9 @@ func (lq *LiveQuery) deliver() {
 		lq.qmu.Unlock()
 		lq.mu.Lock()
 		var fs []func(ChangeSet)
-		if d.target >= 0 {
-			if f, ok := lq.subs[d.target]; ok {
+		for _, k := range d.targets {
+			if f, ok := lq.subs[k]; ok { // skip those unsubscribed since
 				fs = append(fs, f)
-			}
-		} else {
-			ids := make([]int, 0, len(lq.subs))
-			for k := range lq.subs {
-				ids = append(ids, k)
-			}
-			slices.Sort(ids)
-			for _, k := range ids {
-				fs = append(fs, lq.subs[k])
 			}
 		}
 		lq.mu.Unlock()
