@@ -8,6 +8,7 @@ export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo "$HOME/
 
 STATICCHECK_VERSION=v0.8.2
 GOTESTSUM_VERSION=v1.13.0
+WASMBROWSERTEST_VERSION=v0.11.0
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
@@ -47,12 +48,13 @@ setup_runtime() {
 
 setup_tests() {
 	setup_runtime
-	apt_install postgresql
+	apt_install postgresql chromium
 	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 		apt_install nodejs npm
 	fi
 	go_tool staticcheck "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 	go_tool gotestsum "gotest.tools/gotestsum@$GOTESTSUM_VERSION"
+	go_tool wasmbrowsertest "github.com/agnivade/wasmbrowsertest@$WASMBROWSERTEST_VERSION"
 	for lock in $(cd "$ROOT" && git ls-files '*package-lock.json' 2>/dev/null || true); do
 		npm_ci "$(dirname "$lock")"
 	done

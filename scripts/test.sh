@@ -17,8 +17,16 @@ for m in $mods; do
 	pkgs+=("github.com/ankurah/ankurah-go/${m#./}/...")
 done
 
+echo "== js/wasm vet + staticcheck"
+for m in bindings/wasm plugins/storage-indexeddb; do
+	(cd "$m" && GOOS=js GOARCH=wasm go vet ./... && GOOS=js GOARCH=wasm staticcheck ./...)
+done
+
 echo "== race detector: core"
 (cd core && go test -race -count=1 ./...)
+
+echo "== browser: TypeScript packages, the example app's build and its tests in Chromium"
+bindings/test.sh --no-install --skip-go
 
 echo "== tests"
 gotestsum --format pkgname-and-test-fails -- -count=1 -timeout 15m "${pkgs[@]}"

@@ -1,11 +1,12 @@
 // Command ankurah is the batteries-included Ankurah binary.
 //
-//	ankurah serve [--addr 127.0.0.1:9797] [--storage bolt://ankurah.db] [--static dir]
+//	ankurah serve [--addr 127.0.0.1:9797] [--data-dir ankurah-data | --storage URL] [--static dir] [--policy rules.yaml] [--tls-cert F --tls-key F]
 //	ankurah query [--server ws://127.0.0.1:9797/ws] [--watch] COLLECTION QUERY [ARGS...]
 //	ankurah create [--server …] COLLECTION prop=value...
 //
-// serve runs a durable node that clients reach over WebSockets at /ws.
-// Storage URLs: bolt://PATH (the embedded default), memory://,
+// serve runs a durable node that clients reach over WebSockets at /ws, with
+// /healthz for load balancers; it stops gracefully on SIGINT/SIGTERM.
+// Storage URLs: bolt://PATH (the embedded default, in --data-dir), memory://,
 // postgres://… , tikv://PD1:2379,PD2:2379, plugin:///path/to/binary.
 package main
 
@@ -34,7 +35,8 @@ func main() {
 }
 
 const usage = `usage:
-  ankurah serve  [--addr 127.0.0.1:9797] [--storage bolt://ankurah.db] [--static DIR]
+  ankurah serve  [--addr 127.0.0.1:9797] [--data-dir ankurah-data | --storage URL] [--static DIR]
+                 [--policy rules.yaml] [--tls-cert FILE --tls-key FILE] [--allowed-origins PATTERNS]
   ankurah query  [--server ws://127.0.0.1:9797/ws] [--watch] COLLECTION QUERY [ARGS...]
   ankurah create [--server ws://127.0.0.1:9797/ws] COLLECTION PROP=VALUE...
 `

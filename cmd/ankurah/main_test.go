@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,7 +33,9 @@ func TestServe_QueryWatchFollowsCreates(t *testing.T) {
 	addr := freeAddr(t)
 	db := filepath.Join(t.TempDir(), "ankurah.db")
 	served := make(chan error, 1)
-	go func() { served <- run(ctx, []string{"serve", "--addr", addr, "--storage", "bolt://" + db}, io.Discard, io.Discard) }()
+	go func() {
+		served <- run(ctx, []string{"serve", "--addr", addr, "--storage", "bolt://" + db}, io.Discard, io.Discard)
+	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/")
@@ -85,6 +88,11 @@ func TestServe_QueryWatchFollowsCreates(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("watch never printed the new album")
 	}
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
 	var fetched bytes.Buffer
 	if err := run(ctx, []string{"query", "--server", server, "album", "year < ?", "2000"}, &fetched, io.Discard); err != nil {
 		t.Fatal(err)
@@ -100,6 +108,36 @@ func TestServe_QueryWatchFollowsCreates(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("server did not stop")
+	}
+}
+
+func TestServe_DefaultDataDir(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := filepath.Join(t.TempDir(), "data")
+	addr := freeAddr(t)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve", "--addr", addr, "--data-dir", dir}, io.Discard, io.Discard) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ankurah.db")); err != nil {
+		t.Fatalf("no bolt file in the data directory: %v", err)
+	}
+	if err := run(context.Background(), []string{"serve", "--tls-cert", "x.pem"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "tls") {
+		t.Fatalf("--tls-cert alone: %v", err)
 	}
 }
 

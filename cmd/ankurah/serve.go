@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ankurah/ankurah-go/core"
@@ -25,12 +27,24 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:9797", "address to listen on")
-	storageURL := fs.String("storage", "bolt://ankurah.db", "storage engine URL")
+	dataDir := fs.String("data-dir", "ankurah-data", "directory of the embedded bolt database (used when --storage is not given)")
+	storageURL := fs.String("storage", "", "storage engine URL (default: bolt://DATA-DIR/ankurah.db); bolt://PATH, memory://, postgres://…, tikv://PD,…, plugin:///path?arg=…")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate file (PEM); with --tls-key, serve HTTPS and wss://")
+	tlsKey := fs.String("tls-key", "", "TLS private key file (PEM)")
 	static := fs.String("static", "", "directory of a built web app to serve at /")
 	origins := fs.String("allowed-origins", "", "comma-separated origin patterns browsers may connect from")
 	policyFile := fs.String("policy", "", "rules file (YAML) deciding who may read and write what; without it every caller may do anything")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	if *storageURL == "" {
+		if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		*storageURL = "bolt://" + filepath.Join(*dataDir, "ankurah.db")
 	}
 	engine, err := openStorage(ctx, *storageURL)
 	if err != nil {
@@ -59,6 +73,10 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ws", ws.NewServer(node, wsOpts...))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, "{\"status\":\"ok\",\"system_id\":%q}\n", node.SystemID())
+	})
 	if *static != "" {
 		mux.Handle("/", http.FileServer(http.Dir(*static)))
 	} else {
@@ -76,9 +94,19 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	slog.Info("ankurah serving", "url", fmt.Sprintf("http://%s/", ln.Addr()), "ws", fmt.Sprintf("ws://%s/ws", ln.Addr()), "storage", *storageURL, "system_id", node.SystemID())
+	scheme, wsScheme := "http", "ws"
+	if *tlsCert != "" {
+		scheme, wsScheme = "https", "wss"
+	}
+	slog.Info("ankurah serving", "url", fmt.Sprintf("%s://%s/", scheme, ln.Addr()), "ws", fmt.Sprintf("%s://%s/ws", wsScheme, ln.Addr()), "storage", *storageURL, "system_id", node.SystemID())
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if *tlsCert != "" {
+			errc <- srv.ServeTLS(ln, *tlsCert, *tlsKey)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err
