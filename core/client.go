@@ -138,7 +138,11 @@ func (n *Node) resync(ctx context.Context, p *Peer) {
 	}
 	n.upMu.Unlock()
 	for i, evs := range outbox {
-		if _, err := p.request(ctx, &transport.Request{Commit: &transport.CommitReq{Events: evs}}); err != nil {
+		_, err := p.request(ctx, &transport.Request{Commit: &transport.CommitReq{Events: evs}})
+		if err == nil {
+			n.unpersistOutbox(ctx, evs)
+		}
+		if err != nil {
 			if !isRefusal(err) {
 				// Not a verdict on the commit (disconnected, overloaded,
 				// timed out): keep it and the ones after it for next time.
@@ -166,14 +170,20 @@ func (n *Node) refresh(ctx context.Context, p *Peer, evs []event.Event) {
 		byColl[ev.Collection] = append(byColl[ev.Collection], ev.Entity)
 	}
 	n.upMu.Lock()
-	var kept [][]event.Event
+	var kept, dropped [][]event.Event
 	for _, b := range n.up.outbox {
 		if !sameEntities(b, evs) {
 			kept = append(kept, b)
+		} else {
+			dropped = append(dropped, b)
 		}
 	}
 	n.up.outbox = kept
 	n.upMu.Unlock()
+	n.unpersistOutbox(ctx, evs)
+	for _, b := range dropped {
+		n.unpersistOutbox(ctx, b)
+	}
 	for coll, ids := range byColl {
 		if err := n.getOrEvict(ctx, p, coll, ids); err != nil {
 			n.log.Warn("refreshing entities after a refused commit failed", "err", err)
@@ -443,6 +453,9 @@ func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event) e
 	}
 	if err := n.applyLocal(ctx, cdata, evs); err != nil {
 		return err
+	}
+	if err := n.persistOutbox(ctx, evs); err != nil {
+		n.log.WarnContext(ctx, "an offline commit is kept in memory only", "err", err)
 	}
 	n.upMu.Lock()
 	n.up.outbox = append(n.up.outbox, evs)

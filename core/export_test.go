@@ -16,3 +16,10 @@ func ApplyEventsForTest(ctx context.Context, n *Node, evs []event.Event) error {
 func ForwardEventsForTest(ctx context.Context, n *Node, evs []event.Event) error {
 	return n.commitRemote(ctx, nil, evs)
 }
+
+// OutboxLenForTest is how many batches of offline commits wait to be sent.
+func OutboxLenForTest(n *Node) int {
+	n.upMu.Lock()
+	defer n.upMu.Unlock()
+	return len(n.up.outbox)
+}

@@ -145,6 +145,11 @@ func NewNode(engine storage.Engine, agent policy.Agent, opts ...Option) (*Node, 
 	n.reactor = newReactor()
 	n.cache = newBackendCache(n.cfg.cacheEntries)
 	n.up = upstream{connected: make(chan struct{}), subs: map[uint64]*LiveQuery{}}
+	if cfg.role == Ephemeral {
+		if n.up.outbox, err = n.loadOutbox(context.Background()); err != nil {
+			return nil, fmt.Errorf("ankurah: offline commits: %w", err)
+		}
+	}
 	return n, nil
 }
 

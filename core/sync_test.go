@@ -323,3 +323,23 @@ func TestNode_SystemIDSurvivesRestart(t *testing.T) {
 		t.Fatal("two storages share a system id")
 	}
 }
+
+func TestSync_OfflineCommitsSurviveARestart(t *testing.T) {
+	ctx := context.Background()
+	server := newNode(t)
+	cache := memory.New() // the client's storage, kept across its restart (IndexedDB in a browser)
+	client := newNodeOn(t, cache, policy.Permissive{}, core.WithRole(core.Ephemeral))
+	ids := createAlbums(t, client.Context(nil), album{"made offline", "x", 1})
+	client.Close()
+
+	restarted := newNodeOn(t, cache, policy.Permissive{}, core.WithRole(core.Ephemeral))
+	link(t, server, restarted)
+	if _, err := server.Context(nil).Get(ctx, "album", ids[0]); err != nil {
+		t.Fatalf("the offline commit did not reach the server after a restart: %v", err)
+	}
+	// Sent once: a second restart has nothing left to send.
+	again := newNodeOn(t, cache, policy.Permissive{}, core.WithRole(core.Ephemeral))
+	if n := core.OutboxLenForTest(again); n != 0 {
+		t.Fatalf("%d batches still waiting after they were sent", n)
+	}
+}
