@@ -158,6 +158,11 @@ func (a *api) exports() js.Value {
 		"mutValues":                syncFn(a.mutValues),
 		"mutDelete":                syncFn(a.mutDelete),
 		"mutId":                    syncFn(a.mutID),
+		"mutText":                  syncFn(a.mutText),
+		"mutTextInsert":            syncFn(a.mutTextInsert),
+		"mutTextDelete":            syncFn(a.mutTextDelete),
+		"mutTextSplice":            syncFn(a.mutTextSplice),
+		"mutTextReplace":           syncFn(a.mutTextReplace),
 	}
 	for name, f := range fns {
 		o.Set(name, f)

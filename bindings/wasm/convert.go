@@ -15,6 +15,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/value"
+	text "github.com/ankurah/ankurah-go/plugins/datatype-text"
 )
 
 var (
@@ -45,6 +46,7 @@ var errorCodes = []struct {
 	{storage.ErrClosed, "closed"},
 	{event.ErrBudgetExceeded, "budget_exceeded"},
 	{errInvalidArg, "invalid_argument"},
+	{text.ErrOutOfRange, "invalid_argument"},
 }
 
 var errInvalidArg = errors.New("invalid argument")
@@ -172,4 +174,3 @@ func parseID(s string) (id.EntityID, error) {
 	}
 	return e, nil
 }
-

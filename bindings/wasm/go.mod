@@ -4,6 +4,7 @@ go 1.25.8
 
 require (
 	github.com/ankurah/ankurah-go/core v0.0.0-00010101000000-000000000000
+	github.com/ankurah/ankurah-go/plugins/datatype-text v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/storage-indexeddb v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/transport-ws v0.0.0-00010101000000-000000000000
 )
@@ -26,6 +27,7 @@ require (
 replace (
 	github.com/ankurah/ankurah-go/conformance => ../../conformance
 	github.com/ankurah/ankurah-go/core => ../../core
+	github.com/ankurah/ankurah-go/plugins/datatype-text => ../../plugins/datatype-text
 	github.com/ankurah/ankurah-go/plugins/storage-indexeddb => ../../plugins/storage-indexeddb
 	github.com/ankurah/ankurah-go/plugins/transport-ws => ../../plugins/transport-ws
 )
