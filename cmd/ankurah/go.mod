@@ -4,6 +4,7 @@ go 1.25.8
 
 require (
 	github.com/ankurah/ankurah-go/core v0.0.0-00010101000000-000000000000
+	github.com/ankurah/ankurah-go/plugins/datatype-text v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/policy-rules v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/storage-bolt v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/storage-plugin v0.0.0-00010101000000-000000000000
@@ -85,6 +86,7 @@ require (
 replace (
 	github.com/ankurah/ankurah-go/conformance => ../../conformance
 	github.com/ankurah/ankurah-go/core => ../../core
+	github.com/ankurah/ankurah-go/plugins/datatype-text => ../../plugins/datatype-text
 	github.com/ankurah/ankurah-go/plugins/policy-rules => ../../plugins/policy-rules
 	github.com/ankurah/ankurah-go/plugins/storage-bolt => ../../plugins/storage-bolt
 	github.com/ankurah/ankurah-go/plugins/storage-plugin => ../../plugins/storage-plugin

@@ -331,10 +331,86 @@ export class Mut<T = Values> {
     this.client.raw.mutDelete(this.h);
   }
 
+  /**
+   * The collaborative text property prop (a text.Text field in the Go
+   * model), for editing. Its edits merge with concurrent edits from other
+   * clients instead of overwriting them; reads give the property as a string.
+   */
+  text(prop: Extract<keyof T, string>): TextMut {
+    return new TextMut(this.client, this.h, prop);
+  }
+
   /** @internal */
   _committed(id: string | null): void {
     this._id = id;
   }
+}
+
+/**
+ * Edits one collaborative text property of an entity in a transaction.
+ * Positions and lengths count Unicode code points, not UTF-16 code units
+ * (JavaScript string indices): "a😀b" has length 3. Use codePoints() to
+ * convert a string index such as a textarea's selectionStart.
+ */
+export class TextMut {
+  /** @internal */
+  constructor(private client: Client, private h: number, readonly property: string) {}
+
+  /** The text as this transaction sees it ("" when unset). */
+  value(): string {
+    return this.client.raw.mutText(this.h, this.property);
+  }
+
+  /** The length of the text in code points. */
+  get length(): number {
+    return codePoints(this.value());
+  }
+
+  /** Inserts s at code point position pos (0 ≤ pos ≤ length). */
+  insert(pos: number, s: string): this {
+    this.client.raw.mutTextInsert(this.h, this.property, pos, s);
+    return this;
+  }
+
+  /** Deletes n code points from position pos. */
+  delete(pos: number, n: number): this {
+    this.client.raw.mutTextDelete(this.h, this.property, pos, n);
+    return this;
+  }
+
+  /** Replaces n code points from position pos with s. */
+  splice(pos: number, n: number, s: string): this {
+    this.client.raw.mutTextSplice(this.h, this.property, pos, n, s);
+    return this;
+  }
+
+  /**
+   * Makes the text equal to s, editing only what lies between the common
+   * prefix and suffix of the old and new text (one delete and one insert),
+   * so concurrent edits elsewhere in the text survive. Suits an input's
+   * onChange.
+   */
+  replace(s: string): this {
+    this.client.raw.mutTextReplace(this.h, this.property, s);
+    return this;
+  }
+}
+
+/**
+ * The number of Unicode code points in s, or in s.slice(0, utf16Index):
+ * converts a JavaScript string index to a TextMut position.
+ */
+export function codePoints(s: string, utf16Index: number = s.length): number {
+  let n = 0;
+  for (let i = 0; i < utf16Index && i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    n++;
+  }
+  return n;
 }
 
 /** Typed helpers for one collection, for a record type from ankurah-gen's TypeScript output. */

@@ -57,6 +57,12 @@ export interface RawAPI {
   mutValues(m: number): Record<string, Value>;
   mutDelete(m: number): void;
   mutId(m: number): string | null;
+  /** Collaborative text (positions and lengths in Unicode code points). */
+  mutText(m: number, prop: string): string;
+  mutTextInsert(m: number, prop: string, pos: number, text: string): void;
+  mutTextDelete(m: number, prop: string, pos: number, n: number): void;
+  mutTextSplice(m: number, prop: string, pos: number, n: number, text: string): void;
+  mutTextReplace(m: number, prop: string, text: string): void;
 }
 
 /** The Error the Go side throws or rejects with: the Go message and a stable code. */

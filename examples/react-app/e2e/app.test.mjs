@@ -1,7 +1,8 @@
 // Browser tests of the example app against a real `ankurah serve`: two
 // browser contexts (separate IndexedDB) stay in sync, data survives a
-// reload, and edits made while the server is down apply locally and reach
-// the other context once it is back. Run: node --test e2e/
+// reload, edits made while the server is down apply locally and reach
+// the other context once it is back, and concurrent edits of an album's
+// notes (a collaborative text property) merge. Run: node --test e2e/
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Server, launchBrowser, missingPrerequisite, screenshot } from "./harness.mjs";
@@ -29,6 +30,18 @@ async function rename(page, from, to) {
   await row.getByTestId("edit-name").fill(to);
   await row.getByTestId("save").click();
   await album(page, to).waitFor({ timeout: WAIT });
+}
+
+const notes = (page, name) => album(page, name).getByTestId("notes");
+
+/** Waits until the album's live notes value and its textarea both equal text. */
+async function notesAre(page, name, text) {
+  await page.locator(`[data-testid=album][data-name="${name}"][data-notes="${text}"]`).waitFor({ timeout: WAIT });
+  await page.waitForFunction(
+    ([n, t]) => document.querySelector(`[data-testid=album][data-name="${n}"] [data-testid=notes]`)?.value === t,
+    [name, text],
+    { timeout: WAIT },
+  );
 }
 
 async function connectionIs(page, state) {
@@ -66,6 +79,46 @@ describe("example app in Chromium", { skip: missing }, () => {
     await rename(b, "Origin of Symmetry", "Origin of Symmetry (XX)");
     await album(a, "Origin of Symmetry (XX)").waitFor({ timeout: WAIT });
     await screenshot(a, "02-edited-in-b-seen-in-a");
+  });
+
+  test("notes typed in one context appear in the other", async () => {
+    const name = "Origin of Symmetry (XX)";
+    await notes(a, name).fill("Great album");
+    await notesAre(b, name, "Great album");
+    await notesAre(a, name, "Great album");
+  });
+
+  test("notes edited in both contexts while the server is down merge", async () => {
+    const name = "Origin of Symmetry (XX)";
+    await server.stop();
+    await connectionIs(a, "disconnected").catch(() => connectionIs(a, "connecting"));
+    await connectionIs(b, "disconnected").catch(() => connectionIs(b, "connecting"));
+    await notes(a, name).click();
+    await a.keyboard.press("End");
+    await a.keyboard.type(" from A");
+    await notes(b, name).click();
+    await b.keyboard.press("Home");
+    await b.keyboard.type("B: ");
+    await notesAre(a, name, "Great album from A");
+    await notesAre(b, name, "B: Great album");
+
+    await server.start();
+    await connectionIs(a, "connected");
+    await connectionIs(b, "connected");
+    await notesAre(a, name, "B: Great album from A");
+    await notesAre(b, name, "B: Great album from A");
+    await screenshot(b, "03-concurrent-notes-merged");
+  });
+
+  test("notes typed in both contexts at the same time merge", async () => {
+    const name = "Origin of Symmetry (XX)";
+    await notes(a, name).click();
+    await a.keyboard.press("End");
+    await notes(b, name).click();
+    await b.keyboard.press("Home");
+    await Promise.all([a.keyboard.type(" and more"), b.keyboard.type("Note ")]);
+    await notesAre(a, name, "Note B: Great album from A and more");
+    await notesAre(b, name, "Note B: Great album from A and more");
   });
 
   test("the live filter narrows the list", async () => {
@@ -116,7 +169,7 @@ describe("example app in Chromium", { skip: missing }, () => {
     await connectionIs(a, "disconnected").catch(() => connectionIs(a, "connecting"));
     await addAlbum(a, "Absolution", "Muse", 2003);
     await rename(a, "Showbiz", "Showbiz (offline edit)");
-    await screenshot(a, "03-offline-edits-in-a");
+    await screenshot(a, "04-offline-edits-in-a");
     assert.equal(await album(b, "Absolution").count(), 0, "b cannot see a's offline creation yet");
 
     await server.start(); // same port, same bolt file
@@ -124,13 +177,13 @@ describe("example app in Chromium", { skip: missing }, () => {
     await connectionIs(b, "connected");
     await album(b, "Absolution").waitFor({ timeout: WAIT });
     await album(b, "Showbiz (offline edit)").waitFor({ timeout: WAIT });
-    await screenshot(b, "04-offline-edits-reached-b");
+    await screenshot(b, "05-offline-edits-reached-b");
   });
 
   test("a deletion in one context removes the row in the other", async () => {
     await album(b, "Absolution").getByTestId("delete").click();
     await album(b, "Absolution").waitFor({ state: "detached", timeout: WAIT });
     await album(a, "Absolution").waitFor({ state: "detached", timeout: WAIT });
-    await screenshot(a, "05-deleted-in-b-gone-in-a");
+    await screenshot(a, "06-deleted-in-b-gone-in-a");
   });
 });

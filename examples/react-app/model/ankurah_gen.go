@@ -10,6 +10,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/signal"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/value"
+	text "github.com/ankurah/ankurah-go/plugins/datatype-text"
 )
 
 // AlbumCollection is the typed access to the "album" collection, which holds Album records.
@@ -45,6 +46,7 @@ func (c AlbumCollection) DeclareIndexes(ctx context.Context, engine storage.Engi
 }
 
 // Create starts a new Album in trx with the stored fields of a.
+// Plugin datatype fields (Notes) start empty: edit them through the returned AlbumMut.
 // Its ID is known once trx commits.
 func (AlbumCollection) Create(ctx context.Context, trx *core.Transaction, a Album) (*AlbumMut, error) {
 	m, err := trx.Create(ctx, "album")
@@ -125,7 +127,11 @@ func (v *AlbumView) Artist() string { return decodeAlbumArtist(v.v.Get("artist")
 // Year returns the "year" property (the zero value when unset or of another type).
 func (v *AlbumView) Year() int { return decodeAlbumYear(v.v.Get("year")) }
 
+// Notes returns a read-only handle on the "notes" property (a plugin datatype).
+func (v *AlbumView) Notes() text.View { return new(text.Text).AnkurahView(v.v.Handle("notes")) }
+
 // Model returns the snapshot's stored fields as an Album.
+// Plugin datatype fields are left zero: read them through their handles.
 func (v *AlbumView) Model() Album {
 	return Album{
 		Name:   v.Name(),
@@ -160,6 +166,9 @@ func (m *AlbumMut) Artist() AlbumField[string] {
 func (m *AlbumMut) Year() AlbumField[int] {
 	return AlbumField[int]{m: m.m, prop: "year", enc: encodeAlbumYear, dec: decodeAlbumYear}
 }
+
+// Notes returns the handle of the "notes" property (a plugin datatype).
+func (m *AlbumMut) Notes() *text.Mut { return new(text.Text).AnkurahMut(m.m.Handle("notes")) }
 
 // AlbumField is a typed handle on one property of an AlbumMut.
 type AlbumField[T any] struct {

@@ -4,7 +4,14 @@ go 1.25.8
 
 replace github.com/ankurah/ankurah-go/core => ../../../core
 
-require github.com/ankurah/ankurah-go/core v0.0.0-00010101000000-000000000000
+replace github.com/ankurah/ankurah-go/plugins/datatype-text => ../../../plugins/datatype-text
+
+replace github.com/ankurah/ankurah-go/conformance => ../../../conformance
+
+require (
+	github.com/ankurah/ankurah-go/core v0.0.0-00010101000000-000000000000
+	github.com/ankurah/ankurah-go/plugins/datatype-text v0.0.0-00010101000000-000000000000
+)
 
 require (
 	cel.dev/cel-go v0.33.2 // indirect

@@ -2,6 +2,7 @@ import { useEffect, useState } from "react";
 import { isAnkurahError, type Client, type Entity } from "@ankurah/client";
 import { AnkurahProvider, useClient, useEntity, useQuery, useSignal } from "@ankurah/react";
 import { Album, type AlbumRecord } from "./models.ts";
+import { NotesField } from "./NotesField.tsx";
 
 export function App({ client }: { client: Client }) {
   return (
@@ -119,34 +120,45 @@ function AlbumRow({ client, album, onError }: { client: Client; album: Entity<Al
   };
   const v = current.values;
   return (
-    <li data-testid="album" data-name={v.name} style={{ display: "flex", gap: "0.5rem", padding: "0.25rem 0" }}>
-      <span style={{ width: "4em" }}>{v.year}</span>
-      {draft === undefined ? (
-        <span data-testid="album-name" style={{ flex: 1 }} onDoubleClick={() => setDraft(v.name)}>
-          <strong>{v.name}</strong> {v.artist && <>— {v.artist}</>}
-        </span>
-      ) : (
-        <input
-          data-testid="edit-name"
-          autoFocus
-          value={draft}
-          onChange={(e) => setDraft(e.target.value)}
-          onKeyDown={(e) => e.key === "Enter" && save()}
-          style={{ flex: 1 }}
-        />
-      )}
-      {draft === undefined ? (
-        <button data-testid="edit" onClick={() => setDraft(v.name)}>
-          Rename
+    <li data-testid="album" data-name={v.name} data-notes={v.notes ?? ""} style={{ padding: "0.25rem 0" }}>
+      <div style={{ display: "flex", gap: "0.5rem" }}>
+        <span style={{ width: "4em" }}>{v.year}</span>
+        {draft === undefined ? (
+          <span data-testid="album-name" style={{ flex: 1 }} onDoubleClick={() => setDraft(v.name)}>
+            <strong>{v.name}</strong> {v.artist && <>— {v.artist}</>}
+          </span>
+        ) : (
+          <input
+            data-testid="edit-name"
+            autoFocus
+            value={draft}
+            onChange={(e) => setDraft(e.target.value)}
+            onKeyDown={(e) => e.key === "Enter" && save()}
+            style={{ flex: 1 }}
+          />
+        )}
+        {draft === undefined ? (
+          <button data-testid="edit" onClick={() => setDraft(v.name)}>
+            Rename
+          </button>
+        ) : (
+          <button data-testid="save" onClick={save}>
+            Save
+          </button>
+        )}
+        <button data-testid="delete" onClick={remove}>
+          Delete
         </button>
-      ) : (
-        <button data-testid="save" onClick={save}>
-          Save
-        </button>
-      )}
-      <button data-testid="delete" onClick={remove}>
-        Delete
-      </button>
+      </div>
+      <NotesField
+        client={client}
+        collection={Album.collection}
+        id={album.id}
+        property="notes"
+        value={v.notes ?? ""}
+        onError={onError}
+        testId="notes"
+      />
     </li>
   );
 }

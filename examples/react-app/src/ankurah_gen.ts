@@ -6,6 +6,7 @@ export interface Album {
   name: string;
   artist: string;
   year: number;
+  notes: unknown; // plugin datatype github.com/ankurah/ankurah-go/plugins/datatype-text.Text
 }
 
 /** The name of the collection of Album records. */
