@@ -114,15 +114,15 @@ func BenchmarkSync_CommitToNotification(b *testing.B) {
 				b.ResetTimer()
 				for i := 0; b.Loop(); i++ {
 					wg.Add(subs)
-					mu.Lock()
-					start = time.Now()
-					mu.Unlock()
 					trx := wc.Begin()
 					m, err := trx.Edit(ctx, "album", id)
 					if err != nil {
 						b.Fatal(err)
 					}
 					m.Set("n", i)
+					mu.Lock()
+					start = time.Now() // from the commit on A
+					mu.Unlock()
 					if err := trx.Commit(ctx); err != nil {
 						b.Fatal(err)
 					}

@@ -681,3 +681,27 @@ func (n *Node) dropCache(ctx context.Context) error {
 	}
 	return nil
 }
+
+// followed reports whether a live subscription on the connected durable peer
+// keeps the entity current in this node's cache.
+func (n *Node) followed(eid id.EntityID) bool {
+	n.upMu.Lock()
+	if n.up.peer == nil {
+		n.upMu.Unlock()
+		return false
+	}
+	subs := make([]*LiveQuery, 0, len(n.up.subs))
+	for _, lq := range n.up.subs {
+		subs = append(subs, lq)
+	}
+	n.upMu.Unlock()
+	for _, lq := range subs {
+		lq.mu.Lock()
+		_, ok := lq.byID[eid]
+		lq.mu.Unlock()
+		if ok {
+			return true
+		}
+	}
+	return false
+}

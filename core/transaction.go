@@ -79,9 +79,10 @@ func (t *Transaction) Edit(ctx context.Context, collection string, eid id.Entity
 		return m, nil
 	}
 	t.mu.Unlock()
-	if t.ctx.node.cfg.role == Ephemeral {
+	if n := t.ctx.node; n.cfg.role == Ephemeral && !n.followed(eid) {
 		// Edit the durable peer's latest state when connected: an edit made on
-		// a stale cached copy would lose to writes it never saw.
+		// a stale cached copy would lose to writes it never saw. (An entity a
+		// live subscription follows is kept current already.)
 		if err := t.ctx.remoteGet(ctx, collection, eid); err != nil {
 			return nil, err
 		}
