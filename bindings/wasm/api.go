@@ -98,12 +98,21 @@ func promise(f func() (any, error)) js.Value {
 	return jsPromise.New(exec)
 }
 
-// sync wraps a synchronous export: a Go error is thrown as a JS Error.
+// thrownKey marks what a synchronous export returns instead of throwing:
+// a panic in a js.FuncOf callback ends the Go program (every later call
+// fails with "Go program has already exited"), so syncFn returns
+// {__ankurahThrow: error} and bindings/js throws the error.
+const thrownKey = "__ankurahThrow"
+
+// syncFn wraps a synchronous export: a Go error is returned as
+// {__ankurahThrow: Error}, which bindings/js throws.
 func syncFn(f func(args []js.Value) (any, error)) js.Func {
 	return js.FuncOf(func(_ js.Value, args []js.Value) any {
 		v, err := f(args)
 		if err != nil {
-			panic(js.Error{Value: jsErr(err)})
+			o := jsObject.New()
+			o.Set(thrownKey, jsErr(err))
+			return o
 		}
 		return v
 	})

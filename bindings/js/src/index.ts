@@ -9,7 +9,7 @@
 //   const albums = await Album.query(client, "year > ? ORDER BY year", 1985);
 //   albums.signal.subscribe((items) => render(items));
 
-import type { ChangeKind, ConnectOptions, ConnectionState, RawAPI, RawChangeSet, RawEntity, Value } from "./raw.ts";
+import { thrownKey, type ChangeKind, type ConnectOptions, type ConnectionState, type RawAPI, type RawChangeSet, type RawEntity, type Value } from "./raw.ts";
 import { Mutable, type Signal } from "./signal.ts";
 
 export type { AnkurahError, ChangeKind, ConnectOptions, ConnectionState, JSONValue, Value } from "./raw.ts";
@@ -68,7 +68,7 @@ function loadScript(url: string): Promise<void> {
 let loading: Promise<RawAPI> | undefined;
 
 async function loadRaw(opts: LoadOptions): Promise<RawAPI> {
-  if (globalThis.__ankurah) return globalThis.__ankurah;
+  if (globalThis.__ankurah) return throwing(globalThis.__ankurah);
   if (!globalThis.Go) await loadScript(opts.wasmExecUrl ?? "/wasm_exec.js");
   const go = new globalThis.Go!();
   const url = opts.wasmUrl ?? "/ankurah.wasm";
@@ -83,7 +83,27 @@ async function loadRaw(opts: LoadOptions): Promise<RawAPI> {
   }
   void go.run(inst); // resolves when the Go program exits, which it does not
   if (!globalThis.__ankurah) throw new Error("ankurah: the WebAssembly module did not export its API");
-  return globalThis.__ankurah;
+  return throwing(globalThis.__ankurah);
+}
+
+/**
+ * The Go side cannot throw from a synchronous call (a Go panic there ends
+ * the program), so it returns {__ankurahThrow: error}; this throws it.
+ */
+function throwing(api: RawAPI): RawAPI {
+  const out: Record<string, unknown> = {};
+  for (const [k, f] of Object.entries(api)) {
+    if (typeof f !== "function") {
+      out[k] = f;
+      continue;
+    }
+    out[k] = (...args: unknown[]) => {
+      const r: unknown = f(...args);
+      if (r !== null && typeof r === "object" && thrownKey in r) throw (r as Record<string, unknown>)[thrownKey];
+      return r;
+    };
+  }
+  return out as unknown as RawAPI;
 }
 
 /** Loads the WebAssembly node (once per page) and opens its IndexedDB database. */

@@ -1,5 +1,10 @@
 // The object the Go program exports on globalThis.__ankurah
 // (bindings/wasm/api.go). Applications use the typed classes instead.
+// RawAPI describes it as load() hands it on: a synchronous function's error,
+// which the Go side returns as {__ankurahThrow: error}, thrown.
+
+/** The key under which a synchronous export of the Go side returns its error. */
+export const thrownKey = "__ankurahThrow";
 
 /** A property value: null, boolean, number, string, bytes, JSON, or an entity id (refs). */
 export type Value = null | boolean | number | string | Uint8Array | JSONValue;

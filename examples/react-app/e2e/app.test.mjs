@@ -158,6 +158,51 @@ describe("example app in Chromium", { skip: missing }, () => {
     assert.match(got.bind.message, /1 placeholders but 0 arguments/);
   });
 
+  test("Mut.text edits a text property by code point and reports bad positions", async () => {
+    const got = await a.evaluate(async () => {
+      const c = globalThis.ankurahClient;
+      const err = (f) => {
+        try {
+          f();
+          return "no error";
+        } catch (e) {
+          return { isError: e instanceof Error, name: e.name, code: e.code, message: e.message };
+        }
+      };
+      const trx = c.begin();
+      const m = trx.create("album", { name: "Text API", year: 1 });
+      const t = m.text("notes");
+      t.insert(0, "a😀b");
+      const out = { length: t.length };
+      t.insert(2, "X"); // after the emoji: position 2 counts code points, not UTF-16 units
+      out.afterInsert = t.value();
+      t.delete(1, 1);
+      t.splice(0, 1, "Z");
+      t.replace("ZXb and more");
+      out.final = t.value();
+      out.values = m.values().notes;
+      out.outOfRange = err(() => t.insert(99, "!"));
+      out.notANumber = err(() => t.delete("1", 1));
+      const [id] = await trx.commit();
+      out.stored = (await c.get("album", id)).values.notes;
+      out.afterCommit = err(() => t.replace("late"));
+      await c.transaction((trx) => trx.delete("album", id));
+      return out;
+    });
+    assert.equal(got.length, 3);
+    assert.equal(got.afterInsert, "a😀Xb");
+    assert.equal(got.final, "ZXb and more");
+    assert.equal(got.values, "ZXb and more");
+    assert.equal(got.stored, "ZXb and more");
+    for (const k of ["outOfRange", "notANumber", "afterCommit"]) {
+      assert.equal(got[k].isError, true, `${k}: ${JSON.stringify(got[k])}`);
+      assert.equal(got[k].name, "AnkurahError");
+      assert.equal(got[k].code, "invalid_argument", `${k}: ${JSON.stringify(got[k])}`);
+    }
+    assert.match(got.outOfRange.message, /position out of range: insert at 99 in "notes" of length 12/);
+    assert.match(got.notANumber.message, /position must be a number/);
+  });
+
   test("a reload keeps the data", async () => {
     await a.reload();
     await album(a, "Origin of Symmetry (XX)").waitFor({ timeout: WAIT });
