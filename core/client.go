@@ -521,28 +521,12 @@ func (n *Node) applyLocal(ctx context.Context, cdata any, evs []event.Event) err
 // peer neither sent nor reported unchanged are refreshed (they left the
 // result set or were deleted while this node was away).
 func (n *Node) subscribeRemote(ctx context.Context, p *Peer, sub uint64, collection string, b *query.Bound, known []*View) error {
-	req := &transport.SubscribeReq{Sub: sub, Collection: collection, Query: b.String()}
-	for _, v := range known {
-		req.Known = append(req.Known, transport.Known{Entity: v.state.ID, Head: v.state.Head})
-	}
+	req := &transport.SubscribeReq{Sub: sub, Collection: collection, Query: b.String(), Known: knownOf(known)}
 	resp, err := p.request(ctx, &transport.Request{Subscribe: req})
 	if err != nil {
 		return err
 	}
-	seen := map[id.EntityID]bool{}
-	for _, s := range resp.States {
-		seen[s.ID] = true
-	}
-	for _, u := range resp.Unchanged {
-		seen[u] = true
-	}
-	var stale [][32]byte
-	for _, v := range known {
-		if !seen[v.state.ID] {
-			stale = append(stale, v.state.ID)
-		}
-	}
-	if len(stale) > 0 && !b.HasLimit() {
+	if stale := unconfirmed(resp, known); len(stale) > 0 && !b.HasLimit() {
 		// Held here, matching here, but neither sent nor confirmed: deleted,
 		// changed, or no longer readable there. (With a LIMIT, an entity
 		// beyond the durable peer's first rows is no news.)
@@ -628,10 +612,7 @@ func (c *Context) remoteFetch(ctx context.Context, collection string, b *query.B
 		return nil
 	}
 	known := c.localMatches(ctx, collection, b)
-	req := &transport.FetchReq{Collection: collection, Query: b.String()}
-	for _, v := range known {
-		req.Known = append(req.Known, transport.Known{Entity: v.state.ID, Head: v.state.Head})
-	}
+	req := &transport.FetchReq{Collection: collection, Query: b.String(), Known: knownOf(known)}
 	resp, err := p.request(ctx, &transport.Request{Fetch: req})
 	if err != nil {
 		if isDisconnect(err) {
@@ -642,20 +623,7 @@ func (c *Context) remoteFetch(ctx context.Context, collection string, b *query.B
 	if b.HasLimit() {
 		return nil
 	}
-	seen := map[id.EntityID]bool{}
-	for _, s := range resp.States {
-		seen[s.ID] = true
-	}
-	for _, u := range resp.Unchanged {
-		seen[u] = true
-	}
-	var stale [][32]byte
-	for _, v := range known {
-		if !seen[v.state.ID] {
-			stale = append(stale, v.state.ID)
-		}
-	}
-	if len(stale) > 0 {
+	if stale := unconfirmed(resp, known); len(stale) > 0 {
 		if err := n.getOrEvict(ctx, p, collection, stale); err != nil && !isDisconnect(err) {
 			return err
 		}
@@ -704,4 +672,32 @@ func (n *Node) followed(eid id.EntityID) bool {
 		}
 	}
 	return false
+}
+
+// knownOf lists cached entities with their heads, for the durable peer.
+func knownOf(vs []*View) []transport.Known {
+	out := make([]transport.Known, len(vs))
+	for i, v := range vs {
+		out[i] = transport.Known{Entity: v.state.ID, Head: v.state.Head}
+	}
+	return out
+}
+
+// unconfirmed lists the known entities a response neither sent nor
+// reported unchanged.
+func unconfirmed(resp *transport.Response, known []*View) [][32]byte {
+	seen := make(map[id.EntityID]bool, len(resp.States)+len(resp.Unchanged))
+	for _, s := range resp.States {
+		seen[s.ID] = true
+	}
+	for _, u := range resp.Unchanged {
+		seen[u] = true
+	}
+	var stale [][32]byte
+	for _, v := range known {
+		if !seen[v.state.ID] {
+			stale = append(stale, v.state.ID)
+		}
+	}
+	return stale
 }
