@@ -16,6 +16,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/storage"
+	"github.com/ankurah/ankurah-go/core/storage/indexplan"
 )
 
 // Engine is an in-memory storage.Engine. It also implements storage.Indexer:
@@ -318,8 +319,8 @@ func (h *handle) FetchStates(ctx context.Context, sel *query.Bound) ([]entity.St
 		if c == nil || sel.Limit == 0 {
 			return
 		}
-		p := plan(c.indexed, sel)
-		if p.property == "" {
+		p := indexplan.Choose(sel, c.indexed)
+		if p.Property == "" {
 			candidates = make([]entity.State, 0, len(c.states))
 			for _, s := range c.states {
 				candidates = append(candidates, s)
@@ -353,10 +354,10 @@ func (h *handle) FetchStates(ctx context.Context, sel *query.Bound) ([]entity.St
 // index order. When p serves the selection's order and the selection has a
 // limit, it stops after the tie group (same indexed value) of the limit-th
 // match: storage.Residual breaks those ties and cuts the rest.
-func (c *collection) scanIndex(p scanPlan, prog query.Program, sel *query.Bound) ([]entity.State, error) {
-	ix := c.indexes[p.property]
-	spans := p.spans
-	if p.desc {
+func (c *collection) scanIndex(p indexplan.Plan, prog query.Program, sel *query.Bound) ([]entity.State, error) {
+	ix := c.indexes[p.Property]
+	spans := p.Spans
+	if p.Desc {
 		spans = slices.Clone(spans)
 		slices.Reverse(spans)
 	}
@@ -373,7 +374,7 @@ func (c *collection) scanIndex(p scanPlan, prog query.Program, sel *query.Bound)
 		}
 		s, ok := c.states[id.EntityID([]byte(raw))]
 		if !ok {
-			err = fmt.Errorf("index %q names entity %x, which is not stored", p.property, raw)
+			err = fmt.Errorf("index %q names entity %x, which is not stored", p.Property, raw)
 			return false
 		}
 		match, merr := prog.Match(s.Values)
@@ -385,16 +386,17 @@ func (c *collection) scanIndex(p scanPlan, prog query.Program, sel *query.Bound)
 			return true
 		}
 		out = append(out, s)
-		if p.ordered && sel.HasLimit() && int64(len(out)) == sel.Limit {
+		if p.Ordered && sel.HasLimit() && int64(len(out)) == sel.Limit {
 			boundary, bounded = valKey, true
 		}
 		return true
 	}
 	for _, s := range spans {
-		if p.desc {
-			ix.descend(s.lo, s.hi, s.open, visit)
+		lo, hi, open := string(s.Lo), string(s.Hi), s.Hi == nil
+		if p.Desc {
+			ix.descend(lo, hi, open, visit)
 		} else {
-			ix.ascend(s.lo, s.hi, s.open, visit)
+			ix.ascend(lo, hi, open, visit)
 		}
 		// Spans are disjoint: once bounded, no later span holds the last tie group.
 		if err != nil || bounded {
@@ -417,7 +419,7 @@ func (e *Engine) Explain(ctx context.Context, name string, sel *query.Bound) (st
 			out = "empty collection"
 			return
 		}
-		out = plan(c.indexed, sel).String()
+		out = indexplan.Choose(sel, c.indexed).String()
 	})
 	return out, err
 }
