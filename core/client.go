@@ -165,7 +165,7 @@ func (n *Node) resync(ctx context.Context, p *Peer) {
 
 // refresh replaces cached entities with the durable peer's states.
 func (n *Node) refresh(ctx context.Context, p *Peer, evs []event.Event) {
-	byColl := map[string][][32]byte{}
+	byColl := map[string][]id.EntityID{}
 	for _, ev := range evs {
 		byColl[ev.Collection] = append(byColl[ev.Collection], ev.Entity)
 	}
@@ -205,7 +205,7 @@ func isRefusal(err error) bool {
 // getOrEvict asks the durable peer for entities and drops from the cache
 // those it does not return (deleted for good, unreadable, or never stored
 // there — a refused creation).
-func (n *Node) getOrEvict(ctx context.Context, p *Peer, collection string, ids [][32]byte) error {
+func (n *Node) getOrEvict(ctx context.Context, p *Peer, collection string, ids []id.EntityID) error {
 	resp, err := p.request(ctx, &transport.Request{Get: &transport.GetReq{Collection: collection, IDs: ids}})
 	if err != nil {
 		return err
@@ -596,7 +596,7 @@ func (c *Context) remoteGet(ctx context.Context, collection string, eid id.Entit
 	if p == nil {
 		return nil
 	}
-	if err := n.getOrEvict(ctx, p, collection, [][32]byte{eid}); err != nil && !isDisconnect(err) {
+	if err := n.getOrEvict(ctx, p, collection, []id.EntityID{eid}); err != nil && !isDisconnect(err) {
 		return err
 	}
 	return nil
@@ -685,7 +685,7 @@ func knownOf(vs []*View) []transport.Known {
 
 // unconfirmed lists the known entities a response neither sent nor
 // reported unchanged.
-func unconfirmed(resp *transport.Response, known []*View) [][32]byte {
+func unconfirmed(resp *transport.Response, known []*View) []id.EntityID {
 	seen := make(map[id.EntityID]bool, len(resp.States)+len(resp.Unchanged))
 	for _, s := range resp.States {
 		seen[s.ID] = true
@@ -693,7 +693,7 @@ func unconfirmed(resp *transport.Response, known []*View) [][32]byte {
 	for _, u := range resp.Unchanged {
 		seen[u] = true
 	}
-	var stale [][32]byte
+	var stale []id.EntityID
 	for _, v := range known {
 		if !seen[v.state.ID] {
 			stale = append(stale, v.state.ID)

@@ -27,6 +27,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/limits"
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/storage"
 )
@@ -41,8 +42,15 @@ var (
 	ErrRetriesExhausted = errors.New("ankurah: commit retries exhausted")
 	// ErrClosed: the node or live query was closed.
 	ErrClosed = errors.New("ankurah: closed")
-	// ErrInvalidName: a collection or property name the node refuses.
-	ErrInvalidName = errors.New("ankurah: invalid name")
+	// ErrInvalidName: a collection or property name the node refuses (the
+	// same error as limits.ErrInvalidName).
+	ErrInvalidName = limits.ErrInvalidName
+	// ErrLimit: something exceeded one of the node's limits (the same error
+	// as limits.ErrExceeded); the message names the limit.
+	ErrLimit = limits.ErrExceeded
+	// ErrBusy: a durable peer refused a request for now (too many in flight
+	// on the connection); retrying later may succeed.
+	ErrBusy = errors.New("ankurah: peer busy")
 )
 
 // Role says whether a node's storage is authoritative.
@@ -64,6 +72,7 @@ type config struct {
 	budget       int
 	systemID     string
 	cacheEntries int
+	limits       limits.Limits
 }
 
 // Option configures a Node.
@@ -88,6 +97,10 @@ func WithCommitRetries(n int) Option { return func(c *config) { c.retries = n } 
 // WithComparisonBudget bounds the events a DAG comparison may visit
 // (event.DefaultBudget by default).
 func WithComparisonBudget(n int) Option { return func(c *config) { c.budget = n } }
+
+// WithLimits sets the node's limits (limits.Default() by default; zero
+// fields keep their defaults). NewNode refuses limits beyond their ceilings.
+func WithLimits(l limits.Limits) Option { return func(c *config) { c.limits = l } }
 
 // WithSystemID sets a durable node's system id (a fresh ULID by default).
 // Clients that meet a different system id than last time drop their cache.
@@ -130,6 +143,10 @@ func NewNode(engine storage.Engine, agent policy.Agent, opts ...Option) (*Node, 
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if err := cfg.limits.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.limits = cfg.limits.WithDefaults()
 	n := &Node{engine: engine, agent: agent, cfg: cfg, log: cfg.logger, collections: map[string]storage.Collection{}}
 	var err error
 	if n.id, err = n.newULID(); err != nil {
@@ -164,6 +181,9 @@ func (n *Node) SystemID() string { return n.cfg.systemID }
 
 // Engine returns the node's storage engine.
 func (n *Node) Engine() storage.Engine { return n.engine }
+
+// Limits returns the limits the node enforces.
+func (n *Node) Limits() limits.Limits { return n.cfg.limits }
 
 // Agent returns the node's policy agent.
 func (n *Node) Agent() policy.Agent { return n.agent }
@@ -216,23 +236,10 @@ func (n *Node) collection(ctx context.Context, name string) (storage.Collection,
 }
 
 // ValidateName checks a collection or property name: non-empty, at most 255
-// bytes, valid UTF-8 without NUL. Names beginning with "_" are reserved for
-// the framework and refused for properties set by applications.
-func ValidateName(name string) error {
-	if name == "" || len(name) > 255 {
-		return fmt.Errorf("%w: %q (must be 1 to 255 bytes)", ErrInvalidName, name)
-	}
-	for i, r := range name {
-		if r == 0 || (r == 0xFFFD && len(name) > i && !validRuneAt(name, i)) {
-			return fmt.Errorf("%w: %q (NUL or invalid UTF-8)", ErrInvalidName, name)
-		}
-	}
-	return nil
-}
-
-func validRuneAt(s string, i int) bool {
-	return len(s) >= i+3 && s[i:i+3] == "\uFFFD"
-}
+// bytes, valid UTF-8 without NUL (limits.ValidName). Names beginning with "_"
+// are reserved for the framework and refused for properties set by
+// applications.
+func ValidateName(name string) error { return limits.ValidName(name) }
 
 // Context binds a caller's identity (context data, as the policy agent
 // understands it) to the node. All reads and writes go through a Context.

@@ -169,11 +169,7 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 		if err != nil {
 			return fail(r.ID, err)
 		}
-		ids := make([]id.EventID, len(r.GetEvents.IDs))
-		for i, x := range r.GetEvents.IDs {
-			ids[i] = id.EventID(x)
-		}
-		evs, err := coll.GetEvents(ctx, ids)
+		evs, err := coll.GetEvents(ctx, r.GetEvents.IDs)
 		if err != nil {
 			return fail(r.ID, err)
 		}

@@ -128,3 +128,39 @@ func ParseULID(s string) (ULID, error) {
 	}
 	return u, nil
 }
+
+// decodeCBOR reads the CBOR encoding of an id: a byte string of exactly Size
+// bytes. A decoder would otherwise truncate a longer string or zero-pad a
+// shorter one into the array; the wire refuses both.
+func decodeCBOR(kind string, dst *[Size]byte, data []byte) error {
+	// A 32-byte definite-length byte string is always the header 0x58 0x20.
+	if len(data) == Size+2 && data[0] == 0x58 && data[1] == Size {
+		copy(dst[:], data[2:])
+		return nil
+	}
+	n := -1
+	if len(data) > 0 && data[0]>>5 == 2 { // major type 2: byte string
+		switch ai := data[0] & 0x1f; {
+		case ai < 24:
+			n = int(ai)
+		case ai == 24 && len(data) > 1:
+			n = int(data[1])
+		case ai == 25 && len(data) > 2:
+			n = int(data[1])<<8 | int(data[2])
+		}
+	}
+	if n < 0 {
+		return fmt.Errorf("%w %s: not a byte string of %d bytes", ErrInvalid, kind, Size)
+	}
+	return fmt.Errorf("%w %s: %d bytes, want exactly %d", ErrInvalid, kind, n, Size)
+}
+
+// UnmarshalCBOR decodes an event id, refusing any length but Size.
+func (e *EventID) UnmarshalCBOR(data []byte) error {
+	return decodeCBOR("event id", (*[Size]byte)(e), data)
+}
+
+// UnmarshalCBOR decodes an entity id, refusing any length but Size.
+func (e *EntityID) UnmarshalCBOR(data []byte) error {
+	return decodeCBOR("entity id", (*[Size]byte)(e), data)
+}

@@ -10,6 +10,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
@@ -50,7 +51,10 @@ type Agent interface {
 	ReadFilter(ctx context.Context, cdata ContextData, collection string) (query.Expr, error)
 	// CheckRead reports whether cdata may see an entity.
 	CheckRead(ctx context.Context, cdata ContextData, state *entity.State) error
-	// CheckEventRead reports whether cdata may receive an event (sent as a bridge).
+	// CheckEventRead reports whether cdata may receive an event. after is the
+	// state the event produced (the entity as of that event, not as it is
+	// now), so an entity that changed owner does not make its old events
+	// readable to the new reader, nor its new events to the old one.
 	CheckEventRead(ctx context.Context, cdata ContextData, ev *event.Event, after *entity.State) error
 	// CheckEvent reports whether cdata may commit ev, which turns before
 	// (nil for a creation) into after.
@@ -59,6 +63,17 @@ type Agent interface {
 	ValidateEvent(ctx context.Context, peer Peer, ev *event.Event) error
 	// ValidateState checks a state received from a durable peer before it is stored.
 	ValidateState(ctx context.Context, peer Peer, state *entity.State) error
+}
+
+// Expiring is context data whose credentials stop being valid at a moment:
+// a token with an expiry, say. A durable node stops serving a connection whose
+// context data has expired (by the node's clock) — its requests are refused
+// with ErrUnauthenticated and its subscriptions pause — until the peer
+// refreshes its credentials.
+type Expiring interface {
+	// ExpiresAt returns the moment the credentials stop being valid (any
+	// leeway included); the zero time means never.
+	ExpiresAt() time.Time
 }
 
 // Permissive allows everything; for development, tests, and nodes that

@@ -92,3 +92,39 @@ type Indexer interface {
 type Clearer interface {
 	Clear(ctx context.Context) error
 }
+
+// CollectionLooker is an Engine that can open a collection only if it
+// exists. The node reads through it, so a read naming an unknown collection
+// finds nothing and creates nothing; engines without it are asked for
+// Collection, which may create.
+type CollectionLooker interface {
+	// LookupCollection opens an existing collection, or returns an error
+	// wrapping ErrNotFound when there is none of that name.
+	LookupCollection(ctx context.Context, name string) (Collection, error)
+}
+
+// BadRow is a stored row an engine could not decode: a state or event written
+// by an older build, or damaged on disk. Scans skip it (reporting it through
+// ReportBadRow) so one bad row never makes a collection unreadable.
+type BadRow struct {
+	Collection string
+	// Kind is "state" or "event".
+	Kind string
+	// Key is the row's key in the engine's own terms (the entity or event id
+	// for every engine of this repository).
+	Key []byte
+	// Err is why it could not be decoded.
+	Err error
+}
+
+// Repairer is an Engine with an administrator's path to undecodable rows:
+// listing them and removing one. `ankurah admin bad-rows` and `ankurah admin
+// remove-row` use it on a server's data directory.
+type Repairer interface {
+	// BadRows calls f for every undecodable row of a collection.
+	BadRows(ctx context.Context, collection string, f func(BadRow) error) error
+	// RemoveRow deletes one row ("state" or "event", by key) and whatever
+	// index entries refer to it. It succeeds whether the row decodes or not;
+	// removing a row that is not there is ErrNotFound.
+	RemoveRow(ctx context.Context, collection, kind string, key []byte) error
+}

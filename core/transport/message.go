@@ -7,10 +7,15 @@ import (
 
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/limits"
 )
 
 // ProtocolVersion is the version of the wire protocol this build speaks.
-const ProtocolVersion = 1
+// Version 2: results stream in parts (More), ids are exactly 32 bytes,
+// subscriptions can end with an error (SubEnded), and a server tells a client
+// whose credentials expired (Notice).
+const ProtocolVersion = 2
 
 // Message is one frame of the protocol: exactly one field is set.
 type Message struct {
@@ -21,6 +26,24 @@ type Message struct {
 
 	Credentials []byte `cbor:"5,keyasint,omitempty"` // refreshed credentials
 	Fault       *Fault `cbor:"6,keyasint,omitempty"` // the sender closes the connection after this
+
+	// More says the Response or Updates of this message continue in the next
+	// message with Response (same ID) or Updates: a result too large for one
+	// frame streams as parts of at most about limits.ChunkBytes each. The
+	// receiver takes the parts together as one answer or one commit.
+	More bool `cbor:"7,keyasint,omitempty"`
+	// SubEnded says the server ended a subscription, and why.
+	SubEnded *SubEnded `cbor:"8,keyasint,omitempty"`
+	// Notice tells the peer something without ending the connection
+	// (CodeUnauthenticated: the credentials expired; refresh them to resume).
+	Notice *Fault `cbor:"9,keyasint,omitempty"`
+}
+
+// SubEnded ends one subscription from the server's side.
+type SubEnded struct {
+	Sub     uint64 `cbor:"1,keyasint"`
+	Code    Code   `cbor:"2,keyasint"`
+	Message string `cbor:"3,keyasint"`
 }
 
 // Hello opens a connection, from each side.
@@ -40,7 +63,7 @@ type Fault struct {
 
 // Known is an entity the client already holds, with its head.
 type Known struct {
-	Entity [32]byte    `cbor:"1,keyasint"`
+	Entity id.EntityID `cbor:"1,keyasint"`
 	Head   event.Clock `cbor:"2,keyasint"`
 }
 
@@ -49,7 +72,7 @@ type Request struct {
 	ID          uint64        `cbor:"1,keyasint"`
 	Commit      *CommitReq    `cbor:"2,keyasint,omitempty"`
 	Get         *GetReq       `cbor:"3,keyasint,omitempty"`
-	GetEvents   *GetReq       `cbor:"4,keyasint,omitempty"`
+	GetEvents   *GetEventsReq `cbor:"4,keyasint,omitempty"`
 	Fetch       *FetchReq     `cbor:"5,keyasint,omitempty"`
 	Subscribe   *SubscribeReq `cbor:"6,keyasint,omitempty"`
 	Unsubscribe *uint64       `cbor:"7,keyasint,omitempty"`
@@ -60,10 +83,16 @@ type CommitReq struct {
 	Events []event.Event `cbor:"1,keyasint"`
 }
 
-// GetReq names entities (Get) or events (GetEvents) of a collection.
+// GetReq names entities of a collection.
 type GetReq struct {
-	Collection string     `cbor:"1,keyasint"`
-	IDs        [][32]byte `cbor:"2,keyasint"`
+	Collection string        `cbor:"1,keyasint"`
+	IDs        []id.EntityID `cbor:"2,keyasint"`
+}
+
+// GetEventsReq names events of a collection.
+type GetEventsReq struct {
+	Collection string       `cbor:"1,keyasint"`
+	IDs        []id.EventID `cbor:"2,keyasint"`
 }
 
 // FetchReq reads a selection once. Query is the printed bound selection.
@@ -90,7 +119,7 @@ type Response struct {
 	States []entity.State `cbor:"4,keyasint,omitempty"`
 	Events []event.Event  `cbor:"5,keyasint,omitempty"`
 	// Unchanged lists known entities whose heads did not change.
-	Unchanged [][32]byte `cbor:"6,keyasint,omitempty"`
+	Unchanged []id.EntityID `cbor:"6,keyasint,omitempty"`
 }
 
 // Code classifies a response error so the requester can wrap the right sentinel.
@@ -107,6 +136,11 @@ const (
 	CodeConflict
 	CodeVersion
 	CodeProtocol
+	// CodeLimit: a limit was exceeded (limits.ErrExceeded).
+	CodeLimit
+	// CodeBusy: the server refused the request for now (too many in flight);
+	// retrying later may succeed.
+	CodeBusy
 )
 
 // Tag says how an entity in an Update relates to the subscription.
@@ -137,7 +171,7 @@ type UpdateItem struct {
 }
 
 // MaxCommitEvents is the most events one commit request may carry.
-const MaxCommitEvents = 10000
+const MaxCommitEvents = limits.CeilingCommitEvents
 
 var (
 	encMode = func() cbor.EncMode {
@@ -185,13 +219,16 @@ func Decode(frame []byte) (*Message, error) {
 		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
 	n := 0
-	for _, set := range []bool{m.Hello != nil, m.Request != nil, m.Response != nil, len(m.Updates) > 0, m.Credentials != nil, m.Fault != nil} {
+	for _, set := range []bool{m.Hello != nil, m.Request != nil, m.Response != nil, len(m.Updates) > 0, m.Credentials != nil, m.Fault != nil, m.SubEnded != nil, m.Notice != nil} {
 		if set {
 			n++
 		}
 	}
 	if n != 1 {
 		return nil, fmt.Errorf("%w: message with %d parts, want exactly 1", ErrProtocol, n)
+	}
+	if m.More && m.Response == nil && len(m.Updates) == 0 {
+		return nil, fmt.Errorf("%w: More on a message that is neither a response nor updates", ErrProtocol)
 	}
 	if r := m.Request; r != nil {
 		k := 0

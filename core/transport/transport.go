@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/ankurah/ankurah-go/core/limits"
 )
 
 // Errors of this package, tested with errors.Is.
@@ -24,7 +26,7 @@ var (
 )
 
 // MaxFrameSize is the largest frame the protocol accepts (32 MiB).
-const MaxFrameSize = 32 << 20
+const MaxFrameSize = limits.CeilingFrameBytes
 
 // Connection carries frames between two nodes, in order. Send and Recv may
 // be called from different goroutines; Close unblocks both.
