@@ -9,6 +9,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/limits"
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/storage"
@@ -206,13 +207,16 @@ func isRefusal(err error) bool {
 // those it does not return (deleted for good, unreadable, or never stored
 // there — a refused creation).
 func (n *Node) getOrEvict(ctx context.Context, p *Peer, collection string, ids []id.EntityID) error {
-	resp, err := p.request(ctx, &transport.Request{Get: &transport.GetReq{Collection: collection, IDs: ids}})
-	if err != nil {
-		return err
-	}
 	got := map[id.EntityID]bool{}
-	for _, s := range resp.States {
-		got[s.ID] = true
+	for start := 0; start < len(ids); start += n.cfg.limits.MaxIDs {
+		part := ids[start:min(len(ids), start+n.cfg.limits.MaxIDs)]
+		resp, err := p.request(ctx, &transport.Request{Get: &transport.GetReq{Collection: collection, IDs: part}})
+		if err != nil {
+			return err
+		}
+		for _, s := range resp.States {
+			got[s.ID] = true
+		}
 	}
 	var gone []entity.State
 	for _, raw := range ids {
@@ -253,7 +257,12 @@ func (p *Peer) request(ctx context.Context, r *transport.Request) (*transport.Re
 	r.ID = p.nextReq
 	p.pending[r.ID] = ch
 	p.reqMu.Unlock()
-	p.enqueue(&transport.Message{Request: r})
+	if err := p.enqueue(&transport.Message{Request: r}); err != nil {
+		p.reqMu.Lock()
+		delete(p.pending, r.ID)
+		p.reqMu.Unlock()
+		return nil, fmt.Errorf("%w: request cannot be sent: %w", limits.ErrExceeded, err)
+	}
 	select {
 	case resp, ok := <-ch:
 		if !ok {
@@ -270,6 +279,10 @@ func (p *Peer) request(ctx context.Context, r *transport.Request) (*transport.Re
 		return nil, ctx.Err()
 	}
 }
+
+// maxUpdateParts bounds what one commit's updates may take, in parts, on
+// the client before they are stored together.
+const maxUpdateParts = 256 << 20
 
 // clientLoop reads what the durable peer sends and stores received states
 // (in arrival order, which is the durable node's commit order).
@@ -290,22 +303,27 @@ func (p *Peer) clientLoop() {
 		}
 		switch {
 		case m.Response != nil:
-			if err := n.storeSnapshots(ctx, p, m.Response.States, nil); err != nil {
-				p.log.Warn("refusing states from durable peer", "err", err)
-				m.Response.Error, m.Response.Code = err.Error(), codeOf(err)
-			}
-			p.reqMu.Lock()
-			ch := p.pending[m.Response.ID]
-			delete(p.pending, m.Response.ID)
-			p.reqMu.Unlock()
-			if ch != nil {
-				ch <- m.Response
-			}
+			p.receiveResponse(ctx, m.Response, m.More)
 		case len(m.Updates) > 0:
-			// One durable commit: stored together, so local live queries
-			// report it as one change.
-			var states, gone []entity.State
+			// One durable commit (possibly in parts): stored together, so
+			// local live queries report it as one change.
+			p.parts = append(p.parts, m.Updates...)
 			for _, u := range m.Updates {
+				for i := range u.Items {
+					p.partsN += estimateStateSize(&u.Items[i].State)
+				}
+			}
+			if p.partsN > maxUpdateParts {
+				p.fault(transport.CodeLimit, limits.Exceeded("update parts", maxUpdateParts, p.partsN, "one commit's updates (bytes)"))
+				return
+			}
+			if m.More {
+				continue
+			}
+			ups := p.parts
+			p.parts, p.partsN = nil, 0
+			var states, gone []entity.State
+			for _, u := range ups {
 				for _, it := range u.Items {
 					if it.Gone {
 						gone = append(gone, it.State)
@@ -317,6 +335,15 @@ func (p *Peer) clientLoop() {
 			if err := n.storeSnapshots(ctx, p, states, gone); err != nil {
 				p.log.Warn("refusing update from durable peer", "err", err)
 			}
+		case m.SubEnded != nil:
+			n.remoteSubEnded(m.SubEnded)
+		case m.Notice != nil:
+			p.log.Warn("durable peer notice", "code", m.Notice.Code, "message", m.Notice.Message)
+			if m.Notice.Code == transport.CodeUnauthenticated {
+				if f := p.onExpired.Load(); f != nil {
+					go (*f)()
+				}
+			}
 		case m.Fault != nil:
 			p.shutdown(errOf(m.Fault.Code, m.Fault.Message))
 			return
@@ -326,6 +353,55 @@ func (p *Peer) clientLoop() {
 		}
 	}
 }
+
+// receiveResponse stores a response's (part's) states and, on its last part,
+// hands the whole response — states as ids only, unchanged, events — to the
+// waiting request.
+func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more bool) {
+	n := p.node
+	if r.Error == "" {
+		if err := n.storeSnapshots(ctx, p, r.States, nil); err != nil {
+			p.log.Warn("refusing states from durable peer", "err", err)
+			r.Error, r.Code = err.Error(), codeOf(err)
+		}
+	}
+	p.reqMu.Lock()
+	acc := p.partial[r.ID]
+	if acc == nil && (more || r.Error != "") {
+		acc = &transport.Response{ID: r.ID}
+	}
+	if acc != nil {
+		for _, s := range r.States {
+			acc.States = append(acc.States, entity.State{ID: s.ID, Collection: s.Collection, Head: s.Head})
+		}
+		acc.Unchanged = append(acc.Unchanged, r.Unchanged...)
+		acc.Events = append(acc.Events, r.Events...)
+		if r.Error != "" && acc.Error == "" {
+			acc.Error, acc.Code = r.Error, r.Code
+		}
+		r = acc
+	}
+	if more && r.Error == "" {
+		p.partial[r.ID] = acc
+		p.reqMu.Unlock()
+		return
+	}
+	// The last part, or a part that failed (later parts are then dropped:
+	// the request has its answer).
+	delete(p.partial, r.ID)
+	ch := p.pending[r.ID]
+	delete(p.pending, r.ID)
+	p.reqMu.Unlock()
+	if ch != nil {
+		ch <- r
+	}
+}
+
+// OnCredentialsExpired sets f to be called, in its own goroutine, when the
+// durable peer says this connection's credentials expired (until refreshed
+// with RefreshCredentials, its requests are refused and its subscriptions
+// pause).
+func (p *Peer) OnCredentialsExpired(f func()) { p.onExpired.Store(&f) }
 
 // storeSnapshots stores states received from the durable peer, re-applying
 // this node's unsent commits on top, and notifies local live queries.
@@ -412,7 +488,7 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 	// Entities the durable peer says this node may no longer see (or that no
 	// longer exist there) are dropped: kept as deleted, without their data.
 	for _, g := range gone {
-		coll, err := n.collection(ctx, g.Collection)
+		coll, err := n.readCollection(ctx, g.Collection)
 		if err != nil {
 			return err
 		}
@@ -435,6 +511,7 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 	if err := n.engine.Apply(ctx, batch); err != nil {
 		return fmt.Errorf("ankurah: store states from durable peer: %w", err)
 	}
+	n.seq.Add(1)
 	n.reactor.notify(ctx, n, changes)
 	return nil
 }
@@ -445,6 +522,11 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 // durable peer connected, the commit applies locally and is sent on the next
 // connection.
 func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event) error {
+	for i := range evs {
+		if err := n.admitEvent(&evs[i]); err != nil {
+			return err
+		}
+	}
 	if p := n.upstreamPeer(); p != nil {
 		_, err := p.request(ctx, &transport.Request{Commit: &transport.CommitReq{Events: evs}})
 		if err == nil || !isDisconnect(err) {
@@ -502,6 +584,9 @@ func (n *Node) applyLocal(ctx context.Context, cdata any, evs []event.Event) err
 	}
 	var changes []change
 	for _, eid := range order {
+		if err := n.admitState(cur[eid]); err != nil {
+			return err
+		}
 		var expected event.Clock
 		if b := before[eid]; b != nil {
 			expected = b.Head
@@ -512,6 +597,7 @@ func (n *Node) applyLocal(ctx context.Context, cdata any, evs []event.Event) err
 	if err := n.engine.Apply(ctx, batch); err != nil {
 		return fmt.Errorf("ankurah: commit: %w", err)
 	}
+	n.seq.Add(1)
 	n.reactor.notify(ctx, n, changes)
 	return nil
 }
@@ -521,6 +607,7 @@ func (n *Node) applyLocal(ctx context.Context, cdata any, evs []event.Event) err
 // peer neither sent nor reported unchanged are refreshed (they left the
 // result set or were deleted while this node was away).
 func (n *Node) subscribeRemote(ctx context.Context, p *Peer, sub uint64, collection string, b *query.Bound, known []*View) error {
+	known = n.boundKnown(known)
 	req := &transport.SubscribeReq{Sub: sub, Collection: collection, Query: b.String(), Known: knownOf(known)}
 	resp, err := p.request(ctx, &transport.Request{Subscribe: req})
 	if err != nil {
@@ -612,6 +699,7 @@ func (c *Context) remoteFetch(ctx context.Context, collection string, b *query.B
 		return nil
 	}
 	known := c.localMatches(ctx, collection, b)
+	known = n.boundKnown(known)
 	req := &transport.FetchReq{Collection: collection, Query: b.String(), Known: knownOf(known)}
 	resp, err := p.request(ctx, &transport.Request{Fetch: req})
 	if err != nil {
@@ -642,6 +730,7 @@ func (n *Node) dropCache(ctx context.Context) error {
 	if err := cl.Clear(ctx); err != nil {
 		return fmt.Errorf("ankurah: drop cache: %w", err)
 	}
+	n.seq.Add(1)
 	for _, lq := range n.reactor.all() {
 		lq.mu.Lock()
 		lq.diffAndPublish(nil, nil)
@@ -674,6 +763,15 @@ func (n *Node) followed(eid id.EntityID) bool {
 	return false
 }
 
+// boundKnown keeps the known entities a request may carry (limits.MaxIDs):
+// those beyond are simply sent again by the durable peer if they match.
+func (n *Node) boundKnown(known []*View) []*View {
+	if len(known) > n.cfg.limits.MaxIDs {
+		return known[:n.cfg.limits.MaxIDs]
+	}
+	return known
+}
+
 // knownOf lists cached entities with their heads, for the durable peer.
 func knownOf(vs []*View) []transport.Known {
 	out := make([]transport.Known, len(vs))
@@ -700,4 +798,20 @@ func unconfirmed(resp *transport.Response, known []*View) []id.EntityID {
 		}
 	}
 	return stale
+}
+
+// remoteSubEnded records that the durable peer ended a subscription: the
+// live query keeps its last result, stops following the peer, and reports
+// why through Err. (A reconnection subscribes it again.)
+func (n *Node) remoteSubEnded(e *transport.SubEnded) {
+	err := errOf(e.Code, e.Message)
+	n.upMu.Lock()
+	lq := n.up.subs[e.Sub]
+	n.upMu.Unlock()
+	n.log.Error("durable peer ended a subscription", "sub", e.Sub, "err", err)
+	if lq != nil {
+		lq.mu.Lock()
+		lq.remoteErr = err
+		lq.mu.Unlock()
+	}
 }

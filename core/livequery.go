@@ -69,6 +69,7 @@ type LiveQuery struct {
 	sink      func(ChangeSet)
 	onClose   func()
 	remoteSub uint64
+	remoteErr error // why the durable peer ended the subscription
 
 	qmu        sync.Mutex
 	qcond      *sync.Cond
@@ -175,6 +176,14 @@ func (lq *LiveQuery) Items() []*View {
 	lq.mu.Lock()
 	defer lq.mu.Unlock()
 	return slices.Clone(lq.items)
+}
+
+// Err returns why the durable peer ended this live query's subscription
+// (an ephemeral node's live query), or nil while it follows the peer.
+func (lq *LiveQuery) Err() error {
+	lq.mu.Lock()
+	defer lq.mu.Unlock()
+	return lq.remoteErr
 }
 
 // Signal returns the result set as a signal.

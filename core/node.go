@@ -22,13 +22,17 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/limits"
 	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/storage"
 )
 
@@ -126,6 +130,13 @@ type Node struct {
 	// queries hear of commits in the order they were stored.
 	commitMu sync.Mutex
 	closed   bool
+	// seq counts the batches this node has written (incremented under
+	// commitMu after each Apply): a reader that saw the same seq before its
+	// read and when it sends knows nothing was written in between.
+	seq atomic.Uint64
+	// queued is what waits in every peer's outgoing queue (bytes), held to
+	// limits.ServerQueueBytes.
+	queued atomic.Int64
 
 	upMu sync.Mutex
 	up   upstream
@@ -233,6 +244,56 @@ func (n *Node) collection(ctx context.Context, name string) (storage.Collection,
 	}
 	n.collections[name] = c
 	return c, nil
+}
+
+// readCollection opens a collection for reading. A collection the engine
+// does not have (when it can tell, storage.CollectionLooker) reads as empty
+// and is not created: reads never create collections.
+func (n *Node) readCollection(ctx context.Context, name string) (storage.Collection, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	n.collMu.Lock()
+	c, ok := n.collections[name]
+	n.collMu.Unlock()
+	if ok {
+		return c, nil
+	}
+	lk, ok := n.engine.(storage.CollectionLooker)
+	if !ok {
+		return n.collection(ctx, name)
+	}
+	c, err := lk.LookupCollection(ctx, name)
+	if errors.Is(err, storage.ErrNotFound) {
+		return emptyCollection(name), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ankurah: open collection %q: %w", name, err)
+	}
+	n.collMu.Lock()
+	defer n.collMu.Unlock()
+	if prev, ok := n.collections[name]; ok {
+		return prev, nil
+	}
+	n.collections[name] = c
+	return c, nil
+}
+
+// emptyCollection is a collection that does not exist (yet): it reads as empty.
+type emptyCollection string
+
+func (e emptyCollection) Name() string { return string(e) }
+func (e emptyCollection) GetState(_ context.Context, eid id.EntityID) (entity.State, error) {
+	return entity.State{}, fmt.Errorf("%w: %s in %q", storage.ErrNotFound, eid, string(e))
+}
+func (emptyCollection) FetchStates(context.Context, *query.Bound) ([]entity.State, error) {
+	return nil, nil
+}
+func (emptyCollection) GetEvents(context.Context, []id.EventID) ([]event.Event, error) {
+	return nil, nil
+}
+func (emptyCollection) EntityEvents(context.Context, id.EntityID) ([]event.Event, error) {
+	return nil, nil
 }
 
 // ValidateName checks a collection or property name: non-empty, at most 255

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ankurah/ankurah-go/core/event"
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/limits"
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/property"
 	"github.com/ankurah/ankurah-go/core/query"
@@ -35,25 +37,41 @@ type Peer struct {
 	closed   bool
 	done     chan struct{}
 	err      error
+	// room is signalled (closed and replaced) whenever the writer takes a
+	// frame, for streamed results waiting for the queue to drain.
+	room chan struct{}
 
 	// updates collects, under the node's commit lock, what one commit's
 	// notifications send this peer; flushed as one message after the commit.
 	updates []transport.Update
 
 	// client side
-	reqMu   sync.Mutex
-	nextReq uint64
-	pending map[uint64]chan *transport.Response
+	reqMu     sync.Mutex
+	nextReq   uint64
+	pending   map[uint64]chan *transport.Response
+	partial   map[uint64]*transport.Response // parts of streamed responses received so far
+	parts     []transport.Update             // parts of one commit's updates received so far
+	partsN    int                            // their size in bytes
+	onExpired atomic.Pointer[func()]
 
 	// server side
 	cdataMu sync.Mutex
 	cdata   policy.ContextData
-	subMu   sync.Mutex
-	subs    map[uint64]*LiveQuery
+	expires time.Time // when cdata's credentials expire (zero: never)
+	// paused: the credentials expired; subscription updates are not sent
+	// until a refresh, which then sends every subscription's current result.
+	paused   atomic.Bool
+	notified atomic.Bool // the peer was told its credentials expired
+	// pausedGone: per subscription, entities that left it while paused
+	// (guarded by the node's commit lock).
+	pausedGone  map[uint64]map[id.EntityID]string
+	pausedCount int
+	subMu       sync.Mutex
+	subs        map[uint64]*LiveQuery
 }
 
 func newPeer(n *Node, conn transport.Connection, remote transport.Hello) *Peer {
-	p := &Peer{node: n, conn: conn, remote: remote, done: make(chan struct{}), pending: map[uint64]chan *transport.Response{}, subs: map[uint64]*LiveQuery{}}
+	p := &Peer{node: n, conn: conn, remote: remote, done: make(chan struct{}), room: make(chan struct{}), pending: map[uint64]chan *transport.Response{}, partial: map[uint64]*transport.Response{}, subs: map[uint64]*LiveQuery{}}
 	p.qcond = sync.NewCond(&p.qmu)
 	p.log = n.log.With("peer", remote.NodeID)
 	go p.writer()
@@ -93,7 +111,10 @@ func (p *Peer) shutdown(err error) {
 	}
 	p.closed = true
 	p.err = err
+	p.node.queued.Add(-int64(p.queued))
+	p.queue, p.queued = nil, 0
 	p.qcond.Broadcast()
+	close(p.room)
 	p.qmu.Unlock()
 	p.conn.Close()
 	close(p.done)
@@ -105,7 +126,7 @@ func (p *Peer) shutdown(err error) {
 	p.reqMu.Unlock()
 	p.subMu.Lock()
 	subs := p.subs
-	p.subs = map[uint64]*LiveQuery{}
+	p.subs = nil
 	p.subMu.Unlock()
 	for _, lq := range subs {
 		lq.Close()
@@ -113,48 +134,89 @@ func (p *Peer) shutdown(err error) {
 	p.node.peerGone(p)
 }
 
-// Limits of a peer's outgoing queue: a peer that does not read what it is
-// sent is disconnected rather than allowed to hold the server's memory.
-const (
-	maxQueuedBytes = 64 << 20
-	writeTimeout   = 30 * time.Second
-)
+// ErrSlowConsumer ends a connection whose peer does not read fast enough.
+var ErrSlowConsumer = errors.New("ankurah: peer reads too slowly; connection closed")
+
+// writeTimeout bounds one frame's send: a peer that takes longer is gone.
+const writeTimeout = 30 * time.Second
 
 // maxQueuedFrames bounds a peer's queue in frames (a variable so tests can lower it).
 var maxQueuedFrames = func() *atomic.Int64 { var v atomic.Int64; v.Store(10000); return &v }()
 
-// ErrSlowConsumer ends a connection whose peer does not read fast enough.
-var ErrSlowConsumer = errors.New("ankurah: peer reads too slowly; connection closed")
-
-// enqueue queues a message for the writer; it never blocks. A peer whose
-// queue is full is disconnected.
-func (p *Peer) enqueue(m *transport.Message) {
+// enqueue queues a message for the writer; it never blocks. A message too
+// large for one frame is not sent (the caller is told, to fail its request
+// instead). A peer whose queue passes its bound — frames, bytes
+// (limits.PeerQueueBytes), or the node's budget for all peers
+// (limits.ServerQueueBytes) — is disconnected with a fault saying why; a
+// frame is always accepted into an empty queue, so one large answer never
+// counts as slowness.
+func (p *Peer) enqueue(m *transport.Message) error {
 	frame, err := transport.Encode(m)
 	if err != nil {
-		p.log.Error("dropping unencodable message", "err", err)
-		return
+		p.log.Error("message cannot be sent", "err", err)
+		return err
 	}
+	p.enqueueFrame(frame)
+	return nil
+}
+
+func (p *Peer) enqueueFrame(frame []byte) {
+	l := &p.node.cfg.limits
 	p.qmu.Lock()
-	if p.closed {
+	if p.closed || p.overflow {
 		p.qmu.Unlock()
 		return
 	}
-	if p.overflow {
-		p.qmu.Unlock()
-		return
-	}
-	if int64(len(p.queue)) >= maxQueuedFrames.Load() || p.queued+len(frame) > maxQueuedBytes {
-		n, b := len(p.queue), p.queued
-		p.overflow = true
-		p.qmu.Unlock()
-		p.log.Warn("disconnecting a slow peer", "queued_frames", n, "queued_bytes", b)
-		go p.shutdown(fmt.Errorf("%w (%d frames, %d bytes waiting)", ErrSlowConsumer, n, b))
-		return
+	if len(p.queue) > 0 {
+		var why string
+		switch {
+		case int64(len(p.queue)) >= maxQueuedFrames.Load():
+			why = "frames waiting"
+		case p.queued+len(frame) > l.PeerQueueBytes:
+			why = "peer-queue-bytes"
+		case p.node.queued.Load()+int64(len(frame)) > int64(l.ServerQueueBytes):
+			why = "server-queue-bytes"
+		}
+		if why != "" {
+			n, b := len(p.queue), p.queued
+			p.overflow = true
+			p.qmu.Unlock()
+			p.log.Warn("disconnecting a slow peer", "queued_frames", n, "queued_bytes", b, "limit", why)
+			go p.fault(transport.CodeLimit, fmt.Errorf("%w (%d frames, %d bytes waiting; limit %s)", ErrSlowConsumer, n, b, why))
+			return
+		}
 	}
 	p.queue = append(p.queue, frame)
 	p.queued += len(frame)
+	p.node.queued.Add(int64(len(frame)))
 	p.qcond.Signal()
 	p.qmu.Unlock()
+}
+
+// waitRoom blocks until the outgoing queue holds less than half of
+// limits.PeerQueueBytes (or at most one frame), the connection ends or ctx
+// is done. Streamed results call it between parts (never under a lock), so a
+// large answer flows at the pace the peer reads it.
+func (p *Peer) waitRoom(ctx context.Context) error {
+	half := p.node.cfg.limits.PeerQueueBytes / 2
+	for {
+		p.qmu.Lock()
+		if p.closed {
+			p.qmu.Unlock()
+			return transport.ErrClosed
+		}
+		if p.queued < half || len(p.queue) <= 1 {
+			p.qmu.Unlock()
+			return nil
+		}
+		room := p.room
+		p.qmu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // addUpdate collects a subscription's part of the current commit (called
@@ -166,13 +228,73 @@ func (p *Peer) addUpdate(u transport.Update) {
 	p.updates = append(p.updates, u)
 }
 
-// flushUpdates sends what addUpdate collected as one message (under the
-// node's commit lock).
+// flushUpdates sends what addUpdate collected (under the node's commit
+// lock): one message, or, when it is larger than limits.ChunkBytes, several
+// parts (Message.More) that the client takes together as one commit. An
+// item too large for any frame (a state stored before the limits) cannot be
+// sent: its subscription ends with an error the client receives.
 func (p *Peer) flushUpdates() {
-	if len(p.updates) > 0 {
-		p.enqueue(&transport.Message{Updates: p.updates})
-		p.updates = nil
+	if len(p.updates) == 0 {
+		return
 	}
+	ups := p.updates
+	p.updates = nil
+	chunk := p.node.cfg.limits.ChunkBytes
+	var parts [][]transport.Update
+	var cur []transport.Update
+	size := 0
+	var ended []transport.SubEnded
+	for _, u := range ups {
+		var items []transport.UpdateItem
+		for _, it := range u.Items {
+			sz := estimateStateSize(&it.State) + 16
+			if sz > transport.MaxFrameSize-4096 {
+				ended = append(ended, transport.SubEnded{Sub: u.Sub, Code: transport.CodeLimit,
+					Message: limits.Exceeded("frame", transport.MaxFrameSize, sz, fmt.Sprintf("state of entity %s (bytes)", it.State.ID)).Error()})
+				continue
+			}
+			if size > 0 && size+sz > chunk {
+				if len(items) > 0 {
+					cur = append(cur, transport.Update{Sub: u.Sub, Items: items})
+					items = nil
+				}
+				parts = append(parts, cur)
+				cur, size = nil, 0
+			}
+			items = append(items, it)
+			size += sz
+		}
+		if len(items) > 0 {
+			cur = append(cur, transport.Update{Sub: u.Sub, Items: items})
+		}
+	}
+	if len(cur) > 0 {
+		parts = append(parts, cur)
+	}
+	for i, part := range parts {
+		if err := p.enqueue(&transport.Message{Updates: part, More: i < len(parts)-1}); err != nil {
+			// Estimated to fit, yet does not: tell each subscription.
+			for _, u := range part {
+				ended = append(ended, transport.SubEnded{Sub: u.Sub, Code: codeOf(err), Message: err.Error()})
+			}
+		}
+	}
+	for i := range ended {
+		p.endSub(&ended[i])
+	}
+}
+
+// endSub ends a subscription from the server's side and tells the client.
+func (p *Peer) endSub(e *transport.SubEnded) {
+	p.log.Error("ending a subscription that cannot be served", "sub", e.Sub, "err", e.Message)
+	p.subMu.Lock()
+	lq := p.subs[e.Sub]
+	delete(p.subs, e.Sub)
+	p.subMu.Unlock()
+	if lq != nil {
+		go lq.Close() // not under the commit lock: Close waits for its delivery
+	}
+	_ = p.enqueue(&transport.Message{SubEnded: e})
 }
 
 func (p *Peer) writer() {
@@ -186,8 +308,12 @@ func (p *Peer) writer() {
 			return
 		}
 		frame := p.queue[0]
+		p.queue[0] = nil
 		p.queue = p.queue[1:]
 		p.queued -= len(frame)
+		p.node.queued.Add(-int64(len(frame)))
+		close(p.room)
+		p.room = make(chan struct{})
 		p.qmu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 		err := p.conn.Send(ctx, frame)
@@ -199,10 +325,15 @@ func (p *Peer) writer() {
 	}
 }
 
+// faultTimeout bounds the send of a fault to a peer being disconnected.
+const faultTimeout = 2 * time.Second
+
 // fault tells the remote why the connection ends, then ends it.
 func (p *Peer) fault(code transport.Code, err error) {
 	frame, _ := transport.Encode(&transport.Message{Fault: &transport.Fault{Code: code, Message: err.Error()}})
-	_ = p.conn.Send(context.Background(), frame)
+	ctx, cancel := context.WithTimeout(context.Background(), faultTimeout)
+	_ = p.conn.Send(ctx, frame)
+	cancel()
 	p.shutdown(err)
 }
 
@@ -223,6 +354,10 @@ func codeOf(err error) transport.Code {
 		return transport.CodeVersion
 	case errors.Is(err, transport.ErrProtocol):
 		return transport.CodeProtocol
+	case errors.Is(err, limits.ErrExceeded), errors.Is(err, transport.ErrTooLarge):
+		return transport.CodeLimit
+	case errors.Is(err, ErrBusy):
+		return transport.CodeBusy
 	}
 	for _, s := range []error{policy.ErrInvalid, event.ErrInvalid, event.ErrMissingParent, event.ErrBudgetExceeded, property.ErrInvalid,
 		property.ErrUnknownBackend, query.ErrSyntax, query.ErrBind, query.ErrType, ErrInvalidName, value.ErrUnsupported, storage.ErrInvalid} {
@@ -254,6 +389,10 @@ func errOf(code transport.Code, msg string) error {
 		s = transport.ErrProtocol
 	case transport.CodeInvalid:
 		s = policy.ErrInvalid
+	case transport.CodeLimit:
+		s = limits.ErrExceeded
+	case transport.CodeBusy:
+		s = ErrBusy
 	default:
 		return fmt.Errorf("%w: %s", ErrRemote, msg)
 	}

@@ -29,7 +29,7 @@ func (c *Context) get(ctx context.Context, collection string, eid id.EntityID) (
 	if err := n.agent.CanAccessCollection(ctx, c.cdata, collection); err != nil {
 		return nil, err
 	}
-	coll, err := n.collection(ctx, collection)
+	coll, err := n.readCollection(ctx, collection)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +103,7 @@ func (c *Context) fetchStates(ctx context.Context, collection string, b *query.B
 	if err != nil {
 		return nil, err
 	}
-	coll, err := c.node.collection(ctx, collection)
+	coll, err := c.node.readCollection(ctx, collection)
 	if err != nil {
 		return nil, err
 	}

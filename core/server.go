@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/limits"
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/transport"
@@ -18,21 +18,26 @@ import (
 // Accept serves a connection from another node (usually an ephemeral
 // client) until it closes: the handshake, then requests and subscription
 // updates. It returns why the connection ended.
+//
+// One goroutine reads the connection and admits requests into a queue of at
+// most limits.MaxInFlight (more are answered at once with ErrBusy); one
+// worker serves them in order, so reading — credential refreshes, faults,
+// the transport's keepalive — never waits for a slow request. Accept returns
+// after both have ended.
 func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 	hctx, cancel := context.WithTimeout(ctx, helloTimeout)
 	frame, err := conn.Recv(hctx)
 	cancel()
 	if err != nil {
-		conn.Close()
+		sendFault(conn, transport.CodeProtocol, fmt.Errorf("%w: no hello within %s: %w", transport.ErrProtocol, helloTimeout, err))
 		return fmt.Errorf("ankurah: handshake: %w", err)
 	}
 	m, err := transport.Decode(frame)
 	if err == nil && m.Hello == nil {
 		err = fmt.Errorf("%w: first message must be a hello", transport.ErrProtocol)
 	}
-	tmp := &Peer{node: n, conn: conn, done: make(chan struct{})}
 	if err != nil {
-		sendFault(conn, transport.CodeProtocol, err)
+		sendFault(conn, codeOf(err), err)
 		return err
 	}
 	if m.Hello.Version != transport.ProtocolVersion {
@@ -40,7 +45,13 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 		sendFault(conn, transport.CodeVersion, err)
 		return err
 	}
-	_ = tmp
+	n.commitMu.Lock()
+	closed := n.closed
+	n.commitMu.Unlock()
+	if closed {
+		sendFault(conn, transport.CodeInternal, fmt.Errorf("%w: node shutting down", ErrClosed))
+		return ErrClosed
+	}
 	pinfo := policy.Peer{NodeID: m.Hello.NodeID, Durable: m.Hello.Durable}
 	cdata, err := n.agent.Authenticate(ctx, pinfo, m.Hello.Credentials)
 	if err != nil {
@@ -49,10 +60,37 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 		return err
 	}
 	p := newPeer(n, conn, *m.Hello)
-	p.cdata = cdata
-	p.enqueue(&transport.Message{Hello: &transport.Hello{NodeID: n.id.String(), Durable: n.cfg.role == Durable, SystemID: n.cfg.systemID, Version: transport.ProtocolVersion}})
+	p.setCredentials(cdata)
+	_ = p.enqueue(&transport.Message{Hello: &transport.Hello{NodeID: n.id.String(), Durable: n.cfg.role == Durable, SystemID: n.cfg.systemID, Version: transport.ProtocolVersion}})
+
+	// The worker's context ends with the connection, so a request being
+	// served when the peer leaves stops early.
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	reqs := make(chan *transport.Request, n.cfg.limits.MaxInFlight)
+	worker := make(chan struct{})
+	go func() {
+		defer close(worker)
+		for {
+			select {
+			case r := <-reqs:
+				p.enqueueResponse(p.serve(wctx, r))
+			case <-p.done:
+				return
+			}
+		}
+	}()
+	err = p.readLoop(ctx, pinfo, reqs)
+	wcancel()
+	<-worker
+	return err
+}
+
+// readLoop reads the client's messages until the connection ends.
+func (p *Peer) readLoop(ctx context.Context, pinfo policy.Peer, reqs chan<- *transport.Request) error {
+	n := p.node
 	for {
-		frame, err := conn.Recv(ctx)
+		frame, err := p.conn.Recv(ctx)
 		if err != nil {
 			p.shutdown(err)
 			return err
@@ -60,12 +98,17 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 		m, err := transport.Decode(frame)
 		if err != nil {
 			p.log.WarnContext(ctx, "refusing malformed message", "err", err)
-			p.fault(transport.CodeProtocol, err)
+			p.fault(codeOf(err), err)
 			return err
 		}
 		switch {
 		case m.Request != nil:
-			p.enqueueResponse(p.serve(ctx, m.Request))
+			select {
+			case reqs <- m.Request:
+			default:
+				l := n.cfg.limits.MaxInFlight
+				p.enqueueResponse(fail(m.Request.ID, fmt.Errorf("%w: %d requests already in flight on this connection (limit max-in-flight = %d); retry when some are answered", ErrBusy, l, l)))
+			}
 		case m.Credentials != nil:
 			cd, err := n.agent.Authenticate(ctx, pinfo, m.Credentials)
 			if err != nil {
@@ -73,9 +116,7 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 				p.fault(transport.CodeUnauthenticated, err)
 				return err
 			}
-			p.cdataMu.Lock()
-			p.cdata = cd
-			p.cdataMu.Unlock()
+			p.setCredentials(cd)
 			p.reauthorize(ctx)
 		case m.Fault != nil:
 			err := errOf(m.Fault.Code, m.Fault.Message)
@@ -91,14 +132,55 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 
 func sendFault(conn transport.Connection, code transport.Code, err error) {
 	frame, _ := transport.Encode(&transport.Message{Fault: &transport.Fault{Code: code, Message: err.Error()}})
-	_ = conn.Send(context.Background(), frame)
+	ctx, cancel := context.WithTimeout(context.Background(), faultTimeout)
+	_ = conn.Send(ctx, frame)
+	cancel()
 	conn.Close()
 }
 
 func (p *Peer) enqueueResponse(r *transport.Response) {
-	if r != nil {
-		p.enqueue(&transport.Message{Response: r})
+	if r == nil {
+		return
 	}
+	if err := p.enqueue(&transport.Message{Response: r}); err != nil {
+		// Too large for a frame even so: the requester learns why.
+		_ = p.enqueue(&transport.Message{Response: fail(r.ID, fmt.Errorf("%w: the answer cannot be sent: %w", limits.ErrExceeded, err))})
+	}
+}
+
+// setCredentials installs a peer's (new) context data and its expiry.
+func (p *Peer) setCredentials(cd policy.ContextData) {
+	var exp time.Time
+	if e, ok := cd.(policy.Expiring); ok {
+		exp = e.ExpiresAt()
+	}
+	p.cdataMu.Lock()
+	p.cdata, p.expires = cd, exp
+	p.cdataMu.Unlock()
+	p.notified.Store(false)
+}
+
+// expired reports whether the peer's credentials have expired by the node's
+// clock; the first time, it tells the peer (a Notice), so a client refreshes.
+func (p *Peer) expired() bool {
+	p.cdataMu.Lock()
+	exp := p.expires
+	p.cdataMu.Unlock()
+	if exp.IsZero() || !p.node.cfg.now().After(exp) {
+		return false
+	}
+	if !p.notified.Swap(true) {
+		_ = p.enqueue(&transport.Message{Notice: &transport.Fault{Code: transport.CodeUnauthenticated,
+			Message: fmt.Sprintf("credentials expired at %s; send refreshed credentials to resume", exp.UTC().Format(time.RFC3339))}})
+	}
+	return true
+}
+
+func (p *Peer) errExpired() error {
+	p.cdataMu.Lock()
+	exp := p.expires
+	p.cdataMu.Unlock()
+	return fmt.Errorf("%w: credentials expired at %s; refresh them", policy.ErrUnauthenticated, exp.UTC().Format(time.RFC3339))
 }
 
 func (p *Peer) context() *Context {
@@ -111,18 +193,29 @@ func fail(reqID uint64, err error) *transport.Response {
 	return &transport.Response{ID: reqID, Error: err.Error(), Code: codeOf(err)}
 }
 
-// serve answers one request on the durable side.
+// serve answers one request on the durable side. Answers that stream are
+// queued by serve itself, which then returns nil.
 func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Response {
 	n := p.node
+	l := &n.cfg.limits
+	if p.expired() {
+		return fail(r.ID, p.errExpired())
+	}
 	c := p.context()
 	pinfo := policy.Peer{NodeID: p.remote.NodeID, Durable: p.remote.Durable}
 	switch {
 	case r.Commit != nil:
-		if len(r.Commit.Events) == 0 || len(r.Commit.Events) > transport.MaxCommitEvents {
-			return fail(r.ID, fmt.Errorf("%w: commit of %d events (1 to %d allowed)", transport.ErrProtocol, len(r.Commit.Events), transport.MaxCommitEvents))
+		if len(r.Commit.Events) == 0 {
+			return fail(r.ID, fmt.Errorf("%w: commit of no events", transport.ErrProtocol))
+		}
+		if len(r.Commit.Events) > l.MaxCommitEvents {
+			return fail(r.ID, limits.Exceeded("max-commit-events", l.MaxCommitEvents, len(r.Commit.Events), "commit: events"))
 		}
 		for i := range r.Commit.Events {
 			ev := &r.Commit.Events[i]
+			if err := n.admitEvent(ev); err != nil {
+				return fail(r.ID, err)
+			}
 			if err := n.agent.CanAccessCollection(ctx, c.cdata, ev.Collection); err != nil {
 				return fail(r.ID, err)
 			}
@@ -133,80 +226,68 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 		if _, err := n.commitEvents(ctx, c.cdata, r.Commit.Events, true); err != nil {
 			return fail(r.ID, p.opaque(ctx, c, r.Commit.Events, err))
 		}
-		// Answer with the entities' current states, read and queued under the
-		// commit lock so nothing newer about them was queued before.
-		n.commitMu.Lock()
-		defer n.commitMu.Unlock()
-		resp := &transport.Response{ID: r.ID}
+		// Answer with the entities' current states.
+		seq := n.seq.Load()
+		var states []entity.State
+		seen := map[id.EntityID]bool{}
 		for _, ev := range r.Commit.Events {
-			if st, ok := p.readable(ctx, c, ev.Collection, ev.Entity); ok && !slices.ContainsFunc(resp.States, func(s entity.State) bool { return s.ID == st.ID }) {
-				resp.States = append(resp.States, *st)
+			if seen[ev.Entity] {
+				continue
+			}
+			seen[ev.Entity] = true
+			if st, ok := p.readable(ctx, c, ev.Collection, ev.Entity); ok {
+				states = append(states, *st)
 			}
 		}
-		p.enqueueResponse(resp)
+		p.streamStates(ctx, c, r.ID, states, seq, nil)
 		return nil
 	case r.Get != nil:
+		if len(r.Get.IDs) > l.MaxIDs {
+			return fail(r.ID, limits.Exceeded("max-ids", l.MaxIDs, len(r.Get.IDs), "get: ids"))
+		}
 		if err := n.agent.CanAccessCollection(ctx, c.cdata, r.Get.Collection); err != nil {
 			return fail(r.ID, err)
 		}
-		n.commitMu.Lock()
-		defer n.commitMu.Unlock()
-		resp := &transport.Response{ID: r.ID}
-		for _, raw := range r.Get.IDs {
+		seq := n.seq.Load()
+		var states []entity.State
+		for _, eid := range r.Get.IDs {
 			// Deleted entities are sent too (the client learns of the delete);
 			// absent and unreadable ones are omitted alike.
-			if st, ok := p.readable(ctx, c, r.Get.Collection, id.EntityID(raw)); ok {
-				resp.States = append(resp.States, *st)
+			if st, ok := p.readable(ctx, c, r.Get.Collection, eid); ok {
+				states = append(states, *st)
 			}
 		}
-		p.enqueueResponse(resp)
+		p.streamStates(ctx, c, r.ID, states, seq, nil)
 		return nil
 	case r.GetEvents != nil:
-		if err := n.agent.CanAccessCollection(ctx, c.cdata, r.GetEvents.Collection); err != nil {
-			return fail(r.ID, err)
+		if len(r.GetEvents.IDs) > l.MaxIDs {
+			return fail(r.ID, limits.Exceeded("max-ids", l.MaxIDs, len(r.GetEvents.IDs), "get-events: ids"))
 		}
-		coll, err := n.collection(ctx, r.GetEvents.Collection)
+		evs, err := p.readableEvents(ctx, c, r.GetEvents.Collection, r.GetEvents.IDs)
 		if err != nil {
 			return fail(r.ID, err)
 		}
-		evs, err := coll.GetEvents(ctx, r.GetEvents.IDs)
-		if err != nil {
-			return fail(r.ID, err)
-		}
-		resp := &transport.Response{ID: r.ID}
-		for i := range evs {
-			st, err := c.get(ctx, evs[i].Collection, evs[i].Entity)
-			if err != nil {
-				continue
-			}
-			if n.agent.CheckEventRead(ctx, c.cdata, &evs[i], st) == nil {
-				resp.Events = append(resp.Events, evs[i])
-			}
-		}
-		return resp
+		p.streamEvents(ctx, r.ID, evs)
+		return nil
 	case r.Fetch != nil:
+		if len(r.Fetch.Known) > l.MaxIDs {
+			return fail(r.ID, limits.Exceeded("max-ids", l.MaxIDs, len(r.Fetch.Known), "fetch: known entities"))
+		}
 		b, err := query.ParseBound(r.Fetch.Query)
 		if err != nil {
 			return fail(r.ID, err)
 		}
-		n.commitMu.Lock() // a consistent read, ordered with subscription updates
-		defer n.commitMu.Unlock()
+		seq := n.seq.Load()
 		states, err := c.fetchStates(ctx, r.Fetch.Collection, b)
 		if err != nil {
 			return fail(r.ID, err)
 		}
-		resp := &transport.Response{ID: r.ID}
-		known := knownHeads(r.Fetch.Known)
-		for _, s := range states {
-			if h, ok := known[s.ID]; ok && h.Equal(s.Head) {
-				resp.Unchanged = append(resp.Unchanged, s.ID)
-				continue
-			}
-			resp.States = append(resp.States, s)
-		}
-		p.enqueueResponse(resp)
+		p.streamStates(ctx, c, r.ID, states, seq, knownHeads(r.Fetch.Known))
 		return nil
 	case r.Subscribe != nil:
+		if len(r.Subscribe.Known) > l.MaxIDs {
+			return fail(r.ID, limits.Exceeded("max-ids", l.MaxIDs, len(r.Subscribe.Known), "subscribe: known entities"))
+		}
 		return p.subscribe(ctx, c, r.ID, r.Subscribe)
 	case r.Unsubscribe != nil:
 		p.subMu.Lock()
@@ -224,38 +305,136 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 func knownHeads(ks []transport.Known) map[id.EntityID]event.Clock {
 	out := make(map[id.EntityID]event.Clock, len(ks))
 	for _, k := range ks {
-		out[id.EntityID(k.Entity)] = k.Head
+		out[k.Entity] = k.Head
 	}
 	return out
 }
 
-// subscribe starts or re-points a subscription. Its response (the initial
-// states the client lacks) is queued before any update of the subscription,
-// and updates are queued in commit order, under the node's commit lock.
-func (p *Peer) subscribe(ctx context.Context, c *Context, reqID uint64, s *transport.SubscribeReq) *transport.Response {
-	b, err := query.ParseBound(s.Query)
-	if err != nil {
-		return fail(reqID, err)
-	}
-	p.subMu.Lock()
-	existing := p.subs[s.Sub]
-	p.subMu.Unlock()
-	if existing != nil {
-		existing.Close()
-	}
-	sub := s.Sub
-	known := knownHeads(s.Known)
-	lq, err := c.queryWithSink(ctx, s.Collection, b, func(initial []entity.State) {
+// partOverhead is what a response part costs beyond its states.
+const partOverhead = 64
+
+// streamStates answers a request with states, in parts of about
+// limits.ChunkBytes, each waiting for room in the peer's queue. states were
+// read when the node's write counter was seq. Each part is queued under the
+// commit lock and, if anything was written since seq, re-read there first: so
+// a part never carries an entity older than an update already queued for
+// this peer, and the lock is held for one part at a time, never for the whole
+// answer. Entities in known with an unchanged head are listed as Unchanged.
+func (p *Peer) streamStates(ctx context.Context, c *Context, reqID uint64, states []entity.State, seq uint64, known map[id.EntityID]event.Clock) {
+	n := p.node
+	chunk := n.cfg.limits.ChunkBytes
+	for start := 0; ; {
+		end, size := start, partOverhead
+		for end < len(states) {
+			sz := estimateStateSize(&states[end]) + 8
+			if sz > transport.MaxFrameSize-4096 {
+				p.enqueueResponse(fail(reqID, limits.Exceeded("frame", transport.MaxFrameSize, sz, fmt.Sprintf("state of entity %s (bytes); it cannot be sent", states[end].ID))))
+				return
+			}
+			if end > start && size+sz > chunk {
+				break
+			}
+			size += sz
+			end++
+		}
+		last := end >= len(states)
+		n.commitMu.Lock()
+		part := states[start:end]
+		if n.seq.Load() != seq {
+			fresh := make([]entity.State, 0, len(part))
+			for i := range part {
+				if st, ok := p.readable(ctx, c, part[i].Collection, part[i].ID); ok {
+					fresh = append(fresh, *st)
+				}
+			}
+			part = fresh
+		}
 		resp := &transport.Response{ID: reqID}
-		for _, st := range initial {
+		for _, st := range part {
 			if h, ok := known[st.ID]; ok && h.Equal(st.Head) {
 				resp.Unchanged = append(resp.Unchanged, st.ID)
 				continue
 			}
 			resp.States = append(resp.States, st)
 		}
-		p.enqueueResponse(resp)
+		err := p.enqueue(&transport.Message{Response: resp, More: !last})
+		n.commitMu.Unlock()
+		if err != nil {
+			p.enqueueResponse(fail(reqID, fmt.Errorf("%w: the answer cannot be sent: %w", limits.ErrExceeded, err)))
+			return
+		}
+		if last {
+			return
+		}
+		if p.waitRoom(ctx) != nil {
+			return
+		}
+		start = end
+	}
+}
+
+// streamEvents answers a request with events, in parts like streamStates
+// (events never change, so no part needs re-reading).
+func (p *Peer) streamEvents(ctx context.Context, reqID uint64, evs []event.Event) {
+	chunk := p.node.cfg.limits.ChunkBytes
+	for start := 0; ; {
+		end, size := start, partOverhead
+		for end < len(evs) {
+			sz := 96 + 34*len(evs[end].Parent)
+			for name, ops := range evs[end].Operations {
+				sz += len(name) + len(ops) + 8
+			}
+			if end > start && size+sz > chunk {
+				break
+			}
+			size += sz
+			end++
+		}
+		last := end >= len(evs)
+		if err := p.enqueue(&transport.Message{Response: &transport.Response{ID: reqID, Events: evs[start:end]}, More: !last}); err != nil {
+			p.enqueueResponse(fail(reqID, fmt.Errorf("%w: the answer cannot be sent: %w", limits.ErrExceeded, err)))
+			return
+		}
+		if last || p.waitRoom(ctx) != nil {
+			return
+		}
+		start = end
+	}
+}
+
+// subscribe starts or re-points a subscription. Its initial states stream
+// like a fetch; its updates are queued in commit order, under the node's
+// commit lock, from the moment it is registered.
+func (p *Peer) subscribe(ctx context.Context, c *Context, reqID uint64, s *transport.SubscribeReq) *transport.Response {
+	b, err := query.ParseBound(s.Query)
+	if err != nil {
+		return fail(reqID, err)
+	}
+	max := p.node.cfg.limits.MaxSubscriptions
+	p.subMu.Lock()
+	existing := p.subs[s.Sub]
+	count := len(p.subs)
+	p.subMu.Unlock()
+	if existing == nil && count >= max {
+		return fail(reqID, limits.Exceeded("max-subscriptions", max, count+1, "subscriptions on this connection"))
+	}
+	if existing != nil {
+		existing.Close()
+	}
+	sub := s.Sub
+	var initial []entity.State
+	var seq uint64
+	lq, err := c.queryWithSink(ctx, s.Collection, b, func(states []entity.State) {
+		initial, seq = states, p.node.seq.Load() // under the commit lock
 	}, func(cs ChangeSet) {
+		if p.paused.Load() || p.expired() {
+			// Paused until refreshed credentials; the refresh sends every
+			// subscription's current result and the current state of what
+			// left it meanwhile, so nothing is missed.
+			p.paused.Store(true)
+			p.notePausedRemovals(sub, cs)
+			return
+		}
 		u := transport.Update{Sub: sub}
 		for _, ch := range cs.Changes {
 			item := transport.UpdateItem{State: ch.Entity.state}
@@ -292,8 +471,10 @@ func (p *Peer) subscribe(ctx context.Context, c *Context, reqID uint64, s *trans
 	select {
 	case <-p.done:
 		lq.Close()
+		return nil
 	default:
 	}
+	p.streamStates(ctx, c, reqID, initial, seq, knownHeads(s.Known))
 	return nil
 }
 
@@ -309,7 +490,7 @@ func (p *Peer) readable(ctx context.Context, c *Context, collection string, eid 
 	if n.agent.CanAccessCollection(ctx, c.cdata, collection) != nil {
 		return nil, false
 	}
-	coll, err := n.collection(ctx, collection)
+	coll, err := n.readCollection(ctx, collection)
 	if err != nil {
 		return nil, false
 	}
@@ -335,23 +516,84 @@ func (p *Peer) opaque(ctx context.Context, c *Context, evs []event.Event, err er
 }
 
 // reauthorize re-runs every subscription with the peer's new identity, so
-// refreshed credentials narrow or widen what it receives from now on.
+// refreshed credentials narrow or widen what it receives from now on. A
+// peer whose subscriptions were paused by expired credentials is sent every
+// subscription's whole current result, since it missed updates meanwhile.
 func (p *Peer) reauthorize(ctx context.Context) {
 	c := p.context()
 	p.subMu.Lock()
-	subs := make([]*LiveQuery, 0, len(p.subs))
-	for _, lq := range p.subs {
-		subs = append(subs, lq)
+	subs := make(map[uint64]*LiveQuery, len(p.subs))
+	for k, lq := range p.subs {
+		subs[k] = lq
 	}
 	p.subMu.Unlock()
 	n := p.node
 	n.commitMu.Lock()
 	defer n.commitMu.Unlock()
-	for _, lq := range subs {
+	resend := p.paused.Swap(false)
+	removed := p.takePausedRemovals()
+	for sub, lq := range subs {
 		if err := lq.reauthorize(ctx, c); err != nil && !errors.Is(err, ErrClosed) {
 			p.log.WarnContext(ctx, "subscription refused after a credential refresh; closing it", "err", err)
 			go lq.Close()
+			continue
+		}
+		if resend {
+			u := transport.Update{Sub: sub}
+			in := map[id.EntityID]bool{}
+			for _, v := range lq.Items() {
+				in[v.state.ID] = true
+				u.Items = append(u.Items, transport.UpdateItem{State: v.state})
+			}
+			for eid, coll := range removed[sub] {
+				if in[eid] {
+					continue
+				}
+				if st, ok := p.readable(ctx, c, coll, eid); ok {
+					u.Items = append(u.Items, transport.UpdateItem{Tag: transport.TagRemove, State: *st})
+				} else {
+					u.Items = append(u.Items, transport.UpdateItem{Tag: transport.TagRemove, State: entity.State{ID: eid, Collection: coll}, Gone: true})
+				}
+			}
+			if len(u.Items) > 0 {
+				p.addUpdate(u)
+			}
 		}
 	}
 	n.reactor.flush()
+}
+
+// maxPausedRemovals bounds the removals a paused peer's subscriptions
+// remember; past it, the subscription ends (SubEnded) and the client
+// subscribes anew once refreshed.
+const maxPausedRemovals = 100000
+
+// notePausedRemovals remembers entities that left a subscription while its
+// peer was paused (called under the commit lock).
+func (p *Peer) notePausedRemovals(sub uint64, cs ChangeSet) {
+	if p.pausedGone == nil {
+		p.pausedGone = map[uint64]map[id.EntityID]string{}
+	}
+	for _, ch := range cs.Changes {
+		if ch.Kind != Remove {
+			continue
+		}
+		m := p.pausedGone[sub]
+		if m == nil {
+			m = map[id.EntityID]string{}
+			p.pausedGone[sub] = m
+		}
+		m[ch.Entity.state.ID] = ch.Entity.state.Collection
+		if p.pausedCount++; p.pausedCount > maxPausedRemovals {
+			delete(p.pausedGone, sub)
+			p.endSub(&transport.SubEnded{Sub: sub, Code: transport.CodeLimit, Message: fmt.Sprintf("more than %d entities left the subscription while the credentials were expired; subscribe again", maxPausedRemovals)})
+			return
+		}
+	}
+}
+
+func (p *Peer) takePausedRemovals() map[uint64]map[id.EntityID]string {
+	m := p.pausedGone
+	p.pausedGone, p.pausedCount = nil, 0
+	return m
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/limits"
 	"github.com/ankurah/ankurah-go/core/property"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/value"
@@ -288,6 +289,9 @@ func (t *Transaction) Commit(ctx context.Context) error {
 	for i, p := range pending {
 		evs[i] = p.ev
 	}
+	if l := n.cfg.limits.MaxCommitEvents; len(evs) > l {
+		return limits.Exceeded("max-commit-events", l, len(evs), "commit: entities changed")
+	}
 	if n.cfg.role == Ephemeral {
 		return n.commitRemote(ctx, t.ctx.cdata, evs)
 	}
@@ -319,6 +323,7 @@ func (n *Node) commitEvents(ctx context.Context, cdata any, evs []event.Event, c
 		}
 		err = n.engine.Apply(ctx, batch)
 		if err == nil {
+			n.seq.Add(1)
 			for i := range changes {
 				ch := &changes[i]
 				n.cache.put(ch.collection, ch.after.ID, ch.after.Head, ch.backends, ch.applied)
@@ -368,6 +373,11 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 	}
 	owned := map[id.EntityID]ownedBackends{}
 	for i := range evs {
+		if err := n.admitEvent(&evs[i]); err != nil {
+			return nil, nil, err
+		}
+	}
+	for i := range evs {
 		ev := &evs[i]
 		coll, err := n.collection(ctx, ev.Collection)
 		if err != nil {
@@ -388,6 +398,10 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 			default:
 				return nil, nil, fmt.Errorf("ankurah: commit: load %s: %w", ev.Entity, err)
 			}
+			// Recorded now: an event already stored here (skipped below)
+			// must not make a later event of the batch load the entity
+			// again and write it twice.
+			current[ev.Entity] = cur
 			order = append(order, ev.Entity)
 		}
 		if _, dup := staged[ev.ID()]; dup {
@@ -449,6 +463,25 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 		before := stored[eid]
 		if before != nil && before.Head.Equal(cur.Head) {
 			continue
+		}
+		if len(cur.Head) > n.cfg.limits.HeadWidth && n.cfg.role == Durable {
+			// Concurrent events widened the head past its bound: a merge
+			// event (no operations, the whole head as parents) collapses it.
+			// Its content is the head alone, so every node that merges the
+			// same head makes the same event.
+			merge := event.Event{Collection: cur.Collection, Entity: eid, Parent: cur.Head}
+			own := owned[eid]
+			next, bs, err := applyEventTo(cur, own.bs, &merge)
+			if err != nil {
+				return nil, nil, err
+			}
+			owned[eid] = ownedBackends{bs: bs, applied: own.applied + 1}
+			batch.Events = append(batch.Events, merge)
+			cur = &next
+			current[eid] = cur
+		}
+		if err := n.admitState(cur); err != nil {
+			return nil, nil, err
 		}
 		batch.States = append(batch.States, storage.StateWrite{State: *cur, Expected: expected[eid]})
 		changes = append(changes, change{collection: cur.Collection, before: before, after: *cur, backends: owned[eid].bs, applied: owned[eid].applied})

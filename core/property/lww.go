@@ -9,6 +9,7 @@ import (
 
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/limits"
 	"github.com/ankurah/ankurah-go/core/value"
 )
 
@@ -179,7 +180,10 @@ func (l *LWW) Validate(ev id.EventID, ops []byte) error {
 		return fmt.Errorf("%w: lww operations of event %s: height %d, this state allows at most %d", ErrInvalid, ev, o.Height, l.height+1)
 	}
 	for prop, v := range o.Set {
-		if len(prop) > 0 && prop[0] == '_' {
+		if err := limits.ValidName(prop); err != nil {
+			return fmt.Errorf("%w: lww operations of event %s: property %w", ErrInvalid, ev, err)
+		}
+		if prop[0] == '_' {
 			if prop != entity.DeletedProperty || v != value.Bool(true) {
 				return fmt.Errorf("%w: lww operations of event %s: reserved property %q", ErrInvalid, ev, prop)
 			}
