@@ -43,6 +43,8 @@ func Cases() []Case {
 		{"Fetch/ReturnsCopies", testFetchReturnsCopies},
 		{"Fetch/DeclaredIndexes", testDeclaredIndexes},
 	}
+	cs = append(cs, lookupCases()...)
+	cs = append(cs, repairCases()...)
 	cs = append(cs, corpusCases()...)
 	cs = append(cs, Case{"Engine/ErrClosed", testClosed})
 	return cs

@@ -13,7 +13,7 @@ import (
 // each case with Execute and reports the outcomes.
 func ExampleExecute() {
 	newHarness := func(context.Context, storagetest.T) (storagetest.Harness, error) {
-		return storagetest.NewHarness(memory.New(), storagetest.Capabilities{Indexes: true}, nil), nil
+		return storagetest.NewHarness(memory.New(), storagetest.Capabilities{Indexes: true, Lookup: true, Repair: true}, nil), nil
 	}
 	counts := map[storagetest.Status]int{}
 	for _, c := range storagetest.Cases() {

@@ -11,7 +11,7 @@ import (
 
 func memoryHarness(closed *atomic.Int32) HarnessMaker {
 	return func(context.Context, T) (Harness, error) {
-		return NewHarness(memory.New(), Capabilities{Indexes: true}, func() { closed.Add(1) }), nil
+		return NewHarness(memory.New(), Capabilities{Indexes: true, Lookup: true, Repair: true}, func() { closed.Add(1) }), nil
 	}
 }
 

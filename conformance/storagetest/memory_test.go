@@ -9,7 +9,7 @@ import (
 )
 
 func newMemoryHarness(_ context.Context, _ storagetest.T) (storagetest.Harness, error) {
-	return storagetest.NewHarness(memory.New(), storagetest.Capabilities{Indexes: true}, nil), nil
+	return storagetest.NewHarness(memory.New(), storagetest.Capabilities{Indexes: true, Lookup: true, Repair: true}, nil), nil
 }
 
 func TestMemory(t *testing.T) {

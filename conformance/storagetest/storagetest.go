@@ -6,7 +6,7 @@
 //
 //	func TestConformance(t *testing.T) {
 //		storagetest.Run(t, func(ctx context.Context, t storagetest.T) (storagetest.Harness, error) {
-//			return storagetest.NewHarness(memory.New(), storagetest.Capabilities{Indexes: true}, nil), nil
+//			return storagetest.NewHarness(memory.New(), storagetest.Capabilities{Indexes: true, Lookup: true, Repair: true}, nil), nil
 //		})
 //	}
 //
@@ -47,6 +47,15 @@ type Capabilities struct {
 	// also runs with indexes declared (before and after the data is written)
 	// on every property its entities use, and must give the same answers.
 	Indexes bool
+	// Lookup: the engine implements storage.CollectionLooker. The Lookup
+	// cases check that an unknown name is storage.ErrNotFound and creates
+	// nothing, and that a written collection is found.
+	Lookup bool
+	// Repair: the engine implements storage.Repairer. The Repair cases
+	// remove rows that decode (writing undecodable ones needs the engine's
+	// raw API, which each engine's own tests do) and check that a clean
+	// collection lists no bad rows.
+	Repair bool
 }
 
 // Harness gives a case the engine under test. A HarnessMaker is called once

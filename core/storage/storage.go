@@ -121,10 +121,14 @@ type BadRow struct {
 // listing them and removing one. `ankurah admin bad-rows` and `ankurah admin
 // remove-row` use it on a server's data directory.
 type Repairer interface {
-	// BadRows calls f for every undecodable row of a collection.
+	// BadRows calls f for every undecodable row of a collection (an error
+	// from f stops it and is returned). A collection that does not exist is
+	// ErrNotFound.
 	BadRows(ctx context.Context, collection string, f func(BadRow) error) error
 	// RemoveRow deletes one row ("state" or "event", by key) and whatever
 	// index entries refer to it. It succeeds whether the row decodes or not;
-	// removing a row that is not there is ErrNotFound.
+	// removing a row that is not there is ErrNotFound, another kind is
+	// ErrInvalid. Removing a state leaves the entity's events (each is a row
+	// of its own).
 	RemoveRow(ctx context.Context, collection, kind string, key []byte) error
 }
