@@ -29,8 +29,8 @@ func link(t testing.TB, server, client *core.Node) *core.Peer {
 	return p
 }
 
-func newClient(t testing.TB) *core.Node {
-	return newNode(t, core.WithRole(core.Ephemeral))
+func newClient(t testing.TB, opts ...core.Option) *core.Node {
+	return newNode(t, append([]core.Option{core.WithRole(core.Ephemeral)}, opts...)...)
 }
 
 func waitFor(t testing.TB, what string, cond func() bool) {

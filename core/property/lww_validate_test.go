@@ -45,3 +45,21 @@ func TestLWW_ValidateRefusesForgedHeightsAndReservedWrites(t *testing.T) {
 		t.Errorf("a delete was refused: %v", err)
 	}
 }
+
+// Names the Go API refuses are refused on the wire too.
+func TestLWW_ValidateRefusesInvalidPropertyNames(t *testing.T) {
+	base := property.NewLWW()
+	long := make([]byte, 64<<10)
+	for i := range long {
+		long[i] = 'a'
+	}
+	for _, name := range []string{"", "a\x00b", string(long), "bad\xff"} {
+		b, err := property.EncodeLWWOpsForTest(1, map[string]value.Value{name: value.Int(1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := base.Validate(id.EventID{3}, b); !errors.Is(err, property.ErrInvalid) {
+			t.Errorf("property name of %d bytes: err = %v, want ErrInvalid", len(name), err)
+		}
+	}
+}

@@ -71,3 +71,42 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// Ids of the wrong length are refused, never truncated or zero-padded.
+func TestDecode_RefusesIDsOfTheWrongLength(t *testing.T) {
+	type getReq struct {
+		Collection string   `cbor:"1,keyasint"`
+		IDs        [][]byte `cbor:"2,keyasint"`
+	}
+	type request struct {
+		ID  uint64  `cbor:"1,keyasint"`
+		Get *getReq `cbor:"3,keyasint"`
+	}
+	type message struct {
+		Request *request `cbor:"2,keyasint"`
+	}
+	for _, n := range []int{0, 31, 33, 64} {
+		b, err := event.EncMode().Marshal(message{Request: &request{ID: 1, Get: &getReq{Collection: "todo", IDs: [][]byte{make([]byte, n)}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := transport.Decode(b); !errors.Is(err, transport.ErrProtocol) {
+			t.Errorf("id of %d bytes: err = %v, want ErrProtocol", n, err)
+		}
+	}
+	b, _ := event.EncMode().Marshal(message{Request: &request{ID: 1, Get: &getReq{Collection: "todo", IDs: [][]byte{make([]byte, 32)}}}})
+	if _, err := transport.Decode(b); err != nil {
+		t.Fatalf("a 32-byte id: %v", err)
+	}
+	// A parent of the wrong length inside an event.
+	type wireEvent struct {
+		Collection string            `cbor:"1,keyasint"`
+		Entity     []byte            `cbor:"2,keyasint"`
+		Parent     [][]byte          `cbor:"3,keyasint"`
+		Operations map[string][]byte `cbor:"4,keyasint"`
+	}
+	raw, _ := event.EncMode().Marshal(wireEvent{Collection: "todo", Entity: make([]byte, 32), Parent: [][]byte{make([]byte, 33)}, Operations: map[string][]byte{"lww": {1}}})
+	if _, err := event.Decode(raw); !errors.Is(err, event.ErrInvalid) {
+		t.Fatalf("33-byte parent: err = %v", err)
+	}
+}
