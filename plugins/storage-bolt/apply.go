@@ -154,7 +154,8 @@ func (bw *batchWriter) putState(w *storage.StateWrite, raw []byte) error {
 	if prev := states.Get(s.ID[:]); prev != nil {
 		o, err := entity.Decode(prev)
 		if err != nil {
-			return fmt.Errorf("bolt: stored state of %s/%s: %w", s.Collection, s.ID, err)
+			// Its head cannot be checked: the write fails until the row is removed.
+			return undecodable(s.Collection, s.ID, err)
 		}
 		old, stored = &o, o.Head
 	}

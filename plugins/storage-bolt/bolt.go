@@ -22,6 +22,16 @@
 // (bbolt rewrites every page a transaction touches). A missing property is
 // indexed as NULL, so an index holds every entity of
 // its collection and can serve ORDER BY on its own.
+//
+// # Undecodable rows
+//
+// A stored state or event that does not decode (written by an older build,
+// or damaged) never makes its collection unreadable: fetches, event reads
+// and index builds skip it and report it through storage.ReportBadRow;
+// GetState of it fails with storage.ErrFormat. The Engine is a
+// storage.Repairer (BadRows lists such rows, RemoveRow removes one; see
+// `ankurah admin`) and a storage.CollectionLooker, so reads naming an
+// unknown collection create no buckets.
 package bolt
 
 import (

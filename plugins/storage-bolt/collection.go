@@ -21,7 +21,8 @@ type Collection struct {
 
 var _ storage.Collection = (*Collection)(nil)
 
-// Collection opens the named collection, creating it if needed.
+// Collection opens the named collection, creating it if needed (its
+// buckets). Reads that must not create use LookupCollection.
 func (e *Engine) Collection(ctx context.Context, name string) (storage.Collection, error) {
 	err := e.update(ctx, func(tx *bbolt.Tx) error {
 		if collectionBucket(tx, name) != nil {
@@ -40,7 +41,9 @@ func (e *Engine) Collection(ctx context.Context, name string) (storage.Collectio
 func (c *Collection) Name() string { return c.name }
 
 // GetState returns the stored state of an entity, or an error wrapping
-// storage.ErrNotFound.
+// storage.ErrNotFound. A stored state that does not decode is an error
+// wrapping storage.ErrFormat that names the entity (`ankurah admin
+// remove-row` removes it).
 func (c *Collection) GetState(ctx context.Context, eid id.EntityID) (entity.State, error) {
 	var s entity.State
 	err := c.e.view(ctx, func(tx *bbolt.Tx) error {
@@ -54,7 +57,7 @@ func (c *Collection) GetState(ctx context.Context, eid id.EntityID) (entity.Stat
 		}
 		var err error
 		if s, err = entity.Decode(raw); err != nil {
-			return fmt.Errorf("bolt: stored state of %s/%s: %w", c.name, eid, err)
+			return undecodable(c.name, eid, err)
 		}
 		return nil
 	})
@@ -62,7 +65,8 @@ func (c *Collection) GetState(ctx context.Context, eid id.EntityID) (entity.Stat
 }
 
 // GetEvents returns the stored events among ids, in the order of ids;
-// missing ids are omitted.
+// missing ids are omitted, and so are events that do not decode (each
+// reported through storage.ReportBadRow).
 func (c *Collection) GetEvents(ctx context.Context, ids []id.EventID) ([]event.Event, error) {
 	var out []event.Event
 	err := c.e.view(ctx, func(tx *bbolt.Tx) error {
@@ -78,7 +82,8 @@ func (c *Collection) GetEvents(ctx context.Context, ids []id.EventID) ([]event.E
 			}
 			ev, err := event.Decode(raw)
 			if err != nil {
-				return fmt.Errorf("bolt: stored event %s of collection %q: %w", eid, c.name, err)
+				c.e.skip(ctx, c.name, "event", eid[:], err)
+				continue
 			}
 			out = append(out, ev)
 		}
@@ -87,7 +92,9 @@ func (c *Collection) GetEvents(ctx context.Context, ids []id.EventID) ([]event.E
 	return out, err
 }
 
-// EntityEvents returns every stored event of an entity, ordered by event id.
+// EntityEvents returns every stored event of an entity, ordered by event
+// id, skipping (and reporting through storage.ReportBadRow) events that do
+// not decode.
 func (c *Collection) EntityEvents(ctx context.Context, eid id.EntityID) ([]event.Event, error) {
 	var out []event.Event
 	err := c.e.view(ctx, func(tx *bbolt.Tx) error {
@@ -108,7 +115,8 @@ func (c *Collection) EntityEvents(ctx context.Context, eid id.EntityID) ([]event
 			}
 			ev, err := event.Decode(raw)
 			if err != nil {
-				return fmt.Errorf("bolt: stored event %x of %s/%s: %w", evID, c.name, eid, err)
+				c.e.skip(ctx, c.name, "event", evID, err)
+				continue
 			}
 			out = append(out, ev)
 		}

@@ -21,7 +21,7 @@ func newHarness(ctx context.Context, _ storagetest.T) (storagetest.Harness, erro
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	return storagetest.NewHarness(e, storagetest.Capabilities{Indexes: true}, func() { os.RemoveAll(dir) }), nil
+	return storagetest.NewHarness(e, storagetest.Capabilities{Indexes: true, Lookup: true, Repair: true}, func() { os.RemoveAll(dir) }), nil
 }
 
 func TestConformance(t *testing.T) {

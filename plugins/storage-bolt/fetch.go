@@ -20,7 +20,8 @@ import (
 // limited to its limit. It scans a declared index when one serves a term of
 // the top-level AND or the first ORDER BY term, else every state; every
 // candidate is then checked by the compiled predicate and the result is
-// finished by storage.Residual.
+// finished by storage.Residual. A stored state that does not decode is
+// skipped and reported through storage.ReportBadRow.
 func (c *Collection) FetchStates(ctx context.Context, sel *query.Bound) ([]entity.State, error) {
 	if sel == nil {
 		return nil, fmt.Errorf("bolt: fetch from %q: nil selection: %w", c.name, storage.ErrInvalid)
@@ -43,13 +44,15 @@ func (c *Collection) FetchStates(ctx context.Context, sel *query.Bound) ([]entit
 		// finishes the tie group of the last value, then stops: the residual
 		// sort breaks those ties (and orders by any later ORDER BY terms).
 		var boundary []byte
-		visit := func(valKey []byte, raw []byte) (bool, error) {
+		visit := func(valKey, eid, raw []byte) (bool, error) {
 			if boundary != nil && !bytes.Equal(valKey, boundary) {
 				return true, nil
 			}
 			s, err := entity.Decode(raw)
 			if err != nil {
-				return false, fmt.Errorf("stored state of %s: %w", c.name, err)
+				// One bad row must not make the collection unreadable.
+				c.e.skip(ctx, c.name, "state", eid, err)
+				return false, nil
 			}
 			ok, err := prog.Match(s.Values)
 			if err != nil {
@@ -87,15 +90,19 @@ func plan(b *bbolt.Bucket, sel *query.Bound) indexplan.Plan {
 	return p
 }
 
+// visitFunc is called with a candidate's value key (its tie group), entity
+// id and stored state; it returns true to stop the scan.
+type visitFunc func(valKey, eid, raw []byte) (bool, error)
+
 // scanStates visits every state in entity-id order. The entity id stands
 // for the value key: every id is its own tie group.
-func scanStates(b *bbolt.Bucket, visit func(valKey, raw []byte) (bool, error)) error {
-	return forEachState(b.Bucket(subStates), visit)
+func scanStates(b *bbolt.Bucket, visit visitFunc) error {
+	return forEachState(b.Bucket(subStates), func(k, raw []byte) (bool, error) { return visit(k, k, raw) })
 }
 
 // scanIndex visits the states whose indexed values fall in p's spans, in
 // index order (value, then entity id), backwards when p.Desc.
-func scanIndex(b *bbolt.Bucket, p indexplan.Plan, visit func(valKey, raw []byte) (bool, error)) error {
+func scanIndex(b *bbolt.Bucket, p indexplan.Plan, visit visitFunc) error {
 	states := b.Bucket(subStates)
 	cur := b.Bucket(subIndex).Cursor()
 	prefix := keyenc.AppendString(nil, p.Property)
@@ -113,7 +120,7 @@ func scanIndex(b *bbolt.Bucket, p indexplan.Plan, visit func(valKey, raw []byte)
 		if raw == nil {
 			return false, fmt.Errorf("index %q names entity %x, which is not stored: %w", p.Property, eid, storage.ErrFormat)
 		}
-		return visit(valKey, raw)
+		return visit(valKey, eid, raw)
 	}
 	for _, s := range spans {
 		lo := append(slices.Clip(prefix), s.Lo...)

@@ -17,6 +17,8 @@ import (
 // DeclareIndex declares a secondary index on a property of a collection and
 // builds it for the entities already stored, in one transaction. The
 // declaration is kept in the file; declaring an existing index is a no-op.
+// Stored states that do not decode are left out of the index (and reported
+// through storage.ReportBadRow), as fetches leave them out.
 func (e *Engine) DeclareIndex(ctx context.Context, ix storage.Index) error {
 	if ix.Property == "" {
 		return fmt.Errorf("bolt: index on collection %q: empty property name: %w", ix.Collection, storage.ErrInvalid)
@@ -41,7 +43,9 @@ func (e *Engine) DeclareIndex(ctx context.Context, ix storage.Index) error {
 		return forEachState(c.Bucket(subStates), func(k, raw []byte) (bool, error) {
 			s, err := entity.Decode(raw)
 			if err != nil {
-				return false, fmt.Errorf("stored state of %s/%x: %w", ix.Collection, k, err)
+				// Fetches skip it too; RemoveRow needs no entry to remove.
+				e.skip(ctx, ix.Collection, "state", k, err)
+				return false, nil
 			}
 			return false, index.Put(indexKey(prefix, s.Values[ix.Property], s.ID), nil)
 		})
