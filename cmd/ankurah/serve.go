@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ankurah/ankurah-go/core"
+	"github.com/ankurah/ankurah-go/core/limits"
 	"github.com/ankurah/ankurah-go/core/policy"
 	rules "github.com/ankurah/ankurah-go/plugins/policy-rules"
 	ws "github.com/ankurah/ankurah-go/plugins/transport-ws"
@@ -34,7 +36,18 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	static := fs.String("static", "", "directory of a built web app to serve at /")
 	origins := fs.String("allowed-origins", "", "comma-separated origin patterns browsers may connect from")
 	policyFile := fs.String("policy", "", "rules file (YAML) deciding who may read and write what; without it every caller may do anything")
+	lim := limits.Default()
+	fs.Func("limit", "change one of the node's limits, as NAME=VALUE (repeatable; values take KiB/MiB/GiB; names in docs/limits.md: "+strings.Join(limits.Names(), ", ")+")", func(s string) error {
+		name, value, ok := strings.Cut(s, "=")
+		if !ok {
+			return fmt.Errorf("--limit %q: want NAME=VALUE", s)
+		}
+		return lim.Set(name, value)
+	})
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := lim.Validate(); err != nil {
 		return err
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
@@ -62,7 +75,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	} else {
 		slog.Warn("no --policy: every caller may read and write everything")
 	}
-	node, err := core.NewNode(engine, agent)
+	node, err := core.NewNode(engine, agent, core.WithLimits(lim))
 	if err != nil {
 		return err
 	}
