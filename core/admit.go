@@ -42,6 +42,12 @@ func (n *Node) admitState(st *entity.State) error {
 	if len(st.Values) > l.MaxProperties {
 		return limits.Exceeded("max-properties", l.MaxProperties, len(st.Values), fmt.Sprintf("entity %s in %q: properties", st.ID, st.Collection))
 	}
+	for name := range st.Values {
+		// Every datatype's names, not only LWW's: a text root type, say.
+		if err := ValidateName(name); err != nil {
+			return fmt.Errorf("ankurah: entity %s in %q: property %w", st.ID, st.Collection, err)
+		}
+	}
 	if size := estimateStateSize(st); size > l.MaxStateBytes/2 {
 		// Close to the limit: measure exactly.
 		b, err := st.Encode()
