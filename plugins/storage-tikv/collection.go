@@ -23,7 +23,8 @@ type Collection struct {
 var _ storage.Collection = (*Collection)(nil)
 
 // Collection returns the named collection. Collections need no creation in
-// TiKV: a collection is the keys under its name.
+// TiKV: a collection is the keys under its name, so Collection writes
+// nothing (and LookupCollection finds the collection once it holds a key).
 func (e *Engine) Collection(ctx context.Context, name string) (storage.Collection, error) {
 	if err := e.checkOpen(); err != nil {
 		return nil, err
@@ -62,6 +63,8 @@ func (e *Engine) snapshot(ctx context.Context) (*txnsnapshot.KVSnapshot, error) 
 }
 
 // GetState returns the stored state of an entity, or storage.ErrNotFound.
+// A stored state that does not decode is an error wrapping storage.ErrFormat
+// that names the entity.
 func (c *Collection) GetState(ctx context.Context, eid id.EntityID) (entity.State, error) {
 	snap, err := c.e.snapshot(ctx)
 	if err != nil {
@@ -80,13 +83,14 @@ func (c *Collection) GetState(ctx context.Context, eid id.EntityID) (entity.Stat
 func (c *Collection) decodeState(eid id.EntityID, b []byte) (entity.State, error) {
 	s, err := entity.Decode(b)
 	if err != nil {
-		return entity.State{}, fmt.Errorf("%w: tikv: stored state %s/%s: %v", storage.ErrFormat, c.name, eid, err)
+		return entity.State{}, fmt.Errorf("%w: tikv: stored state %s/%s does not decode (`ankurah admin remove-row` removes it): %w", storage.ErrFormat, c.name, eid, err)
 	}
 	return s, nil
 }
 
 // GetEvents returns the stored events among ids, in the order of ids;
-// missing ids are omitted.
+// missing ids are omitted, and so are events that do not decode (reported
+// through storage.ReportBadRow).
 func (c *Collection) GetEvents(ctx context.Context, ids []id.EventID) ([]event.Event, error) {
 	if len(ids) == 0 {
 		return nil, nil
@@ -117,7 +121,8 @@ func (c *Collection) getEvents(ctx context.Context, snap *txnsnapshot.KVSnapshot
 			}
 			ev, err := event.Decode(v.Value)
 			if err != nil {
-				return nil, fmt.Errorf("%w: tikv: stored event %s/%s: %v", storage.ErrFormat, c.name, chunk[i], err)
+				c.e.skip(ctx, c.name, kindEvent, chunk[i][:], err)
+				continue
 			}
 			out = append(out, ev)
 		}
@@ -125,7 +130,8 @@ func (c *Collection) getEvents(ctx context.Context, snap *txnsnapshot.KVSnapshot
 	return out, nil
 }
 
-// EntityEvents returns every stored event of an entity (in event-id order).
+// EntityEvents returns every stored event of an entity (in event-id order),
+// skipping those that do not decode as GetEvents does.
 func (c *Collection) EntityEvents(ctx context.Context, eid id.EntityID) ([]event.Event, error) {
 	snap, err := c.e.snapshot(ctx)
 	if err != nil {

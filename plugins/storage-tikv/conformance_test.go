@@ -15,6 +15,6 @@ func TestConformance(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		return storagetest.NewHarness(e, storagetest.Capabilities{Indexes: true}, nil), nil
+		return storagetest.NewHarness(e, storagetest.Capabilities{Indexes: true, Lookup: true, Repair: true}, nil), nil
 	})
 }

@@ -19,7 +19,8 @@ import (
 // every candidate is re-checked by the compiled selection, so the answer is
 // the same with or without indexes. Memory holds the answer (or, for an
 // ordered LIMIT that no index serves, the best LIMIT rows so far), never the
-// whole collection.
+// whole collection. A stored state that does not decode is skipped and
+// reported through storage.ReportBadRow.
 func (c *Collection) FetchStates(ctx context.Context, sel *query.Bound) ([]entity.State, error) {
 	if sel == nil {
 		return nil, fmt.Errorf("%w: tikv: nil selection", storage.ErrInvalid)
@@ -75,11 +76,9 @@ func (c *Collection) scanStates(ctx context.Context, snap *txnsnapshot.KVSnapsho
 			return err
 		}
 		eid, _ := trailingID(it.Key())
-		s, err := c.decodeState(eid, it.Value())
-		if err != nil {
-			return err
-		}
-		if err := col.add(s, nil); err != nil {
+		if s, err := c.decodeState(eid, it.Value()); err != nil {
+			c.e.skip(ctx, c.name, kindState, eid[:], err)
+		} else if err := col.add(s, nil); err != nil {
 			return err
 		}
 		if err := it.Next(); err != nil {
@@ -114,7 +113,8 @@ func (c *Collection) scanIndex(ctx context.Context, snap *txnsnapshot.KVSnapshot
 			}
 			s, err := c.decodeState(batch[i], v.Value)
 			if err != nil {
-				return err
+				c.e.skip(ctx, c.name, kindState, batch[i][:], err)
+				continue
 			}
 			if err := col.add(s, groups[i]); err != nil {
 				return err

@@ -24,7 +24,9 @@ import (
 
 // DeclareIndex declares a secondary index on a property of a collection and
 // indexes the states already stored. Declaring an existing index is a no-op.
-// Only a property name can be indexed (not a JSON path into one).
+// Only a property name can be indexed (not a JSON path into one). Stored
+// states that do not decode are left out of the index (and reported through
+// storage.ReportBadRow), as fetches leave them out.
 func (e *Engine) DeclareIndex(ctx context.Context, ix storage.Index) error {
 	if err := e.checkOpen(); err != nil {
 		return err
@@ -77,15 +79,17 @@ func (e *Engine) backfill(ctx context.Context, ix storage.Index) error {
 			n := 0
 			for ; it.Valid() && n < e.cfg.batch; n++ {
 				k, v := append([]byte(nil), it.Key()...), append([]byte(nil), it.Value()...)
-				s, err := entity.Decode(v)
-				if err != nil {
-					return fmt.Errorf("%w: tikv: stored state under %x: %v", storage.ErrFormat, k, err)
-				}
-				if err := txn.Set(indexEntry(ixPrefix, s.Values[ix.Property], s.ID), present); err != nil {
-					return err
-				}
-				if err := txn.Set(k, v); err != nil { // see the comment at the top of this file
-					return err
+				if s, err := entity.Decode(v); err != nil {
+					// Fetches skip it too; RemoveRow needs no entry to remove.
+					eid, _ := trailingID(k)
+					e.skip(ctx, ix.Collection, kindState, eid[:], err)
+				} else {
+					if err := txn.Set(indexEntry(ixPrefix, s.Values[ix.Property], s.ID), present); err != nil {
+						return err
+					}
+					if err := txn.Set(k, v); err != nil { // see the comment at the top of this file
+						return err
+					}
 				}
 				if err := it.Next(); err != nil {
 					return err

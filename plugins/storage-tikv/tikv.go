@@ -14,6 +14,14 @@
 // not the batch's expected head fails the batch with storage.ErrConflict;
 // a TiKV write conflict (another writer committed the same keys first) is
 // retried with bounded backoff and then reported as ErrContention.
+//
+// A stored state or event that does not decode (written by an older build,
+// or damaged) never makes its collection unreadable: scans, event reads and
+// index builds skip it and report it through storage.ReportBadRow; GetState
+// of it fails with storage.ErrFormat. The Engine is a storage.Repairer
+// (BadRows, RemoveRow; see `ankurah admin`) and a storage.CollectionLooker,
+// for which a collection exists once it holds a state, an event or a
+// declared index.
 package tikv
 
 import (
