@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/storage"
@@ -335,13 +334,4 @@ func copyRows(t *table, rows []row) copyStep {
 func (cp copyStep) run(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.CopyFrom(ctx, cp.t.ident, cp.cols, pgx.CopyFromRows(cp.rows))
 	return err
-}
-
-// decodeState decodes a stored state.
-func decodeState(b []byte) (entity.State, error) {
-	s, err := entity.Decode(b)
-	if err != nil {
-		return s, fmt.Errorf("postgres: stored state: %w", err)
-	}
-	return s, nil
 }

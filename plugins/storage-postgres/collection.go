@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -22,6 +24,8 @@ type collection struct {
 
 func (c *collection) Name() string { return c.t.collection }
 
+// GetState returns the stored state of an entity, or storage.ErrNotFound; a
+// stored state that does not decode is storage.ErrFormat, naming the entity.
 func (c *collection) GetState(ctx context.Context, eid id.EntityID) (entity.State, error) {
 	if err := c.e.checkOpen(); err != nil {
 		return entity.State{}, err
@@ -34,9 +38,17 @@ func (c *collection) GetState(ctx context.Context, eid id.EntityID) (entity.Stat
 	if err != nil {
 		return entity.State{}, c.e.wrap(fmt.Errorf("postgres: reading %q/%s: %w", c.t.collection, eid, err))
 	}
-	return decodeState(b)
+	s, err := entity.Decode(b)
+	if err != nil {
+		return entity.State{}, fmt.Errorf("postgres: stored state of %q/%s does not decode (%w; `ankurah admin remove-row` removes it): %w",
+			c.t.collection, eid, storage.ErrFormat, err)
+	}
+	return s, nil
 }
 
+// GetEvents returns the stored events among ids; missing ids are omitted,
+// and so are events that do not decode (reported through
+// storage.ReportBadRow).
 func (c *collection) GetEvents(ctx context.Context, ids []id.EventID) ([]event.Event, error) {
 	if err := c.e.checkOpen(); err != nil {
 		return nil, err
@@ -48,30 +60,40 @@ func (c *collection) GetEvents(ctx context.Context, ids []id.EventID) ([]event.E
 	for i := range ids {
 		keys[i] = ids[i][:]
 	}
-	return c.events(ctx, "SELECT event FROM "+c.t.events+" WHERE id = ANY($1::bytea[])", keys)
+	return c.events(ctx, "SELECT id, event FROM "+c.t.events+" WHERE id = ANY($1::bytea[])", keys)
 }
 
+// EntityEvents returns every stored event of an entity, skipping those that
+// do not decode as GetEvents does.
 func (c *collection) EntityEvents(ctx context.Context, eid id.EntityID) ([]event.Event, error) {
 	if err := c.e.checkOpen(); err != nil {
 		return nil, err
 	}
-	return c.events(ctx, "SELECT event FROM "+c.t.events+" WHERE entity = $1", eid[:])
+	return c.events(ctx, "SELECT id, event FROM "+c.t.events+" WHERE entity = $1", eid[:])
 }
 
+// events runs q, which selects (id, event) rows, and decodes the events,
+// skipping (and reporting) those that do not decode.
 func (c *collection) events(ctx context.Context, q string, arg any) ([]event.Event, error) {
 	rows, err := c.e.pool.Query(ctx, q, arg)
 	if err != nil {
 		return nil, c.e.wrap(fmt.Errorf("postgres: reading events of %q: %w", c.t.collection, err))
 	}
-	raw, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	type row struct{ id, event []byte }
+	raw, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		err := r.Scan(&x.id, &x.event)
+		return x, err
+	})
 	if err != nil {
 		return nil, c.e.wrap(fmt.Errorf("postgres: reading events of %q: %w", c.t.collection, err))
 	}
 	out := make([]event.Event, 0, len(raw))
-	for _, b := range raw {
-		ev, err := event.Decode(b)
+	for _, r := range raw {
+		ev, err := event.Decode(r.event)
 		if err != nil {
-			return nil, fmt.Errorf("postgres: stored event of %q: %w", c.t.collection, err)
+			c.e.skip(ctx, c.t.collection, kindEvent, r.id, err)
+			continue
 		}
 		out = append(out, ev)
 	}
@@ -79,7 +101,9 @@ func (c *collection) events(ctx context.Context, q string, arg any) ([]event.Eve
 }
 
 // FetchStates runs the selection: the pushed-down part in SQL, flagged rows
-// and whatever could not be pushed down through storage.Residual.
+// and whatever could not be pushed down through storage.Residual. A stored
+// state that does not decode is skipped and reported through
+// storage.ReportBadRow.
 func (c *collection) FetchStates(ctx context.Context, sel *query.Bound) ([]entity.State, error) {
 	if err := c.e.checkOpen(); err != nil {
 		return nil, err
@@ -103,16 +127,19 @@ func (c *collection) FetchStates(ctx context.Context, sel *query.Bound) ([]entit
 			}
 			p = plan(c.t, sel)
 			var err error
-			pushed, flagged, err = runPlan(ctx, tx, p)
+			pushed, flagged, err = c.runPlan(ctx, tx, p)
 			return err
 		})
 	} else {
-		pushed, flagged, err = runPlan(ctx, c.e.pool, p)
+		pushed, flagged, err = c.runPlan(ctx, c.e.pool, p)
 	}
 	if err != nil {
 		return nil, c.e.wrap(fmt.Errorf("postgres: fetching from %q: %w", c.t.collection, err))
 	}
 	if p.exact && len(flagged) == 0 {
+		if sel.HasLimit() && int64(len(pushed)) > sel.Limit {
+			pushed = pushed[:sel.Limit] // see runPlan
+		}
 		return pushed, nil
 	}
 	var prog query.Program
@@ -141,29 +168,69 @@ type rowQuerier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// runPlan runs a plan's statement and decodes both sets of states.
-func runPlan(ctx context.Context, q rowQuerier, p *sqlPlan) (pushed, flagged []entity.State, err error) {
-	var a, b [][]byte
-	if err := q.QueryRow(ctx, p.sql, p.args...).Scan(&a, &b); err != nil {
-		return nil, nil, err
+// runPlan runs a plan's statement and decodes both sets of states,
+// skipping the rows that do not decode. When skipped rows leave a LIMIT in
+// SQL short, it asks again for as many more rows as were skipped (the order
+// is total, ties broken by id, so a longer limit extends the same answer),
+// and may then return more than the limit; the bad rows of the last round
+// are reported.
+func (c *collection) runPlan(ctx context.Context, q rowQuerier, p *sqlPlan) (pushed, flagged []entity.State, err error) {
+	args := p.args
+	for {
+		var a, b [][]byte
+		if err := q.QueryRow(ctx, p.sql, args...).Scan(&a, &b); err != nil {
+			return nil, nil, err
+		}
+		var bad []storage.BadRow
+		if pushed, bad, err = c.decodeRows(a, bad); err != nil {
+			return nil, nil, err
+		}
+		skipped := len(bad)
+		if flagged, bad, err = c.decodeRows(b, bad); err != nil {
+			return nil, nil, err
+		}
+		if p.limitArg >= 0 && skipped > 0 {
+			limit, asked := p.args[p.limitArg].(int64), args[p.limitArg].(int64)
+			if int64(len(pushed)) < limit && int64(len(a)) == asked {
+				args = slices.Clone(args)
+				args[p.limitArg] = asked + int64(skipped)
+				continue
+			}
+		}
+		for _, r := range bad {
+			storage.ReportBadRow(ctx, c.e.log, r)
+		}
+		return pushed, flagged, nil
 	}
-	if pushed, err = decodeStates(a); err != nil {
-		return nil, nil, err
-	}
-	if flagged, err = decodeStates(b); err != nil {
-		return nil, nil, err
-	}
-	return pushed, flagged, nil
 }
 
-func decodeStates(raw [][]byte) ([]entity.State, error) {
-	out := make([]entity.State, len(raw))
-	for i, b := range raw {
-		s, err := decodeState(b)
-		if err != nil {
-			return nil, err
+// decodeRows decodes rows selected by rowExpr, appending the ones that do
+// not decode to bad.
+func (c *collection) decodeRows(raw [][]byte, bad []storage.BadRow) ([]entity.State, []storage.BadRow, error) {
+	out := make([]entity.State, 0, len(raw))
+	for _, r := range raw {
+		key, state, ok := splitRow(r)
+		if !ok {
+			return nil, bad, fmt.Errorf("postgres: a fetched row of %q of %d bytes is not id and state: %w", c.t.collection, len(r), storage.ErrFormat)
 		}
-		out[i] = s
+		s, err := entity.Decode(state)
+		if err != nil {
+			bad = append(bad, storage.BadRow{Collection: c.t.collection, Kind: kindState, Key: key, Err: err})
+			continue
+		}
+		out = append(out, s)
 	}
-	return out, nil
+	return out, bad, nil
+}
+
+// splitRow splits a row selected by rowExpr into id and state.
+func splitRow(b []byte) (key, state []byte, ok bool) {
+	if len(b) < 4 {
+		return nil, nil, false
+	}
+	n := binary.BigEndian.Uint32(b)
+	if uint64(n) > uint64(len(b)-4) {
+		return nil, nil, false
+	}
+	return b[4 : 4+n], b[4+n:], true
 }

@@ -17,6 +17,6 @@ func TestConformance(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		return storagetest.NewHarness(e, storagetest.Capabilities{Indexes: true}, func() { dropSchema(st, url, schema) }), nil
+		return storagetest.NewHarness(e, storagetest.Capabilities{Indexes: true, Lookup: true, Repair: true}, func() { dropSchema(st, url, schema) }), nil
 	})
 }

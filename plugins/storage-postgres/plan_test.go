@@ -51,6 +51,9 @@ func TestPlan_PushesDownWhatItCan(t *testing.T) {
 			if p.missing {
 				t.Errorf("plan reports a missing column: %s", p.sql)
 			}
+			if (p.limitArg >= 0) != tc.limitInSQL || (p.limitArg >= 0 && p.args[p.limitArg] != sel.Limit) {
+				t.Errorf("limitArg %d (args %v), want the LIMIT's argument when SQL has one", p.limitArg, p.args)
+			}
 		})
 	}
 }

@@ -72,6 +72,16 @@
 //
 // DDL (tables, columns, indexes) runs in transactions of its own, before a
 // write's transaction and serialized by an advisory lock per schema.
+//
+// # Undecodable rows
+//
+// A stored state or event that does not decode (written by an older build,
+// or damaged) never makes its collection unreadable: fetches and event
+// reads skip it and report it through storage.ReportBadRow (a fetch whose
+// LIMIT went to SQL asks again for as many rows as it skipped), and GetState
+// of it fails with storage.ErrFormat. The Engine is a storage.Repairer
+// (BadRows, RemoveRow; see `ankurah admin`) and a storage.CollectionLooker:
+// reads naming an unknown collection create no tables.
 package postgres
 
 import (

@@ -13,12 +13,14 @@ import (
 
 // sqlPlan is a selection translated to SQL.
 type sqlPlan struct {
-	// sql selects two arrays of states: the unflagged rows matching the
-	// pushed-down predicate (ordered and limited when that is exact), and
-	// the flagged rows, whose values SQL cannot hold exactly and which
-	// always go through the residual filter.
+	// sql selects two arrays of rows (see rowExpr): the unflagged rows
+	// matching the pushed-down predicate (ordered and limited when that is
+	// exact), and the flagged rows, whose values SQL cannot hold exactly and
+	// which always go through the residual filter.
 	sql  string
 	args []any
+	// limitArg is the index in args of the LIMIT, -1 when SQL has none.
+	limitArg int
 	// whereExact: the SQL predicate is exactly the selection's.
 	whereExact bool
 	// exact: predicate, order and limit are all in SQL.
@@ -55,7 +57,7 @@ func (p *planner) col(prop string, k colKind) string {
 // residual filter.
 func plan(t *table, sel *query.Bound) *sqlPlan {
 	p := &planner{t: t}
-	out := &sqlPlan{whereExact: true}
+	out := &sqlPlan{whereExact: true, limitArg: -1}
 	var where []string
 	for _, term := range query.Conjuncts(sel.Where) {
 		n := len(p.args)
@@ -71,7 +73,7 @@ func plan(t *table, sel *query.Bound) *sqlPlan {
 		where = append(where, s)
 	}
 	var q strings.Builder
-	q.WriteString("SELECT state FROM " + t.name + " WHERE NOT residual")
+	q.WriteString("SELECT " + rowExpr + " FROM " + t.name + " WHERE NOT residual")
 	for _, w := range where {
 		q.WriteString(" AND " + w)
 	}
@@ -82,14 +84,20 @@ func plan(t *table, sel *query.Bound) *sqlPlan {
 	out.exact = out.whereExact && orderOK
 	if out.exact && sel.HasLimit() {
 		q.WriteString(" LIMIT " + p.arg(sel.Limit))
+		out.limitArg = len(p.args) - 1
 	}
 	// One statement, so one snapshot, returns both row sets; ARRAY(…)
 	// keeps the order of its subquery.
-	out.sql = "SELECT ARRAY(" + q.String() + "), ARRAY(SELECT state FROM " + t.name + " WHERE residual)"
+	out.sql = "SELECT ARRAY(" + q.String() + "), ARRAY(SELECT " + rowExpr + " FROM " + t.name + " WHERE residual)"
 	out.args = p.args
 	out.missing = p.missing
 	return out
 }
+
+// rowExpr is what a fetch selects of a row: its id, length-prefixed (int4,
+// big-endian), then its state, in one bytea (see splitRow), so that a state
+// that does not decode can be reported by its id.
+const rowExpr = "int4send(octet_length(id)) || id || state"
 
 const sqlNull = "NULL::boolean"
 

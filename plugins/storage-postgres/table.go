@@ -34,20 +34,10 @@ func (e *Engine) table(ctx context.Context, collection string) (*table, error) {
 	if collection == "" {
 		return nil, fmt.Errorf("postgres: empty collection name: %w", storage.ErrInvalid)
 	}
-	e.mu.Lock()
-	t := e.tables[collection]
-	e.mu.Unlock()
-	if t != nil {
+	if t := e.cached(collection); t != nil {
 		return t, nil
 	}
-	t = &table{
-		collection: collection,
-		ident:      pgx.Identifier{e.schema, ident(collection, "")},
-		name:       e.qualified(ident(collection, "")),
-		events:     e.qualified(ident(collection, "#ev")),
-		cols:       map[string]bool{},
-	}
-	t.regclass = t.name
+	t := e.newTable(collection)
 	stmts := []string{
 		"CREATE TABLE IF NOT EXISTS " + t.name + " (id bytea PRIMARY KEY, head bytea NOT NULL, state bytea NOT NULL, residual boolean NOT NULL DEFAULT false)",
 		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (id) WHERE residual", pgx.Identifier{ident(collection, "#rx")}.Sanitize(), t.name),
@@ -75,13 +65,62 @@ func (e *Engine) table(ctx context.Context, collection string) (*table, error) {
 	if err != nil {
 		return nil, e.wrap(fmt.Errorf("postgres: creating tables of collection %q: %w", collection, err))
 	}
+	return e.cache(t), nil
+}
+
+// cached returns the known tables of a collection, nil if none.
+func (e *Engine) cached(collection string) *table {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if prev := e.tables[collection]; prev != nil {
-		return prev, nil
+	return e.tables[collection]
+}
+
+// cache records t as the tables of its collection, unless another
+// goroutine did first; it returns the one recorded.
+func (e *Engine) cache(t *table) *table {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if prev := e.tables[t.collection]; prev != nil {
+		return prev
 	}
-	e.tables[collection] = t
-	return t, nil
+	e.tables[t.collection] = t
+	return t
+}
+
+// newTable names the tables of a collection (creating nothing).
+func (e *Engine) newTable(collection string) *table {
+	t := &table{
+		collection: collection,
+		ident:      pgx.Identifier{e.schema, ident(collection, "")},
+		name:       e.qualified(ident(collection, "")),
+		events:     e.qualified(ident(collection, "#ev")),
+		cols:       map[string]bool{},
+	}
+	t.regclass = t.name
+	return t
+}
+
+// lookupTable returns the tables of a collection if they exist, creating
+// nothing (no DDL, no lock): storage.ErrNotFound otherwise.
+func (e *Engine) lookupTable(ctx context.Context, collection string) (*table, error) {
+	if collection == "" {
+		return nil, fmt.Errorf("postgres: empty collection name: %w", storage.ErrInvalid)
+	}
+	if t := e.cached(collection); t != nil {
+		return t, nil
+	}
+	t := e.newTable(collection)
+	var states, events *string
+	if err := e.pool.QueryRow(ctx, "SELECT to_regclass($1)::text, to_regclass($2)::text", t.name, t.events).Scan(&states, &events); err != nil {
+		return nil, e.wrap(fmt.Errorf("postgres: looking up collection %q: %w", collection, err))
+	}
+	if states == nil || events == nil { // made in one transaction: both or neither
+		return nil, fmt.Errorf("postgres: no collection %q in schema %q: %w", collection, e.schema, storage.ErrNotFound)
+	}
+	if err := t.loadColumns(ctx, e.pool); err != nil {
+		return nil, e.wrap(fmt.Errorf("postgres: looking up collection %q: %w", collection, err))
+	}
+	return e.cache(t), nil
 }
 
 // querier is what loadColumns needs of a pool, connection or transaction.
