@@ -70,7 +70,10 @@ func (n *Node) Connect(ctx context.Context, conn transport.Connection, credentia
 		return nil, fmt.Errorf("ankurah: %w: peer %s is not durable", transport.ErrProtocol, m.Hello.NodeID)
 	}
 	p := newPeer(n, conn, *m.Hello)
-	go p.clientLoop()
+	if !p.spawn(p.clientLoop) {
+		p.shutdown(ErrClosed)
+		return nil, ErrClosed
+	}
 	n.upMu.Lock()
 	up := &n.up
 	changed := up.systemID != "" && up.systemID != m.Hello.SystemID
@@ -195,7 +198,7 @@ func (n *Node) refresh(ctx context.Context, p *Peer, evs []event.Event) {
 // isRefusal reports whether a durable peer refused a request on its merits
 // (as opposed to the connection failing or the peer being unable to answer).
 func isRefusal(err error) bool {
-	for _, s := range []error{policy.ErrAccessDenied, policy.ErrUnauthenticated, policy.ErrInvalid, storage.ErrNotFound, transport.ErrProtocol} {
+	for _, s := range []error{policy.ErrAccessDenied, policy.ErrUnauthenticated, policy.ErrInvalid, storage.ErrNotFound, transport.ErrProtocol, limits.ErrExceeded} {
 		if errors.Is(err, s) {
 			return true
 		}
@@ -533,11 +536,11 @@ func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event) e
 			return err
 		}
 	}
-	if err := n.applyLocal(ctx, cdata, evs); err != nil {
-		return err
+	if err := n.fitsOneFrame(evs); err != nil {
+		return err // it could never be sent
 	}
-	if err := n.persistOutbox(ctx, evs); err != nil {
-		n.log.WarnContext(ctx, "an offline commit is kept in memory only", "err", err)
+	if err := n.applyLocal(ctx, cdata, evs, true); err != nil {
+		return err
 	}
 	n.upMu.Lock()
 	n.up.outbox = append(n.up.outbox, evs)
@@ -545,12 +548,46 @@ func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event) e
 	return nil
 }
 
+// fitsOneFrame refuses a commit too large to ever be sent as one request.
+func (n *Node) fitsOneFrame(evs []event.Event) error {
+	size := 0
+	for i := range evs {
+		for name, ops := range evs[i].Operations {
+			size += len(name) + len(ops)
+		}
+		size += 64 + 34*len(evs[i].Parent)
+	}
+	if size < transport.MaxFrameSize/2 {
+		return nil
+	}
+	_, err := transport.Encode(&transport.Message{Request: &transport.Request{ID: 1 << 62, Commit: &transport.CommitReq{Events: evs}}})
+	if err != nil {
+		return fmt.Errorf("%w: commit of %d events cannot be sent as one request: %w", limits.ErrExceeded, len(evs), err)
+	}
+	return nil
+}
+
 // applyLocal applies events to the local cache without a DAG comparison:
-// the cache holds states, not full histories, and backends commute.
-func (n *Node) applyLocal(ctx context.Context, cdata any, evs []event.Event) error {
+// the cache holds states, not full histories, and backends commute. With
+// outbox set, the batch also keeps the events' outbox record.
+func (n *Node) applyLocal(ctx context.Context, cdata any, evs []event.Event, outbox bool) error {
 	n.commitMu.Lock()
 	defer n.commitMu.Unlock()
 	batch := &storage.Batch{Events: evs}
+	if outbox {
+		rec, err := n.outboxRecord(evs)
+		if err != nil {
+			return err
+		}
+		if coll, err := n.readCollection(ctx, OutboxCollection); err == nil {
+			if _, err := coll.GetState(ctx, rec.State.ID); err == nil {
+				outbox = false // already kept (the same commit again)
+			}
+		}
+		if outbox {
+			batch.States = append(batch.States, rec)
+		}
+	}
 	cur := map[id.EntityID]*entity.State{}
 	before := map[id.EntityID]*entity.State{}
 	var order []id.EntityID

@@ -80,10 +80,14 @@ type LiveQuery struct {
 }
 
 type delivery struct {
+	// cs is delivered to targets; cs.Items (when cs has changes) also
+	// becomes the value of the live query's signal, set from the delivery
+	// goroutine so signal subscribers never run under a lock of the node.
 	cs ChangeSet
 	// targets are the subscribers the ChangeSet is for: those subscribed
 	// when it was made (a later subscriber's Initial already includes it).
 	targets []int
+	signal  bool
 }
 
 // Query returns a live query over collection, with ? placeholders bound to
@@ -102,6 +106,9 @@ func (c *Context) Query(ctx context.Context, collection, q string, args ...any) 
 
 // QueryBound is Query for an already bound selection.
 func (c *Context) QueryBound(ctx context.Context, collection string, b *query.Bound) (*LiveQuery, error) {
+	if c.node.isClosed.Load() {
+		return nil, ErrClosed
+	}
 	if c.node.cfg.role == Ephemeral {
 		return c.queryRemote(ctx, collection, b)
 	}
@@ -133,6 +140,7 @@ func (c *Context) queryWithSink(ctx context.Context, collection string, b *query
 	}
 	lq.mu.Lock()
 	lq.setItems(states)
+	lq.itemsSig.Set(slices.Clone(lq.items)) // no subscriber can exist yet
 	lq.mu.Unlock()
 	if initSink != nil {
 		initSink(states)
@@ -326,7 +334,6 @@ func (lq *LiveQuery) setItems(states []entity.State) {
 		lq.items[i] = v
 		lq.byID[s.ID] = v
 	}
-	lq.itemsSig.Set(slices.Clone(lq.items))
 }
 
 // diffAndPublish replaces the result set with states and publishes the
@@ -437,7 +444,6 @@ func (lq *LiveQuery) apply(ctx context.Context, changes []change) {
 		return query.CompareRows(order, a.state.Values, a.state.ID, b.state.Values, b.state.ID)
 	})
 	cs.Items = slices.Clone(lq.items)
-	lq.itemsSig.Set(slices.Clone(lq.items))
 	lq.publish(cs)
 }
 
@@ -451,7 +457,7 @@ func (lq *LiveQuery) publish(cs ChangeSet) {
 		ids = append(ids, k)
 	}
 	slices.Sort(ids)
-	lq.enqueue(delivery{cs: cs, targets: ids})
+	lq.enqueue(delivery{cs: cs, targets: ids, signal: true})
 }
 
 func (lq *LiveQuery) enqueue(d delivery) {
@@ -485,6 +491,9 @@ func (lq *LiveQuery) deliver() {
 		}
 		lq.mu.Unlock()
 		lq.delivering.Store(true)
+		if d.signal {
+			lq.itemsSig.Set(d.cs.Items)
+		}
 		for _, f := range fs {
 			f(d.cs)
 		}

@@ -34,6 +34,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/storage"
+	"github.com/ankurah/ankurah-go/core/transport"
 )
 
 // Errors of the node, tested with errors.Is.
@@ -130,6 +131,13 @@ type Node struct {
 	// queries hear of commits in the order they were stored.
 	commitMu sync.Mutex
 	closed   bool
+	isClosed atomic.Bool // closed, readable without commitMu
+
+	// peers are the open connections; wg counts their goroutines, which
+	// Close waits for.
+	peersMu sync.Mutex
+	peers   map[*Peer]struct{}
+	wg      sync.WaitGroup
 	// seq counts the batches this node has written (incremented under
 	// commitMu after each Apply): a reader that saw the same seq before its
 	// read and when it sends knows nothing was written in between.
@@ -158,7 +166,7 @@ func NewNode(engine storage.Engine, agent policy.Agent, opts ...Option) (*Node, 
 		return nil, err
 	}
 	cfg.limits = cfg.limits.WithDefaults()
-	n := &Node{engine: engine, agent: agent, cfg: cfg, log: cfg.logger, collections: map[string]storage.Collection{}}
+	n := &Node{engine: engine, agent: agent, cfg: cfg, log: cfg.logger, collections: map[string]storage.Collection{}, peers: map[*Peer]struct{}{}}
 	var err error
 	if n.id, err = n.newULID(); err != nil {
 		return nil, err
@@ -199,13 +207,39 @@ func (n *Node) Limits() limits.Limits { return n.cfg.limits }
 // Agent returns the node's policy agent.
 func (n *Node) Agent() policy.Agent { return n.agent }
 
-// Close closes every live query. It does not close the storage engine,
-// which the caller opened.
+// Close ends the node: every connection to a peer (accepted or connected)
+// and every live query and watch ends, later calls return ErrClosed, and
+// Close returns once the node's own goroutines have ended. It does not close
+// the storage engine, which the caller opened. Closing twice is a no-op.
 func (n *Node) Close() error {
 	n.commitMu.Lock()
+	already := n.closed
 	n.closed = true
 	n.commitMu.Unlock()
+	n.peersMu.Lock() // after this, no peer goroutine starts (Peer.spawn)
+	n.isClosed.Store(true)
+	n.peersMu.Unlock()
+	if already {
+		n.wg.Wait()
+		return nil
+	}
+	n.peersMu.Lock()
+	peers := make([]*Peer, 0, len(n.peers))
+	for p := range n.peers {
+		peers = append(peers, p)
+	}
+	n.peersMu.Unlock()
+	var faults sync.WaitGroup
+	for _, p := range peers {
+		faults.Add(1)
+		go func() {
+			defer faults.Done()
+			p.fault(transport.CodeClosed, fmt.Errorf("%w: node shutting down", ErrClosed))
+		}()
+	}
+	faults.Wait()
 	n.reactor.closeAll()
+	n.wg.Wait()
 	return nil
 }
 

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/fxamacker/cbor/v2"
@@ -30,21 +29,20 @@ var outboxDec = func() cbor.DecMode {
 
 func outboxKey(evs []event.Event) id.EntityID { return id.EntityID(evs[0].ID()) }
 
-// persistOutbox stores a batch of unsent commits.
-func (n *Node) persistOutbox(ctx context.Context, evs []event.Event) error {
+// outboxRecord is the stored record of a batch of unsent commits, written
+// in the same storage batch as the commits themselves (applyLocal), so a
+// crash keeps both or neither.
+func (n *Node) outboxRecord(evs []event.Event) (storage.StateWrite, error) {
 	b, err := event.EncMode().Marshal(evs)
 	if err != nil {
-		return err
+		return storage.StateWrite{}, fmt.Errorf("ankurah: keep offline commit: %w", err)
 	}
 	key := outboxKey(evs)
 	st := entity.State{ID: key, Collection: OutboxCollection, Head: event.NewClock(id.EventID(key)), Values: map[string]value.Value{
 		"events": value.Bytes(b),
 		"seq":    value.Int(n.cfg.now().UnixNano()),
 	}}
-	if err := n.engine.Apply(ctx, &storage.Batch{States: []storage.StateWrite{{State: st}}}); err != nil && !errors.Is(err, storage.ErrConflict) {
-		return fmt.Errorf("ankurah: keep offline commit: %w", err)
-	}
-	return nil
+	return storage.StateWrite{State: st}, nil
 }
 
 // unpersistOutbox marks a batch sent (or refused for good).

@@ -74,8 +74,32 @@ func newPeer(n *Node, conn transport.Connection, remote transport.Hello) *Peer {
 	p := &Peer{node: n, conn: conn, remote: remote, done: make(chan struct{}), room: make(chan struct{}), pending: map[uint64]chan *transport.Response{}, partial: map[uint64]*transport.Response{}, subs: map[uint64]*LiveQuery{}}
 	p.qcond = sync.NewCond(&p.qmu)
 	p.log = n.log.With("peer", remote.NodeID)
-	go p.writer()
+	n.peersMu.Lock()
+	if !n.isClosed.Load() {
+		n.peers[p] = struct{}{}
+	}
+	n.peersMu.Unlock()
+	if !p.spawn(p.writer) {
+		p.shutdown(fmt.Errorf("%w: node shutting down", ErrClosed))
+	}
 	return p
+}
+
+// spawn runs f on a goroutine Node.Close waits for; it refuses (false) once
+// the node is closing.
+func (p *Peer) spawn(f func()) bool {
+	n := p.node
+	n.peersMu.Lock()
+	defer n.peersMu.Unlock()
+	if n.isClosed.Load() {
+		return false
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+	return true
 }
 
 // NodeID returns the remote node's id.
@@ -131,6 +155,9 @@ func (p *Peer) shutdown(err error) {
 	for _, lq := range subs {
 		lq.Close()
 	}
+	p.node.peersMu.Lock()
+	delete(p.node.peers, p)
+	p.node.peersMu.Unlock()
 	p.node.peerGone(p)
 }
 
@@ -358,6 +385,8 @@ func codeOf(err error) transport.Code {
 		return transport.CodeLimit
 	case errors.Is(err, ErrBusy):
 		return transport.CodeBusy
+	case errors.Is(err, ErrClosed):
+		return transport.CodeClosed
 	}
 	for _, s := range []error{policy.ErrInvalid, event.ErrInvalid, event.ErrMissingParent, event.ErrBudgetExceeded, property.ErrInvalid,
 		property.ErrUnknownBackend, query.ErrSyntax, query.ErrBind, query.ErrType, ErrInvalidName, value.ErrUnsupported, storage.ErrInvalid} {
@@ -393,6 +422,8 @@ func errOf(code transport.Code, msg string) error {
 		s = limits.ErrExceeded
 	case transport.CodeBusy:
 		s = ErrBusy
+	case transport.CodeClosed:
+		s = ErrClosed
 	default:
 		return fmt.Errorf("%w: %s", ErrRemote, msg)
 	}

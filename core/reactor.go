@@ -271,9 +271,18 @@ func (r *reactor) closeAll() {
 	for lq := range r.where {
 		qs = append(qs, lq)
 	}
+	var ws []*EntityWatch
+	for _, m := range r.entities {
+		for w := range m {
+			ws = append(ws, w)
+		}
+	}
 	r.mu.Unlock()
 	for _, lq := range qs {
 		lq.Close()
+	}
+	for _, w := range ws {
+		w.Close()
 	}
 }
 

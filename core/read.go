@@ -14,6 +14,9 @@ import (
 // Get returns an entity. A deleted entity, or one the caller may not read,
 // is storage.ErrNotFound (a caller never learns of entities it may not read).
 func (c *Context) Get(ctx context.Context, collection string, eid id.EntityID) (*View, error) {
+	if c.node.isClosed.Load() {
+		return nil, ErrClosed
+	}
 	if err := c.remoteGet(ctx, collection, eid); err != nil {
 		return nil, err
 	}
@@ -65,6 +68,9 @@ func (c *Context) Fetch(ctx context.Context, collection, q string, args ...any) 
 
 // FetchBound is Fetch for an already bound selection.
 func (c *Context) FetchBound(ctx context.Context, collection string, b *query.Bound) ([]*View, error) {
+	if c.node.isClosed.Load() {
+		return nil, ErrClosed
+	}
 	if err := c.remoteFetch(ctx, collection, b); err != nil {
 		return nil, err
 	}

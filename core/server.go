@@ -49,7 +49,7 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 	closed := n.closed
 	n.commitMu.Unlock()
 	if closed {
-		sendFault(conn, transport.CodeInternal, fmt.Errorf("%w: node shutting down", ErrClosed))
+		sendFault(conn, transport.CodeClosed, fmt.Errorf("%w: node shutting down", ErrClosed))
 		return ErrClosed
 	}
 	pinfo := policy.Peer{NodeID: m.Hello.NodeID, Durable: m.Hello.Durable}
@@ -69,7 +69,7 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 	defer wcancel()
 	reqs := make(chan *transport.Request, n.cfg.limits.MaxInFlight)
 	worker := make(chan struct{})
-	go func() {
+	if !p.spawn(func() {
 		defer close(worker)
 		for {
 			select {
@@ -79,7 +79,10 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 				return
 			}
 		}
-	}()
+	}) {
+		sendFault(conn, transport.CodeClosed, fmt.Errorf("%w: node shutting down", ErrClosed))
+		return ErrClosed
+	}
 	err = p.readLoop(ctx, pinfo, reqs)
 	wcancel()
 	<-worker

@@ -53,6 +53,9 @@ func (t *Transaction) Create(ctx context.Context, collection string) (*Mut, erro
 	if t.done {
 		return nil, ErrTransactionDone
 	}
+	if t.ctx.node.isClosed.Load() {
+		return nil, ErrClosed
+	}
 	if err := ValidateName(collection); err != nil {
 		return nil, err
 	}
@@ -71,6 +74,10 @@ func (t *Transaction) Edit(ctx context.Context, collection string, eid id.Entity
 	if t.done {
 		t.mu.Unlock()
 		return nil, ErrTransactionDone
+	}
+	if t.ctx.node.isClosed.Load() {
+		t.mu.Unlock()
+		return nil, ErrClosed
 	}
 	if m, ok := t.byID[eid]; ok {
 		t.mu.Unlock()
@@ -132,7 +139,11 @@ func (t *Transaction) Rollback() {
 }
 
 // ID returns the entity's id (zero for a creation that has not committed).
-func (m *Mut) ID() id.EntityID { return m.id }
+func (m *Mut) ID() id.EntityID {
+	m.trx.mu.Lock()
+	defer m.trx.mu.Unlock()
+	return m.id
+}
 
 // Collection returns the entity's collection.
 func (m *Mut) Collection() string { return m.collection }
@@ -157,9 +168,6 @@ func (m *Mut) lww() (*property.LWW, error) {
 // Set sets an LWW property to a value (anything value.From accepts).
 // Property names beginning with "_" are reserved.
 func (m *Mut) Set(prop string, v any) error {
-	if err := m.check(); err != nil {
-		return err
-	}
 	if err := ValidateName(prop); err != nil {
 		return err
 	}
@@ -172,6 +180,11 @@ func (m *Mut) Set(prop string, v any) error {
 	}
 	if s, ok := val.AsString(); ok && !utf8.ValidString(s) {
 		return fmt.Errorf("ankurah: set %q: %w: string is not valid UTF-8 (store bytes as []byte)", prop, value.ErrUnsupported)
+	}
+	m.trx.mu.Lock()
+	defer m.trx.mu.Unlock()
+	if m.trx.done {
+		return ErrTransactionDone
 	}
 	l, err := m.lww()
 	if err != nil {
@@ -186,6 +199,8 @@ func (m *Mut) Get(prop string) value.Value { return m.Values()[prop] }
 
 // Values returns all property values as this transaction sees them.
 func (m *Mut) Values() map[string]value.Value {
+	m.trx.mu.Lock()
+	defer m.trx.mu.Unlock()
 	out := map[string]value.Value{}
 	for _, b := range m.backends {
 		for k, v := range b.Values() {
@@ -198,8 +213,10 @@ func (m *Mut) Values() map[string]value.Value {
 // Delete marks the entity deleted: it leaves every query and live query when
 // the transaction commits.
 func (m *Mut) Delete() error {
-	if err := m.check(); err != nil {
-		return err
+	m.trx.mu.Lock()
+	defer m.trx.mu.Unlock()
+	if m.trx.done {
+		return ErrTransactionDone
 	}
 	l, err := m.lww()
 	if err != nil {
@@ -210,7 +227,10 @@ func (m *Mut) Delete() error {
 }
 
 // Handle returns a writable handle on a property, for typed datatypes
-// (text.Text's Mut, say) generated code builds on.
+// (text.Text's Mut, say) generated code builds on. Set, Get, Values, Delete
+// and Commit are safe to call from several goroutines; a datatype handle's
+// edits are not synchronized with a concurrent Commit of the same
+// transaction (make them before committing).
 func (m *Mut) Handle(prop string) property.Handle { return mutHandle{m: m, prop: prop} }
 
 type mutHandle struct {
@@ -246,8 +266,33 @@ func (t *Transaction) Commit(ctx context.Context) error {
 	}
 	t.done = true
 	muts := t.entities
+	n := t.ctx.node
+	if n.isClosed.Load() {
+		t.mu.Unlock()
+		return ErrClosed
+	}
+	pending, err := t.takeEvents(muts)
 	t.mu.Unlock()
+	if err != nil || len(pending) == 0 {
+		return err
+	}
+	evs := make([]event.Event, len(pending))
+	for i, p := range pending {
+		evs[i] = p.ev
+	}
+	if l := n.cfg.limits.MaxCommitEvents; len(evs) > l {
+		return limits.Exceeded("max-commit-events", l, len(evs), "commit: entities changed")
+	}
+	if n.cfg.role == Ephemeral {
+		return n.commitRemote(ctx, t.ctx.cdata, evs)
+	}
+	_, err = n.commitEvents(ctx, t.ctx.cdata, evs, true)
+	return err
+}
 
+// takeEvents turns every touched entity's edits into its event (t.mu held,
+// so no Set runs meanwhile).
+func (t *Transaction) takeEvents(muts []*Mut) ([]pendingEvent, error) {
 	n := t.ctx.node
 	var pending []pendingEvent
 	for _, m := range muts {
@@ -260,7 +305,7 @@ func (t *Transaction) Commit(ctx context.Context) error {
 		for _, name := range names {
 			b, err := m.backends[name].TakeOperations()
 			if err != nil {
-				return fmt.Errorf("ankurah: commit: backend %q: %w", name, err)
+				return nil, fmt.Errorf("ankurah: commit: backend %q: %w", name, err)
 			}
 			if len(b) > 0 {
 				ops[name] = b
@@ -273,7 +318,7 @@ func (t *Transaction) Commit(ctx context.Context) error {
 		if m.created {
 			nonce, err := n.randomBytes(event.NonceSize)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			ev = event.NewGenesis(m.collection, ops, nonce, n.cfg.now().UnixMilli())
 			m.id = ev.Entity
@@ -282,21 +327,7 @@ func (t *Transaction) Commit(ctx context.Context) error {
 		}
 		pending = append(pending, pendingEvent{mut: m, ev: ev})
 	}
-	if len(pending) == 0 {
-		return nil
-	}
-	evs := make([]event.Event, len(pending))
-	for i, p := range pending {
-		evs[i] = p.ev
-	}
-	if l := n.cfg.limits.MaxCommitEvents; len(evs) > l {
-		return limits.Exceeded("max-commit-events", l, len(evs), "commit: entities changed")
-	}
-	if n.cfg.role == Ephemeral {
-		return n.commitRemote(ctx, t.ctx.cdata, evs)
-	}
-	_, err := n.commitEvents(ctx, t.ctx.cdata, evs, true)
-	return err
+	return pending, nil
 }
 
 // commitEvents applies events (local commits, or events received from a

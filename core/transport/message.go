@@ -141,6 +141,8 @@ const (
 	// CodeBusy: the server refused the request for now (too many in flight);
 	// retrying later may succeed.
 	CodeBusy
+	// CodeClosed: the peer is shutting down.
+	CodeClosed
 )
 
 // Tag says how an entity in an Update relates to the subscription.
