@@ -40,7 +40,8 @@ func (c *Collection) read(ctx context.Context, f func(x *txn) error, stores ...s
 	})
 }
 
-// GetState returns the stored state of an entity, or storage.ErrNotFound.
+// GetState returns the stored state of an entity, or storage.ErrNotFound; a
+// stored state that does not decode is storage.ErrFormat, naming the entity.
 func (c *Collection) GetState(ctx context.Context, eid id.EntityID) (entity.State, error) {
 	var st entity.State
 	err := c.read(ctx, func(x *txn) error {
@@ -51,13 +52,17 @@ func (c *Collection) GetState(ctx context.Context, eid id.EntityID) (entity.Stat
 		if v.IsUndefined() {
 			return fmt.Errorf("%w: %s in %q", storage.ErrNotFound, eid, c.name)
 		}
-		st, err = entity.Decode(bytesGo(v))
-		return err
+		if st, err = entity.Decode(bytesGo(v)); err != nil {
+			return fmt.Errorf("%w: indexeddb: stored state %s in %q does not decode: %w", storage.ErrFormat, eid, c.name, err)
+		}
+		return nil
 	}, storeStates)
 	return st, err
 }
 
-// GetEvents returns the stored events among ids; missing ids are omitted.
+// GetEvents returns the stored events among ids; missing ids are omitted,
+// and so are events that do not decode (reported through
+// storage.ReportBadRow).
 func (c *Collection) GetEvents(ctx context.Context, ids []id.EventID) ([]event.Event, error) {
 	var out []event.Event
 	err := c.read(ctx, func(x *txn) error {
@@ -79,20 +84,22 @@ func (c *Collection) getEvents(ctx context.Context, x *txn, ids []id.EventID) ([
 		return nil, err
 	}
 	var out []event.Event
-	for _, v := range vals {
+	for i, v := range vals {
 		if v.IsUndefined() {
 			continue
 		}
 		ev, err := event.Decode(bytesGo(v))
 		if err != nil {
-			return nil, fmt.Errorf("indexeddb: stored event in %q: %w", c.name, err)
+			reportBadRow(ctx, c.name, kindEvent, ids[i][:], err)
+			continue
 		}
 		out = append(out, ev)
 	}
 	return out, nil
 }
 
-// EntityEvents returns every stored event of an entity.
+// EntityEvents returns every stored event of an entity, skipping those that
+// do not decode as GetEvents does.
 func (c *Collection) EntityEvents(ctx context.Context, eid id.EntityID) ([]event.Event, error) {
 	var out []event.Event
 	err := c.read(ctx, func(x *txn) error {
@@ -112,7 +119,8 @@ func (c *Collection) EntityEvents(ctx context.Context, eid id.EntityID) ([]event
 
 // FetchStates returns exactly the states matching sel, in sel's order,
 // limited to sel.Limit, reading through a declared index when one serves
-// the selection.
+// the selection. A stored state that does not decode is skipped and
+// reported through storage.ReportBadRow.
 func (c *Collection) FetchStates(ctx context.Context, sel *query.Bound) ([]entity.State, error) {
 	if sel == nil {
 		return nil, fmt.Errorf("%w: nil selection", storage.ErrInvalid)
@@ -145,9 +153,7 @@ func (c *Collection) FetchStates(ctx context.Context, sel *query.Bound) ([]entit
 			if err != nil {
 				return err
 			}
-			if cands, err = c.decodeStates(arrayValues(all)); err != nil {
-				return err
-			}
+			cands = c.decodeStates(ctx, arrayValues(all), c.allStateKeys(ctx, x))
 		default:
 			if cands, err = c.rangeCandidates(ctx, x, p); err != nil {
 				return err
@@ -167,19 +173,42 @@ func arrayValues(arr js.Value) []js.Value {
 	return out
 }
 
-func (c *Collection) decodeStates(vals []js.Value) ([]entity.State, error) {
+// decodeStates decodes stored states, skipping (and reporting) those that
+// do not decode; keyOf(i) returns the entity id of vals[i], for the report.
+func (c *Collection) decodeStates(ctx context.Context, vals []js.Value, keyOf func(i int) []byte) []entity.State {
 	out := make([]entity.State, 0, len(vals))
-	for _, v := range vals {
+	for i, v := range vals {
 		if v.IsUndefined() {
 			continue // an index entry whose state another writer removed
 		}
 		st, err := entity.Decode(bytesGo(v))
 		if err != nil {
-			return nil, fmt.Errorf("indexeddb: stored state in %q: %w", c.name, err)
+			reportBadRow(ctx, c.name, kindState, keyOf(i), err)
+			continue
 		}
 		out = append(out, st)
 	}
-	return out, nil
+	return out
+}
+
+// allStateKeys returns keyOf for the values of a getAll over the
+// collection's states: it reads the keys (in the same order, in x) only
+// when first asked, which only a state that does not decode does.
+func (c *Collection) allStateKeys(ctx context.Context, x *txn) func(i int) []byte {
+	var keys js.Value
+	return func(i int) []byte {
+		if keys.IsUndefined() {
+			k, err := await(ctx, x.store(storeStates).Call("getAllKeys", prefixRange(c.name)))
+			if err != nil {
+				return nil // the report names the collection only
+			}
+			keys = k
+		}
+		if i >= keys.Length() {
+			return nil
+		}
+		return bytesGo(keys.Index(i).Index(1))
+	}
 }
 
 // indexRange is the IDBKeyRange of the index entries of c's property whose
@@ -237,7 +266,7 @@ func (c *Collection) getStates(ctx context.Context, x *txn, ids [][]byte) ([]ent
 	if err != nil {
 		return nil, err
 	}
-	return c.decodeStates(vals)
+	return c.decodeStates(ctx, vals, func(i int) []byte { return ids[i] }), nil
 }
 
 // walkOrdered walks the index of the first ORDER BY term in its direction,

@@ -27,4 +27,10 @@
 //
 // Go never blocks inside a JS callback: callbacks only hand results to
 // channels that the calling goroutine waits on.
+//
+// A stored state or event that does not decode (written by an older build)
+// never makes a collection unreadable: reads skip it and report it through
+// storage.ReportBadRow, GetState of it is storage.ErrFormat, and Clear drops
+// it with the rest of the cache. The Engine is a storage.CollectionLooker: a
+// collection exists once it holds a state, an event or a declared index.
 package indexeddb

@@ -49,7 +49,20 @@ var (
 	_ storage.Engine  = (*Engine)(nil)
 	_ storage.Indexer = (*Engine)(nil)
 	_ storage.Clearer = (*Engine)(nil)
+
+	_ storage.CollectionLooker = (*Engine)(nil)
 )
+
+// Row kinds of storage.BadRow.
+const (
+	kindState = "state"
+	kindEvent = "event"
+)
+
+// reportBadRow reports a row a read leaves out because it does not decode.
+func reportBadRow(ctx context.Context, collection, kind string, key []byte, err error) {
+	storage.ReportBadRow(ctx, nil, storage.BadRow{Collection: collection, Kind: kind, Key: key, Err: err})
+}
 
 // Open opens (creating if needed) the IndexedDB database called name.
 // A database written by a newer version of this engine is refused with an
@@ -164,13 +177,52 @@ func (e *Engine) use(f func() error) error {
 	return f()
 }
 
-// Collection returns the collection called name (collections need no creation).
+// Collection returns the collection called name (collections need no
+// creation, so it writes nothing).
 func (e *Engine) Collection(_ context.Context, name string) (storage.Collection, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%w: empty collection name", storage.ErrInvalid)
 	}
 	if err := e.use(func() error { return nil }); err != nil {
 		return nil, err
+	}
+	return &Collection{e: e, name: name}, nil
+}
+
+// LookupCollection returns the collection called name if it exists, which
+// here means it holds a state, an event or a declared index (Collection
+// writes nothing, so a collection only opened does not exist yet); another
+// name is an error wrapping storage.ErrNotFound. It writes nothing.
+func (e *Engine) LookupCollection(ctx context.Context, name string) (storage.Collection, error) {
+	if name == "" {
+		return nil, fmt.Errorf("%w: empty collection name", storage.ErrInvalid)
+	}
+	found := false
+	err := e.use(func() error {
+		x, err := e.begin("readonly", storeStates, storeEvents, storeIndexes)
+		if err != nil {
+			return err
+		}
+		defer x.abort()
+		r := prefixRange(name)
+		firsts, err := awaitAll(ctx, []js.Value{
+			x.store(storeStates).Call("getKey", r),
+			x.store(storeEvents).Call("getKey", r),
+			x.store(storeIndexes).Call("getKey", r),
+		})
+		if err != nil {
+			return fmt.Errorf("indexeddb: look up collection %q: %w", name, err)
+		}
+		for _, k := range firsts {
+			found = found || !k.IsUndefined()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: indexeddb: no collection %q", storage.ErrNotFound, name)
 	}
 	return &Collection{e: e, name: name}, nil
 }
@@ -265,7 +317,8 @@ func (e *Engine) apply(ctx context.Context, x *txn, b *storage.Batch) error {
 		if !stored[i].IsUndefined() {
 			o, err := entity.Decode(bytesGo(stored[i]))
 			if err != nil {
-				return fmt.Errorf("indexeddb: stored state %s in %q: %w", st.ID, st.Collection, err)
+				// Its head cannot be checked: the write fails until the row is gone (Clear).
+				return fmt.Errorf("%w: indexeddb: stored state %s in %q does not decode: %w", storage.ErrFormat, st.ID, st.Collection, err)
 			}
 			old = &o
 		}
@@ -336,7 +389,9 @@ func (e *Engine) Clear(ctx context.Context) error {
 }
 
 // DeclareIndex declares an index on a property of a collection and fills
-// it from the stored states, in one transaction. Declaring it again is a no-op.
+// it from the stored states, in one transaction. Declaring it again is a
+// no-op. Stored states that do not decode are left out (and reported
+// through storage.ReportBadRow), as fetches leave them out.
 func (e *Engine) DeclareIndex(ctx context.Context, ix storage.Index) error {
 	if ix.Collection == "" || ix.Property == "" {
 		return fmt.Errorf("%w: index needs a collection and a property (got %q, %q)", storage.ErrInvalid, ix.Collection, ix.Property)
@@ -372,10 +427,13 @@ func (e *Engine) declare(ctx context.Context, x *txn, ix storage.Index) error {
 	}
 	index := x.store(storeIndex)
 	x.store(storeIndexes).Call("put", 0, decl)
+	keyOf := (&Collection{e: e, name: ix.Collection}).allStateKeys(ctx, x)
 	for i := range all.Length() {
 		st, err := entity.Decode(bytesGo(all.Index(i)))
 		if err != nil {
-			return fmt.Errorf("stored state in %q: %w", ix.Collection, err)
+			// Fetches skip it too; it is left out of the index.
+			reportBadRow(ctx, ix.Collection, kindState, keyOf(i), err)
+			continue
 		}
 		index.Call("put", 0, key(ix.Collection, ix.Property, bytesJS(keyenc.Key(st.Values[ix.Property])), bytesJS(st.ID[:])))
 	}

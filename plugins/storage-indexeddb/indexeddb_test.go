@@ -28,7 +28,7 @@ func newHarness(ctx context.Context, t storagetest.T) (storagetest.Harness, erro
 	if err != nil {
 		return nil, err
 	}
-	return storagetest.NewHarness(e, storagetest.Capabilities{Indexes: true}, func() {
+	return storagetest.NewHarness(e, storagetest.Capabilities{Indexes: true, Lookup: true}, func() {
 		if err := indexeddb.Delete(context.Background(), name); err != nil {
 			t.Errorf("deleting database %s: %v", name, err)
 		}
