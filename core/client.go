@@ -55,7 +55,7 @@ func (n *Node) Connect(ctx context.Context, conn transport.Connection, credentia
 	}
 	if m.Fault != nil {
 		conn.Close()
-		return nil, fmt.Errorf("ankurah: connection refused: %w", errOf(m.Fault.Code, m.Fault.Message))
+		return nil, fmt.Errorf("ankurah: connection refused: %w", errOf(m.Fault.Code, m.Fault.Kinds, m.Fault.Message))
 	}
 	if m.Hello == nil {
 		conn.Close()
@@ -272,7 +272,7 @@ func (p *Peer) request(ctx context.Context, r *transport.Request) (*transport.Re
 			return nil, transport.ErrClosed
 		}
 		if resp.Error != "" {
-			return resp, errOf(resp.Code, resp.Error)
+			return resp, errOf(resp.Code, resp.Kinds, resp.Error)
 		}
 		return resp, nil
 	case <-ctx.Done():
@@ -348,7 +348,7 @@ func (p *Peer) clientLoop() {
 				}
 			}
 		case m.Fault != nil:
-			p.shutdown(errOf(m.Fault.Code, m.Fault.Message))
+			p.shutdown(errOf(m.Fault.Code, m.Fault.Kinds, m.Fault.Message))
 			return
 		default:
 			p.fault(transport.CodeProtocol, fmt.Errorf("%w: unexpected message from the durable peer", transport.ErrProtocol))
@@ -365,7 +365,7 @@ func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more 
 	if r.Error == "" {
 		if err := n.storeSnapshots(ctx, p, r.States, nil); err != nil {
 			p.log.Warn("refusing states from durable peer", "err", err)
-			r.Error, r.Code = err.Error(), codeOf(err)
+			r.Error, r.Code, r.Kinds = err.Error(), codeOf(err), kindsOf(err)
 		}
 	}
 	p.reqMu.Lock()
@@ -380,7 +380,7 @@ func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more 
 		acc.Unchanged = append(acc.Unchanged, r.Unchanged...)
 		acc.Events = append(acc.Events, r.Events...)
 		if r.Error != "" && acc.Error == "" {
-			acc.Error, acc.Code = r.Error, r.Code
+			acc.Error, acc.Code, acc.Kinds = r.Error, r.Code, r.Kinds
 		}
 		r = acc
 	}
@@ -841,7 +841,7 @@ func unconfirmed(resp *transport.Response, known []*View) []id.EntityID {
 // live query keeps its last result, stops following the peer, and reports
 // why through Err. (A reconnection subscribes it again.)
 func (n *Node) remoteSubEnded(e *transport.SubEnded) {
-	err := errOf(e.Code, e.Message)
+	err := errOf(e.Code, e.Kinds, e.Message)
 	n.upMu.Lock()
 	lq := n.up.subs[e.Sub]
 	n.upMu.Unlock()

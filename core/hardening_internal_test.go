@@ -2,10 +2,13 @@ package core
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
 	"github.com/ankurah/ankurah-go/core/transport"
 )
@@ -142,5 +145,22 @@ func TestLiveQuery_UpdateSelectionAfterCloseLeavesNoServerSubscription(t *testin
 	t.Logf("UpdateSelection on a closed query: %v; server live queries now %d", err, reactorSize(server))
 	if reactorSize(server) != 0 {
 		t.Error("BUG: closed client query re-subscribed on the server and never unsubscribed")
+	}
+}
+
+// Every exported sentinel survives the wire: errors.Is works on the
+// receiving side for each (a server-side query.ErrSyntax used to arrive as
+// policy.ErrInvalid).
+func TestWireErrors_KeepEverySentinel(t *testing.T) {
+	for _, s := range wireSentinels {
+		err := fmt.Errorf("context: %w", s.err)
+		back := errOf(codeOf(err), kindsOf(err), err.Error())
+		if !errors.Is(back, s.err) || !errors.Is(back, ErrRemote) {
+			t.Errorf("%s: received as %v", s.kind, back)
+		}
+	}
+	// An old peer that sends only a code still maps to its sentinel.
+	if back := errOf(transport.CodeNotFound, "", "gone"); !errors.Is(back, storage.ErrNotFound) {
+		t.Errorf("code only: %v", back)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -302,7 +303,7 @@ func (p *Peer) flushUpdates() {
 		if err := p.enqueue(&transport.Message{Updates: part, More: i < len(parts)-1}); err != nil {
 			// Estimated to fit, yet does not: tell each subscription.
 			for _, u := range part {
-				ended = append(ended, transport.SubEnded{Sub: u.Sub, Code: codeOf(err), Message: err.Error()})
+				ended = append(ended, transport.SubEnded{Sub: u.Sub, Code: codeOf(err), Message: err.Error(), Kinds: kindsOf(err)})
 			}
 		}
 	}
@@ -357,7 +358,7 @@ const faultTimeout = 2 * time.Second
 
 // fault tells the remote why the connection ends, then ends it.
 func (p *Peer) fault(code transport.Code, err error) {
-	frame, _ := transport.Encode(&transport.Message{Fault: &transport.Fault{Code: code, Message: err.Error()}})
+	frame, _ := transport.Encode(&transport.Message{Fault: &transport.Fault{Code: code, Message: err.Error(), Kinds: kindsOf(err)}})
 	ctx, cancel := context.WithTimeout(context.Background(), faultTimeout)
 	_ = p.conn.Send(ctx, frame)
 	cancel()
@@ -400,32 +401,86 @@ func codeOf(err error) transport.Code {
 // ErrRemote wraps every error a remote node reported.
 var ErrRemote = errors.New("ankurah: remote error")
 
-// errOf turns a wire error back into one that wraps the right sentinel.
-func errOf(code transport.Code, msg string) error {
-	var s error
-	switch code {
-	case transport.CodeNotFound:
-		s = storage.ErrNotFound
-	case transport.CodeDenied:
-		s = policy.ErrAccessDenied
-	case transport.CodeUnauthenticated:
-		s = policy.ErrUnauthenticated
-	case transport.CodeConflict:
-		s = storage.ErrConflict
-	case transport.CodeVersion:
-		s = transport.ErrVersion
-	case transport.CodeProtocol:
-		s = transport.ErrProtocol
-	case transport.CodeInvalid:
-		s = policy.ErrInvalid
-	case transport.CodeLimit:
-		s = limits.ErrExceeded
-	case transport.CodeBusy:
-		s = ErrBusy
-	case transport.CodeClosed:
-		s = ErrClosed
-	default:
-		return fmt.Errorf("%w: %s", ErrRemote, msg)
+// wireSentinels names every exported sentinel an error may carry across the
+// wire: the sender lists those its error wraps (kindsOf), the receiver wraps
+// the same ones (errOf), so errors.Is works on either side of a connection.
+var wireSentinels = []struct {
+	kind string
+	err  error
+}{
+	{"storage.not-found", storage.ErrNotFound}, {"storage.conflict", storage.ErrConflict},
+	{"storage.invalid", storage.ErrInvalid}, {"storage.format", storage.ErrFormat}, {"storage.closed", storage.ErrClosed},
+	{"policy.denied", policy.ErrAccessDenied}, {"policy.unauthenticated", policy.ErrUnauthenticated}, {"policy.invalid", policy.ErrInvalid},
+	{"event.invalid", event.ErrInvalid}, {"event.missing-parent", event.ErrMissingParent},
+	{"event.budget", event.ErrBudgetExceeded}, {"event.too-large", event.ErrTooLarge},
+	{"property.invalid", property.ErrInvalid}, {"property.unknown-backend", property.ErrUnknownBackend},
+	{"query.syntax", query.ErrSyntax}, {"query.bind", query.ErrBind}, {"query.type", query.ErrType},
+	{"value.unsupported", value.ErrUnsupported},
+	{"limits.exceeded", limits.ErrExceeded}, {"limits.invalid-name", limits.ErrInvalidName},
+	{"core.busy", ErrBusy}, {"core.closed", ErrClosed}, {"core.retries-exhausted", ErrRetriesExhausted},
+	{"core.deleted", ErrDeleted}, {"core.slow-consumer", ErrSlowConsumer},
+	{"transport.protocol", transport.ErrProtocol}, {"transport.version", transport.ErrVersion}, {"transport.too-large", transport.ErrTooLarge},
+}
+
+// kindsOf lists the sentinels err wraps, for the wire.
+func kindsOf(err error) string {
+	var ks []string
+	for _, s := range wireSentinels {
+		if errors.Is(err, s.err) {
+			ks = append(ks, s.kind)
+		}
 	}
-	return fmt.Errorf("%w: %w: %s", ErrRemote, s, msg)
+	return strings.Join(ks, ",")
+}
+
+// remoteError is an error a remote node reported: its message, wrapping
+// ErrRemote and the sentinels the remote error wrapped.
+type remoteError struct {
+	msg  string
+	errs []error
+}
+
+func (e *remoteError) Error() string   { return ErrRemote.Error() + ": " + e.msg }
+func (e *remoteError) Unwrap() []error { return e.errs }
+
+// errOf turns a wire error back into one that wraps the same sentinels
+// (those named by kinds, else the one its code stands for).
+func errOf(code transport.Code, kinds, msg string) error {
+	errs := []error{ErrRemote}
+	for _, k := range strings.Split(kinds, ",") {
+		for _, s := range wireSentinels {
+			if s.kind == k {
+				errs = append(errs, s.err)
+			}
+		}
+	}
+	if len(errs) == 1 {
+		var s error
+		switch code {
+		case transport.CodeNotFound:
+			s = storage.ErrNotFound
+		case transport.CodeDenied:
+			s = policy.ErrAccessDenied
+		case transport.CodeUnauthenticated:
+			s = policy.ErrUnauthenticated
+		case transport.CodeConflict:
+			s = storage.ErrConflict
+		case transport.CodeVersion:
+			s = transport.ErrVersion
+		case transport.CodeProtocol:
+			s = transport.ErrProtocol
+		case transport.CodeInvalid:
+			s = policy.ErrInvalid
+		case transport.CodeLimit:
+			s = limits.ErrExceeded
+		case transport.CodeBusy:
+			s = ErrBusy
+		case transport.CodeClosed:
+			s = ErrClosed
+		}
+		if s != nil {
+			errs = append(errs, s)
+		}
+	}
+	return &remoteError{msg: msg, errs: errs}
 }

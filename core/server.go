@@ -122,7 +122,7 @@ func (p *Peer) readLoop(ctx context.Context, pinfo policy.Peer, reqs chan<- *tra
 			p.setCredentials(cd)
 			p.reauthorize(ctx)
 		case m.Fault != nil:
-			err := errOf(m.Fault.Code, m.Fault.Message)
+			err := errOf(m.Fault.Code, m.Fault.Kinds, m.Fault.Message)
 			p.shutdown(err)
 			return err
 		default:
@@ -134,7 +134,7 @@ func (p *Peer) readLoop(ctx context.Context, pinfo policy.Peer, reqs chan<- *tra
 }
 
 func sendFault(conn transport.Connection, code transport.Code, err error) {
-	frame, _ := transport.Encode(&transport.Message{Fault: &transport.Fault{Code: code, Message: err.Error()}})
+	frame, _ := transport.Encode(&transport.Message{Fault: &transport.Fault{Code: code, Message: err.Error(), Kinds: kindsOf(err)}})
 	ctx, cancel := context.WithTimeout(context.Background(), faultTimeout)
 	_ = conn.Send(ctx, frame)
 	cancel()
@@ -193,7 +193,7 @@ func (p *Peer) context() *Context {
 }
 
 func fail(reqID uint64, err error) *transport.Response {
-	return &transport.Response{ID: reqID, Error: err.Error(), Code: codeOf(err)}
+	return &transport.Response{ID: reqID, Error: err.Error(), Code: codeOf(err), Kinds: kindsOf(err)}
 }
 
 // serve answers one request on the durable side. Answers that stream are

@@ -44,6 +44,7 @@ type SubEnded struct {
 	Sub     uint64 `cbor:"1,keyasint"`
 	Code    Code   `cbor:"2,keyasint"`
 	Message string `cbor:"3,keyasint"`
+	Kinds   string `cbor:"4,keyasint,omitempty"` // as in Fault
 }
 
 // Hello opens a connection, from each side.
@@ -59,6 +60,9 @@ type Hello struct {
 type Fault struct {
 	Code    Code   `cbor:"1,keyasint"`
 	Message string `cbor:"2,keyasint"`
+	// Kinds names the sentinel errors the error wrapped (comma-separated, as
+	// core's table names them), so the receiver can wrap the same ones.
+	Kinds string `cbor:"3,keyasint,omitempty"`
 }
 
 // Known is an entity the client already holds, with its head.
@@ -120,6 +124,8 @@ type Response struct {
 	Events []event.Event  `cbor:"5,keyasint,omitempty"`
 	// Unchanged lists known entities whose heads did not change.
 	Unchanged []id.EntityID `cbor:"6,keyasint,omitempty"`
+	// Kinds names the sentinel errors Error wrapped, as in Fault.
+	Kinds string `cbor:"7,keyasint,omitempty"`
 }
 
 // Code classifies a response error so the requester can wrap the right sentinel.
