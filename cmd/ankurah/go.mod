@@ -12,6 +12,7 @@ require (
 	github.com/ankurah/ankurah-go/plugins/storage-tikv v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/transport-ws v0.0.0-00010101000000-000000000000
 	github.com/golang-jwt/jwt/v5 v5.3.1
+	go.etcd.io/bbolt v1.5.0
 )
 
 require (
@@ -62,7 +63,6 @@ require (
 	github.com/tikv/pd/client v0.0.0-20260401072359-048f0d8f6f71 // indirect
 	github.com/twmb/murmur3 v1.1.3 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
-	go.etcd.io/bbolt v1.5.0 // indirect
 	go.etcd.io/etcd/api/v3 v3.5.10 // indirect
 	go.etcd.io/etcd/client/pkg/v3 v3.5.10 // indirect
 	go.etcd.io/etcd/client/v3 v3.5.10 // indirect

@@ -3,11 +3,17 @@
 //	ankurah serve [--addr 127.0.0.1:9797] [--data-dir ankurah-data | --storage URL] [--static dir] [--policy rules.yaml] [--tls-cert F --tls-key F]
 //	ankurah query [--server ws://127.0.0.1:9797/ws] [--watch] COLLECTION QUERY [ARGS...]
 //	ankurah create [--server …] COLLECTION prop=value...
+//	ankurah admin bad-rows [--data-dir D | --storage URL] [COLLECTION...]
+//	ankurah admin remove-row [--data-dir D | --storage URL] COLLECTION KIND KEY
 //
 // serve runs a durable node that clients reach over WebSockets at /ws, with
 // /healthz for load balancers; it stops gracefully on SIGINT/SIGTERM.
 // Storage URLs: bolt://PATH (the embedded default, in --data-dir), memory://,
 // postgres://… , tikv://PD1:2379,PD2:2379, plugin:///path/to/binary.
+//
+// admin works on a server's storage while the server is stopped (a bolt file
+// has one process at a time): bad-rows lists the rows the engine cannot
+// decode, which reads skip, and remove-row deletes one (docs/bad-rows.md).
 package main
 
 import (
@@ -39,6 +45,9 @@ const usage = `usage:
                  [--policy rules.yaml] [--tls-cert FILE --tls-key FILE] [--allowed-origins PATTERNS]
   ankurah query  [--server ws://127.0.0.1:9797/ws] [--watch] COLLECTION QUERY [ARGS...]
   ankurah create [--server ws://127.0.0.1:9797/ws] COLLECTION PROP=VALUE...
+  ankurah admin  bad-rows   [--data-dir ankurah-data | --storage URL] [COLLECTION...]
+  ankurah admin  remove-row [--data-dir ankurah-data | --storage URL] COLLECTION KIND KEY
+                 (ankurah admin help: rows the storage cannot decode, and removing one)
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -54,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return queryCmd(ctx, args[1:], stdout, stderr)
 	case "create":
 		return createCmd(ctx, args[1:], stdout, stderr)
+	case "admin":
+		return adminCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
