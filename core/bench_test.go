@@ -120,3 +120,117 @@ func BenchmarkLiveQuery_Establish1000(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReactor_RangeQueries commits one change while N live queries of
+// the shape `code >= q AND code < q+1` exist, exactly one of which matches.
+func BenchmarkReactor_RangeQueries(b *testing.B) {
+	for _, queries := range []int{1, 10000} {
+		b.Run(fmt.Sprintf("queries=%d", queries), func(b *testing.B) {
+			ctx := context.Background()
+			n, _ := core.NewNode(memory.New(), policy.Permissive{})
+			defer n.Close()
+			c := n.Context(nil)
+			ids := createAlbums(b, c, album{"x", "y", 1})
+			for q := 0; q < queries; q++ {
+				if _, err := c.Query(ctx, "album", "code >= ? AND code < ?", q, q+1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				trx := c.Begin()
+				m, _ := trx.Edit(ctx, "album", ids[0])
+				m.Set("code", 0)
+				m.Set("n", i)
+				if err := trx.Commit(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkReactor_LimitedQueries commits a new row that enters the window
+// of N LIMITed live queries (`group = ? ORDER BY n DESC LIMIT 10` over a
+// group of 200 rows, every query on the same group).
+func BenchmarkReactor_LimitedQueries(b *testing.B) {
+	for _, queries := range []int{1, 100, 1000} {
+		b.Run(fmt.Sprintf("queries=%d", queries), func(b *testing.B) {
+			ctx := context.Background()
+			n, _ := core.NewNode(memory.New(), policy.Permissive{})
+			defer n.Close()
+			c := n.Context(nil)
+			trx := c.Begin()
+			for i := 0; i < 200; i++ {
+				m, _ := trx.Create(ctx, "row")
+				m.Set("group", 1)
+				m.Set("n", i)
+			}
+			if err := trx.Commit(ctx); err != nil {
+				b.Fatal(err)
+			}
+			for q := 0; q < queries; q++ {
+				if _, err := c.Query(ctx, "row", "group = ? ORDER BY n DESC LIMIT 10", 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				trx := c.Begin()
+				m, _ := trx.Create(ctx, "row")
+				m.Set("group", 1)
+				m.Set("n", 1000+i)
+				if err := trx.Commit(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkReactor_LimitedQueriesMiss commits a change that every one of N
+// LIMITed live queries (`n >= q ORDER BY n LIMIT 10`, q = 0…N-1, over 2,000
+// rows) matches but that enters none of their windows.
+func BenchmarkReactor_LimitedQueriesMiss(b *testing.B) {
+	for _, queries := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("queries=%d", queries), func(b *testing.B) {
+			ctx := context.Background()
+			n, _ := core.NewNode(memory.New(), policy.Permissive{})
+			defer n.Close()
+			c := n.Context(nil)
+			trx := c.Begin()
+			for i := 0; i < 2000; i++ {
+				m, _ := trx.Create(ctx, "row")
+				m.Set("n", i)
+			}
+			if err := trx.Commit(ctx); err != nil {
+				b.Fatal(err)
+			}
+			ids := createAlbums(b, c, album{"x", "y", 1})
+			_ = ids
+			trx = c.Begin()
+			late, _ := trx.Create(ctx, "row")
+			late.Set("n", 5000)
+			if err := trx.Commit(ctx); err != nil {
+				b.Fatal(err)
+			}
+			for q := 0; q < queries; q++ {
+				if _, err := c.Query(ctx, "row", "n >= ? ORDER BY n LIMIT 10", q); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				trx := c.Begin()
+				m, _ := trx.Edit(ctx, "row", late.ID())
+				m.Set("n", 5000+i)
+				if err := trx.Commit(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -388,26 +388,7 @@ func (lq *LiveQuery) apply(ctx context.Context, changes []change) {
 		return ok && n.agent.CheckRead(ctx, lq.ctx.cdata, st) == nil
 	}
 	if lq.eff.HasLimit() {
-		// A LIMITed query may gain or lose rows at its edge: refetch, which
-		// also fills any gap a removal leaves, and report the difference.
-		touched := map[id.EntityID]*entity.State{}
-		relevant := false
-		for i := range changes {
-			ch := &changes[i]
-			touched[ch.after.ID] = &ch.after
-			if _, was := lq.byID[ch.after.ID]; was || matches(&ch.after) {
-				relevant = true
-			}
-		}
-		if !relevant {
-			return
-		}
-		states, err := lq.ctx.fetchStates(ctx, lq.collection, lq.eff)
-		if err != nil {
-			n.log.ErrorContext(ctx, "live query refill failed", "query", lq.qid.String(), "err", err)
-			return
-		}
-		lq.diffAndPublish(states, touched)
+		lq.applyLimited(ctx, changes, matches)
 		return
 	}
 	var cs ChangeSet
@@ -445,6 +426,90 @@ func (lq *LiveQuery) apply(ctx context.Context, changes []change) {
 	})
 	cs.Items = slices.Clone(lq.items)
 	lq.publish(cs)
+}
+
+// applyLimited is apply for a LIMITed query (lq.mu held). Most changes are
+// settled in place: entities that enter sort into the window (pushing rows
+// out of a full one), ones that change move within it, and a window that is
+// not full holds every match. Rows outside a full window all sort after its
+// last row as it was; so the query is fetched again only when, after the
+// changes, a full window has a gap, or holds a row that sorts after that
+// boundary (a row from storage might belong before it).
+func (lq *LiveQuery) applyLimited(ctx context.Context, changes []change, matches func(*entity.State) bool) {
+	n := lq.ctx.node
+	limit := int(lq.eff.Limit)
+	order := lq.eff.OrderBy
+	cmp := func(a, b *entity.State) int { return query.CompareRows(order, a.Values, a.ID, b.Values, b.ID) }
+	full := len(lq.items) >= limit && limit > 0
+	var boundary entity.State
+	if full {
+		boundary = lq.items[len(lq.items)-1].state
+		// The common case first: nothing leaves or changes in the window
+		// and nothing enters it.
+		settled := true
+		for i := range changes {
+			ch := &changes[i]
+			if _, was := lq.byID[ch.after.ID]; was || matches(&ch.after) && cmp(&ch.after, &boundary) < 0 {
+				settled = false
+				break
+			}
+		}
+		if settled {
+			return
+		}
+	}
+	items := make([]*entity.State, len(lq.items))
+	for i, v := range lq.items {
+		items[i] = &v.state
+	}
+	touched := map[id.EntityID]*entity.State{}
+	relevant := false
+	for i := range changes {
+		ch := &changes[i]
+		touched[ch.after.ID] = &ch.after
+		_, was := lq.byID[ch.after.ID]
+		now := matches(&ch.after)
+		if !was && !now {
+			continue
+		}
+		relevant = true
+		if was {
+			items = slices.DeleteFunc(items, func(s *entity.State) bool { return s.ID == ch.after.ID })
+		}
+		if now {
+			pos, _ := slices.BinarySearchFunc(items, &ch.after, cmp)
+			items = slices.Insert(items, pos, &ch.after)
+		}
+	}
+	if !relevant {
+		return
+	}
+	if len(items) > limit {
+		items = items[:limit]
+	}
+	refill := full && len(items) < limit
+	if full && !refill {
+		for _, s := range items {
+			if cmp(s, &boundary) > 0 {
+				refill = true
+				break
+			}
+		}
+	}
+	if refill {
+		states, err := lq.ctx.fetchStates(ctx, lq.collection, lq.eff)
+		if err != nil {
+			n.log.ErrorContext(ctx, "live query refill failed", "query", lq.qid.String(), "err", err)
+			return
+		}
+		lq.diffAndPublish(states, touched)
+		return
+	}
+	states := make([]entity.State, len(items))
+	for i, s := range items {
+		states[i] = *s
+	}
+	lq.diffAndPublish(states, touched)
 }
 
 // publish hands a ChangeSet to the sink now and to subscribers in order.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
+	"slices"
+	"sort"
 	"sync"
 
 	"github.com/ankurah/ankurah-go/core/entity"
@@ -31,8 +33,64 @@ type reactor struct {
 
 type watch struct {
 	eq     map[string]map[string]map[*LiveQuery]struct{} // property -> equality key -> queries
-	ranges map[string]map[*LiveQuery]rangeTerm           // property -> queries with a range on it
+	ranges map[string]*rangeIndex                        // property -> queries with a range on it
 	scan   map[*LiveQuery]struct{}                       // queries evaluated on every change
+}
+
+// rangeIndex holds the range terms on one property, sorted by bound, so a
+// changed value finds the queries it can match by binary search: a value v
+// is in `p > b` / `p >= b` only if b <= v, and in `p < b` / `p <= b` only if
+// b >= v, and only bounds of v's rank are comparable with it. The cost of a
+// change follows the matching queries, not the queries that exist.
+type rangeIndex struct {
+	lowers []rangeEntry // > and >=, by bound
+	uppers []rangeEntry // < and <=, by bound
+}
+
+type rangeEntry struct {
+	rangeTerm
+	lq *LiveQuery
+}
+
+func (ri *rangeIndex) add(lq *LiveQuery, rt rangeTerm) {
+	list := &ri.uppers
+	if rt.op == query.Gt || rt.op == query.Ge {
+		list = &ri.lowers
+	}
+	i := sort.Search(len(*list), func(i int) bool { return value.Compare((*list)[i].val, rt.val) > 0 })
+	*list = slices.Insert(*list, i, rangeEntry{rt, lq})
+}
+
+func (ri *rangeIndex) remove(lq *LiveQuery) {
+	del := func(e rangeEntry) bool { return e.lq == lq }
+	ri.lowers = slices.DeleteFunc(ri.lowers, del)
+	ri.uppers = slices.DeleteFunc(ri.uppers, del)
+}
+
+func (ri *rangeIndex) len() int { return len(ri.lowers) + len(ri.uppers) }
+
+// match calls hit for every query whose range term holds for v.
+func (ri *rangeIndex) match(v value.Value, hit func(*LiveQuery)) {
+	if v.IsNull() {
+		return
+	}
+	r := value.Rank(v)
+	// lowers: bounds of v's rank up to v.
+	i0 := sort.Search(len(ri.lowers), func(i int) bool { return value.Rank(ri.lowers[i].val) >= r })
+	i1 := sort.Search(len(ri.lowers), func(i int) bool { return value.Compare(ri.lowers[i].val, v) > 0 })
+	for _, e := range ri.lowers[i0:max(i0, i1)] {
+		if inRange(e.rangeTerm, v) {
+			hit(e.lq)
+		}
+	}
+	// uppers: bounds of v's rank from v on.
+	j0 := sort.Search(len(ri.uppers), func(i int) bool { return value.Compare(ri.uppers[i].val, v) >= 0 })
+	j1 := sort.Search(len(ri.uppers), func(i int) bool { return value.Rank(ri.uppers[i].val) > r })
+	for _, e := range ri.uppers[j0:max(j0, j1)] {
+		if inRange(e.rangeTerm, v) {
+			hit(e.lq)
+		}
+	}
 }
 
 type rangeTerm struct {
@@ -55,7 +113,7 @@ func newReactor() *reactor {
 func (r *reactor) watch(collection string) *watch {
 	w, ok := r.colls[collection]
 	if !ok {
-		w = &watch{eq: map[string]map[string]map[*LiveQuery]struct{}{}, ranges: map[string]map[*LiveQuery]rangeTerm{}, scan: map[*LiveQuery]struct{}{}}
+		w = &watch{eq: map[string]map[string]map[*LiveQuery]struct{}{}, ranges: map[string]*rangeIndex{}, scan: map[*LiveQuery]struct{}{}}
 		r.colls[collection] = w
 	}
 	return w
@@ -173,9 +231,9 @@ func (r *reactor) add(lq *LiveQuery) {
 	case rt != nil:
 		p.isRange = true
 		if w.ranges[prop] == nil {
-			w.ranges[prop] = map[*LiveQuery]rangeTerm{}
+			w.ranges[prop] = &rangeIndex{}
 		}
-		w.ranges[prop][lq] = *rt
+		w.ranges[prop].add(lq, *rt)
 	case prop != "":
 		if w.eq[prop] == nil {
 			w.eq[prop] = map[string]map[*LiveQuery]struct{}{}
@@ -226,7 +284,12 @@ func (r *reactor) remove(lq *LiveQuery) {
 	}
 	delete(w.scan, lq)
 	if p.isRange {
-		delete(w.ranges[p.prop], lq)
+		if ri := w.ranges[p.prop]; ri != nil {
+			ri.remove(lq)
+			if ri.len() == 0 {
+				delete(w.ranges, p.prop)
+			}
+		}
 		return
 	}
 	for _, k := range p.keys {
@@ -346,14 +409,9 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 				}
 			}
 		}
-		for prop, qs := range w.ranges {
-			for lq, rt := range qs {
-				for _, st := range states {
-					if inRange(rt, st.Values[prop]) {
-						hit(lq)
-						break
-					}
-				}
+		for prop, ri := range w.ranges {
+			for _, st := range states {
+				ri.match(st.Values[prop], hit)
 			}
 		}
 		for lq := range w.scan {

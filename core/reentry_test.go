@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ankurah/ankurah-go/core"
+	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
 	"github.com/ankurah/ankurah-go/core/transport"
@@ -245,3 +247,63 @@ func TestOutbox_CommitAndRecordAreOneBatch(t *testing.T) {
 }
 
 func pipe() (transport.Connection, transport.Connection) { return transport.Pipe() }
+
+// A LIMITed live query settles most commits in place; after every commit of
+// a random sequence its items equal a fresh fetch of the same query.
+func TestLiveQuery_LimitedEqualsAFreshFetch(t *testing.T) {
+	ctx := context.Background()
+	for seed := uint64(0); seed < 6; seed++ {
+		limitedAgainstFetch(t, ctx, seed)
+	}
+}
+
+func limitedAgainstFetch(t *testing.T, ctx context.Context, seed uint64) {
+	n := newNode(t)
+	c := n.Context(nil)
+	rng := rand.New(rand.NewPCG(seed, 4))
+	var ids []id.EntityID
+	for _, q := range []string{"n >= 10 ORDER BY n DESC LIMIT 5", "g = 1 ORDER BY n LIMIT 3", "true LIMIT 4", "n < 20 ORDER BY g, n DESC LIMIT 6", "true LIMIT 0"} {
+		lq, err := c.Query(ctx, "row", q)
+		must(t, err)
+		defer lq.Close()
+		for step := 0; step < 150; step++ {
+			trx := c.Begin()
+			switch k := rng.IntN(10); {
+			case k < 3 || len(ids) < 5:
+				m, err := trx.Create(ctx, "row")
+				must(t, err)
+				must(t, m.Set("n", rng.IntN(30)))
+				must(t, m.Set("g", rng.IntN(2)))
+				must(t, trx.Commit(ctx))
+				ids = append(ids, m.ID())
+				continue
+			case k < 9:
+				for j := 0; j < 1+rng.IntN(3); j++ {
+					m, err := trx.Edit(ctx, "row", ids[rng.IntN(len(ids))])
+					if errors.Is(err, storage.ErrNotFound) {
+						continue
+					}
+					must(t, err)
+					must(t, m.Set("n", rng.IntN(30)))
+					must(t, m.Set("g", rng.IntN(2)))
+				}
+			default:
+				if err := trx.Delete(ctx, "row", ids[rng.IntN(len(ids))]); err != nil && !errors.Is(err, storage.ErrNotFound) {
+					t.Fatal(err)
+				}
+			}
+			must(t, trx.Commit(ctx))
+			want, err := c.Fetch(ctx, "row", q)
+			must(t, err)
+			got := lq.Items()
+			if len(got) != len(want) {
+				t.Fatalf("seed %d, %s, step %d: live %d rows, fetch %d", seed, q, step, len(got), len(want))
+			}
+			for i := range got {
+				if got[i].ID() != want[i].ID() || !got[i].Head().Equal(want[i].Head()) {
+					t.Fatalf("seed %d, %s, step %d, row %d: live %s, fetch %s", seed, q, step, i, got[i].ID(), want[i].ID())
+				}
+			}
+		}
+	}
+}

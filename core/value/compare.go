@@ -98,3 +98,9 @@ func Comparable(a, b Value) bool {
 // Equal reports whether a and b are the same value in the total order
 // (Int(1) equals Float(1.0)).
 func Equal(a, b Value) bool { return Compare(a, b) == 0 }
+
+// Rank returns the place of v's kind in the order across kinds (int and
+// float share one). Two non-NULL values are Comparable exactly when their
+// ranks are equal, so the values comparable with v form one contiguous run
+// in Compare's order.
+func Rank(v Value) int { return rank(v.k) }
