@@ -45,6 +45,8 @@ var errorCodes = []struct {
 	{core.ErrClosed, "closed"},
 	{storage.ErrClosed, "closed"},
 	{event.ErrBudgetExceeded, "budget_exceeded"},
+	{core.ErrLimit, "limit"},
+	{core.ErrBusy, "busy"},
 	{errInvalidArg, "invalid_argument"},
 	{text.ErrOutOfRange, "invalid_argument"},
 }

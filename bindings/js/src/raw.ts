@@ -75,7 +75,7 @@ export interface AnkurahError extends Error {
   name: "AnkurahError";
   code:
     | "not_found" | "conflict" | "syntax" | "bind" | "type" | "access_denied" | "unauthenticated"
-    | "transaction_done" | "invalid_name" | "closed" | "budget_exceeded" | "invalid_argument" | "internal";
+    | "transaction_done" | "invalid_name" | "closed" | "budget_exceeded" | "limit" | "busy" | "invalid_argument" | "internal";
 }
 
 /** Reports whether e is an error from the node with the given code. */
