@@ -511,11 +511,9 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 	if len(batch.States) == 0 {
 		return nil
 	}
-	if err := n.engine.Apply(ctx, batch); err != nil {
+	if err := n.write(ctx, batch, changes); err != nil {
 		return fmt.Errorf("ankurah: store states from durable peer: %w", err)
 	}
-	n.seq.Add(1)
-	n.reactor.notify(ctx, n, changes)
 	return nil
 }
 
@@ -631,11 +629,9 @@ func (n *Node) applyLocal(ctx context.Context, cdata any, evs []event.Event, out
 		batch.States = append(batch.States, storage.StateWrite{State: *cur[eid], Expected: expected})
 		changes = append(changes, change{collection: cur[eid].Collection, before: before[eid], after: *cur[eid]})
 	}
-	if err := n.engine.Apply(ctx, batch); err != nil {
+	if err := n.write(ctx, batch, changes); err != nil {
 		return fmt.Errorf("ankurah: commit: %w", err)
 	}
-	n.seq.Add(1)
-	n.reactor.notify(ctx, n, changes)
 	return nil
 }
 

@@ -352,16 +352,7 @@ func (n *Node) commitEvents(ctx context.Context, cdata any, evs []event.Event, c
 		if !locked {
 			n.commitMu.Lock()
 		}
-		err = n.engine.Apply(ctx, batch)
-		if err == nil {
-			n.seq.Add(1)
-			for i := range changes {
-				ch := &changes[i]
-				n.cache.put(ch.collection, ch.after.ID, ch.after.Head, ch.backends, ch.applied)
-				ch.backends = nil
-			}
-			n.reactor.notify(ctx, n, changes)
-		}
+		err = n.write(ctx, batch, changes)
 		n.commitMu.Unlock()
 		if err == nil {
 			return changes, nil

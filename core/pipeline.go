@@ -1,0 +1,32 @@
+package core
+
+import (
+	"context"
+
+	"github.com/ankurah/ankurah-go/core/storage"
+)
+
+// write is the last step every change of the node's data goes through —
+// local commits and commits forwarded by clients (commitEvents), offline
+// commits with their outbox record (applyLocal), and states received from a
+// durable peer (storeSnapshots): the batch is applied as one storage batch,
+// gets the next position of the node's change log (seq), its decoded
+// backends go to the cache, and the reactor hands the changes to live
+// queries, watches and subscribed peers in log order. The caller holds
+// commitMu and has validated and staged the batch; an error leaves storage
+// and the log unchanged.
+func (n *Node) write(ctx context.Context, batch *storage.Batch, changes []change) error {
+	if err := n.engine.Apply(ctx, batch); err != nil {
+		return err
+	}
+	n.seq.Add(1)
+	for i := range changes {
+		ch := &changes[i]
+		if ch.backends != nil {
+			n.cache.put(ch.collection, ch.after.ID, ch.after.Head, ch.backends, ch.applied)
+			ch.backends = nil
+		}
+	}
+	n.reactor.notify(ctx, n, changes)
+	return nil
+}
