@@ -121,6 +121,7 @@ func withSecret(t testing.TB, src []byte) []byte {
 
 // server is a durable node served over websockets, as `ankurah serve` runs it.
 type server struct {
+	t      testing.TB // the test that started it: clients live as long as the server
 	URL    string
 	Node   *core.Node
 	Engine *bolt.Engine
@@ -178,7 +179,7 @@ func startServer(t testing.TB, opts ...serverOption) *server {
 		hs.Close()
 		eng.Close()
 	})
-	return &server{URL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws", Node: node, Engine: eng, Agent: agent, Clock: clk, Limits: node.Limits()}
+	return &server{t: t, URL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws", Node: node, Engine: eng, Agent: agent, Clock: clk, Limits: node.Limits()}
 }
 
 // token mints an HS256 token for sub, valid for an hour of the server's clock.
@@ -234,7 +235,7 @@ func (s *server) dialToken(t testing.TB, tok string) (*client, error) {
 	wc, err := ws.Dial(deadline(t), s.URL, n, ws.WithCredentials(func() []byte { return []byte(*c.tok.Load()) }),
 		ws.WithBackoff(50*time.Millisecond, time.Second), ws.WithClientLogger(logger))
 	c.WS = wc
-	t.Cleanup(func() {
+	s.t.Cleanup(func() {
 		wc.Close()
 		n.Close()
 	})
@@ -496,7 +497,7 @@ func (s *server) bystanders(t testing.TB) *bystanders {
 	if err != nil {
 		t.Fatalf("bob's live query: %v", err)
 	}
-	t.Cleanup(lq.Close)
+	s.t.Cleanup(lq.Close)
 	b.bobLive = lq
 	s.by = b
 	return b
@@ -606,6 +607,7 @@ type raw struct {
 	mu      sync.Mutex
 	notices []*transport.Fault
 	updates [][]transport.Update
+	faults  []*transport.Fault // faults disconnected read
 }
 
 func (s *server) rawDial(t testing.TB) *raw {
@@ -826,7 +828,12 @@ func (o outcome) refused(t testing.TB, what string, codes ...transport.Code) {
 func (r *raw) disconnected(t testing.TB, what string) error {
 	t.Helper()
 	for {
-		_, err := r.read()
+		m, err := r.read()
+		if err == nil && m.Fault != nil {
+			r.mu.Lock()
+			r.faults = append(r.faults, m.Fault)
+			r.mu.Unlock()
+		}
 		if err == nil || errors.Is(err, transport.ErrProtocol) {
 			continue
 		}
