@@ -960,3 +960,12 @@ var nonceSeq atomic.Int64
 func commit(evs ...event.Event) *transport.Request {
 	return &transport.Request{Commit: &transport.CommitReq{Events: evs}}
 }
+
+// cborEnc encodes hand-built frames (deterministically, like the protocol).
+var cborEnc = func() cbor.EncMode {
+	m, err := cbor.CoreDetEncOptions().EncMode()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}()
