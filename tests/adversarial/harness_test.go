@@ -844,13 +844,18 @@ func (r *raw) disconnected(t testing.TB, what string) error {
 	}
 }
 
-// faulted fails unless the server ends the connection with a fault of one
-// of codes, saying why.
+// faulted fails unless the server ends the connection saying why: with a
+// fault of one of codes, or with a websocket close whose reason names the
+// problem (what the transport itself refuses, a text message say).
 func (r *raw) faulted(t testing.TB, what string, codes ...transport.Code) {
 	t.Helper()
 	o := r.await(^uint64(0)) // no response has this id: wait for the fault
+	var ce websocket.CloseError
+	if o.fault == nil && errors.As(o.closed, &ce) && ce.Code != websocket.StatusNormalClosure && strings.TrimSpace(ce.Reason) != "" {
+		return // closed with a status and a reason
+	}
 	if o.fault == nil {
-		t.Fatalf("%s: %s, want a fault with code %v", what, o, codes)
+		t.Fatalf("%s: %s, want a fault with code %v or a close naming why", what, o, codes)
 	}
 	o.refused(t, what, codes...)
 	r.disconnected(t, what)
