@@ -248,6 +248,9 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 		if len(r.Get.IDs) > l.MaxIDs {
 			return fail(r.ID, limits.Exceeded("max-ids", l.MaxIDs, len(r.Get.IDs), "get: ids"))
 		}
+		if err := ValidateName(r.Get.Collection); err != nil {
+			return fail(r.ID, fmt.Errorf("get: collection %w", err))
+		}
 		if err := n.agent.CanAccessCollection(ctx, c.cdata, r.Get.Collection); err != nil {
 			return fail(r.ID, err)
 		}
