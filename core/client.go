@@ -457,7 +457,7 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 	batch := &storage.Batch{}
 	var changes []change
 	for _, st := range states {
-		coll, err := n.collection(ctx, st.Collection)
+		coll, err := n.readCollection(ctx, st.Collection)
 		if err != nil {
 			return err
 		}
@@ -593,7 +593,7 @@ func (n *Node) applyLocal(ctx context.Context, cdata any, evs []event.Event, out
 		ev := &evs[i]
 		st, ok := cur[ev.Entity]
 		if !ok {
-			coll, err := n.collection(ctx, ev.Collection)
+			coll, err := n.readCollection(ctx, ev.Collection)
 			if err != nil {
 				return err
 			}

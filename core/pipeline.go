@@ -16,6 +16,18 @@ import (
 // commitMu and has validated and staged the batch; an error leaves storage
 // and the log unchanged.
 func (n *Node) write(ctx context.Context, batch *storage.Batch, changes []change) error {
+	// Collections are created here, for a batch about to be written, never
+	// by the reads and checks before (a refused commit creates nothing).
+	for i := range batch.States {
+		if _, err := n.collection(ctx, batch.States[i].State.Collection); err != nil {
+			return err
+		}
+	}
+	for i := range batch.Events {
+		if _, err := n.collection(ctx, batch.Events[i].Collection); err != nil {
+			return err
+		}
+	}
 	if err := n.engine.Apply(ctx, batch); err != nil {
 		return err
 	}

@@ -401,7 +401,7 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 	}
 	for i := range evs {
 		ev := &evs[i]
-		coll, err := n.collection(ctx, ev.Collection)
+		coll, err := n.readCollection(ctx, ev.Collection)
 		if err != nil {
 			return nil, nil, err
 		}
