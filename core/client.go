@@ -154,7 +154,7 @@ func (n *Node) resync(ctx context.Context, p *Peer) {
 				n.up.outbox = append(outbox[i:], n.up.outbox...)
 				n.upMu.Unlock()
 				n.log.Warn("sending commits made offline failed; will retry on the next connection", "err", err)
-				return
+				break
 			}
 			n.log.Error("durable peer refused a commit made offline; refreshing its entities", "err", err)
 			n.refresh(ctx, p, evs)
@@ -198,7 +198,9 @@ func (n *Node) refresh(ctx context.Context, p *Peer, evs []event.Event) {
 // isRefusal reports whether a durable peer refused a request on its merits
 // (as opposed to the connection failing or the peer being unable to answer).
 func isRefusal(err error) bool {
-	for _, s := range []error{policy.ErrAccessDenied, policy.ErrUnauthenticated, policy.ErrInvalid, storage.ErrNotFound, transport.ErrProtocol, limits.ErrExceeded} {
+	// Not policy.ErrUnauthenticated: credentials that expired say nothing
+	// about the commit, which is kept and sent again once refreshed.
+	for _, s := range []error{policy.ErrAccessDenied, policy.ErrInvalid, storage.ErrNotFound, transport.ErrProtocol, limits.ErrExceeded} {
 		if errors.Is(err, s) {
 			return true
 		}

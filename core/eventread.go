@@ -2,8 +2,8 @@ package core
 
 import (
 	"bytes"
+	"container/heap"
 	"context"
-	"slices"
 
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
@@ -30,6 +30,8 @@ func (p *Peer) readableEvents(ctx context.Context, c *Context, collection string
 		return nil, err
 	}
 	histories := map[id.EntityID]map[id.EventID]*event.Event{}
+	memo := map[id.EventID]*entity.State{}
+	work := n.cfg.budget // events replayed for this whole request
 	var out []event.Event
 	for i := range evs {
 		ev := &evs[i]
@@ -42,13 +44,21 @@ func (p *Peer) readableEvents(ctx context.Context, c *Context, collection string
 			if err != nil {
 				return nil, err
 			}
+			if len(all) > n.cfg.budget {
+				// Too long a history to rebuild here: its events are withheld.
+				histories[ev.Entity] = nil
+				continue
+			}
 			h = make(map[id.EventID]*event.Event, len(all))
 			for j := range all {
 				h[all[j].ID()] = &all[j]
 			}
 			histories[ev.Entity] = h
 		}
-		st, ok := n.stateAt(h, ev.ID())
+		if h == nil {
+			continue
+		}
+		st, ok := n.stateAt(h, memo, &work, ev.ID())
 		if !ok {
 			continue
 		}
@@ -61,12 +71,85 @@ func (p *Peer) readableEvents(ctx context.Context, c *Context, collection string
 
 // stateAt rebuilds the state an event produced: its ancestors (and itself)
 // applied in causal order, ties by event id, so the result is the same on
-// every node.
-func (n *Node) stateAt(history map[id.EventID]*event.Event, target id.EventID) (*entity.State, bool) {
-	if _, ok := history[target]; !ok {
+// every node. States are memoized: an event with one parent is its parent's
+// state plus itself, so a linear history costs one application per event;
+// an event with several parents is replayed from its whole ancestry. work
+// is the request's remaining budget of applications; when it runs out the
+// event cannot be judged (false).
+func (n *Node) stateAt(history map[id.EventID]*event.Event, memo map[id.EventID]*entity.State, work *int, target id.EventID) (*entity.State, bool) {
+	if st, ok := memo[target]; ok {
+		return st, st != nil
+	}
+	ev, ok := history[target]
+	if !ok {
 		return nil, false
 	}
-	// The ancestors of target.
+	// Walk down single-parent links to a memoized state, a genesis or a merge.
+	chain := []*event.Event{ev}
+	var base *entity.State
+	for {
+		last := chain[len(chain)-1]
+		if len(last.Parent) != 1 {
+			break
+		}
+		p := last.Parent[0]
+		if st, ok := memo[p]; ok {
+			if st == nil {
+				memo[target] = nil
+				return nil, false
+			}
+			base = st
+			break
+		}
+		pe, ok := history[p]
+		if !ok {
+			memo[target] = nil
+			return nil, false
+		}
+		chain = append(chain, pe)
+		if len(chain) > *work {
+			return nil, false
+		}
+	}
+	if base == nil {
+		root := chain[len(chain)-1]
+		chain = chain[:len(chain)-1]
+		if len(root.Parent) == 0 {
+			*work--
+			st, err := applyEvent(nil, root)
+			if err != nil {
+				memo[root.ID()] = nil
+				return nil, false
+			}
+			memo[root.ID()] = &st
+			base = &st
+		} else {
+			st, ok := n.replay(history, work, root.ID())
+			memo[root.ID()] = st
+			if !ok {
+				return nil, false
+			}
+			base = st
+		}
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		if *work--; *work < 0 {
+			return nil, false
+		}
+		next, err := applyEvent(base, chain[i])
+		if err != nil {
+			memo[chain[i].ID()] = nil
+			return nil, false
+		}
+		base = &next
+		memo[chain[i].ID()] = base
+	}
+	return base, true
+}
+
+// replay applies every ancestor of target (and target) from nothing, in a
+// deterministic causal order (Kahn's algorithm, smallest ready id first).
+func (n *Node) replay(history map[id.EventID]*event.Event, work *int, target id.EventID) (*entity.State, bool) {
 	anc := map[id.EventID]bool{}
 	stack := []id.EventID{target}
 	for len(stack) > 0 {
@@ -80,15 +163,14 @@ func (n *Node) stateAt(history map[id.EventID]*event.Event, target id.EventID) (
 			return nil, false // history incomplete here
 		}
 		anc[e] = true
-		if len(anc) > n.cfg.budget {
+		if len(anc) > *work {
 			return nil, false
 		}
 		stack = append(stack, ev.Parent...)
 	}
-	// Kahn's algorithm, always taking the smallest ready id.
 	waiting := map[id.EventID]int{}
 	children := map[id.EventID][]id.EventID{}
-	var ready []id.EventID
+	ready := &idHeap{}
 	for e := range anc {
 		ps := history[e].Parent
 		waiting[e] = len(ps)
@@ -96,14 +178,13 @@ func (n *Node) stateAt(history map[id.EventID]*event.Event, target id.EventID) (
 			children[p] = append(children[p], e)
 		}
 		if len(ps) == 0 {
-			ready = append(ready, e)
+			heap.Push(ready, e)
 		}
 	}
 	var st *entity.State
-	for len(ready) > 0 {
-		slices.SortFunc(ready, func(a, b id.EventID) int { return bytes.Compare(a[:], b[:]) })
-		e := ready[0]
-		ready = ready[1:]
+	for ready.Len() > 0 {
+		e := heap.Pop(ready).(id.EventID)
+		*work--
 		next, err := applyEvent(st, history[e])
 		if err != nil {
 			return nil, false
@@ -111,9 +192,23 @@ func (n *Node) stateAt(history map[id.EventID]*event.Event, target id.EventID) (
 		st = &next
 		for _, ch := range children[e] {
 			if waiting[ch]--; waiting[ch] == 0 {
-				ready = append(ready, ch)
+				heap.Push(ready, ch)
 			}
 		}
 	}
 	return st, st != nil
+}
+
+// idHeap is a min-heap of event ids by bytes.
+type idHeap []id.EventID
+
+func (h idHeap) Len() int           { return len(h) }
+func (h idHeap) Less(i, j int) bool { return bytes.Compare(h[i][:], h[j][:]) < 0 }
+func (h idHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *idHeap) Push(x any)        { *h = append(*h, x.(id.EventID)) }
+func (h *idHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }

@@ -517,3 +517,39 @@ func TestReads_NeverCreateCollections(t *testing.T) {
 		t.Fatalf("reads created %d collections on the server", len(eng.created)-before)
 	}
 }
+
+// One commit of many sibling events is collapsed as it goes: no merge event
+// names more than head-width+1 parents, and every stored event passes the
+// limits (so any node can relay it).
+func TestLimits_OneCommitOfSiblingsStaysWithinMaxParents(t *testing.T) {
+	server := newNode(t, core.WithLimits(limits.Limits{HeadWidth: 4, MaxParents: 8}))
+	eid := createTodo(t, server.Context(nil), "alice", "x")
+	genesis := getState(t, server, eid).Head
+	var evs []event.Event
+	for i := 0; i < 100; i++ {
+		evs = append(evs, event.Event{Collection: "todo", Entity: eid, Parent: genesis, Operations: rawLWW(t, 2, "title", fmt.Sprint(i))})
+	}
+	if r := rawSession(t, server, "alice")(&transport.Request{Commit: &transport.CommitReq{Events: evs}}); r.Error != "" {
+		t.Fatal(r.Error)
+	}
+	if w := len(getState(t, server, eid).Head); w > 4 {
+		t.Fatalf("head %d wide", w)
+	}
+	coll, err := server.Engine().Collection(context.Background(), "todo")
+	must(t, err)
+	all, err := coll.EntityEvents(context.Background(), eid)
+	must(t, err)
+	for _, ev := range all {
+		if len(ev.Parent) > 8 {
+			t.Fatalf("a stored event names %d parents (max-parents 8)", len(ev.Parent))
+		}
+	}
+	// Another node relays the whole history through its commit path.
+	relay := newNode(t, core.WithLimits(limits.Limits{HeadWidth: 4, MaxParents: 8}))
+	req := rawSession(t, relay, "alice")
+	g, err := coll.GetEvents(context.Background(), genesis)
+	must(t, err)
+	if r := req(&transport.Request{Commit: &transport.CommitReq{Events: g}}); r.Error != "" {
+		t.Fatal(r.Error)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,10 +66,10 @@ type Peer struct {
 	notified atomic.Bool // the peer was told its credentials expired
 	// pausedGone: per subscription, entities that left it while paused
 	// (guarded by the node's commit lock).
-	pausedGone  map[uint64]map[id.EntityID]string
-	pausedCount int
-	subMu       sync.Mutex
-	subs        map[uint64]*LiveQuery
+	pausedGone map[uint64]map[id.EntityID]string
+	subMu      sync.Mutex
+	reqBytes   atomic.Int64 // frames of requests waiting for the worker
+	subs       map[uint64]*LiveQuery
 }
 
 func newPeer(n *Node, conn transport.Connection, remote transport.Hello) *Peer {
@@ -195,14 +196,15 @@ func (p *Peer) enqueueFrame(frame []byte) {
 		p.qmu.Unlock()
 		return
 	}
-	if len(p.queue) > 0 {
+	{
 		var why string
 		switch {
-		case int64(len(p.queue)) >= maxQueuedFrames.Load():
+		case len(p.queue) > 0 && int64(len(p.queue)) >= maxQueuedFrames.Load():
 			why = "frames waiting"
-		case p.queued+len(frame) > l.PeerQueueBytes:
+		case len(p.queue) > 0 && p.queued+len(frame) > l.PeerQueueBytes:
 			why = "peer-queue-bytes"
 		case p.node.queued.Load()+int64(len(frame)) > int64(l.ServerQueueBytes):
+			// The node's budget for all peers holds even for an empty queue.
 			why = "server-queue-bytes"
 		}
 		if why != "" {
@@ -454,7 +456,7 @@ func errOf(code transport.Code, kinds, msg string) error {
 			}
 		}
 	}
-	if len(errs) == 1 {
+	{
 		var s error
 		switch code {
 		case transport.CodeNotFound:
@@ -478,7 +480,7 @@ func errOf(code transport.Code, kinds, msg string) error {
 		case transport.CodeClosed:
 			s = ErrClosed
 		}
-		if s != nil {
+		if s != nil && !slices.Contains(errs, s) {
 			errs = append(errs, s)
 		}
 	}

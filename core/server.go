@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ankurah/ankurah-go/core/entity"
@@ -67,14 +68,15 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 	// served when the peer leaves stops early.
 	wctx, wcancel := context.WithCancel(ctx)
 	defer wcancel()
-	reqs := make(chan *transport.Request, n.cfg.limits.MaxInFlight)
+	reqs := make(chan queuedRequest, n.cfg.limits.MaxInFlight)
 	worker := make(chan struct{})
 	if !p.spawn(func() {
 		defer close(worker)
 		for {
 			select {
-			case r := <-reqs:
-				p.enqueueResponse(p.serve(wctx, r))
+			case q := <-reqs:
+				p.enqueueResponse(p.serve(wctx, q.r))
+				p.reqBytes.Add(-int64(q.size))
 			case <-p.done:
 				return
 			}
@@ -90,7 +92,14 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 }
 
 // readLoop reads the client's messages until the connection ends.
-func (p *Peer) readLoop(ctx context.Context, pinfo policy.Peer, reqs chan<- *transport.Request) error {
+// queuedRequest is a request waiting for the connection's worker, with the
+// size of its frame (held against the connection's budget of queued bytes).
+type queuedRequest struct {
+	r    *transport.Request
+	size int
+}
+
+func (p *Peer) readLoop(ctx context.Context, pinfo policy.Peer, reqs chan<- queuedRequest) error {
 	n := p.node
 	for {
 		frame, err := p.conn.Recv(ctx)
@@ -106,9 +115,17 @@ func (p *Peer) readLoop(ctx context.Context, pinfo policy.Peer, reqs chan<- *tra
 		}
 		switch {
 		case m.Request != nil:
+			// Requests wait by count (max-in-flight) and by bytes (as much as
+			// the connection's outgoing queue may hold, peer-queue-bytes).
+			if queued := p.reqBytes.Load(); queued > 0 && queued+int64(len(frame)) > int64(n.cfg.limits.PeerQueueBytes) {
+				p.enqueueResponse(fail(m.Request.ID, fmt.Errorf("%w: %d bytes of requests already waiting on this connection (limit peer-queue-bytes = %d); retry when some are answered", ErrBusy, queued, n.cfg.limits.PeerQueueBytes)))
+				continue
+			}
+			p.reqBytes.Add(int64(len(frame)))
 			select {
-			case reqs <- m.Request:
+			case reqs <- queuedRequest{m.Request, len(frame)}:
 			default:
+				p.reqBytes.Add(-int64(len(frame)))
 				l := n.cfg.limits.MaxInFlight
 				p.enqueueResponse(fail(m.Request.ID, fmt.Errorf("%w: %d requests already in flight on this connection (limit max-in-flight = %d); retry when some are answered", ErrBusy, l, l)))
 			}
@@ -254,16 +271,29 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 		if err := n.agent.CanAccessCollection(ctx, c.cdata, r.Get.Collection); err != nil {
 			return fail(r.ID, err)
 		}
-		seq := n.seq.Load()
+		// Read a part's worth at a time, so memory follows chunk-bytes, not
+		// the number of ids. Deleted entities are sent too (the client learns
+		// of the delete); absent and unreadable ones are omitted alike.
+		ids := slices.Clone(r.Get.IDs)
+		slices.SortFunc(ids, func(a, b id.EntityID) int { return a.Compare(b) })
+		ids = slices.Compact(ids)
 		var states []entity.State
-		for _, eid := range r.Get.IDs {
-			// Deleted entities are sent too (the client learns of the delete);
-			// absent and unreadable ones are omitted alike.
+		size, seq := 0, n.seq.Load()
+		for i, eid := range ids {
 			if st, ok := p.readable(ctx, c, r.Get.Collection, eid); ok {
 				states = append(states, *st)
+				size += estimateStateSize(st)
+			}
+			if last := i == len(ids)-1; last || size >= l.ChunkBytes {
+				if !p.streamPart(ctx, c, r.ID, states, seq, nil, !last) {
+					return nil
+				}
+				states, size, seq = nil, 0, n.seq.Load()
 			}
 		}
-		p.streamStates(ctx, c, r.ID, states, seq, nil)
+		if len(ids) == 0 {
+			p.streamStates(ctx, c, r.ID, nil, seq, nil)
+		}
 		return nil
 	case r.GetEvents != nil:
 		if len(r.GetEvents.IDs) > l.MaxIDs {
@@ -327,6 +357,13 @@ const partOverhead = 64
 // this peer, and the lock is held for one part at a time, never for the whole
 // answer. Entities in known with an unchanged head are listed as Unchanged.
 func (p *Peer) streamStates(ctx context.Context, c *Context, reqID uint64, states []entity.State, seq uint64, known map[id.EntityID]event.Clock) {
+	p.streamPart(ctx, c, reqID, states, seq, known, false)
+}
+
+// streamPart is streamStates for one piece of a longer answer: with more
+// set, its last part is not the answer's last either. It reports whether
+// the answer may go on (nothing failed, the connection is open).
+func (p *Peer) streamPart(ctx context.Context, c *Context, reqID uint64, states []entity.State, seq uint64, known map[id.EntityID]event.Clock, more bool) bool {
 	n := p.node
 	chunk := n.cfg.limits.ChunkBytes
 	for start := 0; ; {
@@ -335,7 +372,7 @@ func (p *Peer) streamStates(ctx context.Context, c *Context, reqID uint64, state
 			sz := estimateStateSize(&states[end]) + 8
 			if sz > transport.MaxFrameSize-4096 {
 				p.enqueueResponse(fail(reqID, limits.Exceeded("frame", transport.MaxFrameSize, sz, fmt.Sprintf("state of entity %s (bytes); it cannot be sent", states[end].ID))))
-				return
+				return false
 			}
 			if end > start && size+sz > chunk {
 				break
@@ -354,6 +391,7 @@ func (p *Peer) streamStates(ctx context.Context, c *Context, reqID uint64, state
 				}
 			}
 			part = fresh
+			seq = n.seq.Load() // later parts re-read only if written since
 		}
 		resp := &transport.Response{ID: reqID}
 		for _, st := range part {
@@ -363,17 +401,17 @@ func (p *Peer) streamStates(ctx context.Context, c *Context, reqID uint64, state
 			}
 			resp.States = append(resp.States, st)
 		}
-		err := p.enqueue(&transport.Message{Response: resp, More: !last})
+		err := p.enqueue(&transport.Message{Response: resp, More: !last || more})
 		n.commitMu.Unlock()
 		if err != nil {
 			p.enqueueResponse(fail(reqID, fmt.Errorf("%w: the answer cannot be sent: %w", limits.ErrExceeded, err)))
-			return
-		}
-		if last {
-			return
+			return false
 		}
 		if p.waitRoom(ctx) != nil {
-			return
+			return false
+		}
+		if last {
+			return true
 		}
 		start = end
 	}
@@ -424,9 +462,6 @@ func (p *Peer) subscribe(ctx context.Context, c *Context, reqID uint64, s *trans
 	if existing == nil && count >= max {
 		return fail(reqID, limits.Exceeded("max-subscriptions", max, count+1, "subscriptions on this connection"))
 	}
-	if existing != nil {
-		existing.Close()
-	}
 	sub := s.Sub
 	var initial []entity.State
 	var seq uint64
@@ -464,6 +499,15 @@ func (p *Peer) subscribe(ctx context.Context, c *Context, reqID uint64, s *trans
 		}
 	})
 	if err != nil {
+		// A failed re-point ends the subscription it would have replaced.
+		if existing != nil {
+			p.subMu.Lock()
+			if p.subs[sub] == existing {
+				delete(p.subs, sub)
+			}
+			p.subMu.Unlock()
+			existing.Close()
+		}
 		return fail(reqID, err)
 	}
 	p.subMu.Lock()
@@ -472,8 +516,12 @@ func (p *Peer) subscribe(ctx context.Context, c *Context, reqID uint64, s *trans
 		lq.Close()
 		return nil
 	}
+	// The new query replaces the old one only once it exists.
 	p.subs[sub] = lq
 	p.subMu.Unlock()
+	if existing != nil {
+		existing.Close()
+	}
 	select {
 	case <-p.done:
 		lq.Close()
@@ -536,12 +584,18 @@ func (p *Peer) reauthorize(ctx context.Context) {
 	n := p.node
 	n.commitMu.Lock()
 	defer n.commitMu.Unlock()
+	if p.expired() {
+		// Refreshed with credentials that are themselves expired: stay paused.
+		return
+	}
 	resend := p.paused.Swap(false)
 	removed := p.takePausedRemovals()
 	for sub, lq := range subs {
-		if err := lq.reauthorize(ctx, c); err != nil && !errors.Is(err, ErrClosed) {
-			p.log.WarnContext(ctx, "subscription refused after a credential refresh; closing it", "err", err)
-			go lq.Close()
+		if err := lq.reauthorize(ctx, c); err != nil {
+			if !errors.Is(err, ErrClosed) {
+				p.log.WarnContext(ctx, "subscription refused after a credential refresh; ending it", "err", err)
+				p.endSub(&transport.SubEnded{Sub: sub, Code: codeOf(err), Message: err.Error(), Kinds: kindsOf(err)})
+			}
 			continue
 		}
 		if resend {
@@ -590,7 +644,7 @@ func (p *Peer) notePausedRemovals(sub uint64, cs ChangeSet) {
 			p.pausedGone[sub] = m
 		}
 		m[ch.Entity.state.ID] = ch.Entity.state.Collection
-		if p.pausedCount++; p.pausedCount > maxPausedRemovals {
+		if len(m) > maxPausedRemovals {
 			delete(p.pausedGone, sub)
 			p.endSub(&transport.SubEnded{Sub: sub, Code: transport.CodeLimit, Message: fmt.Sprintf("more than %d entities left the subscription while the credentials were expired; subscribe again", maxPausedRemovals)})
 			return
@@ -600,6 +654,6 @@ func (p *Peer) notePausedRemovals(sub uint64, cs ChangeSet) {
 
 func (p *Peer) takePausedRemovals() map[uint64]map[id.EntityID]string {
 	m := p.pausedGone
-	p.pausedGone, p.pausedCount = nil, 0
+	p.pausedGone = nil
 	return m
 }

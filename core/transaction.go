@@ -474,6 +474,26 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 		}
 		staged[ev.ID()] = *ev
 		batch.Events = append(batch.Events, *ev)
+		if len(next.Head) > n.cfg.limits.HeadWidth && n.cfg.role == Durable {
+			// Concurrent events widened the head past its bound: a merge
+			// event (no operations, the whole head as parents) collapses it.
+			// Its content is the head alone, so every node that merges the
+			// same head makes the same event. Checked after every event, so
+			// a merge never names more than head-width+1 parents.
+			merge := event.Event{Collection: next.Collection, Entity: ev.Entity, Parent: next.Head}
+			if err := n.admitEvent(&merge); err != nil {
+				return nil, nil, err
+			}
+			merged, bs, err := applyEventTo(&next, own.bs, &merge)
+			if err != nil {
+				return nil, nil, err
+			}
+			own.bs, own.applied = bs, own.applied+1
+			owned[ev.Entity] = own
+			staged[merge.ID()] = merge
+			batch.Events = append(batch.Events, merge)
+			next = merged
+		}
 		current[ev.Entity] = &next
 	}
 	var changes []change
@@ -485,22 +505,6 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 		before := stored[eid]
 		if before != nil && before.Head.Equal(cur.Head) {
 			continue
-		}
-		if len(cur.Head) > n.cfg.limits.HeadWidth && n.cfg.role == Durable {
-			// Concurrent events widened the head past its bound: a merge
-			// event (no operations, the whole head as parents) collapses it.
-			// Its content is the head alone, so every node that merges the
-			// same head makes the same event.
-			merge := event.Event{Collection: cur.Collection, Entity: eid, Parent: cur.Head}
-			own := owned[eid]
-			next, bs, err := applyEventTo(cur, own.bs, &merge)
-			if err != nil {
-				return nil, nil, err
-			}
-			owned[eid] = ownedBackends{bs: bs, applied: own.applied + 1}
-			batch.Events = append(batch.Events, merge)
-			cur = &next
-			current[eid] = cur
 		}
 		if err := n.admitState(cur); err != nil {
 			return nil, nil, err
