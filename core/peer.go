@@ -60,6 +60,7 @@ type Peer struct {
 	cdataMu sync.Mutex
 	cdata   policy.ContextData
 	expires time.Time // when cdata's credentials expire (zero: never)
+	gen     uint64    // incremented by every credential change
 	// paused: the credentials expired; subscription updates are not sent
 	// until a refresh, which then sends every subscription's current result.
 	paused   atomic.Bool

@@ -176,8 +176,17 @@ func (p *Peer) setCredentials(cd policy.ContextData) {
 	}
 	p.cdataMu.Lock()
 	p.cdata, p.expires = cd, exp
+	p.gen++
 	p.cdataMu.Unlock()
 	p.notified.Store(false)
+}
+
+// generation counts credential changes, so a subscription made while a
+// refresh ran can tell it was built with the old identity.
+func (p *Peer) generation() uint64 {
+	p.cdataMu.Lock()
+	defer p.cdataMu.Unlock()
+	return p.gen
 }
 
 // expired reports whether the peer's credentials have expired by the node's
@@ -463,6 +472,8 @@ func (p *Peer) subscribe(ctx context.Context, c *Context, reqID uint64, s *trans
 		return fail(reqID, limits.Exceeded("max-subscriptions", max, count+1, "subscriptions on this connection"))
 	}
 	sub := s.Sub
+	gen := p.generation()
+	c = p.context()
 	var initial []entity.State
 	var seq uint64
 	lq, err := c.queryWithSink(ctx, s.Collection, b, func(states []entity.State) {
@@ -521,6 +532,25 @@ func (p *Peer) subscribe(ctx context.Context, c *Context, reqID uint64, s *trans
 	p.subMu.Unlock()
 	if existing != nil {
 		existing.Close()
+	}
+	if p.generation() != gen {
+		// Credentials changed while the query was built: the refresh may
+		// not have seen it; run it with the new identity.
+		n := p.node
+		c = p.context()
+		n.commitMu.Lock()
+		err := lq.reauthorize(ctx, c)
+		if err == nil {
+			initial, seq = initial[:0], n.seq.Load()
+			for _, v := range lq.Items() {
+				initial = append(initial, v.state)
+			}
+		}
+		n.commitMu.Unlock()
+		if err != nil {
+			p.endSub(&transport.SubEnded{Sub: sub, Code: codeOf(err), Message: err.Error(), Kinds: kindsOf(err)})
+			return fail(reqID, err)
+		}
 	}
 	select {
 	case <-p.done:
