@@ -135,6 +135,14 @@ export class Client {
    * Keeps the node connected to a durable node's WebSocket endpoint. token is
    * a string, or a function called on every (re)connection so a renewed token is used.
    * While disconnected it retries with jittered exponential backoff between the options' bounds.
+   *
+   * When the token is a JWT with an `exp` claim, the function is also called ahead of
+   * expiry and its result sent on the open connection: after 90% of the lifetime left
+   * when the token was sent, or 30 s before `exp`, whichever is later. It is called at
+   * once, too, when the server says the connection's token expired (until a fresh one
+   * arrives the server refuses requests and pauses live queries). Keep the function
+   * synchronous and cheap (return a cached token; renew it in the background): it may
+   * run at any time. A token identical to the one the connection holds is not resent.
    */
   connect(url: string, token?: string | (() => string | null | undefined), options?: ConnectOptions): void {
     this.raw.connect(url, token, options);
