@@ -21,6 +21,7 @@ type Agent struct {
 	now  func() time.Time
 	log  *slog.Logger
 	path string
+	read []byte // the file's contents when Open read it
 }
 
 var _ policy.Agent = (*Agent)(nil)
@@ -56,7 +57,7 @@ func Open(path string, opts ...Option) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	a.path = path
+	a.path, a.read = path, data
 	return a, nil
 }
 
@@ -82,7 +83,7 @@ func (a *Agent) Watch(ctx context.Context, interval time.Duration) {
 	if a.path == "" {
 		return
 	}
-	last, _ := os.ReadFile(a.path)
+	last := a.read // what the rules in force were loaded from, not what the file holds when Watch starts
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -158,8 +159,77 @@ func (a *Agent) CanAccessCollection(_ context.Context, cdata policy.ContextData,
 	return denied("no role of %q may use collection %q", auth.Subject, collection)
 }
 
+// filterKey names a read rule's where bound for one caller: the rule (of
+// the rules in force; a reload makes new rules) and the collection (its args
+// may read it).
+type filterKey struct {
+	rule       *crule
+	collection string
+}
+
+// boundFilter is a read rule's where bound for one caller: the predicate
+// ReadFilter hands the node (pushed into fetches and subscriptions, run by
+// the storage engine or core/query) and the same predicate compiled by
+// core/query for CheckRead, so the two can never disagree on a row.
+type boundFilter struct {
+	where query.Expr
+	prog  query.Program
+}
+
+// filter binds r's where for auth on collection (cached in auth).
+func (a *Agent) filter(auth *Auth, r *crule, collection string) (*boundFilter, error) {
+	key := filterKey{rule: r, collection: collection}
+	if f, ok := auth.filters.Load(key); ok {
+		return f.(*boundFilter), nil
+	}
+	vars := map[string]any{"auth": authVars(auth), "collection": collection, "resource": map[string]any{}, "before": nil, "after": map[string]any{}}
+	b, err := r.bind(vars)
+	if err != nil {
+		return nil, err
+	}
+	prog, err := query.Compile(b, nil)
+	if err != nil {
+		return nil, err
+	}
+	f := &boundFilter{where: b.Where, prog: prog}
+	auth.filters.Store(key, f)
+	return f, nil
+}
+
+// readGrant is one grant of reads to a caller: its rule and its bound
+// filter (nil when the rule has no where).
+type readGrant struct {
+	rule   *crule
+	filter *boundFilter
+}
+
+// readRules is what the caller's read rules on a collection say: whether
+// any role grants reads, and the usable grants. A grant whose filter cannot
+// be bound for this caller (an arg reads a claim its token lacks, say) is
+// left out, by ReadFilter and CheckRead alike.
+func (a *Agent) readRules(auth *Auth, collection string) (granted bool, grants []readGrant) {
+	for _, g := range a.cur.Load().grantsFor(auth, collection) {
+		if g.read == nil {
+			continue
+		}
+		granted = true
+		rg := readGrant{rule: g.read}
+		if g.read.where != nil {
+			f, err := a.filter(auth, g.read, collection)
+			if err != nil {
+				a.log.Warn("read filter cannot be bound for this caller; its grant does not apply", "collection", collection, "subject", auth.Subject, "err", err)
+				continue
+			}
+			rg.filter = f
+		}
+		grants = append(grants, rg)
+	}
+	return granted, grants
+}
+
 // ReadFilter returns the OR of the caller's read filters (nil when a
 // granting role has none), with placeholders bound to values from the token.
+// CheckRead evaluates the very same filters on each row, with core/query.
 func (a *Agent) ReadFilter(_ context.Context, cdata policy.ContextData, collection string) (query.Expr, error) {
 	auth, err := authOf(cdata)
 	if err != nil {
@@ -168,33 +238,19 @@ func (a *Agent) ReadFilter(_ context.Context, cdata policy.ContextData, collecti
 	if auth.system {
 		return nil, nil
 	}
-	vars := map[string]any{"auth": authVars(auth), "collection": collection, "resource": map[string]any{}, "before": nil, "after": map[string]any{}}
-	var terms []query.Expr
-	granted := false
-	for _, g := range a.cur.Load().grantsFor(auth, collection) {
-		if g.read == nil {
-			continue
-		}
-		granted = true
-		if g.read.where == nil {
-			return nil, nil
-		}
-		args := make([]any, len(g.read.args))
-		for i, p := range g.read.args {
-			out, _, err := p.Eval(vars)
-			if err != nil {
-				return nil, denied("read filter argument: %v", err)
-			}
-			args[i] = out.Value()
-		}
-		b, err := g.read.where.Bind(args...)
-		if err != nil {
-			return nil, denied("read filter: %v", err)
-		}
-		terms = append(terms, b.Where)
-	}
+	granted, grants := a.readRules(auth, collection)
 	if !granted {
 		return nil, denied("no role of %q may read %q", auth.Subject, collection)
+	}
+	if len(grants) == 0 {
+		return nil, denied("no read filter of %q on %q can be bound for this caller", auth.Subject, collection)
+	}
+	var terms []query.Expr
+	for _, g := range grants {
+		if g.filter == nil {
+			return nil, nil
+		}
+		terms = append(terms, g.filter.where)
 	}
 	if len(terms) == 1 {
 		return terms[0], nil
@@ -202,7 +258,10 @@ func (a *Agent) ReadFilter(_ context.Context, cdata policy.ContextData, collecti
 	return &query.Or{Terms: terms}, nil
 }
 
-// CheckRead allows an entity when one of the caller's read rules does.
+// CheckRead allows an entity when one of the caller's read rules does: its
+// where (the filter ReadFilter returns, evaluated by core/query) matches
+// the entity and its if holds. So Get, which asks CheckRead alone, and
+// Fetch, which applies ReadFilter and then CheckRead, answer alike.
 func (a *Agent) CheckRead(_ context.Context, cdata policy.ContextData, st *entity.State) error {
 	auth, err := authOf(cdata)
 	if err != nil {
@@ -211,12 +270,18 @@ func (a *Agent) CheckRead(_ context.Context, cdata policy.ContextData, st *entit
 	if auth.system {
 		return nil
 	}
-	vars := map[string]any{"auth": authVars(auth), "collection": st.Collection, "resource": props(st), "before": nil, "after": map[string]any{}}
-	for _, g := range a.cur.Load().grantsFor(auth, st.Collection) {
-		if g.read == nil {
-			continue
+	_, grants := a.readRules(auth, st.Collection)
+	var vars map[string]any
+	for _, g := range grants {
+		if g.filter != nil {
+			if ok, err := g.filter.prog.Match(st.Values); err != nil || !ok {
+				continue
+			}
 		}
-		ok, err := g.read.allows(vars)
+		if vars == nil {
+			vars = map[string]any{"auth": authVars(auth), "collection": st.Collection, "resource": props(st), "before": nil, "after": map[string]any{}}
+		}
+		ok, err := g.rule.allows(vars)
 		if err != nil {
 			a.log.Warn("read condition failed", "collection", st.Collection, "err", err)
 			continue

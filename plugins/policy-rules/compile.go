@@ -1,10 +1,14 @@
 package rules
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
 
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/query"
@@ -38,6 +42,8 @@ var env = func() *cel.Env {
 		cel.Variable("resource", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("before", cel.DynType),
 		cel.Variable("after", cel.MapType(cel.StringType, cel.DynType)),
+		// AnkQL compares int and float numerically; so do the rules.
+		cel.CrossTypeNumericComparisons(true),
 	)
 	if err != nil {
 		panic(err)
@@ -127,7 +133,7 @@ func authVars(a *Auth) map[string]any {
 	return map[string]any{"sub": a.Subject, "roles": roles, "claims": claims}
 }
 
-// props converts an entity's values for CEL (json as decoded JSON).
+// props converts an entity's values for CEL (see celValue).
 func props(st *entity.State) map[string]any {
 	out := map[string]any{}
 	if st == nil {
@@ -139,17 +145,108 @@ func props(st *entity.State) map[string]any {
 	return out
 }
 
+// celValue gives CEL a property value as AnkQL sees it, so that a condition
+// and a read filter written alike agree on every row:
+//
+//   - null, bool, int, float, string and bytes are themselves;
+//   - a json object or array is a map or list, whose members are what an
+//     AnkQL path into it yields (value.Value.Path): JSON null is null,
+//     integers are int, other numbers double, strings string, and nested
+//     objects and arrays maps and lists again — so resource.meta.owner is
+//     what `meta.owner` compares;
+//   - a json document that is a scalar ('"alice"', '3', 'null') is an opaque
+//     json value equal only to the same document: AnkQL compares a json
+//     property with json alone (`owner = 'alice'` does not match the json
+//     string "alice"), and so resource.owner == "alice" is false;
+//   - an entity reference is its id's text.
 func celValue(v value.Value) any {
 	if j, ok := v.AsJSON(); ok {
+		d := json.NewDecoder(bytes.NewReader(j))
+		d.UseNumber()
 		var x any
-		if json.Unmarshal(j, &x) == nil {
-			return x
+		if d.Decode(&x) != nil {
+			return celJSON(j)
 		}
+		switch x.(type) {
+		case map[string]any, []any:
+			return celJSONMember(x)
+		}
+		return celJSON(j)
 	}
 	if r, ok := v.AsRef(); ok {
 		return r.String()
 	}
 	return v.Interface()
+}
+
+// celJSONMember converts decoded JSON (numbers as json.Number) the way
+// value.FromJSON does.
+func celJSONMember(x any) any {
+	switch t := x.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = celJSONMember(e)
+		}
+		return t
+	case []any:
+		for i, e := range t {
+			t[i] = celJSONMember(e)
+		}
+		return t
+	case json.Number:
+		v, err := value.FromJSON([]byte(t))
+		if err != nil {
+			return nil
+		}
+		return v.Interface()
+	}
+	return x // nil, bool, string
+}
+
+// celJSONType is the CEL type of a json document that is a scalar.
+var celJSONType = types.NewOpaqueType("ankurah.json")
+
+// celJSON is a json document that is a scalar, inside CEL: it equals only
+// the same (canonical) document and converts to nothing else.
+type celJSON string
+
+// ConvertToNative implements ref.Val.
+func (j celJSON) ConvertToNative(typ reflect.Type) (any, error) {
+	return nil, fmt.Errorf("rules: a json value has no native form %v", typ)
+}
+
+// ConvertToType implements ref.Val.
+func (j celJSON) ConvertToType(typ ref.Type) ref.Val {
+	if typ == types.TypeType {
+		return celJSONType
+	}
+	return types.NewErr("rules: no conversion from json to %s", typ.TypeName())
+}
+
+// Equal implements ref.Val.
+func (j celJSON) Equal(other ref.Val) ref.Val {
+	o, ok := other.(celJSON)
+	return types.Bool(ok && o == j)
+}
+
+// Type implements ref.Val.
+func (j celJSON) Type() ref.Type { return celJSONType }
+
+// Value implements ref.Val: the canonical JSON text.
+func (j celJSON) Value() any { return string(j) }
+
+// bind evaluates a read rule's args (CEL over auth and collection only, never
+// the row) and binds them to its where.
+func (r *crule) bind(vars map[string]any) (*query.Bound, error) {
+	args := make([]any, len(r.args))
+	for i, p := range r.args {
+		out, _, err := p.Eval(vars)
+		if err != nil {
+			return nil, fmt.Errorf("argument %d: %w", i+1, err)
+		}
+		args[i] = out.Value()
+	}
+	return r.where.Bind(args...)
 }
 
 func (r *crule) allows(vars map[string]any) (bool, error) {

@@ -29,6 +29,20 @@
 // delete). They are type-checked and compiled once when the file loads, and
 // run with a cost limit. Trusted code in the server process uses
 // node.Context(rules.System).
+//
+// A read rule's where narrows every fetch and subscription, and is also
+// checked, by core/query, on every entity the caller gets, together with
+// its if: an entity is readable when where matches and if holds, so Get and
+// Fetch always agree. Conditions see property values as AnkQL does: a json
+// object or array is a map or list whose members are what an AnkQL path
+// yields (JSON null is null, integers int, other numbers double), a json
+// document that is a scalar ('"alice"') is a json value equal to nothing but
+// the same document (as `owner = 'alice'` does not match it), int and double
+// compare numerically, and an entity reference is its id's text.
+//
+// Auth implements policy.Expiring: a connection's credentials expire at the
+// token's exp plus tokens.leeway, after which the node refuses its requests
+// and pauses its subscriptions until the client refreshes its token.
 package rules
 
 import (

@@ -8,19 +8,34 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/ankurah/ankurah-go/core/policy"
 )
 
 // Auth is what the agent knows of an authenticated caller: the context data
-// of its requests.
+// of its requests. It implements policy.Expiring. Treat it as read-only once
+// the agent has returned it (its read filters are cached in it).
 type Auth struct {
 	Subject string
 	Roles   []string
 	Claims  map[string]any
 	system  bool
+	expires time.Time // the token's exp plus the leeway; zero: never
+
+	// filters caches the caller's bound read filters (filterKey -> *boundFilter).
+	filters sync.Map
 }
+
+var _ policy.Expiring = (*Auth)(nil)
+
+// ExpiresAt returns when the caller's token stops being accepted: its exp
+// claim plus the rules file's leeway (tokens.leeway). It is the zero time
+// (never) for System, anonymous callers and an Auth built by hand.
+func (a *Auth) ExpiresAt() time.Time { return a.expires }
 
 // System is the context data of trusted code in the server process: it may
 // do anything. Use it explicitly (node.Context(rules.System)); a nil context
@@ -119,6 +134,9 @@ func (c *compiled) verify(token string, now time.Time) (*Auth, error) {
 			return nil, errors.New("token has no subject (sub)")
 		}
 		a := &Auth{Subject: sub, Claims: map[string]any(claims), Roles: []string{"authenticated"}}
+		if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
+			a.expires = exp.Time.Add(c.file.Tokens.Leeway)
+		}
 		switch r := claims[c.file.Tokens.RolesClaim].(type) {
 		case []any:
 			for _, x := range r {
