@@ -85,7 +85,8 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		wsOpts = append(wsOpts, ws.WithAllowedOrigins(splitComma(*origins)...))
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/ws", ws.NewServer(node, wsOpts...))
+	wsServer := ws.NewServer(node, wsOpts...)
+	mux.Handle("/ws", wsServer)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, "{\"status\":\"ok\",\"system_id\":%q}\n", node.SystemID())
@@ -107,6 +108,9 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Hijacked websocket connections are not closed by Shutdown: tell their
+	// clients why they end.
+	srv.RegisterOnShutdown(func() { wsServer.Close() })
 	scheme, wsScheme := "http", "ws"
 	if *tlsCert != "" {
 		scheme, wsScheme = "https", "wss"
