@@ -333,7 +333,7 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 		if len(r.Subscribe.Known) > l.MaxIDs {
 			return fail(r.ID, limits.Exceeded("max-ids", l.MaxIDs, len(r.Subscribe.Known), "subscribe: known entities"))
 		}
-		return p.subscribe(ctx, c, r.ID, r.Subscribe)
+		return p.subscribe(ctx, r.ID, r.Subscribe)
 	case r.Unsubscribe != nil:
 		p.subMu.Lock()
 		lq := p.subs[*r.Unsubscribe]
@@ -458,7 +458,7 @@ func (p *Peer) streamEvents(ctx context.Context, reqID uint64, evs []event.Event
 // subscribe starts or re-points a subscription. Its initial states stream
 // like a fetch; its updates are queued in commit order, under the node's
 // commit lock, from the moment it is registered.
-func (p *Peer) subscribe(ctx context.Context, c *Context, reqID uint64, s *transport.SubscribeReq) *transport.Response {
+func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.SubscribeReq) *transport.Response {
 	b, err := query.ParseBound(s.Query)
 	if err != nil {
 		return fail(reqID, err)
@@ -473,7 +473,7 @@ func (p *Peer) subscribe(ctx context.Context, c *Context, reqID uint64, s *trans
 	}
 	sub := s.Sub
 	gen := p.generation()
-	c = p.context()
+	c := p.context()
 	var initial []entity.State
 	var seq uint64
 	lq, err := c.queryWithSink(ctx, s.Collection, b, func(states []entity.State) {
