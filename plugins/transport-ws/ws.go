@@ -79,10 +79,6 @@ func (k keepaliveConfig) now() func() int64 {
 	return monotonic
 }
 
-// defaultKeepalive is the keepalive of Server and Dial outside the browser:
-// three unanswered pings before the connection is given up.
-var defaultKeepalive = keepaliveConfig{interval: 15 * time.Second, timeout: 45 * time.Second}
-
 // Sizes of the pieces large messages are read and written in: each piece is
 // a sign of life, and control frames fit between written pieces.
 const (
@@ -112,17 +108,6 @@ func newLiveness(now func() int64) *liveness {
 }
 
 func (l *liveness) touch() { l.last.Store(l.now()) }
-
-// onPing is the websocket's OnPingReceived: a ping is a sign of life. It is
-// answered with a pong unless a message is being written: the pong would
-// wait behind it, and a pong that cannot be written in 5 s fails the read.
-func (l *liveness) onPing(context.Context, []byte) bool {
-	l.touch()
-	return l.writing.Load() == 0
-}
-
-// onPong is the websocket's OnPongReceived.
-func (l *liveness) onPong(context.Context, []byte) { l.touch() }
 
 // closeReason is why this end closed a connection.
 type closeReason struct {
