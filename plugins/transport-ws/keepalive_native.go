@@ -21,4 +21,3 @@ func (l *liveness) onPing(context.Context, []byte) bool {
 
 // onPong is the websocket's OnPongReceived.
 func (l *liveness) onPong(context.Context, []byte) { l.touch() }
-
