@@ -368,34 +368,36 @@ func (p *Peer) fault(code transport.Code, err error) {
 	p.shutdown(err)
 }
 
+// wireCodes classifies errors for the wire, in order (the first that an
+// error wraps gives its code). The first sentinel of each is the one a
+// receiver wraps for that code when the sender named no kinds.
+var wireCodes = []struct {
+	code transport.Code
+	errs []error
+}{
+	{transport.CodeNotFound, []error{storage.ErrNotFound}},
+	{transport.CodeDenied, []error{policy.ErrAccessDenied}},
+	{transport.CodeUnauthenticated, []error{policy.ErrUnauthenticated}},
+	{transport.CodeConflict, []error{storage.ErrConflict, ErrRetriesExhausted}},
+	{transport.CodeVersion, []error{transport.ErrVersion}},
+	{transport.CodeProtocol, []error{transport.ErrProtocol}},
+	{transport.CodeLimit, []error{limits.ErrExceeded, transport.ErrTooLarge}},
+	{transport.CodeBusy, []error{ErrBusy}},
+	{transport.CodeClosed, []error{ErrClosed}},
+	{transport.CodeInvalid, []error{policy.ErrInvalid, event.ErrInvalid, event.ErrMissingParent, event.ErrBudgetExceeded, property.ErrInvalid,
+		property.ErrUnknownBackend, query.ErrSyntax, query.ErrBind, query.ErrType, ErrInvalidName, value.ErrUnsupported, storage.ErrInvalid}},
+}
+
 // codeOf classifies an error for the wire.
 func codeOf(err error) transport.Code {
-	switch {
-	case err == nil:
+	if err == nil {
 		return transport.CodeOK
-	case errors.Is(err, storage.ErrNotFound):
-		return transport.CodeNotFound
-	case errors.Is(err, policy.ErrAccessDenied):
-		return transport.CodeDenied
-	case errors.Is(err, policy.ErrUnauthenticated):
-		return transport.CodeUnauthenticated
-	case errors.Is(err, storage.ErrConflict), errors.Is(err, ErrRetriesExhausted):
-		return transport.CodeConflict
-	case errors.Is(err, transport.ErrVersion):
-		return transport.CodeVersion
-	case errors.Is(err, transport.ErrProtocol):
-		return transport.CodeProtocol
-	case errors.Is(err, limits.ErrExceeded), errors.Is(err, transport.ErrTooLarge):
-		return transport.CodeLimit
-	case errors.Is(err, ErrBusy):
-		return transport.CodeBusy
-	case errors.Is(err, ErrClosed):
-		return transport.CodeClosed
 	}
-	for _, s := range []error{policy.ErrInvalid, event.ErrInvalid, event.ErrMissingParent, event.ErrBudgetExceeded, property.ErrInvalid,
-		property.ErrUnknownBackend, query.ErrSyntax, query.ErrBind, query.ErrType, ErrInvalidName, value.ErrUnsupported, storage.ErrInvalid} {
-		if errors.Is(err, s) {
-			return transport.CodeInvalid
+	for _, c := range wireCodes {
+		for _, s := range c.errs {
+			if errors.Is(err, s) {
+				return c.code
+			}
 		}
 	}
 	return transport.CodeInternal
@@ -457,32 +459,9 @@ func errOf(code transport.Code, kinds, msg string) error {
 			}
 		}
 	}
-	{
-		var s error
-		switch code {
-		case transport.CodeNotFound:
-			s = storage.ErrNotFound
-		case transport.CodeDenied:
-			s = policy.ErrAccessDenied
-		case transport.CodeUnauthenticated:
-			s = policy.ErrUnauthenticated
-		case transport.CodeConflict:
-			s = storage.ErrConflict
-		case transport.CodeVersion:
-			s = transport.ErrVersion
-		case transport.CodeProtocol:
-			s = transport.ErrProtocol
-		case transport.CodeInvalid:
-			s = policy.ErrInvalid
-		case transport.CodeLimit:
-			s = limits.ErrExceeded
-		case transport.CodeBusy:
-			s = ErrBusy
-		case transport.CodeClosed:
-			s = ErrClosed
-		}
-		if s != nil && !slices.Contains(errs, s) {
-			errs = append(errs, s)
+	for _, c := range wireCodes {
+		if c.code == code && !slices.Contains(errs, c.errs[0]) {
+			errs = append(errs, c.errs[0])
 		}
 	}
 	return &remoteError{msg: msg, errs: errs}
