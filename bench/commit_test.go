@@ -16,7 +16,7 @@ import (
 
 func commitLoop(b *testing.B, e storage.Engine) {
 	ctx := context.Background()
-	n, err := core.NewNode(e, policy.Permissive{})
+	n, err := core.NewNode(context.Background(), e, policy.Permissive{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 )
 
 func serveNode(b *testing.B, e storage.Engine) (*core.Node, string) {
-	n, err := core.NewNode(e, policy.Permissive{})
+	n, err := core.NewNode(context.Background(), e, policy.Permissive{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func serveNode(b *testing.B, e storage.Engine) (*core.Node, string) {
 }
 
 func client(b *testing.B, url string) *core.Node {
-	n, err := core.NewNode(memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
+	n, err := core.NewNode(context.Background(), memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
 	if err != nil {
 		b.Fatal(err)
 	}

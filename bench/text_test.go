@@ -13,8 +13,8 @@ import (
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
+	text "github.com/ankurah/ankurah-go/plugins/datatype-text"
 	bolt "github.com/ankurah/ankurah-go/plugins/storage-bolt"
-	"github.com/ankurah/ankurah-go/plugins/datatype-text"
 )
 
 type tracePatch struct {
@@ -94,7 +94,7 @@ func BenchmarkTextTrace_Commits(b *testing.B) {
 			ctx := context.Background()
 			for b.Loop() {
 				e := eng.open(b)
-				node, _ := core.NewNode(e, policy.Permissive{})
+				node, _ := core.NewNode(context.Background(), e, policy.Permissive{})
 				c := node.Context(nil)
 				trx := c.Begin()
 				m, _ := trx.Create(ctx, "doc")

@@ -23,7 +23,7 @@ func BenchmarkCommit_Memory(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
-			n, _ := core.NewNode(memory.New(), policy.Permissive{}, opts...)
+			n, _ := core.NewNode(context.Background(), memory.New(), policy.Permissive{}, opts...)
 			c := n.Context(nil)
 			ids := createAlbums(b, c, album{"x", "y", 1})
 			b.ReportAllocs()
@@ -49,7 +49,7 @@ func BenchmarkReactor_Commit(b *testing.B) {
 	for _, queries := range []int{1, 1000, 10000} {
 		b.Run(fmt.Sprintf("queries=%d", queries), func(b *testing.B) {
 			ctx := context.Background()
-			n, _ := core.NewNode(memory.New(), policy.Permissive{})
+			n, _ := core.NewNode(context.Background(), memory.New(), policy.Permissive{})
 			defer n.Close()
 			c := n.Context(nil)
 			ids := createAlbums(b, c, album{"x", "y", 1})
@@ -92,7 +92,7 @@ func BenchmarkLiveQuery_Establish1000(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			n, _ := core.NewNode(e, policy.Permissive{})
+			n, _ := core.NewNode(context.Background(), e, policy.Permissive{})
 			defer n.Close()
 			c := n.Context(nil)
 			var albums []album
@@ -127,7 +127,7 @@ func BenchmarkReactor_RangeQueries(b *testing.B) {
 	for _, queries := range []int{1, 10000} {
 		b.Run(fmt.Sprintf("queries=%d", queries), func(b *testing.B) {
 			ctx := context.Background()
-			n, _ := core.NewNode(memory.New(), policy.Permissive{})
+			n, _ := core.NewNode(context.Background(), memory.New(), policy.Permissive{})
 			defer n.Close()
 			c := n.Context(nil)
 			ids := createAlbums(b, c, album{"x", "y", 1})
@@ -158,7 +158,7 @@ func BenchmarkReactor_LimitedQueries(b *testing.B) {
 	for _, queries := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("queries=%d", queries), func(b *testing.B) {
 			ctx := context.Background()
-			n, _ := core.NewNode(memory.New(), policy.Permissive{})
+			n, _ := core.NewNode(context.Background(), memory.New(), policy.Permissive{})
 			defer n.Close()
 			c := n.Context(nil)
 			trx := c.Begin()
@@ -197,7 +197,7 @@ func BenchmarkReactor_LimitedQueriesMiss(b *testing.B) {
 	for _, queries := range []int{1, 1000} {
 		b.Run(fmt.Sprintf("queries=%d", queries), func(b *testing.B) {
 			ctx := context.Background()
-			n, _ := core.NewNode(memory.New(), policy.Permissive{})
+			n, _ := core.NewNode(context.Background(), memory.New(), policy.Permissive{})
 			defer n.Close()
 			c := n.Context(nil)
 			trx := c.Begin()

@@ -46,7 +46,7 @@ func (f *faultEngine) onNextApply(hook func() error) {
 
 func cacheTestNode(t *testing.T, e storage.Engine, opts ...Option) *Node {
 	t.Helper()
-	n, err := NewNode(e, policy.Permissive{}, opts...)
+	n, err := NewNode(context.Background(), e, policy.Permissive{}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 // an entity beyond its limits; nothing is stored.
 func ExampleWithLimits() {
 	ctx := context.Background()
-	node, _ := core.NewNode(memory.New(), policy.Permissive{}, core.WithLimits(limits.Limits{MaxStateBytes: 64 << 10}))
+	node, _ := core.NewNode(context.Background(), memory.New(), policy.Permissive{}, core.WithLimits(limits.Limits{MaxStateBytes: 64 << 10}))
 	defer node.Close()
 	trx := node.Context(nil).Begin()
 	note, _ := trx.Create(ctx, "note")

@@ -12,7 +12,7 @@ import (
 
 func Example() {
 	ctx := context.Background()
-	node, err := core.NewNode(memory.New(), policy.Permissive{})
+	node, err := core.NewNode(context.Background(), memory.New(), policy.Permissive{})
 	if err != nil {
 		panic(err)
 	}
@@ -43,7 +43,7 @@ func Example() {
 
 func ExampleContext_Query() {
 	ctx := context.Background()
-	node, _ := core.NewNode(memory.New(), policy.Permissive{})
+	node, _ := core.NewNode(context.Background(), memory.New(), policy.Permissive{})
 	defer node.Close()
 	c := node.Context(nil)
 
@@ -68,7 +68,7 @@ func ExampleContext_Query() {
 
 func ExampleTransaction_Delete() {
 	ctx := context.Background()
-	node, _ := core.NewNode(memory.New(), policy.Permissive{})
+	node, _ := core.NewNode(context.Background(), memory.New(), policy.Permissive{})
 	defer node.Close()
 	c := node.Context(nil)
 
@@ -90,9 +90,9 @@ func ExampleTransaction_Delete() {
 // durable one over an in-process pipe; websockets work the same way.
 func ExampleNode_Connect() {
 	ctx := context.Background()
-	server, _ := core.NewNode(memory.New(), policy.Permissive{})
+	server, _ := core.NewNode(context.Background(), memory.New(), policy.Permissive{})
 	defer server.Close()
-	client, _ := core.NewNode(memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
+	client, _ := core.NewNode(context.Background(), memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
 	defer client.Close()
 
 	a, b := transport.Pipe()

@@ -21,8 +21,8 @@ func reactorSize(n *Node) int {
 
 func TestPeer_SubscriptionsCleanedUpOnClose(t *testing.T) {
 	ctx := context.Background()
-	server, _ := NewNode(memory.New(), policy.Permissive{})
-	client, _ := NewNode(memory.New(), policy.Permissive{}, WithRole(Ephemeral))
+	server, _ := NewNode(context.Background(), memory.New(), policy.Permissive{})
+	client, _ := NewNode(context.Background(), memory.New(), policy.Permissive{}, WithRole(Ephemeral))
 	a, b := transport.Pipe()
 	go server.Accept(ctx, a)
 	p, err := client.Connect(ctx, b, nil)
@@ -58,7 +58,7 @@ func TestPeer_SubscriptionsCleanedUpOnClose(t *testing.T) {
 // UpdateSelection racing Close re-adds the closed query to the reactor.
 func TestLiveQuery_CloseRacingUpdateSelectionLeavesNothing(t *testing.T) {
 	ctx := context.Background()
-	n, _ := NewNode(memory.New(), policy.Permissive{})
+	n, _ := NewNode(context.Background(), memory.New(), policy.Permissive{})
 	leaks := 0
 	for i := 0; i < 300; i++ {
 		lq, err := n.Context(nil).Query(ctx, "album", "year > 1")
@@ -89,7 +89,7 @@ func TestLiveQuery_CloseRacingUpdateSelectionLeavesNothing(t *testing.T) {
 
 func TestPeer_SlowConsumerIsDisconnected(t *testing.T) {
 	ctx := context.Background()
-	server, _ := NewNode(memory.New(), policy.Permissive{})
+	server, _ := NewNode(context.Background(), memory.New(), policy.Permissive{})
 	a, b := transport.Pipe()
 	go server.Accept(ctx, a)
 	send := func(m *transport.Message) {
@@ -127,8 +127,8 @@ func TestPeer_SlowConsumerIsDisconnected(t *testing.T) {
 
 func TestLiveQuery_UpdateSelectionAfterCloseLeavesNoServerSubscription(t *testing.T) {
 	ctx := context.Background()
-	server, _ := NewNode(memory.New(), policy.Permissive{})
-	client, _ := NewNode(memory.New(), policy.Permissive{}, WithRole(Ephemeral))
+	server, _ := NewNode(context.Background(), memory.New(), policy.Permissive{})
+	client, _ := NewNode(context.Background(), memory.New(), policy.Permissive{}, WithRole(Ephemeral))
 	a, b := transport.Pipe()
 	go server.Accept(ctx, a)
 	if _, err := client.Connect(ctx, b, nil); err != nil {

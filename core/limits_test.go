@@ -102,7 +102,7 @@ func TestLimits_EntitiesNeverGrowPastTheLimits(t *testing.T) {
 }
 
 func TestLimits_ConfigBeyondCeilingsIsRefused(t *testing.T) {
-	_, err := core.NewNode(memory.New(), policy.Permissive{}, core.WithLimits(limits.Limits{MaxProperties: limits.CeilingProperties + 1}))
+	_, err := core.NewNode(context.Background(), memory.New(), policy.Permissive{}, core.WithLimits(limits.Limits{MaxProperties: limits.CeilingProperties + 1}))
 	if !errors.Is(err, limits.ErrConfig) || !strings.Contains(err.Error(), "max-properties") {
 		t.Fatalf("err = %v", err)
 	}

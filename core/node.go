@@ -2,7 +2,7 @@
 // and (later) transports together, and gives applications transactions,
 // reads and live queries.
 //
-//	node, _ := core.NewNode(memory.New(), policy.Permissive{})
+//	node, _ := core.NewNode(ctx, memory.New(), policy.Permissive{})
 //	ctx := node.Context(nil)
 //	trx := ctx.Begin()
 //	album, _ := trx.Create(c, "album")
@@ -150,8 +150,10 @@ type Node struct {
 	up   upstream
 }
 
-// NewNode returns a node on engine whose access is decided by agent.
-func NewNode(engine storage.Engine, agent policy.Agent, opts ...Option) (*Node, error) {
+// NewNode returns a node on engine whose access is decided by agent. It
+// reads the engine (a durable node's system id, an ephemeral node's offline
+// commits), bounded by ctx; ctx does not bound the node's life (Close does).
+func NewNode(ctx context.Context, engine storage.Engine, agent policy.Agent, opts ...Option) (*Node, error) {
 	if engine == nil {
 		return nil, errors.New("ankurah: NewNode needs a storage engine")
 	}
@@ -172,7 +174,7 @@ func NewNode(engine storage.Engine, agent policy.Agent, opts ...Option) (*Node, 
 		return nil, err
 	}
 	if cfg.role == Durable && cfg.systemID == "" {
-		sid, err := n.storedSystemID(context.Background())
+		sid, err := n.storedSystemID(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -182,7 +184,7 @@ func NewNode(engine storage.Engine, agent policy.Agent, opts ...Option) (*Node, 
 	n.cache = newBackendCache(n.cfg.cacheEntries)
 	n.up = upstream{connected: make(chan struct{}), subs: map[uint64]*LiveQuery{}}
 	if cfg.role == Ephemeral {
-		if n.up.outbox, err = n.loadOutbox(context.Background()); err != nil {
+		if n.up.outbox, err = n.loadOutbox(ctx); err != nil {
 			return nil, fmt.Errorf("ankurah: offline commits: %w", err)
 		}
 	}

@@ -28,7 +28,7 @@ func newNode(t testing.TB, opts ...core.Option) *core.Node {
 
 func newNodeOn(t testing.TB, e storage.Engine, a policy.Agent, opts ...core.Option) *core.Node {
 	t.Helper()
-	n, err := core.NewNode(e, a, opts...)
+	n, err := core.NewNode(context.Background(), e, a, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -155,9 +155,9 @@ func TestTransaction_ConcurrentSetAndCommitAreSafe(t *testing.T) {
 func TestNode_CloseEndsEverything(t *testing.T) {
 	ctx := context.Background()
 	before := runtime.NumGoroutine()
-	server, err := core.NewNode(memory.New(), &ownerAgent{})
+	server, err := core.NewNode(context.Background(), memory.New(), &ownerAgent{})
 	must(t, err)
-	client, err := core.NewNode(memory.New(), &ownerAgent{}, core.WithRole(core.Ephemeral))
+	client, err := core.NewNode(context.Background(), memory.New(), &ownerAgent{}, core.WithRole(core.Ephemeral))
 	must(t, err)
 	p := linkAs(t, server, client, "alice")
 	sc := server.Context("alice")

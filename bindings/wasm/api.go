@@ -197,7 +197,7 @@ func (a *api) open(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := core.NewNode(e, policy.Permissive{}, core.WithRole(core.Ephemeral))
+	n, err := core.NewNode(context.Background(), e, policy.Permissive{}, core.WithRole(core.Ephemeral))
 	if err != nil {
 		_ = e.Close()
 		return nil, err

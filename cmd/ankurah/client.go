@@ -28,7 +28,7 @@ func splitComma(s string) []string {
 
 // connect starts an ephemeral node connected to a server.
 func connect(ctx context.Context, server, token string) (*core.Node, *ws.Client, error) {
-	node, err := core.NewNode(memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
+	node, err := core.NewNode(ctx, memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -61,7 +61,7 @@ func startServer(t *testing.T, rulesPath string) string {
 
 func dialAs(t *testing.T, url, tok string) (*core.Node, error) {
 	t.Helper()
-	n, _ := core.NewNode(memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
+	n, _ := core.NewNode(context.Background(), memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := ws.Dial(ctx, url, n, ws.WithCredentials(func() []byte { return []byte(tok) }))

@@ -75,7 +75,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	} else {
 		slog.Warn("no --policy: every caller may read and write everything")
 	}
-	node, err := core.NewNode(engine, agent, core.WithLimits(lim))
+	node, err := core.NewNode(ctx, engine, agent, core.WithLimits(lim))
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ type world struct {
 
 func (w *world) connect(t *testing.T, user string) (*core.Node, error) {
 	t.Helper()
-	n, err := core.NewNode(memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
+	n, err := core.NewNode(context.Background(), memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func create(ctx context.Context, n *core.Node, owner any, title string) (id.Enti
 // Run runs the suite.
 func Run(t *testing.T, h Harness) {
 	newWorld := func(t *testing.T) *world {
-		s, err := core.NewNode(memory.New(), h.Agent)
+		s, err := core.NewNode(context.Background(), memory.New(), h.Agent)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +102,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("UnknownCredentialsRefused", func(t *testing.T) {
 		w := newWorld(t)
 		for _, creds := range [][]byte{nil, []byte("not a token"), append(h.Credentials("alice"), 'x')} {
-			n, _ := core.NewNode(memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
+			n, _ := core.NewNode(context.Background(), memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
 			a, b := transport.Pipe()
 			go w.server.Accept(ctx, a)
 			_, err := n.Connect(ctx, b, creds)

@@ -174,7 +174,7 @@ func TestGetAndFetchAgreeOnEveryKind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := core.NewNode(memory.New(), agent, core.WithRole(core.Durable))
+	n, err := core.NewNode(context.Background(), memory.New(), agent, core.WithRole(core.Durable))
 	if err != nil {
 		t.Fatal(err)
 	}

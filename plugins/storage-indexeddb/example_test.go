@@ -20,7 +20,7 @@ func ExampleOpen() {
 		log.Fatal(err)
 	}
 	defer engine.Close()
-	node, err := core.NewNode(engine, policy.Permissive{}, core.WithRole(core.Ephemeral))
+	node, err := core.NewNode(context.Background(), engine, policy.Permissive{}, core.WithRole(core.Ephemeral))
 	if err != nil {
 		log.Fatal(err)
 	}

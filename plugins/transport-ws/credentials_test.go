@@ -44,7 +44,7 @@ func (a *recordingAgent) Authenticate(_ context.Context, _ policy.Peer, creds []
 
 func serveAgent(t *testing.T, agent policy.Agent) string {
 	t.Helper()
-	n, err := core.NewNode(memory.New(), agent, core.WithRole(core.Durable))
+	n, err := core.NewNode(context.Background(), memory.New(), agent, core.WithRole(core.Durable))
 	if err != nil {
 		t.Fatal(err)
 	}

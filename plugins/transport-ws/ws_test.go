@@ -22,7 +22,7 @@ import (
 
 func newNode(t testing.TB, role core.Role) *core.Node {
 	t.Helper()
-	n, err := core.NewNode(memory.New(), policy.Permissive{}, core.WithRole(role))
+	n, err := core.NewNode(context.Background(), memory.New(), policy.Permissive{}, core.WithRole(role))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -166,7 +166,7 @@ func startServer(t testing.TB, opts ...serverOption) *server {
 		eng.Close()
 		t.Fatal(err)
 	}
-	node, err := core.NewNode(eng, agent, core.WithLimits(cfg.limits), core.WithClock(clk.Now), core.WithLogger(logger))
+	node, err := core.NewNode(context.Background(), eng, agent, core.WithLimits(cfg.limits), core.WithClock(clk.Now), core.WithLogger(logger))
 	if err != nil {
 		eng.Close()
 		t.Fatal(err)
@@ -226,7 +226,7 @@ func (s *server) dial(t testing.TB, sub string, roles ...string) *client {
 
 func (s *server) dialToken(t testing.TB, tok string) (*client, error) {
 	t.Helper()
-	n, err := core.NewNode(memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral), core.WithLogger(logger))
+	n, err := core.NewNode(context.Background(), memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral), core.WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 func newContext(t *testing.T) (*core.Context, *memory.Engine) {
 	t.Helper()
 	engine := memory.New()
-	node, err := core.NewNode(engine, policy.Permissive{})
+	node, err := core.NewNode(context.Background(), engine, policy.Permissive{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 // Edit and the typed field handles change an album in a transaction.
 func ExampleAlbumCollection_Query() {
 	ctx := context.Background()
-	node := must(core.NewNode(memory.New(), policy.Permissive{}))
+	node := must(core.NewNode(context.Background(), memory.New(), policy.Permissive{}))
 	defer node.Close()
 	c := node.Context(nil)
 
