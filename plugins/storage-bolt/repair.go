@@ -24,6 +24,7 @@ const (
 var (
 	_ storage.CollectionLooker = (*Engine)(nil)
 	_ storage.Repairer         = (*Engine)(nil)
+	_ storage.CollectionLister = (*Engine)(nil)
 )
 
 // undecodable is the error of a read or write that needs one stored state

@@ -22,6 +22,7 @@ const (
 var (
 	_ storage.CollectionLooker = (*Engine)(nil)
 	_ storage.Repairer         = (*Engine)(nil)
+	_ storage.CollectionLister = (*Engine)(nil)
 )
 
 // skip reports a row a read leaves out because it does not decode.
