@@ -1,7 +1,31 @@
 // Package memory is the in-memory storage engine: every collection is a
 // few Go maps behind one lock, plus a sorted set of keys per declared index.
 // It is the reference implementation of the storage contract, used by
-// ephemeral nodes, tests and simulations. Nothing survives Close.
+// ephemeral nodes, tests and simulations. Nothing survives the Close of the
+// store's last handle.
+//
+// # Handles and the change feed
+//
+// New makes a store and returns its first handle; Engine.Share returns
+// another handle on the same store, so several nodes of one process (a
+// simulation of several servers on one database) share their data. Each
+// handle closes on its own; the data goes when the last one closes.
+//
+// Every handle is a storage.ChangeFeed over every batch any handle of the
+// store commits. Batches are numbered in the order they commit (Apply holds
+// the store's write lock), so a follower sees them in commit order — across
+// entities too, which is more than the contract asks. The store keeps the
+// last N committed batches in a ring (N is 1024 unless WithFeedRetention
+// says otherwise; each kept batch holds the states it wrote, shared with the
+// store while they are current); a follower further behind than N batches
+// gets storage.ErrFeedGap. Follow reads at most 64 batches at a time under
+// the lock and hands them to its callback after releasing it, so a slow
+// follower costs the store nothing beyond the ring. A token is 17 bytes:
+// a format byte, the store's number within this process and the batch
+// number; it is valid only for stores of the process that made it (a token
+// of another store is ErrFeedGap). A batch that writes nothing (no events,
+// no states) commits nothing and is not reported; Clear and RemoveRow are not
+// batches and are not reported either.
 package memory
 
 import (
@@ -26,11 +50,23 @@ import (
 // the top-level AND and for ORDER BY … LIMIT on that property; every
 // candidate is then checked by the compiled predicate, so an index changes
 // the cost of a query, never its answer. Safe for concurrent use.
+//
+// An Engine is one handle on a store (see New and Share); it is also a
+// storage.ChangeFeed (see the package documentation).
 type Engine struct {
+	*store
+	// closed is guarded by store.mu; done is closed with it, ending Follow.
+	closed bool
+	done   chan struct{}
+}
+
+// store is the data every handle of one store shares.
+type store struct {
 	mu      sync.RWMutex
-	closed  bool
 	colls   map[string]*collection
 	indexes []storage.Index
+	open    int // handles not closed yet; at 0 the data is dropped
+	feed    feedRing
 }
 
 // collection holds one collection's data. Stored states and events are
@@ -72,9 +108,45 @@ var (
 	_ storage.Indexer = (*Engine)(nil)
 )
 
-// New returns an empty engine.
-func New() *Engine {
-	return &Engine{colls: map[string]*collection{}}
+// Option configures New.
+type Option func(*store)
+
+// DefaultFeedRetention is how many committed batches a store keeps for its
+// change feed unless WithFeedRetention says otherwise.
+const DefaultFeedRetention = 1024
+
+// WithFeedRetention keeps the last n committed batches for followers of the
+// change feed (n < 1 is 1). A follower more than n batches behind gets
+// storage.ErrFeedGap.
+func WithFeedRetention(n int) Option {
+	return func(s *store) { s.feed.ring = make([]feedEntry, max(n, 1)) }
+}
+
+// New makes an empty store and returns its first handle.
+func New(opts ...Option) *Engine {
+	s := &store{colls: map[string]*collection{}, open: 1}
+	s.feed.init()
+	for _, o := range opts {
+		o(s)
+	}
+	if s.feed.ring == nil {
+		s.feed.ring = make([]feedEntry, DefaultFeedRetention)
+	}
+	return &Engine{store: s, done: make(chan struct{})}
+}
+
+// Share returns another handle on e's store: it sees and writes the same
+// data, follows the same change feed and closes on its own (the data goes
+// when the store's last handle closes). Sharing a closed handle is
+// storage.ErrClosed.
+func (e *Engine) Share() (*Engine, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, storage.ErrClosed
+	}
+	e.open++
+	return &Engine{store: e.store, done: make(chan struct{})}, nil
 }
 
 func validName(name string) error {
@@ -196,8 +268,14 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 		c.events[evIDs[i]] = cloneEvent(ev)
 		c.byEntity[ev.Entity] = append(c.byEntity[ev.Entity], evIDs[i])
 	}
-	for _, w := range b.States {
-		e.coll(w.State.Collection).put(w.State.Clone())
+	changes := make([]storage.FeedChange, len(b.States))
+	for i, w := range b.States {
+		st := w.State.Clone()
+		e.coll(st.Collection).put(st)
+		changes[i] = storage.FeedChange{Collection: st.Collection, State: st}
+	}
+	if len(b.Events) > 0 || len(b.States) > 0 {
+		e.feed.append(changes)
 	}
 	return nil
 }
@@ -243,8 +321,9 @@ func (e *Engine) Indexes() []storage.Index {
 	return slices.Clone(e.indexes)
 }
 
-// Close discards all data. Later calls, on the engine and on the
-// collections it opened, fail with storage.ErrClosed.
+// Close closes the handle: later calls, on it and on the collections it
+// opened, fail with storage.ErrClosed, and its Follow calls return
+// storage.ErrClosed. The Close of the store's last handle discards all data.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -252,7 +331,12 @@ func (e *Engine) Close() error {
 		return storage.ErrClosed
 	}
 	e.closed = true
-	e.colls = nil
+	close(e.done)
+	e.open--
+	if e.open == 0 {
+		e.colls = nil
+		e.feed.drop()
+	}
 	return nil
 }
 
