@@ -79,10 +79,7 @@ func newAdminFlags(name string, stderr io.Writer) adminFlags {
 // open opens the storage the flags name, which must exist and support
 // repair. A bolt database is never created here.
 func (f adminFlags) open(ctx context.Context) (storage.Engine, storage.Repairer, error) {
-	url := *f.storageURL
-	if url == "" {
-		url = "bolt://" + filepath.Join(*f.dataDir, "ankurah.db")
-	}
+	url := f.url()
 	if strings.HasPrefix(url, "memory://") {
 		return nil, nil, errors.New("memory:// storage lives and dies with its server: there is nothing to repair")
 	}
@@ -91,10 +88,7 @@ func (f adminFlags) open(ctx context.Context) (storage.Engine, storage.Repairer,
 			return nil, nil, fmt.Errorf("no bolt database at %s (see --data-dir and --storage): %w", path, err)
 		}
 	}
-	e, err := openStorage(ctx, url)
-	if errors.Is(err, bolt.ErrLocked) {
-		return nil, nil, fmt.Errorf("%w\n(a bolt file is opened by one process at a time: stop ankurah serve first)", err)
-	}
+	e, err := openStorageLocked(ctx, url)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -106,10 +100,22 @@ func (f adminFlags) open(ctx context.Context) (storage.Engine, storage.Repairer,
 	return e, r, nil
 }
 
-// collectionLister is an engine that can list its collections (bolt,
-// postgres and tikv can).
-type collectionLister interface {
-	Collections(ctx context.Context) ([]string, error)
+// url is the storage URL the flags name: --storage, else the bolt file in --data-dir.
+func (f adminFlags) url() string {
+	if *f.storageURL != "" {
+		return *f.storageURL
+	}
+	return "bolt://" + filepath.Join(*f.dataDir, "ankurah.db")
+}
+
+// openStorageLocked is openStorage for the commands that work on a stopped
+// server's storage: a locked bolt file says what to do about it.
+func openStorageLocked(ctx context.Context, url string) (storage.Engine, error) {
+	e, err := openStorage(ctx, url)
+	if errors.Is(err, bolt.ErrLocked) {
+		return nil, fmt.Errorf("%w\n(a bolt file is opened by one process at a time: stop ankurah serve first)", err)
+	}
+	return e, err
 }
 
 func badRowsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -124,7 +130,7 @@ func badRowsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer e.Close()
 	names := f.fs.Args()
 	if len(names) == 0 {
-		l, ok := e.(collectionLister)
+		l, ok := e.(storage.CollectionLister)
 		if !ok {
 			return errors.New("bad-rows: this storage cannot list its collections; name them as arguments (ankurah admin bad-rows COLLECTION…)")
 		}

@@ -5,6 +5,8 @@
 //	ankurah create [--server …] COLLECTION prop=value...
 //	ankurah admin bad-rows [--data-dir D | --storage URL] [COLLECTION...]
 //	ankurah admin remove-row [--data-dir D | --storage URL] COLLECTION KIND KEY
+//	ankurah dump [--data-dir D | --storage URL] [--collection NAME]... FILE
+//	ankurah load [--data-dir D | --storage URL] FILE
 //
 // serve runs a durable node that clients reach over WebSockets at /ws, with
 // /healthz for load balancers; it stops gracefully on SIGINT/SIGTERM.
@@ -14,6 +16,9 @@
 // admin works on a server's storage while the server is stopped (a bolt file
 // has one process at a time): bad-rows lists the rows the engine cannot
 // decode, which reads skip, and remove-row deletes one (docs/bad-rows.md).
+//
+// dump writes every collection's states and events to a file, and load
+// writes such a file into any engine, idempotently (docs/dump-format.md).
 package main
 
 import (
@@ -48,6 +53,9 @@ const usage = `usage:
   ankurah admin  bad-rows   [--data-dir ankurah-data | --storage URL] [COLLECTION...]
   ankurah admin  remove-row [--data-dir ankurah-data | --storage URL] COLLECTION KIND KEY
                  (ankurah admin help: rows the storage cannot decode, and removing one)
+  ankurah dump   [--data-dir ankurah-data | --storage URL] [--collection NAME]... FILE
+  ankurah load   [--data-dir ankurah-data | --storage URL] FILE
+                 (every collection's states and events to a file and back: docs/dump-format.md)
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -65,6 +73,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return createCmd(ctx, args[1:], stdout, stderr)
 	case "admin":
 		return adminCmd(ctx, args[1:], stdout, stderr)
+	case "dump":
+		return dumpCmd(ctx, args[1:], stdout, stderr)
+	case "load":
+		return loadCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
