@@ -17,10 +17,10 @@ type progress struct {
 	every time.Duration
 	now   func() time.Time
 
-	label string
-	unit  string
-	total int64 // 0: unknown
-	done  int64
+	label   string
+	unit    string
+	total   int64 // 0: unknown
+	done    int64
 	last    time.Time
 	printed int64 // the count of the last plain line, -1 for none
 }
