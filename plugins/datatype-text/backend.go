@@ -125,15 +125,7 @@ func (l *leaseTable) release(c, next uint64) {
 // knows reports whether the document holds structs (or pending structs or
 // deletions) of client c.
 func (d *Doc) knows(c uint64) bool {
-	if d.store[c] != nil || d.pending[c] != nil {
-		return true
-	}
-	for _, r := range d.pendDS {
-		if r.client == c {
-			return true
-		}
-	}
-	return false
+	return d.store[c] != nil || d.pending[c] != nil || d.pendDS[c] != nil
 }
 
 // Option configures a Backend.

@@ -11,9 +11,9 @@ import (
 	"time"
 )
 
-// tracesDir finds the editing traces: $EDITING_TRACES_DIR, or shared/ beside
-// the repository.
-func tracesDir(b *testing.B) string {
+// sharedTracesDir finds the collection of editing traces: $EDITING_TRACES_DIR,
+// or shared/ beside the repository ("" if neither has them).
+func sharedTracesDir() string {
 	for _, dir := range []string{os.Getenv("EDITING_TRACES_DIR"), "../../../shared/data/editing-traces"} {
 		if dir == "" {
 			continue
@@ -22,8 +22,16 @@ func tracesDir(b *testing.B) string {
 			return dir
 		}
 	}
-	b.Skip("automerge-paper.json.gz not found: set EDITING_TRACES_DIR")
 	return ""
+}
+
+// tracesDir is sharedTracesDir, or a skip.
+func tracesDir(b *testing.B) string {
+	dir := sharedTracesDir()
+	if dir == "" {
+		b.Skip("automerge-paper.json.gz not found: set EDITING_TRACES_DIR")
+	}
+	return dir
 }
 
 // BenchmarkB4 replays the automerge-paper trace (259,778 single-character
@@ -73,29 +81,17 @@ func BenchmarkB4(b *testing.B) {
 		b.ReportMetric(loadCPU.Seconds()*1000, "load-cpu-ms")
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB")
 	})
-	// A replica receiving the 259,778 updates one by one.
-	b.Run("go-apply-updates", func(b *testing.B) {
-		src := NewDoc(1)
-		var ups [][]byte
-		for _, txn := range tr.Txns {
-			applyPatches(b, src, "t", txn.Patches)
-			ups = append(ups, src.TakeUpdate())
-		}
-		var r *Doc
-		cpu0 := cpuTime()
-		for b.Loop() {
-			r = NewDoc(2)
-			for _, u := range ups {
-				if err := r.ApplyUpdate(u); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-		b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
-		if r.Text("t") != tr.EndContent {
-			b.Fatal("wrong end content")
-		}
-	})
+	src := NewDoc(1)
+	var ups [][]byte
+	for _, txn := range tr.Txns {
+		applyPatches(b, src, "t", txn.Patches)
+		ups = append(ups, src.TakeUpdate())
+	}
+	// A replica receiving the 259,778 updates one by one, in order.
+	b.Run("go-apply-updates", func(b *testing.B) { benchApply(b, ups, tr.EndContent, false) })
+	// The same newest first: every update waits for the ones before it until
+	// the oldest arrives last.
+	b.Run("go-apply-updates-newest-first", func(b *testing.B) { benchApply(b, ups, tr.EndContent, true) })
 	b.Run("yjs", func(b *testing.B) {
 		node, err := exec.LookPath("node")
 		if err != nil {
@@ -128,6 +124,27 @@ func BenchmarkB4(b *testing.B) {
 		b.ReportMetric(r.LoadMs, "load-ms")
 		b.ReportMetric(r.HeapMiB, "heap-MiB")
 	})
+}
+
+// benchApply applies ups to a new document, in order or newest first.
+func benchApply(b *testing.B, ups [][]byte, want string, newestFirst bool) {
+	var r *Doc
+	cpu0 := cpuTime()
+	for b.Loop() {
+		r = NewDoc(2)
+		for i := range ups {
+			if newestFirst {
+				i = len(ups) - 1 - i
+			}
+			if err := r.ApplyUpdate(ups[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+	if r.Text("t") != want {
+		b.Fatal("wrong end content")
+	}
 }
 
 // cpuTime is the CPU time this process used, user and system: on a shared

@@ -46,14 +46,12 @@ func (d *Doc) Clone(client uint64) *Doc {
 		}
 		c.store[cl] = cs
 	}
-	for cl, list := range d.pending {
-		nl := make([]*item, len(list))
-		for i, it := range list {
-			nl[i] = copyItem(it)
-		}
-		c.pending[cl] = nl
+	for cl, q := range d.pending {
+		c.pending[cl] = q.clone(copyItem)
 	}
-	c.pendDS = slices.Clone(d.pendDS)
+	for cl, q := range d.pendDS {
+		c.pendDS[cl] = q.clone(func(r dsRange) dsRange { return r })
+	}
 	c.taken = c.state(client)
 	return c
 }

@@ -24,8 +24,8 @@ type Doc struct {
 	client  uint64
 	store   map[uint64]*clientStructs
 	roots   map[string]*sequence
-	pending map[uint64][]*item // decoded structs waiting for what they depend on
-	pendDS  []dsRange          // deletions of structs not received yet
+	pending map[uint64]*queue[*item]   // decoded structs waiting for what they depend on
+	pendDS  map[uint64]*queue[dsRange] // deletions of structs not received yet
 
 	taken   uint64    // own clock already returned by TakeUpdate
 	localDS []dsRange // local deletions not yet returned by TakeUpdate
@@ -43,7 +43,8 @@ func NewDoc(client uint64) *Doc {
 		client:  client,
 		store:   map[uint64]*clientStructs{},
 		roots:   map[string]*sequence{},
-		pending: map[uint64][]*item{},
+		pending: map[uint64]*queue[*item]{},
+		pendDS:  map[uint64]*queue[dsRange]{},
 	}
 }
 
@@ -167,15 +168,7 @@ func (d *Doc) Insert(name string, pos int, s string) error {
 	}
 	b := []byte(toValidUTF8(s))
 	u16, cp := lengths(b)
-	var left *item
-	if pos > 0 {
-		it, off := seq.find(pos - 1)
-		left = d.splitCP(it, off+1)
-	}
-	right := seq.start
-	if left != nil {
-		right = left.right
-	}
+	left, right := d.insertPlace(seq, pos)
 	clock := d.state(d.client)
 	if left != nil && left.id.Client == d.client && left.ref == refString && !left.deleted &&
 		left.end() == clock && sameRight(left, right) {
@@ -195,6 +188,31 @@ func (d *Doc) Insert(name string, pos int, s string) error {
 	seq.link(it, left)
 	d.addStruct(it)
 	return nil
+}
+
+// insertPlace returns the neighbours a local insert at code point pos goes
+// between, as Yjs's Y.Text insert chooses them: after the item holding
+// code point pos-1 (split to end there), then past every deleted item that
+// follows, so the new item's origin is the last tombstone of a deleted run
+// before the cursor and its right origin the next item still there. Updates
+// then carry the same origins as Yjs's for the same edit.
+//
+// Yjs also steps past a formatting mark that the inserted text's attributes
+// already agree with; marks are opaque here, so a visible mark stops the walk,
+// which is where Yjs stops too when the mark changes the current formatting
+// (typing at the end of bold text stays bold).
+func (d *Doc) insertPlace(seq *sequence, pos int) (left, right *item) {
+	if pos > 0 {
+		it, off := seq.find(pos - 1)
+		left = d.splitCP(it, off+1)
+		right = left.right
+	} else {
+		right = seq.start
+	}
+	for right != nil && right.deleted {
+		left, right = right, right.right
+	}
+	return left, right
 }
 
 func sameRight(left, right *item) bool {
@@ -273,12 +291,24 @@ func (d *Doc) ApplyUpdate(update []byte) error {
 		if len(list) == 0 {
 			continue
 		}
-		p := append(d.pending[c], list...)
-		slices.SortStableFunc(p, func(a, b *item) int { return cmpU64(a.id.Clock, b.id.Clock) })
-		d.pending[c] = p
+		q := d.pending[c]
+		if q == nil {
+			q = newPending()
+			d.pending[c] = q
+		}
+		for _, s := range list {
+			q.push(s)
+		}
 	}
 	d.integratePending()
-	d.pendDS = append(d.pendDS, ds...)
+	for _, r := range ds {
+		q := d.pendDS[r.client]
+		if q == nil {
+			q = newPendingDeletes()
+			d.pendDS[r.client] = q
+		}
+		q.push(r)
+	}
 	d.applyPendingDeletes()
 	return nil
 }
@@ -302,27 +332,26 @@ func (d *Doc) integratePending() {
 		}
 		slices.Sort(clients)
 		for _, c := range clients {
-			list := d.pending[c]
-			i := 0
-			for ; i < len(list); i++ {
-				s := list[i]
+			q := d.pending[c]
+			for q.len() > 0 {
+				s := q.peek()
 				st := d.state(c)
 				if s.end() <= st {
-					continue // known already
+					q.pop() // known already
+					continue
 				}
 				if s.id.Clock > st || d.missing(s) {
 					break
 				}
+				q.pop()
 				if off := st - s.id.Clock; off > 0 {
 					s.cutFront(off)
 				}
 				d.integrate(s)
 				progress = true
 			}
-			if i == len(list) {
+			if q.len() == 0 {
 				delete(d.pending, c)
-			} else {
-				d.pending[c] = list[i:]
 			}
 		}
 	}
@@ -411,24 +440,33 @@ func (d *Doc) originItem(o *item) *item {
 }
 
 // applyPendingDeletes deletes what the pending delete ranges cover and keeps
-// the ranges, or parts, of structs not received yet.
+// the ranges, or parts, of structs not received yet. Only ranges starting
+// below a client's state are looked at, so deletions waiting for structs cost
+// nothing until those arrive.
 func (d *Doc) applyPendingDeletes() {
-	if len(d.pendDS) == 0 {
-		return
-	}
-	var keep []dsRange
-	for _, r := range d.pendDS {
-		st := d.state(r.client)
-		end := r.clock + r.length
-		if r.clock < st {
-			d.deleteRange(r.client, r.clock, min(end, st))
+	for c, q := range d.pendDS {
+		st := d.state(c)
+		for q.len() > 0 && q.peek().clock < st {
+			r := q.pop()
+			end := r.clock + r.length
+			d.deleteRange(c, r.clock, min(end, st))
+			if end > st {
+				q.push(dsRange{c, st, end - st})
+			}
 		}
-		if end > st {
-			from := max(r.clock, st)
-			keep = append(keep, dsRange{r.client, from, end - from})
+		if q.len() == 0 {
+			delete(d.pendDS, c)
 		}
 	}
-	d.pendDS = keep
+}
+
+// pendingDeletes returns the pending delete ranges.
+func (d *Doc) pendingDeletes() []dsRange {
+	var ds []dsRange
+	for _, q := range d.pendDS {
+		ds = append(ds, q.xs...)
+	}
+	return ds
 }
 
 // deleteRange deletes the received structs of client in [clock, end).

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -31,23 +32,10 @@ type yjsAnswer struct {
 	Error  string            `json:"error"`
 }
 
-// startYjs starts the driver. Without node or the installed npm packages it
-// skips, except under CI=true where that is a failure.
+// startYjs starts the driver (see yjsNode for what it needs).
 func startYjs(t *testing.T) *yjsDriver {
 	t.Helper()
-	missing := func(what string) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s (install with: npm ci --prefix plugins/datatype-text/interop)", what)
-		}
-		t.Skipf("%s: skipping the Yjs interop test", what)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not installed")
-	}
-	if _, err := os.Stat(filepath.Join("interop", "node_modules", "yjs", "package.json")); err != nil {
-		missing("npm yjs is not installed in interop/node_modules")
-	}
+	node := yjsNode(t)
 	cmd := exec.Command(node, filepath.Join("interop", "yjs.mjs"))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
@@ -74,6 +62,45 @@ func startYjs(t *testing.T) *yjsDriver {
 	sc := bufio.NewScanner(out)
 	sc.Buffer(nil, 64<<20)
 	return &yjsDriver{t: t, in: in, out: sc}
+}
+
+var npmCI sync.Once
+
+// yjsNode returns the path of node, with npm yjs installed in
+// interop/node_modules: if it is missing and npm is there, it runs npm ci in
+// interop once (the versions pinned by its package-lock.json). Without node,
+// or when the install fails, the test skips, except under CI=true where that
+// is a failure.
+func yjsNode(t testing.TB) string {
+	t.Helper()
+	missing := func(what string) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s (install with: npm ci --prefix plugins/datatype-text/interop)", what)
+		}
+		t.Skipf("%s: skipping the Yjs interop test", what)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing("node is not installed")
+	}
+	installed := filepath.Join("interop", "node_modules", "yjs", "package.json")
+	if _, err := os.Stat(installed); err != nil {
+		npmCI.Do(func() {
+			npm, err := exec.LookPath("npm")
+			if err != nil {
+				return
+			}
+			cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
+			cmd.Dir = "interop"
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Logf("npm ci in interop: %v\n%s", err, out)
+			}
+		})
+	}
+	if _, err := os.Stat(installed); err != nil {
+		missing("npm yjs is not installed in interop/node_modules")
+	}
+	return node
 }
 
 func (y *yjsDriver) do(cmd map[string]any) yjsAnswer {
@@ -372,4 +399,56 @@ func TestInterop_FormatAndEmbedPassThrough(t *testing.T) {
 	}
 	a := y.do(map[string]any{"op": "apply", "doc": "b", "update": b64(d.TakeUpdate())})
 	sameAsYjs(t, d, a, "t")
+}
+
+// Random local edits (deletions followed by inserts at, before and after the
+// deleted text, characters outside the BMP, the ends of the text) make the
+// same update bytes as the same edits in Yjs under the same client id.
+func TestInterop_LocalEditsMakeYjsBytes(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("TEXT_INTEROP_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("TEXT_INTEROP_SEED=%q: %v", s, err)
+		}
+		seed = v
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("replay with TEXT_INTEROP_SEED=%d", seed)
+		}
+	}()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	y := startYjs(t)
+	y.do(map[string]any{"op": "new", "doc": "y", "client": 77})
+	g := NewDoc(77)
+	lastDel := -1
+	for step := range 400 {
+		ins, pos, n, s := randomEdit(rng, g.Len("t"))
+		if ins && lastDel >= 0 && rng.IntN(2) == 0 {
+			pos = min(lastDel, g.Len("t")) // type where text was just deleted
+		}
+		var cmd map[string]any
+		var err error
+		if ins {
+			cmd = map[string]any{"op": "insert", "doc": "y", "name": "t", "pos": pos, "text": s}
+			err = g.Insert("t", pos, s)
+			lastDel = -1
+		} else {
+			cmd = map[string]any{"op": "delete", "doc": "y", "name": "t", "pos": pos, "len": n}
+			err = g.Delete("t", pos, n)
+			lastDel = pos
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := y.do(cmd)
+		if got, want := b64(g.TakeUpdate()), a.Update; got != want {
+			t.Fatalf("step %d (%v): update\n go  %x\n yjs %x", step, cmd, unb64(t, got), unb64(t, want))
+		}
+		sameAsYjs(t, g, a, "t")
+	}
+	if got, want := g.EncodeStateAsUpdate(), unb64(t, y.do(map[string]any{"op": "delta", "doc": "y", "name": "t"}).State); len(got) > len(want) {
+		t.Fatalf("document %d bytes, yjs %d", len(got), len(want))
+	}
 }

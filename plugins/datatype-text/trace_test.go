@@ -1,9 +1,12 @@
 package text
 
 import (
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -112,15 +115,43 @@ func TestTrace_ConcurrentReachesEndContentThroughForksAndMerges(t *testing.T) {
 	if tr.Kind != "concurrent" {
 		t.Fatalf("kind %q", tr.Kind)
 	}
-	// Each agent edits under a client id until one of its transactions lands
-	// on a branch missing some of that id's history; then it takes a new id,
-	// since an id must never carry two different histories.
+	_, final := replayTrace(t, tr)
+	if final.Text("t") != tr.EndContent {
+		t.Fatalf("merged text differs from endContent (%d vs %d code points)", final.Len("t"), len([]rune(tr.EndContent)))
+	}
+}
+
+// replayTrace replays tr as interop/trace.mjs does with Yjs and returns the
+// update each transaction made (nil for none) and the final document.
+//
+// A sequential trace is edited by one document under client id 1. In a
+// concurrent trace a transaction edits a copy of its first parent's result
+// merged with the other parents'; each agent edits under a client id until
+// one of its transactions lands on a branch missing some of that id's
+// history, then takes a new id, since an id must never carry two different
+// histories. The final document merges the results nothing descends from.
+func replayTrace(tb testing.TB, tr *trace) (updates [][]byte, final *Doc) {
+	tb.Helper()
+	edit := func(d *Doc, ps []patch) {
+		d.taken, d.localDS = d.state(d.client), nil
+		applyPatches(tb, d, "t", ps)
+		updates = append(updates, d.TakeUpdate())
+	}
+	if tr.Kind != "concurrent" {
+		d := NewDoc(1)
+		if err := d.Insert("t", 0, tr.StartContent); err != nil {
+			tb.Fatal(err)
+		}
+		for _, txn := range tr.Txns {
+			edit(d, txn.Patches)
+		}
+		return updates, d
+	}
 	next := uint64(1)
 	agentClient := map[int]uint64{}
 	clientClock := map[uint64]uint64{}
 	docs := map[int]*Doc{} // results of transactions that still have children to come
 	pendingKids := map[int]int{}
-	clone := func(d *Doc) *Doc { return d.Clone(0) }
 	take := func(p int) *Doc {
 		d := docs[p]
 		pendingKids[p]--
@@ -128,7 +159,7 @@ func TestTrace_ConcurrentReachesEndContentThroughForksAndMerges(t *testing.T) {
 			delete(docs, p)
 			return d
 		}
-		return clone(d)
+		return d.Clone(0)
 	}
 	var heads []*Doc
 	for i, txn := range tr.Txns {
@@ -140,7 +171,7 @@ func TestTrace_ConcurrentReachesEndContentThroughForksAndMerges(t *testing.T) {
 			for _, p := range txn.Parents[1:] {
 				other := docs[p]
 				if err := d.ApplyUpdate(other.EncodeDiff(d.StateVector())); err != nil {
-					t.Fatal(err)
+					tb.Fatal(err)
 				}
 				if pendingKids[p]--; pendingKids[p] == 0 {
 					delete(docs, p)
@@ -154,7 +185,7 @@ func TestTrace_ConcurrentReachesEndContentThroughForksAndMerges(t *testing.T) {
 			agentClient[txn.Agent] = c
 		}
 		d.client = c
-		applyPatches(t, d, "t", txn.Patches)
+		edit(d, txn.Patches)
 		clientClock[c] = d.state(c)
 		if txn.NumChildren > 0 {
 			docs[i] = d
@@ -164,15 +195,67 @@ func TestTrace_ConcurrentReachesEndContentThroughForksAndMerges(t *testing.T) {
 		}
 	}
 	if len(docs) != 0 {
-		t.Fatalf("%d transactions still wait for children", len(docs))
+		tb.Fatalf("%d transactions still wait for children", len(docs))
 	}
-	final := NewDoc(0)
+	final = NewDoc(0)
 	for _, h := range heads {
 		if err := final.ApplyUpdate(h.EncodeStateAsUpdate()); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
-	if final.Text("t") != tr.EndContent {
-		t.Fatalf("merged text differs from endContent (%d vs %d code points)", final.Len("t"), len([]rune(tr.EndContent)))
+	return updates, final
+}
+
+// A replica that receives a trace's updates newest first, or shuffled with
+// some twice, holds every struct of the original once the last one arrives:
+// the same text and the same encoded state.
+func TestTrace_UpdatesApplyInAnyOrder(t *testing.T) {
+	for _, path := range []string{"testdata/seph-blog1.json.gz", "testdata/clownschool.json.gz"} {
+		tr := loadTrace(t, path)
+		updates, final := replayTrace(t, tr)
+		want := final.EncodeStateAsUpdate()
+		rng := rand.New(rand.NewPCG(3, 4))
+		orders := []struct {
+			name  string
+			order func() []int
+		}{
+			{"newest first", func() []int {
+				o := make([]int, len(updates))
+				for i := range o {
+					o[i] = len(o) - 1 - i
+				}
+				return o
+			}},
+			{"shuffled, some twice", func() []int {
+				o := rng.Perm(len(updates))
+				for range len(o) / 10 {
+					o = append(o, rng.IntN(len(updates)))
+				}
+				rng.Shuffle(len(o), func(i, j int) { o[i], o[j] = o[j], o[i] })
+				return o
+			}},
+		}
+		for _, o := range orders {
+			t.Run(filepath.Base(path)+"/"+o.name, func(t *testing.T) {
+				r := NewDoc(99)
+				for _, i := range o.order() {
+					if updates[i] == nil {
+						continue
+					}
+					if err := r.ApplyUpdate(updates[i]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if r.Text("t") != tr.EndContent {
+					t.Fatal("text differs from endContent")
+				}
+				if len(r.pending) != 0 || len(r.pendDS) != 0 {
+					t.Fatalf("%d clients' structs and %d clients' deletions still pending", len(r.pending), len(r.pendDS))
+				}
+				if got := r.EncodeStateAsUpdate(); !bytes.Equal(got, want) {
+					t.Fatalf("state differs: %d bytes, want %d", len(got), len(want))
+				}
+			})
+		}
 	}
 }

@@ -356,7 +356,7 @@ func (d *Doc) EncodeStateAsUpdate() []byte {
 func (d *Doc) EncodeDiff(sv map[uint64]uint64) []byte {
 	clients := make([]uint64, 0, len(d.store)+len(d.pending))
 	for c, cs := range d.store {
-		if cs.state() > sv[c] || len(d.pending[c]) > 0 {
+		if cs.state() > sv[c] || d.pending[c] != nil {
 			clients = append(clients, c)
 		}
 	}
@@ -370,9 +370,13 @@ func (d *Doc) EncodeDiff(sv map[uint64]uint64) []byte {
 	e := &encoder{}
 	e.varUint(uint64(len(clients)))
 	for _, c := range clients {
-		writeClient(e, c, d.store[c], sv[c], d.pending[c])
+		var pending []*item
+		if q := d.pending[c]; q != nil {
+			pending = q.sorted()
+		}
+		writeClient(e, c, d.store[c], sv[c], pending)
 	}
-	writeDeleteSet(e, append(d.deleteSet(), d.pendDS...))
+	writeDeleteSet(e, append(d.deleteSet(), d.pendingDeletes()...))
 	return e.buf
 }
 
