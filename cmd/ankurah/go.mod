@@ -3,6 +3,7 @@ module github.com/ankurah/ankurah-go/cmd/ankurah
 go 1.25.8
 
 require (
+	github.com/andybalholm/brotli v1.3.0
 	github.com/ankurah/ankurah-go/core v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/datatype-text v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/policy-rules v0.0.0-00010101000000-000000000000

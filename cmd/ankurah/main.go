@@ -7,6 +7,7 @@
 //	ankurah admin remove-row [--data-dir D | --storage URL] COLLECTION KIND KEY
 //	ankurah dump [--data-dir D | --storage URL] [--collection NAME]... FILE
 //	ankurah load [--data-dir D | --storage URL] FILE
+//	ankurah token --policy rules.yaml [--role ROLE]... [--ttl 24h] SUBJECT
 //
 // serve runs a durable node that clients reach over WebSockets at /ws, with
 // /healthz for load balancers; it stops gracefully on SIGINT/SIGTERM.
@@ -56,6 +57,8 @@ const usage = `usage:
   ankurah dump   [--data-dir ankurah-data | --storage URL] [--collection NAME]... FILE
   ankurah load   [--data-dir ankurah-data | --storage URL] FILE
                  (every collection's states and events to a file and back: docs/dump-format.md)
+  ankurah token  --policy rules.yaml [--role ROLE]... [--ttl 24h] SUBJECT
+                 (a development JWT signed with the rules file's HS256 key)
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -77,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return dumpCmd(ctx, args[1:], stdout, stderr)
 	case "load":
 		return loadCmd(ctx, args[1:], stdout, stderr)
+	case "token":
+		return tokenCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

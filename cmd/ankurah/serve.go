@@ -33,7 +33,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	storageURL := fs.String("storage", "", "storage engine URL (default: bolt://DATA-DIR/ankurah.db); bolt://PATH, memory://, postgres://…, tikv://PD,…, plugin:///path?arg=…")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate file (PEM); with --tls-key, serve HTTPS and wss://")
 	tlsKey := fs.String("tls-key", "", "TLS private key file (PEM)")
-	static := fs.String("static", "", "directory of a built web app to serve at /")
+	static := fs.String("static", "", "directory of a built web app to serve at / (compressed by Accept-Encoding: brotli, gzip)")
 	origins := fs.String("allowed-origins", "", "comma-separated origin patterns browsers may connect from")
 	policyFile := fs.String("policy", "", "rules file (YAML) deciding who may read and write what; without it every caller may do anything")
 	lim := limits.Default()
@@ -52,6 +52,19 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	var staticHandler http.Handler
+	if *static != "" {
+		sf, err := newStaticFiles(ctx, *static, slog.Default())
+		if err != nil {
+			return fmt.Errorf("--static %s: %w", *static, err)
+		}
+		staticHandler = sf
+	}
+	if *policyFile != "" {
+		if err := checkRulesSecrets(*policyFile); err != nil {
+			return err
+		}
 	}
 	if *storageURL == "" {
 		if err := os.MkdirAll(*dataDir, 0o755); err != nil {
@@ -91,8 +104,8 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, "{\"status\":\"ok\",\"system_id\":%q}\n", node.SystemID())
 	})
-	if *static != "" {
-		mux.Handle("/", http.FileServer(http.Dir(*static)))
+	if staticHandler != nil {
+		mux.Handle("/", staticHandler)
 	} else {
 		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != "/" {
