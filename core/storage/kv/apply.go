@@ -115,7 +115,7 @@ func (e *Engine) checkHeads(ctx context.Context, r Reader, p *applyPlan) error {
 	}
 	current := map[string]*entity.State{}
 	for i := range p.states {
-		if _, err := e.previous(p.states[i], stored, current); err != nil {
+		if _, err := e.previous(p.states[i], stored, current, true); err != nil {
 			return err
 		}
 		current[string(p.states[i].key)] = &p.states[i].w.State
@@ -165,7 +165,7 @@ func (e *Engine) applyTx(ctx context.Context, tx Tx, p *applyPlan) error {
 			}
 			indexes[s.Collection] = props
 		}
-		old, err := e.previous(ps, stored, current)
+		old, err := e.previous(ps, stored, current, mutant != mutHeadCheckOutsideTxn)
 		if err != nil {
 			if mutant == mutConflictSkipsState {
 				continue
@@ -186,8 +186,8 @@ func (e *Engine) applyTx(ctx context.Context, tx Tx, p *applyPlan) error {
 }
 
 // previous returns the state a write replaces (nil: none) after checking
-// the write's expected head against it.
-func (e *Engine) previous(ps pendingState, stored map[string][]byte, current map[string]*entity.State) (*entity.State, error) {
+// the write's expected head against it (unless !check).
+func (e *Engine) previous(ps pendingState, stored map[string][]byte, current map[string]*entity.State, check bool) (*entity.State, error) {
 	s, want := &ps.w.State, ps.w.Expected
 	old, ok := current[string(ps.key)]
 	if !ok {
@@ -201,7 +201,7 @@ func (e *Engine) previous(ps pendingState, stored map[string][]byte, current map
 		}
 	}
 	switch {
-	case mutant == mutNoHeadCheck:
+	case mutant == mutNoHeadCheck || !check:
 	case old == nil && len(want) != 0 && mutant != mutMissingEntityAccepted:
 		return nil, fmt.Errorf("%s/%s is not stored but the batch expects head %s: %w", s.Collection, s.ID, want, storage.ErrConflict)
 	case old != nil && len(want) == 0 && mutant == mutExistingNewEntityAccepted:

@@ -153,6 +153,14 @@ func ranges(ix []byte, spans []indexplan.Span) []keyRange {
 				r.end = end
 			}
 		}
+		// Widening can make neighbours overlap (two long values that share
+		// their kept prefix): merge them, or a scan would read entries twice.
+		if n := len(out); n > 0 && bytes.Compare(r.start, out[n-1].end) <= 0 && mutant != mutSpansNotMerged {
+			if bytes.Compare(r.end, out[n-1].end) > 0 {
+				out[n-1].end = r.end
+			}
+			continue
+		}
 		out = append(out, r)
 	}
 	return out

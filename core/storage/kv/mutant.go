@@ -32,6 +32,7 @@ const (
 	mutOnlyFirstSpan
 	mutSpanLoExclusive
 	mutLongBoundNotWidened
+	mutSpansNotMerged
 	mutLastBatchDropped
 	mutTieGroupCut
 	mutLimitCountsUnmatched

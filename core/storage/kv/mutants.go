@@ -54,6 +54,7 @@ var catalogue = map[mutation][2]string{
 	mutOnlyFirstSpan:               {"OnlyFirstSpan", "an index scan reads only the first of several spans"},
 	mutSpanLoExclusive:             {"SpanLoExclusive", "a span's lower bound is treated as exclusive"},
 	mutLongBoundNotWidened:         {"LongBoundNotWidened", "an upper bound longer than an index key keeps is not widened"},
+	mutSpansNotMerged:              {"SpansNotMerged", "spans that overlap once widened for long values are scanned twice"},
 	mutLastBatchDropped:            {"LastBatchDropped", "index candidates of each full read batch, or of the last partial one, are dropped"},
 	mutTieGroupCut:                 {"TieGroupCut", "an ordered index scan stops at the LIMIT without finishing the tie group"},
 	mutLimitCountsUnmatched:        {"LimitCountsUnmatched", "an entity-id-ordered scan counts non-matching candidates towards the LIMIT"},
