@@ -1,73 +1,50 @@
-// Package bolt is Ankurah's embedded storage engine: a storage.Engine and
-// storage.Indexer kept in one bbolt (go.etcd.io/bbolt) file.
+// Package bolt is Ankurah's embedded storage engine: a storage.Engine kept in
+// one bbolt (go.etcd.io/bbolt) file, built on the key-value toolkit
+// core/storage/kv (which does the head checks, event links, index upkeep and
+// scans; see its documentation for the key layout).
 //
 // Every Apply is one bbolt read-write transaction, so a batch is durable when
 // Apply returns (unless WithNoSync) and a crash never leaves half a batch.
 // States and events are stored as their canonical CBOR. Declared indexes are
 // kept as keyenc keys and serve equality, IN, range and LIKE-prefix terms and
-// ORDER BY; whatever an index cannot answer is finished by storage.Residual,
-// so an index changes how fast an answer comes, never the answer.
+// ORDER BY; whatever an index cannot answer is finished by the compiled
+// selection, so an index changes how fast an answer comes, never the answer.
+// The Engine is also a storage.Indexer, storage.Repairer (`ankurah admin`),
+// storage.CollectionLooker and storage.Clearer.
 //
 // # File layout
 //
-//	meta                       "format" -> format version (uint32, big-endian)
-//	collections/<name>/states  entity id -> canonical CBOR of entity.State
-//	                           entity id ‖ event id -> (empty): the entity's events
-//	collections/<name>/events  event id -> canonical CBOR of event.Event
-//	collections/<name>/indexes property -> (empty): declared indexes
-//	collections/<name>/index   keyenc.AppendString(property) ‖ keyenc.Append(value) ‖ entity id -> (empty)
-//
-// An entity's event links sit next to its state, so creating an entity dirties
-// one leaf page of the states tree rather than one in each of two trees
-// (bbolt rewrites every page a transaction touches). A missing property is
-// indexed as NULL, so an index holds every entity of
-// its collection and can serve ORDER BY on its own.
-//
-// # Undecodable rows
-//
-// A stored state or event that does not decode (written by an older build,
-// or damaged) never makes its collection unreadable: fetches, event reads
-// and index builds skip it and report it through storage.ReportBadRow;
-// GetState of it fails with storage.ErrFormat. The Engine is a
-// storage.Repairer (BadRows lists such rows, RemoveRow removes one; see
-// `ankurah admin`) and a storage.CollectionLooker, so reads naming an
-// unknown collection create no buckets.
+// Format 2: one bucket "kv" holds the toolkit's keys, including its format
+// version. Files of format 1 (a bucket per collection, written by releases
+// before the toolkit) are refused with an error wrapping storage.ErrFormat.
 package bolt
 
 import (
+	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
-	"github.com/ankurah/ankurah-go/core/id"
-	"github.com/ankurah/ankurah-go/core/keyenc"
 	"github.com/ankurah/ankurah-go/core/storage"
+	"github.com/ankurah/ankurah-go/core/storage/kv"
 )
 
-// FormatVersion is the on-disk format this package writes. A file with a
-// newer version is refused with an error wrapping storage.ErrFormat.
-const FormatVersion = 1
+// FormatVersion is the on-disk format this package writes. A file with
+// another version is refused with an error wrapping storage.ErrFormat.
+const FormatVersion = kv.FormatVersion
 
 // ErrLocked is wrapped by Open's error when another process (or another
 // Engine in this one) holds the file.
 var ErrLocked = errors.New("bolt: database file is locked")
 
 var (
-	bucketMeta        = []byte("meta")
-	bucketCollections = []byte("collections")
-	keyFormat         = []byte("format")
-
-	subStates   = []byte("states")
-	subEvents   = []byte("events")
-	subDeclared = []byte("indexes")
-	subIndex    = []byte("index")
+	bucketKV     = []byte("kv")
+	bucketLegacy = []byte("meta") // format 1
 )
 
 // Option configures Open.
@@ -91,24 +68,21 @@ func WithNoSync(noSync bool) Option { return func(o *options) { o.noSync = noSyn
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// Engine is a bolt-backed storage.Engine. It is safe for concurrent use:
-// readers run in parallel, batches one at a time.
+// Engine is a bolt-backed storage.Engine (a kv.Engine on the file). It is
+// safe for concurrent use: readers run in parallel, batches one at a time;
+// Close waits for calls in progress.
 type Engine struct {
-	db     *bbolt.DB
-	path   string
-	log    *slog.Logger
-	closed atomic.Bool
+	*kv.Engine
+	path string
 }
 
-var (
-	_ storage.Engine  = (*Engine)(nil)
-	_ storage.Indexer = (*Engine)(nil)
-)
+// Collection reads one collection of an Engine.
+type Collection = kv.Collection
 
 // Open opens the database file at path, creating it if needed. It fails with
 // an error wrapping ErrLocked when another process holds the file, and with
 // one wrapping storage.ErrFormat when the file is not an Ankurah bolt
-// database or was written by a newer version of this package.
+// database or was written in another format.
 func Open(ctx context.Context, path string, opts ...Option) (*Engine, error) {
 	o := options{lockTimeout: time.Second, logger: slog.Default()}
 	for _, opt := range opts {
@@ -126,149 +100,83 @@ func Open(ctx context.Context, path string, opts ...Option) (*Engine, error) {
 	case err != nil:
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
-	if err := db.Update(checkFormat); err != nil {
+	if err := db.Update(prepare); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	e, err := kv.New(ctx, store{db}, kv.WithName("bolt"), kv.WithLogger(o.logger))
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	o.logger.Debug("bolt: opened", "path", path, "format", FormatVersion, "nosync", o.noSync)
-	return &Engine{db: db, path: path, log: o.logger}, nil
+	return &Engine{Engine: e, path: path}, nil
 }
 
-// checkFormat stamps a new file with FormatVersion and refuses files of
-// another format.
-func checkFormat(tx *bbolt.Tx) error {
-	meta := tx.Bucket(bucketMeta)
-	if meta == nil {
-		foreign := false
-		_ = tx.ForEach(func([]byte, *bbolt.Bucket) error { foreign = true; return nil })
-		if foreign {
-			return fmt.Errorf("a bolt file without Ankurah's meta bucket, not an Ankurah database: %w", storage.ErrFormat)
-		}
-		meta, err := tx.CreateBucket(bucketMeta)
-		if err != nil {
-			return err
-		}
-		if err := meta.Put(keyFormat, binary.BigEndian.AppendUint32(nil, FormatVersion)); err != nil {
-			return err
-		}
-		_, err = tx.CreateBucket(bucketCollections)
-		return err
+// prepare makes the kv bucket of a new file and refuses foreign and format 1 files.
+func prepare(tx *bbolt.Tx) error {
+	if tx.Bucket(bucketKV) != nil {
+		return nil
 	}
-	raw := meta.Get(keyFormat)
-	if len(raw) != 4 {
-		return fmt.Errorf("format version record of %d bytes, want 4: %w", len(raw), storage.ErrFormat)
+	if tx.Bucket(bucketLegacy) != nil {
+		return fmt.Errorf("a file of format 1 (Ankurah releases before the key-value toolkit), which this release (format %d) cannot read; export it with the older release: %w", FormatVersion, storage.ErrFormat)
 	}
-	switch v := binary.BigEndian.Uint32(raw); {
-	case v > FormatVersion:
-		return fmt.Errorf("format version %d is newer than this engine's %d; upgrade ankurah-go/plugins/storage-bolt: %w", v, FormatVersion, storage.ErrFormat)
-	case v < FormatVersion:
-		return fmt.Errorf("format version %d is older than this engine's %d and has no upgrade path: %w", v, FormatVersion, storage.ErrFormat)
+	foreign := false
+	_ = tx.ForEach(func([]byte, *bbolt.Bucket) error { foreign = true; return nil })
+	if foreign {
+		return fmt.Errorf("a bolt file without Ankurah's buckets, not an Ankurah database: %w", storage.ErrFormat)
 	}
-	if tx.Bucket(bucketCollections) == nil {
-		return fmt.Errorf("collections bucket missing: %w", storage.ErrFormat)
-	}
-	return nil
+	_, err := tx.CreateBucket(bucketKV)
+	return err
 }
 
 // Path returns the file the engine keeps its data in.
 func (e *Engine) Path() string { return e.path }
 
-// Close closes the file. Later calls on the engine fail with storage.ErrClosed.
-func (e *Engine) Close() error {
-	if e.closed.Swap(true) {
-		return nil
-	}
-	if err := e.db.Close(); err != nil {
-		return fmt.Errorf("bolt: close %s: %w", e.path, err)
-	}
-	return nil
+// store is the file as a kv.Store: the keys of one bucket.
+type store struct{ db *bbolt.DB }
+
+func (s store) View(_ context.Context, fn func(kv.Reader) error) error {
+	return s.db.View(func(tx *bbolt.Tx) error { return fn(bucket{tx.Bucket(bucketKV)}) })
 }
 
-// view runs fn in a read transaction.
-func (e *Engine) view(ctx context.Context, fn func(*bbolt.Tx) error) error {
-	if err := e.ready(ctx); err != nil {
-		return err
-	}
-	return closedErr(e.db.View(fn))
+func (s store) Update(_ context.Context, fn func(kv.Tx) error) error {
+	return s.db.Update(func(tx *bbolt.Tx) error { return fn(bucket{tx.Bucket(bucketKV)}) })
 }
 
-// update runs fn in a read-write transaction, committed if fn returns nil.
-func (e *Engine) update(ctx context.Context, fn func(*bbolt.Tx) error) error {
-	if err := e.ready(ctx); err != nil {
-		return err
-	}
-	return closedErr(e.db.Update(fn))
-}
+func (s store) Close() error { return s.db.Close() }
 
-func (e *Engine) ready(ctx context.Context) error {
-	if e.closed.Load() {
-		return fmt.Errorf("bolt: %s: %w", e.path, storage.ErrClosed)
-	}
-	return ctx.Err()
-}
+// bucket reads and writes the kv bucket in one transaction.
+type bucket struct{ b *bbolt.Bucket }
 
-func closedErr(err error) error {
-	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
-		return fmt.Errorf("bolt: %w", storage.ErrClosed)
-	}
-	return err
-}
+func (b bucket) Get(_ context.Context, key []byte) ([]byte, error) { return b.b.Get(key), nil }
+func (b bucket) Set(key, value []byte) error                       { return b.b.Put(key, value) }
+func (b bucket) Delete(key []byte) error                           { return b.b.Delete(key) }
 
-// collectionBucket returns a collection's bucket, nil if it does not exist.
-func collectionBucket(tx *bbolt.Tx, name string) *bbolt.Bucket {
-	return tx.Bucket(bucketCollections).Bucket([]byte(name))
-}
-
-// createCollection returns a collection's bucket, creating it and its
-// sub-buckets if needed.
-func createCollection(tx *bbolt.Tx, name string) (*bbolt.Bucket, error) {
-	if err := validName(name); err != nil {
-		return nil, err
-	}
-	if b := collectionBucket(tx, name); b != nil {
-		return b, nil
-	}
-	b, err := tx.Bucket(bucketCollections).CreateBucket([]byte(name))
-	if err != nil {
-		return nil, fmt.Errorf("bolt: create collection %q: %w", name, err)
-	}
-	for _, sub := range [][]byte{subStates, subEvents, subDeclared, subIndex} {
-		if _, err := b.CreateBucket(sub); err != nil {
-			return nil, fmt.Errorf("bolt: create collection %q: %w", name, err)
+func (b bucket) Scan(_ context.Context, lo, hi []byte, reverse bool, f func(k, v []byte) (bool, error)) error {
+	cur := b.b.Cursor()
+	var k, v []byte
+	switch {
+	case !reverse:
+		k, v = cur.Seek(lo)
+	case hi == nil:
+		k, v = cur.Last()
+	default:
+		if k, _ = cur.Seek(hi); k == nil {
+			k, v = cur.Last()
+		} else {
+			k, v = cur.Prev()
 		}
 	}
-	return b, nil
-}
-
-func validName(name string) error {
-	if name == "" {
-		return fmt.Errorf("bolt: empty collection name: %w", storage.ErrInvalid)
-	}
-	if len(name) > bbolt.MaxKeySize {
-		return fmt.Errorf("bolt: collection name of %d bytes, limit %d: %w", len(name), bbolt.MaxKeySize, storage.ErrInvalid)
-	}
-	return nil
-}
-
-// isStateKey tells a state's key (an entity id) from an event link's key
-// (entity id ‖ event id) in a states bucket.
-func isStateKey(k []byte) bool { return len(k) == id.Size }
-
-// forEachState calls fn with every stored state of a states bucket in
-// entity-id order, skipping event links, until fn stops or fails.
-func forEachState(states *bbolt.Bucket, fn func(k, raw []byte) (stop bool, err error)) error {
-	cur := states.Cursor()
-	k, raw := cur.First()
-	for k != nil {
-		if !isStateKey(k) {
-			// Jump over the rest of this entity's links in one seek.
-			k, raw = cur.Seek(keyenc.PrefixEnd(k[:id.Size]))
-			continue
-		}
-		if stop, err := fn(k, raw); err != nil || stop {
+	for k != nil && bytes.Compare(k, lo) >= 0 && (hi == nil || bytes.Compare(k, hi) < 0) {
+		if stop, err := f(k, v); err != nil || stop {
 			return err
 		}
-		k, raw = cur.Next()
+		if reverse {
+			k, v = cur.Prev()
+		} else {
+			k, v = cur.Next()
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -190,7 +191,27 @@ func TestOpen_ClearErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := db.Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket([]byte("meta")).Put([]byte("format"), binary.BigEndian.AppendUint32(nil, bolt.FormatVersion+1))
+		return tx.Bucket([]byte("kv")).Put([]byte("v"), []byte(strconv.Itoa(bolt.FormatVersion+1)))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	// Format 1 kept a bucket per collection beside a "meta" bucket.
+	old := filepath.Join(dir, "format1.db")
+	db, err = bbolt.Open(old, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bbolt.Tx) error {
+		meta, err := tx.CreateBucket([]byte("meta"))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket([]byte("collections")); err != nil {
+			return err
+		}
+		return meta.Put([]byte("format"), binary.BigEndian.AppendUint32(nil, 1))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -212,6 +233,7 @@ func TestOpen_ClearErrors(t *testing.T) {
 		{"not a bolt file", garbage, storage.ErrFormat, "not a bolt database"},
 		{"a bolt file of someone else", foreign, storage.ErrFormat, "not an Ankurah database"},
 		{"a newer format", newer, storage.ErrFormat, "newer"},
+		{"format 1", old, storage.ErrFormat, "format 1"},
 		{"a file another process holds", locked, bolt.ErrLocked, "another process holds it"},
 	}
 	for _, tt := range tests {

@@ -4,24 +4,83 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
+	bbolt "go.etcd.io/bbolt"
+
 	"github.com/ankurah/ankurah-go/conformance/storagetest"
+	"github.com/ankurah/ankurah-go/core/storage"
 	bolt "github.com/ankurah/ankurah-go/plugins/storage-bolt"
 )
 
-// newHarness gives every case a fresh database file.
+// harness gives every case a fresh database file, which it can reopen
+// (storagetest.Reopener).
+type harness struct {
+	dir, path string
+	mu        sync.Mutex
+	e         *bolt.Engine
+}
+
 func newHarness(ctx context.Context, _ storagetest.T) (storagetest.Harness, error) {
 	dir, err := os.MkdirTemp("", "ankurah-bolt-")
 	if err != nil {
 		return nil, err
 	}
-	e, err := bolt.Open(ctx, filepath.Join(dir, "ankurah.db"))
-	if err != nil {
+	h := &harness{dir: dir, path: filepath.Join(dir, "ankurah.db")}
+	if _, err := h.Reopen(ctx); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	return storagetest.NewHarness(e, storagetest.Capabilities{Indexes: true, Lookup: true, Repair: true}, func() { os.RemoveAll(dir) }), nil
+	return h, nil
+}
+
+func (h *harness) Engine() storage.Engine {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.e
+}
+
+func (h *harness) Capabilities() storagetest.Capabilities {
+	return storagetest.Capabilities{Indexes: true, Lookup: true, Repair: true}
+}
+
+func (h *harness) closeEngine() {
+	if h.e != nil {
+		_ = h.e.Close()
+		h.e = nil
+	}
+}
+
+func (h *harness) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closeEngine()
+	os.RemoveAll(h.dir)
+}
+
+func (h *harness) Reopen(ctx context.Context) (storage.Engine, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closeEngine()
+	e, err := bolt.Open(ctx, h.path)
+	if err != nil {
+		return nil, err
+	}
+	h.e = e
+	return e, nil
+}
+
+func (h *harness) StampNewerFormat(context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closeEngine()
+	db, err := bbolt.Open(h.path, 0o600, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.Update(func(tx *bbolt.Tx) error { return tx.Bucket([]byte("kv")).Put([]byte("v"), []byte("99")) })
 }
 
 func TestConformance(t *testing.T) {

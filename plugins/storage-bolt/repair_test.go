@@ -23,20 +23,26 @@ import (
 
 // rawUpdate writes behind the engine's back, as an older build would have:
 // it opens the file with plain bbolt (the engine must be closed) and runs fn
-// on the collection's bucket.
-func rawUpdate(t *testing.T, path, collection string, fn func(coll *bbolt.Bucket) error) {
+// on the bucket of the toolkit's keys (see core/storage/kv for the layout).
+func rawUpdate(t *testing.T, path string, fn func(kv *bbolt.Bucket) error) {
 	t.Helper()
 	db, err := bbolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	err = db.Update(func(tx *bbolt.Tx) error {
-		return fn(tx.Bucket([]byte("collections")).Bucket([]byte(collection)))
-	})
-	if err != nil {
+	if err := db.Update(func(tx *bbolt.Tx) error { return fn(tx.Bucket([]byte("kv"))) }); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// rawKey is the toolkit's key of a tag, a collection and the parts after it.
+func rawKey(tag byte, collection string, parts ...[]byte) []byte {
+	k := keyenc.AppendString([]byte{tag}, collection)
+	for _, p := range parts {
+		k = append(k, p...)
+	}
+	return k
 }
 
 // tooManyProperties is the encoding of a state with 70,000 properties: an
@@ -98,23 +104,20 @@ func newBadFixture(t *testing.T) badFixture {
 	}
 	goodID := f.goodEventOfGarbage.ID()
 	tooMany := tooManyProperties(t, "album", f.tooMany)
-	rawUpdate(t, path, "album", func(coll *bbolt.Bucket) error {
-		states, events, index := coll.Bucket([]byte("states")), coll.Bucket([]byte("events")), coll.Bucket([]byte("index"))
-		puts := []struct {
-			b    *bbolt.Bucket
-			k, v []byte
-		}{
-			{states, f.garbage[:], []byte("\xa1\x01not a state")},
-			{states, f.tooMany[:], tooMany},
-			{events, f.badEvent[:], []byte{0xff, 0x00}},
-			{events, goodID[:], goodRaw},
-			{states, append(slices.Clone(f.garbage[:]), f.badEvent[:]...), nil},
-			{states, append(slices.Clone(f.garbage[:]), goodID[:]...), nil},
-			{index, append(keyenc.Append(keyenc.AppendString(nil, "n"), value.Int(2)), f.garbage[:]...), nil},
-			{index, append(keyenc.Append(keyenc.AppendString(nil, "n"), value.Int(1)), f.tooMany[:]...), nil},
+	one := []byte{1}
+	rawUpdate(t, path, func(b *bbolt.Bucket) error {
+		puts := []struct{ k, v []byte }{
+			{rawKey('s', "album", f.garbage[:]), []byte("\xa1\x01not a state")},
+			{rawKey('s', "album", f.tooMany[:]), tooMany},
+			{rawKey('e', "album", f.badEvent[:]), []byte{0xff, 0x00}},
+			{rawKey('e', "album", goodID[:]), goodRaw},
+			{rawKey('h', "album", f.garbage[:], f.badEvent[:]), one},
+			{rawKey('h', "album", f.garbage[:], goodID[:]), one},
+			{rawKey('i', "album", keyenc.AppendString(nil, "n"), keyenc.Key(value.Int(2)), f.garbage[:]), one},
+			{rawKey('i', "album", keyenc.AppendString(nil, "n"), keyenc.Key(value.Int(1)), f.tooMany[:]), one},
 		}
 		for _, p := range puts {
-			if err := p.b.Put(p.k, p.v); err != nil {
+			if err := b.Put(p.k, p.v); err != nil {
 				return err
 			}
 		}
