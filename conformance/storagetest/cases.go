@@ -47,6 +47,7 @@ func Cases() []Case {
 	cs = append(cs, repairCases()...)
 	cs = append(cs, corpusCases()...)
 	cs = append(cs, upkeepCases()...)
+	cs = append(cs, feedCases()...)
 	cs = append(cs, Case{"Engine/ErrClosed", testClosed})
 	return cs
 }

@@ -16,6 +16,7 @@ package storagetest
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/ankurah/ankurah-go/core/storage"
@@ -71,6 +72,15 @@ type Harness interface {
 	Close()
 }
 
+// Sharer is a Harness that can open another handle on its engine's store —
+// what a second server sharing the database opens. The Feed cases need it
+// when the engine is a storage.ChangeFeed.
+type Sharer interface {
+	// Share opens another handle on the store of Engine(). The harness
+	// closes it at Close unless the case did.
+	Share(ctx context.Context) (storage.Engine, error)
+}
+
 // HarnessMaker makes a harness for one case.
 type HarnessMaker func(ctx context.Context, t T) (Harness, error)
 
@@ -88,6 +98,13 @@ func NewHarness(e storage.Engine, caps Capabilities, cleanup func()) Harness {
 	return &engineHarness{e: e, caps: caps, cleanup: cleanup}
 }
 
+// NewSharedHarness is NewHarness for an engine that can be opened again on
+// the same store: the harness is a Sharer whose Share calls share. Close
+// closes every shared handle, then the engine, then calls cleanup.
+func NewSharedHarness(e storage.Engine, caps Capabilities, share func(ctx context.Context) (storage.Engine, error), cleanup func()) Harness {
+	return &sharedHarness{engineHarness: engineHarness{e: e, caps: caps, cleanup: cleanup}, share: share}
+}
+
 type engineHarness struct {
 	e       storage.Engine
 	caps    Capabilities
@@ -101,6 +118,35 @@ func (h *engineHarness) Close() {
 	if h.cleanup != nil {
 		h.cleanup()
 	}
+}
+
+type sharedHarness struct {
+	engineHarness
+	share  func(ctx context.Context) (storage.Engine, error)
+	mu     sync.Mutex
+	opened []storage.Engine
+}
+
+func (h *sharedHarness) Share(ctx context.Context) (storage.Engine, error) {
+	e, err := h.share(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	h.opened = append(h.opened, e)
+	h.mu.Unlock()
+	return e, nil
+}
+
+func (h *sharedHarness) Close() {
+	h.mu.Lock()
+	opened := h.opened
+	h.opened = nil
+	h.mu.Unlock()
+	for _, e := range opened {
+		_ = e.Close() // the case may have closed it
+	}
+	h.engineHarness.Close()
 }
 
 // Run runs every case of the suite. With a *testing.T each case is a
