@@ -1,9 +1,11 @@
 // Package tikv is a storage.Engine on a TiKV cluster, through client-go's
-// transactional API (txnkv). Several servers can share one cluster, and
-// several deployments can share one cluster under different key prefixes.
+// transactional API (txnkv), built on the key-value toolkit core/storage/kv.
+// Several servers can share one cluster, and several deployments can share
+// one cluster under different key prefixes.
 //
-// Entity states, events and secondary index entries are plain keys (see
-// keys.go for the layout) whose values are the core's canonical CBOR. Index
+// Entity states, events and secondary index entries are plain keys (the
+// toolkit's layout, under the key prefix and a 0x00 byte) whose values are
+// the core's canonical CBOR. Index
 // keys hold keyenc encodings of property values, so equality, IN, range and
 // LIKE-prefix terms on indexed properties become key-range scans, forward or
 // reverse; the compiled query re-checks every candidate, so pushdown never
@@ -30,22 +32,24 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	tikverr "github.com/tikv/client-go/v2/error"
+	tikvkv "github.com/tikv/client-go/v2/kv"
 	"github.com/tikv/client-go/v2/txnkv"
 	"github.com/tikv/client-go/v2/txnkv/transaction"
 
 	"github.com/ankurah/ankurah-go/core/storage"
+	"github.com/ankurah/ankurah-go/core/storage/kv"
 )
 
 // FormatVersion is the version of the key layout and encodings this package
 // writes. A deployment written by a newer version is refused with an error
-// wrapping storage.ErrFormat.
-const FormatVersion = 1
+// wrapping storage.ErrFormat. Format 1 deployments (releases before the
+// toolkit, which also linked genesis events) are read as they are and
+// stamped 2, so that engines of those releases then refuse them.
+const FormatVersion = kv.FormatVersion
 
 // DefaultKeyPrefix is the key prefix used without WithKeyPrefix.
 const DefaultKeyPrefix = "ankurah"
@@ -94,20 +98,15 @@ func WithMaxAttempts(n int) Option { return func(c *config) { c.maxAttempts = n 
 // WithLogger sets the logger (slog.Default() otherwise).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
-// Engine is a storage.Engine and storage.Indexer on TiKV. It is safe for
-// concurrent use.
+// Engine is a storage.Engine on TiKV (a kv.Engine over the cluster): also a
+// storage.Indexer, storage.CollectionLooker, storage.Repairer and
+// storage.Clearer. It is safe for concurrent use.
 type Engine struct {
-	client *txnkv.Client
-	owned  bool // Close closes the client
-	keys   keys
-	cfg    config
-	closed atomic.Bool
+	*kv.Engine
 }
 
-var (
-	_ storage.Engine  = (*Engine)(nil)
-	_ storage.Indexer = (*Engine)(nil)
-)
+// Collection is one collection of an Engine: a key prefix, nothing to create.
+type Collection = kv.Collection
 
 // Open connects to the TiKV cluster whose PD endpoints are pdAddrs and
 // returns an engine on it; Close closes the connection. If ctx ends before
@@ -174,86 +173,93 @@ func newEngine(ctx context.Context, client *txnkv.Client, owned bool, opts []Opt
 		return nil, fmt.Errorf("%w: tikv: nil client", storage.ErrInvalid)
 	case strings.IndexByte(cfg.prefix, 0) >= 0:
 		return nil, fmt.Errorf("%w: tikv: key prefix %q contains a 0x00 byte", storage.ErrInvalid, cfg.prefix)
-	case len(cfg.prefix) > maxName:
-		return nil, fmt.Errorf("%w: tikv: key prefix of %d bytes, limit %d", storage.ErrInvalid, len(cfg.prefix), maxName)
+	case len(cfg.prefix) > kv.MaxName-1:
+		return nil, fmt.Errorf("%w: tikv: key prefix of %d bytes, limit %d", storage.ErrInvalid, len(cfg.prefix), kv.MaxName-1)
 	case cfg.batch < 1:
 		return nil, fmt.Errorf("%w: tikv: scan batch size %d, want at least 1", storage.ErrInvalid, cfg.batch)
 	case cfg.maxAttempts < 1:
 		return nil, fmt.Errorf("%w: tikv: max attempts %d, want at least 1", storage.ErrInvalid, cfg.maxAttempts)
 	}
-	e := &Engine{client: client, owned: owned, keys: newKeys(cfg.prefix), cfg: cfg}
-	if err := e.checkFormat(ctx); err != nil {
+	e, err := kv.New(ctx, &store{client: client, owned: owned, cfg: cfg},
+		kv.WithName("tikv"), kv.WithKeyPrefix(append([]byte(cfg.prefix), 0)), kv.WithBatchSize(cfg.batch), kv.WithLogger(cfg.log))
+	if err != nil {
 		return nil, err
 	}
-	return e, nil
+	return &Engine{Engine: e}, nil
 }
 
-// checkFormat writes the format version into a new deployment and refuses a
-// deployment written in a newer (or unknown) format.
-func (e *Engine) checkFormat(ctx context.Context) error {
-	k := e.keys.format()
-	return e.update(ctx, "checking the format version", func(txn *transaction.KVTxn) error {
-		got, err := txn.Get(ctx, k)
-		if tikverr.IsErrNotFound(err) {
-			return txn.Set(k, []byte(strconv.Itoa(FormatVersion)))
-		}
-		if err != nil {
-			return err
-		}
-		v, perr := strconv.Atoi(string(got.Value))
-		switch {
-		case perr != nil || v < 1:
-			return fmt.Errorf("%w: tikv: key prefix %q holds format version %q, which is not one this engine wrote", storage.ErrFormat, e.cfg.prefix, got.Value)
-		case v > FormatVersion:
-			return fmt.Errorf("%w: tikv: key prefix %q holds format version %d, newer than this engine's %d; upgrade ankurah", storage.ErrFormat, e.cfg.prefix, v, FormatVersion)
-		}
-		return nil
+// store is the cluster as a kv.Store.
+type store struct {
+	client *txnkv.Client
+	owned  bool // Close closes the client
+	cfg    config
+}
+
+func (s *store) Close() error {
+	if s.owned {
+		return s.client.Close()
+	}
+	return nil
+}
+
+// View reads a snapshot at the current timestamp, whose scans read a batch
+// of keys per round trip.
+func (s *store) View(ctx context.Context, fn func(kv.Reader) error) error {
+	ts, err := s.client.GetTimestamp(ctx)
+	if err != nil {
+		return fmt.Errorf("tikv: getting a read timestamp: %w", err)
+	}
+	snap := s.client.GetSnapshot(ts)
+	snap.SetScanBatchSize(s.cfg.batch)
+	return fn(&rw{
+		get: func(ctx context.Context, k []byte) (tikvkv.ValueEntry, error) { return snap.Get(ctx, k) },
+		batchGet: func(ctx context.Context, ks [][]byte) (map[string]tikvkv.ValueEntry, error) {
+			return snap.BatchGet(ctx, ks)
+		},
+		iter: func(lo, hi []byte, reverse bool) (iterator, error) {
+			if reverse {
+				return snap.IterReverse(hi, lo)
+			}
+			return snap.Iter(lo, hi)
+		},
 	})
 }
 
-// Close releases the engine (and the client, if Open made it). Later calls
-// fail with storage.ErrClosed.
-func (e *Engine) Close() error {
-	if !e.closed.CompareAndSwap(false, true) {
-		return fmt.Errorf("%w: tikv engine already closed", storage.ErrClosed)
-	}
-	if e.owned {
-		return e.client.Close()
-	}
-	return nil
-}
-
-func (e *Engine) checkOpen() error {
-	if e.closed.Load() {
-		return fmt.Errorf("%w: tikv engine", storage.ErrClosed)
-	}
-	return nil
-}
-
-// update runs fn in an optimistic transaction and commits it, retrying the
-// whole transaction (with jittered exponential backoff) when TiKV reports a
-// write conflict. An error from fn rolls back and is returned as is.
-func (e *Engine) update(ctx context.Context, what string, fn func(txn *transaction.KVTxn) error) error {
+// Update runs fn in an optimistic transaction and commits it, running the
+// whole transaction again (after a jittered exponential backoff) when TiKV
+// reports a write conflict, up to WithMaxAttempts times; then the error
+// wraps ErrContention. An error from fn rolls back and is returned as is.
+func (s *store) Update(ctx context.Context, fn func(kv.Tx) error) error {
 	var last error
-	for attempt := 0; attempt < e.cfg.maxAttempts; attempt++ {
+	for attempt := 0; attempt < s.cfg.maxAttempts; attempt++ {
 		if attempt > 0 {
-			d := e.cfg.backoff << min(attempt-1, 6)
+			d := s.cfg.backoff << min(attempt-1, 6)
 			d = d/2 + rand.N(d)
-			e.cfg.log.DebugContext(ctx, "tikv: write conflict, retrying", "op", what, "attempt", attempt+1, "backoff", d)
+			s.cfg.log.DebugContext(ctx, "tikv: write conflict, retrying", "attempt", attempt+1, "backoff", d)
 			select {
 			case <-time.After(d):
 			case <-ctx.Done():
-				return fmt.Errorf("tikv: %s: %w (after a write conflict: %v)", what, ctx.Err(), last)
+				return fmt.Errorf("tikv: %w (after a write conflict: %v)", ctx.Err(), last)
 			}
 		}
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("tikv: %s: %w", what, err)
-		}
-		txn, err := e.client.Begin()
+		txn, err := s.client.Begin()
 		if err != nil {
-			return fmt.Errorf("tikv: %s: begin: %w", what, err)
+			return fmt.Errorf("tikv: begin: %w", err)
 		}
-		if err := fn(txn); err != nil {
+		tx := &rw{
+			get: func(ctx context.Context, k []byte) (tikvkv.ValueEntry, error) { return txn.Get(ctx, k) },
+			batchGet: func(ctx context.Context, ks [][]byte) (map[string]tikvkv.ValueEntry, error) {
+				return txn.BatchGet(ctx, ks)
+			},
+			iter: func(lo, hi []byte, reverse bool) (iterator, error) {
+				if reverse {
+					return txn.IterReverse(hi, lo)
+				}
+				return txn.Iter(lo, hi)
+			},
+			txn: txn,
+		}
+		if err := fn(tx); err != nil {
 			_ = txn.Rollback()
 			if tikverr.IsErrWriteConflict(err) {
 				last = err
@@ -261,17 +267,75 @@ func (e *Engine) update(ctx context.Context, what string, fn func(txn *transacti
 			}
 			return err
 		}
-		if e.cfg.beforeCommit != nil {
-			e.cfg.beforeCommit()
+		if s.cfg.beforeCommit != nil {
+			s.cfg.beforeCommit()
 		}
-		err = txn.Commit(ctx)
-		if err == nil {
+		if err = txn.Commit(ctx); err == nil {
 			return nil
 		}
 		if !tikverr.IsErrWriteConflict(err) {
-			return fmt.Errorf("tikv: %s: commit: %w", what, err)
+			return fmt.Errorf("tikv: commit: %w", err)
 		}
 		last = err
 	}
-	return fmt.Errorf("%w: %s: %d attempts: %v", ErrContention, what, e.cfg.maxAttempts, last)
+	return fmt.Errorf("%w: %d attempts: %v", ErrContention, s.cfg.maxAttempts, last)
 }
+
+// iterator is what client-go's scans return (its type is internal).
+type iterator interface {
+	Valid() bool
+	Key() []byte
+	Value() []byte
+	Next() error
+	Close()
+}
+
+// rw reads a snapshot or a transaction (and writes the transaction, when txn is set).
+type rw struct {
+	get      func(ctx context.Context, k []byte) (tikvkv.ValueEntry, error)
+	batchGet func(ctx context.Context, ks [][]byte) (map[string]tikvkv.ValueEntry, error)
+	iter     func(lo, hi []byte, reverse bool) (iterator, error)
+	txn      *transaction.KVTxn
+}
+
+func (r *rw) Get(ctx context.Context, k []byte) ([]byte, error) {
+	v, err := r.get(ctx, k)
+	if tikverr.IsErrNotFound(err) {
+		return nil, nil
+	}
+	return v.Value, err
+}
+
+func (r *rw) GetMany(ctx context.Context, ks [][]byte) ([][]byte, error) {
+	got, err := r.batchGet(ctx, ks)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(ks))
+	for i, k := range ks {
+		if v, ok := got[string(k)]; ok {
+			out[i] = v.Value
+		}
+	}
+	return out, nil
+}
+
+func (r *rw) Scan(ctx context.Context, lo, hi []byte, reverse bool, f func(k, v []byte) (bool, error)) error {
+	it, err := r.iter(lo, hi, reverse)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ; it.Valid(); err = it.Next() {
+		if err != nil {
+			return err
+		}
+		if stop, err := f(it.Key(), it.Value()); err != nil || stop {
+			return err
+		}
+	}
+	return err
+}
+
+func (r *rw) Set(k, v []byte) error { return r.txn.Set(k, v) }
+func (r *rw) Delete(k []byte) error { return r.txn.Delete(k) }

@@ -74,8 +74,11 @@ func (e *Engine) Collections(ctx context.Context) ([]string, error) {
 			end := keyenc.PrefixEnd(tagPrefix)
 			for start := tagPrefix; ; {
 				k, err := first(ctx, r, start, end)
-				if err != nil || k == nil {
+				if err != nil {
 					return err
+				}
+				if k == nil {
+					break
 				}
 				name, err := decodeName(k[len(tagPrefix):])
 				if err != nil {
