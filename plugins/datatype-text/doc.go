@@ -296,18 +296,21 @@ func (d *Doc) ApplyUpdate(update []byte) error {
 			q = newPending()
 			d.pending[c] = q
 		}
-		for _, s := range list {
-			q.push(s)
-		}
+		q.pushRun(list)
 	}
 	d.integratePending()
-	for _, r := range ds {
-		q := d.pendDS[r.client]
+	for i := 0; i < len(ds); {
+		j := i + 1
+		for j < len(ds) && ds[j].client == ds[i].client {
+			j++
+		}
+		q := d.pendDS[ds[i].client]
 		if q == nil {
 			q = newPendingDeletes()
-			d.pendDS[r.client] = q
+			d.pendDS[ds[i].client] = q
 		}
-		q.push(r)
+		q.pushRun(ds[i:j:j])
+		i = j
 	}
 	d.applyPendingDeletes()
 	return nil
@@ -464,7 +467,7 @@ func (d *Doc) applyPendingDeletes() {
 func (d *Doc) pendingDeletes() []dsRange {
 	var ds []dsRange
 	for _, q := range d.pendDS {
-		ds = append(ds, q.xs...)
+		ds = append(ds, q.all()...)
 	}
 	return ds
 }
