@@ -6,12 +6,15 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
 )
 
 func memoryHarness(closed *atomic.Int32) HarnessMaker {
 	return func(context.Context, T) (Harness, error) {
-		return NewHarness(memory.New(), Capabilities{Indexes: true, Lookup: true, Repair: true}, func() { closed.Add(1) }), nil
+		e := memory.New()
+		share := func(context.Context) (storage.Engine, error) { return e.Share() }
+		return NewSharedHarness(e, Capabilities{Indexes: true, Lookup: true, Repair: true}, share, func() { closed.Add(1) }), nil
 	}
 }
 
