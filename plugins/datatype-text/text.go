@@ -15,10 +15,18 @@
 // one text per property. Text is the model field type; its Mut and View
 // handles edit and read one property.
 //
+// Local edits choose their neighbours as Y.Text does (an insert after deleted
+// text goes after the tombstones), so the updates of an edit are the bytes
+// Yjs makes for the same edit under the same client id (in text without
+// formatting marks or embeds, which this package keeps but does not
+// interpret).
+//
 // Items hold runs of text and are split on demand; the list of items is cut
 // into blocks that count visible code points, with a cursor kept from the
 // previous lookup, so an edit does not walk the text from its start. Runs of
-// tombstones merge, as in Yjs.
+// tombstones merge, as in Yjs. Structs and deletions that wait for what they
+// depend on queue per client in clock order, so updates applied newest first
+// cost about what they cost in order.
 //
 // Client ids: see Backend.
 //
