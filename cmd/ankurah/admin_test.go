@@ -17,6 +17,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/keyenc"
 	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/value"
@@ -52,7 +53,9 @@ func dataDirWithBadRow(t *testing.T) (string, id.EntityID, id.EntityID) {
 		t.Fatal(err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket([]byte("collections")).Bucket([]byte("album")).Bucket([]byte("states")).Put(bad[:], []byte("\xa1\x01not a state"))
+		// The key-value toolkit's state key: tag 's', the collection, the id.
+		key := append(keyenc.AppendString([]byte{'s'}, "album"), bad[:]...)
+		return tx.Bucket([]byte("kv")).Put(key, []byte("\xa1\x01not a state"))
 	})
 	if cerr := db.Close(); err == nil {
 		err = cerr

@@ -6,14 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
-	"time"
 
 	"github.com/ankurah/ankurah-go/core"
-	"github.com/ankurah/ankurah-go/core/policy"
-	"github.com/ankurah/ankurah-go/core/storage/memory"
+	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/value"
-	ws "github.com/ankurah/ankurah-go/plugins/transport-ws"
 )
 
 func splitComma(s string) []string {
@@ -26,26 +24,8 @@ func splitComma(s string) []string {
 	return out
 }
 
-// connect starts an ephemeral node connected to a server.
-func connect(ctx context.Context, server, token string) (*core.Node, *ws.Client, error) {
-	node, err := core.NewNode(ctx, memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
-	if err != nil {
-		return nil, nil, err
-	}
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	c, err := ws.Dial(dctx, server, node, ws.WithCredentials(func() []byte { return []byte(token) }))
-	if err != nil {
-		if c != nil {
-			c.Close()
-		}
-		return nil, nil, fmt.Errorf("connect to %s: %w", server, err)
-	}
-	return node, c, nil
-}
-
-// parseArg reads a command-line value: JSON when it parses (numbers, true,
-// null, objects), a string otherwise.
+// parseArg reads a query argument: a JSON literal when it is one (2000,
+// true, null, "quoted"), else the text as a string.
 func parseArg(s string) any {
 	if v, err := value.FromJSON([]byte(s)); err == nil {
 		return v
@@ -120,16 +100,43 @@ func queryCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 }
 
+// modelsFlag is the --models flag of create and set.
+func modelsFlag(fs *flag.FlagSet) *string {
+	return fs.String("models", os.Getenv("ANKURAH_MODELS"), "directory of the Go package whose //ankurah:model structs declare the collections' types (default $ANKURAH_MODELS); values are converted to the declared types")
+}
+
+// loadSchema reads --models, if given.
+func loadSchema(dir string) (modelSchema, error) {
+	if dir == "" {
+		return modelSchema{}, nil
+	}
+	s, err := readModels(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--models %s: %w", dir, err)
+	}
+	return s, nil
+}
+
 func createCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	server := fs.String("server", "ws://127.0.0.1:9797/ws", "server to write to")
 	token := fs.String("token", "", "credentials to send")
+	models := modelsFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() < 2 {
 		return fmt.Errorf("create needs COLLECTION and PROP=VALUE pairs")
+	}
+	schema, err := loadSchema(*models)
+	if err != nil {
+		return err
+	}
+	collection := fs.Arg(0)
+	vals, err := buildValues(schema, collection, fs.Args()[1:], func(string) value.Value { return value.Null })
+	if err != nil {
+		return err
 	}
 	node, client, err := connect(ctx, *server, *token)
 	if err != nil {
@@ -137,22 +144,75 @@ func createCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer client.Close()
 	trx := node.Context(nil).Begin()
-	m, err := trx.Create(ctx, fs.Arg(0))
+	m, err := trx.Create(ctx, collection)
 	if err != nil {
 		return err
 	}
-	for _, kv := range fs.Args()[1:] {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return fmt.Errorf("%q: want PROP=VALUE", kv)
-		}
-		if err := m.Set(k, parseArg(v)); err != nil {
-			return err
-		}
+	if err := setAll(m, vals); err != nil {
+		return err
 	}
 	if err := trx.Commit(ctx); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, m.ID())
+	return nil
+}
+
+// setCmd runs `ankurah set COLLECTION ID PROP=VALUE...`.
+func setCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("set", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server := fs.String("server", "ws://127.0.0.1:9797/ws", "server to write to")
+	token := fs.String("token", "", "credentials to send")
+	models := modelsFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() < 3 {
+		return fmt.Errorf("set needs COLLECTION, ID and PROP=VALUE pairs")
+	}
+	schema, err := loadSchema(*models)
+	if err != nil {
+		return err
+	}
+	collection := fs.Arg(0)
+	eid, err := id.ParseEntityID(fs.Arg(1))
+	if err != nil {
+		return fmt.Errorf("set: %q is not an entity id (create and query print them): %w", fs.Arg(1), err)
+	}
+	// Check the arguments before connecting; then again against the stored entity.
+	if _, err := buildValues(schema, collection, fs.Args()[2:], func(string) value.Value { return value.Null }); err != nil {
+		return err
+	}
+	node, client, err := connect(ctx, *server, *token)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	trx := node.Context(nil).Begin()
+	m, err := trx.Edit(ctx, collection, eid)
+	if err != nil {
+		return fmt.Errorf("set: %s %s: %w", collection, eid, err)
+	}
+	vals, err := buildValues(schema, collection, fs.Args()[2:], m.Get)
+	if err != nil {
+		return err
+	}
+	if err := setAll(m, vals); err != nil {
+		return err
+	}
+	if err := trx.Commit(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, m.ID())
+	return nil
+}
+
+func setAll(m *core.Mut, vals map[string]value.Value) error {
+	for k, v := range vals {
+		if err := m.Set(k, v); err != nil {
+			return err
+		}
+	}
 	return nil
 }

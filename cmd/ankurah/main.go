@@ -2,7 +2,8 @@
 //
 //	ankurah serve [--addr 127.0.0.1:9797] [--data-dir ankurah-data | --storage URL] [--static dir] [--policy rules.yaml] [--tls-cert F --tls-key F]
 //	ankurah query [--server ws://127.0.0.1:9797/ws] [--watch] COLLECTION QUERY [ARGS...]
-//	ankurah create [--server …] COLLECTION prop=value...
+//	ankurah create [--server …] [--models DIR] COLLECTION prop=value...
+//	ankurah set [--server …] [--models DIR] COLLECTION ID prop=value...
 //	ankurah admin bad-rows [--data-dir D | --storage URL] [COLLECTION...]
 //	ankurah admin remove-row [--data-dir D | --storage URL] COLLECTION KIND KEY
 //	ankurah dump [--data-dir D | --storage URL] [--collection NAME]... FILE
@@ -31,6 +32,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -41,7 +43,11 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(2)
 		}
-		fmt.Fprintln(os.Stderr, "ankurah:", err)
+		msg := dedupe(err.Error())
+		if !strings.HasPrefix(msg, "ankurah:") {
+			msg = "ankurah: " + msg
+		}
+		fmt.Fprintln(os.Stderr, msg)
 		os.Exit(1)
 	}
 }
@@ -50,7 +56,9 @@ const usage = `usage:
   ankurah serve  [--addr 127.0.0.1:9797] [--data-dir ankurah-data | --storage URL] [--static DIR]
                  [--policy rules.yaml] [--tls-cert FILE --tls-key FILE] [--allowed-origins PATTERNS]
   ankurah query  [--server ws://127.0.0.1:9797/ws] [--watch] COLLECTION QUERY [ARGS...]
-  ankurah create [--server ws://127.0.0.1:9797/ws] COLLECTION PROP=VALUE...
+  ankurah create [--server ws://127.0.0.1:9797/ws] [--models DIR] COLLECTION PROP=VALUE...
+  ankurah set    [--server ws://127.0.0.1:9797/ws] [--models DIR] COLLECTION ID PROP=VALUE...
+                 (with --models, values convert to the model's types; without, they are JSON literals)
   ankurah admin  bad-rows   [--data-dir ankurah-data | --storage URL] [COLLECTION...]
   ankurah admin  remove-row [--data-dir ankurah-data | --storage URL] COLLECTION KIND KEY
                  (ankurah admin help: rows the storage cannot decode, and removing one)
@@ -74,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return queryCmd(ctx, args[1:], stdout, stderr)
 	case "create":
 		return createCmd(ctx, args[1:], stdout, stderr)
+	case "set":
+		return setCmd(ctx, args[1:], stdout, stderr)
 	case "admin":
 		return adminCmd(ctx, args[1:], stdout, stderr)
 	case "dump":

@@ -58,10 +58,10 @@ func TestServe_QueryWatchFollowsCreates(t *testing.T) {
 	lines := bufio.NewScanner(pr)
 
 	var out bytes.Buffer
-	if err := run(ctx, []string{"create", "--server", server, "album", "name=Origin of Symmetry", "year=2001"}, &out, io.Discard); err != nil {
+	if err := run(ctx, []string{"create", "--server", server, "--models", "../../examples/react-app/model", "album", "name=Origin of Symmetry", "year=2001"}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(ctx, []string{"create", "--server", server, "album", "name=Showbiz", "year=1999"}, &out, io.Discard); err != nil {
+	if err := run(ctx, []string{"create", "--server", server, "album", "name=\"Showbiz\"", "year=1999"}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	got := make(chan string, 1)
