@@ -2,13 +2,23 @@
 // and (later) transports together, and gives applications transactions,
 // reads and live queries.
 //
-//	node, _ := core.NewNode(ctx, memory.New(), policy.Permissive{})
-//	ctx := node.Context(nil)
-//	trx := ctx.Begin()
-//	album, _ := trx.Create(c, "album")
+//	node, err := core.NewNode(ctx, memory.New(), policy.Permissive{})
+//	if err != nil {
+//		return err
+//	}
+//	defer node.Close()
+//	c := node.Context(nil) // the caller's identity, as the policy agent sees it
+//	trx := c.Begin()
+//	album, err := trx.Create(ctx, "album")
+//	if err != nil {
+//		return err
+//	}
 //	album.Set("name", "Origin of Symmetry")
-//	trx.Commit(c)
-//	lq, _ := ctx.Query(c, "album", "year > ?", 2000)
+//	album.Set("year", 2001)
+//	if err := trx.Commit(ctx); err != nil {
+//		return err
+//	}
+//	lq, err := c.Query(ctx, "album", "year > ?", 2000) // lq.Subscribe(func(core.ChangeSet) {…})
 //
 // Nothing in this package reads the wall clock or global randomness: both
 // come from options, so a simulation can run many nodes deterministically.
