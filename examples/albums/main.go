@@ -36,7 +36,7 @@ func run(ctx context.Context, w io.Writer, path string) error {
 	if err := models.Albums.DeclareIndexes(ctx, engine); err != nil {
 		return err
 	}
-	node, err := core.NewNode(context.Background(), engine, policy.Permissive{})
+	node, err := core.NewNode(ctx, engine, policy.Permissive{})
 	if err != nil {
 		return err
 	}
