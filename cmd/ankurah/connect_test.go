@@ -48,6 +48,13 @@ func TestConnect_NamesTheCauseAtOnce(t *testing.T) {
 	}
 }
 
+func TestErrorLine_OnePrefix(t *testing.T) {
+	err := errors.New("ankurah: remote error: ankurah: commit to \"todo\" refused: policy: access denied: policy: access denied: no")
+	if got, want := errorLine(err), `ankurah: remote error: commit to "todo" refused: policy: access denied: no`; got != want {
+		t.Fatalf("errorLine = %q, want %q", got, want)
+	}
+}
+
 func TestDedupe_DropsRepeatedPrefixes(t *testing.T) {
 	for in, want := range map[string]string{
 		"policy: unauthenticated: policy: unauthenticated: token expired": "policy: unauthenticated: token expired",

@@ -43,13 +43,17 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(2)
 		}
-		msg := dedupe(err.Error())
-		if !strings.HasPrefix(msg, "ankurah:") {
-			msg = "ankurah: " + msg
-		}
-		fmt.Fprintln(os.Stderr, msg)
+		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)
 	}
+}
+
+// errorLine is how the command prints an error: once, with one "ankurah:"
+// in front and no prefix repeated (errors wrapped on both ends of a
+// connection carry "ankurah:" and their sentinel's text twice).
+func errorLine(err error) string {
+	msg := strings.ReplaceAll(err.Error(), ": ankurah: ", ": ")
+	return "ankurah: " + dedupe(strings.TrimPrefix(msg, "ankurah: "))
 }
 
 const usage = `usage:
