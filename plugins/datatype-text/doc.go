@@ -287,12 +287,23 @@ func (d *Doc) ApplyUpdate(update []byte) error {
 	if err != nil {
 		return err
 	}
-	for c, list := range structs {
-		if len(list) == 0 {
-			continue
-		}
+	var buf [4]uint64
+	clients := buf[:0]
+	for c := range structs {
+		clients = append(clients, c)
+	}
+	slices.Sort(clients)
+	for _, c := range clients {
+		list := structs[c]
 		q := d.pending[c]
 		if q == nil {
+			// Nothing of c waits: what can go in goes in now, the rest waits.
+			for len(list) > 0 && d.tryIntegrate(list[0]) {
+				list = list[1:]
+			}
+			if len(list) == 0 {
+				continue
+			}
 			q = newPending()
 			d.pending[c] = q
 		}
@@ -300,17 +311,32 @@ func (d *Doc) ApplyUpdate(update []byte) error {
 	}
 	d.integratePending()
 	for i := 0; i < len(ds); {
+		c := ds[i].client
 		j := i + 1
-		for j < len(ds) && ds[j].client == ds[i].client {
+		for j < len(ds) && ds[j].client == c {
 			j++
 		}
-		q := d.pendDS[ds[i].client]
-		if q == nil {
-			q = newPendingDeletes()
-			d.pendDS[ds[i].client] = q
-		}
-		q.pushRun(ds[i:j:j])
+		run := ds[i:j:j]
 		i = j
+		q := d.pendDS[c]
+		if q == nil {
+			// Ranges of structs all received are deleted now, the rest wait.
+			st, rest := d.state(c), run[:0]
+			for _, r := range run {
+				if r.clock+r.length <= st {
+					d.deleteRange(c, r.clock, r.clock+r.length)
+				} else {
+					rest = append(rest, r)
+				}
+			}
+			if len(rest) == 0 {
+				continue
+			}
+			run = rest
+			q = newPendingDeletes()
+			d.pendDS[c] = q
+		}
+		q.pushRun(run)
 	}
 	d.applyPendingDeletes()
 	return nil
@@ -336,21 +362,8 @@ func (d *Doc) integratePending() {
 		slices.Sort(clients)
 		for _, c := range clients {
 			q := d.pending[c]
-			for q.len() > 0 {
-				s := q.peek()
-				st := d.state(c)
-				if s.end() <= st {
-					q.pop() // known already
-					continue
-				}
-				if s.id.Clock > st || d.missing(s) {
-					break
-				}
+			for q.len() > 0 && d.tryIntegrate(q.peek()) {
 				q.pop()
-				if off := st - s.id.Clock; off > 0 {
-					s.cutFront(off)
-				}
-				d.integrate(s)
 				progress = true
 			}
 			if q.len() == 0 {
@@ -358,6 +371,24 @@ func (d *Doc) integratePending() {
 			}
 		}
 	}
+}
+
+// tryIntegrate integrates the received struct s, or the part of it the
+// document does not hold yet, and reports true; or reports false when s must
+// wait for structs not received yet.
+func (d *Doc) tryIntegrate(s *item) bool {
+	st := d.state(s.id.Client)
+	if s.end() <= st {
+		return true // known already
+	}
+	if s.id.Clock > st || d.missing(s) {
+		return false
+	}
+	if off := st - s.id.Clock; off > 0 {
+		s.cutFront(off)
+	}
+	d.integrate(s)
+	return true
 }
 
 // missing reports whether s refers to a struct not received yet.
