@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ankurah/ankurah-go/conformance/storagetest"
 	"github.com/ankurah/ankurah-go/core/storage"
@@ -14,17 +15,31 @@ import (
 // outlives the engines opened on it, so the harness can reopen them.
 type kvHarness struct {
 	store *kv.MemoryStore
+	delay time.Duration // before each transaction: widens write races (mutation testing)
 	mu    sync.Mutex
 	e     storage.Engine
 }
 
-// keepOpen is the store as an engine sees it: closing the engine leaves it open.
-type keepOpen struct{ *kv.MemoryStore }
+// keepOpen is the store as an engine sees it: closing the engine leaves it
+// open, and each transaction starts after delay.
+type keepOpen struct {
+	*kv.MemoryStore
+	delay time.Duration
+}
 
 func (keepOpen) Close() error { return nil }
 
+func (s keepOpen) Update(ctx context.Context, fn func(kv.Tx) error) error {
+	time.Sleep(s.delay)
+	return s.MemoryStore.Update(ctx, fn)
+}
+
 func newKVHarness(ctx context.Context, _ storagetest.T) (storagetest.Harness, error) {
-	h := &kvHarness{store: kv.NewMemoryStore()}
+	return newDelayedKVHarness(ctx, 0)
+}
+
+func newDelayedKVHarness(ctx context.Context, delay time.Duration) (storagetest.Harness, error) {
+	h := &kvHarness{store: kv.NewMemoryStore(), delay: delay}
 	if _, err := h.Reopen(ctx); err != nil {
 		return nil, err
 	}
@@ -56,7 +71,7 @@ func (h *kvHarness) Reopen(ctx context.Context) (storage.Engine, error) {
 		_ = h.e.Close()
 		h.e = nil
 	}
-	e, err := kv.New(ctx, keepOpen{h.store})
+	e, err := kv.New(ctx, keepOpen{h.store, h.delay})
 	if err != nil {
 		return nil, err
 	}
