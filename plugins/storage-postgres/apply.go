@@ -90,6 +90,7 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 		return nil
 	}
 	groups := map[string]*applyGroup{}
+	feedStates := make([][]byte, 0, len(b.States))
 	group := func(name string) *applyGroup {
 		g := groups[name]
 		if g == nil {
@@ -113,6 +114,7 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 		if err != nil {
 			return err
 		}
+		feedStates = append(feedStates, r.state)
 		g := group(sw.State.Collection)
 		g.rows = append(g.rows, r)
 		g.ids = append(g.ids, sw.State.ID)
@@ -148,42 +150,59 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 		}
 	}
 
-	// First one pipelined batch: every event insert and the deletes of
-	// every updated row; then the new rows with COPY (a row already stored
-	// is a unique violation, so a conflict). An entity written twice in a
-	// batch takes a second round.
+	// First one pipelined batch: the deletes of every updated row (first,
+	// so that they give the transaction its id: see "Ordering" in the
+	// package documentation), every event insert and the feed row; then the
+	// new rows with COPY (a row already stored is a unique violation, so a
+	// conflict). An entity written twice in a batch takes a second round.
 	first := &pgx.Batch{}
 	var firstChecks []check
 	var copies []copyStep
 	var later []func(tx pgx.Tx) error
+	var firstDeletes []*deleteStep
 	for _, n := range names {
 		g := groups[n]
-		if len(g.events) > 0 {
-			if err := queueEvents(first, g); err != nil {
-				return err
-			}
-			firstChecks = append(firstChecks, check{want: -1})
-		}
 		for r, round := range rounds(g) {
-			del, delCheck := deleteStmt(g.t, round)
+			del := deleteStmt(g.t, round)
 			cp := copyRows(g.t, round)
 			if r == 0 {
 				if del != nil {
-					first.Queue(del.SQL, del.Arguments...)
-					firstChecks = append(firstChecks, delCheck)
+					firstDeletes = append(firstDeletes, del)
 				}
 				copies = append(copies, cp)
 				continue
 			}
 			later = append(later, func(tx pgx.Tx) error {
 				if del != nil {
-					b := &pgx.Batch{QueuedQueries: []*pgx.QueuedQuery{del}}
-					if err := runBatch(ctx, tx, b, []check{delCheck}); err != nil {
+					q, c := del.query()
+					b := &pgx.Batch{QueuedQueries: []*pgx.QueuedQuery{q}}
+					if err := runBatch(ctx, tx, b, []check{c}); err != nil {
 						return err
 					}
 				}
 				return cp.run(ctx, tx)
 			})
+		}
+	}
+	// One statement, so one snapshot, checks every expected head.
+	if len(firstDeletes) > 0 {
+		del, delCheck := deletesQuery(firstDeletes)
+		first.Queue(del.SQL, del.Arguments...)
+		firstChecks = append(firstChecks, delCheck)
+	}
+	for _, n := range names {
+		if g := groups[n]; len(g.events) > 0 {
+			if err := queueEvents(first, g); err != nil {
+				return err
+			}
+			firstChecks = append(firstChecks, check{want: -1})
+		}
+	}
+	if !e.feedOff.Load() {
+		before := first.Len()
+		e.queueFeed(first, feedStates)
+		for range first.Len() - before {
+			firstChecks = append(firstChecks, check{want: -1})
 		}
 	}
 	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
@@ -280,24 +299,56 @@ func rounds(g *applyGroup) [][]row {
 	return out
 }
 
-// deleteStmt removes the updated rows of a round that are at their
-// expected head; the check fails the batch when some were not.
-func deleteStmt(t *table, rows []row) (*pgx.QueuedQuery, check) {
-	var ids, heads [][]byte
+// deleteStep removes the updated rows of a round that are at their
+// expected head; its check fails the batch when some were not.
+type deleteStep struct {
+	t          *table
+	ids, heads [][]byte
+}
+
+// deleteStmt returns the delete of a round's updated rows, nil when the
+// round only creates.
+func deleteStmt(t *table, rows []row) *deleteStep {
+	d := &deleteStep{t: t}
 	for _, r := range rows {
 		if r.expected != nil {
-			ids = append(ids, r.id)
-			heads = append(heads, r.expected)
+			d.ids = append(d.ids, r.id)
+			d.heads = append(d.heads, r.expected)
 		}
 	}
-	if len(ids) == 0 {
-		return nil, check{}
+	if len(d.ids) == 0 {
+		return nil
 	}
-	return &pgx.QueuedQuery{
-			SQL:       "DELETE FROM " + t.name + " AS t USING unnest($1::bytea[], $2::bytea[]) AS x(id, head) WHERE t.id = x.id AND t.head = x.head",
-			Arguments: []any{ids, heads},
-		},
-		check{t.collection, "states not at their expected head", int64(len(ids))}
+	return d
+}
+
+// using is the statement's body with its arguments numbered from n+1.
+func (d *deleteStep) using(n int) string {
+	return fmt.Sprintf("DELETE FROM %s AS t USING unnest($%d::bytea[], $%d::bytea[]) AS x(id, head) WHERE t.id = x.id AND t.head = x.head", d.t.name, n+1, n+2)
+}
+
+func (d *deleteStep) query() (*pgx.QueuedQuery, check) {
+	return &pgx.QueuedQuery{SQL: d.using(0), Arguments: []any{d.ids, d.heads}},
+		check{d.t.collection, "states not at their expected head", int64(len(d.ids))}
+}
+
+// deletesQuery makes one statement of the deletes of several collections,
+// so that one snapshot checks every expected head. With more than one, it
+// returns one row when every delete removed all its rows, none otherwise.
+func deletesQuery(dels []*deleteStep) (*pgx.QueuedQuery, check) {
+	if len(dels) == 1 {
+		return dels[0].query()
+	}
+	var ctes, conds, names []string
+	var args []any
+	for i, d := range dels {
+		ctes = append(ctes, fmt.Sprintf("d%d AS (%s RETURNING 1)", i, d.using(len(args))))
+		conds = append(conds, fmt.Sprintf("(SELECT count(*) FROM d%d) = %d", i, len(d.ids)))
+		args = append(args, d.ids, d.heads)
+		names = append(names, d.t.collection)
+	}
+	return &pgx.QueuedQuery{SQL: "WITH " + strings.Join(ctes, ", ") + " SELECT 1 WHERE " + strings.Join(conds, " AND "), Arguments: args},
+		check{strings.Join(names, ", "), "batches whose states were all at their expected heads", 1}
 }
 
 // copyStep writes new rows with COPY.

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ankurah/ankurah-go/conformance/storagetest"
+	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/plugins/storage-postgres"
 	"github.com/ankurah/ankurah-go/plugins/storage-postgres/pgtest"
 )
@@ -17,6 +18,9 @@ func TestConformance(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		return storagetest.NewHarness(e, storagetest.Capabilities{Indexes: true, Lookup: true, Repair: true}, func() { dropSchema(st, url, schema) }), nil
+		share := func(ctx context.Context) (storage.Engine, error) {
+			return postgres.Open(ctx, url, postgres.WithSchema(schema))
+		}
+		return storagetest.NewSharedHarness(e, storagetest.Capabilities{Indexes: true, Lookup: true, Repair: true}, share, func() { dropSchema(st, url, schema) }), nil
 	})
 }

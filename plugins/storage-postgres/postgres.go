@@ -73,6 +73,55 @@
 // DDL (tables, columns, indexes) runs in transactions of its own, before a
 // write's transaction and serialized by an advisory lock per schema.
 //
+// # Change feed
+//
+// The Engine is a storage.ChangeFeed: several servers on one schema hear of
+// each other's commits. Every Apply that writes anything also inserts one
+// row into the schema's "#feed" table, in its own transaction: the
+// transaction's id (xid8, pg_current_xact_id(), the primary key), its start
+// time, and the batch's states (the same canonical CBOR the state rows hold,
+// length-prefixed). "#feedinfo" holds the schema's random feed id and the
+// last transaction id cleanup removed.
+//
+// A follower reads rows in transaction-id order, but only below the xmin of
+// its statement's snapshot (pg_snapshot_xmin(pg_current_snapshot())): every
+// transaction below it has ended, so no row can still appear there. A row
+// numbered earlier but committed later is therefore never skipped; it holds
+// back the rows after it until it commits (or aborts). A token is 17 bytes:
+// a format byte, the feed id, and the transaction id of the last delivered
+// batch; resuming delivers the rows above it. FeedHead takes a snapshot and
+// waits until the write transactions it saw in progress have ended, then
+// returns a token at its xmax.
+//
+// Ordering: batches that wrote the same entity are delivered in commit
+// order because a later batch's transaction id is greater. Apply's first
+// statement is one DELETE, with one snapshot, of every row the batch
+// updates, and it is what gives the transaction its id; it can only succeed
+// (remove the row at its expected head) if the batch that wrote that head
+// had committed before its snapshot, and that batch's id was taken before
+// it committed. A creation depends on no committed batch (a second creation
+// of an id is a conflict).
+//
+// Latency and cost: Apply also sends NOTIFY on a channel of the schema
+// (delivered at commit), which wakes followers; a follower also reads every
+// second without one, and every 2–100 ms while rows are held back. Each
+// Follow holds a connection of its own, outside the pool. Delivery waits for
+// the oldest write transaction in progress in the whole cluster, whichever
+// database it belongs to: a long-running write transaction delays every
+// feed (it never loses a batch). A follower holds at most 256 rows or
+// about 4 MiB of them in memory at a time.
+//
+// Retention: each engine removes, about every tenth of the retention (at
+// least every second, at most every minute), the rows older than the
+// retention (WithFeedRetention, an hour by default), from the front in
+// transaction order and never at or above the xmin, 10,000 rows per
+// statement, one engine of the schema at a time. A token older than the
+// last removed row — a server down longer than the retention — is
+// storage.ErrFeedGap, as is a malformed token, one of another schema (or a
+// schema dropped and made again) and one the database has not reached (a
+// restored backup). Engines of older builds on the same schema write no
+// feed rows: upgrade every server before relying on the feed.
+//
 // # Undecodable rows
 //
 // A stored state or event that does not decode (written by an older build,
@@ -86,12 +135,14 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -110,8 +161,9 @@ const DefaultSchema = "ankurah"
 type Option func(*options)
 
 type options struct {
-	schema string
-	logger *slog.Logger
+	schema        string
+	logger        *slog.Logger
+	feedRetention time.Duration
 }
 
 // WithSchema keeps the engine's tables in the named PostgreSQL schema
@@ -122,7 +174,8 @@ func WithSchema(name string) Option { return func(o *options) { o.schema = name 
 // WithLogger sets the logger (slog.Default() otherwise).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// Engine is a storage.Engine and storage.Indexer on PostgreSQL.
+// Engine is a storage.Engine, storage.Indexer and storage.ChangeFeed on
+// PostgreSQL.
 type Engine struct {
 	pool    *pgxpool.Pool
 	schema  string
@@ -132,6 +185,19 @@ type Engine struct {
 
 	mu     sync.Mutex
 	tables map[string]*table
+
+	// The change feed (feed.go).
+	feedTable, feedInfo string // quoted, schema-qualified "#feed" and "#feedinfo"
+	feedChannel         string // NOTIFY channel of the schema's feed
+	feedID              []byte // the schema's feed id, in every token
+	feedRetention       time.Duration
+	pruneKey            int64       // advisory lock serializing feed cleanup
+	feedNotify          atomic.Bool // Apply wakes followers with NOTIFY
+	feedOff             atomic.Bool // Apply writes no feed row (benchmarks only)
+	// closing ends with Close: followers and the cleanup goroutine stop.
+	closing context.Context
+	stop    context.CancelFunc
+	wg      sync.WaitGroup // the cleanup goroutine
 }
 
 var (
@@ -143,7 +209,7 @@ var (
 // the schema and its format table if needed, and checks the stored format
 // version: a newer one fails with an error wrapping storage.ErrFormat.
 func Open(ctx context.Context, url string, opts ...Option) (*Engine, error) {
-	o := options{schema: DefaultSchema, logger: slog.Default()}
+	o := options{schema: DefaultSchema, logger: slog.Default(), feedRetention: DefaultFeedRetention}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -154,25 +220,40 @@ func Open(ctx context.Context, url string, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connecting: %w", err)
 	}
-	h := fnv.New64a()
-	h.Write([]byte("ankurah schema " + o.schema))
 	e := &Engine{
-		pool:    pool,
-		schema:  o.schema,
-		lockKey: int64(h.Sum64()),
-		log:     o.logger,
-		tables:  map[string]*table{},
+		pool:          pool,
+		schema:        o.schema,
+		lockKey:       lockKey("ankurah schema " + o.schema),
+		pruneKey:      lockKey("ankurah feed cleanup " + o.schema),
+		log:           o.logger,
+		tables:        map[string]*table{},
+		feedChannel:   "ankurah_feed_" + hash16(o.schema),
+		feedRetention: o.feedRetention,
 	}
+	e.feedTable, e.feedInfo = e.qualified("#feed"), e.qualified("#feedinfo")
+	e.feedNotify.Store(true)
 	if err := e.initSchema(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
+	e.closing, e.stop = context.WithCancel(context.Background())
+	e.wg.Go(e.pruneLoop)
 	return e, nil
+}
+
+func lockKey(s string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return int64(h.Sum64())
 }
 
 func (e *Engine) initSchema(ctx context.Context) error {
 	format := e.qualified("#format")
 	var version int
+	newID := make([]byte, 8)
+	if _, err := rand.Read(newID); err != nil {
+		return fmt.Errorf("postgres: a feed id: %w", err)
+	}
 	err := e.ddl(ctx, func(tx pgx.Tx) error {
 		stmts := []string{
 			"CREATE SCHEMA IF NOT EXISTS " + pgx.Identifier{e.schema}.Sanitize(),
@@ -184,7 +265,15 @@ func (e *Engine) initSchema(ctx context.Context) error {
 				return err
 			}
 		}
-		return tx.QueryRow(ctx, "SELECT version FROM "+format).Scan(&version)
+		if err := tx.QueryRow(ctx, "SELECT version FROM "+format).Scan(&version); err != nil {
+			return err
+		}
+		if version > FormatVersion {
+			return nil // refused below, before touching anything else
+		}
+		var err error
+		e.feedID, err = e.feedDDL(ctx, tx, newID)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: preparing schema %q: %w", e.schema, err)
@@ -218,11 +307,15 @@ func (e *Engine) Pool() *pgxpool.Pool { return e.pool }
 // Schema returns the schema holding the engine's tables.
 func (e *Engine) Schema() string { return e.schema }
 
-// Close closes the connection pool. Later calls fail with storage.ErrClosed.
+// Close ends the engine's followers (their Follow returns
+// storage.ErrClosed) and its feed cleanup, then closes the connection pool.
+// Later calls fail with storage.ErrClosed.
 func (e *Engine) Close() error {
 	if e.closed.Swap(true) {
 		return storage.ErrClosed
 	}
+	e.stop()
+	e.wg.Wait()
 	e.pool.Close()
 	return nil
 }

@@ -188,8 +188,8 @@ func TestLookupCollection_UnknownNamesCreateNoTables(t *testing.T) {
 	if err := e.Pool().QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = $1", e.Schema()).Scan(&tables); err != nil {
 		t.Fatal(err)
 	}
-	if tables != 5 { // #format, and two tables for each collection
-		t.Errorf("%d tables after 200 lookups of unknown names, want 5", tables)
+	if tables != 7 { // #format, #feed, #feedinfo, and two tables for each collection
+		t.Errorf("%d tables after 200 lookups of unknown names, want 7", tables)
 	}
 	for _, n := range []string{"album", long} {
 		c, err := e.LookupCollection(ctx, n)
