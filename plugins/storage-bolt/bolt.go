@@ -15,8 +15,10 @@
 // # File layout
 //
 // Format 2: one bucket "kv" holds the toolkit's keys, including its format
-// version. Files of format 1 (a bucket per collection, written by releases
-// before the toolkit) are refused with an error wrapping storage.ErrFormat.
+// version. A file of format 1 (a bucket per collection, written by releases
+// before the toolkit) is rewritten as format 2 when Open first meets it, in
+// one transaction (see upgrade.go); releases before then refuse format 2
+// files with their "unsupported format" error.
 package bolt
 
 import (
@@ -113,13 +115,17 @@ func Open(ctx context.Context, path string, opts ...Option) (*Engine, error) {
 	return &Engine{Engine: e, path: path}, nil
 }
 
-// prepare makes the kv bucket of a new file and refuses foreign and format 1 files.
+// prepare makes the kv bucket of a new file, upgrades a format 1 file and
+// refuses foreign ones.
 func prepare(tx *bbolt.Tx) error {
 	if tx.Bucket(bucketKV) != nil {
 		return nil
 	}
 	if tx.Bucket(bucketLegacy) != nil {
-		return fmt.Errorf("a file of format 1 (Ankurah releases before the key-value toolkit), which this release (format %d) cannot read; export it with the older release: %w", FormatVersion, storage.ErrFormat)
+		if err := upgrade(tx); err != nil {
+			return fmt.Errorf("upgrading from format 1: %w", err)
+		}
+		return nil
 	}
 	foreign := false
 	_ = tx.ForEach(func([]byte, *bbolt.Bucket) error { foreign = true; return nil })

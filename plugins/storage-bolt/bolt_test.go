@@ -197,8 +197,9 @@ func TestOpen_ClearErrors(t *testing.T) {
 	}
 	db.Close()
 
-	// Format 1 kept a bucket per collection beside a "meta" bucket.
-	old := filepath.Join(dir, "format1.db")
+	// Format 1 kept a bucket per collection beside a "meta" bucket; a meta
+	// bucket of an unknown version is refused.
+	old := filepath.Join(dir, "format7.db")
 	db, err = bbolt.Open(old, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +212,7 @@ func TestOpen_ClearErrors(t *testing.T) {
 		if _, err := tx.CreateBucket([]byte("collections")); err != nil {
 			return err
 		}
-		return meta.Put([]byte("format"), binary.BigEndian.AppendUint32(nil, 1))
+		return meta.Put([]byte("format"), binary.BigEndian.AppendUint32(nil, 7))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +234,7 @@ func TestOpen_ClearErrors(t *testing.T) {
 		{"not a bolt file", garbage, storage.ErrFormat, "not a bolt database"},
 		{"a bolt file of someone else", foreign, storage.ErrFormat, "not an Ankurah database"},
 		{"a newer format", newer, storage.ErrFormat, "newer"},
-		{"format 1", old, storage.ErrFormat, "format 1"},
+		{"an unknown meta format", old, storage.ErrFormat, "format record"},
 		{"a file another process holds", locked, bolt.ErrLocked, "another process holds it"},
 	}
 	for _, tt := range tests {
