@@ -311,10 +311,15 @@ func (e *Engine) apply(ctx context.Context, x *txn, b *storage.Batch) error {
 		props[c] = indexedProps(res[len(b.States)+i])
 	}
 	index := x.store(storeIndex)
+	written := map[string]*entity.State{} // states written earlier in this batch
 	for i, w := range b.States {
 		st := &w.State
 		var old *entity.State
-		if !stored[i].IsUndefined() {
+		wkey := st.Collection + "\x00" + string(st.ID[:])
+		if prev, ok := written[wkey]; ok {
+			// The same entity twice in one batch: the second write follows the first.
+			old = prev
+		} else if !stored[i].IsUndefined() {
 			o, err := entity.Decode(bytesGo(stored[i]))
 			if err != nil {
 				// Its head cannot be checked: the write fails until the row is gone (Clear).
@@ -331,6 +336,7 @@ func (e *Engine) apply(ctx context.Context, x *txn, b *storage.Batch) error {
 		}
 		idKey := bytesJS(st.ID[:])
 		states.Call("put", bytesJS(enc), key(st.Collection, idKey))
+		written[wkey] = st
 		for _, p := range props[st.Collection] {
 			nv := keyenc.Key(st.Values[p])
 			if old != nil {
