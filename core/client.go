@@ -765,7 +765,11 @@ func (n *Node) dropCache(ctx context.Context) error {
 	if err := cl.Clear(ctx); err != nil {
 		return fmt.Errorf("ankurah: drop cache: %w", err)
 	}
-	n.seq.Add(1)
+	// Readers that started before the clear cannot reconcile with it: they
+	// read again.
+	n.clog.mu.Lock()
+	defer n.clog.mu.Unlock()
+	n.clog.barrier()
 	for _, lq := range n.reactor.all() {
 		lq.mu.Lock()
 		lq.diffAndPublish(nil, nil)

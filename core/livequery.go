@@ -126,44 +126,105 @@ func (c *Context) queryWithSink(ctx context.Context, collection string, b *query
 	lq := &LiveQuery{ctx: c, collection: collection, qid: qid, byID: map[id.EntityID]*View{}, subs: map[int]func(ChangeSet){}, done: make(chan struct{}), sink: sink}
 	lq.qcond = sync.NewCond(&lq.qmu)
 	lq.itemsSig = signal.New[[]*View](nil)
-	if err := lq.point(ctx, b); err != nil {
-		return nil, err
-	}
-	n.commitMu.Lock()
-	defer n.commitMu.Unlock()
-	if n.closed {
-		return nil, ErrClosed
-	}
-	states, err := c.fetchStates(ctx, collection, lq.eff)
+	sel, err := lq.prepare(ctx, c, b)
 	if err != nil {
 		return nil, err
 	}
-	lq.mu.Lock()
-	lq.setItems(states)
-	lq.itemsSig.Set(slices.Clone(lq.items)) // no subscriber can exist yet
-	lq.mu.Unlock()
-	if initSink != nil {
-		initSink(states)
+	// The result is read off every lock and registered at the log position
+	// it was reconciled to (changelog.go).
+	err = n.readAt(sel.read, func(s0 uint64) (bool, error) {
+		if n.isClosed.Load() {
+			return false, ErrClosed
+		}
+		states, ok := sel.reconciled(s0)
+		if !ok {
+			return false, nil
+		}
+		lq.mu.Lock()
+		lq.bound, lq.eff, lq.prog = sel.bound, sel.eff, sel.prog
+		lq.setItems(states)
+		lq.itemsSig.Set(slices.Clone(lq.items)) // no subscriber can exist yet
+		lq.mu.Unlock()
+		if initSink != nil {
+			initSink(states)
+		}
+		n.reactor.add(lq)
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	n.reactor.add(lq)
 	go lq.deliver()
 	return lq, nil
 }
 
-// point compiles a selection for the live query (without installing it).
-func (lq *LiveQuery) point(ctx context.Context, b *query.Bound) error {
-	eff, err := lq.ctx.effective(ctx, lq.collection, b)
+// selection is a live query's selection compiled for a caller, with its
+// result as read from storage (by read) before it is installed.
+type selection struct {
+	n      *Node
+	ctx    context.Context
+	c      *Context
+	coll   string
+	bound  *query.Bound
+	eff    *query.Bound
+	prog   query.Program
+	states []entity.State
+}
+
+// prepare compiles a selection of the live query for caller c (without
+// installing it).
+func (lq *LiveQuery) prepare(ctx context.Context, c *Context, b *query.Bound) (*selection, error) {
+	eff, err := c.effective(ctx, lq.collection, b)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	prog, err := query.Compile(eff, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return &selection{n: c.node, ctx: ctx, c: c, coll: lq.collection, bound: b, eff: eff, prog: prog}, nil
+}
+
+// read reads the selection's result from storage.
+func (s *selection) read() error {
+	var err error
+	s.states, err = s.c.fetchStates(s.ctx, s.coll, s.eff)
+	return err
+}
+
+// reconciled is the result brought up to the log's current position from
+// s0, where it was read (the log's lock held).
+func (s *selection) reconciled(s0 uint64) ([]entity.State, bool) {
+	return s.n.reconcileStates(s.ctx, s.c, s.coll, s.eff, s.prog, s.states, s0)
+}
+
+// install re-points the live query at a prepared selection (for caller c)
+// and publishes the difference as one ChangeSet; then runs, still at the
+// same log position, if not nil (the log's lock held). ok is false when the
+// selection must be read again.
+func (lq *LiveQuery) install(sel *selection, s0 uint64, then func()) (bool, error) {
 	lq.mu.Lock()
-	lq.bound, lq.eff, lq.prog = b, eff, prog
+	closed := lq.closed
 	lq.mu.Unlock()
-	return nil
+	if closed {
+		return false, ErrClosed
+	}
+	states, ok := sel.reconciled(s0)
+	if !ok {
+		return false, nil
+	}
+	n := lq.ctx.node
+	n.reactor.remove(lq)
+	lq.mu.Lock()
+	lq.ctx, lq.bound, lq.eff, lq.prog = sel.c, sel.bound, sel.eff, sel.prog
+	lq.diffAndPublish(states, nil)
+	lq.mu.Unlock()
+	n.reactor.add(lq)
+	if then != nil {
+		then()
+	}
+	n.reactor.flush()
+	return true, nil
 }
 
 // ID returns the live query's id.
@@ -273,56 +334,31 @@ func (lq *LiveQuery) UpdateSelection(ctx context.Context, q string, args ...any)
 			}
 		}
 	}
-	n.commitMu.Lock()
-	defer n.commitMu.Unlock()
 	lq.mu.Lock()
-	closed = lq.closed
+	c := lq.ctx
 	lq.mu.Unlock()
-	if closed {
-		return ErrClosed
-	}
-	n.reactor.remove(lq)
-	defer n.reactor.add(lq)
-	if err := lq.point(ctx, b); err != nil {
-		return err
-	}
-	states, err := lq.ctx.fetchStates(ctx, lq.collection, lq.eff)
+	ps, err := lq.prepare(ctx, c, b)
 	if err != nil {
 		return err
 	}
-	lq.mu.Lock()
-	defer lq.mu.Unlock()
-	lq.diffAndPublish(states, nil)
-	return nil
+	return n.readAt(ps.read, func(s0 uint64) (bool, error) { return lq.install(ps, s0, nil) })
 }
 
 // reauthorize re-runs the live query for a caller whose identity changed
-// (refreshed credentials) and reports the difference (called with the
-// node's commit lock held).
-func (lq *LiveQuery) reauthorize(ctx context.Context, c *Context) error {
+// (refreshed credentials) and reports the difference; then runs at the same
+// log position, if not nil.
+func (lq *LiveQuery) reauthorize(ctx context.Context, c *Context, then func()) error {
 	lq.mu.Lock()
 	closed, b := lq.closed, lq.bound
 	lq.mu.Unlock()
 	if closed {
 		return ErrClosed
 	}
-	n := c.node
-	n.reactor.remove(lq)
-	defer n.reactor.add(lq)
-	lq.mu.Lock()
-	lq.ctx = c
-	lq.mu.Unlock()
-	if err := lq.point(ctx, b); err != nil {
-		return err
-	}
-	states, err := c.fetchStates(ctx, lq.collection, lq.eff)
+	sel, err := lq.prepare(ctx, c, b)
 	if err != nil {
 		return err
 	}
-	lq.mu.Lock()
-	defer lq.mu.Unlock()
-	lq.diffAndPublish(states, nil)
-	return nil
+	return c.node.readAt(sel.read, func(s0 uint64) (bool, error) { return lq.install(sel, s0, then) })
 }
 
 // setItems replaces the result set (lq.mu held).
@@ -368,24 +404,25 @@ func (lq *LiveQuery) diffAndPublish(states []entity.State, touched map[id.Entity
 }
 
 // apply updates the result set for the changes of one commit and publishes
-// one ChangeSet (called by the reactor in commit order).
+// one ChangeSet (called by the reactor in log order, the log's lock held).
 func (lq *LiveQuery) apply(ctx context.Context, changes []change) {
 	lq.mu.Lock()
 	defer lq.mu.Unlock()
 	if lq.closed {
 		return
 	}
-	n := lq.ctx.node
-	matches := func(st *entity.State) bool {
-		if st.Deleted() {
-			return false
+	matches := func(st *entity.State) bool { return lq.ctx.matches(ctx, lq.prog, st) }
+	// A change whose state the result already holds (a reader saw it in
+	// storage before it was published) is no change. (An evicted entity
+	// keeps its head but is deleted: that is a change.)
+	fresh := changes[:0:0]
+	for i := range changes {
+		if v, ok := lq.byID[changes[i].after.ID]; !ok || !v.state.Head.Equal(changes[i].after.Head) || changes[i].after.Deleted() {
+			fresh = append(fresh, changes[i])
 		}
-		ok, err := lq.prog.Match(st.Values)
-		if err != nil {
-			n.log.WarnContext(ctx, "live query evaluation failed", "query", lq.qid.String(), "entity", st.ID.String(), "err", err)
-			return false
-		}
-		return ok && n.agent.CheckRead(ctx, lq.ctx.cdata, st) == nil
+	}
+	if changes = fresh; len(changes) == 0 {
+		return
 	}
 	if lq.eff.HasLimit() {
 		lq.applyLimited(ctx, changes, matches)

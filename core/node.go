@@ -137,8 +137,9 @@ type Node struct {
 	collMu      sync.Mutex
 	collections map[string]storage.Collection
 
-	// commitMu orders storage writes with their notifications so live
-	// queries hear of commits in the order they were stored.
+	// commitMu orders storage writes with their publication in the change
+	// log (clog), so an entity's batches are published in the order they
+	// were stored. Readers never take it.
 	commitMu sync.Mutex
 	closed   bool
 	isClosed atomic.Bool // closed, readable without commitMu
@@ -148,10 +149,9 @@ type Node struct {
 	peersMu sync.Mutex
 	peers   map[*Peer]struct{}
 	wg      sync.WaitGroup
-	// seq counts the batches this node has written (incremented under
-	// commitMu after each Apply): a reader that saw the same seq before its
-	// read and when it sends knows nothing was written in between.
-	seq atomic.Uint64
+	// clog is the ordered change log every written batch is published to
+	// (changelog.go); readers reconcile with it instead of taking commitMu.
+	clog changeLog
 	// queued is what waits in every peer's outgoing queue (bytes), held to
 	// limits.ServerQueueBytes.
 	queued atomic.Int64
@@ -231,6 +231,11 @@ func (n *Node) Close() error {
 	n.peersMu.Lock() // after this, no peer goroutine starts (Peer.spawn)
 	n.isClosed.Store(true)
 	n.peersMu.Unlock()
+	// Readers register live queries and watches under the log's lock after
+	// checking isClosed: once this returns, none registers any more.
+	n.clog.mu.Lock()
+	//lint:ignore SA2001 an empty critical section, as a barrier
+	n.clog.mu.Unlock()
 	if already {
 		n.wg.Wait()
 		return nil

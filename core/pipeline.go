@@ -10,11 +10,11 @@ import (
 // local commits and commits forwarded by clients (commitEvents), offline
 // commits with their outbox record (applyLocal), and states received from a
 // durable peer (storeSnapshots): the batch is applied as one storage batch,
-// gets the next position of the node's change log (seq), its decoded
-// backends go to the cache, and the reactor hands the changes to live
-// queries, watches and subscribed peers in log order. The caller holds
-// commitMu and has validated and staged the batch; an error leaves storage
-// and the log unchanged.
+// its decoded backends go to the cache, and it is published: it gets the
+// next position of the node's change log, whose reactor hands the changes
+// to live queries, watches and subscribed peers in log order (changelog.go).
+// The caller holds commitMu and has validated and staged the batch; an error
+// leaves storage and the log unchanged.
 func (n *Node) write(ctx context.Context, batch *storage.Batch, changes []change) error {
 	// Collections are created here, for a batch about to be written, never
 	// by the reads and checks before (a refused commit creates nothing).
@@ -31,7 +31,6 @@ func (n *Node) write(ctx context.Context, batch *storage.Batch, changes []change
 	if err := n.engine.Apply(ctx, batch); err != nil {
 		return err
 	}
-	n.seq.Add(1)
 	for i := range changes {
 		ch := &changes[i]
 		if ch.backends != nil {
@@ -39,6 +38,6 @@ func (n *Node) write(ctx context.Context, batch *storage.Batch, changes []change
 			ch.backends = nil
 		}
 	}
-	n.reactor.notify(ctx, n, changes)
+	n.publish(ctx, changes)
 	return nil
 }

@@ -46,10 +46,7 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 		sendFault(conn, transport.CodeVersion, err)
 		return err
 	}
-	n.commitMu.Lock()
-	closed := n.closed
-	n.commitMu.Unlock()
-	if closed {
+	if n.isClosed.Load() {
 		sendFault(conn, transport.CodeClosed, fmt.Errorf("%w: node shutting down", ErrClosed))
 		return ErrClosed
 	}
@@ -256,7 +253,7 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 			return fail(r.ID, p.opaque(ctx, c, r.Commit.Events, err))
 		}
 		// Answer with the entities' current states.
-		seq := n.seq.Load()
+		seq := n.clog.position()
 		var states []entity.State
 		seen := map[id.EntityID]bool{}
 		for _, ev := range r.Commit.Events {
@@ -287,7 +284,7 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 		slices.SortFunc(ids, func(a, b id.EntityID) int { return a.Compare(b) })
 		ids = slices.Compact(ids)
 		var states []entity.State
-		size, seq := 0, n.seq.Load()
+		size, seq := 0, n.clog.position()
 		for i, eid := range ids {
 			if st, ok := p.readable(ctx, c, r.Get.Collection, eid); ok {
 				states = append(states, *st)
@@ -297,7 +294,7 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 				if !p.streamPart(ctx, c, r.ID, states, seq, nil, !last) {
 					return nil
 				}
-				states, size, seq = nil, 0, n.seq.Load()
+				states, size, seq = nil, 0, n.clog.position()
 			}
 		}
 		if len(ids) == 0 {
@@ -322,7 +319,7 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 		if err != nil {
 			return fail(r.ID, err)
 		}
-		seq := n.seq.Load()
+		seq := n.clog.position()
 		states, err := c.fetchStates(ctx, r.Fetch.Collection, b)
 		if err != nil {
 			return fail(r.ID, err)
@@ -360,11 +357,11 @@ const partOverhead = 64
 
 // streamStates answers a request with states, in parts of about
 // limits.ChunkBytes, each waiting for room in the peer's queue. states were
-// read when the node's write counter was seq. Each part is queued under the
-// commit lock and, if anything was written since seq, re-read there first: so
-// a part never carries an entity older than an update already queued for
-// this peer, and the lock is held for one part at a time, never for the whole
-// answer. Entities in known with an unchanged head are listed as Unchanged.
+// read when the node's change log was at position seq. Each part is queued under the
+// change log's lock and, if anything was published since seq, reconciled
+// there first (entities published since are sent as the log has them): so a
+// part never carries an entity older than an update already queued for this
+// peer, and no storage read happens under a lock. Entities in known with an unchanged head are listed as Unchanged.
 func (p *Peer) streamStates(ctx context.Context, c *Context, reqID uint64, states []entity.State, seq uint64, known map[id.EntityID]event.Clock) {
 	p.streamPart(ctx, c, reqID, states, seq, known, false)
 }
@@ -390,17 +387,30 @@ func (p *Peer) streamPart(ctx context.Context, c *Context, reqID uint64, states 
 			end++
 		}
 		last := end >= len(states)
-		n.commitMu.Lock()
+		// Queued at a position of the change log: entities published since
+		// the part was read are sent as the log has them.
+		n.clog.mu.Lock()
 		part := states[start:end]
-		if n.seq.Load() != seq {
+		if n.clog.seq != seq {
+			changed, ok := n.clog.since(seq, "")
 			fresh := make([]entity.State, 0, len(part))
 			for i := range part {
-				if st, ok := p.readable(ctx, c, part[i].Collection, part[i].ID); ok {
-					fresh = append(fresh, *st)
+				if !ok { // the log no longer reaches back: read again
+					if st, ok := p.readable(ctx, c, part[i].Collection, part[i].ID); ok {
+						fresh = append(fresh, *st)
+					}
+					continue
 				}
+				if ch := changed[part[i].ID]; ch != nil && ch.collection == part[i].Collection {
+					if n.agent.CheckRead(ctx, c.cdata, &ch.state) == nil {
+						fresh = append(fresh, ch.state)
+					}
+					continue
+				}
+				fresh = append(fresh, part[i])
 			}
 			part = fresh
-			seq = n.seq.Load() // later parts re-read only if written since
+			seq = n.clog.seq // later parts reconcile only with what is published since
 		}
 		resp := &transport.Response{ID: reqID}
 		for _, st := range part {
@@ -411,7 +421,7 @@ func (p *Peer) streamPart(ctx context.Context, c *Context, reqID uint64, states 
 			resp.States = append(resp.States, st)
 		}
 		err := p.enqueue(&transport.Message{Response: resp, More: !last || more})
-		n.commitMu.Unlock()
+		n.clog.mu.Unlock()
 		if err != nil {
 			p.enqueueResponse(fail(reqID, fmt.Errorf("%w: the answer cannot be sent: %w", limits.ErrExceeded, err)))
 			return false
@@ -477,7 +487,7 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 	var initial []entity.State
 	var seq uint64
 	lq, err := c.queryWithSink(ctx, s.Collection, b, func(states []entity.State) {
-		initial, seq = states, p.node.seq.Load() // under the commit lock
+		initial, seq = states, p.node.clog.seq // under the log's lock
 	}, func(cs ChangeSet) {
 		if p.paused.Load() || p.expired() {
 			// Paused until refreshed credentials; the refresh sends every
@@ -538,15 +548,12 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 		// not have seen it; run it with the new identity.
 		n := p.node
 		c = p.context()
-		n.commitMu.Lock()
-		err := lq.reauthorize(ctx, c)
-		if err == nil {
-			initial, seq = initial[:0], n.seq.Load()
+		err := lq.reauthorize(ctx, c, func() {
+			initial, seq = initial[:0], n.clog.seq
 			for _, v := range lq.Items() {
 				initial = append(initial, v.state)
 			}
-		}
-		n.commitMu.Unlock()
+		})
 		if err != nil {
 			p.endSub(&transport.SubEnded{Sub: sub, Code: codeOf(err), Message: err.Error(), Kinds: kindsOf(err)})
 			return fail(reqID, err)
@@ -612,16 +619,53 @@ func (p *Peer) reauthorize(ctx context.Context) {
 	}
 	p.subMu.Unlock()
 	n := p.node
-	n.commitMu.Lock()
-	defer n.commitMu.Unlock()
 	if p.expired() {
 		// Refreshed with credentials that are themselves expired: stay paused.
 		return
 	}
+	// Every subscription's result is read with the new identity off every
+	// lock; then all are installed, resent and unpaused together at one
+	// position of the change log.
+	type pending struct {
+		sub uint64
+		lq  *LiveQuery
+		sel *selection
+		s0  uint64
+	}
+	var ps []pending
+	for sub, lq := range subs {
+		lq.mu.Lock()
+		closed, b := lq.closed, lq.bound
+		lq.mu.Unlock()
+		if closed {
+			continue
+		}
+		s0 := n.clog.position()
+		sel, err := lq.prepare(ctx, c, b)
+		if err == nil {
+			err = sel.read()
+		}
+		if err != nil {
+			p.log.WarnContext(ctx, "subscription refused after a credential refresh; ending it", "err", err)
+			p.endSub(&transport.SubEnded{Sub: sub, Code: codeOf(err), Message: err.Error(), Kinds: kindsOf(err)})
+			continue
+		}
+		ps = append(ps, pending{sub, lq, sel, s0})
+	}
+	n.clog.mu.Lock()
+	defer n.clog.mu.Unlock()
 	resend := p.paused.Swap(false)
 	removed := p.takePausedRemovals()
-	for sub, lq := range subs {
-		if err := lq.reauthorize(ctx, c); err != nil {
+	for _, pd := range ps {
+		ok, err := pd.lq.install(pd.sel, pd.s0, nil)
+		if err == nil && !ok {
+			// Too much was published meanwhile: read again, here.
+			if err = pd.sel.read(); err == nil {
+				_, err = pd.lq.install(pd.sel, n.clog.seq, nil)
+			}
+		}
+		sub := pd.sub
+		if err != nil {
 			if !errors.Is(err, ErrClosed) {
 				p.log.WarnContext(ctx, "subscription refused after a credential refresh; ending it", "err", err)
 				p.endSub(&transport.SubEnded{Sub: sub, Code: codeOf(err), Message: err.Error(), Kinds: kindsOf(err)})
@@ -631,7 +675,7 @@ func (p *Peer) reauthorize(ctx context.Context) {
 		if resend {
 			u := transport.Update{Sub: sub}
 			in := map[id.EntityID]bool{}
-			for _, v := range lq.Items() {
+			for _, v := range pd.lq.Items() {
 				in[v.state.ID] = true
 				u.Items = append(u.Items, transport.UpdateItem{State: v.state})
 			}
@@ -659,7 +703,7 @@ func (p *Peer) reauthorize(ctx context.Context) {
 const maxPausedRemovals = 100000
 
 // notePausedRemovals remembers entities that left a subscription while its
-// peer was paused (called under the commit lock).
+// peer was paused (called under the change log's lock).
 func (p *Peer) notePausedRemovals(sub uint64, cs ChangeSet) {
 	if p.pausedGone == nil {
 		p.pausedGone = map[uint64]map[id.EntityID]string{}

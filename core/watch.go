@@ -2,10 +2,13 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
+	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/signal"
+	"github.com/ankurah/ankurah-go/core/storage"
 )
 
 // EntityWatch follows one entity: a signal of its latest view, updated after
@@ -35,12 +38,38 @@ func (c *Context) Watch(ctx context.Context, collection string, eid id.EntityID)
 	if c.node.isClosed.Load() {
 		return nil, ErrClosed
 	}
-	v, err := c.Get(ctx, collection, eid)
+	n := c.node
+	if err := c.remoteGet(ctx, collection, eid); err != nil {
+		return nil, err
+	}
+	var w *EntityWatch
+	var st *entity.State
+	err := n.readAt(func() error {
+		var err error
+		st, err = c.get(ctx, collection, eid)
+		return err
+	}, func(s0 uint64) (bool, error) {
+		if n.isClosed.Load() {
+			return false, ErrClosed
+		}
+		changed, ok := n.clog.since(s0, collection)
+		if !ok {
+			return false, nil
+		}
+		if ch := changed[eid]; ch != nil {
+			// Changed while it was read: start from the published state.
+			if ch.state.Deleted() || n.agent.CheckRead(ctx, c.cdata, &ch.state) != nil {
+				return false, fmt.Errorf("%w: %s in %q", storage.ErrNotFound, eid, collection)
+			}
+			st = &ch.state
+		}
+		w = &EntityWatch{ctx: c, eid: eid, sig: signal.New(newView(*st))}
+		n.reactor.watchEntity(w)
+		return true, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	w := &EntityWatch{ctx: c, eid: eid, sig: signal.New(v)}
-	c.node.reactor.watchEntity(w)
 	return w, nil
 }
 
