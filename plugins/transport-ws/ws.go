@@ -36,6 +36,7 @@
 package ws
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -82,8 +83,9 @@ func (k keepaliveConfig) now() func() int64 {
 // Sizes of the pieces large messages are read and written in: each piece is
 // a sign of life, and control frames fit between written pieces.
 const (
-	writeChunk = 16 << 10
-	readChunk  = 16 << 10
+	writeChunk  = 16 << 10
+	readChunk   = 16 << 10
+	keepReadBuf = 64 << 10
 )
 
 // epoch anchors the monotonic timestamps of liveness.
@@ -129,6 +131,12 @@ type conn struct {
 	closeOnce sync.Once
 	closeErr  error
 	reason    atomic.Pointer[closeReason]
+
+	// rmu serializes Recv; rbuf is its scratch buffer, reused across
+	// messages (at most keepReadBuf is kept), so a small message costs a
+	// copy of its own size, not a fresh 16 KiB read buffer.
+	rmu  sync.Mutex
+	rbuf []byte
 }
 
 // newConn wraps c, whose ping and pong callbacks feed live, and starts its
@@ -275,10 +283,14 @@ func (c *conn) Recv(ctx context.Context) ([]byte, error) {
 		c.closeWith(websocket.StatusUnsupportedData, why)
 		return nil, fmt.Errorf("%w: %s", transport.ErrProtocol, why)
 	}
-	var buf []byte
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	buf := c.rbuf[:0]
 	for {
-		buf = slices.Grow(buf, readChunk)
-		n, err := r.Read(buf[len(buf) : len(buf)+readChunk])
+		if cap(buf)-len(buf) < readChunk/4 {
+			buf = slices.Grow(buf, readChunk)
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), len(buf)+readChunk)])
 		buf = buf[:len(buf)+n]
 		if n > 0 {
 			c.live.touch()
@@ -289,7 +301,12 @@ func (c *conn) Recv(ctx context.Context) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %s", transport.ErrTooLarge, why)
 		}
 		if err == io.EOF {
-			return buf, nil
+			if cap(buf) > keepReadBuf {
+				c.rbuf = nil // a large message keeps its buffer
+				return buf, nil
+			}
+			c.rbuf = buf[:0]
+			return bytes.Clone(buf), nil
 		}
 		if err != nil {
 			return nil, c.recvErr(ctx, err)
