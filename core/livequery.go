@@ -70,10 +70,19 @@ type LiveQuery struct {
 	onClose   func()
 	remoteSub uint64
 	remoteErr error // why the durable peer ended the subscription
+	// share is the key under which LIMITed live queries of one caller
+	// (Context) and one effective selection share the work of each commit
+	// ("" for queries that do not share); capture and captured hold the
+	// ChangeSet a leader published (reactor.go).
+	share    string
+	capture  bool
+	captured *ChangeSet
+	window   atomic.Pointer[window] // set by snapWindow
 
 	qmu        sync.Mutex
 	qcond      *sync.Cond
 	queue      []delivery
+	busy       bool // the delivery goroutine holds a delivery (guarded by qmu)
 	stopped    atomic.Bool
 	delivering atomic.Bool // a subscriber callback is running
 	done       chan struct{}
@@ -141,7 +150,7 @@ func (c *Context) queryWithSink(ctx context.Context, collection string, b *query
 			return false, nil
 		}
 		lq.mu.Lock()
-		lq.bound, lq.eff, lq.prog = sel.bound, sel.eff, sel.prog
+		lq.bound, lq.eff, lq.prog, lq.share = sel.bound, sel.eff, sel.prog, shareKeyOf(sel.eff)
 		lq.setItems(states)
 		lq.itemsSig.Set(slices.Clone(lq.items)) // no subscriber can exist yet
 		lq.mu.Unlock()
@@ -216,7 +225,7 @@ func (lq *LiveQuery) install(sel *selection, s0 uint64, then func()) (bool, erro
 	n := lq.ctx.node
 	n.reactor.remove(lq)
 	lq.mu.Lock()
-	lq.ctx, lq.bound, lq.eff, lq.prog = sel.c, sel.bound, sel.eff, sel.prog
+	lq.ctx, lq.bound, lq.eff, lq.prog, lq.share = sel.c, sel.bound, sel.eff, sel.prog, shareKeyOf(sel.eff)
 	lq.diffAndPublish(states, nil)
 	lq.mu.Unlock()
 	n.reactor.add(lq)
@@ -370,6 +379,35 @@ func (lq *LiveQuery) setItems(states []entity.State) {
 		lq.items[i] = v
 		lq.byID[s.ID] = v
 	}
+	lq.snapWindow()
+}
+
+// window is a full LIMITed result as the reactor sees it without the live
+// query's lock: its members and its last row. A change of an entity that is
+// not a member and sorts after the last row cannot enter the window, so the
+// reactor does not hand it to the query at all. (A LIMITed query's maps are
+// replaced, never changed in place, so the snapshot stays valid.)
+type window struct {
+	byID  map[id.EntityID]*View
+	last  *entity.State
+	order []query.Order
+}
+
+// outside reports whether a change cannot touch the window.
+func (w *window) outside(st *entity.State) bool {
+	if _, member := w.byID[st.ID]; member {
+		return false
+	}
+	return query.CompareRows(w.order, st.Values, st.ID, w.last.Values, w.last.ID) > 0
+}
+
+// snapWindow publishes the window of a full LIMITed result (lq.mu held).
+func (lq *LiveQuery) snapWindow() {
+	if lq.eff == nil || !lq.eff.HasLimit() || lq.eff.Limit <= 0 || int64(len(lq.items)) < lq.eff.Limit {
+		lq.window.Store(nil)
+		return
+	}
+	lq.window.Store(&window{byID: lq.byID, last: &lq.items[len(lq.items)-1].state, order: lq.eff.OrderBy})
 }
 
 // diffAndPublish replaces the result set with states and publishes the
@@ -554,11 +592,25 @@ func (lq *LiveQuery) publish(cs ChangeSet) {
 	if lq.sink != nil {
 		lq.sink(cs)
 	}
+	if lq.capture {
+		c := cs
+		lq.captured = &c
+	}
 	ids := make([]int, 0, len(lq.subs))
 	for k := range lq.subs {
 		ids = append(ids, k)
 	}
 	slices.Sort(ids)
+	if len(ids) == 0 {
+		// Nobody to call: when nothing is queued either, the signal takes
+		// the new result here, if that notifies nobody (no goroutine hop).
+		lq.qmu.Lock()
+		quiet := len(lq.queue) == 0 && !lq.busy && lq.itemsSig.SetQuiet(cs.Items)
+		lq.qmu.Unlock()
+		if quiet {
+			return
+		}
+	}
 	lq.enqueue(delivery{cs: cs, targets: ids, signal: true})
 }
 
@@ -583,6 +635,7 @@ func (lq *LiveQuery) deliver() {
 		}
 		d := lq.queue[0]
 		lq.queue = lq.queue[1:]
+		lq.busy = true
 		lq.qmu.Unlock()
 		lq.mu.Lock()
 		var fs []func(ChangeSet)
@@ -600,7 +653,83 @@ func (lq *LiveQuery) deliver() {
 			f(d.cs)
 		}
 		lq.delivering.Store(false)
+		lq.qmu.Lock()
+		lq.busy = false
+		lq.qmu.Unlock()
 	}
+}
+
+// shareKeyOf is the sharing key of a LIMITed selection ("" otherwise).
+func shareKeyOf(eff *query.Bound) string {
+	if !eff.HasLimit() {
+		return ""
+	}
+	return eff.String()
+}
+
+// shared is what a leading live query made of one commit, for the others
+// of its caller and selection (reactor.notify).
+type shared struct {
+	ctx   *Context
+	prev  []*View // the leader's result before the commit
+	items []*View
+	byID  map[id.EntityID]*View
+	cs    *ChangeSet // what it published (nil: nothing)
+}
+
+// applyLead is apply, recording the result for others to adopt.
+func (lq *LiveQuery) applyLead(ctx context.Context, changes []change) *shared {
+	lq.mu.Lock()
+	prev, c := lq.items, lq.ctx
+	lq.capture, lq.captured = true, nil
+	lq.mu.Unlock()
+	lq.apply(ctx, changes)
+	lq.mu.Lock()
+	defer lq.mu.Unlock()
+	sh := &shared{ctx: c, prev: prev, items: lq.items, byID: lq.byID, cs: lq.captured}
+	lq.capture, lq.captured = false, nil
+	return sh
+}
+
+// adopt takes a leader's result for this commit when this query held the
+// same result before it (the very same slice); otherwise it applies the
+// commit itself and, when it ends up with the leader's result, shares it
+// from now on. Either way it publishes its own ChangeSet.
+func (lq *LiveQuery) adopt(ctx context.Context, sh *shared, changes []change) {
+	lq.mu.Lock()
+	if !lq.closed && lq.ctx == sh.ctx && sameSlice(lq.items, sh.prev) {
+		lq.items, lq.byID = sh.items, sh.byID
+		lq.snapWindow()
+		if sh.cs != nil {
+			lq.publish(*sh.cs)
+		}
+		lq.mu.Unlock()
+		return
+	}
+	lq.mu.Unlock()
+	lq.apply(ctx, changes)
+	lq.mu.Lock()
+	defer lq.mu.Unlock()
+	if !lq.closed && lq.ctx == sh.ctx && sameResult(lq.items, sh.items) {
+		lq.items, lq.byID = sh.items, sh.byID
+		lq.snapWindow()
+	}
+}
+
+func sameSlice(a, b []*View) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+func sameResult(a, b []*View) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].state.ID != b[i].state.ID || !a[i].state.Head.Equal(b[i].state.Head) {
+			return false
+		}
+	}
+	return true
 }
 
 // String describes the live query for logs.

@@ -368,7 +368,7 @@ func inRange(rt rangeTerm, v value.Value) bool {
 }
 
 // notify hands the changes of one stored commit to the live queries they can
-// touch (called with the node's commit lock held, so in commit order).
+// touch (called with the change log's lock held, so in log order).
 func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 	r.mu.Lock()
 	perQuery := map[*LiveQuery][]change{}
@@ -388,6 +388,9 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 			continue
 		}
 		hit := func(lq *LiveQuery) {
+			if w := lq.window.Load(); w != nil && w.outside(&ch.after) {
+				return // cannot enter the query's full window
+			}
 			cs, seen := perQuery[lq]
 			if !seen {
 				order = append(order, lq)
@@ -419,8 +422,40 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 		}
 	}
 	r.mu.Unlock()
-	for _, lq := range order {
-		lq.apply(ctx, perQuery[lq])
+	// LIMITed live queries of one caller and selection settle a commit once:
+	// the first (the leader) applies it, the others take its result.
+	type key struct {
+		c     *Context
+		share string
+	}
+	keys := make([]key, len(order))
+	var count map[key]int
+	for i, lq := range order {
+		lq.mu.Lock()
+		keys[i] = key{lq.ctx, lq.share}
+		lq.mu.Unlock()
+		if keys[i].share != "" {
+			if count == nil {
+				count = map[key]int{}
+			}
+			count[keys[i]]++
+		}
+	}
+	var leads map[key]*shared
+	for i, lq := range order {
+		k := keys[i]
+		if count[k] < 2 {
+			lq.apply(ctx, perQuery[lq])
+			continue
+		}
+		if sh := leads[k]; sh != nil {
+			lq.adopt(ctx, sh, perQuery[lq])
+			continue
+		}
+		if leads == nil {
+			leads = map[key]*shared{}
+		}
+		leads[k] = lq.applyLead(ctx, perQuery[lq])
 	}
 	for _, h := range watched {
 		h.w.changed(ctx, h.ch)

@@ -263,10 +263,22 @@ func limitedAgainstFetch(t *testing.T, ctx context.Context, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 4))
 	var ids []id.EntityID
 	for _, q := range []string{"n >= 10 ORDER BY n DESC LIMIT 5", "g = 1 ORDER BY n LIMIT 3", "true LIMIT 4", "n < 20 ORDER BY g, n DESC LIMIT 6", "true LIMIT 0"} {
-		lq, err := c.Query(ctx, "row", q)
-		must(t, err)
-		defer lq.Close()
+		// Several live queries of the same selection share each commit's
+		// work (one leads, the others adopt its result); one joins later.
+		var lqs []*core.LiveQuery
+		open := func() {
+			lq, err := c.Query(ctx, "row", q)
+			must(t, err)
+			t.Cleanup(lq.Close)
+			lqs = append(lqs, lq)
+		}
+		open()
+		open()
+		open()
 		for step := 0; step < 150; step++ {
+			if step == 75 {
+				open()
+			}
 			trx := c.Begin()
 			switch k := rng.IntN(10); {
 			case k < 3 || len(ids) < 5:
@@ -295,14 +307,52 @@ func limitedAgainstFetch(t *testing.T, ctx context.Context, seed uint64) {
 			must(t, trx.Commit(ctx))
 			want, err := c.Fetch(ctx, "row", q)
 			must(t, err)
-			got := lq.Items()
-			if len(got) != len(want) {
-				t.Fatalf("seed %d, %s, step %d: live %d rows, fetch %d", seed, q, step, len(got), len(want))
-			}
-			for i := range got {
-				if got[i].ID() != want[i].ID() || !got[i].Head().Equal(want[i].Head()) {
-					t.Fatalf("seed %d, %s, step %d, row %d: live %s, fetch %s", seed, q, step, i, got[i].ID(), want[i].ID())
+			for k, lq := range lqs {
+				got := lq.Items()
+				if len(got) != len(want) {
+					t.Fatalf("seed %d, %s, step %d, query %d: live %d rows, fetch %d", seed, q, step, k, len(got), len(want))
 				}
+				for i := range got {
+					if got[i].ID() != want[i].ID() || !got[i].Head().Equal(want[i].Head()) {
+						t.Fatalf("seed %d, %s, step %d, query %d, row %d: live %s, fetch %s", seed, q, step, k, i, got[i].ID(), want[i].ID())
+					}
+				}
+			}
+		}
+	}
+}
+
+// Live queries that share a LIMITed selection each report every commit to
+// their own subscribers.
+func TestLiveQuery_SharedLimitedSelectionsEachReport(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t)
+	c := n.Context(nil)
+	createAlbums(t, c, album{"a", "x", 2001}, album{"b", "x", 2002})
+	var sets []*changeSets
+	var lqs []*core.LiveQuery
+	for range 3 {
+		lq, err := c.Query(ctx, "album", "year > 2000 ORDER BY year DESC LIMIT 2")
+		must(t, err)
+		defer lq.Close()
+		s := collect(lq)
+		s.next(t) // Initial
+		sets = append(sets, s)
+		lqs = append(lqs, lq)
+	}
+	for i, year := range []int{2003, 2004, 1999} {
+		createAlbums(t, c, album{fmt.Sprint(year), "x", year})
+		for k, s := range sets {
+			if year < 2000 {
+				s.none(t, lqs[k])
+				continue
+			}
+			cs := s.next(t)
+			if len(cs.Changes) != 2 || cs.Changes[0].Kind != core.Add || cs.Changes[1].Kind != core.Remove {
+				t.Fatalf("commit %d, query %d: %v", i, k, cs.Changes)
+			}
+			if got := names(cs.Items); got[0] != fmt.Sprint(year) {
+				t.Fatalf("commit %d, query %d: items %v", i, k, got)
 			}
 		}
 	}

@@ -53,6 +53,24 @@ func (m *Mutable[T]) Set(v T) {
 	}
 }
 
+// SetQuiet stores v only if that notifies nobody — no subscriber, no
+// notification under way — and reports whether it did. A caller that must
+// not run subscribers where it stands (under a lock) sets the value with
+// SetQuiet and hands it to a goroutine of its own to Set when it cannot.
+func (m *Mutable[T]) SetQuiet(v T) bool {
+	if !m.notify.TryLock() {
+		return false
+	}
+	defer m.notify.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.subs) > 0 {
+		return false
+	}
+	m.val = v
+	return true
+}
+
 // Update sets the value to f(current) atomically with respect to other updates.
 func (m *Mutable[T]) Update(f func(T) T) {
 	m.notify.Lock()
