@@ -250,22 +250,13 @@ func isDisconnect(err error) bool {
 // request sends a request and waits for its response. States in the
 // response are already stored locally when it returns.
 func (p *Peer) request(ctx context.Context, r *transport.Request) (*transport.Response, error) {
-	ch := make(chan *transport.Response, 1)
-	p.reqMu.Lock()
-	select {
-	case <-p.done:
-		p.reqMu.Unlock()
+	reqID, ch, ok := p.reqs.Start()
+	if !ok {
 		return nil, transport.ErrClosed
-	default:
 	}
-	p.nextReq++
-	r.ID = p.nextReq
-	p.pending[r.ID] = ch
-	p.reqMu.Unlock()
+	r.ID = reqID
 	if err := p.enqueue(&transport.Message{Request: r}); err != nil {
-		p.reqMu.Lock()
-		delete(p.pending, r.ID)
-		p.reqMu.Unlock()
+		p.reqs.Cancel(r.ID)
 		return nil, fmt.Errorf("%w: request cannot be sent: %w", limits.ErrExceeded, err)
 	}
 	select {
@@ -278,9 +269,7 @@ func (p *Peer) request(ctx context.Context, r *transport.Request) (*transport.Re
 		}
 		return resp, nil
 	case <-ctx.Done():
-		p.reqMu.Lock()
-		delete(p.pending, r.ID)
-		p.reqMu.Unlock()
+		p.reqs.Cancel(r.ID)
 		return nil, ctx.Err()
 	}
 }
@@ -370,36 +359,12 @@ func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more 
 			r.Error, r.Code, r.Kinds = err.Error(), codeOf(err), kindsOf(err)
 		}
 	}
-	p.reqMu.Lock()
-	acc := p.partial[r.ID]
-	if acc == nil && (more || r.Error != "") {
-		acc = &transport.Response{ID: r.ID}
+	// Stored: the request needs the states' ids and heads only.
+	part := &transport.Response{ID: r.ID, Unchanged: r.Unchanged, Events: r.Events, Error: r.Error, Code: r.Code, Kinds: r.Kinds}
+	for _, st := range r.States {
+		part.States = append(part.States, entity.State{ID: st.ID, Collection: st.Collection, Head: st.Head})
 	}
-	if acc != nil {
-		for _, s := range r.States {
-			acc.States = append(acc.States, entity.State{ID: s.ID, Collection: s.Collection, Head: s.Head})
-		}
-		acc.Unchanged = append(acc.Unchanged, r.Unchanged...)
-		acc.Events = append(acc.Events, r.Events...)
-		if r.Error != "" && acc.Error == "" {
-			acc.Error, acc.Code, acc.Kinds = r.Error, r.Code, r.Kinds
-		}
-		r = acc
-	}
-	if more && r.Error == "" {
-		p.partial[r.ID] = acc
-		p.reqMu.Unlock()
-		return
-	}
-	// The last part, or a part that failed (later parts are then dropped:
-	// the request has its answer).
-	delete(p.partial, r.ID)
-	ch := p.pending[r.ID]
-	delete(p.pending, r.ID)
-	p.reqMu.Unlock()
-	if ch != nil {
-		ch <- r
-	}
+	p.reqs.Deliver(part, more)
 }
 
 // OnCredentialsExpired sets f to be called, in its own goroutine, when the

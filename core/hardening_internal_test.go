@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
 	"github.com/ankurah/ankurah-go/core/transport"
@@ -152,12 +153,16 @@ func TestLiveQuery_UpdateSelectionAfterCloseLeavesNoServerSubscription(t *testin
 // receiving side for each (a server-side query.ErrSyntax used to arrive as
 // policy.ErrInvalid).
 func TestWireErrors_KeepEverySentinel(t *testing.T) {
-	for _, s := range wireSentinels {
-		err := fmt.Errorf("context: %w", s.err)
+	// The node's own sentinels (the session package's test covers the rest).
+	for _, s := range []error{ErrRetriesExhausted, ErrBusy, ErrClosed, ErrDeleted, ErrSlowConsumer, ErrLimit, ErrInvalidName, query.ErrSyntax} {
+		err := fmt.Errorf("context: %w", s)
 		back := errOf(codeOf(err), kindsOf(err), err.Error())
-		if !errors.Is(back, s.err) || !errors.Is(back, ErrRemote) {
-			t.Errorf("%s: received as %v", s.kind, back)
+		if !errors.Is(back, s) || !errors.Is(back, ErrRemote) {
+			t.Errorf("%v: received as %v", s, back)
 		}
+	}
+	if codeOf(ErrBusy) != transport.CodeBusy || codeOf(fmt.Errorf("x: %w", ErrRetriesExhausted)) != transport.CodeConflict {
+		t.Errorf("codes: busy %v, retries %v", codeOf(ErrBusy), codeOf(ErrRetriesExhausted))
 	}
 	// An old peer that sends only a code still maps to its sentinel.
 	if back := errOf(transport.CodeNotFound, "", "gone"); !errors.Is(back, storage.ErrNotFound) {

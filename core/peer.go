@@ -5,21 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/limits"
 	"github.com/ankurah/ankurah-go/core/policy"
-	"github.com/ankurah/ankurah-go/core/property"
-	"github.com/ankurah/ankurah-go/core/query"
-	"github.com/ankurah/ankurah-go/core/storage"
+	"github.com/ankurah/ankurah-go/core/session"
 	"github.com/ankurah/ankurah-go/core/transport"
-	"github.com/ankurah/ankurah-go/core/value"
 )
 
 // Peer is an open connection to another node, after the handshake.
@@ -48,12 +42,9 @@ type Peer struct {
 	updates []transport.Update
 
 	// client side
-	reqMu     sync.Mutex
-	nextReq   uint64
-	pending   map[uint64]chan *transport.Response
-	partial   map[uint64]*transport.Response // parts of streamed responses received so far
-	parts     []transport.Update             // parts of one commit's updates received so far
-	partsN    int                            // their size in bytes
+	reqs      session.Requests
+	parts     []transport.Update // parts of one commit's updates received so far
+	partsN    int                // their size in bytes
 	onExpired atomic.Pointer[func()]
 
 	// server side
@@ -74,7 +65,7 @@ type Peer struct {
 }
 
 func newPeer(n *Node, conn transport.Connection, remote transport.Hello) *Peer {
-	p := &Peer{node: n, conn: conn, remote: remote, done: make(chan struct{}), room: make(chan struct{}), pending: map[uint64]chan *transport.Response{}, partial: map[uint64]*transport.Response{}, subs: map[uint64]*LiveQuery{}}
+	p := &Peer{node: n, conn: conn, remote: remote, done: make(chan struct{}), room: make(chan struct{}), subs: map[uint64]*LiveQuery{}}
 	p.qcond = sync.NewCond(&p.qmu)
 	p.log = n.log.With("peer", remote.NodeID)
 	n.peersMu.Lock()
@@ -145,12 +136,7 @@ func (p *Peer) shutdown(err error) {
 	p.qmu.Unlock()
 	p.conn.Close()
 	close(p.done)
-	p.reqMu.Lock()
-	for id, ch := range p.pending {
-		close(ch)
-		delete(p.pending, id)
-	}
-	p.reqMu.Unlock()
+	p.reqs.Close()
 	p.subMu.Lock()
 	subs := p.subs
 	p.subs = nil
@@ -368,101 +354,21 @@ func (p *Peer) fault(code transport.Code, err error) {
 	p.shutdown(err)
 }
 
-// wireCodes classifies errors for the wire, in order (the first that an
-// error wraps gives its code). The first sentinel of each is the one a
-// receiver wraps for that code when the sender named no kinds.
-var wireCodes = []struct {
-	code transport.Code
-	errs []error
-}{
-	{transport.CodeNotFound, []error{storage.ErrNotFound}},
-	{transport.CodeDenied, []error{policy.ErrAccessDenied}},
-	{transport.CodeUnauthenticated, []error{policy.ErrUnauthenticated}},
-	{transport.CodeConflict, []error{storage.ErrConflict, ErrRetriesExhausted}},
-	{transport.CodeVersion, []error{transport.ErrVersion}},
-	{transport.CodeProtocol, []error{transport.ErrProtocol}},
-	{transport.CodeLimit, []error{limits.ErrExceeded, transport.ErrTooLarge}},
-	{transport.CodeBusy, []error{ErrBusy}},
-	{transport.CodeClosed, []error{ErrClosed}},
-	{transport.CodeInvalid, []error{policy.ErrInvalid, event.ErrInvalid, event.ErrMissingParent, event.ErrBudgetExceeded, property.ErrInvalid,
-		property.ErrUnknownBackend, query.ErrSyntax, query.ErrBind, query.ErrType, ErrInvalidName, value.ErrUnsupported, storage.ErrInvalid}},
+// The node's own sentinels cross the wire like every other (package
+// session holds the one table of codes and kinds).
+func init() {
+	session.Register("core.retries-exhausted", transport.CodeConflict, ErrRetriesExhausted)
+	session.Register("core.busy", transport.CodeBusy, ErrBusy)
+	session.Register("core.closed", transport.CodeClosed, ErrClosed)
+	session.Register("core.deleted", transport.CodeOK, ErrDeleted)
+	session.Register("core.slow-consumer", transport.CodeOK, ErrSlowConsumer)
 }
 
-// codeOf classifies an error for the wire.
-func codeOf(err error) transport.Code {
-	if err == nil {
-		return transport.CodeOK
-	}
-	for _, c := range wireCodes {
-		for _, s := range c.errs {
-			if errors.Is(err, s) {
-				return c.code
-			}
-		}
-	}
-	return transport.CodeInternal
-}
+// ErrRemote wraps every error a remote node reported (session.ErrRemote).
+var ErrRemote = session.ErrRemote
 
-// ErrRemote wraps every error a remote node reported.
-var ErrRemote = errors.New("ankurah: remote error")
+func codeOf(err error) transport.Code { return session.CodeOf(err) }
 
-// wireSentinels names every exported sentinel an error may carry across the
-// wire: the sender lists those its error wraps (kindsOf), the receiver wraps
-// the same ones (errOf), so errors.Is works on either side of a connection.
-var wireSentinels = []struct {
-	kind string
-	err  error
-}{
-	{"storage.not-found", storage.ErrNotFound}, {"storage.conflict", storage.ErrConflict},
-	{"storage.invalid", storage.ErrInvalid}, {"storage.format", storage.ErrFormat}, {"storage.closed", storage.ErrClosed},
-	{"policy.denied", policy.ErrAccessDenied}, {"policy.unauthenticated", policy.ErrUnauthenticated}, {"policy.invalid", policy.ErrInvalid},
-	{"event.invalid", event.ErrInvalid}, {"event.missing-parent", event.ErrMissingParent},
-	{"event.budget", event.ErrBudgetExceeded}, {"event.too-large", event.ErrTooLarge},
-	{"property.invalid", property.ErrInvalid}, {"property.unknown-backend", property.ErrUnknownBackend},
-	{"query.syntax", query.ErrSyntax}, {"query.bind", query.ErrBind}, {"query.type", query.ErrType},
-	{"value.unsupported", value.ErrUnsupported},
-	{"limits.exceeded", limits.ErrExceeded}, {"limits.invalid-name", limits.ErrInvalidName},
-	{"core.busy", ErrBusy}, {"core.closed", ErrClosed}, {"core.retries-exhausted", ErrRetriesExhausted},
-	{"core.deleted", ErrDeleted}, {"core.slow-consumer", ErrSlowConsumer},
-	{"transport.protocol", transport.ErrProtocol}, {"transport.version", transport.ErrVersion}, {"transport.too-large", transport.ErrTooLarge},
-}
+func kindsOf(err error) string { return session.KindsOf(err) }
 
-// kindsOf lists the sentinels err wraps, for the wire.
-func kindsOf(err error) string {
-	var ks []string
-	for _, s := range wireSentinels {
-		if errors.Is(err, s.err) {
-			ks = append(ks, s.kind)
-		}
-	}
-	return strings.Join(ks, ",")
-}
-
-// remoteError is an error a remote node reported: its message, wrapping
-// ErrRemote and the sentinels the remote error wrapped.
-type remoteError struct {
-	msg  string
-	errs []error
-}
-
-func (e *remoteError) Error() string   { return ErrRemote.Error() + ": " + e.msg }
-func (e *remoteError) Unwrap() []error { return e.errs }
-
-// errOf turns a wire error back into one that wraps the same sentinels
-// (those named by kinds, else the one its code stands for).
-func errOf(code transport.Code, kinds, msg string) error {
-	errs := []error{ErrRemote}
-	for _, k := range strings.Split(kinds, ",") {
-		for _, s := range wireSentinels {
-			if s.kind == k {
-				errs = append(errs, s.err)
-			}
-		}
-	}
-	for _, c := range wireCodes {
-		if c.code == code && !slices.Contains(errs, c.errs[0]) {
-			errs = append(errs, c.errs[0])
-		}
-	}
-	return &remoteError{msg: msg, errs: errs}
-}
+func errOf(code transport.Code, kinds, msg string) error { return session.Remote(code, kinds, msg) }
