@@ -676,9 +676,6 @@ func (c *Context) queryRemote(ctx context.Context, collection string, b *query.B
 // node is ephemeral and connected; errors other than disconnection are returned.
 func (c *Context) remoteGet(ctx context.Context, collection string, eid id.EntityID) error {
 	n := c.node
-	if n.cfg.role != Ephemeral {
-		return nil
-	}
 	p := n.upstreamPeer()
 	if p == nil {
 		return nil
@@ -691,9 +688,6 @@ func (c *Context) remoteGet(ctx context.Context, collection string, eid id.Entit
 
 func (c *Context) remoteFetch(ctx context.Context, collection string, b *query.Bound) error {
 	n := c.node
-	if n.cfg.role != Ephemeral {
-		return nil
-	}
 	p := n.upstreamPeer()
 	if p == nil {
 		return nil

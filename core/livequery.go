@@ -118,10 +118,7 @@ func (c *Context) QueryBound(ctx context.Context, collection string, b *query.Bo
 	if c.node.isClosed.Load() {
 		return nil, ErrClosed
 	}
-	if c.node.cfg.role == Ephemeral {
-		return c.queryRemote(ctx, collection, b)
-	}
-	return c.queryWithSink(ctx, collection, b, nil, nil)
+	return c.node.role.query(ctx, c, collection, b)
 }
 
 // queryWithSink makes a live query whose initial states and ChangeSets are

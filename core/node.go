@@ -130,6 +130,7 @@ type Node struct {
 	id      id.ULID
 	log     *slog.Logger
 	reactor *reactor
+	role    role          // what differs between durable and ephemeral (role.go)
 	cache   *backendCache // decoded backends by entity and head (cache.go)
 
 	randMu sync.Mutex
@@ -179,6 +180,8 @@ func NewNode(ctx context.Context, engine storage.Engine, agent policy.Agent, opt
 	}
 	cfg.limits = cfg.limits.WithDefaults()
 	n := &Node{engine: engine, agent: agent, cfg: cfg, log: cfg.logger, collections: map[string]storage.Collection{}, peers: map[*Peer]struct{}{}}
+	n.reactor = newReactor()
+	n.role = roleFor(cfg.role, n)
 	var err error
 	if n.id, err = n.newULID(); err != nil {
 		return nil, err
@@ -190,7 +193,6 @@ func NewNode(ctx context.Context, engine storage.Engine, agent policy.Agent, opt
 		}
 		n.cfg.systemID = sid
 	}
-	n.reactor = newReactor()
 	n.cache = newBackendCache(n.cfg.cacheEntries)
 	n.up = upstream{connected: make(chan struct{}), subs: map[uint64]*LiveQuery{}}
 	if cfg.role == Ephemeral {

@@ -24,7 +24,7 @@ type Peer struct {
 	log    *slog.Logger
 
 	// outbound frames are queued and written by one goroutine, so whoever
-	// queues (often under the node's commit lock) never blocks on the network.
+	// queues (often under the change log's lock) never blocks on the network.
 	qmu      sync.Mutex
 	qcond    *sync.Cond
 	queue    [][]byte
@@ -37,17 +37,27 @@ type Peer struct {
 	// frame, for streamed results waiting for the queue to drain.
 	room chan struct{}
 
-	// updates collects, under the node's commit lock, what one commit's
-	// notifications send this peer; flushed as one message after the commit.
-	updates []transport.Update
+	// The half of the connection this node plays: a node connected to a
+	// durable peer uses clientSide (client.go), a durable node serving the
+	// connection serverSide (server.go); the frame queue above serves both.
+	clientSide
+	serverSide
+}
 
-	// client side
-	reqs      session.Requests
+// clientSide is what a node keeps for its connection to a durable peer.
+type clientSide struct {
+	reqs      session.Requests   // request ids and streamed responses
 	parts     []transport.Update // parts of one commit's updates received so far
 	partsN    int                // their size in bytes
 	onExpired atomic.Pointer[func()]
+}
 
-	// server side
+// serverSide is what a durable node keeps for a connection it serves.
+type serverSide struct {
+	// updates collects, under the change log's lock, what one batch's
+	// notifications send this peer; flushed as one message after it.
+	updates []transport.Update
+
 	cdataMu sync.Mutex
 	cdata   policy.ContextData
 	expires time.Time // when cdata's credentials expire (zero: never)
@@ -57,7 +67,7 @@ type Peer struct {
 	paused   atomic.Bool
 	notified atomic.Bool // the peer was told its credentials expired
 	// pausedGone: per subscription, entities that left it while paused
-	// (guarded by the node's commit lock).
+	// (guarded by the change log's lock).
 	pausedGone map[uint64]map[id.EntityID]string
 	subMu      sync.Mutex
 	reqBytes   atomic.Int64 // frames of requests waiting for the worker
@@ -65,7 +75,7 @@ type Peer struct {
 }
 
 func newPeer(n *Node, conn transport.Connection, remote transport.Hello) *Peer {
-	p := &Peer{node: n, conn: conn, remote: remote, done: make(chan struct{}), room: make(chan struct{}), subs: map[uint64]*LiveQuery{}}
+	p := &Peer{node: n, conn: conn, remote: remote, done: make(chan struct{}), room: make(chan struct{}), serverSide: serverSide{subs: map[uint64]*LiveQuery{}}}
 	p.qcond = sync.NewCond(&p.qmu)
 	p.log = n.log.With("peer", remote.NodeID)
 	n.peersMu.Lock()

@@ -17,7 +17,7 @@ func (c *Context) Get(ctx context.Context, collection string, eid id.EntityID) (
 	if c.node.isClosed.Load() {
 		return nil, ErrClosed
 	}
-	if err := c.remoteGet(ctx, collection, eid); err != nil {
+	if err := c.node.role.refreshEntity(ctx, c, collection, eid); err != nil {
 		return nil, err
 	}
 	st, err := c.get(ctx, collection, eid)
@@ -71,7 +71,7 @@ func (c *Context) FetchBound(ctx context.Context, collection string, b *query.Bo
 	if c.node.isClosed.Load() {
 		return nil, ErrClosed
 	}
-	if err := c.remoteFetch(ctx, collection, b); err != nil {
+	if err := c.node.role.refreshSelection(ctx, c, collection, b); err != nil {
 		return nil, err
 	}
 	states, err := c.fetchStates(ctx, collection, b)

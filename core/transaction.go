@@ -87,13 +87,8 @@ func (t *Transaction) Edit(ctx context.Context, collection string, eid id.Entity
 		return m, nil
 	}
 	t.mu.Unlock()
-	if n := t.ctx.node; n.cfg.role == Ephemeral && !n.followed(eid) {
-		// Edit the durable peer's latest state when connected: an edit made on
-		// a stale cached copy would lose to writes it never saw. (An entity a
-		// live subscription follows is kept current already.)
-		if err := t.ctx.remoteGet(ctx, collection, eid); err != nil {
-			return nil, err
-		}
+	if err := t.ctx.node.role.refreshEdit(ctx, t.ctx, collection, eid); err != nil {
+		return nil, err
 	}
 	st, err := t.ctx.get(ctx, collection, eid)
 	if err != nil {
@@ -283,11 +278,7 @@ func (t *Transaction) Commit(ctx context.Context) error {
 	if l := n.cfg.limits.MaxCommitEvents; len(evs) > l {
 		return limits.Exceeded("max-commit-events", l, len(evs), "commit: entities changed")
 	}
-	if n.cfg.role == Ephemeral {
-		return n.commitRemote(ctx, t.ctx.cdata, evs)
-	}
-	_, err = n.commitEvents(ctx, t.ctx.cdata, evs, true)
-	return err
+	return n.role.commit(ctx, t.ctx, evs)
 }
 
 // takeEvents turns every touched entity's edits into its event (t.mu held,
@@ -474,7 +465,7 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 		}
 		staged[ev.ID()] = *ev
 		batch.Events = append(batch.Events, *ev)
-		if len(next.Head) > n.cfg.limits.HeadWidth && n.cfg.role == Durable {
+		if len(next.Head) > n.cfg.limits.HeadWidth && n.role.mergesHeads() {
 			// Concurrent events widened the head past its bound: a merge
 			// event (no operations, the whole head as parents) collapses it.
 			// Its content is the head alone, so every node that merges the
