@@ -20,6 +20,16 @@
 //	}
 //	lq, err := c.Query(ctx, "album", "year > ?", 2000) // lq.Subscribe(func(core.ChangeSet) {…})
 //
+// Inside, every change of the node's data — a local commit, a commit a
+// client forwards, an offline commit with its outbox record, states received
+// from a durable peer — goes through one write step (pipeline.go) and is
+// published to the node's ordered change log (changelog.go), from which the
+// reactor hands it to live queries, watches and subscribed peers in order.
+// Readers never take the write lock: they reconcile what they read with the
+// log. User callbacks run on goroutines of their live query or watch, never
+// under a lock of the node. What differs between durable and ephemeral nodes
+// is in role.go; the wire session's ids and error table in package session.
+//
 // Nothing in this package reads the wall clock or global randomness: both
 // come from options, so a simulation can run many nodes deterministically.
 package core
