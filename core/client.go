@@ -407,6 +407,11 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 		if _, err := loadBackends(st); err != nil {
 			return fmt.Errorf("%w: %w", policy.ErrInvalid, err)
 		}
+		// The same limits as for this node's own commits: a durable peer
+		// with other limits cannot fill this node past its own.
+		if err := n.admitState(st); err != nil {
+			return err
+		}
 		if err := n.agent.ValidateState(ctx, pinfo, st); err != nil {
 			return err
 		}

@@ -553,3 +553,27 @@ func TestLimits_OneCommitOfSiblingsStaysWithinMaxParents(t *testing.T) {
 		t.Fatal(r.Error)
 	}
 }
+
+// A client holds states it receives to its own limits: a durable peer with
+// larger limits cannot fill it past them.
+func TestLimits_ClientRefusesStatesPastItsLimits(t *testing.T) {
+	ctx := context.Background()
+	server := newNode(t)
+	c := server.Context(nil)
+	trx := c.Begin()
+	m, err := trx.Create(ctx, "blob")
+	must(t, err)
+	must(t, m.Set("data", strings.Repeat("x", 100<<10)))
+	must(t, trx.Commit(ctx))
+	client := newClient(t, core.WithLimits(limits.Limits{MaxStateBytes: 64 << 10}))
+	link(t, server, client)
+	_, err = client.Context(nil).Fetch(ctx, "blob", "true")
+	if !errors.Is(err, core.ErrLimit) {
+		t.Fatalf("fetch of a state past the client's max-state-bytes: %v", err)
+	}
+	coll, err := client.Engine().Collection(ctx, "blob")
+	must(t, err)
+	if _, err := coll.GetState(ctx, m.ID()); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the client stored it anyway: %v", err)
+	}
+}
