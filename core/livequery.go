@@ -160,7 +160,11 @@ func (c *Context) queryWithSink(ctx context.Context, collection string, b *query
 	if err != nil {
 		return nil, err
 	}
-	go lq.deliver()
+	if !n.spawn(lq.deliver) {
+		close(lq.done)
+		lq.Close()
+		return nil, ErrClosed
+	}
 	return lq, nil
 }
 
@@ -298,7 +302,7 @@ func (lq *LiveQuery) Close() {
 	}
 	lq.closed = true
 	if lq.onClose != nil {
-		go lq.onClose()
+		lq.ctx.node.spawn(lq.onClose) // refused once the node closes: nothing to tell upstream then
 	}
 	lq.subs = map[int]func(ChangeSet){}
 	node := lq.ctx.node

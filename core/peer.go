@@ -91,8 +91,13 @@ func newPeer(n *Node, conn transport.Connection, remote transport.Hello) *Peer {
 
 // spawn runs f on a goroutine Node.Close waits for; it refuses (false) once
 // the node is closing.
-func (p *Peer) spawn(f func()) bool {
-	n := p.node
+func (p *Peer) spawn(f func()) bool { return p.node.spawn(f) }
+
+// spawn runs f on a goroutine of the node, which Close waits for; it refuses
+// (false) once the node is closing. Every goroutine the node starts — peers'
+// readers, writers and workers, live queries' deliveries, watches' drains —
+// is started here.
+func (n *Node) spawn(f func()) bool {
 	n.peersMu.Lock()
 	defer n.peersMu.Unlock()
 	if n.isClosed.Load() {
@@ -209,7 +214,10 @@ func (p *Peer) enqueueFrame(frame []byte) {
 			p.overflow = true
 			p.qmu.Unlock()
 			p.log.Warn("disconnecting a slow peer", "queued_frames", n, "queued_bytes", b, "limit", why)
-			go p.fault(transport.CodeLimit, fmt.Errorf("%w (%d frames, %d bytes waiting; limit %s)", ErrSlowConsumer, n, b, why))
+			err := fmt.Errorf("%w (%d frames, %d bytes waiting; limit %s)", ErrSlowConsumer, n, b, why)
+			if !p.node.spawn(func() { p.fault(transport.CodeLimit, err) }) {
+				go p.shutdown(err) // the node is closing: end it without a word
+			}
 			return
 		}
 	}
@@ -319,7 +327,7 @@ func (p *Peer) endSub(e *transport.SubEnded) {
 	delete(p.subs, e.Sub)
 	p.subMu.Unlock()
 	if lq != nil {
-		go lq.Close() // not under the commit lock: Close waits for its delivery
+		p.node.spawn(lq.Close) // not under the log's lock: Close waits for its delivery (a closing node closes it itself)
 	}
 	_ = p.enqueue(&transport.Message{SubEnded: e})
 }

@@ -112,8 +112,7 @@ func (w *EntityWatch) post(v *View) {
 	}
 	w.pending, w.has = v, true
 	if !w.draining {
-		w.draining = true
-		go w.drain()
+		w.draining = w.ctx.node.spawn(w.drain) // refused: the node is closing
 	}
 }
 
