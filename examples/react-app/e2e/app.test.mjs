@@ -227,6 +227,7 @@ describe("example app in Chromium", { skip: missing }, () => {
 
   test("a deletion in one context removes the row in the other", async () => {
     await album(b, "Absolution").getByTestId("delete").click();
+    await album(b, "Absolution").getByTestId("confirm-delete").click();
     await album(b, "Absolution").waitFor({ state: "detached", timeout: WAIT });
     await album(a, "Absolution").waitFor({ state: "detached", timeout: WAIT });
     await screenshot(a, "06-deleted-in-b-gone-in-a");

@@ -64,11 +64,13 @@ interface Props {
   property: string;
   /** The property's live value. */
   value: string;
+  /** The textarea's accessible name. */
+  label: string;
   onError: (e: unknown) => void;
   testId?: string;
 }
 
-export function NotesField({ client, collection, id, property, value, onError, testId }: Props) {
+export function NotesField({ client, collection, id, property, value, label, onError, testId }: Props) {
   const [shown, setShown] = useState(value);
   const shownRef = useRef(value); // what the textarea shows, without waiting for a render
   const queue = useRef<{ from: string; to: string }[]>([]);
@@ -137,6 +139,8 @@ export function NotesField({ client, collection, id, property, value, onError, t
       value={shown}
       rows={2}
       placeholder="Notes"
+      aria-label={label}
+      className="notes"
       onChange={(e) => {
         const to = e.target.value;
         queue.current.push({ from: shownRef.current, to });
@@ -144,7 +148,6 @@ export function NotesField({ client, collection, id, property, value, onError, t
         setShown(to);
         void drain();
       }}
-      style={{ width: "100%", boxSizing: "border-box", fontFamily: "inherit" }}
     />
   );
 }

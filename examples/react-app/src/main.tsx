@@ -2,6 +2,7 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { load } from "@ankurah/client";
 import { App } from "./App.tsx";
+import "./styles.css";
 
 const root = createRoot(document.getElementById("root")!);
 root.render(<p data-testid="loading">Loading…</p>);
