@@ -59,9 +59,20 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 			return err
 		}
 	}
-	err := e.update(ctx, func(tx Tx) error { return e.applyTx(ctx, tx, p) })
+	err := e.update(ctx, func(tx Tx) error {
+		if err := e.applyTx(ctx, tx, p); err != nil {
+			return err
+		}
+		if e.logID != nil {
+			return e.logBatch(ctx, tx, p)
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("%s: apply: %w", e.cfg.name, err)
+	}
+	if e.logID != nil {
+		e.committed()
 	}
 	return nil
 }

@@ -25,10 +25,12 @@ const DefaultBatchSize = 256
 type Option func(*config)
 
 type config struct {
-	prefix []byte
-	name   string
-	batch  int
-	log    *slog.Logger
+	prefix    []byte
+	name      string
+	batch     int
+	log       *slog.Logger
+	feed      bool
+	retention int
 }
 
 // WithKeyPrefix puts every key of the engine under prefix, so several
@@ -62,6 +64,11 @@ type Engine struct {
 
 	mu     sync.RWMutex // held shared by every call, exclusively by Close
 	closed bool
+
+	logID    []byte        // the change log's identity; nil: the store keeps none
+	feedMu   sync.Mutex    // guards feedWake
+	feedWake chan struct{} // closed (and replaced) after each commit of this handle
+	feedDone chan struct{} // closed by Close
 }
 
 var (
@@ -88,9 +95,12 @@ func New(ctx context.Context, store Store, opts ...Option) (*Engine, error) {
 	case len(cfg.prefix) > MaxName:
 		return nil, fmt.Errorf("%s: key prefix of %d bytes, limit %d: %w", cfg.name, len(cfg.prefix), MaxName, storage.ErrInvalid)
 	}
-	e := &Engine{store: store, keys: layout{root: cfg.prefix}, cfg: cfg}
+	e := &Engine{store: store, keys: layout{root: cfg.prefix}, cfg: cfg, feedWake: make(chan struct{}), feedDone: make(chan struct{})}
 	if err := e.checkFormat(ctx); err != nil {
 		return nil, err
+	}
+	if err := e.openLog(ctx); err != nil {
+		return nil, fmt.Errorf("%s: opening the change log: %w", cfg.name, err)
 	}
 	return e, nil
 }
@@ -134,6 +144,7 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
+	close(e.feedDone)
 	if err := e.store.Close(); err != nil {
 		return fmt.Errorf("%s: close: %w", e.cfg.name, err)
 	}

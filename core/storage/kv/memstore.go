@@ -13,69 +13,54 @@ import (
 // errMemoryClosed is what a closed MemoryStore returns.
 var errMemoryClosed = errors.New("kv: memory store closed")
 
-// MemoryStore is a Store in memory: a sorted array of keys, replaced whole
-// by each committed transaction, so a View reads a snapshot without locks
-// and transactions run one at a time. It suits tests, examples and small
-// ephemeral data; a commit costs O(keys stored).
+// memBlock is the most keys one block of a MemoryStore holds after a commit.
+const memBlock = 512
+
+// MemoryStore is a Store in memory: sorted blocks of at most 512 keys,
+// copied on write, so a View reads an immutable snapshot without locks, and
+// a commit copies only the blocks it changes (and the list of blocks).
+// Transactions run one at a time. It suits tests, examples and ephemeral
+// data.
 type MemoryStore struct {
 	mu     sync.Mutex // serializes Updates
-	snap   atomic.Pointer[[]memEntry]
+	snap   atomic.Pointer[memSnap]
 	closed atomic.Bool
 }
 
 type memEntry struct{ k, v []byte }
 
+// memSnap is one committed state: non-empty sorted blocks, in key order.
+type memSnap struct{ blocks [][]memEntry }
+
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
 	s := &MemoryStore{}
-	s.snap.Store(&[]memEntry{})
+	s.snap.Store(&memSnap{})
 	return s
 }
 
 // View runs fn on the latest committed snapshot.
-func (s *MemoryStore) View(ctx context.Context, fn func(Reader) error) error {
+func (s *MemoryStore) View(_ context.Context, fn func(Reader) error) error {
 	if s.closed.Load() {
 		return errMemoryClosed
 	}
-	return fn(memReader(*s.snap.Load()))
+	return fn(s.snap.Load())
 }
 
 // Update runs fn with exclusive write access and commits its writes.
-func (s *MemoryStore) Update(ctx context.Context, fn func(Tx) error) error {
+func (s *MemoryStore) Update(_ context.Context, fn func(Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
 		return errMemoryClosed
 	}
-	tx := &memTx{memReader: memReader(*s.snap.Load()), writes: map[string][]byte{}}
+	tx := &memTx{memSnap: s.snap.Load(), writes: map[string][]byte{}}
 	if err := fn(tx); err != nil {
 		return err
 	}
-	if len(tx.writes) == 0 {
-		return nil
+	if len(tx.writes) > 0 {
+		s.snap.Store(tx.commit())
 	}
-	keys := make([]string, 0, len(tx.writes))
-	for k := range tx.writes {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	old := tx.memReader
-	merged := make([]memEntry, 0, len(old)+len(keys))
-	i := 0
-	for _, k := range keys {
-		for i < len(old) && bytes.Compare(old[i].k, []byte(k)) < 0 {
-			merged = append(merged, old[i])
-			i++
-		}
-		if i < len(old) && bytes.Equal(old[i].k, []byte(k)) {
-			i++ // replaced or deleted
-		}
-		if v := tx.writes[k]; v != nil {
-			merged = append(merged, memEntry{[]byte(k), v})
-		}
-	}
-	merged = append(merged, old[i:]...)
-	s.snap.Store(&merged)
 	return nil
 }
 
@@ -85,32 +70,69 @@ func (s *MemoryStore) Close() error {
 	return nil
 }
 
-// memReader reads one immutable snapshot.
-type memReader []memEntry
-
-func (r memReader) search(k []byte) int {
-	return sort.Search(len(r), func(i int) bool { return bytes.Compare(r[i].k, k) >= 0 })
+// block returns the index of the block that holds (or would hold) k.
+func (m *memSnap) block(k []byte) int {
+	i := sort.Search(len(m.blocks), func(i int) bool {
+		b := m.blocks[i]
+		return bytes.Compare(b[len(b)-1].k, k) >= 0
+	})
+	return min(i, max(len(m.blocks)-1, 0))
 }
 
-func (r memReader) Get(_ context.Context, key []byte) ([]byte, error) {
-	if i := r.search(key); i < len(r) && bytes.Equal(r[i].k, key) {
-		return r[i].v, nil
+func (m *memSnap) Get(_ context.Context, key []byte) ([]byte, error) {
+	if len(m.blocks) == 0 {
+		return nil, nil
+	}
+	b := m.blocks[m.block(key)]
+	if i := searchBlock(b, key); i < len(b) && bytes.Equal(b[i].k, key) {
+		return b[i].v, nil
 	}
 	return nil, nil
 }
 
-func (r memReader) Scan(ctx context.Context, lo, hi []byte, reverse bool, f func(k, v []byte) (bool, error)) error {
-	start, end := r.search(lo), len(r)
-	if hi != nil {
-		end = r.search(hi)
+func searchBlock(b []memEntry, k []byte) int {
+	return sort.Search(len(b), func(i int) bool { return bytes.Compare(b[i].k, k) >= 0 })
+}
+
+func (m *memSnap) Scan(_ context.Context, lo, hi []byte, reverse bool, f func(k, v []byte) (bool, error)) error {
+	if len(m.blocks) == 0 {
+		return nil
 	}
-	for n := 0; n < end-start; n++ {
-		i := start + n
-		if reverse {
-			i = end - 1 - n
+	in := func(k []byte) bool { return bytes.Compare(k, lo) >= 0 && (hi == nil || bytes.Compare(k, hi) < 0) }
+	if !reverse {
+		for bi := m.block(lo); bi < len(m.blocks); bi++ {
+			b := m.blocks[bi]
+			for i := searchBlock(b, lo); i < len(b); i++ {
+				if !in(b[i].k) {
+					return nil
+				}
+				if stop, err := f(b[i].k, b[i].v); err != nil || stop {
+					return err
+				}
+			}
 		}
-		if stop, err := f(r[i].k, r[i].v); err != nil || stop {
-			return err
+		return nil
+	}
+	bi := len(m.blocks) - 1
+	if hi != nil {
+		bi = m.block(hi)
+	}
+	for ; bi >= 0; bi-- {
+		b := m.blocks[bi]
+		i := len(b) - 1
+		if hi != nil {
+			i = searchBlock(b, hi) - 1
+		}
+		for ; i >= 0; i-- {
+			if !in(b[i].k) {
+				if bytes.Compare(b[i].k, lo) < 0 {
+					return nil
+				}
+				continue
+			}
+			if stop, err := f(b[i].k, b[i].v); err != nil || stop {
+				return err
+			}
 		}
 	}
 	return nil
@@ -118,7 +140,7 @@ func (r memReader) Scan(ctx context.Context, lo, hi []byte, reverse bool, f func
 
 // memTx buffers its writes until Update commits them.
 type memTx struct {
-	memReader
+	*memSnap
 	writes map[string][]byte // nil: deleted
 }
 
@@ -133,4 +155,59 @@ func (t *memTx) Set(key, value []byte) error {
 func (t *memTx) Delete(key []byte) error {
 	t.writes[string(key)] = nil
 	return nil
+}
+
+// commit returns the snapshot with the writes applied: the blocks that get
+// writes are merged with them and cut again; the others are shared.
+func (t *memTx) commit() *memSnap {
+	keys := make([]string, 0, len(t.writes))
+	for k := range t.writes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	old := t.memSnap.blocks
+	if len(old) == 0 {
+		old = [][]memEntry{nil}
+	}
+	out := make([][]memEntry, 0, len(old)+1)
+	ki := 0
+	for bi, b := range old {
+		// The writes for this block: up to its last key (the last block takes the rest).
+		end := len(keys)
+		if bi < len(old)-1 {
+			last := string(b[len(b)-1].k)
+			end = ki + sort.SearchStrings(keys[ki:], last)
+			if end < len(keys) && keys[end] == last {
+				end++
+			}
+		}
+		if end == ki {
+			out = append(out, b)
+			continue
+		}
+		merged := make([]memEntry, 0, len(b)+end-ki)
+		i := 0
+		for _, k := range keys[ki:end] {
+			for i < len(b) && string(b[i].k) < k {
+				merged = append(merged, b[i])
+				i++
+			}
+			if i < len(b) && string(b[i].k) == k {
+				i++ // replaced or deleted
+			}
+			if v := t.writes[k]; v != nil {
+				merged = append(merged, memEntry{[]byte(k), v})
+			}
+		}
+		merged = append(merged, b[i:]...)
+		for len(merged) > memBlock {
+			out = append(out, merged[:memBlock/2:memBlock/2])
+			merged = merged[memBlock/2:]
+		}
+		if len(merged) > 0 {
+			out = append(out, merged)
+		}
+		ki = end
+	}
+	return &memSnap{blocks: out}
 }

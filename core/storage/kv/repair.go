@@ -272,7 +272,8 @@ func scanTrailing(ctx context.Context, r Reader, prefix []byte, x [id.Size]byte)
 }
 
 // Clear deletes everything the engine stores (every key under its prefix
-// but the format version), a batch of keys per transaction.
+// but the format version and the change log), a batch of keys per
+// transaction.
 func (e *Engine) Clear(ctx context.Context) error {
 	lo, hi := e.keys.root, keyenc.PrefixEnd(e.keys.root)
 	format := e.keys.format()
@@ -281,7 +282,8 @@ func (e *Engine) Clear(ctx context.Context) error {
 		err := e.update(ctx, func(tx Tx) error {
 			doomed = doomed[:0]
 			err := tx.Scan(ctx, lo, hi, false, func(k, _ []byte) (bool, error) {
-				if !bytes.Equal(k, format) && (mutant != mutClearKeepsEvents || k[len(e.keys.root)] != tagEvent) {
+				tag := k[len(e.keys.root)]
+				if !bytes.Equal(k, format) && tag != tagLog && tag != tagLogID && (mutant != mutClearKeepsEvents || tag != tagEvent) {
 					doomed = append(doomed, slices.Clone(k))
 				}
 				return len(doomed) == e.cfg.batch*4, nil

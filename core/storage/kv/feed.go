@@ -1,0 +1,251 @@
+package kv
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/storage"
+)
+
+// The change log, for storage.ChangeFeed. A store whose handles follow each
+// other's commits holds, beside the data:
+//
+//	'u'          -> 16 random bytes: the log's identity (tokens of another store are refused)
+//	'c' seq      -> one committed batch: its states, in order (seq: uint64 big-endian)
+//
+// Apply gives each batch the next seq in its own transaction, reading the
+// last one: two batches that both read seq N write the same key N+1 and
+// conflict, so seqs are assigned in commit order and a follower that has
+// read up to N never meets N+1 later. The oldest batches beyond the
+// retention are deleted as new ones commit; a follower behind them gets
+// storage.ErrFeedGap. Clear leaves the log.
+
+const (
+	tagLogID = 'u'
+	tagLog   = 'c'
+)
+
+// DefaultFeedRetention is how many batches the change log keeps without
+// WithChangeFeed's argument.
+const DefaultFeedRetention = 100_000
+
+// feedPoll is how often a follower with nothing to read looks for commits
+// of other handles (commits of its own handle wake it at once).
+const feedPoll = 50 * time.Millisecond
+
+// feedReadAhead bounds how many batches a follower reads at once.
+const feedReadAhead = 64
+
+// WithChangeFeed keeps a change log in the store, so that Feed returns a
+// storage.ChangeFeed: the last retention batches (DefaultFeedRetention when
+// below 1) stay readable. Once a store has a log, every handle opened on it
+// afterwards writes to it, with or without this option.
+func WithChangeFeed(retention int) Option {
+	return func(c *config) {
+		c.feed = true
+		c.retention = DefaultFeedRetention
+		if retention > 0 {
+			c.retention = retention
+		}
+	}
+}
+
+// FeedEngine is an Engine whose store keeps a change log: a
+// storage.ChangeFeed of every batch committed through any handle of the store.
+type FeedEngine struct{ *Engine }
+
+var _ storage.ChangeFeed = FeedEngine{}
+
+// Feed returns the engine as a storage.ChangeFeed, or nil when its store
+// keeps no change log (see WithChangeFeed).
+func (e *Engine) Feed() *FeedEngine {
+	if e.logID == nil {
+		return nil
+	}
+	return &FeedEngine{e}
+}
+
+// openLog reads (or, with WithChangeFeed, creates) the log's identity.
+func (e *Engine) openLog(ctx context.Context) error {
+	k := e.keys.tagged(tagLogID, 0)
+	return e.store.Update(ctx, func(tx Tx) error {
+		id, err := tx.Get(ctx, k)
+		if err != nil || id != nil || !e.cfg.feed {
+			e.logID = bytes.Clone(id)
+			return err
+		}
+		id = make([]byte, 16)
+		_, _ = rand.Read(id)
+		e.logID = id
+		return tx.Set(k, id)
+	})
+}
+
+func (e *Engine) logKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(e.keys.tagged(tagLog, 8), seq)
+}
+
+// lastSeq returns the seq of the latest batch in the log (0: none yet).
+func (e *Engine) lastSeq(ctx context.Context, r Reader) (uint64, error) {
+	lo := e.keys.tagged(tagLog, 0)
+	var seq uint64
+	err := r.Scan(ctx, lo, e.logKey(1<<64-1), true, func(k, _ []byte) (bool, error) {
+		seq = binary.BigEndian.Uint64(k[len(lo):])
+		return true, nil
+	})
+	return seq, err
+}
+
+// logBatch appends a batch's states to the log, in the batch's transaction.
+func (e *Engine) logBatch(ctx context.Context, tx Tx, p *applyPlan) error {
+	seq, err := e.lastSeq(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("reading the change log: %w", err)
+	}
+	seq++
+	v := binary.AppendUvarint(nil, uint64(len(p.states)))
+	for _, ps := range p.states {
+		coll := ps.w.State.Collection
+		v = append(binary.AppendUvarint(v, uint64(len(coll))), coll...)
+		v = append(binary.AppendUvarint(v, uint64(len(ps.raw))), ps.raw...)
+	}
+	if err := tx.Set(e.logKey(seq), v); err != nil {
+		return err
+	}
+	if r := uint64(e.cfg.retention); seq > r {
+		return tx.Delete(e.logKey(seq - r))
+	}
+	return nil
+}
+
+// committed wakes this handle's followers.
+func (e *Engine) committed() {
+	e.feedMu.Lock()
+	close(e.feedWake)
+	e.feedWake = make(chan struct{})
+	e.feedMu.Unlock()
+}
+
+func (e *Engine) token(seq uint64) storage.FeedToken {
+	return binary.BigEndian.AppendUint64(bytes.Clone(e.logID), seq)
+}
+
+// FeedHead returns the token of the latest batch committed so far.
+func (f FeedEngine) FeedHead(ctx context.Context) (storage.FeedToken, error) {
+	var seq uint64
+	err := f.view(ctx, func(r Reader) (err error) { seq, err = f.lastSeq(ctx, r); return err })
+	if err != nil {
+		return nil, fmt.Errorf("%s: feed head: %w", f.cfg.name, err)
+	}
+	return f.token(seq), nil
+}
+
+// Follow calls fn with every batch committed after token, in order, waiting
+// for more; see storage.ChangeFeed.
+func (f FeedEngine) Follow(ctx context.Context, after storage.FeedToken, fn func(storage.FeedBatch) error) error {
+	if len(after) != len(f.logID)+8 || !bytes.Equal(after[:len(f.logID)], f.logID) {
+		return fmt.Errorf("%s: a token this store's feed did not make: %w", f.cfg.name, storage.ErrFeedGap)
+	}
+	seq := binary.BigEndian.Uint64(after[len(f.logID):])
+	for {
+		f.feedMu.Lock()
+		wake := f.feedWake
+		f.feedMu.Unlock()
+		batches, err := f.readLog(ctx, seq)
+		if err != nil {
+			return err
+		}
+		for _, b := range batches {
+			if err := fn(b.FeedBatch); err != nil {
+				return err
+			}
+			seq = b.seq
+		}
+		if len(batches) == feedReadAhead {
+			continue
+		}
+		t := time.NewTimer(feedPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-f.feedDone:
+			t.Stop()
+			return fmt.Errorf("%s: %w", f.cfg.name, storage.ErrClosed)
+		case <-wake:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+type seqBatch struct {
+	storage.FeedBatch
+	seq uint64
+}
+
+// readLog reads up to feedReadAhead batches after seq.
+func (f FeedEngine) readLog(ctx context.Context, seq uint64) ([]seqBatch, error) {
+	var out []seqBatch
+	lo := f.keys.tagged(tagLog, 0)
+	err := f.view(ctx, func(r Reader) error {
+		out = out[:0]
+		return r.Scan(ctx, f.logKey(seq+1), f.logKey(1<<64-1), false, func(k, v []byte) (bool, error) {
+			s := binary.BigEndian.Uint64(k[len(lo):])
+			if len(out) == 0 && s != seq+1 {
+				return false, fmt.Errorf("batch %d is no longer kept (the log starts at %d): %w", seq+1, s, storage.ErrFeedGap)
+			}
+			changes, err := decodeLog(v)
+			if err != nil {
+				return false, fmt.Errorf("change log entry %d: %w", s, err)
+			}
+			out = append(out, seqBatch{storage.FeedBatch{Changes: changes, Token: f.token(s)}, s})
+			return len(out) == feedReadAhead, nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: follow: %w", f.cfg.name, err)
+	}
+	return out, nil
+}
+
+func decodeLog(v []byte) ([]storage.FeedChange, error) {
+	bad := fmt.Errorf("truncated: %w", storage.ErrFormat)
+	n, w := binary.Uvarint(v)
+	if w <= 0 || n > uint64(len(v)) {
+		return nil, bad
+	}
+	v = v[w:]
+	out := make([]storage.FeedChange, 0, n)
+	next := func() ([]byte, error) {
+		l, w := binary.Uvarint(v)
+		if w <= 0 || l > uint64(len(v)-w) {
+			return nil, bad
+		}
+		b := v[w : w+int(l)]
+		v = v[w+int(l):]
+		return b, nil
+	}
+	for range n {
+		coll, err := next()
+		if err != nil {
+			return nil, err
+		}
+		raw, err := next()
+		if err != nil {
+			return nil, err
+		}
+		s, err := entity.Decode(raw)
+		if err != nil {
+			return nil, errors.Join(storage.ErrFormat, err)
+		}
+		out = append(out, storage.FeedChange{Collection: string(coll), State: s})
+	}
+	return out, nil
+}
