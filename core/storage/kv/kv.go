@@ -19,6 +19,8 @@
 //	'x' coll prop                         -> index declaration: 'b' (building) or 'r' (ready), then prop
 //	'i' coll prop keyenc(value) entity    -> 0x01: an index entry (the value's encoding
 //	                                         cut at MaxIndexedValue bytes)
+//	'u'                                   -> the change log's identity (WithChangeFeed)
+//	'c' seq                               -> one committed batch's states (WithChangeFeed)
 //
 // coll and prop are keyenc.AppendString names (escaped and terminated), so no
 // collection's keys run into another's; entity and event are the 32 id bytes,
