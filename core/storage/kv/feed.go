@@ -74,9 +74,16 @@ func (e *Engine) Feed() *FeedEngine {
 // openLog reads (or, with WithChangeFeed, creates) the log's identity.
 func (e *Engine) openLog(ctx context.Context) error {
 	k := e.keys.tagged(tagLogID, 0)
+	if !e.cfg.feed {
+		return e.store.View(ctx, func(r Reader) error {
+			id, err := r.Get(ctx, k)
+			e.logID = bytes.Clone(id)
+			return err
+		})
+	}
 	return e.store.Update(ctx, func(tx Tx) error {
 		id, err := tx.Get(ctx, k)
-		if err != nil || id != nil || !e.cfg.feed {
+		if err != nil || id != nil {
 			e.logID = bytes.Clone(id)
 			return err
 		}
