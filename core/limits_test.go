@@ -577,3 +577,29 @@ func TestLimits_ClientRefusesStatesPastItsLimits(t *testing.T) {
 		t.Fatalf("the client stored it anyway: %v", err)
 	}
 }
+
+// One commit whose updates for a subscriber pass peer-queue-bytes is sent
+// whole, in parts: a healthy subscriber is not taken for a slow one.
+func TestLimits_LargeCommitReachesSubscribersWhole(t *testing.T) {
+	ctx := context.Background()
+	server := newNode(t, core.WithLimits(limits.Limits{PeerQueueBytes: 1 << 20, ChunkBytes: 64 << 10}))
+	client := newClient(t)
+	p := link(t, server, client)
+	lq, err := client.Context(nil).Query(ctx, "blob", "true")
+	must(t, err)
+	defer lq.Close()
+	c := server.Context(nil)
+	trx := c.Begin()
+	for i := 0; i < 40; i++ {
+		m, err := trx.Create(ctx, "blob")
+		must(t, err)
+		must(t, m.Set("data", strings.Repeat(fmt.Sprint(i%10), 60<<10)))
+	}
+	must(t, trx.Commit(ctx))
+	waitFor(t, "all 40 entities reach the subscriber", func() bool { return len(lq.Items()) == 40 })
+	select {
+	case <-p.Done():
+		t.Fatalf("the subscriber was disconnected: %v", p.Err())
+	default:
+	}
+}

@@ -191,8 +191,19 @@ func (p *Peer) enqueue(m *transport.Message) error {
 	return nil
 }
 
-func (p *Peer) enqueueFrame(frame []byte) {
+func (p *Peer) enqueueFrame(frame []byte) { p.enqueueFrames([][]byte{frame}) }
+
+// enqueueFrames queues frames as one unit: the parts of one commit's
+// updates. A unit is accepted whole when the queue is empty or holds less
+// than half of peer-queue-bytes — so one large commit never counts as
+// slowness — and otherwise by the same bounds as a single frame; the
+// node's server-queue-bytes holds for every unit.
+func (p *Peer) enqueueFrames(frames [][]byte) {
 	l := &p.node.cfg.limits
+	size := 0
+	for _, f := range frames {
+		size += len(f)
+	}
 	p.qmu.Lock()
 	if p.closed || p.overflow {
 		p.qmu.Unlock()
@@ -200,12 +211,13 @@ func (p *Peer) enqueueFrame(frame []byte) {
 	}
 	{
 		var why string
+		unit := len(frames) > 1 && p.queued < l.PeerQueueBytes/2
 		switch {
-		case len(p.queue) > 0 && int64(len(p.queue)) >= maxQueuedFrames.Load():
+		case len(p.queue) > 0 && int64(len(p.queue)+len(frames)) > maxQueuedFrames.Load() && !unit:
 			why = "frames waiting"
-		case len(p.queue) > 0 && p.queued+len(frame) > l.PeerQueueBytes:
+		case len(p.queue) > 0 && p.queued+size > l.PeerQueueBytes && !unit:
 			why = "peer-queue-bytes"
-		case p.node.queued.Load()+int64(len(frame)) > int64(l.ServerQueueBytes):
+		case p.node.queued.Load()+int64(size) > int64(l.ServerQueueBytes):
 			// The node's budget for all peers holds even for an empty queue.
 			why = "server-queue-bytes"
 		}
@@ -221,9 +233,9 @@ func (p *Peer) enqueueFrame(frame []byte) {
 			return
 		}
 	}
-	p.queue = append(p.queue, frame)
-	p.queued += len(frame)
-	p.node.queued.Add(int64(len(frame)))
+	p.queue = append(p.queue, frames...)
+	p.queued += size
+	p.node.queued.Add(int64(size))
 	p.qcond.Signal()
 	p.qmu.Unlock()
 }
@@ -306,13 +318,28 @@ func (p *Peer) flushUpdates() {
 	if len(cur) > 0 {
 		parts = append(parts, cur)
 	}
+	var frames [][]byte
+	var sent [][]transport.Update // the parts of frames
 	for i, part := range parts {
-		if err := p.enqueue(&transport.Message{Updates: part, More: i < len(parts)-1}); err != nil {
+		frame, err := transport.Encode(&transport.Message{Updates: part, More: i < len(parts)-1})
+		if err != nil {
 			// Estimated to fit, yet does not: tell each subscription.
+			p.log.Error("updates cannot be sent", "err", err)
 			for _, u := range part {
 				ended = append(ended, transport.SubEnded{Sub: u.Sub, Code: codeOf(err), Message: err.Error(), Kinds: kindsOf(err)})
 			}
+			continue
 		}
+		frames, sent = append(frames, frame), append(sent, part)
+	}
+	if k := len(sent); k > 0 && k < len(parts) && len(sent[k-1]) > 0 && &sent[k-1][0] != &parts[len(parts)-1][0] {
+		// The last part was dropped: the one before now ends the commit.
+		if frame, err := transport.Encode(&transport.Message{Updates: sent[k-1]}); err == nil {
+			frames[k-1] = frame
+		}
+	}
+	if len(frames) > 0 {
+		p.enqueueFrames(frames)
 	}
 	for i := range ended {
 		p.endSub(&ended[i])
