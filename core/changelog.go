@@ -37,6 +37,8 @@ type changeLog struct {
 	seq     uint64     // position of the last published batch
 	entries []logEntry // the retained entries, oldest first
 	states  int        // states held by entries
+	// latest is each retained entity's last published state.
+	latest map[id.EntityID]*logChange
 }
 
 type logEntry struct {
@@ -73,9 +75,21 @@ func (l *changeLog) append(changes []change) uint64 {
 	}
 	l.entries = append(l.entries, e)
 	l.states += len(e.changes)
+	if l.latest == nil {
+		l.latest = map[id.EntityID]*logChange{}
+	}
+	for i := range e.changes {
+		l.latest[e.changes[i].state.ID] = &e.changes[i]
+	}
 	drop := 0
 	for len(l.entries)-drop > logRetain || l.states > logRetainStates && len(l.entries)-drop > 1 {
-		l.states -= len(l.entries[drop].changes)
+		old := l.entries[drop].changes
+		for i := range old {
+			if l.latest[old[i].state.ID] == &old[i] {
+				delete(l.latest, old[i].state.ID)
+			}
+		}
+		l.states -= len(old)
 		drop++
 	}
 	if drop > 0 {
@@ -89,7 +103,7 @@ func (l *changeLog) append(changes []change) uint64 {
 // began before it can reconcile with it (mu held).
 func (l *changeLog) barrier() {
 	l.seq++
-	l.entries, l.states = nil, 0
+	l.entries, l.states, l.latest = nil, 0, nil
 }
 
 // since returns the latest state of every entity of collection ("" for any)
@@ -122,6 +136,12 @@ func (l *changeLog) since(s0 uint64, collection string) (map[id.EntityID]*logCha
 func (n *Node) publish(ctx context.Context, changes []change) {
 	n.clog.mu.Lock()
 	defer n.clog.mu.Unlock()
+	n.publishLocked(ctx, changes)
+}
+
+// publishLocked is publish with the log's lock held (the change feed's
+// follower, feed.go, publishes that way).
+func (n *Node) publishLocked(ctx context.Context, changes []change) {
 	n.clog.append(changes)
 	n.reactor.notify(ctx, n, changes)
 }

@@ -412,7 +412,8 @@ func (lq *LiveQuery) snapWindow() {
 }
 
 // diffAndPublish replaces the result set with states and publishes the
-// difference; entities in touched that stayed are Updates (lq.mu held).
+// difference: entities that stayed with another head are Updates; one in
+// touched that left is reported as it is now (lq.mu held).
 func (lq *LiveQuery) diffAndPublish(states []entity.State, touched map[id.EntityID]*entity.State) {
 	old := lq.byID
 	var cs ChangeSet
@@ -423,7 +424,9 @@ func (lq *LiveQuery) diffAndPublish(states []entity.State, touched map[id.Entity
 		switch {
 		case !ok:
 			cs.Changes = append(cs.Changes, Change{Kind: Add, Entity: newView(s)})
-		case touched[s.ID] != nil && !prev.state.Head.Equal(s.Head):
+		case !prev.state.Head.Equal(s.Head):
+			// Changed (in the commit, or — for a result read anew — since
+			// the live query last saw it, which the log will not report again).
 			cs.Changes = append(cs.Changes, Change{Kind: Update, Entity: newView(s)})
 		}
 	}
@@ -681,6 +684,10 @@ type shared struct {
 // applyLead is apply, recording the result for others to adopt.
 func (lq *LiveQuery) applyLead(ctx context.Context, changes []change) *shared {
 	lq.mu.Lock()
+	if lq.closed {
+		lq.mu.Unlock()
+		return nil // a closed query leads nobody
+	}
 	prev, c := lq.items, lq.ctx
 	lq.capture, lq.captured = true, nil
 	lq.mu.Unlock()

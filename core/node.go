@@ -98,6 +98,7 @@ type config struct {
 	systemID     string
 	cacheEntries int
 	limits       limits.Limits
+	shared       bool
 }
 
 // Option configures a Node.
@@ -169,6 +170,9 @@ type Node struct {
 
 	upMu sync.Mutex
 	up   upstream
+
+	// feed follows the engine's change feed (WithSharedStorage; feed.go).
+	feed *follower
 }
 
 // NewNode returns a node on engine whose access is decided by agent. It
@@ -208,6 +212,11 @@ func NewNode(ctx context.Context, engine storage.Engine, agent policy.Agent, opt
 	if cfg.role == Ephemeral {
 		if n.up.outbox, err = n.loadOutbox(ctx); err != nil {
 			return nil, fmt.Errorf("ankurah: offline commits: %w", err)
+		}
+	}
+	if cfg.shared {
+		if err := n.startFollowing(ctx); err != nil {
+			return nil, err
 		}
 	}
 	return n, nil
@@ -267,6 +276,9 @@ func (n *Node) Close() error {
 		}()
 	}
 	faults.Wait()
+	if n.feed != nil {
+		n.feed.cancel()
+	}
 	n.reactor.closeAll()
 	n.wg.Wait()
 	return nil

@@ -28,7 +28,14 @@ func (n *Node) write(ctx context.Context, batch *storage.Batch, changes []change
 			return err
 		}
 	}
+	if n.feed != nil {
+		// Shared storage: the feed publishes what is written (feed.go).
+		n.feed.expect(changes)
+	}
 	if err := n.engine.Apply(ctx, batch); err != nil {
+		if n.feed != nil {
+			n.feed.forget(changes)
+		}
 		return err
 	}
 	for i := range changes {
@@ -38,6 +45,8 @@ func (n *Node) write(ctx context.Context, batch *storage.Batch, changes []change
 			ch.backends = nil
 		}
 	}
-	n.publish(ctx, changes)
+	if n.feed == nil {
+		n.publish(ctx, changes)
+	}
 	return nil
 }

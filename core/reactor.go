@@ -420,6 +420,25 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 		for lq := range w.scan {
 			hit(lq)
 		}
+		if ch.beforeUnknown {
+			// Another server's change of an entity whose earlier state is
+			// not known here: any live query of the collection may hold it.
+			for _, byKey := range w.eq {
+				for _, qs := range byKey {
+					for lq := range qs {
+						hit(lq)
+					}
+				}
+			}
+			for _, ri := range w.ranges {
+				for _, e := range ri.lowers {
+					hit(e.lq)
+				}
+				for _, e := range ri.uppers {
+					hit(e.lq)
+				}
+			}
+		}
 	}
 	r.mu.Unlock()
 	// LIMITed live queries of one caller and selection settle a commit once:
@@ -452,10 +471,12 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 			lq.adopt(ctx, sh, perQuery[lq])
 			continue
 		}
-		if leads == nil {
-			leads = map[key]*shared{}
+		if sh := lq.applyLead(ctx, perQuery[lq]); sh != nil {
+			if leads == nil {
+				leads = map[key]*shared{}
+			}
+			leads[k] = sh
 		}
-		leads[k] = lq.applyLead(ctx, perQuery[lq])
 	}
 	for _, h := range watched {
 		h.w.changed(ctx, h.ch)

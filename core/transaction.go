@@ -346,6 +346,9 @@ func (n *Node) commitEvents(ctx context.Context, cdata any, evs []event.Event, c
 		err = n.write(ctx, batch, changes)
 		n.commitMu.Unlock()
 		if err == nil {
+			if n.feed != nil {
+				n.awaitFeed(ctx, changes)
+			}
 			return changes, nil
 		}
 		if !errors.Is(err, storage.ErrConflict) {
@@ -363,6 +366,10 @@ type change struct {
 	collection string
 	before     *entity.State // nil when the entity is new here
 	after      entity.State
+	// beforeUnknown: another server wrote after and the state it replaced
+	// is not known here (before is nil); the reactor then offers the change
+	// to every live query of the collection.
+	beforeUnknown bool
 	// backends are after's decoded backends, for the node's cache once
 	// after is stored (nil when not known), having applied applied events
 	// in place since they were decoded.

@@ -1,0 +1,226 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/storage"
+)
+
+// ErrNoChangeFeed: WithSharedStorage was asked of an engine that cannot
+// tell one server of another's commits (it does not implement
+// storage.ChangeFeed).
+var ErrNoChangeFeed = errors.New("ankurah: the storage engine has no change feed")
+
+// WithSharedStorage says the node's engine is shared with other servers (or
+// other nodes of this process): the node follows the engine's change feed
+// (storage.ChangeFeed), and every batch any of them commits — this node's
+// own included — reaches its live queries, watches and subscribed peers
+// through the feed, the one path of publication. A commit returns once the
+// feed delivered it (or after feedWait, logged, if the feed lags). NewNode
+// refuses it for an engine without a feed (ErrNoChangeFeed) and for an
+// ephemeral node.
+func WithSharedStorage() Option { return func(c *config) { c.shared = true } }
+
+// feedWait bounds how long a commit waits for the feed to deliver it.
+const feedWait = 5 * time.Second
+
+// feedRetry is the pause before following the feed again after an error.
+const feedRetry = time.Second
+
+// follower is the node's side of its engine's change feed.
+type follower struct {
+	feed   storage.ChangeFeed
+	token  storage.FeedToken
+	cancel context.CancelFunc
+
+	mu sync.Mutex
+	// expected are this node's own written states the feed has not yet
+	// delivered, with the state each replaced (the reactor needs it).
+	expected map[feedKey]*expectation
+}
+
+type feedKey struct {
+	eid  id.EntityID
+	head string
+}
+
+type expectation struct {
+	before *entity.State
+	known  bool // before is known (nil: a new entity)
+	done   chan struct{}
+}
+
+func keyOf(st *entity.State) feedKey { return feedKey{st.ID, st.Head.String()} }
+
+// startFollowing opens the feed at its head (NewNode; nothing committed
+// after NewNode returns is missed) and starts following it.
+func (n *Node) startFollowing(ctx context.Context) error {
+	feed, ok := n.engine.(storage.ChangeFeed)
+	if !ok {
+		return fmt.Errorf("%w (%T)", ErrNoChangeFeed, n.engine)
+	}
+	if n.cfg.role != Durable {
+		return fmt.Errorf("ankurah: WithSharedStorage is for durable nodes")
+	}
+	tok, err := feed.FeedHead(ctx)
+	if err != nil {
+		return fmt.Errorf("ankurah: change feed: %w", err)
+	}
+	fctx, cancel := context.WithCancel(context.Background())
+	n.feed = &follower{feed: feed, token: tok, cancel: cancel, expected: map[feedKey]*expectation{}}
+	if !n.spawn(func() { n.follow(fctx) }) {
+		cancel()
+		return ErrClosed
+	}
+	return nil
+}
+
+// follow delivers the feed's batches to the change log until ctx ends.
+func (n *Node) follow(ctx context.Context) {
+	f := n.feed
+	for {
+		err := f.feed.Follow(ctx, f.token, func(b storage.FeedBatch) error {
+			n.publishFeed(ctx, b)
+			f.token = b.Token
+			return nil
+		})
+		if ctx.Err() != nil || errors.Is(err, storage.ErrClosed) {
+			f.releaseAll()
+			return
+		}
+		if errors.Is(err, storage.ErrFeedGap) {
+			n.log.WarnContext(ctx, "change feed cannot resume; reading every live query again", "err", err)
+			if tok, herr := f.feed.FeedHead(ctx); herr == nil {
+				f.token = tok
+				n.rereadAll(ctx)
+				f.releaseAll()
+				continue
+			} else {
+				err = herr
+			}
+		}
+		n.log.ErrorContext(ctx, "following the change feed failed; retrying", "err", err, "retry_in", feedRetry)
+		select {
+		case <-ctx.Done():
+			f.releaseAll()
+			return
+		case <-time.After(feedRetry):
+		}
+	}
+}
+
+// publishFeed publishes one batch the feed delivered: as this node's own
+// commit when it wrote it, else as another server's.
+func (n *Node) publishFeed(ctx context.Context, b storage.FeedBatch) {
+	if len(b.Changes) == 0 {
+		return
+	}
+	f := n.feed
+	changes := make([]change, 0, len(b.Changes))
+	var done []chan struct{}
+	f.mu.Lock()
+	for i := range b.Changes {
+		fc := &b.Changes[i]
+		if fc.State.Collection == "" {
+			fc.State.Collection = fc.Collection
+		}
+		ch := change{collection: fc.Collection, after: fc.State}
+		if x := f.expected[keyOf(&fc.State)]; x != nil {
+			ch.before, ch.beforeUnknown = x.before, !x.known
+			delete(f.expected, keyOf(&fc.State))
+			done = append(done, x.done)
+		} else {
+			ch.beforeUnknown = true
+		}
+		changes = append(changes, ch)
+	}
+	f.mu.Unlock()
+	n.clog.mu.Lock()
+	for i := range changes {
+		if changes[i].beforeUnknown {
+			// Another server's commit: the state it replaced is the last
+			// one published here, if the log still holds it.
+			if prev := n.clog.latest[changes[i].after.ID]; prev != nil {
+				st := prev.state
+				changes[i].before, changes[i].beforeUnknown = &st, false
+			}
+		}
+	}
+	n.publishLocked(ctx, changes)
+	n.clog.mu.Unlock()
+	for _, d := range done {
+		close(d)
+	}
+}
+
+// expect registers a batch this node is about to write, before it is
+// written (so its delivery cannot be missed); forget undoes it when the
+// write fails; await waits for its delivery.
+func (f *follower) expect(changes []change) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range changes {
+		ch := &changes[i]
+		f.expected[keyOf(&ch.after)] = &expectation{before: ch.before, known: true, done: make(chan struct{})}
+	}
+}
+
+func (f *follower) forget(changes []change) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range changes {
+		delete(f.expected, keyOf(&changes[i].after))
+	}
+}
+
+func (n *Node) awaitFeed(ctx context.Context, changes []change) {
+	f := n.feed
+	f.mu.Lock()
+	var waits []chan struct{}
+	for i := range changes {
+		if x := f.expected[keyOf(&changes[i].after)]; x != nil {
+			waits = append(waits, x.done)
+		}
+	}
+	f.mu.Unlock()
+	timer := time.NewTimer(feedWait)
+	defer timer.Stop()
+	for _, w := range waits {
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+			n.log.WarnContext(ctx, "the change feed has not delivered a commit; returning before its notification", "waited", feedWait)
+			return
+		}
+	}
+}
+
+// releaseAll ends every wait (the feed stopped, or was read anew).
+func (f *follower) releaseAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k, x := range f.expected {
+		close(x.done)
+		delete(f.expected, k)
+	}
+}
+
+// rereadAll reads every live query again (after a gap in the feed).
+func (n *Node) rereadAll(ctx context.Context) {
+	for _, lq := range n.reactor.all() {
+		lq.mu.Lock()
+		c := lq.ctx
+		lq.mu.Unlock()
+		if err := lq.reauthorize(ctx, c, nil); err != nil && !errors.Is(err, ErrClosed) {
+			n.log.WarnContext(ctx, "live query could not be read again after a change-feed gap", "query", lq.String(), "err", err)
+		}
+	}
+}

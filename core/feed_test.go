@@ -1,0 +1,149 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/ankurah/ankurah-go/core"
+	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/storage"
+	"github.com/ankurah/ankurah-go/core/storage/memory"
+)
+
+// sharedPair is two durable nodes on one memory store, as two servers on one
+// database: each follows the store's change feed.
+func sharedPair(t *testing.T) (*core.Node, *core.Node) {
+	t.Helper()
+	e := memory.New()
+	e2, err := e.Share()
+	must(t, err)
+	t.Cleanup(func() { e2.Close() })
+	return newNodeOn(t, e, policy.Permissive{}, core.WithSharedStorage()), newNodeOn(t, e2, policy.Permissive{}, core.WithSharedStorage())
+}
+
+// Regression (several servers on one database share storage but not live
+// updates): a create, an edit and a delete through one node reach the live
+// queries of the other, and its own, exactly once each.
+func TestSharedStorage_CommitsReachEveryNodesLiveQueries(t *testing.T) {
+	ctx := context.Background()
+	a, b := sharedPair(t)
+	lqA, err := a.Context(nil).Query(ctx, "album", "year > 2000")
+	must(t, err)
+	defer lqA.Close()
+	lqB, err := b.Context(nil).Query(ctx, "album", "year > 2000")
+	must(t, err)
+	defer lqB.Close()
+	sa, sb := collect(lqA), collect(lqB)
+	sa.next(t)
+	sb.next(t)
+
+	ids := createAlbums(t, b.Context(nil), album{"Drones", "Muse", 2015})
+	// The writer's own live query is current when Commit returns.
+	if got := names(lqB.Items()); len(got) != 1 {
+		t.Fatalf("writer's live query after Commit: %v", got)
+	}
+	for _, s := range []*changeSets{sa, sb} {
+		if cs := s.next(t); len(cs.Changes) != 1 || cs.Changes[0].Kind != core.Add {
+			t.Fatalf("create: %+v", cs.Changes)
+		}
+	}
+	// An edit that moves it out of the query (the other node never saw its
+	// earlier state through an index term): Remove on both.
+	trx := b.Context(nil).Begin()
+	m, err := trx.Edit(ctx, "album", ids[0])
+	must(t, err)
+	must(t, m.Set("year", 1999))
+	must(t, trx.Commit(ctx))
+	for _, s := range []*changeSets{sa, sb} {
+		if cs := s.next(t); len(cs.Changes) != 1 || cs.Changes[0].Kind != core.Remove {
+			t.Fatalf("edit out: %+v", cs.Changes)
+		}
+	}
+	// Back in, edited through a, then deleted through b.
+	trx = a.Context(nil).Begin()
+	m, err = trx.Edit(ctx, "album", ids[0])
+	must(t, err)
+	must(t, m.Set("year", 2016))
+	must(t, trx.Commit(ctx))
+	for _, s := range []*changeSets{sa, sb} {
+		if cs := s.next(t); len(cs.Changes) != 1 || cs.Changes[0].Kind != core.Add {
+			t.Fatalf("edit in: %+v", cs.Changes)
+		}
+	}
+	trx = b.Context(nil).Begin()
+	must(t, trx.Delete(ctx, "album", ids[0]))
+	must(t, trx.Commit(ctx))
+	for _, s := range []*changeSets{sa, sb} {
+		if cs := s.next(t); len(cs.Changes) != 1 || cs.Changes[0].Kind != core.Remove {
+			t.Fatalf("delete: %+v", cs.Changes)
+		}
+	}
+	sa.none(t, lqA)
+	sb.none(t, lqB)
+}
+
+// An edit through one node starts from the state another node wrote (no
+// acknowledged write is reverted by a stale copy).
+func TestSharedStorage_EditsStartFromTheCurrentState(t *testing.T) {
+	ctx := context.Background()
+	a, b := sharedPair(t)
+	ids := createAlbums(t, a.Context(nil), album{"x", "y", 2000})
+	lq, err := a.Context(nil).Query(ctx, "album", "true")
+	must(t, err)
+	defer lq.Close()
+	for i := 0; i < 20; i++ {
+		trx := b.Context(nil).Begin()
+		m, err := trx.Edit(ctx, "album", ids[0])
+		must(t, err)
+		must(t, m.Set("name", "b"))
+		must(t, trx.Commit(ctx))
+	}
+	trx := a.Context(nil).Begin()
+	m, err := trx.Edit(ctx, "album", ids[0])
+	must(t, err)
+	must(t, m.Set("name", "a"))
+	must(t, trx.Commit(ctx))
+	for _, n := range []*core.Node{a, b} {
+		v, err := n.Context(nil).Get(ctx, "album", ids[0])
+		must(t, err)
+		if s, _ := v.Get("name").AsString(); s != "a" {
+			t.Fatalf("the last acknowledged write was reverted: %q", s)
+		}
+	}
+	waitFor(t, "the live query holds the last write", func() bool {
+		items := lq.Items()
+		return len(items) == 1 && names(items)[0] == "a"
+	})
+}
+
+func TestSharedStorage_NeedsAChangeFeed(t *testing.T) {
+	_, err := core.NewNode(context.Background(), noFeed{memory.New()}, policy.Permissive{}, core.WithSharedStorage())
+	if !errors.Is(err, core.ErrNoChangeFeed) {
+		t.Fatalf("an engine without a feed: %v", err)
+	}
+}
+
+type noFeed struct{ e *memory.Engine }
+
+func (n noFeed) Collection(ctx context.Context, name string) (storage.Collection, error) {
+	return n.e.Collection(ctx, name)
+}
+func (n noFeed) Apply(ctx context.Context, b *storage.Batch) error { return n.e.Apply(ctx, b) }
+func (n noFeed) Close() error                                      { return n.e.Close() }
+
+// A client subscribed through one server hears of a commit made through
+// another.
+func TestSharedStorage_ClientsOfOneServerHearOfAnothersCommits(t *testing.T) {
+	ctx := context.Background()
+	a, b := sharedPair(t)
+	client := newClient(t)
+	link(t, a, client)
+	lq, err := client.Context(nil).Query(ctx, "album", "artist = ?", "Muse")
+	must(t, err)
+	defer lq.Close()
+	createAlbums(t, b.Context(nil), album{"Drones", "Muse", 2015}, album{"Other", "Else", 2015})
+	waitFor(t, "the client's live query holds the album written through the other server", func() bool {
+		return len(lq.Items()) == 1
+	})
+}
