@@ -18,6 +18,7 @@ import (
 	"github.com/ankurah/ankurah-go/core"
 	"github.com/ankurah/ankurah-go/core/limits"
 	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/storage"
 	rules "github.com/ankurah/ankurah-go/plugins/policy-rules"
 	ws "github.com/ankurah/ankurah-go/plugins/transport-ws"
 )
@@ -102,6 +103,15 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	mux.Handle("/ws", wsServer)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		// An engine that can tell (a storage plugin restarting its process)
+		// makes the server unhealthy while it cannot serve.
+		if h, ok := engine.(storage.Healther); ok {
+			if err := h.Health(r.Context()); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintf(w, "{\"status\":\"unavailable\",\"system_id\":%q,\"storage\":%q}\n", node.SystemID(), err.Error())
+				return
+			}
+		}
 		fmt.Fprintf(w, "{\"status\":\"ok\",\"system_id\":%q}\n", node.SystemID())
 	})
 	if staticHandler != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
 	"github.com/ankurah/ankurah-go/core/value"
-	bolt "github.com/ankurah/ankurah-go/plugins/storage-bolt"
 	storageplugin "github.com/ankurah/ankurah-go/plugins/storage-plugin"
 )
 
@@ -57,14 +55,6 @@ func benchEngines(b *testing.B) []benchEngine {
 	return []benchEngine{
 		{"memory/in-process", inProcess(func(*testing.B) storage.Engine { return memory.New() })},
 		{"memory/plugin", plugin("ankurah-storage-memory", nil)},
-		{"bolt/in-process", inProcess(func(b *testing.B) storage.Engine {
-			e, err := bolt.Open(context.Background(), filepath.Join(b.TempDir(), "data.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return e
-		})},
-		{"bolt/plugin", plugin("ankurah-storage-bolt", func(dir string) []string { return []string{filepath.Join(dir, "data.db")} })},
 	}
 }
 

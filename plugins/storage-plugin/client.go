@@ -5,11 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"sync"
-	"time"
-
-	"github.com/hashicorp/go-plugin"
 
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
@@ -19,75 +14,22 @@ import (
 	storagev1 "github.com/ankurah/ankurah-go/plugins/storage-plugin/proto/storage/v1"
 )
 
-// closeTimeout bounds the Close call to a plugin before its process is killed.
-const closeTimeout = 10 * time.Second
-
-// hostEngine is the storage.Engine a host gets from Open.
-type hostEngine struct {
-	path           string
-	client         *plugin.Client
-	kill           func()
-	rpc            storagev1.StorageClient
-	logger         *slog.Logger
-	callTimeout    time.Duration
-	candidatesOnly bool
-
-	mu     sync.Mutex
-	closed bool
-}
-
-// hostIndexer is a hostEngine whose plugin implements storage.Indexer.
-type hostIndexer struct{ *hostEngine }
-
-var (
-	_ storage.Engine  = (*hostEngine)(nil)
-	_ storage.Indexer = hostIndexer{}
-)
-
-func (e *hostEngine) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); !ok && e.callTimeout > 0 {
-		return context.WithTimeout(ctx, e.callTimeout)
-	}
-	return context.WithCancel(ctx)
-}
-
-// check fails fast on a closed engine or a dead process.
-func (e *hostEngine) check(call string) error {
-	e.mu.Lock()
-	closed := e.closed
-	e.mu.Unlock()
-	if closed {
-		return fmt.Errorf("storageplugin: %s: %w", call, storage.ErrClosed)
-	}
-	if e.client.Exited() {
-		return e.unavailable(call, "the process has exited")
-	}
-	return nil
-}
-
-func (e *hostEngine) unavailable(call, detail string) error {
-	if e.client.Exited() {
-		detail = "the plugin process has exited (" + detail + "); reopen the engine to start a fresh one"
-	}
-	return fmt.Errorf("%w: %s: %s: %s", ErrUnavailable, call, e.path, detail)
-}
+var _ hostStorage = (*hostEngine)(nil)
 
 func (e *hostEngine) Collection(ctx context.Context, name string) (storage.Collection, error) {
-	if err := e.check("Collection"); err != nil {
+	p, err := e.current("Collection")
+	if err != nil {
 		return nil, err
 	}
 	cctx, cancel := e.callCtx(ctx)
 	defer cancel()
-	if _, err := e.rpc.OpenCollection(cctx, &storagev1.OpenCollectionRequest{Collection: name}); err != nil {
-		return nil, e.fromStatus(cctx, "Collection", err)
+	if _, err := p.rpc.OpenCollection(cctx, &storagev1.OpenCollectionRequest{Collection: name}); err != nil {
+		return nil, e.fromStatus(p, cctx, "Collection", err)
 	}
 	return &hostCollection{e: e, name: name}, nil
 }
 
 func (e *hostEngine) Apply(ctx context.Context, b *storage.Batch) error {
-	if err := e.check("Apply"); err != nil {
-		return err
-	}
 	if b == nil {
 		return fmt.Errorf("storageplugin: Apply: %w: nil batch", storage.ErrInvalid)
 	}
@@ -109,40 +51,14 @@ func (e *hostEngine) Apply(ctx context.Context, b *storage.Batch) error {
 		}
 		req.States[i] = &storagev1.StateWrite{State: raw, Expected: encodeClock(b.States[i].Expected)}
 	}
-	cctx, cancel := e.callCtx(ctx)
-	defer cancel()
-	_, err := e.rpc.Apply(cctx, req)
-	return e.fromStatus(cctx, "Apply", err)
-}
-
-// Close closes the plugin's engine and ends its process. Closing twice
-// fails with storage.ErrClosed.
-func (e *hostEngine) Close() error {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return fmt.Errorf("storageplugin: Close: %w", storage.ErrClosed)
-	}
-	e.closed = true
-	e.mu.Unlock()
-	defer e.kill()
-	if e.client.Exited() {
-		return e.unavailable("Close", "the engine may not have been closed cleanly")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
-	defer cancel()
-	_, err := e.rpc.Close(ctx, &storagev1.CloseRequest{})
-	return e.fromStatus(ctx, "Close", err)
-}
-
-func (e hostIndexer) DeclareIndex(ctx context.Context, ix storage.Index) error {
-	if err := e.check("DeclareIndex"); err != nil {
+	p, err := e.current("Apply")
+	if err != nil {
 		return err
 	}
 	cctx, cancel := e.callCtx(ctx)
 	defer cancel()
-	_, err := e.rpc.DeclareIndex(cctx, &storagev1.DeclareIndexRequest{Collection: ix.Collection, Property: ix.Property})
-	return e.fromStatus(cctx, "DeclareIndex", err)
+	_, err = p.rpc.Apply(cctx, req)
+	return e.fromStatus(p, cctx, "Apply", err)
 }
 
 // hostCollection is a collection of a plugin's engine.
@@ -154,14 +70,15 @@ type hostCollection struct {
 func (c *hostCollection) Name() string { return c.name }
 
 func (c *hostCollection) GetState(ctx context.Context, eid id.EntityID) (entity.State, error) {
-	if err := c.e.check("GetState"); err != nil {
+	p, err := c.e.current("GetState")
+	if err != nil {
 		return entity.State{}, err
 	}
 	cctx, cancel := c.e.callCtx(ctx)
 	defer cancel()
-	resp, err := c.e.rpc.GetState(cctx, &storagev1.GetStateRequest{Collection: c.name, Entity: eid[:]})
+	resp, err := p.rpc.GetState(cctx, &storagev1.GetStateRequest{Collection: c.name, Entity: eid[:]})
 	if err != nil {
-		return entity.State{}, c.e.fromStatus(cctx, "GetState", err)
+		return entity.State{}, c.e.fromStatus(p, cctx, "GetState", err)
 	}
 	st, err := entity.Decode(resp.State)
 	if err != nil {
@@ -171,7 +88,8 @@ func (c *hostCollection) GetState(ctx context.Context, eid id.EntityID) (entity.
 }
 
 func (c *hostCollection) FetchStates(ctx context.Context, sel *query.Bound) ([]entity.State, error) {
-	if err := c.e.check("FetchStates"); err != nil {
+	p, err := c.e.current("FetchStates")
+	if err != nil {
 		return nil, err
 	}
 	raw, err := EncodeSelection(sel)
@@ -188,9 +106,9 @@ func (c *hostCollection) FetchStates(ctx context.Context, sel *query.Bound) ([]e
 	}
 	cctx, cancel := c.e.callCtx(ctx)
 	defer cancel()
-	stream, err := c.e.rpc.FetchStates(cctx, &storagev1.FetchStatesRequest{Collection: c.name, Selection: raw})
+	stream, err := p.rpc.FetchStates(cctx, &storagev1.FetchStatesRequest{Collection: c.name, Selection: raw})
 	if err != nil {
-		return nil, c.e.fromStatus(cctx, "FetchStates", err)
+		return nil, c.e.fromStatus(p, cctx, "FetchStates", err)
 	}
 	var states []entity.State
 	for {
@@ -199,7 +117,7 @@ func (c *hostCollection) FetchStates(ctx context.Context, sel *query.Bound) ([]e
 			break
 		}
 		if err != nil {
-			return nil, c.e.fromStatus(cctx, "FetchStates", err)
+			return nil, c.e.fromStatus(p, cctx, "FetchStates", err)
 		}
 		for _, b := range chunk.States {
 			st, err := entity.Decode(b)
@@ -216,7 +134,8 @@ func (c *hostCollection) FetchStates(ctx context.Context, sel *query.Bound) ([]e
 }
 
 func (c *hostCollection) GetEvents(ctx context.Context, ids []id.EventID) ([]event.Event, error) {
-	if err := c.e.check("GetEvents"); err != nil {
+	p, err := c.e.current("GetEvents")
+	if err != nil {
 		return nil, err
 	}
 	req := &storagev1.GetEventsRequest{Collection: c.name, Ids: make([][]byte, len(ids))}
@@ -225,27 +144,28 @@ func (c *hostCollection) GetEvents(ctx context.Context, ids []id.EventID) ([]eve
 	}
 	cctx, cancel := c.e.callCtx(ctx)
 	defer cancel()
-	stream, err := c.e.rpc.GetEvents(cctx, req)
+	stream, err := p.rpc.GetEvents(cctx, req)
 	if err != nil {
-		return nil, c.e.fromStatus(cctx, "GetEvents", err)
+		return nil, c.e.fromStatus(p, cctx, "GetEvents", err)
 	}
-	return c.recvEvents(cctx, "GetEvents", stream)
+	return c.recvEvents(p, cctx, "GetEvents", stream)
 }
 
 func (c *hostCollection) EntityEvents(ctx context.Context, eid id.EntityID) ([]event.Event, error) {
-	if err := c.e.check("EntityEvents"); err != nil {
+	p, err := c.e.current("EntityEvents")
+	if err != nil {
 		return nil, err
 	}
 	cctx, cancel := c.e.callCtx(ctx)
 	defer cancel()
-	stream, err := c.e.rpc.EntityEvents(cctx, &storagev1.EntityEventsRequest{Collection: c.name, Entity: eid[:]})
+	stream, err := p.rpc.EntityEvents(cctx, &storagev1.EntityEventsRequest{Collection: c.name, Entity: eid[:]})
 	if err != nil {
-		return nil, c.e.fromStatus(cctx, "EntityEvents", err)
+		return nil, c.e.fromStatus(p, cctx, "EntityEvents", err)
 	}
-	return c.recvEvents(cctx, "EntityEvents", stream)
+	return c.recvEvents(p, cctx, "EntityEvents", stream)
 }
 
-func (c *hostCollection) recvEvents(ctx context.Context, call string, stream interface {
+func (c *hostCollection) recvEvents(p *process, ctx context.Context, call string, stream interface {
 	Recv() (*storagev1.EventsChunk, error)
 }) ([]event.Event, error) {
 	var evs []event.Event
@@ -255,7 +175,7 @@ func (c *hostCollection) recvEvents(ctx context.Context, call string, stream int
 			return evs, nil
 		}
 		if err != nil {
-			return nil, c.e.fromStatus(ctx, call, err)
+			return nil, c.e.fromStatus(p, ctx, call, err)
 		}
 		for _, b := range chunk.Events {
 			ev, err := event.Decode(b)

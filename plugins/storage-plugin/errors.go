@@ -17,8 +17,9 @@ import (
 // storage sentinels across the boundary (storage.ErrNotFound, …).
 var (
 	// ErrUnavailable: the plugin process is gone (crashed, killed, exited)
-	// or does not answer; reopen the engine to start a fresh process.
-	ErrUnavailable = errors.New("storageplugin: plugin unavailable")
+	// and is being restarted, or could not be. It wraps
+	// storage.ErrUnavailable: the call may succeed if retried later.
+	ErrUnavailable error = &wrapped{"storageplugin: plugin unavailable", storage.ErrUnavailable}
 	// ErrIncompatible: the plugin speaks no protocol version this host speaks.
 	ErrIncompatible = errors.New("storageplugin: incompatible plugin")
 	// ErrProtocol: the plugin sent something the protocol does not allow
@@ -26,31 +27,47 @@ var (
 	ErrProtocol = errors.New("storageplugin: protocol error")
 )
 
+// wrapped is a sentinel that is also a more general one.
+type wrapped struct {
+	msg    string
+	parent error
+}
+
+func (w *wrapped) Error() string { return w.msg }
+func (w *wrapped) Unwrap() error { return w.parent }
+
 // ErrorDomain is the domain of the google.rpc.ErrorInfo detail that carries
 // a storage error's reason across the boundary.
 const ErrorDomain = "storage.ankurah.dev"
 
-// The storage sentinels, their reason strings and gRPC codes. A plugin in
-// another language may send only the code; the reason wins when present.
+// The storage sentinels, their reason strings and gRPC codes, and the
+// protocol version that added them (a plugin sends a host of version 1 only
+// the reasons it knows). A plugin in another language may send only the
+// code; the reason wins when present. UNAVAILABLE is also the code of a
+// broken connection, so only its reason makes it the engine's error.
 var sentinels = []struct {
 	err    error
 	reason string
 	code   codes.Code
+	since  int
 }{
-	{storage.ErrNotFound, "NOT_FOUND", codes.NotFound},
-	{storage.ErrConflict, "CONFLICT", codes.Aborted},
-	{storage.ErrClosed, "CLOSED", codes.FailedPrecondition},
-	{storage.ErrInvalid, "INVALID", codes.InvalidArgument},
-	{storage.ErrFormat, "FORMAT", codes.DataLoss},
+	{storage.ErrNotFound, "NOT_FOUND", codes.NotFound, 1},
+	{storage.ErrConflict, "CONFLICT", codes.Aborted, 1},
+	{storage.ErrClosed, "CLOSED", codes.FailedPrecondition, 1},
+	{storage.ErrInvalid, "INVALID", codes.InvalidArgument, 1},
+	{storage.ErrFormat, "FORMAT", codes.DataLoss, 1},
+	{storage.ErrUnavailable, "UNAVAILABLE", codes.Unavailable, 2},
+	{storage.ErrFeedGap, "FEED_GAP", codes.OutOfRange, 2},
 }
 
-// toStatus turns an engine error into a gRPC status error on the plugin side.
-func toStatus(err error) error {
+// toStatus turns an engine error into a gRPC status error on the plugin
+// side, for a host speaking protocol version.
+func toStatus(err error, version int) error {
 	if err == nil {
 		return nil
 	}
 	for _, s := range sentinels {
-		if errors.Is(err, s.err) {
+		if s.since <= version && errors.Is(err, s.err) {
 			st := status.New(s.code, err.Error())
 			if d, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: s.reason, Domain: ErrorDomain}); derr == nil {
 				st = d
@@ -77,9 +94,19 @@ type pluginError struct {
 func (e *pluginError) Error() string { return e.msg }
 func (e *pluginError) Unwrap() error { return e.sentinel }
 
-// fromStatus turns an error of a gRPC call on the host side back into what
-// the engine returned, or into a transport error that names the call.
-func (c *hostEngine) fromStatus(ctx context.Context, call string, err error) error {
+// fromStatus turns an error of a gRPC call to process p back into what the
+// engine returned, or into a transport error that names the call; a call
+// that failed because the process died starts healing.
+func (e *hostEngine) fromStatus(p *process, ctx context.Context, call string, err error) error {
+	err = fromStatus(e.path, p, ctx, call, err)
+	if errors.Is(err, ErrUnavailable) && p.client.Exited() {
+		e.lost(p)
+	}
+	return err
+}
+
+// fromStatus is hostEngine.fromStatus for the plugin at path.
+func fromStatus(path string, p *process, ctx context.Context, call string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -100,7 +127,7 @@ func (c *hostEngine) fromStatus(ctx context.Context, call string, err error) err
 		return fmt.Errorf("%w: %s: unknown error reason %q: %s", ErrProtocol, call, info.Reason, st.Message())
 	}
 	for _, s := range sentinels {
-		if s.code == st.Code() {
+		if s.code == st.Code() && s.code != codes.Unavailable {
 			return &pluginError{msg: st.Message(), sentinel: s.err}
 		}
 	}
@@ -112,16 +139,25 @@ func (c *hostEngine) fromStatus(ctx context.Context, call string, err error) err
 			<-ctx.Done()
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("storageplugin: %s: plugin %s did not answer in time: %w", call, c.path, context.Cause(ctx))
+			return fmt.Errorf("storageplugin: %s: plugin %s did not answer in time: %w", call, path, context.Cause(ctx))
 		}
 		return fmt.Errorf("storageplugin: %s: %s", call, st.Message())
 	case codes.Unavailable:
-		return c.unavailable(call, st.Message())
+		return unavailable(path, p, call, st.Message())
 	case codes.Unimplemented:
-		return fmt.Errorf("%w: %s: plugin %s does not implement it: %s", ErrProtocol, call, c.path, st.Message())
+		return fmt.Errorf("%w: %s: plugin %s does not implement it: %s", ErrProtocol, call, path, st.Message())
 	}
-	if c.client.Exited() {
-		return c.unavailable(call, st.Message())
+	if p.client.Exited() {
+		return unavailable(path, p, call, st.Message())
 	}
 	return fmt.Errorf("storageplugin: %s: %s", call, st.Message())
+}
+
+// unavailable is the error of a call that failed because the connection to
+// the plugin broke.
+func unavailable(path string, p *process, call, detail string) error {
+	if p.client.Exited() {
+		detail = "the plugin process has exited (" + detail + "); restarting it, retry later"
+	}
+	return fmt.Errorf("%w: %s: %s: %s", ErrUnavailable, call, path, detail)
 }

@@ -3,8 +3,8 @@ package storageplugin_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ankurah/ankurah-go/core/id"
@@ -59,18 +59,34 @@ func TestErrors_SentinelsSurviveTheBoundary(t *testing.T) {
 	}
 }
 
-func TestErrors_EngineOpenErrorFailsOpen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "not-bolt.db")
-	if err := os.WriteFile(path, []byte("this is not a bolt database, not even close; it only has to be long enough"), 0o600); err != nil {
-		t.Fatal(err)
+func TestErrors_EngineOpenErrorsKeepTheirMessageAndKind(t *testing.T) {
+	tests := []struct {
+		kind     string
+		want     error
+		contains string
+	}{
+		{"format", storage.ErrFormat, "format version 9"},
+		{"locked", storage.ErrUnavailable, "openplugin: database locked"},
+		{"plain", nil, "openplugin: disk on fire"},
 	}
-	e, err := storageplugin.Open(t.Context(), bin(t, "ankurah-storage-bolt"), storageplugin.WithArgs(path))
-	if err == nil {
-		_ = e.Close()
-		t.Fatal("Open of a bolt plugin on a file that is not a bolt database succeeded")
-	}
-	if !errors.Is(err, storage.ErrFormat) {
-		t.Fatalf("Open = %v, want an error wrapping storage.ErrFormat", err)
+	for _, tt := range tests {
+		t.Run(tt.kind, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "data")
+			e, err := storageplugin.Open(t.Context(), bin(t, "openplugin"), storageplugin.WithArgs(file, tt.kind))
+			if err == nil {
+				_ = e.Close()
+				t.Fatal("Open of an engine that fails to open succeeded")
+			}
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("Open = %v, want an error wrapping %v", err, tt.want)
+			}
+			if errors.Is(err, storageplugin.ErrUnavailable) {
+				t.Errorf("Open = %v: the engine's open error came back as the plugin process being unavailable", err)
+			}
+			if !strings.Contains(err.Error(), tt.contains) {
+				t.Errorf("Open = %q, want the engine's own message (%q)", err, tt.contains)
+			}
+		})
 	}
 }
 

@@ -3,6 +3,9 @@ package storageplugin_test
 import (
 	"context"
 	"crypto/sha256"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/ankurah/ankurah-go/core/entity"
@@ -54,4 +57,17 @@ func collection(t *testing.T, e storage.Engine, name string) storage.Collection 
 		t.Fatalf("Collection(%q): %v", name, err)
 	}
 	return c
+}
+
+// execOutput runs a program with this process's environment minus the
+// plugin cookie, as a user would by hand, and returns its combined output.
+func execOutput(path string, args ...string) (string, error) {
+	cmd := exec.Command(path, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, storageplugin.MagicCookieKey+"=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }

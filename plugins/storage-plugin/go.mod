@@ -8,7 +8,6 @@ replace github.com/ankurah/ankurah-go/core => ../../core
 
 require (
 	github.com/ankurah/ankurah-go/conformance v0.0.0-00010101000000-000000000000
-	github.com/ankurah/ankurah-go/plugins/storage-bolt v0.0.0-00010101000000-000000000000
 	github.com/fxamacker/cbor/v2 v2.10.0
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/go-plugin v1.8.0
@@ -28,8 +27,8 @@ require (
 	github.com/mattn/go-isatty v0.0.17 // indirect
 	github.com/oklog/run v1.1.0 // indirect
 	github.com/oklog/ulid/v2 v2.1.2 // indirect
+	github.com/stretchr/testify v1.11.1 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
-	go.etcd.io/bbolt v1.5.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.4 // indirect
 	golang.org/x/exp v0.0.0-20240823005443-9b4947da3948 // indirect
 	golang.org/x/net v0.57.0 // indirect
@@ -40,4 +39,3 @@ require (
 
 replace github.com/ankurah/ankurah-go/conformance => ../../conformance
 
-replace github.com/ankurah/ankurah-go/plugins/storage-bolt => ../storage-bolt

@@ -17,11 +17,11 @@ var bins = map[string]string{}
 // pluginPackages are the plugins the tests run, built once per test process.
 var pluginPackages = []string{
 	"./cmd/ankurah-storage-memory",
-	"./cmd/ankurah-storage-bolt",
 	"./examples/ankurah-storage-example",
 	"./testdata/hangplugin",
 	"./testdata/wrongplugin",
 	"./testdata/futureplugin",
+	"./testdata/openplugin",
 }
 
 // hostEnv makes the test binary act as a host that opens the plugin the

@@ -10,26 +10,26 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
-
 	"github.com/ankurah/ankurah-go/core/storage"
-	storagev1 "github.com/ankurah/ankurah-go/plugins/storage-plugin/proto/storage/v1"
 )
 
 // Option configures Open.
 type Option func(*options)
 
 type options struct {
-	args         []string
-	env          []string
-	logger       *slog.Logger
-	callTimeout  time.Duration
-	startTimeout time.Duration
+	args            []string
+	env             []string
+	logger          *slog.Logger
+	callTimeout     time.Duration
+	startTimeout    time.Duration
+	versions        []int
+	restartAttempts int
+	restartBackoff  time.Duration
 }
 
 // WithArgs passes command-line arguments to the plugin binary (a bolt
@@ -40,123 +40,82 @@ func WithArgs(args ...string) Option { return func(o *options) { o.args = append
 // which otherwise inherits the host's environment.
 func WithEnv(env ...string) Option { return func(o *options) { o.env = append(o.env, env...) } }
 
-// WithLogger sets the logger that receives go-plugin's logs and every line
-// the plugin writes to stderr (default slog.Default()).
+// WithLogger sets the logger that receives go-plugin's logs, every line the
+// plugin writes to stderr and the host's restarts (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithCallTimeout bounds every call whose context has no deadline, so a hung
 // plugin cannot hang its host forever (default: no bound beyond the context).
+// A change feed's Follow is not bounded.
 func WithCallTimeout(d time.Duration) Option { return func(o *options) { o.callTimeout = d } }
 
 // WithStartTimeout bounds how long the plugin may take to start and
 // complete the handshake (default one minute, or the context's deadline if sooner).
 func WithStartTimeout(d time.Duration) Option { return func(o *options) { o.startTimeout = d } }
 
+// WithRestart sets how a host heals a plugin process that died: up to
+// attempts starts, the first at once, then after backoff, doubling up to
+// maxBackoff between attempts (default 5 attempts, 100ms, at most 5s).
+// attempts 0 turns restarting off: the engine then stays unavailable.
+func WithRestart(attempts int, backoff time.Duration) Option {
+	return func(o *options) { o.restartAttempts, o.restartBackoff = attempts, backoff }
+}
+
+// WithProtocolVersions limits the protocol versions the host offers in the
+// handshake (default every version this package speaks, 1 to
+// ProtocolVersion): a way to check that a plugin still serves an older host.
+func WithProtocolVersions(versions ...int) Option {
+	return func(o *options) { o.versions = append([]int(nil), versions...) }
+}
+
+// maxBackoff bounds the wait between two restart attempts.
+const maxBackoff = 5 * time.Second
+
 // Open starts the plugin binary at path, negotiates the protocol and returns
 // its engine. The engine behaves like the engine the plugin serves, errors
-// included; Close closes that engine and ends the process. If the process
-// dies, calls fail with ErrUnavailable and the engine must be reopened,
-// which starts a fresh process.
+// included, and implements the same optional interfaces (storage.Indexer,
+// Clearer, CollectionLooker, CollectionLister, Explainer, Repairer,
+// ChangeFeed; a plugin of protocol version 1 can only declare Indexer). It
+// also implements storage.Healther. Close closes that engine and ends the
+// process. It is safe for concurrent use.
+//
+// If the process dies the engine heals: it starts the binary again and
+// reopens the engine (WithRestart), logging each attempt. Calls made until
+// then fail at once with an error wrapping ErrUnavailable (and so
+// storage.ErrUnavailable): retry them later. If every attempt fails, the
+// next call starts another round.
 //
 // A plugin that speaks no protocol version this host speaks fails with
-// ErrIncompatible and a message naming both versions.
+// ErrIncompatible and a message naming both versions. An engine that fails
+// to open fails Open with its own error (errors.Is(err, storage.ErrFormat)).
 func Open(ctx context.Context, path string, opts ...Option) (storage.Engine, error) {
-	o := options{logger: slog.Default(), startTimeout: time.Minute}
+	o := options{logger: slog.Default(), startTimeout: time.Minute, restartAttempts: 5, restartBackoff: 100 * time.Millisecond}
+	for v := 1; v <= ProtocolVersion; v++ {
+		o.versions = append(o.versions, v)
+	}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < o.startTimeout {
-		o.startTimeout = max(time.Until(dl), time.Millisecond)
-	}
-	abs, err := filepath.Abs(path)
+	abs, err := absPath(path)
 	if err != nil {
-		return nil, fmt.Errorf("storageplugin: plugin path %q: %w", path, err)
+		return nil, err
 	}
-	name := filepath.Base(abs)
-	logger := o.logger.With("plugin", name)
-	cmd := exec.Command(abs, o.args...)
-	cmd.Env = append(cmd.Environ(), o.env...)
-	stdout, stderr := lineLogger(logger, "stdout"), lineLogger(logger, "stderr")
-	tail := &tailBuffer{max: 2048}
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig: Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{
-			ProtocolVersion: {pluginName: &grpcPlugin{}},
-		},
-		Cmd:              cmd,
-		Stderr:           tail,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Logger:           newHCLogAdapter(o.logger),
-		StartTimeout:     o.startTimeout,
-		SyncStdout:       stdout,
-		SyncStderr:       stderr,
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(maxMessageSize), grpc.MaxCallSendMsgSize(maxMessageSize))},
-	})
-
-	type started struct {
-		rpc plugin.ClientProtocol
-		err error
-	}
-	done := make(chan started, 1)
-	go func() {
-		rpc, err := client.Client()
-		done <- started{rpc, err}
-	}()
-	kill := func() {
-		client.Kill()
-		_ = stdout.Close()
-		_ = stderr.Close()
-	}
-	var st started
-	select {
-	case st = <-done:
-	case <-ctx.Done():
-		kill()
-		<-done
-		return nil, fmt.Errorf("storageplugin: starting %s: %w", abs, context.Cause(ctx))
-	}
-	if st.err != nil {
-		kill()
-		return nil, startError(abs, st.err, tail.String())
-	}
-	raw, err := st.rpc.Dispense(pluginName)
+	logger := o.logger.With("plugin", filepath.Base(abs))
+	p, err := startProcess(ctx, abs, &o, logger)
 	if err != nil {
-		kill()
-		return nil, fmt.Errorf("%w: %s: %v", ErrProtocol, abs, err)
+		return nil, err
 	}
-	e := &hostEngine{
-		path:        abs,
-		client:      client,
-		kill:        kill,
-		rpc:         raw.(storagev1.StorageClient),
-		logger:      logger,
-		callTimeout: o.callTimeout,
-	}
-	cctx, cancel := e.callCtx(ctx)
-	desc, err := e.rpc.Describe(cctx, &storagev1.DescribeRequest{})
-	cancel()
-	if err != nil {
-		kill()
-		return nil, e.fromStatus(cctx, "Describe", err)
-	}
-	e.candidatesOnly = desc.CandidatesOnly
-	logger.Debug("storage plugin started", "engine", desc.Engine, "protocol", client.NegotiatedVersion(),
-		"candidates_only", desc.CandidatesOnly, "indexer", desc.Indexer)
-	if desc.Indexer {
-		return &hostIndexer{e}, nil
-	}
-	return e, nil
+	return newHostEngine(abs, o, logger, p), nil
 }
 
 var pluginVersionRE = regexp.MustCompile(`Plugin version: (\d+)`)
 
 // startError explains why a plugin did not start, with the end of what it
 // wrote to stderr (a usage message, a panic).
-func startError(path string, err error, stderr string) error {
+func startError(path string, err error, stderr string, versions []int) error {
 	if m := pluginVersionRE.FindStringSubmatch(err.Error()); m != nil {
-		return fmt.Errorf("%w: %s speaks storage plugin protocol version %s; this host speaks version %d",
-			ErrIncompatible, path, m[1], ProtocolVersion)
+		return fmt.Errorf("%w: %s speaks storage plugin protocol version %s; this host speaks version %s",
+			ErrIncompatible, path, m[1], versionList(versions))
 	}
 	var exitErr *exec.Error
 	if errors.As(err, &exitErr) {
@@ -168,6 +127,15 @@ func startError(path string, err error, stderr string) error {
 			ErrUnavailable, path, strings.TrimSuffix(strings.TrimSpace(first), ":"), stderr)
 	}
 	return fmt.Errorf("%w: starting %s: %v (is it a storage plugin built with storageplugin.Serve?)", ErrUnavailable, path, err)
+}
+
+// versionList prints versions as "1 or 2".
+func versionList(vs []int) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = strconv.Itoa(v)
+	}
+	return strings.Join(s, " or ")
 }
 
 // tailBuffer keeps the last max bytes written to it.

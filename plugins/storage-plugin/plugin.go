@@ -17,6 +17,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -25,12 +28,14 @@ import (
 
 	"github.com/ankurah/ankurah-go/core/storage"
 	storagev1 "github.com/ankurah/ankurah-go/plugins/storage-plugin/proto/storage/v1"
+	storagev2 "github.com/ankurah/ankurah-go/plugins/storage-plugin/proto/storage/v2"
 )
 
 // ProtocolVersion is the newest storage plugin protocol this package speaks
-// (proto/storage/v1). Hosts and plugins negotiate the highest version both
-// speak during the go-plugin handshake.
-const ProtocolVersion = 1
+// (proto/storage/v2); it also speaks every older one, down to 1. Hosts and
+// plugins negotiate the highest version both speak during the go-plugin
+// handshake.
+const ProtocolVersion = 2
 
 // The magic cookie: a plugin refuses to start unless its host set it, so a
 // user who runs a plugin binary by hand gets an explanation instead of a
@@ -53,19 +58,27 @@ var Handshake = plugin.HandshakeConfig{
 	MagicCookieValue: MagicCookieValue,
 }
 
-// grpcPlugin is the go-plugin glue of protocol version 1.
+// grpcPlugin is the go-plugin glue of one protocol version.
 type grpcPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
-	engine storage.Engine // plugin side only
+	version int
+	engine  storage.Engine // plugin side only
 }
 
 func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	storagev1.RegisterStorageServer(s, newServer(p.engine, fmt.Sprintf("%T", p.engine)))
+	srv := newServer(p.engine, fmt.Sprintf("%T", p.engine), p.version)
+	if p.version == 1 {
+		storagev1.RegisterStorageServer(s, serverV1{server: srv})
+	} else {
+		storagev2.RegisterStorageServer(s, serverV2{server: srv})
+	}
 	return nil
 }
 
+// GRPCClient returns the connection: the host makes the client of the
+// version the handshake negotiated.
 func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return storagev1.NewStorageClient(c), nil
+	return c, nil
 }
 
 // Serve serves engine to the host that started this process and returns
@@ -79,11 +92,19 @@ func Serve(engine storage.Engine) {
 }
 
 // ServeFunc is Serve for an engine that may fail to open (a database file in
-// a newer format, a locked file): open runs after logging is set up, and if
-// it fails the host's Open fails with its error, sentinels intact
-// (errors.Is(err, storage.ErrFormat)).
+// a newer format, a locked file): open runs once a host is known to have
+// started the process and logging is set up, and if it fails the host's Open
+// fails with its error, message and sentinels intact (errors.Is(err,
+// storage.ErrFormat)). Run by hand, the process explains that it is a plugin
+// and exits with status 1 before calling open, so it creates nothing.
 func ServeFunc(open func(ctx context.Context) (storage.Engine, error)) {
 	stderr := os.Stderr // go-plugin redirects os.Stderr; logs go to the real one
+	if os.Getenv(MagicCookieKey) != MagicCookieValue {
+		fmt.Fprintf(stderr, "%s is an ankurah storage plugin: a host starts it (storageplugin.Open,\n"+
+			"ankurah serve --storage 'plugin:///path/to/it?arg=…', ankurah-conformance storage --plugin);\n"+
+			"it does nothing when run by hand.\n", filepath.Base(os.Args[0]))
+		os.Exit(1)
+	}
 	slog.SetDefault(slog.New(pluginLogHandler(stderr)))
 	engine, err := open(context.Background())
 	if err != nil {
@@ -92,10 +113,8 @@ func ServeFunc(open func(ctx context.Context) (storage.Engine, error)) {
 	}
 	go exitWithHost(os.Getppid(), engine)
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{
-			ProtocolVersion: {pluginName: &grpcPlugin{engine: engine}},
-		},
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: servedVersions(engine),
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			opts = append(opts, grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize))
 			return grpc.NewServer(opts...)
@@ -111,6 +130,31 @@ func ServeFunc(open func(ctx context.Context) (storage.Engine, error)) {
 	// for bolt). It may already be closed.
 	_ = engine.Close()
 }
+
+// servedVersions are the protocol versions a plugin offers: every version
+// this package speaks, or those ANKURAH_STORAGE_PLUGIN_VERSIONS lists
+// (comma-separated), so a test can stand in for a plugin built before a
+// version existed.
+func servedVersions(engine storage.Engine) map[int]plugin.PluginSet {
+	out := map[int]plugin.PluginSet{}
+	for v := 1; v <= ProtocolVersion; v++ {
+		out[v] = plugin.PluginSet{pluginName: &grpcPlugin{version: v, engine: engine}}
+	}
+	if only := os.Getenv(VersionsEnv); only != "" {
+		keep := map[int]plugin.PluginSet{}
+		for _, f := range strings.Split(only, ",") {
+			if v, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && out[v] != nil {
+				keep[v] = out[v]
+			}
+		}
+		out = keep
+	}
+	return out
+}
+
+// VersionsEnv, when set in a plugin's environment (WithEnv), limits the
+// protocol versions the plugin serves to those it lists, comma-separated.
+const VersionsEnv = "ANKURAH_STORAGE_PLUGIN_VERSIONS"
 
 // failedEngine is served in place of an engine that failed to open: the
 // host's Describe, and so its Open, fails with the open error.

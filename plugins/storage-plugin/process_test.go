@@ -19,7 +19,6 @@ import (
 
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/query"
-	"github.com/ankurah/ankurah-go/core/storage"
 	storageplugin "github.com/ankurah/ankurah-go/plugins/storage-plugin"
 )
 
@@ -50,44 +49,6 @@ func childPIDs(t testing.TB, binary string) []int {
 		}
 	}
 	return pids
-}
-
-func TestCrash_CallsFailAndReopeningStartsAFreshProcess(t *testing.T) {
-	ctx := context.Background()
-	path := bin(t, "ankurah-storage-memory")
-	e := open(t, "ankurah-storage-memory")
-	c := collection(t, e, "album")
-	ev, st := created("album", "a", nil)
-	if err := e.Apply(ctx, createBatch(ev, st)); err != nil {
-		t.Fatalf("Apply: %v", err)
-	}
-	pids := childPIDs(t, path)
-	if len(pids) != 1 {
-		t.Fatalf("found %d plugin processes, want 1", len(pids))
-	}
-	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
-		t.Fatalf("kill: %v", err)
-	}
-
-	callCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	_, err := c.GetState(callCtx, st.ID)
-	if !errors.Is(err, storageplugin.ErrUnavailable) {
-		t.Fatalf("GetState after the plugin died = %v, want storageplugin.ErrUnavailable", err)
-	}
-	if callCtx.Err() != nil {
-		t.Fatalf("GetState after the plugin died waited for its deadline: %v", err)
-	}
-	// Every later call fails the same way, without waiting.
-	if err := e.Apply(callCtx, createBatch(ev, st)); !errors.Is(err, storageplugin.ErrUnavailable) {
-		t.Fatalf("Apply after the plugin died = %v, want storageplugin.ErrUnavailable", err)
-	}
-
-	fresh := open(t, "ankurah-storage-memory")
-	_, err = collection(t, fresh, "album").GetState(ctx, st.ID)
-	if !errors.Is(err, storage.ErrNotFound) {
-		t.Fatalf("GetState in a fresh memory plugin = %v, want storage.ErrNotFound", err)
-	}
 }
 
 // records is a slog handler that keeps what it is given.
@@ -155,7 +116,7 @@ func TestOpen_RefusesIncompatibleProtocolVersion(t *testing.T) {
 	if !errors.Is(err, storageplugin.ErrIncompatible) {
 		t.Fatalf("Open of a protocol-99 plugin = %v, want storageplugin.ErrIncompatible", err)
 	}
-	for _, want := range []string{"version 99", "version " + strconv.Itoa(storageplugin.ProtocolVersion)} {
+	for _, want := range []string{"version 99", "version 1 or " + strconv.Itoa(storageplugin.ProtocolVersion)} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
 		}

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"sync"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/storage"
 	storagev1 "github.com/ankurah/ankurah-go/plugins/storage-plugin/proto/storage/v1"
+	storagev2 "github.com/ankurah/ankurah-go/plugins/storage-plugin/proto/storage/v2"
 )
 
 // Streamed reads are cut into chunks of at most chunkItems items or about
@@ -27,19 +31,51 @@ type CandidatesOnly interface {
 	FetchStatesCandidatesOnly() bool
 }
 
-// server adapts a storage.Engine to the gRPC service.
+// server adapts a storage.Engine to the calls both protocol versions share
+// (serverV1 and serverV2 add the rest).
 type server struct {
-	storagev1.UnimplementedStorageServer
-	engine storage.Engine
-	name   string
+	engine  storage.Engine
+	name    string
+	version int
 
 	mu          sync.Mutex
 	collections map[string]storage.Collection
 }
 
-func newServer(engine storage.Engine, name string) *server {
-	return &server{engine: engine, name: name, collections: map[string]storage.Collection{}}
+func newServer(engine storage.Engine, name string, version int) *server {
+	return &server{engine: engine, name: name, version: version, collections: map[string]storage.Collection{}}
 }
+
+// status is the error a call returns to a host of the server's version.
+func (s *server) status(err error) error { return toStatus(err, s.version) }
+
+// The unimplemented servers sit one level deeper than *server, so the
+// server's methods win and only what it lacks answers UNIMPLEMENTED.
+type (
+	unimplementedV1 struct {
+		storagev1.UnimplementedStorageServer
+	}
+	unimplementedV2 struct {
+		storagev2.UnimplementedStorageServer
+	}
+)
+
+// serverV1 serves protocol version 1.
+type serverV1 struct {
+	*server
+	unimplementedV1
+}
+
+// serverV2 serves protocol version 2.
+type serverV2 struct {
+	*server
+	unimplementedV2
+}
+
+var (
+	_ storagev1.StorageServer = serverV1{}
+	_ storagev2.StorageServer = serverV2{}
+)
 
 func (s *server) collection(ctx context.Context, name string) (storage.Collection, error) {
 	s.mu.Lock()
@@ -55,21 +91,30 @@ func (s *server) collection(ctx context.Context, name string) (storage.Collectio
 	return c, nil
 }
 
-func (s *server) Describe(context.Context, *storagev1.DescribeRequest) (*storagev1.DescribeResponse, error) {
+func (s *server) candidatesOnly() bool {
+	c, ok := s.engine.(CandidatesOnly)
+	return ok && c.FetchStatesCandidatesOnly()
+}
+
+func (s serverV1) Describe(context.Context, *storagev1.DescribeRequest) (*storagev1.DescribeResponse, error) {
 	if f, ok := s.engine.(failedEngine); ok {
-		return nil, toStatus(f.err)
+		return nil, s.status(f.err)
 	}
-	resp := &storagev1.DescribeResponse{Engine: s.name}
-	if c, ok := s.engine.(CandidatesOnly); ok {
-		resp.CandidatesOnly = c.FetchStatesCandidatesOnly()
-	}
+	resp := &storagev1.DescribeResponse{Engine: s.name, CandidatesOnly: s.candidatesOnly()}
 	_, resp.Indexer = s.engine.(storage.Indexer)
 	return resp, nil
 }
 
+func (s serverV2) Describe(context.Context, *storagev2.DescribeRequest) (*storagev2.DescribeResponse, error) {
+	if f, ok := s.engine.(failedEngine); ok {
+		return nil, s.status(f.err)
+	}
+	return &storagev2.DescribeResponse{Engine: s.name, CandidatesOnly: s.candidatesOnly(), Capabilities: engineCaps(s.engine).names()}, nil
+}
+
 func (s *server) OpenCollection(ctx context.Context, req *storagev1.OpenCollectionRequest) (*storagev1.OpenCollectionResponse, error) {
 	if _, err := s.collection(ctx, req.Collection); err != nil {
-		return nil, toStatus(err)
+		return nil, s.status(err)
 	}
 	return &storagev1.OpenCollectionResponse{}, nil
 }
@@ -79,23 +124,23 @@ func (s *server) Apply(ctx context.Context, req *storagev1.ApplyRequest) (*stora
 	for i, raw := range req.Events {
 		e, err := event.Decode(raw)
 		if err != nil {
-			return nil, toStatus(fmt.Errorf("%w: batch event %d: %v", storage.ErrInvalid, i, err))
+			return nil, s.status(fmt.Errorf("%w: batch event %d: %v", storage.ErrInvalid, i, err))
 		}
 		b.Events[i] = e
 	}
 	for i, w := range req.States {
 		st, err := entity.Decode(w.State)
 		if err != nil {
-			return nil, toStatus(fmt.Errorf("%w: batch state %d: %v", storage.ErrInvalid, i, err))
+			return nil, s.status(fmt.Errorf("%w: batch state %d: %v", storage.ErrInvalid, i, err))
 		}
 		exp, err := decodeClock(w.Expected)
 		if err != nil {
-			return nil, toStatus(fmt.Errorf("%w: batch state %d expected head: %v", storage.ErrInvalid, i, err))
+			return nil, s.status(fmt.Errorf("%w: batch state %d expected head: %v", storage.ErrInvalid, i, err))
 		}
 		b.States[i] = storage.StateWrite{State: st, Expected: exp}
 	}
 	if err := s.engine.Apply(ctx, b); err != nil {
-		return nil, toStatus(err)
+		return nil, s.status(err)
 	}
 	return &storagev1.ApplyResponse{}, nil
 }
@@ -103,19 +148,19 @@ func (s *server) Apply(ctx context.Context, req *storagev1.ApplyRequest) (*stora
 func (s *server) GetState(ctx context.Context, req *storagev1.GetStateRequest) (*storagev1.GetStateResponse, error) {
 	eid, err := id.EntityFromBytes(req.Entity)
 	if err != nil {
-		return nil, toStatus(fmt.Errorf("%w: entity id: %v", storage.ErrInvalid, err))
+		return nil, s.status(fmt.Errorf("%w: entity id: %v", storage.ErrInvalid, err))
 	}
 	c, err := s.collection(ctx, req.Collection)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, s.status(err)
 	}
 	st, err := c.GetState(ctx, eid)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, s.status(err)
 	}
 	raw, err := st.Encode()
 	if err != nil {
-		return nil, toStatus(fmt.Errorf("encode state %s: %w", st.ID, err))
+		return nil, s.status(fmt.Errorf("encode state %s: %w", st.ID, err))
 	}
 	return &storagev1.GetStateResponse{State: raw}, nil
 }
@@ -124,17 +169,17 @@ func (s *server) FetchStates(req *storagev1.FetchStatesRequest, stream storagev1
 	ctx := stream.Context()
 	sel, err := DecodeSelection(req.Selection)
 	if err != nil {
-		return toStatus(err)
+		return s.status(err)
 	}
 	c, err := s.collection(ctx, req.Collection)
 	if err != nil {
-		return toStatus(err)
+		return s.status(err)
 	}
 	states, err := c.FetchStates(ctx, sel)
 	if err != nil {
-		return toStatus(err)
+		return s.status(err)
 	}
-	return toStatus(sendChunks(states, func(st entity.State) ([]byte, error) { return st.Encode() },
+	return s.status(sendChunks(states, func(st entity.State) ([]byte, error) { return st.Encode() },
 		func(chunk [][]byte) error { return stream.Send(&storagev1.StatesChunk{States: chunk}) }))
 }
 
@@ -143,39 +188,39 @@ func (s *server) GetEvents(req *storagev1.GetEventsRequest, stream storagev1.Sto
 	ids := make([]id.EventID, len(req.Ids))
 	for i, raw := range req.Ids {
 		if len(raw) != len(ids[i]) {
-			return toStatus(fmt.Errorf("%w: event id %d of %d bytes, want %d", storage.ErrInvalid, i, len(raw), len(ids[i])))
+			return s.status(fmt.Errorf("%w: event id %d of %d bytes, want %d", storage.ErrInvalid, i, len(raw), len(ids[i])))
 		}
 		copy(ids[i][:], raw)
 	}
 	c, err := s.collection(ctx, req.Collection)
 	if err != nil {
-		return toStatus(err)
+		return s.status(err)
 	}
 	evs, err := c.GetEvents(ctx, ids)
 	if err != nil {
-		return toStatus(err)
+		return s.status(err)
 	}
-	return toStatus(sendEvents(evs, stream))
+	return s.status(s.sendEvents(evs, stream))
 }
 
 func (s *server) EntityEvents(req *storagev1.EntityEventsRequest, stream storagev1.Storage_EntityEventsServer) error {
 	ctx := stream.Context()
 	eid, err := id.EntityFromBytes(req.Entity)
 	if err != nil {
-		return toStatus(fmt.Errorf("%w: entity id: %v", storage.ErrInvalid, err))
+		return s.status(fmt.Errorf("%w: entity id: %v", storage.ErrInvalid, err))
 	}
 	c, err := s.collection(ctx, req.Collection)
 	if err != nil {
-		return toStatus(err)
+		return s.status(err)
 	}
 	evs, err := c.EntityEvents(ctx, eid)
 	if err != nil {
-		return toStatus(err)
+		return s.status(err)
 	}
-	return toStatus(sendEvents(evs, stream))
+	return s.status(s.sendEvents(evs, stream))
 }
 
-func sendEvents(evs []event.Event, stream interface {
+func (s *server) sendEvents(evs []event.Event, stream interface {
 	Send(*storagev1.EventsChunk) error
 }) error {
 	return sendChunks(evs, func(e event.Event) ([]byte, error) { return e.Encode() },
@@ -213,17 +258,17 @@ func sendChunks[T any](items []T, encode func(T) ([]byte, error), send func([][]
 func (s *server) DeclareIndex(ctx context.Context, req *storagev1.DeclareIndexRequest) (*storagev1.DeclareIndexResponse, error) {
 	ix, ok := s.engine.(storage.Indexer)
 	if !ok {
-		return s.UnimplementedStorageServer.DeclareIndex(ctx, req)
+		return nil, status.Error(codes.Unimplemented, "the engine does not implement storage.Indexer")
 	}
 	if err := ix.DeclareIndex(ctx, storage.Index{Collection: req.Collection, Property: req.Property}); err != nil {
-		return nil, toStatus(err)
+		return nil, s.status(err)
 	}
 	return &storagev1.DeclareIndexResponse{}, nil
 }
 
 func (s *server) Close(context.Context, *storagev1.CloseRequest) (*storagev1.CloseResponse, error) {
 	if err := s.engine.Close(); err != nil {
-		return nil, toStatus(err)
+		return nil, s.status(err)
 	}
 	return &storagev1.CloseResponse{}, nil
 }

@@ -39,5 +39,3 @@ replace github.com/ankurah/ankurah-go/conformance => ../..
 replace github.com/ankurah/ankurah-go/core => ../../../core
 
 replace github.com/ankurah/ankurah-go/plugins/storage-plugin => ../../../plugins/storage-plugin
-
-replace github.com/ankurah/ankurah-go/plugins/storage-bolt => ../../../plugins/storage-bolt
