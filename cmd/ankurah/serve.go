@@ -89,7 +89,18 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	} else {
 		slog.Warn("no --policy: every caller may read and write everything")
 	}
-	node, err := core.NewNode(ctx, engine, agent, core.WithLimits(lim))
+	nodeOpts := []core.Option{core.WithLimits(lim)}
+	if sharable(*storageURL) {
+		// Several servers may share this store: follow its change feed so
+		// each hears of the others' commits.
+		if _, ok := engine.(storage.ChangeFeed); ok {
+			nodeOpts = append(nodeOpts, core.WithSharedStorage())
+			slog.Info("following the storage's change feed: servers sharing this store see each other's commits live")
+		} else {
+			slog.Warn("this storage can be shared by several servers, but its engine has no change feed: run one server per store, or live queries miss other servers' commits")
+		}
+	}
+	node, err := core.NewNode(ctx, engine, agent, nodeOpts...)
 	if err != nil {
 		return err
 	}
@@ -158,4 +169,15 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		return nil
 	}
+}
+
+// sharable reports whether a storage URL names a store several server
+// processes can open at once (a database server, not a file or memory).
+func sharable(url string) bool {
+	for _, p := range []string{"postgres://", "postgresql://", "tikv://"} {
+		if strings.HasPrefix(url, p) {
+			return true
+		}
+	}
+	return false
 }
