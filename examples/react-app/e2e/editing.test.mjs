@@ -218,6 +218,9 @@ describe("example app forms in Chromium", { skip: missing }, () => {
     await album(a, "Made Offline").waitFor({ timeout: WAIT });
     assert.match(await badge.textContent(), /will sync when the connection is back/);
     await screenshot(a, "offline-badge-1280");
+    await a.setViewportSize({ width: 390, height: 844 });
+    await screenshot(a, "offline-badge-390");
+    await a.setViewportSize({ width: 1280, height: 720 });
     assert.equal(await album(b, "Made Offline").count(), 0, "b cannot see a's offline edits yet");
 
     await server.start(); // same port, same bolt file

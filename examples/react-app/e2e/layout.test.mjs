@@ -26,14 +26,10 @@ const albums = [
   { name: "Kind of Blue", artist: "Miles Davis", year: 1959 },
 ];
 
-/** A page at the given viewport, loaded and showing every album. */
-async function open(browser, server, width, height) {
-  const page = await (await browser.newContext({ viewport: { width, height } })).newPage();
-  page.on("pageerror", (e) => console.error("page error:", e.message));
-  await page.goto(server.url + "/");
+/** Waits until page shows every album. */
+async function ready(page) {
   await page.locator('[data-testid=connection][data-state="connected"]').waitFor({ timeout: WAIT });
   await page.locator(`[data-testid=count]:text-is("${albums.length} albums")`).waitFor({ timeout: WAIT });
-  return page;
 }
 
 /** How far the page scrolls sideways past the viewport (0 when it does not). */
@@ -42,15 +38,16 @@ function overflow(page) {
 }
 
 describe("example app layout in Chromium", { skip: missing }, () => {
-  let server, browser;
+  let server, browser, page;
 
   before(async () => {
     server = await Server.start();
     browser = await launchBrowser();
-    const seed = await (await browser.newContext()).newPage();
-    await seed.goto(server.url + "/");
-    await seed.locator('[data-testid=connection][data-state="connected"]').waitFor({ timeout: WAIT });
-    await seed.evaluate(async (list) => {
+    page = await (await browser.newContext()).newPage();
+    page.on("pageerror", (e) => console.error("page error:", e.message));
+    await page.goto(server.url + "/");
+    await page.locator('[data-testid=connection][data-state="connected"]').waitFor({ timeout: WAIT });
+    await page.evaluate(async (list) => {
       const c = globalThis.ankurahClient;
       await c.transaction((trx) => {
         for (const { notes, ...values } of list) {
@@ -59,7 +56,7 @@ describe("example app layout in Chromium", { skip: missing }, () => {
         }
       });
     }, albums);
-    await seed.context().close();
+    await ready(page);
   });
 
   after(async () => {
@@ -68,7 +65,7 @@ describe("example app layout in Chromium", { skip: missing }, () => {
   });
 
   test("a page load requests nothing that fails, and the favicon is served", async () => {
-    const page = await (await browser.newContext()).newPage();
+    const page = await (await browser.newContext()).newPage(); // a first visit: nothing cached
     const failed = [];
     let favicon;
     page.on("response", (r) => {
@@ -78,8 +75,7 @@ describe("example app layout in Chromium", { skip: missing }, () => {
     page.on("requestfailed", (r) => failed.push(`${r.failure()?.errorText} ${r.url()}`));
     const faviconLoaded = page.waitForResponse((r) => new URL(r.url()).pathname === "/favicon.svg", { timeout: WAIT });
     await page.goto(server.url + "/");
-    await page.locator('[data-testid=connection][data-state="connected"]').waitFor({ timeout: WAIT });
-    await page.locator(`[data-testid=count]:text-is("${albums.length} albums")`).waitFor({ timeout: WAIT });
+    await ready(page);
     const r = await faviconLoaded;
     await page.waitForLoadState("networkidle");
     assert.equal(r.status(), 200);
@@ -91,7 +87,7 @@ describe("example app layout in Chromium", { skip: missing }, () => {
 
   for (const width of [360, 390]) {
     test(`nothing scrolls sideways at ${width} px, while reading, adding, renaming or deleting`, async () => {
-      const page = await open(browser, server, width, 800);
+      await page.setViewportSize({ width, height: 800 });
       assert.equal(await overflow(page), 0, "the list");
 
       await page.getByTestId("new-name").fill("No year");
@@ -110,13 +106,16 @@ describe("example app layout in Chromium", { skip: missing }, () => {
       assert.equal(await overflow(page), 0, "a rename and a delete confirmation open");
 
       if (width === 390) await screenshot(page, "layout-phone-390-editing");
-      await page.context().close();
+      await long.getByTestId("cancel-edit").click();
+      await album(page, LONG).getByTestId("cancel-delete").click();
+      await page.getByTestId("new-name").fill("");
+      await page.getByTestId("new-year").fill("");
     });
   }
 
   test("buttons keep their size beside a name that wraps", async () => {
     for (const width of [1280, 390]) {
-      const page = await open(browser, server, width, 800);
+      await page.setViewportSize({ width, height: 800 });
       const box = (name, id) => album(page, name).getByTestId(id).boundingBox();
       const title = await album(page, LONG).getByTestId("album-name").boundingBox();
       const short = await album(page, "Blue").getByTestId("album-name").boundingBox();
@@ -129,7 +128,6 @@ describe("example app layout in Chromium", { skip: missing }, () => {
           assert.equal(Math.round(b.width), Math.round(s.width), `${id} beside "${name}" at ${width} px: width`);
         }
       }
-      await page.context().close();
     }
   });
 
@@ -138,11 +136,11 @@ describe("example app layout in Chromium", { skip: missing }, () => {
       [1280, 800, "layout-desktop-1280"],
       [390, 844, "layout-phone-390"],
     ]) {
-      const page = await open(browser, server, width, height);
+      await page.setViewportSize({ width, height });
       await album(page, "OK Computer").locator('[data-testid=notes]').waitFor({ timeout: WAIT });
       assert.equal(await overflow(page), 0);
+      await page.evaluate(() => document.activeElement?.blur());
       await screenshot(page, name);
-      await page.context().close();
     }
   });
 });
