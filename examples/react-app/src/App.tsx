@@ -261,7 +261,7 @@ function AlbumRow({ client, album, onError }: { client: Client; album: Entity<Al
   const editing = draft !== undefined;
   const nameId = `album-${album.id}-name`;
   return (
-    <li data-testid="album" data-name={v.name} data-notes={v.notes ?? ""} className="album" aria-labelledby={nameId}>
+    <li data-testid="album" data-name={v.name} data-notes={v.notes ?? ""} className="album">
       <div className={`album-head${editing ? " is-editing" : ""}`}>
         <span className="album-year">{v.year}</span>
         {editing ? (
@@ -295,7 +295,7 @@ function AlbumRow({ client, album, onError }: { client: Client; album: Entity<Al
           </div>
         ) : (
           <div className="album-title" data-testid="album-name" onDoubleClick={startRename}>
-            <strong id={nameId}>{v.name}</strong>
+            <strong>{v.name}</strong>
             {v.artist && <span className="album-artist">{v.artist}</span>}
           </div>
         )}
