@@ -29,7 +29,7 @@ import (
 // which live queries ignore.
 //
 // The log keeps its last logRetain entries (at most logRetainStates states
-// in all); a reader slower than that reads again (and, after a few tries,
+// and about logRetainBytes in all); a reader slower than that reads again (and, after a few tries,
 // reads with publication paused). The same publish step is where a storage
 // change feed (storage.ChangeFeed) hands in batches other processes wrote.
 type changeLog struct {
@@ -37,6 +37,7 @@ type changeLog struct {
 	seq     uint64     // position of the last published batch
 	entries []logEntry // the retained entries, oldest first
 	states  int        // states held by entries
+	bytes   int        // their estimated size
 	// latest is each retained entity's last published state.
 	latest map[id.EntityID]*logChange
 }
@@ -44,6 +45,7 @@ type changeLog struct {
 type logEntry struct {
 	seq     uint64
 	changes []logChange
+	bytes   int
 }
 
 type logChange struct {
@@ -54,6 +56,7 @@ type logChange struct {
 const (
 	logRetain       = 4096
 	logRetainStates = 1 << 16
+	logRetainBytes  = 8 << 20
 	// readTries bounds how often a reader re-reads after falling behind the
 	// retained log before it reads with publication paused.
 	readTries = 3
@@ -75,6 +78,12 @@ func (l *changeLog) append(changes []change) uint64 {
 	}
 	l.entries = append(l.entries, e)
 	l.states += len(e.changes)
+	e.bytes = 0
+	for i := range e.changes {
+		e.bytes += estimateStateSize(&e.changes[i].state)
+	}
+	l.entries[len(l.entries)-1].bytes = e.bytes
+	l.bytes += e.bytes
 	if l.latest == nil {
 		l.latest = map[id.EntityID]*logChange{}
 	}
@@ -82,8 +91,9 @@ func (l *changeLog) append(changes []change) uint64 {
 		l.latest[e.changes[i].state.ID] = &e.changes[i]
 	}
 	drop := 0
-	for len(l.entries)-drop > logRetain || l.states > logRetainStates && len(l.entries)-drop > 1 {
+	for len(l.entries)-drop > logRetain || (l.states > logRetainStates || l.bytes > logRetainBytes) && len(l.entries)-drop > 1 {
 		old := l.entries[drop].changes
+		l.bytes -= l.entries[drop].bytes
 		for i := range old {
 			if l.latest[old[i].state.ID] == &old[i] {
 				delete(l.latest, old[i].state.ID)
@@ -103,7 +113,7 @@ func (l *changeLog) append(changes []change) uint64 {
 // began before it can reconcile with it (mu held).
 func (l *changeLog) barrier() {
 	l.seq++
-	l.entries, l.states, l.latest = nil, 0, nil
+	l.entries, l.states, l.bytes, l.latest = nil, 0, 0, nil
 }
 
 // since returns the latest state of every entity of collection ("" for any)
@@ -186,6 +196,22 @@ func (n *Node) reconcileStates(ctx context.Context, c *Context, collection strin
 	changed, ok := n.clog.since(s0, collection)
 	if !ok {
 		return nil, false
+	}
+	if n.feed != nil && !eff.HasLimit() {
+		// Storage may be ahead of the feed: a state the log holds an older
+		// version of is stepped back to it (the newer one arrives from the
+		// feed), so a result never goes back in time.
+		for i := range states {
+			if _, ok := changed[states[i].ID]; ok {
+				continue
+			}
+			if prev := n.clog.latest[states[i].ID]; prev != nil && !prev.state.Head.Equal(states[i].Head) {
+				if changed == nil {
+					changed = map[id.EntityID]*logChange{}
+				}
+				changed[states[i].ID] = prev
+			}
+		}
 	}
 	if len(changed) == 0 {
 		return states, true

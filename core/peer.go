@@ -64,8 +64,11 @@ type serverSide struct {
 	gen     uint64    // incremented by every credential change
 	// paused: the credentials expired; subscription updates are not sent
 	// until a refresh, which then sends every subscription's current result.
-	paused   atomic.Bool
-	notified atomic.Bool // the peer was told its credentials expired
+	paused atomic.Bool
+	// refreshing: refreshed credentials are being applied; updates are held
+	// like paused ones until every subscription runs with them.
+	refreshing atomic.Bool
+	notified   atomic.Bool // the peer was told its credentials expired
 	// pausedGone: per subscription, entities that left it while paused
 	// (guarded by the change log's lock).
 	pausedGone map[uint64]map[id.EntityID]string

@@ -133,6 +133,10 @@ func (p *Peer) readLoop(ctx context.Context, pinfo policy.Peer, reqs chan<- queu
 				p.fault(transport.CodeUnauthenticated, err)
 				return err
 			}
+			// Updates wait until every subscription is re-run with the new
+			// identity (a narrowed one must not receive what it no longer
+			// may read meanwhile).
+			p.refreshing.Store(true)
 			p.setCredentials(cd)
 			p.reauthorize(ctx)
 		case m.Fault != nil:
@@ -489,7 +493,7 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 	lq, err := c.queryWithSink(ctx, s.Collection, b, func(states []entity.State) {
 		initial, seq = states, p.node.clog.seq // under the log's lock
 	}, func(cs ChangeSet) {
-		if p.paused.Load() || p.expired() {
+		if p.paused.Load() || p.refreshing.Load() || p.expired() {
 			// Paused until refreshed credentials; the refresh sends every
 			// subscription's current result and the current state of what
 			// left it meanwhile, so nothing is missed.
@@ -621,6 +625,10 @@ func (p *Peer) reauthorize(ctx context.Context) {
 	n := p.node
 	if p.expired() {
 		// Refreshed with credentials that are themselves expired: stay paused.
+		n.clog.mu.Lock()
+		p.paused.Store(true)
+		p.refreshing.Store(false)
+		n.clog.mu.Unlock()
 		return
 	}
 	// Every subscription's result is read with the new identity off every
@@ -654,7 +662,10 @@ func (p *Peer) reauthorize(ctx context.Context) {
 	}
 	n.clog.mu.Lock()
 	defer n.clog.mu.Unlock()
+	// Paused by expiry, or a commit arrived while re-running: the whole
+	// current results are sent.
 	resend := p.paused.Swap(false)
+	p.refreshing.Store(false)
 	removed := p.takePausedRemovals()
 	for _, pd := range ps {
 		ok, err := pd.lq.install(pd.sel, pd.s0, nil)
