@@ -1,5 +1,5 @@
 # Convenience targets; scripts/ holds the commands the README and CI use.
-.PHONY: test run bench fuzz
+.PHONY: test run bench fuzz crash
 
 test: ## vet, staticcheck and every module's tests (installs what they need)
 	scripts/test.sh
@@ -9,6 +9,9 @@ run: ## the server on the embedded bolt default at http://127.0.0.1:9797/
 
 bench: ## the cross-module benchmarks (node on each engine, sync over websockets)
 	cd bench && go test -run='^$$' -bench=. -benchtime=200x .
+
+crash: ## the crash loops at full size: ankurah serve killed 100 times per engine (bolt, PostgreSQL); CRASH_CYCLES=N, CRASH_SEED=N
+	cd tests/crash && CRASH_CYCLES=$${CRASH_CYCLES:-100} go test -count=1 -v -timeout 60m .
 
 fuzz: ## one minute of each core decoder and AnkQL fuzz target
 	cd core && for t in FuzzParse FuzzDifferential; do go test -run='^$$' -fuzz=$$t -fuzztime=60s ./query || exit 1; done

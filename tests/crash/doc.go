@@ -6,12 +6,14 @@
 // its own on a throwaway PostgreSQL cluster from
 // plugins/storage-postgres/pgtest) and puts it under a continuous commit
 // load from ephemeral client nodes connected with ws.Dial. At a random
-// moment it kills the server with SIGKILL, opens the store directly (it must
-// open cleanly, hold no undecodable rows, and still hold every commit it
-// held at the previous kill), leaves the server down for a while — the
-// clients keep committing; those commits are acknowledged locally and kept
-// in their offline outbox — and starts the server again on the same store
-// and port. Once every client has reconnected, every commit acknowledged so
+// moment it kills the server with SIGKILL and opens the store directly: it
+// must open cleanly and still hold every commit it held at the previous
+// kill, each as one entity; every tenth cycle and at the end it must also
+// hold no undecodable rows (the load pauses while the store is read). It
+// leaves the server down for a while — the clients keep committing; those
+// commits are acknowledged locally and kept in their offline outbox — and
+// starts the server again on the same store and port, which must come back
+// as the same system. Once every client has reconnected, every commit acknowledged so
 // far (Commit returned nil on the client, online or offline) must be
 // readable through a fresh client within a generous deadline. After the last
 // cycle the load stops, the outboxes drain, the server is killed once more

@@ -117,12 +117,15 @@ func (wr *writer) connectedSince(ups int64) bool {
 }
 
 // run commits until ctx ends (or limit attempts), recording each outcome.
-// down tells whether the server is known to be dead.
-func (wr *writer) run(ctx context.Context, l *ledger, down *atomic.Bool, rng *rand.Rand, limit int) {
+// down tells whether the server is known to be dead; each commit holds gate
+// for reading, so whoever holds it for writing pauses the load.
+func (wr *writer) run(ctx context.Context, l *ledger, down *atomic.Bool, gate *sync.RWMutex, rng *rand.Rand, limit int) {
 	c := wr.node.Context(nil)
 	for seq := 0; seq < limit && ctx.Err() == nil; seq++ {
+		gate.RLock()
 		wasDown := down.Load()
 		err := commitOne(ctx, c, wr.w, seq)
+		gate.RUnlock()
 		if ctx.Err() != nil && err != nil {
 			// Cut short by the end of the load: recorded as not acknowledged.
 			l.record(wr.w, outcome{}, nil)

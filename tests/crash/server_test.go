@@ -70,6 +70,7 @@ func (s *server) start() (string, error) {
 	cmd := exec.Command(s.bin, "serve", "--addr", s.addr, "--storage", s.storage)
 	cmd.Stdout = s.log
 	cmd.Stderr = s.log
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		return "", err
 	}

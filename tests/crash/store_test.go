@@ -39,9 +39,9 @@ func openStore(ctx context.Context, storageURL string) (storage.Engine, error) {
 // carry each key.
 type contents map[key]int
 
-// readStore opens the store, reads every entity of the collection and
-// looks for undecodable rows; it closes the store before returning.
-func readStore(ctx context.Context, storageURL string) (contents, error) {
+// readStore opens the store, reads every entity of the collection and, with
+// badRows, looks for undecodable rows; it closes the store before returning.
+func readStore(ctx context.Context, storageURL string, badRows bool) (contents, error) {
 	e, err := openStore(ctx, storageURL)
 	if err != nil {
 		return nil, fmt.Errorf("the store does not open: %w", err)
@@ -63,7 +63,7 @@ func readStore(ctx context.Context, storageURL string) (contents, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r, ok := e.(storage.Repairer); ok {
+	if r, ok := e.(storage.Repairer); ok && badRows {
 		var bad []string
 		err := r.BadRows(ctx, collection, func(b storage.BadRow) error {
 			bad = append(bad, fmt.Sprintf("%s %x: %v", b.Kind, b.Key, b.Err))
