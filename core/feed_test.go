@@ -3,6 +3,8 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/ankurah/ankurah-go/core"
@@ -146,4 +148,57 @@ func TestSharedStorage_ClientsOfOneServerHearOfAnothersCommits(t *testing.T) {
 	waitFor(t, "the client's live query holds the album written through the other server", func() bool {
 		return len(lq.Items()) == 1
 	})
+}
+
+// Concurrent writers on two nodes sharing a store, all editing one entity:
+// every commit is acknowledged (conflicts retry), both nodes and their live
+// queries end on the same state, and that state holds the last write of
+// some writer.
+func TestSharedStorage_ConcurrentWritersConverge(t *testing.T) {
+	ctx := context.Background()
+	a, b := sharedPair(t)
+	ids := createAlbums(t, a.Context(nil), album{"start", "x", 0})
+	lqs := []*core.LiveQuery{}
+	for _, n := range []*core.Node{a, b} {
+		lq, err := n.Context(nil).Query(ctx, "album", "true")
+		must(t, err)
+		defer lq.Close()
+		lqs = append(lqs, lq)
+	}
+	var wg sync.WaitGroup
+	for w := range 6 {
+		n := []*core.Node{a, b}[w%2]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 15 {
+				trx := n.Context(nil).Begin()
+				m, err := trx.Edit(ctx, "album", ids[0])
+				if err == nil {
+					err = m.Set("year", w*100+i)
+				}
+				if err == nil {
+					err = trx.Commit(ctx)
+				}
+				if err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	va, err := a.Context(nil).Get(ctx, "album", ids[0])
+	must(t, err)
+	vb, err := b.Context(nil).Get(ctx, "album", ids[0])
+	must(t, err)
+	if !va.Head().Equal(vb.Head()) {
+		t.Fatalf("nodes disagree: %v vs %v", va.Head(), vb.Head())
+	}
+	for i, lq := range lqs {
+		waitFor(t, fmt.Sprintf("live query %d holds the final state", i), func() bool {
+			items := lq.Items()
+			return len(items) == 1 && items[0].Head().Equal(va.Head())
+		})
+	}
 }

@@ -117,7 +117,8 @@ func WithRandom(r io.Reader) Option { return func(c *config) { c.random = r } }
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // WithCommitRetries bounds how often a commit merges and retries after another
-// writer moved a head (10 by default).
+// writer moved a head (10 by default). With shared storage (WithSharedStorage)
+// a commit instead retries with backoff until its context ends.
 func WithCommitRetries(n int) Option { return func(c *config) { c.retries = n } }
 
 // WithComparisonBudget bounds the events a DAG comparison may visit

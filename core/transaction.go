@@ -2,10 +2,12 @@ package core
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ankurah/ankurah-go/core/entity"
@@ -325,10 +327,16 @@ func (t *Transaction) takeEvents(muts []*Mut) ([]pendingEvent, error) {
 // peer) to storage atomically, checking each with the agent when check is
 // set, merging and retrying on conflicts, and notifying live queries once.
 func (n *Node) commitEvents(ctx context.Context, cdata any, evs []event.Event, check bool) ([]change, error) {
+	// With shared storage the feed orders publication, so writes need no
+	// lock of this node: they run concurrently and storage's head checks
+	// decide (feed.go). Otherwise commitMu orders each write with its
+	// publication.
+	serial := n.feed == nil
+	backoff := time.Millisecond
 	for attempt := 0; ; attempt++ {
 		// After a conflict, prepare under the commit lock too, so commits on
 		// this node cannot keep overtaking this one (another node on the
-		// same database still can, up to the retry bound).
+		// same database still can).
 		locked := attempt > 0
 		if locked {
 			n.commitMu.Lock()
@@ -340,11 +348,13 @@ func (n *Node) commitEvents(ctx context.Context, cdata any, evs []event.Event, c
 			}
 			return nil, err
 		}
-		if !locked {
+		if !locked && serial {
 			n.commitMu.Lock()
 		}
 		err = n.write(ctx, batch, changes)
-		n.commitMu.Unlock()
+		if locked || serial {
+			n.commitMu.Unlock()
+		}
 		if err == nil {
 			if n.feed != nil {
 				n.awaitFeed(ctx, changes)
@@ -354,11 +364,39 @@ func (n *Node) commitEvents(ctx context.Context, cdata any, evs []event.Event, c
 		if !errors.Is(err, storage.ErrConflict) {
 			return nil, fmt.Errorf("ankurah: commit: %w", err)
 		}
-		if attempt >= n.cfg.retries {
-			return nil, fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, attempt+1, err)
+		if serial && attempt >= n.cfg.retries {
+			err = fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, attempt+1, err)
+			n.log.WarnContext(ctx, "commit failed: it kept conflicting with other writers", "entities", len(changes), "err", err)
+			return nil, err
+		}
+		if !serial {
+			// Servers sharing the store: other servers' commits can keep
+			// overtaking this one; back off (up to 100 ms, jittered) and
+			// retry until ctx ends.
+			wait := backoff/2 + time.Duration(n.jitter(int64(backoff/2)))
+			backoff = min(2*backoff, 100*time.Millisecond)
+			select {
+			case <-ctx.Done():
+				err = fmt.Errorf("%w after %d attempts (%w): %w", ErrRetriesExhausted, attempt+1, context.Cause(ctx), err)
+				n.log.WarnContext(ctx, "commit failed: it kept conflicting with other writers until its context ended", "entities", len(changes), "err", err)
+				return nil, err
+			case <-time.After(wait):
+			}
 		}
 		n.log.DebugContext(ctx, "commit conflict, merging and retrying", "attempt", attempt+1, "err", err)
 	}
+}
+
+// jitter returns a number in [0, max) from the node's source of randomness.
+func (n *Node) jitter(max int64) int64 {
+	if max <= 0 {
+		return 0
+	}
+	b, err := n.randomBytes(8)
+	if err != nil {
+		return max / 2
+	}
+	return int64(binary.BigEndian.Uint64(b) % uint64(max))
 }
 
 // change is one entity's state before and after a commit.
