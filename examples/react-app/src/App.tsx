@@ -84,11 +84,15 @@ function Albums() {
  */
 function ConnectionBadge({ client }: { client: Client }) {
   const state = useSignal(client.connection);
+  const everConnected = useRef(false);
   const lost = useRef(false);
-  if (state === "connected") lost.current = false;
-  else if (state !== "connecting") lost.current = true;
-  const offline = state !== "connected" && (lost.current || state !== "connecting");
-  const kind = state === "connected" ? "online" : offline ? "offline" : "connecting";
+  if (state === "connected") {
+    everConnected.current = true;
+    lost.current = false;
+  } else if (state !== "connecting" || everConnected.current) {
+    lost.current = true;
+  }
+  const kind = state === "connected" ? "online" : lost.current ? "offline" : "connecting";
   return (
     <div data-testid="connection" data-state={state} className={`connection connection-${kind}`} role="status">
       <span className="pill">
