@@ -13,11 +13,12 @@
 // leaves the server down for a while — the clients keep committing; those
 // commits are acknowledged locally and kept in their offline outbox — and
 // starts the server again on the same store and port, which must come back
-// as the same system. Once every client has reconnected, every commit acknowledged so
-// far (Commit returned nil on the client, online or offline) must be
-// readable through a fresh client within a generous deadline. After the last
-// cycle the load stops, the outboxes drain, the server is killed once more
-// and the store is read directly: every acknowledged commit is in it, once.
+// as the same system. Once every client has reconnected, every commit
+// acknowledged so far (Commit returned nil on the client, online or
+// offline) must be readable through a fresh client within a generous
+// deadline. After the last cycle the load stops, the outboxes drain, the
+// server is killed once more and the store is read directly: every
+// acknowledged commit is in it, once.
 //
 // Each commit creates one entity {w: writer, seq: attempt number}, so a
 // commit is present exactly when its entity is. Some cycles kill the server
