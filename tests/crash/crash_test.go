@@ -20,7 +20,13 @@ import (
 	"github.com/ankurah/ankurah-go/plugins/storage-postgres/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
 
 const (
 	writers     = 4

@@ -14,12 +14,16 @@ import (
 	"time"
 )
 
+// buildDir holds the server binary; TestMain removes it.
+var buildDir string
+
 // buildServer builds cmd/ankurah once per test process.
 var buildServer = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "ankurah-crash-")
 	if err != nil {
 		return "", err
 	}
+	buildDir = dir
 	path := filepath.Join(dir, "ankurah")
 	cmd := exec.Command("go", "build", "-o", path, ".")
 	cmd.Dir = filepath.Join("..", "..", "cmd", "ankurah")
