@@ -54,9 +54,9 @@ type logChange struct {
 }
 
 const (
-	logRetain       = 4096
+	logRetain       = 1024
 	logRetainStates = 1 << 16
-	logRetainBytes  = 8 << 20
+	logRetainBytes  = 4 << 20
 	// readTries bounds how often a reader re-reads after falling behind the
 	// retained log before it reads with publication paused.
 	readTries = 3
@@ -103,7 +103,10 @@ func (l *changeLog) append(changes []change) uint64 {
 		drop++
 	}
 	if drop > 0 {
-		l.entries = slices.Delete(l.entries, 0, drop)
+		// Resliced, not shifted (O(1) per batch); append moves the live
+		// entries to a new array when this one is used up.
+		clear(l.entries[:drop])
+		l.entries = l.entries[drop:]
 	}
 	return l.seq
 }

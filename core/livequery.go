@@ -122,7 +122,7 @@ func (c *Context) QueryBound(ctx context.Context, collection string, b *query.Bo
 }
 
 // queryWithSink makes a live query whose initial states and ChangeSets are
-// also handed to sinks synchronously, in commit order, under the commit lock.
+// also handed to sinks synchronously, in log order, under the change log's lock.
 func (c *Context) queryWithSink(ctx context.Context, collection string, b *query.Bound, initSink func([]entity.State), sink func(ChangeSet)) (*LiveQuery, error) {
 	n := c.node
 	qid, err := n.newULID()
@@ -694,9 +694,12 @@ func (lq *LiveQuery) applyLead(ctx context.Context, changes []change) *shared {
 	lq.apply(ctx, changes)
 	lq.mu.Lock()
 	defer lq.mu.Unlock()
-	sh := &shared{ctx: c, prev: prev, items: lq.items, byID: lq.byID, cs: lq.captured}
+	captured := lq.captured
 	lq.capture, lq.captured = false, nil
-	return sh
+	if lq.closed {
+		return nil // closed meanwhile: it applied nothing, so it leads nobody
+	}
+	return &shared{ctx: c, prev: prev, items: lq.items, byID: lq.byID, cs: captured}
 }
 
 // adopt takes a leader's result for this commit when this query held the
@@ -709,7 +712,9 @@ func (lq *LiveQuery) adopt(ctx context.Context, sh *shared, changes []change) {
 		lq.items, lq.byID = sh.items, sh.byID
 		lq.snapWindow()
 		if sh.cs != nil {
-			lq.publish(*sh.cs)
+			// Its own slices: subscribers of different live queries run
+			// on different goroutines.
+			lq.publish(ChangeSet{Changes: slices.Clone(sh.cs.Changes), Items: slices.Clone(sh.cs.Items)})
 		}
 		lq.mu.Unlock()
 		return

@@ -269,8 +269,8 @@ func (p *Peer) waitRoom(ctx context.Context) error {
 	}
 }
 
-// addUpdate collects a subscription's part of the current commit (called
-// under the node's commit lock) and marks the peer for the flush.
+// addUpdate collects a subscription's part of the current batch (called
+// under the change log's lock) and marks the peer for the flush.
 func (p *Peer) addUpdate(u transport.Update) {
 	if len(p.updates) == 0 {
 		p.node.reactor.dirty = append(p.node.reactor.dirty, p)
@@ -278,7 +278,7 @@ func (p *Peer) addUpdate(u transport.Update) {
 	p.updates = append(p.updates, u)
 }
 
-// flushUpdates sends what addUpdate collected (under the node's commit
+// flushUpdates sends what addUpdate collected (under the change log's
 // lock): one message, or, when it is larger than limits.ChunkBytes, several
 // parts (Message.More) that the client takes together as one commit. An
 // item too large for any frame (a state stored before the limits) cannot be

@@ -27,7 +27,7 @@ type reactor struct {
 	entities map[id.EntityID]map[*EntityWatch]struct{}
 
 	// dirty lists the peers with subscription updates collected during the
-	// current notification (guarded by the node's commit lock, not mu).
+	// current notification (guarded by the change log's lock, not mu).
 	dirty []*Peer
 }
 
@@ -485,7 +485,7 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 }
 
 // flush sends each peer's collected subscription updates as one message
-// (called with the node's commit lock held).
+// (called with the change log's lock held).
 func (r *reactor) flush() {
 	for _, p := range r.dirty {
 		p.flushUpdates()

@@ -357,3 +357,34 @@ func TestLiveQuery_SharedLimitedSelectionsEachReport(t *testing.T) {
 		}
 	}
 }
+
+// Regression (review): live queries sharing a LIMITed selection hand their
+// subscribers slices of their own (subscribers of different live queries
+// run on different goroutines).
+func TestLiveQuery_SharedLimitedQueriesHandOutTheirOwnSlices(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t)
+	c := n.Context(nil)
+	createAlbums(t, c, album{"a", "x", 10}, album{"b", "x", 20})
+	const q = "true ORDER BY year LIMIT 2"
+	A, err := c.Query(ctx, "album", q)
+	must(t, err)
+	defer A.Close()
+	B, err := c.Query(ctx, "album", q)
+	must(t, err)
+	defer B.Close()
+	sa, sb := collect(A), collect(B)
+	sa.next(t)
+	sb.next(t)
+	createAlbums(t, c, album{"c", "x", 5}) // both apply; from here on they share
+	sa.next(t)
+	sb.next(t)
+	createAlbums(t, c, album{"d", "x", 1})
+	ca, cb := sa.next(t), sb.next(t)
+	if len(ca.Items) > 0 && len(cb.Items) > 0 && &ca.Items[0] == &cb.Items[0] {
+		t.Error("two live queries' subscribers were handed the same Items slice")
+	}
+	if len(ca.Changes) > 0 && len(cb.Changes) > 0 && &ca.Changes[0] == &cb.Changes[0] {
+		t.Error("two live queries' subscribers were handed the same Changes slice")
+	}
+}

@@ -470,8 +470,8 @@ func (p *Peer) streamEvents(ctx context.Context, reqID uint64, evs []event.Event
 }
 
 // subscribe starts or re-points a subscription. Its initial states stream
-// like a fetch; its updates are queued in commit order, under the node's
-// commit lock, from the moment it is registered.
+// like a fetch; its updates are queued in log order, under the change
+// log's lock, from the moment it is registered.
 func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.SubscribeReq) *transport.Response {
 	b, err := query.ParseBound(s.Query)
 	if err != nil {

@@ -134,6 +134,9 @@ func (w *EntityWatch) drain() {
 // changed is called by the reactor, in commit order, with the entity's new state.
 func (w *EntityWatch) changed(ctx context.Context, ch *change) {
 	n := w.ctx.node
+	if cur := w.Get(); cur != nil && cur.state.Head.Equal(ch.after.Head) && !ch.after.Deleted() {
+		return // the view it already has (read before it was published)
+	}
 	if ch.after.Deleted() || n.agent.CheckRead(ctx, w.ctx.cdata, &ch.after) != nil {
 		w.post(nil)
 		return
