@@ -23,6 +23,8 @@ type upstream struct {
 	peer      *Peer
 	connected chan struct{} // closed while a peer is connected; replaced when it drops
 	outbox    [][]event.Event
+	draining  bool // resync is sending the outbox: new commits queue behind it
+	sending   [][]event.Event // the drained commits not yet acknowledged
 	subs      map[uint64]*LiveQuery
 	nextSub   uint64
 	systemID  string
@@ -134,32 +136,12 @@ func (n *Node) upstreamPeer() *Peer {
 // resync sends the offline outbox and re-subscribes live queries.
 func (n *Node) resync(ctx context.Context, p *Peer) {
 	n.upMu.Lock()
-	outbox := n.up.outbox
-	n.up.outbox = nil
 	subs := make(map[uint64]*LiveQuery, len(n.up.subs))
 	for k, v := range n.up.subs {
 		subs[k] = v
 	}
 	n.upMu.Unlock()
-	for i, evs := range outbox {
-		_, err := p.request(ctx, &transport.Request{Commit: &transport.CommitReq{Events: evs}})
-		if err == nil {
-			n.unpersistOutbox(ctx, evs)
-		}
-		if err != nil {
-			if !isRefusal(err) {
-				// Not a verdict on the commit (disconnected, overloaded,
-				// timed out): keep it and the ones after it for next time.
-				n.upMu.Lock()
-				n.up.outbox = append(outbox[i:], n.up.outbox...)
-				n.upMu.Unlock()
-				n.log.Warn("sending commits made offline failed; will retry on the next connection", "err", err)
-				break
-			}
-			n.log.Error("durable peer refused a commit made offline; refreshing its entities", "err", err)
-			n.refresh(ctx, p, evs)
-		}
-	}
+	n.drainOutbox(ctx, p)
 	for sub, lq := range subs {
 		if err := n.subscribeRemote(ctx, p, sub, lq.collection, lq.Selection(), lq.Items()); err != nil {
 			n.log.Error("re-subscribing live query failed", "query", lq.qid.String(), "err", err)
@@ -416,16 +398,17 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 			return err
 		}
 	}
+	n.commitMu.Lock()
+	defer n.commitMu.Unlock()
+	// Under commitMu, so no local commit lands between this and the write.
 	n.upMu.Lock()
 	pendingByEntity := map[id.EntityID][]event.Event{}
-	for _, b := range n.up.outbox {
+	for _, b := range append(slices.Clip(n.up.sending), n.up.outbox...) {
 		for _, ev := range b {
 			pendingByEntity[ev.Entity] = append(pendingByEntity[ev.Entity], ev)
 		}
 	}
 	n.upMu.Unlock()
-	n.commitMu.Lock()
-	defer n.commitMu.Unlock()
 	batch := &storage.Batch{}
 	var changes []change
 	for _, st := range states {
@@ -489,6 +472,49 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 	return nil
 }
 
+// drainOutbox sends the commits made offline, in order, until the outbox
+// is empty: a commit made offline while the first ones were being sent is
+// sent on this connection too. While it runs, new commits queue behind the
+// outbox (commitRemote), so none overtakes an offline commit it builds on.
+func (n *Node) drainOutbox(ctx context.Context, p *Peer) {
+	n.drainMu.Lock() // one drain at a time, so the outbox leaves in order
+	defer n.drainMu.Unlock()
+drain:
+	for {
+		n.upMu.Lock()
+		outbox := n.up.outbox
+		n.up.outbox = nil
+		n.up.draining = len(outbox) > 0
+		n.up.sending = outbox // taken from the outbox, still pending
+		n.upMu.Unlock()
+		if len(outbox) == 0 {
+			break
+		}
+		for i, evs := range outbox {
+			n.upMu.Lock()
+			n.up.sending = outbox[i:] // still pending: states received meanwhile re-apply them
+			n.upMu.Unlock()
+			_, err := p.request(ctx, &transport.Request{Commit: &transport.CommitReq{Events: evs}})
+			if err == nil {
+				n.unpersistOutbox(ctx, evs)
+				continue
+			}
+			if !isRefusal(err) {
+				// Not a verdict on the commit (disconnected, overloaded,
+				// timed out): keep it and the ones after it for next time.
+				n.upMu.Lock()
+				n.up.outbox = append(outbox[i:], n.up.outbox...)
+				n.up.draining, n.up.sending = false, nil
+				n.upMu.Unlock()
+				n.log.Warn("sending commits made offline failed; will retry on the next connection", "err", err)
+				break drain
+			}
+			n.log.Error("durable peer refused a commit made offline; refreshing its entities", "err", err)
+			n.refresh(ctx, p, evs)
+		}
+	}
+}
+
 // commitRemote is an ephemeral node's commit: forwarded to the durable peer
 // and complete when it accepted (the accepted states are stored locally
 // before this returns); a refusal leaves this node unchanged. With no
@@ -500,7 +526,12 @@ func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event) e
 			return err
 		}
 	}
-	if p := n.upstreamPeer(); p != nil {
+	n.upMu.Lock()
+	// Commits made offline go first: while they are being sent, a new
+	// commit (which may build on them) queues behind them.
+	queued := n.up.draining
+	n.upMu.Unlock()
+	if p := n.upstreamPeer(); p != nil && !queued {
 		_, err := p.request(ctx, &transport.Request{Commit: &transport.CommitReq{Events: evs}})
 		if err == nil || !isDisconnect(err) {
 			return err
@@ -513,8 +544,19 @@ func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event) e
 		return err
 	}
 	n.upMu.Lock()
-	n.up.outbox = append(n.up.outbox, evs)
+	// Queued behind a drain that has finished meanwhile, while connected:
+	// send it now rather than on the next connection.
+	p := n.up.peer
+	kick := queued && !n.up.draining && p != nil
+	if kick {
+		n.up.draining = true
+	}
 	n.upMu.Unlock()
+	if kick && !n.spawn(func() { n.drainOutbox(context.WithoutCancel(ctx), p) }) {
+		n.upMu.Lock()
+		n.up.draining = false
+		n.upMu.Unlock()
+	}
 	return nil
 }
 
@@ -603,6 +645,13 @@ func (n *Node) applyLocal(ctx context.Context, cdata any, evs []event.Event, out
 	}
 	if err := n.write(ctx, batch, changes); err != nil {
 		return fmt.Errorf("ankurah: commit: %w", err)
+	}
+	if outbox {
+		// Still under commitMu: states received from the durable peer
+		// (storeSnapshots) see this commit as pending and re-apply it.
+		n.upMu.Lock()
+		n.up.outbox = append(n.up.outbox, evs)
+		n.upMu.Unlock()
 	}
 	return nil
 }

@@ -169,8 +169,9 @@ type Node struct {
 	// limits.ServerQueueBytes.
 	queued atomic.Int64
 
-	upMu sync.Mutex
-	up   upstream
+	upMu    sync.Mutex
+	up      upstream
+	drainMu sync.Mutex // held while the offline outbox is sent (client.go)
 
 	// feed follows the engine's change feed (WithSharedStorage; feed.go).
 	feed *follower

@@ -63,6 +63,12 @@ func (e ephemeral) refreshEdit(ctx context.Context, c *Context, collection strin
 	if e.n.followed(eid) {
 		return nil
 	}
+	e.n.upMu.Lock()
+	draining := e.n.up.draining
+	e.n.upMu.Unlock()
+	if draining {
+		return nil // commits made offline are being sent: the local copy is ahead
+	}
 	return c.remoteGet(ctx, collection, eid)
 }
 func (ephemeral) refreshSelection(ctx context.Context, c *Context, collection string, b *query.Bound) error {

@@ -343,3 +343,52 @@ func TestSync_OfflineCommitsSurviveARestart(t *testing.T) {
 		t.Fatalf("%d batches still waiting after they were sent", n)
 	}
 }
+
+// Regression (crash-loop review): commits made while the offline outbox is
+// being sent queue behind it — an edit of an entity created offline never
+// reaches the server before its creation — and none waits for the next
+// connection.
+func TestSync_CommitsDuringResumeQueueBehindTheOutbox(t *testing.T) {
+	ctx := context.Background()
+	server := newNode(t)
+	client := newClient(t)
+	c := client.Context(nil)
+	// Offline from the start: a create and 30 edits wait in the outbox.
+	trx := c.Begin()
+	m, err := trx.Create(ctx, "album")
+	must(t, err)
+	must(t, m.Set("year", 0))
+	must(t, trx.Commit(ctx))
+	eid := m.ID()
+	edit := func(year int) error {
+		trx := c.Begin()
+		m, err := trx.Edit(ctx, "album", eid)
+		if err != nil {
+			return err
+		}
+		if err := m.Set("year", year); err != nil {
+			return err
+		}
+		return trx.Commit(ctx)
+	}
+	for i := 1; i <= 30; i++ {
+		must(t, edit(i))
+	}
+	done := make(chan error, 1)
+	go func() {
+		for i := 31; i <= 60; i++ {
+			if err := edit(i); err != nil {
+				done <- fmt.Errorf("edit %d: %w", i, err)
+				return
+			}
+		}
+		done <- nil
+	}()
+	link(t, server, client)
+	must(t, <-done)
+	waitFor(t, "the last edit on the server", func() bool {
+		v, err := server.Context(nil).Get(ctx, "album", eid)
+		y, _ := v.Get("year").AsInt()
+		return err == nil && y == 60
+	})
+}
