@@ -28,5 +28,5 @@ func ExampleExecute() {
 	}
 	fmt.Println("pass:", counts[storagetest.Pass], "fail:", counts[storagetest.Fail], "skip:", counts[storagetest.Skip])
 	// Output:
-	// pass: 7 fail: 0 skip: 0
+	// pass: 8 fail: 0 skip: 0
 }

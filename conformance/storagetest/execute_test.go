@@ -23,7 +23,10 @@ func TestExecute_PassesEveryCaseOnMemory(t *testing.T) {
 	cases := Cases()
 	for _, c := range cases {
 		r := Execute(t.Context(), c, memoryHarness(&closed))
-		if r.Status != Pass {
+		switch {
+		case r.Status == Skip && c.Name == "Engine/FormatVersion":
+			// The memory engine keeps no format on disk (not a Reopener).
+		case r.Status != Pass:
 			t.Errorf("%s: %s %q", c.Name, r.Status, r.Log)
 		}
 	}

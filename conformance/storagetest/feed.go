@@ -56,13 +56,15 @@ func feedOf(t T, e storage.Engine) storage.ChangeFeed {
 	return f
 }
 
-// share opens another handle on h's store (a ChangeFeed too), failing the
+// share opens another handle on h's store (a ChangeFeed too), skipping the
 // case when the harness cannot.
 func share(ctx context.Context, t T, h Harness) (storage.Engine, storage.ChangeFeed) {
 	t.Helper()
 	s, ok := h.(Sharer)
 	if !ok {
-		t.Fatalf("%T implements storage.ChangeFeed but the harness is not a Sharer (use NewSharedHarness): the Feed cases need a second handle on the same store", h.Engine())
+		// An out-of-process engine run by ankurah-conformance has one
+		// handle; in-process harnesses must be Sharers (NewSharedHarness).
+		t.Skipf("%T implements storage.ChangeFeed but the harness cannot open a second handle on the same store (not a Sharer; in process, use NewSharedHarness)", h.Engine())
 	}
 	e, err := s.Share(ctx)
 	if err != nil {
