@@ -46,7 +46,7 @@ func printView(enc *json.Encoder, change string, v *core.View) error {
 func queryCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", "ws://127.0.0.1:9797/ws", "server to ask")
+	server := fs.String("server", "ws://127.0.0.1:9797/ws", "server to ask (several, comma-separated, to fail over among servers sharing one store)")
 	token := fs.String("token", "", "credentials to send")
 	watch := fs.Bool("watch", false, "keep following the query and print every change")
 	if err := fs.Parse(args); err != nil {
@@ -120,7 +120,7 @@ func loadSchema(dir string) (modelSchema, error) {
 func createCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", "ws://127.0.0.1:9797/ws", "server to write to")
+	server := fs.String("server", "ws://127.0.0.1:9797/ws", "server to write to (several, comma-separated, to fail over among servers sharing one store)")
 	token := fs.String("token", "", "credentials to send")
 	models := modelsFlag(fs)
 	if err := fs.Parse(args); err != nil {
@@ -162,7 +162,7 @@ func createCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func setCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("set", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", "ws://127.0.0.1:9797/ws", "server to write to")
+	server := fs.String("server", "ws://127.0.0.1:9797/ws", "server to write to (several, comma-separated, to fail over among servers sharing one store)")
 	token := fs.String("token", "", "credentials to send")
 	models := modelsFlag(fs)
 	if err := fs.Parse(args); err != nil {

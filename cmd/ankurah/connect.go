@@ -53,19 +53,28 @@ const dialTimeout = 10 * time.Second
 // connect starts an ephemeral node connected to a server, or says at once
 // why it cannot: the first failed attempt ends it (ws.Dial alone would keep
 // retrying until its context ends).
+//
+// server may list several servers, comma-separated (servers sharing one
+// store): the client fails over among them, and connect gives up only when
+// each has failed once.
 func connect(ctx context.Context, server, token string) (*core.Node, *ws.Client, error) {
-	if err := checkServerURL(server); err != nil {
-		return nil, nil, err
+	servers := strings.Split(server, ",")
+	for i := range servers {
+		servers[i] = strings.TrimSpace(servers[i])
+		if err := checkServerURL(servers[i]); err != nil {
+			return nil, nil, err
+		}
 	}
+	server = servers[0]
 	node, err := core.NewNode(ctx, memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
 	if err != nil {
 		return nil, nil, err
 	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	first := &firstFailure{next: slog.Default().Handler(), cancel: cancel}
+	first := &firstFailure{next: slog.Default().Handler(), cancel: cancel, allowed: len(servers)}
 	c, err := ws.Dial(dctx, server, node, ws.WithClientLogger(slog.New(first)),
-		ws.WithCredentials(func() []byte { return []byte(token) }))
+		ws.WithCredentials(func() []byte { return []byte(token) }), ws.WithServers(servers[1:]...))
 	if err == nil {
 		first.connected()
 		return node, c, nil
@@ -90,9 +99,11 @@ type firstFailure struct {
 	next   slog.Handler
 	cancel context.CancelFunc
 
-	mu    sync.Mutex
-	first error
-	up    bool
+	mu      sync.Mutex
+	first   error
+	up      bool
+	allowed int // failures before giving up (one per server)
+	failed  int
 }
 
 func (h *firstFailure) connected() {
@@ -114,16 +125,22 @@ func (h *firstFailure) Enabled(ctx context.Context, l slog.Level) bool { return 
 func (h *firstFailure) Handle(ctx context.Context, r slog.Record) error {
 	h.mu.Lock()
 	up := h.up
-	if !up && r.Level >= slog.LevelWarn && h.first == nil {
+	if !up && r.Level >= slog.LevelWarn {
+		var failure error
 		r.Attrs(func(a slog.Attr) bool {
 			if e, ok := a.Value.Any().(error); ok && a.Key == "err" {
-				h.first = e
+				failure = e
 				return false
 			}
 			return true
 		})
-		if h.first != nil {
-			h.cancel()
+		if failure != nil {
+			if h.first == nil {
+				h.first = failure
+			}
+			if h.failed++; h.failed >= max(1, h.allowed) {
+				h.cancel()
+			}
 		}
 	}
 	h.mu.Unlock()

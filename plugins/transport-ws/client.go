@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -39,7 +40,9 @@ func (s State) String() string { return stateNames[s] }
 
 // Client keeps an ephemeral node connected to a durable node's Server.
 type Client struct {
-	url       string
+	urls      []string // the servers, in the order they are tried
+	at        int      // index in urls of the server in use (run's goroutine)
+	url       atomic.Pointer[string]
 	node      *core.Node
 	creds     func() []byte
 	min       time.Duration
@@ -103,6 +106,19 @@ func WithBackoff(min, max time.Duration) ClientOption {
 // WithClientLogger sets the client's logger.
 func WithClientLogger(l *slog.Logger) ClientOption { return func(c *Client) { c.log = l } }
 
+// WithServers adds servers to fail over to, after Dial's url: servers that
+// share one store (several `ankurah serve` on one database, behind a load
+// balancer or not). When a connection fails or ends, the client tries the
+// next server at once; backoff starts only when a whole round failed. Live
+// queries re-subscribe and offline commits are sent on whichever server it
+// reaches.
+func WithServers(urls ...string) ClientOption {
+	return func(c *Client) { c.urls = append(c.urls, urls...) }
+}
+
+// URL returns the server the client uses now (or tries next).
+func (c *Client) URL() string { return *c.url.Load() }
+
 // Dial connects node (usually ephemeral) to the Server at url (ws:// or
 // wss://) and keeps it connected, reconnecting with jittered exponential
 // backoff until Close. It waits for the first connection until ctx ends; if
@@ -111,10 +127,11 @@ func WithClientLogger(l *slog.Logger) ClientOption { return func(c *Client) { c.
 // credentials, another protocol version) Dial returns that error at once;
 // the client keeps retrying with fresh credentials from WithCredentials.
 func Dial(ctx context.Context, url string, node *core.Node, opts ...ClientOption) (*Client, error) {
-	c := &Client{url: url, node: node, creds: func() []byte { return nil }, min: time.Second, max: 30 * time.Second, log: slog.Default(), keepalive: clientKeepalive, clock: realClock, state: signal.New(Connecting), done: make(chan struct{})}
+	c := &Client{urls: []string{url}, node: node, creds: func() []byte { return nil }, min: time.Second, max: 30 * time.Second, log: slog.Default(), keepalive: clientKeepalive, clock: realClock, state: signal.New(Connecting), done: make(chan struct{})}
 	for _, o := range opts {
 		o(c)
 	}
+	c.url.Store(&c.urls[0])
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	c.refused = make(chan error, 1)
@@ -165,11 +182,14 @@ func (c *Client) run(ctx context.Context) {
 	defer close(c.done)
 	defer c.state.Set(Closed)
 	backoff := c.min
+	failed := 0 // servers that failed in a row
 	for {
 		c.state.Set(Connecting)
 		p, creds, err := c.connect(ctx)
+		steady := false // the connection lasted: fail over without waiting
 		if err == nil {
-			backoff = c.min
+			backoff, failed = c.min, 0
+			upAt := time.Now()
 			c.mu.Lock()
 			c.peer = p
 			c.mu.Unlock()
@@ -178,7 +198,7 @@ func (c *Client) run(ctx context.Context) {
 			c.upOnce.Do(func() { close(c.up) })
 			select {
 			case <-p.Done():
-				c.log.Info("disconnected from durable node", "url", c.url, "err", p.Err())
+				c.log.Info("disconnected from durable node", "url", c.URL(), "err", p.Err())
 			case <-ctx.Done():
 				p.Close()
 			}
@@ -186,6 +206,7 @@ func (c *Client) run(ctx context.Context) {
 			c.mu.Lock()
 			c.peer = nil
 			c.mu.Unlock()
+			steady = time.Since(upAt) >= c.min
 		} else if !errors.Is(err, context.Canceled) {
 			if isRefusal(err) {
 				select {
@@ -193,12 +214,23 @@ func (c *Client) run(ctx context.Context) {
 				default:
 				}
 			}
-			c.log.Warn("connecting to durable node failed", "url", c.url, "err", err, "retry_in", backoff)
+			c.log.Warn("connecting to durable node failed", "url", c.URL(), "err", err, "retry_in", backoff)
 		}
 		if ctx.Err() != nil {
 			return
 		}
 		c.state.Set(Disconnected)
+		if len(c.urls) > 1 {
+			// Fail over: the next server, at once, until a whole round failed.
+			c.at = (c.at + 1) % len(c.urls)
+			c.url.Store(&c.urls[c.at])
+			if !steady {
+				failed++
+			}
+			if steady || failed%len(c.urls) != 0 {
+				continue
+			}
+		}
 		// Full jitter in [backoff/2, backoff], so clients don't reconnect in lockstep.
 		wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
 		select {
@@ -206,7 +238,7 @@ func (c *Client) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		if err != nil {
+		if err != nil || !steady {
 			backoff = min(backoff*2, c.max)
 		}
 	}
@@ -216,7 +248,7 @@ func (c *Client) connect(ctx context.Context) (*core.Peer, []byte, error) {
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	live := newLiveness(c.keepalive.now())
-	wc, _, err := websocket.Dial(dctx, c.url, dialOptions(live))
+	wc, _, err := websocket.Dial(dctx, c.URL(), dialOptions(live))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -260,13 +292,13 @@ func (c *Client) refresh(p *core.Peer, force bool, why string) {
 	}
 	creds := c.creds()
 	if !force && bytes.Equal(creds, c.sent) {
-		c.log.Warn("the credentials function returned the credentials the connection already holds; not sending them again", "url", c.url, "why", why)
+		c.log.Warn("the credentials function returned the credentials the connection already holds; not sending them again", "url", c.URL(), "why", why)
 		c.scheduleLocked(p, creds, true)
 		return
 	}
 	c.sent = creds
 	p.RefreshCredentials(creds)
-	c.log.Info("credentials refreshed", "url", c.url, "why", why)
+	c.log.Info("credentials refreshed", "url", c.URL(), "why", why)
 	c.scheduleLocked(p, creds, false)
 }
 
