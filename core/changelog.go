@@ -192,9 +192,9 @@ func (n *Node) readAt(read func() error, apply func(s0 uint64) (bool, error)) er
 // reconcileStates brings the result of a selection read at log position s0
 // up to the log's current position (log.mu held): entities published since
 // take their state from the log, and are in the result only if they match
-// (prog, not deleted, readable by c), in the selection's order. A selection
-// with a LIMIT cannot be reconciled once its collection changed (a row that
-// left may need a row from storage to replace it): ok is false, read again.
+// (prog, not deleted, readable by c), in the selection's order. A LIMITed
+// result stands when nothing published since touches or enters it
+// (limitedUnaffected); otherwise ok is false: read again.
 func (n *Node) reconcileStates(ctx context.Context, c *Context, collection string, eff *query.Bound, prog query.Program, states []entity.State, s0 uint64) ([]entity.State, bool) {
 	changed, ok := n.clog.since(s0, collection)
 	if !ok {
@@ -220,7 +220,7 @@ func (n *Node) reconcileStates(ctx context.Context, c *Context, collection strin
 		return states, true
 	}
 	if eff.HasLimit() {
-		return nil, false
+		return states, limitedUnaffected(ctx, c, eff, prog, states, changed)
 	}
 	out := states[:0:0]
 	for i := range states {
@@ -237,6 +237,38 @@ func (n *Node) reconcileStates(ctx context.Context, c *Context, collection strin
 		return query.CompareRows(eff.OrderBy, a.Values, a.ID, b.Values, b.ID)
 	})
 	return out, true
+}
+
+// limitedUnaffected reports whether changes published since a LIMITed
+// result was read leave it as it is: none touches a row of it (other than
+// with the very state read) and none could enter it — it does not match, or
+// sorts after the last row of a full window. Otherwise the result is read
+// again (a row that left may need one from storage to replace it).
+func limitedUnaffected(ctx context.Context, c *Context, eff *query.Bound, prog query.Program, states []entity.State, changed map[id.EntityID]*logChange) bool {
+	full := eff.Limit > 0 && int64(len(states)) >= eff.Limit
+	in := make(map[id.EntityID]int, len(states))
+	for i := range states {
+		in[states[i].ID] = i
+	}
+	for _, ch := range changed {
+		if i, ok := in[ch.state.ID]; ok {
+			if states[i].Head.Equal(ch.state.Head) && !ch.state.Deleted() {
+				continue // the read already saw it
+			}
+			return false
+		}
+		if !c.matches(ctx, prog, &ch.state) {
+			continue
+		}
+		if full {
+			last := &states[len(states)-1]
+			if query.CompareRows(eff.OrderBy, ch.state.Values, ch.state.ID, last.Values, last.ID) > 0 {
+				continue
+			}
+		}
+		return false
+	}
+	return true
 }
 
 // matches reports whether a state belongs in a live result of prog for c:

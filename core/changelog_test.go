@@ -313,3 +313,41 @@ func sameSet(a, b []*core.View) bool {
 	}
 	return true
 }
+
+// LIMITed live queries set up while commits land — some entering their
+// window, most not — end equal to a fresh fetch.
+func TestLiveQuery_LimitedSetupRacingCommitsMissesNothing(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t)
+	c := n.Context(nil)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			createAlbums(t, c, album{fmt.Sprint(i), "x", i % 50})
+		}
+	}()
+	const q = "year >= 40 ORDER BY year DESC LIMIT 5"
+	var lqs []*core.LiveQuery
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) && len(lqs) < 200 {
+		lq, err := c.Query(ctx, "album", q)
+		must(t, err)
+		lqs = append(lqs, lq)
+	}
+	close(stop)
+	wg.Wait()
+	fresh, err := c.Fetch(ctx, "album", q)
+	must(t, err)
+	for _, lq := range lqs {
+		waitFor(t, "LIMITed live query equals a fresh fetch", func() bool { return sameViews(fresh, lq.Items()) })
+		lq.Close()
+	}
+}
