@@ -22,6 +22,7 @@ type Peer struct {
 	conn   transport.Connection
 	remote transport.Hello
 	log    *slog.Logger
+	since  time.Time // when the handshake completed (the node's clock)
 
 	// outbound frames are queued and written by one goroutine, so whoever
 	// queues (often under the change log's lock) never blocks on the network.
@@ -78,7 +79,7 @@ type serverSide struct {
 }
 
 func newPeer(n *Node, conn transport.Connection, remote transport.Hello) *Peer {
-	p := &Peer{node: n, conn: conn, remote: remote, done: make(chan struct{}), room: make(chan struct{}), serverSide: serverSide{subs: map[uint64]*LiveQuery{}}}
+	p := &Peer{node: n, conn: conn, remote: remote, since: n.cfg.now(), done: make(chan struct{}), room: make(chan struct{}), serverSide: serverSide{subs: map[uint64]*LiveQuery{}}}
 	p.qcond = sync.NewCond(&p.qmu)
 	p.log = n.log.With("peer", remote.NodeID)
 	n.peersMu.Lock()
