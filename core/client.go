@@ -23,7 +23,7 @@ type upstream struct {
 	peer      *Peer
 	connected chan struct{} // closed while a peer is connected; replaced when it drops
 	outbox    [][]event.Event
-	draining  bool // resync is sending the outbox: new commits queue behind it
+	draining  bool            // resync is sending the outbox: new commits queue behind it
 	sending   [][]event.Event // the drained commits not yet acknowledged
 	subs      map[uint64]*LiveQuery
 	nextSub   uint64
@@ -805,10 +805,7 @@ func (n *Node) followed(eid id.EntityID) bool {
 	}
 	n.upMu.Unlock()
 	for _, lq := range subs {
-		lq.mu.Lock()
-		_, ok := lq.byID[eid]
-		lq.mu.Unlock()
-		if ok {
+		if lq.holds(eid) {
 			return true
 		}
 	}

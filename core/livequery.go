@@ -78,6 +78,13 @@ type LiveQuery struct {
 	capture  bool
 	captured *ChangeSet
 	window   atomic.Pointer[window] // set by snapWindow
+	// owner is the group a hidden live query settles commits for; grp the
+	// group a member reads through, listening whether it follows each
+	// commit itself, heard whether anything ever listened (lqgroup.go).
+	owner     *lqGroup
+	grp       *lqGroup
+	listening bool
+	heard     bool
 
 	qmu        sync.Mutex
 	qcond      *sync.Cond
@@ -154,7 +161,7 @@ func (c *Context) queryWithSink(ctx context.Context, collection string, b *query
 		if initSink != nil {
 			initSink(states)
 		}
-		n.reactor.add(lq)
+		n.reactor.place(lq)
 		return true, nil
 	})
 	if err != nil {
@@ -224,12 +231,20 @@ func (lq *LiveQuery) install(sel *selection, s0 uint64, then func()) (bool, erro
 		return false, nil
 	}
 	n := lq.ctx.node
+	hidden := lq.owner != nil
+	if !hidden {
+		lq.leaveGroup()
+	}
 	n.reactor.remove(lq)
 	lq.mu.Lock()
 	lq.ctx, lq.bound, lq.eff, lq.prog, lq.share = sel.c, sel.bound, sel.eff, sel.prog, shareKeyOf(sel.eff)
 	lq.diffAndPublish(states, nil)
 	lq.mu.Unlock()
-	n.reactor.add(lq)
+	if hidden {
+		n.reactor.add(lq)
+	} else {
+		n.reactor.place(lq)
+	}
 	if then != nil {
 		then()
 	}
@@ -252,9 +267,16 @@ func (lq *LiveQuery) Selection() *query.Bound {
 
 // Items returns the current result set, in the query's order.
 func (lq *LiveQuery) Items() []*View {
-	lq.mu.Lock()
-	defer lq.mu.Unlock()
-	return slices.Clone(lq.items)
+	var out []*View
+	lq.current(func(items []*View, _ map[id.EntityID]*View) { out = slices.Clone(items) })
+	return out
+}
+
+// holds reports whether the entity is in the result set.
+func (lq *LiveQuery) holds(eid id.EntityID) bool {
+	var ok bool
+	lq.current(func(_ []*View, byID map[id.EntityID]*View) { _, ok = byID[eid] })
+	return ok
 }
 
 // Err returns why the durable peer ended this live query's subscription
@@ -266,12 +288,16 @@ func (lq *LiveQuery) Err() error {
 }
 
 // Signal returns the result set as a signal.
-func (lq *LiveQuery) Signal() signal.Signal[[]*View] { return lq.itemsSig }
+func (lq *LiveQuery) Signal() signal.Signal[[]*View] {
+	lq.listen()
+	return lq.itemsSig
+}
 
 // Subscribe calls f with an Initial ChangeSet of the current result set, then
 // with one ChangeSet per commit that changes it, in commit order, from one
 // goroutine per live query, until the returned function is called.
 func (lq *LiveQuery) Subscribe(f func(ChangeSet)) (unsubscribe func()) {
+	lq.listen()
 	lq.mu.Lock()
 	if lq.closed {
 		lq.mu.Unlock()
@@ -308,6 +334,7 @@ func (lq *LiveQuery) Close() {
 	node := lq.ctx.node
 	lq.mu.Unlock()
 	node.reactor.remove(lq)
+	lq.leaveGroup()
 	lq.qmu.Lock()
 	lq.stopped.Store(true)
 	lq.queue = nil
@@ -599,6 +626,10 @@ func (lq *LiveQuery) publish(cs ChangeSet) {
 	if lq.capture {
 		c := cs
 		lq.captured = &c
+	}
+	if lq.owner != nil {
+		lq.owner.fanOut(cs)
+		return
 	}
 	ids := make([]int, 0, len(lq.subs))
 	for k := range lq.subs {

@@ -25,6 +25,8 @@ type reactor struct {
 	colls    map[string]*watch
 	where    map[*LiveQuery]placement
 	entities map[id.EntityID]map[*EntityWatch]struct{}
+	aggs     aggRegistry // live aggregates (aggregate.go)
+	groups   map[groupKey]*lqGroup // LIMITed live queries sharing one result (lqgroup.go)
 
 	// dirty lists the peers with subscription updates collected during the
 	// current notification (guarded by the change log's lock, not mu).
@@ -107,7 +109,7 @@ type placement struct {
 }
 
 func newReactor() *reactor {
-	return &reactor{colls: map[string]*watch{}, where: map[*LiveQuery]placement{}, entities: map[id.EntityID]map[*EntityWatch]struct{}{}}
+	return &reactor{colls: map[string]*watch{}, where: map[*LiveQuery]placement{}, entities: map[id.EntityID]map[*EntityWatch]struct{}{}, groups: map[groupKey]*lqGroup{}}
 }
 
 func (r *reactor) watch(collection string) *watch {
@@ -334,6 +336,7 @@ func (r *reactor) closeAll() {
 	for lq := range r.where {
 		qs = append(qs, lq)
 	}
+	qs = append(qs, r.members()...)
 	var ws []*EntityWatch
 	for _, m := range r.entities {
 		for w := range m {
@@ -347,6 +350,7 @@ func (r *reactor) closeAll() {
 	for _, w := range ws {
 		w.Close()
 	}
+	r.aggs.closeAll()
 }
 
 func inRange(rt rangeTerm, v value.Value) bool {
@@ -481,6 +485,7 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 	for _, h := range watched {
 		h.w.changed(ctx, h.ch)
 	}
+	r.aggs.notify(ctx, changes)
 	r.flush()
 }
 

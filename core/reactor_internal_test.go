@@ -1,10 +1,13 @@
 package core
 
 import (
+	"context"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/query"
+	"github.com/ankurah/ankurah-go/core/storage/memory"
 	"github.com/ankurah/ankurah-go/core/value"
 )
 
@@ -59,5 +62,57 @@ func TestRangeIndex_MatchesExactlyTheHoldingTerms(t *testing.T) {
 		if len(got) > len(terms) {
 			t.Fatalf("hits for removed queries")
 		}
+	}
+}
+
+// LIMITed live queries of one caller and selection share one hidden query;
+// it ends with its last member, and the node's Close ends every member.
+func TestReactor_GroupEndsWithItsLastMember(t *testing.T) {
+	ctx := context.Background()
+	n, err := NewNode(ctx, memory.New(), policy.Permissive{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := n.Context(nil)
+	var lqs []*LiveQuery
+	for i := 0; i < 3; i++ {
+		lq, err := c.Query(ctx, "row", "true ORDER BY n LIMIT 2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lqs = append(lqs, lq)
+	}
+	indexed := func() int {
+		n.reactor.mu.Lock()
+		defer n.reactor.mu.Unlock()
+		return len(n.reactor.where)
+	}
+	if got := indexed(); got != 1 {
+		t.Fatalf("%d queries indexed for three of one selection, want 1 (their group's)", got)
+	}
+	lqs[0].Close()
+	lqs[1].Close()
+	if got := indexed(); got != 1 {
+		t.Fatalf("%d indexed with one member left, want 1", got)
+	}
+	lqs[2].Close()
+	n.reactor.mu.Lock()
+	groups, where := len(n.reactor.groups), len(n.reactor.where)
+	n.reactor.mu.Unlock()
+	if groups != 0 || where != 0 {
+		t.Fatalf("after the last member closed: %d groups, %d indexed queries; want none", groups, where)
+	}
+	lq, err := c.Query(ctx, "row", "true ORDER BY n LIMIT 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lq.mu.Lock()
+	closed := lq.closed
+	lq.mu.Unlock()
+	if !closed {
+		t.Fatal("a grouped live query is still open after the node closed")
 	}
 }
