@@ -783,7 +783,7 @@ func (n *Node) dropCache(ctx context.Context) error {
 	n.clog.mu.Lock()
 	defer n.clog.mu.Unlock()
 	n.clog.barrier()
-	for _, lq := range n.reactor.all() {
+	for _, lq := range n.reactor.indexed() {
 		lq.mu.Lock()
 		lq.diffAndPublish(nil, nil)
 		lq.mu.Unlock()

@@ -215,7 +215,7 @@ func (f *follower) releaseAll() {
 
 // rereadAll reads every live query again (after a gap in the feed).
 func (n *Node) rereadAll(ctx context.Context) {
-	for _, lq := range n.reactor.all() {
+	for _, lq := range n.reactor.indexed() {
 		lq.mu.Lock()
 		c := lq.ctx
 		lq.mu.Unlock()

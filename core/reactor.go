@@ -25,7 +25,6 @@ type reactor struct {
 	colls    map[string]*watch
 	where    map[*LiveQuery]placement
 	entities map[id.EntityID]map[*EntityWatch]struct{}
-	aggs     aggRegistry // live aggregates (aggregate.go)
 	groups   map[groupKey]*lqGroup // LIMITed live queries sharing one result (lqgroup.go)
 
 	// dirty lists the peers with subscription updates collected during the
@@ -320,7 +319,24 @@ func (r *reactor) unwatchEntity(w *EntityWatch) {
 	}
 }
 
+// all lists the node's live queries as their callers see them: those
+// indexed on their own and the members of groups (not the groups' hidden
+// queries).
 func (r *reactor) all() []*LiveQuery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	qs := make([]*LiveQuery, 0, len(r.where))
+	for lq := range r.where {
+		if lq.owner == nil {
+			qs = append(qs, lq)
+		}
+	}
+	return append(qs, r.members()...)
+}
+
+// indexed lists the live queries the reactor hands commits to: those on
+// their own and each group's hidden query (whose result its members read).
+func (r *reactor) indexed() []*LiveQuery {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	qs := make([]*LiveQuery, 0, len(r.where))
@@ -350,7 +366,6 @@ func (r *reactor) closeAll() {
 	for _, w := range ws {
 		w.Close()
 	}
-	r.aggs.closeAll()
 }
 
 func inRange(rt rangeTerm, v value.Value) bool {
@@ -485,7 +500,6 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 	for _, h := range watched {
 		h.w.changed(ctx, h.ch)
 	}
-	r.aggs.notify(ctx, changes)
 	r.flush()
 }
 
