@@ -25,6 +25,7 @@ type reactor struct {
 	colls    map[string]*watch
 	where    map[*LiveQuery]placement
 	entities map[id.EntityID]map[*EntityWatch]struct{}
+	aggs     aggRegistry // live aggregates (aggregate.go)
 	groups   map[groupKey]*lqGroup // LIMITed live queries sharing one result (lqgroup.go)
 
 	// dirty lists the peers with subscription updates collected during the
@@ -366,6 +367,7 @@ func (r *reactor) closeAll() {
 	for _, w := range ws {
 		w.Close()
 	}
+	r.aggs.closeAll()
 }
 
 func inRange(rt rangeTerm, v value.Value) bool {
@@ -500,6 +502,7 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 	for _, h := range watched {
 		h.w.changed(ctx, h.ch)
 	}
+	r.aggs.notify(ctx, changes)
 	r.flush()
 }
 
