@@ -37,6 +37,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	static := fs.String("static", "", "directory of a built web app to serve at / (compressed by Accept-Encoding: brotli, gzip)")
 	origins := fs.String("allowed-origins", "", "comma-separated origin patterns browsers may connect from")
 	policyFile := fs.String("policy", "", "rules file (YAML) deciding who may read and write what; without it every caller may do anything")
+	inspectRole := fs.String("inspect-role", "admin", "with --policy, the role a token must grant to use the inspector at /inspect/ (docs/operations.md)")
 	lim := limits.Default()
 	fs.Func("limit", "change one of the node's limits, as NAME=VALUE (repeatable; values take KiB/MiB/GiB; names in docs/limits.md: "+strings.Join(limits.Names(), ", ")+")", func(s string) error {
 		name, value, ok := strings.Cut(s, "=")
@@ -125,6 +126,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		fmt.Fprintf(w, "{\"status\":\"ok\",\"system_id\":%q}\n", node.SystemID())
 	})
+	registerInspector(ctx, mux, node, engine, agent, *inspectRole, *static) // /inspect/ (inspect.go)
 	if staticHandler != nil {
 		mux.Handle("/", staticHandler)
 	} else {
