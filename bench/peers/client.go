@@ -1,0 +1,401 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ankurah/ankurah-go/core"
+	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/storage/memory"
+	ws "github.com/ankurah/ankurah-go/plugins/transport-ws"
+)
+
+// The ankurah-go client processes: `peerbench client MODE CFG-JSON`. Each
+// client is an ephemeral node with its own memory store and its own websocket
+// connection to `ankurah serve`; they speak the same JSON lines as the npm
+// peers' client scripts in _js/ (commands on stdin, messages on stdout) and
+// exit when stdin reaches EOF.
+
+const collection = "docs"
+
+var outMu sync.Mutex
+
+// emit prints one message line on stdout.
+func emit(m map[string]any) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	outMu.Lock()
+	defer outMu.Unlock()
+	_, _ = os.Stdout.Write(append(b, '\n'))
+}
+
+func clientFatal(err error) {
+	fmt.Fprintf(os.Stderr, "peerbench client %d: %v\n", os.Getpid(), err)
+	emit(map[string]any{"type": "error", "error": err.Error()})
+	os.Exit(1)
+}
+
+// clientMain runs one client mode. Its watchdog ends the process after limit
+// whatever happens, like the npm clients'.
+func clientMain(mode, cfgJSON string, limit time.Duration) {
+	var cfg map[string]any
+	if err := json.Unmarshal([]byte(cfgJSON), &cfg); err != nil {
+		clientFatal(fmt.Errorf("config %q: %w", cfgJSON, err))
+	}
+	time.AfterFunc(limit, func() {
+		fmt.Fprintf(os.Stderr, "peerbench client %d: watchdog after %v\n", os.Getpid(), limit)
+		os.Exit(3)
+	})
+	ctx := context.Background()
+	url, _ := cfg["url"].(string)
+	num := func(k string) int { f, _ := cfg[k].(float64); return int(f) }
+	switch mode {
+	case "writer":
+		ankWriter(ctx, url)
+	case "subs":
+		ankSubs(ctx, url, num("count"), num("writes"))
+	case "load":
+		ankLoad(ctx, url, num("size"), num("batch"))
+		lines(func([]byte) {})
+	case "fresh":
+		go lines(func([]byte) {})
+		ankFresh(ctx, url, num("size"), time.Duration(num("limitMs"))*time.Millisecond)
+	default:
+		clientFatal(fmt.Errorf("unknown client mode %q (want writer, subs, load or fresh)", mode))
+	}
+}
+
+// lines calls f for each stdin line and exits the process at EOF (the
+// orchestrator closed the pipe or went away).
+func lines(f func([]byte)) {
+	sc := bufio.NewScanner(os.Stdin)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	for sc.Scan() {
+		f(sc.Bytes())
+	}
+	os.Exit(0)
+}
+
+// dial makes an ephemeral node on a fresh memory store connected to url.
+func dial(ctx context.Context, url string) (*core.Node, *ws.Client, error) {
+	node, err := core.NewNode(ctx, memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
+	if err != nil {
+		return nil, nil, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c, err := ws.Dial(dctx, url, node)
+	if err != nil {
+		_ = node.Close()
+		return nil, nil, fmt.Errorf("dial %s: %w", url, err)
+	}
+	return node, c, nil
+}
+
+// doc is a BQ1 document: kind is what subscribers match on, ph the phase
+// ('w' warm-up, 'm' measured, 'x' non-matching), n the write index and t the
+// writer's clockMs() when it made the write call.
+type doc struct {
+	id, kind, ph string
+	n            int
+	t            float64
+}
+
+func create(ctx context.Context, trx *core.Transaction, props [][2]any) error {
+	m, err := trx.Create(ctx, collection)
+	if err != nil {
+		return err
+	}
+	for _, kv := range props {
+		if err := m.Set(kv[0].(string), kv[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ankWriter(ctx context.Context, url string) {
+	node, client, err := dial(ctx, url)
+	if err != nil {
+		clientFatal(err)
+	}
+	defer client.Close()
+	c := node.Context(nil)
+	var pending sync.WaitGroup
+	var errs atomic.Int64
+	// write commits d in its own transaction, without holding up the caller's
+	// schedule (the npm peers' writers do not wait for their writes either).
+	write := func(d doc) {
+		pending.Add(1)
+		go func() {
+			defer pending.Done()
+			trx := c.Begin()
+			err := create(ctx, trx, [][2]any{{"key", d.id}, {"kind", d.kind}, {"ph", d.ph}, {"n", d.n}, {"t", d.t}, {"title", "doc " + d.id}})
+			if err == nil {
+				cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				err = trx.Commit(cctx)
+				cancel()
+			}
+			if err != nil && errs.Add(1) <= 3 {
+				fmt.Fprintf(os.Stderr, "write %s: %v\n", d.id, err)
+			}
+		}()
+	}
+	emit(map[string]any{"type": "ready"})
+	lines(func(line []byte) {
+		var cmd struct {
+			Op        string  `json:"op"`
+			K         int     `json:"k"`
+			Writes    int     `json:"writes"`
+			SpacingMs float64 `json:"spacingMs"`
+		}
+		if err := json.Unmarshal(line, &cmd); err != nil {
+			clientFatal(fmt.Errorf("writer: bad command %q: %w", line, err))
+		}
+		switch cmd.Op {
+		case "warm":
+			write(doc{id: fmt.Sprintf("w%04d", cmd.K), kind: "hit", ph: "w", n: cmd.K, t: clockMs()})
+		case "run":
+			lag := schedule(cmd.Writes, cmd.SpacingMs, func(i int, hit bool) {
+				if hit {
+					write(doc{id: fmt.Sprintf("h%04d", i), kind: "hit", ph: "m", n: i, t: clockMs()})
+				} else {
+					write(doc{id: fmt.Sprintf("x%04d", i), kind: "miss", ph: "x", n: i, t: clockMs()})
+				}
+			})
+			pending.Wait()
+			emit(map[string]any{"type": "ran", "lagMaxMs": lag, "errors": errs.Load()})
+		}
+	})
+}
+
+// schedule calls f(i, true) at i×spacing and f(i, false) halfway to the next
+// one, for i < writes, and returns how late it ran at worst (ms).
+func schedule(writes int, spacingMs float64, f func(i int, hit bool)) float64 {
+	t0 := clockMs()
+	lag := 0.0
+	until := func(due float64) {
+		for {
+			d := due - clockMs()
+			if d <= 0 {
+				return
+			}
+			time.Sleep(time.Duration(min(d, 5) * float64(time.Millisecond)))
+		}
+	}
+	for i := range writes {
+		due := t0 + float64(i)*spacingMs
+		until(due)
+		lag = max(lag, clockMs()-due)
+		f(i, true)
+		until(due + spacingMs/2)
+		f(i, false)
+	}
+	return lag
+}
+
+type subscriber struct {
+	lat    []any // per measured write: latency in ms, or nil
+	got    int
+	warm   bool
+	falseN int
+}
+
+func ankSubs(ctx context.Context, url string, count, writes int) {
+	var mu sync.Mutex
+	subs := make([]*subscriber, count)
+	ready, warmSent, doneSent := false, false, false
+	check := func() { // under mu
+		if !ready {
+			return
+		}
+		allWarm, allDone := true, true
+		for _, s := range subs {
+			allWarm = allWarm && s.warm
+			allDone = allDone && s.got == writes
+		}
+		if allWarm && !warmSent {
+			warmSent = true
+			emit(map[string]any{"type": "warm"})
+		}
+		if allDone && !doneSent {
+			doneSent = true
+			emit(map[string]any{"type": "done"})
+		}
+	}
+	type conn struct {
+		node   *core.Node
+		client *ws.Client
+		lq     *core.LiveQuery
+	}
+	conns := make([]conn, count)
+	for i := range count {
+		s := &subscriber{lat: make([]any, writes)}
+		subs[i] = s
+		node, client, err := dial(ctx, url)
+		if err != nil {
+			clientFatal(err)
+		}
+		qctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		// On an ephemeral node the query subscribes on the server, which
+		// runs the filter.
+		lq, err := node.Context(nil).Query(qctx, collection, "kind = 'hit'")
+		cancel()
+		if err != nil {
+			clientFatal(fmt.Errorf("subscriber %d: %w", i, err))
+		}
+		conns[i] = conn{node, client, lq}
+		lq.Subscribe(func(cs core.ChangeSet) {
+			now := clockMs()
+			mu.Lock()
+			defer mu.Unlock()
+			for _, ch := range cs.Changes {
+				if ch.Kind == core.Remove {
+					continue
+				}
+				v := ch.Entity
+				if k, _ := v.Get("kind").AsString(); k != "hit" {
+					s.falseN++
+					continue
+				}
+				ph, _ := v.Get("ph").AsString()
+				n, _ := v.Get("n").AsInt()
+				t, ok := v.Get("t").AsFloat()
+				switch {
+				case ph == "w":
+					s.warm = true
+				case ph == "m" && ok && n >= 0 && int(n) < writes && s.lat[n] == nil:
+					s.lat[n] = now - t
+					s.got++
+				}
+			}
+			check()
+		})
+	}
+	mu.Lock()
+	ready = true
+	emit(map[string]any{"type": "ready"})
+	check()
+	mu.Unlock()
+	lines(func(line []byte) {
+		var cmd struct {
+			Op string `json:"op"`
+		}
+		if json.Unmarshal(line, &cmd) != nil || cmd.Op != "finish" {
+			return
+		}
+		mu.Lock()
+		lat := make([][]any, count)
+		falseN := 0
+		for i, s := range subs {
+			lat[i] = append([]any(nil), s.lat...)
+			falseN += s.falseN
+		}
+		mu.Unlock()
+		emit(map[string]any{"type": "result", "lat": lat, "falseNotifies": falseN})
+		for _, c := range conns {
+			c.lq.Close()
+			_ = c.client.Close()
+			_ = c.node.Close()
+		}
+		os.Exit(0)
+	})
+}
+
+// bs1Props is BS1 doc i: half of them have kind 'hit'.
+func bs1Props(i int) [][2]any {
+	kind := "miss"
+	if i%2 == 0 {
+		kind = "hit"
+	}
+	return [][2]any{{"key", fmt.Sprintf("d%06d", i)}, {"kind", kind}, {"n", i}, {"title", fmt.Sprintf("document number %d", i)}}
+}
+
+// ankLoad commits size docs in transactions of batch; each commit returns
+// once the server stored it. A read of the server's counts (in ten range
+// queries, each a small answer) then confirms it holds them all.
+func ankLoad(ctx context.Context, url string, size, batch int) {
+	t0 := clockMs()
+	node, client, err := dial(ctx, url)
+	if err != nil {
+		clientFatal(err)
+	}
+	defer client.Close()
+	c := node.Context(nil)
+	for i := 0; i < size; i += batch {
+		trx := c.Begin()
+		for j := i; j < min(size, i+batch); j++ {
+			if err := create(ctx, trx, bs1Props(j)); err != nil {
+				clientFatal(err)
+			}
+		}
+		cctx, cancel := context.WithTimeout(ctx, 120*time.Second)
+		err := trx.Commit(cctx)
+		cancel()
+		if err != nil {
+			clientFatal(fmt.Errorf("commit of docs %d..%d: %w", i, min(size, i+batch)-1, err))
+		}
+	}
+	tw := clockMs()
+	// The check reads through a second client so that nothing comes from the
+	// loader's own cache.
+	cnode, cclient, err := dial(ctx, url)
+	if err != nil {
+		clientFatal(err)
+	}
+	defer cclient.Close()
+	got := 0
+	const slices = 10
+	for s := range slices {
+		fctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		vs, err := cnode.Context(nil).Fetch(fctx, collection, "n >= ? AND n < ?", s*size/slices, (s+1)*size/slices)
+		cancel()
+		if err != nil {
+			clientFatal(fmt.Errorf("check read: %w", err))
+		}
+		got += len(vs)
+	}
+	if got != size {
+		clientFatal(fmt.Errorf("the server holds %d docs after the load, want %d", got, size))
+	}
+	emit(map[string]any{"type": "loaded", "writeMs": tw - t0, "confirmedMs": clockMs() - t0})
+}
+
+// ankFresh times a fresh client from its start until one live query over
+// the whole collection holds every doc.
+func ankFresh(ctx context.Context, url string, size int, limit time.Duration) {
+	t0 := clockMs()
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	res := map[string]any{"type": "result", "complete": false}
+	node, client, err := dial(ctx, url)
+	if err != nil {
+		res["ms"], res["detail"] = clockMs()-t0, err.Error()
+		emit(res)
+		os.Exit(0)
+	}
+	tc := clockMs()
+	lq, err := node.Context(nil).Query(ctx, collection, "true")
+	res["ms"] = clockMs() - t0
+	if err != nil {
+		res["detail"] = err.Error()
+		emit(res)
+		os.Exit(0)
+	}
+	got := len(lq.Items())
+	res["got"], res["complete"] = got, got == size
+	res["detail"] = map[string]any{"connect_ms": tc - t0, "query_ms": clockMs() - tc}
+	emit(res)
+	lq.Close()
+	_ = client.Close()
+	_ = node.Close()
+	os.Exit(0)
+}
