@@ -175,6 +175,8 @@ type Node struct {
 
 	// feed follows the engine's change feed (WithSharedStorage; feed.go).
 	feed *follower
+
+	rels relationSet // declared relations (relations.go)
 }
 
 // NewNode returns a node on engine whose access is decided by agent. It

@@ -113,6 +113,12 @@ func (c *Context) fetchStates(ctx context.Context, collection string, b *query.B
 	if err != nil {
 		return nil, err
 	}
+	// A traversal reaches the engine as sets of referenced ids; exact
+	// decides (relations.go).
+	eff, exact, err := c.planTraversal(ctx, collection, eff)
+	if err != nil {
+		return nil, err
+	}
 	// Rows the agent's per-row check refuses are dropped after the engine's
 	// LIMIT; ask for more until the limit is filled or the rows run out.
 	limit := eff.Limit
@@ -123,7 +129,7 @@ func (c *Context) fetchStates(ctx context.Context, collection string, b *query.B
 		}
 		out := states[:0]
 		for i := range states {
-			if c.node.agent.CheckRead(ctx, c.cdata, &states[i]) == nil {
+			if (exact == nil || c.exactMatch(ctx, exact, &states[i])) && c.node.agent.CheckRead(ctx, c.cdata, &states[i]) == nil {
 				out = append(out, states[i])
 			}
 		}

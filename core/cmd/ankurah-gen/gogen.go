@@ -127,8 +127,11 @@ func (g *gen) model(m *model) {
 		article = "an"
 	}
 	var lww, plugins []*field
-	var indexed []*field
+	var indexed, refs []*field
 	for _, f := range m.Fields {
+		if f.Kind == kindModelRef {
+			refs = append(refs, f)
+		}
 		if f.lww() {
 			lww = append(lww, f)
 		} else {
@@ -175,6 +178,22 @@ func (g *gen) model(m *model) {
 	g.p("return nil")
 	g.p("}")
 	g.p("")
+	if len(refs) > 0 {
+		g.p("// Relations returns the references %s declares: each core.Ref field names", n)
+		g.p("// the collection of the model it refers to.")
+		g.p("func (%s) Relations() []%s.Relation {", cname, co)
+		g.p("return []%s.Relation{", co)
+		for _, f := range refs {
+			g.p("{Collection: %s, Property: %q, Target: %q},", coll, f.Prop, f.RefTarget.Collection)
+		}
+		g.p("}")
+		g.p("}")
+		g.p("")
+		g.p("// DeclareRelations declares the collection's references on node, so that")
+		g.p("// AnkQL paths through them continue in the referenced collection.")
+		g.p("func (c %s) DeclareRelations(node *%s.Node) error { return node.DeclareRelations(c.Relations()...) }", cname, co)
+		g.p("")
+	}
 	g.p("// Create starts a new %s in trx with the stored fields of a.", n)
 	if len(plugins) > 0 {
 		g.p("// Plugin datatype fields (%s) start empty: edit them through the returned %s.", fieldNames(plugins), mut)
@@ -237,7 +256,13 @@ func (g *gen) model(m *model) {
 	g.p("func (v *%s) Entity() *%s.View { return v.v }", view, co)
 	g.p("")
 	for _, f := range m.Fields {
-		if f.lww() {
+		if f.Kind == kindModelRef {
+			t := f.RefTarget
+			g.p("// %s returns the %q reference: its id, and Get to read the %s it names.", f.GoName, f.Prop, t.Name)
+			g.p("func (v *%s) %s() %s.RefView[%s, *%sView] {", view, f.GoName, co, t.Name, t.Name)
+			g.p("return %s.NewRefView(decode%s%s(v.v.Get(%q)), %q, func(x *%s.View) *%sView { return &%sView{v: x} })", co, n, f.GoName, f.Prop, t.Collection, co, t.Name, t.Name)
+			g.p("}")
+		} else if f.lww() {
 			g.p("// %s returns the %q property (%s).", f.GoName, f.Prop, absent(f))
 			g.p("func (v *%s) %s() %s { return decode%s%s(v.v.Get(%q)) }", view, f.GoName, g.im.typ(f.Type), n, f.GoName, f.Prop)
 		} else {
@@ -253,6 +278,10 @@ func (g *gen) model(m *model) {
 	g.p("func (v *%s) Model() %s {", view, n)
 	g.p("return %s{", n)
 	for _, f := range lww {
+		if f.Kind == kindModelRef {
+			g.p("%s: decode%s%s(v.v.Get(%q)),", f.GoName, n, f.GoName, f.Prop)
+			continue
+		}
 		g.p("%s: v.%s(),", f.GoName, f.GoName)
 	}
 	g.p("}")
@@ -415,6 +444,8 @@ func (g *gen) codec(m *model, f *field) {
 	}
 	g.p("func %s(x %s.Value) %s {", dec, g.value, ft)
 	switch {
+	case f.Kind == kindModelRef:
+		g.p("return %s.RefFromValue[%s](x)", g.core, g.im.typ(f.RefType))
 	case f.Kind == kindValue:
 		g.p("return x")
 	case f.Kind == kindJSON && f.Nullable:
@@ -456,6 +487,8 @@ func (g *gen) codec(m *model, f *field) {
 	case f.Nullable:
 		g.p("if v == nil {\nreturn nil\n}")
 		g.p("return %s", encConv("*v"))
+	case f.Kind == kindModelRef: // the zero Ref is NULL
+		g.p("return v.Value()")
 	case f.Kind == kindRawJSON: // an empty RawMessage is no json text: NULL
 		g.p("if len(v) == 0 {\nreturn nil\n}")
 		g.p("return v")

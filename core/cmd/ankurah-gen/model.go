@@ -28,17 +28,18 @@ var errModel = errors.New("ankurah-gen")
 type kind int
 
 const (
-	kindString  kind = iota // LWW string
-	kindBool                // LWW bool
-	kindInt                 // LWW int (signed Go integers)
-	kindUint                // LWW int (unsigned Go integers; above MaxInt64 is an error on Set)
-	kindFloat               // LWW float
-	kindBytes               // LWW bytes ([]byte and named byte slices)
-	kindRef                 // LWW entity reference (id.EntityID)
-	kindRawJSON             // LWW json (json.RawMessage, kept as written)
-	kindValue               // LWW, any value (value.Value)
-	kindJSON                // LWW json (maps, slices, arrays, structs through encoding/json)
-	kindPlugin              // a plugin datatype (implements property.Typed)
+	kindString   kind = iota // LWW string
+	kindBool                 // LWW bool
+	kindInt                  // LWW int (signed Go integers)
+	kindUint                 // LWW int (unsigned Go integers; above MaxInt64 is an error on Set)
+	kindFloat                // LWW float
+	kindBytes                // LWW bytes ([]byte and named byte slices)
+	kindRef                  // LWW entity reference (id.EntityID)
+	kindRawJSON              // LWW json (json.RawMessage, kept as written)
+	kindValue                // LWW, any value (value.Value)
+	kindJSON                 // LWW json (maps, slices, arrays, structs through encoding/json)
+	kindPlugin               // a plugin datatype (implements property.Typed)
+	kindModelRef             // LWW entity reference typed by its model (core.Ref[T])
 )
 
 // model is one struct the generator writes code for.
@@ -47,6 +48,8 @@ type model struct {
 	Collection string // collection name: album
 	Plural     string // name of the collection value: Albums
 	Fields     []*field
+
+	obj *types.TypeName
 }
 
 // field is one stored field of a model.
@@ -64,6 +67,11 @@ type field struct {
 	Plugin   types.Type
 	MutType  types.Type
 	ViewType types.Type
+
+	// For core.Ref[T] fields: the model T names (set once every model of
+	// the package is known).
+	RefType   *types.Named
+	RefTarget *model
 }
 
 // lww reports whether the field is stored by the built-in LWW backend.
@@ -119,6 +127,9 @@ func findModels(pkg *packages.Package, names []string, skip string) ([]*model, e
 		}
 		models = append(models, m)
 	}
+	if err := linkRefs(pkg.Fset, models); err != nil {
+		return nil, err
+	}
 	if err := checkCollisions(pkg, models); err != nil {
 		return nil, err
 	}
@@ -151,7 +162,7 @@ func buildModel(fset *token.FileSet, tn *types.TypeName) (*model, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %s: model %s: not a struct (its type is %s)", errModel, at, name, named.Underlying())
 	}
-	m := &model{Name: tn.Name(), Collection: snakeCase(tn.Name()), Plural: plural(tn.Name())}
+	m := &model{Name: tn.Name(), Collection: snakeCase(tn.Name()), Plural: plural(tn.Name()), obj: tn}
 	props := map[string]string{}
 	for i := 0; i < st.NumFields(); i++ {
 		v := st.Field(i)
@@ -214,6 +225,10 @@ func classifyField(f *field) error {
 	if ok, err := plugin(f, t); ok || err != nil {
 		return err
 	}
+	if target, ok := modelRef(t); ok {
+		f.Kind, f.RefType = kindModelRef, target
+		return nil
+	}
 	if p, ok := t.(*types.Pointer); ok {
 		f.Nullable = true
 		f.Elem = p.Elem()
@@ -222,6 +237,9 @@ func classifyField(f *field) error {
 		}
 		if _, ok := p.Elem().Underlying().(*types.Pointer); ok {
 			return errors.New("a pointer to a pointer is not supported")
+		}
+		if _, ok := modelRef(p.Elem()); ok {
+			return errors.New("a pointer to core.Ref; use core.Ref itself, whose zero value is NULL")
 		}
 		if isNamed(p.Elem(), valuePath, "Value") {
 			return errors.New("a pointer to value.Value; use value.Value, whose NULL is its zero value")
@@ -422,4 +440,40 @@ func generatedFile(pkg *packages.Package, path string) bool {
 		}
 	}
 	return false
+}
+
+// modelRef recognizes core.Ref[T] and returns T.
+func modelRef(t types.Type) (*types.Named, bool) {
+	n, ok := types.Unalias(t).(*types.Named)
+	if !ok || n.TypeArgs().Len() != 1 {
+		return nil, false
+	}
+	o := n.Origin().Obj()
+	if o.Pkg() == nil || o.Pkg().Path() != corePath || o.Name() != "Ref" {
+		return nil, false
+	}
+	target, ok := types.Unalias(n.TypeArgs().At(0)).(*types.Named)
+	return target, ok
+}
+
+// linkRefs points every core.Ref[T] field at the model T, which must be
+// one of the models generated together with it.
+func linkRefs(fset *token.FileSet, models []*model) error {
+	for _, m := range models {
+		for _, f := range m.Fields {
+			if f.Kind != kindModelRef {
+				continue
+			}
+			for _, t := range models {
+				if t.obj == f.RefType.Obj() {
+					f.RefTarget = t
+				}
+			}
+			if f.RefTarget == nil {
+				return fmt.Errorf("%w: %s: model %s: field %s: core.Ref[%s] refers to a type that is not a model generated with it (mark %s with %s in this package)",
+					errModel, fset.Position(m.obj.Pos()), m.Name, f.GoName, f.RefType.Obj().Name(), f.RefType.Obj().Name(), markerLine)
+			}
+		}
+	}
+	return nil
 }

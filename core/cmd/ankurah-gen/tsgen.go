@@ -16,6 +16,10 @@ func renderTS(pkg *types.Package, models []*model) []byte {
 	var b bytes.Buffer
 	b.Write(header("//"))
 	fmt.Fprintf(&b, "// Models of Go package %s.\n", pkg.Path())
+	if hasModelRefs(models) {
+		b.WriteString("\n/** Ref is the id of an entity of the model T (a core.Ref[T] field). */\n")
+		b.WriteString("export type Ref<T> = string & { readonly __refTo?: T };\n")
+	}
 	for _, m := range models {
 		fmt.Fprintf(&b, "\n/** %s is a record of the %q collection. */\n", m.Name, m.Collection)
 		fmt.Fprintf(&b, "export interface %s {\n", m.Name)
@@ -24,6 +28,8 @@ func renderTS(pkg *types.Package, models []*model) []byte {
 			switch f.Kind {
 			case kindRef:
 				b.WriteString(" // entity id")
+			case kindModelRef:
+				fmt.Fprintf(&b, " // ref to %s (%q)", f.RefTarget.Name, f.RefTarget.Collection)
 			case kindPlugin:
 				fmt.Fprintf(&b, " // plugin datatype %s", types.TypeString(f.Plugin, qualifyByPath))
 			}
@@ -32,6 +38,16 @@ func renderTS(pkg *types.Package, models []*model) []byte {
 		b.WriteString("}\n")
 		fmt.Fprintf(&b, "\n/** The name of the collection of %s records. */\n", m.Name)
 		fmt.Fprintf(&b, "export const %sCollection = %q;\n", m.Name, m.Collection)
+		var rels []string
+		for _, f := range m.Fields {
+			if f.Kind == kindModelRef {
+				rels = append(rels, fmt.Sprintf("%s: %q", tsKey(f.Prop), f.RefTarget.Collection))
+			}
+		}
+		if len(rels) > 0 {
+			fmt.Fprintf(&b, "\n/** The collections the references of %s records name (AnkQL paths through them continue there). */\n", m.Name)
+			fmt.Fprintf(&b, "export const %sRelations = { %s } as const;\n", m.Name, strings.Join(rels, ", "))
+		}
 	}
 	return b.Bytes()
 }
@@ -54,6 +70,8 @@ func tsField(f *field) string {
 		t = "boolean"
 	case kindInt, kindUint, kindFloat:
 		t = "number"
+	case kindModelRef:
+		return "Ref<" + f.RefTarget.Name + "> | null"
 	case kindBytes:
 		t = "Uint8Array"
 	case kindJSON:
@@ -153,4 +171,15 @@ func tsStruct(s *types.Struct, seen []types.Type, parts *[]string) {
 		}
 		*parts = append(*parts, key+": "+tsJSON(f.Type(), seen))
 	}
+}
+
+func hasModelRefs(models []*model) bool {
+	for _, m := range models {
+		for _, f := range m.Fields {
+			if f.Kind == kindModelRef {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -1,7 +1,10 @@
 // Package bad holds structs ankurah-gen must refuse, each with a clear error.
 package bad
 
-import "github.com/ankurah/ankurah-go/core/property"
+import (
+	"github.com/ankurah/ankurah-go/core"
+	"github.com/ankurah/ankurah-go/core/property"
+)
 
 type Chan struct{ C chan int }
 
@@ -62,3 +65,9 @@ type CollideView struct{}
 type NotAStruct int
 
 type Generic[T any] struct{ V T }
+
+// RefToNonModel refers to a struct that is not generated with it.
+type RefToNonModel struct{ R core.Ref[Inner] }
+
+// PtrRef points to a Ref, whose zero value already is NULL.
+type PtrRef struct{ R *core.Ref[Inner] }

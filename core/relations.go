@@ -1,0 +1,294 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/query"
+	"github.com/ankurah/ankurah-go/core/value"
+)
+
+// ErrRelation is wrapped by errors about a relation declaration: an invalid
+// name, or a property already declared to refer to another collection.
+var ErrRelation = errors.New("ankurah: invalid relation")
+
+// Relation declares that Property of Collection holds references to
+// entities of Target (a model field of type Ref[T]; ankurah-gen writes each
+// model's Relations). Declared on a node, it makes AnkQL paths through the
+// property continue in Target: `artist.name = 'Muse'` on albums reads the
+// name of each album's artist (see docs/relations.md).
+type Relation struct {
+	Collection string
+	Property   string
+	Target     string
+}
+
+// DeclareRelations declares relations on the node, for every query and live
+// query that starts after it. Declaring a relation again is a no-op;
+// declaring a property to refer to a different collection than before is an
+// error wrapping ErrRelation, and so is an invalid name.
+func (n *Node) DeclareRelations(rels ...Relation) error {
+	for _, r := range rels {
+		for _, name := range []string{r.Collection, r.Property, r.Target} {
+			if err := ValidateName(name); err != nil {
+				return fmt.Errorf("%w: %+v: %w", ErrRelation, r, err)
+			}
+		}
+	}
+	s := &n.rels
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range rels {
+		if t, ok := s.m[r.Collection][r.Property]; ok && t != r.Target {
+			return fmt.Errorf("%w: %q.%q already refers to %q, not %q", ErrRelation, r.Collection, r.Property, t, r.Target)
+		}
+	}
+	if s.m == nil {
+		s.m = map[string]map[string]string{}
+	}
+	for _, r := range rels {
+		if s.m[r.Collection] == nil {
+			s.m[r.Collection] = map[string]string{}
+		}
+		s.m[r.Collection][r.Property] = r.Target
+	}
+	return nil
+}
+
+// Relations returns the relations declared on the node.
+func (n *Node) Relations() []Relation {
+	s := &n.rels
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []Relation
+	for c, props := range s.m {
+		for p, t := range props {
+			out = append(out, Relation{Collection: c, Property: p, Target: t})
+		}
+	}
+	return out
+}
+
+// relationSet is a node's declared relations (query.Relations).
+type relationSet struct {
+	mu sync.RWMutex
+	m  map[string]map[string]string // collection -> property -> target
+}
+
+// Target implements query.Relations.
+func (s *relationSet) Target(collection, property string) (string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.m[collection][property]
+	return t, ok
+}
+
+// maxCandidateRefs bounds the referenced ids a traversal term is rewritten
+// to for an engine; past it the term is relaxed to true (or false under
+// NOT) and only the exact program decides.
+const maxCandidateRefs = 1024
+
+// planTraversal prepares an effective selection that traverses references
+// for a storage engine: the selection engines receive (each traversal term
+// replaced by the referenced ids satisfying it — engines never see a
+// traversal) and the exact program the node applies to what they return.
+// Without traversal it returns eff and a nil program.
+func (c *Context) planTraversal(ctx context.Context, collection string, eff *query.Bound) (*query.Bound, query.Program, error) {
+	tr, err := query.SplitTraversals(eff.Where, collection, &c.node.rels)
+	if err != nil || tr == nil {
+		return eff, nil, err
+	}
+	repl := make([]query.Expr, len(tr.Terms))
+	relaxed := make([]bool, len(tr.Terms))
+	for i, t := range tr.Terms {
+		ids, ok, err := c.candidateRefs(ctx, t)
+		switch {
+		case err != nil:
+			return nil, nil, err
+		case !ok:
+			relaxed[i] = true
+		case len(ids) == 0:
+			repl[i] = &query.Literal{Value: false}
+		default:
+			repl[i] = &query.In{Path: query.Path{t.Hops[0].Property}, Values: ids}
+		}
+	}
+	where := tr.Rewrite(func(i int, negated bool) query.Expr {
+		if relaxed[i] {
+			return &query.Literal{Value: !negated}
+		}
+		return repl[i]
+	})
+	prog, err := query.CompileTraversed(tr, query.Compile, c.refLookup(ctx, true))
+	if err != nil {
+		return nil, nil, err
+	}
+	return &query.Bound{Where: where, OrderBy: eff.OrderBy, Limit: eff.Limit}, prog, nil
+}
+
+// candidateRefs returns the ids of the entities a traversal term's first
+// reference may name for the term to be true: the readable entities at the
+// end of the path that satisfy it, then, hop by hop back, the readable
+// entities referring to those. ok is false when there are more than
+// maxCandidateRefs at some hop, or when the term is true where the path
+// resolves to NULL (IS NULL), which no set of ids expresses.
+func (c *Context) candidateRefs(ctx context.Context, t *query.Traversal) ([]query.Operand, bool, error) {
+	if isNull, ok := t.Term.(*query.IsNull); ok && !isNull.Not {
+		return nil, false, nil
+	}
+	where := t.Term
+	var ids []query.Operand
+	for k := len(t.Hops) - 1; k >= 0; k-- {
+		states, err := c.fetchStates(ctx, t.Hops[k].Target, &query.Bound{Where: where, Limit: maxCandidateRefs + 1})
+		if err != nil {
+			return nil, false, err
+		}
+		if len(states) > maxCandidateRefs {
+			return nil, false, nil
+		}
+		ids = make([]query.Operand, len(states))
+		for i := range states {
+			ids[i] = query.Lit(value.Ref(states[i].ID))
+		}
+		if len(ids) == 0 {
+			return nil, true, nil
+		}
+		if k > 0 {
+			where = &query.In{Path: query.Path{t.Hops[k].Property}, Values: ids}
+		}
+	}
+	return ids, true, nil
+}
+
+// refLookup returns the lookup through which a traversal program reads
+// referenced entities for caller c: an entity that is missing, deleted, in
+// a collection c may not access, outside c's read filter or refused by the
+// agent's per-row check is not returned (its path reads NULL). With memo
+// (a one-off fetch) each entity is read once. The lookup outlives ctx's
+// cancellation (a live query's program runs on later commits).
+func (c *Context) refLookup(ctx context.Context, memo bool) query.Lookup {
+	ctx = context.WithoutCancel(ctx)
+	n := c.node
+	type key struct {
+		coll string
+		eid  id.EntityID
+	}
+	var mu sync.Mutex
+	filters := map[string]query.Program{} // collection -> read filter (nil: none)
+	denied := map[string]bool{}
+	seen := map[key]map[string]value.Value{}
+	missing := map[key]bool{}
+	filter := func(coll string) (query.Program, bool) {
+		mu.Lock()
+		p, ok := filters[coll]
+		d := denied[coll]
+		mu.Unlock()
+		if ok || d {
+			return p, !d
+		}
+		if n.agent.CanAccessCollection(ctx, c.cdata, coll) != nil {
+			mu.Lock()
+			denied[coll] = true
+			mu.Unlock()
+			return nil, false
+		}
+		f, err := n.agent.ReadFilter(ctx, c.cdata, coll)
+		if err != nil {
+			return nil, false
+		}
+		if f != nil {
+			if p, err = query.Compile(&query.Bound{Where: f, Limit: -1}, nil); err != nil {
+				return nil, false
+			}
+		}
+		mu.Lock()
+		filters[coll] = p
+		mu.Unlock()
+		return p, true
+	}
+	return func(coll string, eid id.EntityID) (map[string]value.Value, bool) {
+		k := key{coll, eid}
+		if memo {
+			mu.Lock()
+			vs, hit := seen[k]
+			miss := missing[k]
+			mu.Unlock()
+			if hit || miss {
+				return vs, hit
+			}
+		}
+		vs, ok := func() (map[string]value.Value, bool) {
+			f, ok := filter(coll)
+			if !ok {
+				return nil, false
+			}
+			rc, err := n.readCollection(ctx, coll)
+			if err != nil {
+				return nil, false
+			}
+			st, err := rc.GetState(ctx, eid)
+			if err != nil || st.Deleted() {
+				return nil, false
+			}
+			if f != nil {
+				if ok, err := f.Match(st.Values); err != nil || !ok {
+					return nil, false
+				}
+			}
+			if n.agent.CheckRead(ctx, c.cdata, &st) != nil {
+				return nil, false
+			}
+			return st.Values, true
+		}()
+		if memo {
+			mu.Lock()
+			if ok {
+				seen[k] = vs
+			} else {
+				missing[k] = true
+			}
+			mu.Unlock()
+		}
+		return vs, ok
+	}
+}
+
+// liveProgram is a live query's compiled selection; tr is its traversal
+// terms (nil without), which the reactor follows back from changes of
+// referenced entities (reactor_refs.go).
+type liveProgram struct {
+	query.Program
+	tr *query.Traversed
+}
+
+// compileLive compiles a live query's effective selection for caller c: a
+// selection that traverses references gets a program reading the current
+// state of what it references on every match.
+func (c *Context) compileLive(ctx context.Context, collection string, eff *query.Bound) (query.Program, error) {
+	tr, err := query.SplitTraversals(eff.Where, collection, &c.node.rels)
+	if err != nil {
+		return nil, err
+	}
+	if tr == nil {
+		return query.Compile(eff, nil)
+	}
+	prog, err := query.CompileTraversed(tr, query.Compile, c.refLookup(ctx, false))
+	if err != nil {
+		return nil, err
+	}
+	return &liveProgram{Program: prog, tr: tr}, nil
+}
+
+// exactMatch applies a traversal program to a state an engine returned.
+func (c *Context) exactMatch(ctx context.Context, prog query.Program, st *entity.State) bool {
+	ok, err := prog.Match(st.Values)
+	if err != nil {
+		c.node.log.WarnContext(ctx, "traversal evaluation failed", "entity", st.ID.String(), "err", err)
+		return false
+	}
+	return ok
+}
