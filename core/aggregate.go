@@ -118,7 +118,7 @@ type LiveAggregate struct {
 	fresh      []int
 	nextID     int
 	closed     bool
-	sink       func([]Group) // synchronous, in log order (a peer's subscription)
+	sink       func(total int, changed []Group) // synchronous, in log order (a peer's subscription)
 	onClose    func()
 	sig        *signal.Mutable[[]Group]
 	wake       chan struct{}
@@ -221,7 +221,7 @@ func (c *Context) newAggregate(collection string, spec AggregateSpec) (*LiveAggr
 // aggregateWithSink makes a live aggregate on a durable node; sink, when not
 // nil, is handed the groups each commit changes (Count 0: removed), in log
 // order, under the change log's lock.
-func (c *Context) aggregateWithSink(ctx context.Context, collection string, spec AggregateSpec, b *query.Bound, sink func([]Group)) (*LiveAggregate, error) {
+func (c *Context) aggregateWithSink(ctx context.Context, collection string, spec AggregateSpec, b *query.Bound, sink func(total int, changed []Group)) (*LiveAggregate, error) {
 	n := c.node
 	la, err := c.newAggregate(collection, spec)
 	if err != nil {
@@ -623,7 +623,7 @@ func (la *LiveAggregate) publishTouched(touched map[string]struct{}) {
 	}
 	if la.sink != nil && len(out) > 0 {
 		slices.SortFunc(out, func(a, b Group) int { return storage.CompareKeys(a.Key, b.Key) })
-		la.sink(out)
+		la.sink(len(la.results), out)
 	}
 	la.poke()
 }

@@ -26,6 +26,7 @@ type upstream struct {
 	draining  bool            // resync is sending the outbox: new commits queue behind it
 	sending   [][]event.Event // the drained commits not yet acknowledged
 	subs      map[uint64]*LiveQuery
+	aggs      map[uint64]*LiveAggregate // aggregate_remote.go
 	nextSub   uint64
 	systemID  string
 }
@@ -63,7 +64,7 @@ func (n *Node) Connect(ctx context.Context, conn transport.Connection, credentia
 		conn.Close()
 		return nil, fmt.Errorf("ankurah: handshake: %w: expected hello", transport.ErrProtocol)
 	}
-	if m.Hello.Version != transport.ProtocolVersion {
+	if m.Hello.Version < transport.MinProtocolVersion || m.Hello.Version > transport.ProtocolVersion {
 		conn.Close()
 		return nil, fmt.Errorf("ankurah: %w: server speaks protocol version %d, this node speaks %d", transport.ErrVersion, m.Hello.Version, transport.ProtocolVersion)
 	}
@@ -147,6 +148,7 @@ func (n *Node) resync(ctx context.Context, p *Peer) {
 			n.log.Error("re-subscribing live query failed", "query", lq.qid.String(), "err", err)
 		}
 	}
+	n.resubscribeAggregates(ctx, p)
 }
 
 // refresh replaces cached entities with the durable peer's states.
@@ -312,7 +314,15 @@ func (p *Peer) clientLoop() {
 				p.log.Warn("refusing update from durable peer", "err", err)
 			}
 		case m.SubEnded != nil:
-			n.remoteSubEnded(m.SubEnded)
+			if !n.remoteAggEnded(m.SubEnded) {
+				n.remoteSubEnded(m.SubEnded)
+			}
+		case m.AggUpdate != nil:
+			if err := n.remoteAggUpdate(p, m.AggUpdate); err != nil {
+				p.log.Warn("malformed aggregate update from durable peer", "err", err)
+				p.fault(transport.CodeProtocol, err)
+				return
+			}
 		case m.Notice != nil:
 			p.log.Warn("durable peer notice", "code", m.Notice.Code, "message", m.Notice.Message)
 			if m.Notice.Code == transport.CodeUnauthenticated {

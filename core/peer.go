@@ -76,6 +76,7 @@ type serverSide struct {
 	subMu      sync.Mutex
 	reqBytes   atomic.Int64 // frames of requests waiting for the worker
 	subs       map[uint64]*LiveQuery
+	aggs       map[uint64]*LiveAggregate // live aggregates (aggregate_server.go), guarded by subMu
 }
 
 func newPeer(n *Node, conn transport.Connection, remote transport.Hello) *Peer {
@@ -163,6 +164,7 @@ func (p *Peer) shutdown(err error) {
 	for _, lq := range subs {
 		lq.Close()
 	}
+	p.closeAggregates()
 	p.node.peersMu.Lock()
 	delete(p.node.peers, p)
 	p.node.peersMu.Unlock()

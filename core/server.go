@@ -41,8 +41,8 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 		sendFault(conn, codeOf(err), err)
 		return err
 	}
-	if m.Hello.Version != transport.ProtocolVersion {
-		err := fmt.Errorf("%w: peer speaks protocol version %d, this node speaks %d", transport.ErrVersion, m.Hello.Version, transport.ProtocolVersion)
+	if m.Hello.Version < transport.MinProtocolVersion || m.Hello.Version > transport.ProtocolVersion {
+		err := fmt.Errorf("%w: peer speaks protocol version %d, this node speaks %d (and serves %d to %d)", transport.ErrVersion, m.Hello.Version, transport.ProtocolVersion, transport.MinProtocolVersion, transport.ProtocolVersion)
 		sendFault(conn, transport.CodeVersion, err)
 		return err
 	}
@@ -59,7 +59,7 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 	}
 	p := newPeer(n, conn, *m.Hello)
 	p.setCredentials(cdata)
-	_ = p.enqueue(&transport.Message{Hello: &transport.Hello{NodeID: n.id.String(), Durable: n.cfg.role == Durable, SystemID: n.cfg.systemID, Version: transport.ProtocolVersion}})
+	_ = p.enqueue(&transport.Message{Hello: &transport.Hello{NodeID: n.id.String(), Durable: n.cfg.role == Durable, SystemID: n.cfg.systemID, Version: m.Hello.Version}}) // the version both speak
 
 	// The worker's context ends with the connection, so a request being
 	// served when the peer leaves stops early.
@@ -343,7 +343,10 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 		if lq != nil {
 			lq.Close()
 		}
+		p.closeAggregate(*r.Unsubscribe)
 		return &transport.Response{ID: r.ID}
+	case r.Aggregate != nil:
+		return p.aggregate(ctx, r.ID, r.Aggregate) // aggregate_server.go
 	}
 	return fail(r.ID, fmt.Errorf("%w: unknown request type", transport.ErrProtocol))
 }

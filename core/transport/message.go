@@ -14,8 +14,14 @@ import (
 // ProtocolVersion is the version of the wire protocol this build speaks.
 // Version 2: results stream in parts (More), ids are exactly 32 bytes,
 // subscriptions can end with an error (SubEnded), and a server tells a client
-// whose credentials expired (Notice).
-const ProtocolVersion = 2
+// whose credentials expired (Notice). Version 3: live aggregates
+// (Request.Aggregate, Message.AggUpdate); a version-3 server serves
+// version-2 clients too (MinProtocolVersion), answering with the version
+// both speak.
+const ProtocolVersion = 3
+
+// MinProtocolVersion is the oldest version a durable node serves.
+const MinProtocolVersion = 2
 
 // Message is one frame of the protocol: exactly one field is set.
 type Message struct {
@@ -37,6 +43,8 @@ type Message struct {
 	// Notice tells the peer something without ending the connection
 	// (CodeUnauthenticated: the credentials expired; refresh them to resume).
 	Notice *Fault `cbor:"9,keyasint,omitempty"`
+	// AggUpdate carries a live aggregate's groups (version 3).
+	AggUpdate *AggUpdate `cbor:"10,keyasint,omitempty"`
 }
 
 // SubEnded ends one subscription from the server's side.
@@ -80,6 +88,7 @@ type Request struct {
 	Fetch       *FetchReq     `cbor:"5,keyasint,omitempty"`
 	Subscribe   *SubscribeReq `cbor:"6,keyasint,omitempty"`
 	Unsubscribe *uint64       `cbor:"7,keyasint,omitempty"`
+	Aggregate   *AggregateReq `cbor:"8,keyasint,omitempty"` // version 3
 }
 
 // CommitReq carries events to store, in causal order.
@@ -227,7 +236,7 @@ func Decode(frame []byte) (*Message, error) {
 		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
 	n := 0
-	for _, set := range []bool{m.Hello != nil, m.Request != nil, m.Response != nil, len(m.Updates) > 0, m.Credentials != nil, m.Fault != nil, m.SubEnded != nil, m.Notice != nil} {
+	for _, set := range []bool{m.Hello != nil, m.Request != nil, m.Response != nil, len(m.Updates) > 0, m.Credentials != nil, m.Fault != nil, m.SubEnded != nil, m.Notice != nil, m.AggUpdate != nil} {
 		if set {
 			n++
 		}
@@ -240,7 +249,7 @@ func Decode(frame []byte) (*Message, error) {
 	}
 	if r := m.Request; r != nil {
 		k := 0
-		for _, set := range []bool{r.Commit != nil, r.Get != nil, r.GetEvents != nil, r.Fetch != nil, r.Subscribe != nil, r.Unsubscribe != nil} {
+		for _, set := range []bool{r.Commit != nil, r.Get != nil, r.GetEvents != nil, r.Fetch != nil, r.Subscribe != nil, r.Unsubscribe != nil, r.Aggregate != nil} {
 			if set {
 				k++
 			}
