@@ -258,4 +258,3 @@ func readResults(path string) ([]result, error) {
 	}
 	return rs, sc.Err()
 }
-

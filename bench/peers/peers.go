@@ -254,7 +254,11 @@ func npmPeers() []*peer {
 					cleanup()
 					return nil, nil, nil, err
 				}
-				fail := func(err error) (*proc, map[string]any, func(), error) { p.stop(time.Second); cleanup(); return nil, nil, nil, err }
+				fail := func(err error) (*proc, map[string]any, func(), error) {
+					p.stop(time.Second)
+					cleanup()
+					return nil, nil, nil, err
+				}
 				if err := waitPort(ctx, p, port, 60*time.Second); err != nil {
 					return fail(err)
 				}

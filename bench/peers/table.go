@@ -153,4 +153,3 @@ func plural(n int) string {
 	}
 	return "s"
 }
-
