@@ -46,6 +46,7 @@ func Cases() []Case {
 	cs = append(cs, lookupCases()...)
 	cs = append(cs, repairCases()...)
 	cs = append(cs, corpusCases()...)
+	cs = append(cs, relationCases()...)
 	cs = append(cs, upkeepCases()...)
 	cs = append(cs, feedCases()...)
 	cs = append(cs, Case{"Engine/ErrClosed", testClosed})
