@@ -10,6 +10,8 @@
 #   6. runs the app's browser tests (playwright-core + /usr/bin/chromium)
 #      against `ankurah serve --static dist`; screenshots go to
 #      examples/react-app/test-artifacts/.
+#   7. builds the inspector page (bindings/inspector) into cmd/ankurah/inspector
+#      and runs its browser tests; screenshots go to bindings/inspector/test-artifacts/.
 # Under CI=true a missing browser fails the run.
 # Usage: bindings/test.sh [--no-install] [--skip-go]
 #   --no-install  assume chromium, wasmbrowsertest and node_modules are there
@@ -34,7 +36,7 @@ install() {
 		DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nodejs npm >/dev/null
 	fi
 	command -v wasmbrowsertest >/dev/null || go install "github.com/agnivade/wasmbrowsertest@$WASMBROWSERTEST_VERSION"
-	for dir in bindings/js bindings/react examples/react-app; do
+	for dir in bindings/js bindings/react examples/react-app bindings/inspector; do
 		local d="$ROOT/$dir"
 		if [ ! -d "$d/node_modules" ] || [ "$d/package-lock.json" -nt "$d/node_modules/.package-lock.json" ]; then
 			echo "bindings/test.sh: npm ci in $dir"
@@ -78,3 +80,10 @@ echo "== bindings/js, bindings/react: type check"
 
 echo "== examples/react-app: build and browser tests"
 (cd "$ROOT/examples/react-app" && npm run --silent build && node --test e2e/)
+
+echo "== bindings/inspector: build into cmd/ankurah/inspector (the app's wasm reused) and browser tests"
+(cd "$ROOT/bindings/inspector" && ANKURAH_WASM="$ROOT/examples/react-app/public/ankurah.wasm" sh ./build.sh && node --test e2e/)
+if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1 && ! git -C "$ROOT" diff --quiet -- cmd/ankurah/inspector; then
+	echo "bindings/test.sh: the committed inspector page differs from its source: run bindings/inspector/build.sh and commit cmd/ankurah/inspector" >&2
+	exit 1
+fi

@@ -2,13 +2,18 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/ankurah/ankurah-go/core"
@@ -199,38 +204,21 @@ func TestInspect_StreamsAreBounded(t *testing.T) {
 	for range inspectStreams {
 		in.streams <- struct{}{}
 	}
-	rec := &recorder{header: http.Header{}}
-	req, _ := http.NewRequest(http.MethodGet, "/inspect/api/stream", nil)
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/inspect/api/stream", nil)
 	in.ServeHTTP(rec, req)
-	if rec.status != http.StatusServiceUnavailable || !strings.Contains(rec.body.String(), "streams are open") {
-		t.Fatalf("%d %s", rec.status, rec.body.String())
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "streams are open") {
+		t.Fatalf("%d %s", rec.Code, rec.Body.String())
 	}
 	// A stream ends when the server stops.
 	<-in.streams
 	cancel()
-	rec = &recorder{header: http.Header{}}
-	in.ServeHTTP(rec, req.WithContext(context.Background()))
-	if rec.status != 200 || !strings.HasPrefix(rec.body.String(), "data: {") {
-		t.Fatalf("%d %s", rec.status, rec.body.String())
+	rec = httptest.NewRecorder()
+	in.ServeHTTP(rec, req)
+	if rec.Code != 200 || !strings.HasPrefix(rec.Body.String(), "data: {") {
+		t.Fatalf("%d %s", rec.Code, rec.Body.String())
 	}
 }
-
-// recorder is a ResponseWriter that keeps what is written.
-type recorder struct {
-	header http.Header
-	status int
-	body   strings.Builder
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-func (r *recorder) WriteHeader(s int)   { r.status = s }
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = 200
-	}
-	return r.body.Write(b)
-}
-func (r *recorder) Flush() {}
 
 func TestInspect_CausalOrderPutsParentsFirst(t *testing.T) {
 	g := event.NewGenesis("c", nil, make([]byte, event.NonceSize), 1)
@@ -247,5 +235,50 @@ func TestInspect_CausalOrderPutsParentsFirst(t *testing.T) {
 	}
 	if len(got) != 4 || pos[gid] != 0 || pos[m.ID()] != 3 {
 		t.Fatalf("order: %v", pos)
+	}
+}
+
+func TestInspect_ServesTheWebAssemblyNodeGzippedOrPlain(t *testing.T) {
+	n, err := core.NewNode(context.Background(), memory.New(), policy.Permissive{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("\x00asm node"))
+	zw.Close()
+	in := newInspector(context.Background(), n, memory.New(), policy.Permissive{}, "", "")
+	in.assets = fstest.MapFS{"ankurah.wasm.gz": {Data: gz.Bytes()}, "index.html": {Data: []byte("<title>x</title>")}}
+	get := func(in *inspector, accept string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/inspect/ankurah.wasm", nil)
+		if accept != "" {
+			req.Header.Set("Accept-Encoding", accept)
+		}
+		rec := httptest.NewRecorder()
+		in.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := get(in, "br, gzip"); rec.Code != 200 || rec.Header().Get("Content-Encoding") != "gzip" || !bytes.Equal(rec.Body.Bytes(), gz.Bytes()) || rec.Header().Get("Content-Type") != "application/wasm" {
+		t.Errorf("gzip: %d %v", rec.Code, rec.Header())
+	}
+	for _, accept := range []string{"", "br", "gzip;q=0"} {
+		if rec := get(in, accept); rec.Code != 200 || rec.Header().Get("Content-Encoding") != "" || rec.Body.String() != "\x00asm node" {
+			t.Errorf("Accept-Encoding %q: %d %v %q", accept, rec.Code, rec.Header(), rec.Body.String())
+		}
+	}
+	// Built without it: the --static directory's copy, else a clear 404.
+	in.assets = fstest.MapFS{}
+	static := t.TempDir()
+	if err := os.WriteFile(filepath.Join(static, "ankurah.wasm"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in.static = static
+	if rec := get(in, "gzip"); rec.Code != http.StatusFound || rec.Header().Get("Location") != "/ankurah.wasm" {
+		t.Errorf("static fallback: %d %v", rec.Code, rec.Header())
+	}
+	in.static = ""
+	if rec := get(in, "gzip"); rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "build.sh") {
+		t.Errorf("missing: %d %s", rec.Code, rec.Body.String())
 	}
 }

@@ -169,12 +169,13 @@ function renderHeader() {
       s?.node.system_id && h("span", { class: "fact" }, "system ", h("code", { title: s.node.system_id }, short(s.node.system_id))),
       s && h("span", { class: "fact" }, s.policy ? `admin ${s.admin ?? ""}` : "no policy: open to every caller"),
     ),
-    h(
-      "div",
-      { class: "status" },
-      h("span", { class: `badge ${state.conn === "connected" ? "ok" : "warn"}`, "data-testid": "client-state", title: "the inspector's own WebAssembly node" }, `client ${state.conn}`),
-      h("span", { class: `badge ${state.live === "live" ? "ok" : "warn"}`, "data-testid": "live-state" }, liveText),
-    ),
+    s &&
+      h(
+        "div",
+        { class: "status" },
+        h("span", { class: `badge ${state.conn === "connected" ? "ok" : "warn"}`, "data-testid": "client-state", title: "the inspector's own WebAssembly node" }, `client ${state.conn}`),
+        h("span", { class: `badge ${state.live === "live" ? "ok" : "warn"}`, "data-testid": "live-state" }, liveText),
+      ),
   );
 }
 
@@ -206,7 +207,7 @@ function renderCollections() {
   const rows = (s?.collections ?? []).map((c) =>
     h(
       "tr",
-      { class: c.name === state.collection ? "selected" : "", onclick: () => void selectCollection(c.name), "data-collection": c.name },
+      { class: c.name === state.collection ? "selected" : "", onclick: () => void selectCollection(c.name), "data-collection": c.name, "data-count": String(c.entities) },
       h("td", {}, h("button", { class: "link" }, c.name)),
       h("td", { class: "num" }, c.entities),
       h("td", { class: "num muted" }, c.deleted || ""),
@@ -246,7 +247,7 @@ function renderEntities() {
     h("h2", {}, "Entities in ", h("code", {}, state.collection)),
     state.lqError ? h("p", { class: "error" }, state.lqError) : null,
     state.clientError ? h("p", { class: "error" }, state.clientError) : null,
-    items.length ? h("ul", { class: "list" }, ...items) : !state.lqError && h("p", { class: "empty" }, state.lq ? "No entities." : "Loading…"),
+    items.length ? h("ul", { class: "list", "data-count": String(items.length) }, ...items) : !state.lqError && h("p", { class: "empty" }, state.lq ? "No entities." : "Loading…"),
     count !== undefined && count > pageSize && h("p", { class: "foot" }, `the first ${pageSize} of ${count}, by id`),
   );
 }
@@ -278,7 +279,7 @@ function renderDetail() {
     h("h3", {}, `History — ${hst.total} event${hst.total === 1 ? "" : "s"}`),
     h(
       "ol",
-      { class: "dag", "data-testid": "history" },
+      { class: "dag", "data-testid": "history", "data-count": String(hst.total) },
       ...hst.events.map((ev) =>
         h(
           "li",
@@ -312,25 +313,35 @@ function renderDetail() {
   );
 }
 
+/**
+ * The selection a live query runs, when it differs from what its caller
+ * wrote by more than the filter every query gets (deleted entities left out).
+ */
+function narrowed(q: LiveQueryInfo): string | undefined {
+  const eff = q.effective.replace(' AND "_deleted" IS NULL', "");
+  return eff !== q.selection ? eff : undefined;
+}
+
 function queryRows(qs: LiveQueryInfo[], withSub: boolean) {
-  return qs.map((q) =>
-    h(
+  return qs.map((q) => {
+    const runs = narrowed(q);
+    return h(
       "tr",
       {},
-      withSub ? h("td", { class: "num muted" }, q.sub ?? "") : null,
+      withSub ? h("td", { class: "num muted opt" }, q.sub ?? "") : null,
       h("td", {}, h("code", {}, q.collection)),
-      h("td", { class: "mono", title: q.effective !== q.selection ? `runs as: ${q.effective}` : "" }, q.selection, q.effective !== q.selection ? h("span", { class: "muted" }, " (+ policy filter)") : null),
+      h("td", { class: "mono" }, q.selection, runs ? h("div", { class: "muted small runs-as" }, "runs as ", runs) : null),
       h("td", { class: "num" }, q.items),
-      h("td", { class: "num muted" }, q.pending || ""),
-    ),
-  );
+      h("td", { class: "num muted opt" }, q.pending || ""),
+    );
+  });
 }
 
 function queryTable(qs: LiveQueryInfo[], withSub: boolean) {
   return h(
     "table",
     { class: "queries-table" },
-    h("thead", {}, h("tr", {}, withSub ? h("th", { class: "num" }, "sub") : null, h("th", {}, "collection"), h("th", {}, "selection"), h("th", { class: "num" }, "items"), h("th", { class: "num" }, "queued"))),
+    h("thead", {}, h("tr", {}, withSub ? h("th", { class: "num opt" }, "sub") : null, h("th", {}, "collection"), h("th", {}, "selection"), h("th", { class: "num" }, "items"), h("th", { class: "num opt" }, "queued"))),
     h("tbody", {}, ...queryRows(qs, withSub)),
   );
 }
@@ -342,7 +353,7 @@ function renderPeers() {
   const peers = s.node.peers.map((p) =>
     h(
       "div",
-      { class: "peer", "data-peer": p.node_id },
+      { class: "peer", "data-peer": p.node_id, "data-subject": p.subject ?? "" },
       h(
         "div",
         { class: "peer-top" },
