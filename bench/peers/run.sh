@@ -20,9 +20,11 @@ SRC=$(cd "${ANKURAH_SRC:-$HERE/../..}" && pwd)
 WORK=$HERE/.work
 mkdir -p "$WORK/results"
 
-if [ ! -d "$HERE/_js/node_modules" ] || [ "$HERE/_js/npm-shrinkwrap.json" -nt "$HERE/_js/node_modules/.package-lock.json" ]; then
+# node_modules/.installed-from is a copy of the lockfile the last successful npm ci installed.
+if ! cmp -s "$HERE/_js/npm-shrinkwrap.json" "$HERE/_js/node_modules/.installed-from"; then
 	echo "peers: npm ci in bench/peers/_js" >&2
 	(cd "$HERE/_js" && npm ci --no-audit --no-fund --loglevel=error)
+	cp "$HERE/_js/npm-shrinkwrap.json" "$HERE/_js/node_modules/.installed-from"
 fi
 echo "peers: building ankurah and peerbench from $SRC" >&2
 (cd "$SRC/cmd/ankurah" && go build -o "$WORK/ankurah" .)

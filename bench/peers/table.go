@@ -95,6 +95,8 @@ func cell(rs []result, field string) string {
 			why = "incomplete"
 		case r["error"] != nil:
 			why = "failed"
+		case num(r["missing"]) > 0:
+			why = "incomplete"
 		}
 	}
 	if len(xs) == 0 {
