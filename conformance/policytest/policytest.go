@@ -178,6 +178,8 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 
+	runAggregates(t, h, newWorld) // aggregates.go
+
 	t.Run("DeniedWritesLeaveNothingStored", func(t *testing.T) {
 		w := newWorld(t)
 		alice, bob := w.mustConnect(t, "alice"), w.mustConnect(t, "bob")
