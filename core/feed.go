@@ -43,6 +43,7 @@ type follower struct {
 	// expected are this node's own written states the feed has not yet
 	// delivered, with the state each replaced (the reactor needs it).
 	expected map[feedKey]*expectation
+	now      func() time.Time
 }
 
 type feedKey struct {
@@ -54,6 +55,7 @@ type expectation struct {
 	before *entity.State
 	known  bool // before is known (nil: a new entity)
 	done   chan struct{}
+	at     time.Time // when it was written (metrics.go)
 }
 
 func keyOf(st *entity.State) feedKey { return feedKey{st.ID, st.Head.String()} }
@@ -73,7 +75,7 @@ func (n *Node) startFollowing(ctx context.Context) error {
 		return fmt.Errorf("ankurah: change feed: %w", err)
 	}
 	fctx, cancel := context.WithCancel(context.Background())
-	n.feed = &follower{feed: feed, token: tok, cancel: cancel, expected: map[feedKey]*expectation{}}
+	n.feed = &follower{feed: feed, token: tok, cancel: cancel, expected: map[feedKey]*expectation{}, now: n.cfg.now}
 	if !n.spawn(func() { n.follow(fctx) }) {
 		cancel()
 		return ErrClosed
@@ -96,6 +98,7 @@ func (n *Node) follow(ctx context.Context) {
 		}
 		if errors.Is(err, storage.ErrFeedGap) {
 			n.log.WarnContext(ctx, "change feed cannot resume; reading every live query again", "err", err)
+			n.observeFeedRestart(true)
 			if tok, herr := f.feed.FeedHead(ctx); herr == nil {
 				f.token = tok
 				n.rereadAll(ctx)
@@ -106,6 +109,7 @@ func (n *Node) follow(ctx context.Context) {
 			}
 		}
 		n.log.ErrorContext(ctx, "following the change feed failed; retrying", "err", err, "retry_in", feedRetry)
+		n.observeFeedRestart(false)
 		select {
 		case <-ctx.Done():
 			f.releaseAll()
@@ -124,6 +128,7 @@ func (n *Node) publishFeed(ctx context.Context, b storage.FeedBatch) {
 	f := n.feed
 	changes := make([]change, 0, len(b.Changes))
 	var done []chan struct{}
+	var written []time.Time
 	f.mu.Lock()
 	for i := range b.Changes {
 		fc := &b.Changes[i]
@@ -135,6 +140,7 @@ func (n *Node) publishFeed(ctx context.Context, b storage.FeedBatch) {
 			ch.before, ch.beforeUnknown = x.before, !x.known
 			delete(f.expected, keyOf(&fc.State))
 			done = append(done, x.done)
+			written = append(written, x.at)
 		} else {
 			ch.beforeUnknown = true
 		}
@@ -154,6 +160,7 @@ func (n *Node) publishFeed(ctx context.Context, b storage.FeedBatch) {
 	}
 	n.publishLocked(ctx, changes)
 	n.clog.mu.Unlock()
+	n.observeFeed(written)
 	for _, d := range done {
 		close(d)
 	}
@@ -167,7 +174,7 @@ func (f *follower) expect(changes []change) {
 	defer f.mu.Unlock()
 	for i := range changes {
 		ch := &changes[i]
-		f.expected[keyOf(&ch.after)] = &expectation{before: ch.before, known: true, done: make(chan struct{})}
+		f.expected[keyOf(&ch.after)] = &expectation{before: ch.before, known: true, done: make(chan struct{}), at: f.now()}
 	}
 }
 

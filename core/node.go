@@ -99,6 +99,7 @@ type config struct {
 	cacheEntries int
 	limits       limits.Limits
 	shared       bool
+	metrics      Metrics // nil: none (metrics.go)
 }
 
 // Option configures a Node.

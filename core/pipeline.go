@@ -16,6 +16,7 @@ import (
 // The caller holds commitMu and has validated and staged the batch; an error
 // leaves storage and the log unchanged.
 func (n *Node) write(ctx context.Context, batch *storage.Batch, changes []change) error {
+	start := n.metricsNow()
 	// Collections are created here, for a batch about to be written, never
 	// by the reads and checks before (a refused commit creates nothing).
 	for i := range batch.States {
@@ -36,6 +37,7 @@ func (n *Node) write(ctx context.Context, batch *storage.Batch, changes []change
 		if n.feed != nil {
 			n.feed.forget(changes)
 		}
+		n.observeWrite(start, 0, err)
 		return err
 	}
 	for i := range changes {
@@ -48,5 +50,6 @@ func (n *Node) write(ctx context.Context, batch *storage.Batch, changes []change
 	if n.feed == nil {
 		n.publish(ctx, changes)
 	}
+	n.observeWrite(start, len(changes), nil)
 	return nil
 }

@@ -72,7 +72,7 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 		for {
 			select {
 			case q := <-reqs:
-				p.enqueueResponse(p.serve(wctx, q.r))
+				p.enqueueResponse(p.serveObserved(wctx, q.r))
 				p.reqBytes.Add(-int64(q.size))
 			case <-p.done:
 				return

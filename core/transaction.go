@@ -326,7 +326,8 @@ func (t *Transaction) takeEvents(muts []*Mut) ([]pendingEvent, error) {
 // commitEvents applies events (local commits, or events received from a
 // peer) to storage atomically, checking each with the agent when check is
 // set, merging and retrying on conflicts, and notifying live queries once.
-func (n *Node) commitEvents(ctx context.Context, cdata any, evs []event.Event, check bool) ([]change, error) {
+func (n *Node) commitEvents(ctx context.Context, cdata any, evs []event.Event, check bool) (_ []change, err error) {
+	defer n.observeCommit(&err)
 	// With shared storage the feed orders publication, so writes need no
 	// lock of this node: they run concurrently and storage's head checks
 	// decide (feed.go). Otherwise commitMu orders each write with its
@@ -383,6 +384,7 @@ func (n *Node) commitEvents(ctx context.Context, cdata any, evs []event.Event, c
 			case <-time.After(wait):
 			}
 		}
+		n.observeRetry()
 		n.log.DebugContext(ctx, "commit conflict, merging and retrying", "attempt", attempt+1, "err", err)
 	}
 }
