@@ -431,7 +431,14 @@ func (w *window) outside(st *entity.State) bool {
 
 // snapWindow publishes the window of a full LIMITed result (lq.mu held).
 func (lq *LiveQuery) snapWindow() {
-	if lq.eff == nil || !lq.eff.HasLimit() || lq.eff.Limit <= 0 || int64(len(lq.items)) < lq.eff.Limit {
+	if lq.eff == nil || !lq.eff.HasLimit() {
+		lq.window.Store(nil)
+		return
+	}
+	// The reactor moves the query to or within its bound index before the
+	// next commit is matched (reactor_bounded.go).
+	defer lq.ctx.node.reactor.bdirty.mark(lq)
+	if lq.eff.Limit <= 0 || int64(len(lq.items)) < lq.eff.Limit {
 		lq.window.Store(nil)
 		return
 	}

@@ -25,8 +25,9 @@ type reactor struct {
 	colls    map[string]*watch
 	where    map[*LiveQuery]placement
 	entities map[id.EntityID]map[*EntityWatch]struct{}
-	aggs     aggRegistry // live aggregates (aggregate.go)
+	aggs     aggRegistry           // live aggregates (aggregate.go)
 	groups   map[groupKey]*lqGroup // LIMITed live queries sharing one result (lqgroup.go)
+	bdirty   boundDirty            // windows changed since the last notification (reactor_bounded.go)
 
 	// dirty lists the peers with subscription updates collected during the
 	// current notification (guarded by the change log's lock, not mu).
@@ -37,6 +38,9 @@ type watch struct {
 	eq     map[string]map[string]map[*LiveQuery]struct{} // property -> equality key -> queries
 	ranges map[string]*rangeIndex                        // property -> queries with a range on it
 	scan   map[*LiveQuery]struct{}                       // queries evaluated on every change
+	// bounded holds the full windows of LIMITed range and scan queries,
+	// by order (reactor_bounded.go).
+	bounded map[string]*boundIndex
 }
 
 // rangeIndex holds the range terms on one property, sorted by bound, so a
@@ -106,6 +110,12 @@ type placement struct {
 	prop       string
 	keys       []string
 	isRange    bool
+	rt         rangeTerm
+	scan       bool
+	// win is the full window the query is held in a boundIndex by (nil:
+	// it is in the range or scan lists), under orderKey.
+	win      *window
+	orderKey string
 }
 
 func newReactor() *reactor {
@@ -222,6 +232,7 @@ func (r *reactor) add(lq *LiveQuery) {
 	defer r.mu.Unlock()
 	lq.mu.Lock()
 	where, closed := lq.bound.Where, lq.closed
+	win := lq.window.Load()
 	lq.mu.Unlock()
 	if closed {
 		return
@@ -231,11 +242,7 @@ func (r *reactor) add(lq *LiveQuery) {
 	p := placement{collection: lq.collection, prop: prop, keys: keys}
 	switch {
 	case rt != nil:
-		p.isRange = true
-		if w.ranges[prop] == nil {
-			w.ranges[prop] = &rangeIndex{}
-		}
-		w.ranges[prop].add(lq, *rt)
+		p.isRange, p.rt = true, *rt
 	case prop != "":
 		if w.eq[prop] == nil {
 			w.eq[prop] = map[string]map[*LiveQuery]struct{}{}
@@ -247,12 +254,39 @@ func (r *reactor) add(lq *LiveQuery) {
 			w.eq[prop][k][lq] = struct{}{}
 		}
 	default:
-		if keys == nil && prop == "" && isFalse(where) {
-			break
+		p.scan = !(keys == nil && prop == "" && isFalse(where))
+	}
+	if p.boundable() {
+		if win != nil {
+			r.placeBounded(w, lq, &p, win)
+		} else {
+			r.indexOpen(w, lq, p)
 		}
-		w.scan[lq] = struct{}{}
 	}
 	r.where[lq] = p
+}
+
+// indexOpen puts a range or scan query into its range or scan list (r.mu held).
+func (r *reactor) indexOpen(w *watch, lq *LiveQuery, p placement) {
+	if !p.isRange {
+		w.scan[lq] = struct{}{}
+		return
+	}
+	if w.ranges[p.prop] == nil {
+		w.ranges[p.prop] = &rangeIndex{}
+	}
+	w.ranges[p.prop].add(lq, p.rt)
+}
+
+// unindexOpen takes a range or scan query out of its list (r.mu held).
+func (r *reactor) unindexOpen(w *watch, lq *LiveQuery, p placement) {
+	delete(w.scan, lq)
+	if ri := w.ranges[p.prop]; p.isRange && ri != nil {
+		ri.remove(lq)
+		if ri.len() == 0 {
+			delete(w.ranges, p.prop)
+		}
+	}
 }
 
 func isFalse(e query.Expr) bool {
@@ -284,14 +318,12 @@ func (r *reactor) remove(lq *LiveQuery) {
 	if w == nil {
 		return
 	}
-	delete(w.scan, lq)
-	if p.isRange {
-		if ri := w.ranges[p.prop]; ri != nil {
-			ri.remove(lq)
-			if ri.len() == 0 {
-				delete(w.ranges, p.prop)
-			}
-		}
+	if p.win != nil {
+		r.unplaceBounded(w, lq, &p)
+		return
+	}
+	if p.boundable() {
+		r.unindexOpen(w, lq, p)
 		return
 	}
 	for _, k := range p.keys {
@@ -392,6 +424,7 @@ func inRange(rt rangeTerm, v value.Value) bool {
 // touch (called with the change log's lock held, so in log order).
 func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 	r.mu.Lock()
+	r.settle()
 	perQuery := map[*LiveQuery][]change{}
 	var order []*LiveQuery
 	type entityHit struct {
@@ -440,6 +473,9 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 		}
 		for lq := range w.scan {
 			hit(lq)
+		}
+		for _, bi := range w.bounded {
+			bi.match(&ch.after, hit) // holders cover the entity's earlier state
 		}
 		if ch.beforeUnknown {
 			// Another server's change of an entity whose earlier state is

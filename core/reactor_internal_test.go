@@ -116,3 +116,43 @@ func TestReactor_GroupEndsWithItsLastMember(t *testing.T) {
 		t.Fatal("a grouped live query is still open after the node closed")
 	}
 }
+
+// A LIMITed range query with a full window is held by its window's
+// boundary, not in the range list; one whose window is not full stays there.
+func TestReactor_FullWindowsAreHeldByTheirBoundary(t *testing.T) {
+	ctx := context.Background()
+	n, err := NewNode(ctx, memory.New(), policy.Permissive{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	c := n.Context(nil)
+	trx := c.Begin()
+	for i := 0; i < 20; i++ {
+		m, _ := trx.Create(ctx, "row")
+		if err := m.Set("n", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := trx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for q := 0; q < 5; q++ {
+		if _, err := c.Query(ctx, "row", "n >= ? ORDER BY n LIMIT 3", q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Query(ctx, "row", "n >= 19 ORDER BY n LIMIT 3"); err != nil { // one row: not full
+		t.Fatal(err)
+	}
+	n.reactor.mu.Lock()
+	w := n.reactor.colls["row"]
+	bounded, ranged := 0, w.ranges["n"].len()
+	for _, bi := range w.bounded {
+		bounded += len(bi.entries)
+	}
+	n.reactor.mu.Unlock()
+	if bounded != 5 || ranged != 1 {
+		t.Fatalf("%d windows held by their boundary and %d queries in the range list; want 5 and 1", bounded, ranged)
+	}
+}
