@@ -1,5 +1,5 @@
 # Convenience targets; scripts/ holds the commands the README and CI use.
-.PHONY: test run bench bench-peers fuzz crash
+.PHONY: test run bench bench-peers fuzz crash load
 
 test: ## vet, staticcheck and every module's tests (installs what they need)
 	scripts/test.sh
@@ -16,6 +16,33 @@ bench-peers: ## BQ1/BS1/bulk side by side: ankurah-go (memory, bolt, PostgreSQL)
 crash: ## the crash loops at full size: ankurah serve killed 100 times per engine (bolt, PostgreSQL); CRASH_CYCLES=N, CRASH_SEED=N
 	cd tests/crash && CRASH_CYCLES=$${CRASH_CYCLES:-100} go test -count=1 -v -timeout 60m .
 
-fuzz: ## one minute of each core decoder and AnkQL fuzz target
-	cd core && for t in FuzzParse FuzzDifferential; do go test -run='^$$' -fuzz=$$t -fuzztime=60s ./query || exit 1; done
-	cd core && for p in event transport entity; do go test -run='^$$' -fuzz=FuzzDecode -fuzztime=60s ./$$p || exit 1; done
+# Every fuzz target, as module-dir:package:Target; `make fuzz` runs each for
+# FUZZTIME, one at a time with one worker. PG_TEST_URL is set so that test
+# binaries whose TestMain starts a throwaway PostgreSQL do not (no fuzz
+# target uses a database).
+FUZZTIME ?= 60s
+FUZZ_TARGETS = \
+	core:./query:FuzzParse core:./query:FuzzDifferential \
+	core:./event:FuzzDecode core:./event:FuzzDecodeCanonical core:./event:FuzzDecodeClock \
+	core:./transport:FuzzDecode core:./transport:FuzzDecodeRoundTrip \
+	core:./session:FuzzRemote core:./session:FuzzDeliver \
+	core:./entity:FuzzDecode core:./entity:FuzzDecodeCanonical \
+	core:./property:FuzzLoadLWW core:./property:FuzzLWWOperations \
+	core:./value:FuzzUnmarshalCBOR core:./value:FuzzFromJSON \
+	core:./id:FuzzParse core:./keyenc:FuzzKeyOrder \
+	plugins/datatype-text:.:FuzzApplyUpdate plugins/datatype-text:.:FuzzDecodeStateVector plugins/datatype-text:.:FuzzBackendApply \
+	plugins/storage-plugin:.:FuzzDecodeSelection plugins/storage-postgres:.:FuzzDecodeFeed \
+	cmd/ankurah:.:FuzzLoad
+
+fuzz: ## every fuzz target for FUZZTIME (default 60s) each, one at a time (docs/fuzzing.md)
+	@for t in $(FUZZ_TARGETS); do \
+		dir=$${t%%:*}; rest=$${t#*:}; pkg=$${rest%%:*}; name=$${rest#*:}; \
+		echo "== $$dir $$pkg $$name ($(FUZZTIME))"; \
+		(cd $$dir && PG_TEST_URL=$${PG_TEST_URL:-postgres://fuzzing-uses-no-database} \
+			go test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) -parallel=1 $$pkg) || exit 1; \
+	done
+
+load: ## the load test at full size: 1,000 websocket clients for 60 s against one ankurah serve (docs/reliability.md); LOAD_CLIENTS, LOAD_DURATION, LOAD_INTERVAL, LOAD_SETTLE, LOAD_SEED
+	cd tests/crash && LOAD_CLIENTS=$${LOAD_CLIENTS:-1000} LOAD_DURATION=$${LOAD_DURATION:-60s} LOAD_INTERVAL=$${LOAD_INTERVAL:-2s} \
+		LOAD_SETTLE=$${LOAD_SETTLE:-60s} LOAD_VERBOSE=1 PG_TEST_URL=$${PG_TEST_URL:-postgres://load-uses-no-database} \
+		go test -count=1 -v -timeout 30m -run '^TestLoad_ManyClients$$' .
