@@ -156,6 +156,9 @@ func (b *bench) runBQ1(ctx context.Context, p *peer, n int) result {
 	r["samples"], r["missing"], r["false_notifies"] = s.N, missing, falseN
 	r["last_sub_p50_ms"], r["last_sub_p99_ms"] = round2(ls.P50), round2(ls.P99)
 	r["writer_lag_max_ms"], r["write_errors"] = round2(ran.num("lagMaxMs")), ran.num("errors")
+	if e := ran.str("firstError"); e != "" {
+		r["first_write_error"] = e
+	}
 	if cpuOK && cpuOK2 {
 		r["server_cpu_ms"], r["server_rss_mb"] = round2(cpu1-cpu0), round2(rss)
 	}

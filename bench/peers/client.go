@@ -131,6 +131,7 @@ func ankWriter(ctx context.Context, url string) {
 	c := node.Context(nil)
 	var pending sync.WaitGroup
 	var errs atomic.Int64
+	var firstErr atomic.Value // string: the first failed write's error
 	// write commits d in its own transaction, without holding up the caller's
 	// schedule (the npm peers' writers do not wait for their writes either).
 	write := func(d doc) {
@@ -144,8 +145,11 @@ func ankWriter(ctx context.Context, url string) {
 				err = trx.Commit(cctx)
 				cancel()
 			}
-			if err != nil && errs.Add(1) <= 3 {
-				fmt.Fprintf(os.Stderr, "write %s: %v\n", d.id, err)
+			if err != nil {
+				firstErr.CompareAndSwap(nil, fmt.Sprintf("write %s: %v", d.id, err))
+				if errs.Add(1) <= 3 {
+					fmt.Fprintf(os.Stderr, "write %s: %v\n", d.id, err)
+				}
 			}
 		}()
 	}
@@ -172,7 +176,7 @@ func ankWriter(ctx context.Context, url string) {
 				}
 			})
 			pending.Wait()
-			emit(map[string]any{"type": "ran", "lagMaxMs": lag, "errors": errs.Load()})
+			emit(map[string]any{"type": "ran", "lagMaxMs": lag, "errors": errs.Load(), "firstError": firstErr.Load()})
 		}
 	})
 }

@@ -62,8 +62,12 @@ async function writerMode(peer, cfg) {
   const w = await peer.writer(cfg);
   const pending = new Set();
   let errors = 0;
+  let firstError;
   const write = (d) => {
-    const p = Promise.resolve().then(() => w.write(d)).catch((e) => { if (errors++ < 3) log('write error', e?.message || e); });
+    const p = Promise.resolve().then(() => w.write(d)).catch((e) => {
+      firstError ??= `write ${d.id}: ${String(e?.message || e).split('\n')[0]}`;
+      if (errors++ < 3) log('write error', e?.message || e);
+    });
     pending.add(p);
     p.finally(() => pending.delete(p));
   };
@@ -83,7 +87,7 @@ async function writerMode(peer, cfg) {
       write(bq1Doc(`x${String(i).padStart(4, '0')}`, 'miss', 'x', i));
     }
     await within(Promise.all([...pending]), 60000, 'pending writes').catch((e) => log(e.message));
-    emit({ type: 'ran', lagMaxMs: lag, errors });
+    emit({ type: 'ran', lagMaxMs: lag, errors, firstError });
   });
 }
 
