@@ -1,0 +1,122 @@
+package prommetrics
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/query"
+	"github.com/ankurah/ankurah-go/core/storage"
+	"github.com/ankurah/ankurah-go/core/storage/memory"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// TestWithCaps_ExactlyTheSet: for every set of optional interfaces, the
+// engine withCaps makes implements exactly those.
+func TestWithCaps_ExactlyTheSet(t *testing.T) {
+	e := &engine{}
+	for c := caps(0); c <= allCaps; c++ {
+		if got := capsOf(withCaps(e, c)); got != c {
+			t.Fatalf("withCaps(%08b) implements %08b", c, got)
+		}
+	}
+}
+
+// timed is how many calls of op m's storage histogram holds.
+func timed(t *testing.T, m *Metrics, op string) uint64 {
+	t.Helper()
+	var d dto.Metric
+	if err := m.storageSeconds.WithLabelValues(op).(prometheus.Metric).Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	return d.GetHistogram().GetSampleCount()
+}
+
+// healthy is an engine with only the base methods and Health.
+type healthy struct {
+	storage.Engine
+	err error
+}
+
+func (h healthy) Health(context.Context) error { return h.err }
+
+// TestInstrumentEngine_ForwardsWhatTheInnerEngineHas wraps engines with
+// different optional interfaces and checks the wrapper has the same ones,
+// forwards their calls, and times them.
+func TestInstrumentEngine_ForwardsWhatTheInnerEngineHas(t *testing.T) {
+	ctx := context.Background()
+	mem := memory.New()
+	for _, tc := range []struct {
+		name  string
+		inner storage.Engine
+	}{
+		{"memory", mem},
+		{"base only", struct{ storage.Engine }{memory.New()}},
+		{"base and health", healthy{Engine: struct{ storage.Engine }{memory.New()}, err: storage.ErrUnavailable}},
+		{"indexer and feed", struct {
+			storage.Engine
+			storage.Indexer
+			storage.ChangeFeed
+		}{mem, mem, mem}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := New(nil)
+			w := m.InstrumentEngine(tc.inner)
+			if got, want := capsOf(w), capsOf(tc.inner); got != want {
+				t.Fatalf("wrapper implements %08b, inner %08b", got, want)
+			}
+			if u, ok := w.(interface{ Unwrap() storage.Engine }); !ok || u.Unwrap() != tc.inner {
+				t.Fatalf("Unwrap does not return the inner engine")
+			}
+			coll, err := w.Collection(ctx, "album")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := coll.GetState(ctx, id.EntityID{}); !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("GetState: %v", err)
+			}
+			sel, err := query.ParseBound("true")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := coll.FetchStates(ctx, sel); err != nil {
+				t.Fatal(err)
+			}
+			if got := testutil.ToFloat64(m.storageErrors.WithLabelValues("get_state")); got != 0 {
+				t.Errorf("a state not found counted as an error (%v)", got)
+			}
+			for _, op := range []string{"collection", "get_state", "fetch_states"} {
+				if got := timed(t, m, op); got != 1 {
+					t.Errorf("%s timed %d times, want 1", op, got)
+				}
+			}
+			if ix, ok := w.(storage.Indexer); ok {
+				if err := ix.DeclareIndex(ctx, storage.Index{Collection: "album", Property: "year"}); err != nil {
+					t.Fatal(err)
+				}
+				if got := timed(t, m, "declare_index"); got != 1 {
+					t.Errorf("declare_index timed %d times, want 1", got)
+				}
+			}
+			if f, ok := w.(storage.ChangeFeed); ok {
+				if _, err := f.FeedHead(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if got := timed(t, m, "feed_head"); got != 1 {
+					t.Errorf("feed_head timed %d times, want 1", got)
+				}
+			}
+			if h, ok := w.(storage.Healther); ok {
+				if err := h.Health(ctx); !errors.Is(err, storage.ErrUnavailable) {
+					t.Fatalf("Health: %v", err)
+				}
+				if got := testutil.ToFloat64(m.storageErrors.WithLabelValues("health")); got != 1 {
+					t.Errorf("health errors = %v, want 1", got)
+				}
+			}
+		})
+	}
+}

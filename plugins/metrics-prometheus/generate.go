@@ -1,0 +1,3 @@
+package prommetrics
+
+//go:generate go run capsgen.go
