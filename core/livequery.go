@@ -212,6 +212,9 @@ func (s *selection) read() error {
 // reconciled is the result brought up to the log's current position from
 // s0, where it was read (the log's lock held).
 func (s *selection) reconciled(s0 uint64) ([]entity.State, bool) {
+	if !s.n.refsUnchangedSince(s0, s.prog) {
+		return nil, false // a referenced entity changed: read again
+	}
 	return s.n.reconcileStates(s.ctx, s.c, s.coll, s.eff, s.prog, s.states, s0)
 }
 

@@ -29,6 +29,10 @@ type reactor struct {
 	groups   map[groupKey]*lqGroup // LIMITed live queries sharing one result (lqgroup.go)
 	bdirty   boundDirty            // windows changed since the last notification (reactor_bounded.go)
 
+	// refs indexes the live queries whose paths follow references
+	// (reactor_refs.go).
+	refs refIndex
+
 	// dirty lists the peers with subscription updates collected during the
 	// current notification (guarded by the change log's lock, not mu).
 	dirty []*Peer
@@ -264,6 +268,7 @@ func (r *reactor) add(lq *LiveQuery) {
 		}
 	}
 	r.where[lq] = p
+	r.refs.add(lq)
 }
 
 // indexOpen puts a range or scan query into its range or scan list (r.mu held).
@@ -309,6 +314,7 @@ func isFalse(e query.Expr) bool {
 func (r *reactor) remove(lq *LiveQuery) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.refs.remove(lq)
 	p, ok := r.where[lq]
 	if !ok {
 		return
@@ -535,6 +541,7 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 			leads[k] = sh
 		}
 	}
+	r.refs.notify(ctx, changes)
 	for _, h := range watched {
 		h.w.changed(ctx, h.ch)
 	}

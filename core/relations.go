@@ -165,96 +165,120 @@ func (c *Context) candidateRefs(ctx context.Context, t *query.Traversal) ([]quer
 }
 
 // refLookup returns the lookup through which a traversal program reads
-// referenced entities for caller c: an entity that is missing, deleted, in
-// a collection c may not access, outside c's read filter or refused by the
-// agent's per-row check is not returned (its path reads NULL). With memo
-// (a one-off fetch) each entity is read once. The lookup outlives ctx's
-// cancellation (a live query's program runs on later commits).
+// referenced entities for caller c (refReader.lookup). With memo (a one-off
+// fetch) each entity is read once. The lookup outlives ctx's cancellation
+// (a live query's program runs on later commits).
 func (c *Context) refLookup(ctx context.Context, memo bool) query.Lookup {
-	ctx = context.WithoutCancel(ctx)
-	n := c.node
-	type key struct {
-		coll string
-		eid  id.EntityID
+	return c.newRefReader(ctx, memo).lookup
+}
+
+// refReader reads referenced entities as one caller sees them: an entity
+// that is missing, deleted, in a collection the caller may not access,
+// outside its read filter or refused by the agent's per-row check is not
+// returned (a path through it reads NULL). Safe for concurrent use.
+type refReader struct {
+	ctx  context.Context
+	c    *Context
+	memo bool
+
+	mu      sync.Mutex
+	filters map[string]query.Program // collection -> read filter (nil: none)
+	denied  map[string]bool
+	seen    map[refKey]map[string]value.Value
+	missing map[refKey]bool
+}
+
+type refKey struct {
+	coll string
+	eid  id.EntityID
+}
+
+func (c *Context) newRefReader(ctx context.Context, memo bool) *refReader {
+	return &refReader{ctx: context.WithoutCancel(ctx), c: c, memo: memo, filters: map[string]query.Program{}, denied: map[string]bool{},
+		seen: map[refKey]map[string]value.Value{}, missing: map[refKey]bool{}}
+}
+
+// filter returns the caller's compiled read filter of coll, and false when
+// the caller may not read coll at all.
+func (r *refReader) filter(coll string) (query.Program, bool) {
+	r.mu.Lock()
+	p, ok := r.filters[coll]
+	d := r.denied[coll]
+	r.mu.Unlock()
+	if ok || d {
+		return p, !d
 	}
-	var mu sync.Mutex
-	filters := map[string]query.Program{} // collection -> read filter (nil: none)
-	denied := map[string]bool{}
-	seen := map[key]map[string]value.Value{}
-	missing := map[key]bool{}
-	filter := func(coll string) (query.Program, bool) {
-		mu.Lock()
-		p, ok := filters[coll]
-		d := denied[coll]
-		mu.Unlock()
-		if ok || d {
-			return p, !d
-		}
-		if n.agent.CanAccessCollection(ctx, c.cdata, coll) != nil {
-			mu.Lock()
-			denied[coll] = true
-			mu.Unlock()
-			return nil, false
-		}
-		f, err := n.agent.ReadFilter(ctx, c.cdata, coll)
-		if err != nil {
-			return nil, false
-		}
-		if f != nil {
-			if p, err = query.Compile(&query.Bound{Where: f, Limit: -1}, nil); err != nil {
-				return nil, false
-			}
-		}
-		mu.Lock()
-		filters[coll] = p
-		mu.Unlock()
-		return p, true
+	n := r.c.node
+	deny := func() (query.Program, bool) {
+		r.mu.Lock()
+		r.denied[coll] = true
+		r.mu.Unlock()
+		return nil, false
 	}
-	return func(coll string, eid id.EntityID) (map[string]value.Value, bool) {
-		k := key{coll, eid}
-		if memo {
-			mu.Lock()
-			vs, hit := seen[k]
-			miss := missing[k]
-			mu.Unlock()
-			if hit || miss {
-				return vs, hit
-			}
-		}
-		vs, ok := func() (map[string]value.Value, bool) {
-			f, ok := filter(coll)
-			if !ok {
-				return nil, false
-			}
-			rc, err := n.readCollection(ctx, coll)
-			if err != nil {
-				return nil, false
-			}
-			st, err := rc.GetState(ctx, eid)
-			if err != nil || st.Deleted() {
-				return nil, false
-			}
-			if f != nil {
-				if ok, err := f.Match(st.Values); err != nil || !ok {
-					return nil, false
-				}
-			}
-			if n.agent.CheckRead(ctx, c.cdata, &st) != nil {
-				return nil, false
-			}
-			return st.Values, true
-		}()
-		if memo {
-			mu.Lock()
-			if ok {
-				seen[k] = vs
-			} else {
-				missing[k] = true
-			}
-			mu.Unlock()
-		}
-		return vs, ok
+	if n.agent.CanAccessCollection(r.ctx, r.c.cdata, coll) != nil {
+		return deny()
 	}
+	f, err := n.agent.ReadFilter(r.ctx, r.c.cdata, coll)
+	if err != nil {
+		return deny()
+	}
+	if f != nil {
+		if p, err = query.Compile(&query.Bound{Where: f, Limit: -1}, nil); err != nil {
+			return deny()
+		}
+	}
+	r.mu.Lock()
+	r.filters[coll] = p
+	r.mu.Unlock()
+	return p, true
+}
+
+// readable reports whether the caller sees st: not deleted, and readable.
+func (r *refReader) readable(coll string, st *entity.State) bool {
+	if st == nil || st.Deleted() {
+		return false
+	}
+	f, ok := r.filter(coll)
+	if !ok {
+		return false
+	}
+	if f != nil {
+		if ok, err := f.Match(st.Values); err != nil || !ok {
+			return false
+		}
+	}
+	return r.c.node.agent.CheckRead(r.ctx, r.c.cdata, st) == nil
+}
+
+// lookup implements query.Lookup.
+func (r *refReader) lookup(coll string, eid id.EntityID) (map[string]value.Value, bool) {
+	k := refKey{coll, eid}
+	if r.memo {
+		r.mu.Lock()
+		vs, hit := r.seen[k]
+		miss := r.missing[k]
+		r.mu.Unlock()
+		if hit || miss {
+			return vs, hit
+		}
+	}
+	var vs map[string]value.Value
+	ok := false
+	if rc, err := r.c.node.readCollection(r.ctx, coll); err == nil {
+		if st, err := rc.GetState(r.ctx, eid); err == nil && r.readable(coll, &st) {
+			vs, ok = st.Values, true
+		}
+	}
+	if r.memo {
+		r.mu.Lock()
+		if ok {
+			r.seen[k] = vs
+		} else {
+			r.missing[k] = true
+		}
+		r.mu.Unlock()
+	}
+	return vs, ok
 }
 
 // liveProgram is a live query's compiled selection; tr is its traversal

@@ -61,6 +61,8 @@ type Traversal struct {
 	// Term is the term with Rest as its path: what it asks of an entity of
 	// the last hop's collection.
 	Term Expr
+	// Leaf is the term as the rewritten predicate holds it, reading Key.
+	Leaf Expr
 }
 
 // Traversed is a predicate with its traversal terms split out.
@@ -112,24 +114,27 @@ func (t *Traversed) split(e Expr, coll string, rels Relations) (Expr, error) {
 			return e, err
 		}
 		tr.Term = &Comparison{Path: tr.Rest, Op: x.Op, Value: x.Value}
+		tr.Leaf = &Comparison{Path: Path{tr.Key}, Op: x.Op, Value: x.Value}
 		t.add(e, tr)
-		return &Comparison{Path: Path{tr.Key}, Op: x.Op, Value: x.Value}, nil
+		return tr.Leaf, nil
 	case *In:
 		tr, err := traversalOf(x.Path, coll, rels)
 		if tr == nil || err != nil {
 			return e, err
 		}
 		tr.Term = &In{Path: tr.Rest, Not: x.Not, Values: x.Values}
+		tr.Leaf = &In{Path: Path{tr.Key}, Not: x.Not, Values: x.Values}
 		t.add(e, tr)
-		return &In{Path: Path{tr.Key}, Not: x.Not, Values: x.Values}, nil
+		return tr.Leaf, nil
 	case *IsNull:
 		tr, err := traversalOf(x.Path, coll, rels)
 		if tr == nil || err != nil {
 			return e, err
 		}
 		tr.Term = &IsNull{Path: tr.Rest, Not: x.Not}
+		tr.Leaf = &IsNull{Path: Path{tr.Key}, Not: x.Not}
 		t.add(e, tr)
-		return &IsNull{Path: Path{tr.Key}, Not: x.Not}, nil
+		return tr.Leaf, nil
 	}
 	return e, nil
 }
@@ -220,7 +225,14 @@ type Lookup func(collection string, eid id.EntityID) (map[string]Value, bool)
 // through lookup and returns the value its path names: NULL when a
 // reference is NULL, not a ref, or names an entity lookup does not return.
 func (tr *Traversal) Resolve(values map[string]Value, lookup Lookup) Value {
-	for _, h := range tr.Hops {
+	return tr.ResolveFrom(0, values, lookup)
+}
+
+// ResolveFrom is Resolve for the values of an entity reached after the
+// first hops references (ResolveFrom(0, …) is Resolve; with hops equal to
+// len(Hops), values are those of the last collection).
+func (tr *Traversal) ResolveFrom(hops int, values map[string]Value, lookup Lookup) Value {
+	for _, h := range tr.Hops[hops:] {
 		eid, ok := values[h.Property].AsRef()
 		if !ok {
 			return value.Null
