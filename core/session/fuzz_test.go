@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/session"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/transport"
@@ -117,4 +119,26 @@ func FuzzDeliver(f *testing.F) {
 			t.Fatal("Start after Close succeeded")
 		}
 	})
+}
+
+// A remote error wraps the sentinels its kinds name and no other sentinel of
+// the same code: a syntax error (code invalid) is not also a
+// policy.ErrInvalid, on the first hop or when forwarded again (found by
+// FuzzRemote; testdata/fuzz/FuzzRemote/63913414bd51e1d2).
+func TestRemote_KindsNamedAreTheOnlySentinelsOfTheirCode(t *testing.T) {
+	err := session.Remote(transport.CodeInvalid, "query.syntax", "bad query")
+	if !errors.Is(err, query.ErrSyntax) {
+		t.Fatalf("%v does not wrap query.ErrSyntax", err)
+	}
+	if errors.Is(err, policy.ErrInvalid) {
+		t.Fatalf("%v wraps policy.ErrInvalid, which the sender's error did not", err)
+	}
+	again := session.Remote(session.CodeOf(err), session.KindsOf(err), "bad query")
+	if got := session.KindsOf(again); got != "query.syntax" {
+		t.Fatalf("forwarded once more, the kinds are %q", got)
+	}
+	// Without kinds (an old sender), the code's first sentinel stands in.
+	if err := session.Remote(transport.CodeInvalid, "", "x"); !errors.Is(err, policy.ErrInvalid) {
+		t.Fatalf("code only: %v", err)
+	}
 }

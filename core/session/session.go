@@ -1,6 +1,8 @@
 // Package session is the wire session between two nodes, below the node's
 // logic and above a transport.Connection: request ids and the matching of
-// streamed responses to the requests that wait for them (Requests), and the
+// streamed responses to the requests that wait for them (Requests), the
+// bounded queue of outgoing frames one writer sends (Outbox, with a Budget
+// shared by a server's connections), and the
 // one table that turns errors into wire codes and kinds and back (CodeOf,
 // KindsOf, Remote), so that errors.Is holds on the receiving side for every
 // exported sentinel the sending side's error wrapped.
@@ -151,8 +153,10 @@ func Remote(code transport.Code, kindList, msg string) error {
 			}
 		}
 	}
+	// The code's sentinel only when no kind named already stands for that
+	// code: a syntax error (code invalid) is not also a policy.ErrInvalid.
 	for _, c := range codes {
-		if c.code == code && len(c.errs) > 0 && !slices.Contains(errs, c.errs[0]) {
+		if c.code == code && len(c.errs) > 0 && !slices.ContainsFunc(c.errs, func(e error) bool { return slices.Contains(errs, e) }) {
 			errs = append(errs, c.errs[0])
 		}
 	}
