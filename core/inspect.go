@@ -86,7 +86,7 @@ type LiveQueryInfo struct {
 // I/O.
 func (n *Node) Inspect(ctx context.Context) Snapshot {
 	_ = ctx
-	s := Snapshot{NodeID: n.id.String(), Role: "durable", SystemID: n.cfg.systemID, Time: n.cfg.now(), QueuedBytes: n.queued.Load()}
+	s := Snapshot{NodeID: n.id.String(), Role: "durable", SystemID: n.cfg.systemID, Time: n.cfg.now(), QueuedBytes: n.queued.Used()}
 	if n.cfg.role == Ephemeral {
 		s.Role = "ephemeral"
 	}
@@ -103,10 +103,8 @@ func (n *Node) Inspect(ctx context.Context) Snapshot {
 	served := map[*LiveQuery]bool{}
 	for _, p := range peers {
 		pi := PeerInfo{NodeID: p.remote.NodeID, Durable: p.remote.Durable, Upstream: p == up, ConnectedSince: p.since}
-		p.qmu.Lock()
-		closed := p.closed
-		pi.QueueFrames, pi.QueueBytes = len(p.queue), p.queued
-		p.qmu.Unlock()
+		closed, frames, bytes := p.queueLen()
+		pi.QueueFrames, pi.QueueBytes = frames, bytes
 		if closed {
 			continue
 		}

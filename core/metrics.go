@@ -146,9 +146,7 @@ func (n *Node) Stats() Stats {
 	}
 	n.peersMu.Unlock()
 	for _, p := range peers {
-		p.qmu.Lock()
-		closed, frames, bytes := p.closed, len(p.queue), p.queued
-		p.qmu.Unlock()
+		closed, frames, bytes := p.queueLen()
 		if closed {
 			continue
 		}

@@ -53,6 +53,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/limits"
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/query"
+	"github.com/ankurah/ankurah-go/core/session"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/transport"
 )
@@ -168,7 +169,7 @@ type Node struct {
 	clog changeLog
 	// queued is what waits in every peer's outgoing queue (bytes), held to
 	// limits.ServerQueueBytes.
-	queued atomic.Int64
+	queued *session.Budget
 
 	upMu    sync.Mutex
 	up      upstream
@@ -198,7 +199,8 @@ func NewNode(ctx context.Context, engine storage.Engine, agent policy.Agent, opt
 		return nil, err
 	}
 	cfg.limits = cfg.limits.WithDefaults()
-	n := &Node{engine: engine, agent: agent, cfg: cfg, log: cfg.logger, collections: map[string]storage.Collection{}, peers: map[*Peer]struct{}{}}
+	n := &Node{engine: engine, agent: agent, cfg: cfg, log: cfg.logger, collections: map[string]storage.Collection{}, peers: map[*Peer]struct{}{},
+		queued: session.NewBudget(int64(cfg.limits.ServerQueueBytes))}
 	n.reactor = newReactor()
 	n.role = roleFor(cfg.role, n)
 	var err error

@@ -24,19 +24,13 @@ type Peer struct {
 	log    *slog.Logger
 	since  time.Time // when the handshake completed (the node's clock)
 
-	// outbound frames are queued and written by one goroutine, so whoever
+	// out holds the outbound frames, written by one goroutine, so whoever
 	// queues (often under the change log's lock) never blocks on the network.
-	qmu      sync.Mutex
-	qcond    *sync.Cond
-	queue    [][]byte
-	queued   int  // bytes in queue
-	overflow bool // the queue passed its bound; the peer is being disconnected
-	closed   bool
-	done     chan struct{}
-	err      error
-	// room is signalled (closed and replaced) whenever the writer takes a
-	// frame, for streamed results waiting for the queue to drain.
-	room chan struct{}
+	out    *session.Outbox
+	qmu    sync.Mutex // guards closed and err
+	closed bool
+	done   chan struct{}
+	err    error
 
 	// The half of the connection this node plays: a node connected to a
 	// durable peer uses clientSide (client.go), a durable node serving the
@@ -80,8 +74,8 @@ type serverSide struct {
 }
 
 func newPeer(n *Node, conn transport.Connection, remote transport.Hello) *Peer {
-	p := &Peer{node: n, conn: conn, remote: remote, since: n.cfg.now(), done: make(chan struct{}), room: make(chan struct{}), serverSide: serverSide{subs: map[uint64]*LiveQuery{}}}
-	p.qcond = sync.NewCond(&p.qmu)
+	p := &Peer{node: n, conn: conn, remote: remote, since: n.cfg.now(), done: make(chan struct{}), serverSide: serverSide{subs: map[uint64]*LiveQuery{}}}
+	p.out = session.NewOutbox(maxQueuedFrames.Load, n.cfg.limits.PeerQueueBytes, n.queued)
 	p.log = n.log.With("peer", remote.NodeID)
 	n.peersMu.Lock()
 	if !n.isClosed.Load() {
@@ -149,11 +143,8 @@ func (p *Peer) shutdown(err error) {
 	}
 	p.closed = true
 	p.err = err
-	p.node.queued.Add(-int64(p.queued))
-	p.queue, p.queued = nil, 0
-	p.qcond.Broadcast()
-	close(p.room)
 	p.qmu.Unlock()
+	p.out.Close()
 	p.conn.Close()
 	close(p.done)
 	p.reqs.Close()
@@ -205,45 +196,26 @@ func (p *Peer) enqueueFrame(frame []byte) { p.enqueueFrames([][]byte{frame}) }
 // slowness — and otherwise by the same bounds as a single frame; the
 // node's server-queue-bytes holds for every unit.
 func (p *Peer) enqueueFrames(frames [][]byte) {
-	l := &p.node.cfg.limits
-	size := 0
-	for _, f := range frames {
-		size += len(f)
+	err := p.out.Push(frames...)
+	var over *session.OverflowError
+	if !errors.As(err, &over) {
+		return // queued, or refused after an overflow or the close (already ending)
 	}
+	p.log.Warn("disconnecting a slow peer", "queued_frames", over.Frames, "queued_bytes", over.Bytes, "limit", over.Limit)
+	err = fmt.Errorf("%w (%d frames, %d bytes waiting; limit %s)", ErrSlowConsumer, over.Frames, over.Bytes, over.Limit)
+	if !p.node.spawn(func() { p.fault(transport.CodeLimit, err) }) {
+		go p.shutdown(err) // the node is closing: end it without a word
+	}
+}
+
+// queueLen reports whether the connection ended and what waits in its
+// outgoing queue.
+func (p *Peer) queueLen() (closed bool, frames, bytes int) {
 	p.qmu.Lock()
-	if p.closed || p.overflow {
-		p.qmu.Unlock()
-		return
-	}
-	{
-		var why string
-		unit := len(frames) > 1 && p.queued < l.PeerQueueBytes/2
-		switch {
-		case len(p.queue) > 0 && int64(len(p.queue)+len(frames)) > maxQueuedFrames.Load() && !unit:
-			why = "frames waiting"
-		case len(p.queue) > 0 && p.queued+size > l.PeerQueueBytes && !unit:
-			why = "peer-queue-bytes"
-		case p.node.queued.Load()+int64(size) > int64(l.ServerQueueBytes):
-			// The node's budget for all peers holds even for an empty queue.
-			why = "server-queue-bytes"
-		}
-		if why != "" {
-			n, b := len(p.queue), p.queued
-			p.overflow = true
-			p.qmu.Unlock()
-			p.log.Warn("disconnecting a slow peer", "queued_frames", n, "queued_bytes", b, "limit", why)
-			err := fmt.Errorf("%w (%d frames, %d bytes waiting; limit %s)", ErrSlowConsumer, n, b, why)
-			if !p.node.spawn(func() { p.fault(transport.CodeLimit, err) }) {
-				go p.shutdown(err) // the node is closing: end it without a word
-			}
-			return
-		}
-	}
-	p.queue = append(p.queue, frames...)
-	p.queued += size
-	p.node.queued.Add(int64(size))
-	p.qcond.Signal()
+	closed = p.closed
 	p.qmu.Unlock()
+	frames, bytes = p.out.Len()
+	return closed, frames, bytes
 }
 
 // waitRoom blocks until the outgoing queue holds less than half of
@@ -251,25 +223,11 @@ func (p *Peer) enqueueFrames(frames [][]byte) {
 // is done. Streamed results call it between parts (never under a lock), so a
 // large answer flows at the pace the peer reads it.
 func (p *Peer) waitRoom(ctx context.Context) error {
-	half := p.node.cfg.limits.PeerQueueBytes / 2
-	for {
-		p.qmu.Lock()
-		if p.closed {
-			p.qmu.Unlock()
-			return transport.ErrClosed
-		}
-		if p.queued < half || len(p.queue) <= 1 {
-			p.qmu.Unlock()
-			return nil
-		}
-		room := p.room
-		p.qmu.Unlock()
-		select {
-		case <-room:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	err := p.out.WaitRoom(ctx)
+	if errors.Is(err, session.ErrOutboxClosed) {
+		return transport.ErrClosed
 	}
+	return err
 }
 
 // addUpdate collects a subscription's part of the current batch (called
@@ -367,22 +325,10 @@ func (p *Peer) endSub(e *transport.SubEnded) {
 
 func (p *Peer) writer() {
 	for {
-		p.qmu.Lock()
-		for len(p.queue) == 0 && !p.closed {
-			p.qcond.Wait()
-		}
-		if p.closed {
-			p.qmu.Unlock()
+		frame, ok := p.out.Take()
+		if !ok {
 			return
 		}
-		frame := p.queue[0]
-		p.queue[0] = nil
-		p.queue = p.queue[1:]
-		p.queued -= len(frame)
-		p.node.queued.Add(-int64(len(frame)))
-		close(p.room)
-		p.room = make(chan struct{})
-		p.qmu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 		err := p.conn.Send(ctx, frame)
 		cancel()

@@ -1,0 +1,187 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// ErrOverflow is returned by Outbox.Push once the queue passed one of its
+// bounds: the peer does not read fast enough, and its connection should end.
+var ErrOverflow = errors.New("session: outgoing queue full")
+
+// ErrOutboxClosed is returned by Outbox.Push and WaitRoom after Close.
+var ErrOutboxClosed = errors.New("session: outgoing queue closed")
+
+// Budget is a byte budget shared by the outgoing queues of many
+// connections (a server's limit on what waits for all its peers).
+type Budget struct {
+	max  int64
+	used atomic.Int64
+}
+
+// NewBudget returns a budget of max bytes.
+func NewBudget(max int64) *Budget { return &Budget{max: max} }
+
+// Used returns the bytes queued against the budget now.
+func (b *Budget) Used() int64 { return b.used.Load() }
+
+// OverflowError says which bound a Push passed and what was waiting then.
+type OverflowError struct {
+	Limit  string // "frames waiting", "peer-queue-bytes" or "server-queue-bytes"
+	Frames int    // frames waiting
+	Bytes  int    // bytes waiting
+}
+
+func (e *OverflowError) Error() string {
+	return fmt.Sprintf("%v (%d frames, %d bytes waiting; limit %s)", ErrOverflow, e.Frames, e.Bytes, e.Limit)
+}
+
+// Unwrap makes errors.Is(err, ErrOverflow) hold.
+func (e *OverflowError) Unwrap() error { return ErrOverflow }
+
+// Outbox is one connection's queue of outgoing frames: anyone may Push
+// without blocking (often under a lock of the node), one writer Takes them
+// in order and sends them. It is bounded in frames and bytes, and charges
+// a Budget shared with other connections.
+//
+// Overflow: a Push that would pass a bound queues nothing and returns an
+// *OverflowError, and the outbox refuses every later Push with ErrOverflow;
+// the caller ends the connection. One frame — or one unit of several frames
+// pushed together while less than half of MaxBytes waits — is always
+// accepted into a queue within its bounds, so one large answer never counts
+// as slowness; the shared budget holds for every push.
+type Outbox struct {
+	maxFrames func() int64
+	maxBytes  int
+	budget    *Budget
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	frames [][]byte
+	bytes  int
+	full   bool
+	closed bool
+	// room is closed and replaced whenever the writer takes a frame.
+	room chan struct{}
+}
+
+// NewOutbox returns an outbox bounded to maxFrames (read at every push,
+// so it may change) and maxBytes, charging budget (nil: none).
+func NewOutbox(maxFrames func() int64, maxBytes int, budget *Budget) *Outbox {
+	o := &Outbox{maxFrames: maxFrames, maxBytes: maxBytes, budget: budget, room: make(chan struct{})}
+	o.cond = sync.NewCond(&o.mu)
+	return o
+}
+
+// Push queues frames as one unit, or none of them (see Outbox).
+func (o *Outbox) Push(frames ...[]byte) error {
+	size := 0
+	for _, f := range frames {
+		size += len(f)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch {
+	case o.closed:
+		return ErrOutboxClosed
+	case o.full:
+		return ErrOverflow
+	}
+	unit := len(frames) > 1 && o.bytes < o.maxBytes/2
+	var why string
+	switch {
+	case len(o.frames) > 0 && int64(len(o.frames)+len(frames)) > o.maxFrames() && !unit:
+		why = "frames waiting"
+	case len(o.frames) > 0 && o.bytes+size > o.maxBytes && !unit:
+		why = "peer-queue-bytes"
+	case o.budget != nil && o.budget.used.Load()+int64(size) > o.budget.max:
+		why = "server-queue-bytes"
+	}
+	if why != "" {
+		o.full = true
+		return &OverflowError{Limit: why, Frames: len(o.frames), Bytes: o.bytes}
+	}
+	o.frames = append(o.frames, frames...)
+	o.bytes += size
+	if o.budget != nil {
+		o.budget.used.Add(int64(size))
+	}
+	o.cond.Signal()
+	return nil
+}
+
+// Take returns the next frame, waiting for one; ok is false once the
+// outbox is closed.
+func (o *Outbox) Take() (frame []byte, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for len(o.frames) == 0 && !o.closed {
+		o.cond.Wait()
+	}
+	if o.closed {
+		return nil, false
+	}
+	frame = o.frames[0]
+	o.frames[0] = nil
+	o.frames = o.frames[1:]
+	o.bytes -= len(frame)
+	if o.budget != nil {
+		o.budget.used.Add(-int64(len(frame)))
+	}
+	close(o.room)
+	o.room = make(chan struct{})
+	return frame, true
+}
+
+// WaitRoom blocks until less than half of the byte bound (or at most one
+// frame) waits, the outbox closes (ErrOutboxClosed) or ctx ends. Senders
+// of streamed results call it between parts, never under a lock, so a
+// large answer flows at the pace the peer reads it.
+func (o *Outbox) WaitRoom(ctx context.Context) error {
+	for {
+		o.mu.Lock()
+		if o.closed {
+			o.mu.Unlock()
+			return ErrOutboxClosed
+		}
+		if o.bytes < o.maxBytes/2 || len(o.frames) <= 1 {
+			o.mu.Unlock()
+			return nil
+		}
+		room := o.room
+		o.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Len returns the frames and bytes waiting.
+func (o *Outbox) Len() (frames, bytes int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.frames), o.bytes
+}
+
+// Close drops what waits (returning it to the budget) and wakes the
+// writer and every WaitRoom; it reports whether this call closed it.
+func (o *Outbox) Close() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return false
+	}
+	o.closed = true
+	if o.budget != nil {
+		o.budget.used.Add(-int64(o.bytes))
+	}
+	o.frames, o.bytes = nil, 0
+	o.cond.Broadcast()
+	close(o.room)
+	return true
+}
