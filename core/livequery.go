@@ -322,7 +322,11 @@ func (lq *LiveQuery) Subscribe(f func(ChangeSet)) (unsubscribe func()) {
 	}
 }
 
-// Close stops the live query: no more notifications, no more work.
+// Close stops the live query: no more notifications, no more work. No
+// subscriber callback starts after Close returns. When none is running, Close
+// also waits for the query's delivery goroutine to end; when one is running
+// — it may be the caller, as a callback may close its own query — Close
+// returns at once and that last callback finishes on its own goroutine.
 func (lq *LiveQuery) Close() {
 	lq.mu.Lock()
 	if lq.closed {
