@@ -75,3 +75,17 @@ func FuzzFromJSON(f *testing.F) {
 		}
 	})
 }
+
+// A JSON number beyond float64's range is refused rather than read as an
+// infinity no JSON can write back (found by FuzzFromJSON;
+// testdata/fuzz/FuzzFromJSON/2db52124b311aa57).
+func TestFromJSON_RefusesNumbersBeyondFloat64(t *testing.T) {
+	for _, s := range []string{"1E1000", "-1e400"} {
+		if v, err := value.FromJSON([]byte(s)); err == nil {
+			t.Errorf("FromJSON(%s) = %v, want an error", s, v)
+		}
+	}
+	if v, err := value.FromJSON([]byte("1e308")); err != nil || v.Kind() != value.KindFloat {
+		t.Errorf("FromJSON(1e308) = %v, %v", v, err)
+	}
+}

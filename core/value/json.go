@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 )
@@ -64,7 +65,8 @@ func writeCanonical(b *bytes.Buffer, x any) {
 // FromJSON converts JSON text into a Value the way AnkQL sees JSON: null is
 // NULL, true/false are bool, integers are int, numbers with a fraction or an
 // exponent are float, strings are string, and objects and arrays are json.
-// An integer too large for int64 becomes a float.
+// An integer too large for int64 becomes a float; a number beyond float64's
+// range (1e400) is refused, as it has no JSON form to go back to.
 func FromJSON(raw []byte) (Value, error) {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
@@ -72,7 +74,11 @@ func FromJSON(raw []byte) (Value, error) {
 	if err := d.Decode(&x); err != nil {
 		return Null, fmt.Errorf("value: invalid json: %w", err)
 	}
-	return fromDecoded(x), nil
+	v := fromDecoded(x)
+	if f, ok := v.AsFloat(); ok && math.IsInf(f, 0) {
+		return Null, fmt.Errorf("value: invalid json: number %s is beyond the range of a float64", x)
+	}
+	return v, nil
 }
 
 func fromDecoded(x any) Value {
