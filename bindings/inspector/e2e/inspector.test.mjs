@@ -156,6 +156,7 @@ describe("inspector in Chromium", { skip: missing }, () => {
     await page.locator('[data-testid=entities] ul[data-count="3"]').waitFor({ timeout: WAIT });
     await page.locator(`[data-entity="${milk}"]`).click();
     await page.locator('[data-testid=history][data-count="3"]').waitFor({ timeout: WAIT });
+    assert.equal(new URL(page.url()).hash, "", "the token stays in the address bar");
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px at 390px`);
     await screenshot(page, "inspector-phone");

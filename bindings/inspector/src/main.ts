@@ -73,8 +73,22 @@ interface History {
 const pageSize = 100;
 const tokenKey = "ankurah-inspector-token";
 
+/**
+ * The admin's token: from /inspect/#token=… (then kept for the tab and taken
+ * out of the address, so it stays out of the history), else the tab's.
+ */
+function initialToken(): string {
+  const t = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (t) {
+    sessionStorage.setItem(tokenKey, t);
+    history.replaceState(null, "", location.pathname + location.search);
+    return t;
+  }
+  return sessionStorage.getItem(tokenKey) ?? "";
+}
+
 const state = {
-  token: new URLSearchParams(location.hash.slice(1)).get("token") ?? sessionStorage.getItem(tokenKey) ?? "",
+  token: initialToken(),
   snapshot: undefined as Snapshot | undefined,
   live: "connecting" as "connecting" | "live" | "reconnecting",
   client: undefined as Client | undefined,
