@@ -179,6 +179,7 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	runAggregates(t, h, newWorld) // aggregates.go
+	runRelations(t, h, newWorld)  // relations.go
 
 	t.Run("DeniedWritesLeaveNothingStored", func(t *testing.T) {
 		w := newWorld(t)

@@ -3,6 +3,7 @@ package query
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ankurah/ankurah-go/core/id"
@@ -29,7 +30,7 @@ import (
 
 // ErrTraversal is wrapped by errors about a path that follows references:
 // one that follows more than MaxTraversalDepth of them, or comes back to a
-// collection it already passed through.
+// collection it left through another collection.
 var ErrTraversal = errors.New("query: traversal error")
 
 // MaxTraversalDepth is how many references one path may follow.
@@ -79,8 +80,10 @@ type Traversed struct {
 // SplitTraversals finds the terms of where whose paths follow references
 // declared by rels, starting in collection. It returns nil when there are
 // none (where is then evaluated as it is). A path that follows more than
-// MaxTraversalDepth references, or returns to a collection it passed
-// through, is an error wrapping ErrTraversal that names the path.
+// MaxTraversalDepth references, or comes back to a collection it left
+// through another one (album -> artist -> album), is an error wrapping
+// ErrTraversal that names the path; a collection's references to itself
+// (parent.parent.name) are followed like any other, up to the depth.
 func SplitTraversals(where Expr, collection string, rels Relations) (*Traversed, error) {
 	if rels == nil || where == nil {
 		return nil, nil
@@ -166,10 +169,8 @@ func traversalOf(p Path, coll string, rels Relations) (*Traversal, error) {
 		if !ok {
 			break
 		}
-		for _, s := range seen {
-			if s == target {
-				return nil, fmt.Errorf("%w: %s comes back to collection %q through %q (cycles are refused)", ErrTraversal, p, target, p[i])
-			}
+		if target != coll && slices.Contains(seen, target) {
+			return nil, fmt.Errorf("%w: %s comes back to collection %q through %q (cycles through other collections are refused)", ErrTraversal, p, target, p[i])
 		}
 		if len(hops) == MaxTraversalDepth {
 			return nil, fmt.Errorf("%w: %s follows more than %d references", ErrTraversal, p, MaxTraversalDepth)

@@ -23,6 +23,7 @@ var testRels = rels{
 	"label":   {"parent": "company"},
 	"company": {"owner": "owner"},
 	"owner":   {"heir": "heir"},
+	"heir":    {"parent": "heir"},
 }
 
 func TestSplitTraversals_FollowsDeclaredRefsOnly(t *testing.T) {
@@ -91,8 +92,17 @@ func TestSplitTraversals_RefusesDepthAndCycles(t *testing.T) {
 			t.Errorf("%s: %v, want an ErrTraversal mentioning %q", q, err, want)
 		}
 	}
+	tree := rels{"node": {"parent": "node"}}
+	b, _ := query.ParseBound("parent.parent.name = 'root'")
+	if tr, err := query.SplitTraversals(b.Where, "node", tree); err != nil || len(tr.Terms) != 1 || len(tr.Terms[0].Hops) != 2 {
+		t.Errorf("a reference to its own collection: %v, %v; want two hops", tr, err)
+	}
+	b, _ = query.ParseBound("parent.parent.parent.parent.parent.name = 'root'")
+	if _, err := query.SplitTraversals(b.Where, "node", tree); !errors.Is(err, query.ErrTraversal) {
+		t.Errorf("five hops to itself: %v, want ErrTraversal", err)
+	}
 	deep := rels{"a": {"n": "b"}, "b": {"n": "c"}, "c": {"n": "d"}, "d": {"n": "e"}, "e": {"n": "f"}}
-	b, _ := query.ParseBound("n.n.n.n.n.x = 1")
+	b, _ = query.ParseBound("n.n.n.n.n.x = 1")
 	if _, err := query.SplitTraversals(b.Where, "a", deep); !errors.Is(err, query.ErrTraversal) || !strings.Contains(err.Error(), "more than 4") {
 		t.Errorf("five hops: %v, want ErrTraversal naming the depth", err)
 	}
