@@ -172,6 +172,11 @@ func (a *api) exports() js.Value {
 		"mutTextDelete":            syncFn(a.mutTextDelete),
 		"mutTextSplice":            syncFn(a.mutTextSplice),
 		"mutTextReplace":           syncFn(a.mutTextReplace),
+		"aggregate":                asyncFn(a.aggregate), // aggregate.go
+		"agGroups":                 syncFn(a.agGroups),
+		"agSubscribe":              syncFn(a.agSubscribe),
+		"agError":                  syncFn(a.agError),
+		"agClose":                  syncFn(a.agClose),
 	}
 	for name, f := range fns {
 		o.Set(name, f)
