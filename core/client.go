@@ -168,14 +168,29 @@ func (n *Node) refresh(ctx context.Context, p *Peer, evs []event.Event) {
 	}
 	n.up.outbox = kept
 	n.upMu.Unlock()
+	var failed error
+	for coll, ids := range byColl {
+		if err := n.getOrEvict(ctx, p, coll, ids); err != nil {
+			failed = err
+		}
+	}
+	if failed != nil && isDisconnect(failed) {
+		// Cut short by the connection: the refused commit and those dropped
+		// with it stay in the outbox, so the next connection (or the node
+		// opened next on this storage) sends them again, is refused again
+		// and refreshes — a refused commit never stays in the cache.
+		n.log.Warn("refreshing entities after a refused commit failed; retrying on the next connection", "err", failed)
+		n.upMu.Lock()
+		n.up.outbox = append(append([][]event.Event{evs}, dropped...), n.up.outbox...)
+		n.upMu.Unlock()
+		return
+	}
+	if failed != nil {
+		n.log.Warn("refreshing entities after a refused commit failed", "err", failed)
+	}
 	n.unpersistOutbox(ctx, evs)
 	for _, b := range dropped {
 		n.unpersistOutbox(ctx, b)
-	}
-	for coll, ids := range byColl {
-		if err := n.getOrEvict(ctx, p, coll, ids); err != nil {
-			n.log.Warn("refreshing entities after a refused commit failed", "err", err)
-		}
 	}
 }
 
@@ -436,7 +451,10 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 		}
 		next := st
 		for _, ev := range pendingByEntity[st.ID] {
-			if next.Head.Contains(ev.ID()) {
+			// A state from the durable peer holds its entity's creation,
+			// whatever its head: re-applying a pending genesis would put it
+			// back into the head beside its own descendants.
+			if next.Head.Contains(ev.ID()) || ev.IsGenesis() {
 				continue
 			}
 			if next, err = applyEvent(&next, &ev); err != nil {
@@ -520,6 +538,11 @@ drain:
 				break drain
 			}
 			n.log.Error("durable peer refused a commit made offline; refreshing its entities", "err", err)
+			// The refused commit is no longer pending: the refresh must not
+			// keep or re-apply it.
+			n.upMu.Lock()
+			n.up.sending = outbox[i+1:]
+			n.upMu.Unlock()
 			n.refresh(ctx, p, evs)
 		}
 	}
@@ -595,6 +618,11 @@ func (n *Node) fitsOneFrame(evs []event.Event) error {
 func (n *Node) applyLocal(ctx context.Context, cdata any, evs []event.Event, outbox bool) error {
 	n.commitMu.Lock()
 	defer n.commitMu.Unlock()
+	if n.closed {
+		// Close has returned or is running: a node opened next on this
+		// storage may have read the outbox already, and would not send this.
+		return fmt.Errorf("%w: the node closed before the commit was stored", ErrClosed)
+	}
 	batch := &storage.Batch{Events: evs}
 	if outbox {
 		rec, err := n.outboxRecord(evs)
