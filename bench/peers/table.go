@@ -114,6 +114,14 @@ func cell(rs []result, field string) string {
 	if len(xs) > 1 {
 		s += " (" + ms(xs[0]) + "–" + ms(xs[len(xs)-1]) + ")"
 	}
+	missing, samples := 0.0, 0.0
+	for _, r := range rs {
+		missing += num(r["missing"])
+		samples += num(r["samples"])
+	}
+	if missing > 0 {
+		s += fmt.Sprintf(" [%.0f%% of notifications missing]", 100*missing/(missing+samples))
+	}
 	if len(xs) < len(rs) {
 		s += fmt.Sprintf(" [%d of %d runs]", len(xs), len(rs))
 	}
