@@ -48,6 +48,7 @@ var errorCodes = []struct {
 	{core.ErrLimit, "limit"},
 	{core.ErrBusy, "busy"},
 	{errInvalidArg, "invalid_argument"},
+	{storage.ErrBadAggregate, "invalid_argument"},
 	{text.ErrOutOfRange, "invalid_argument"},
 }
 

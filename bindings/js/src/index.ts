@@ -11,10 +11,12 @@
 
 import { thrownKey, type ChangeKind, type ConnectOptions, type ConnectionState, type RawAPI, type RawChangeSet, type RawEntity, type Value } from "./raw.ts";
 import { Mutable, type Signal } from "./signal.ts";
+import { openAggregate, type AggregateSpec, type LiveAggregate } from "./aggregate.ts";
 
 export type { AnkurahError, ChangeKind, ConnectOptions, ConnectionState, JSONValue, Value } from "./raw.ts";
 export { isAnkurahError } from "./raw.ts";
 export { Mutable, type Signal } from "./signal.ts";
+export { LiveAggregate, type AggregateSpec, type Group, type GroupChange, type GroupChangeSet } from "./aggregate.ts";
 
 /** Property values of a record: what ankurah-gen's TypeScript interfaces describe. */
 export type Values = { [key: string]: Value };
@@ -187,6 +189,20 @@ export class Client {
   async query<T = Values>(collection: string, query: string, ...args: Value[]): Promise<LiveQuery<T>> {
     const h = await this.raw.query(collection, query, args);
     return new LiveQuery<T>(this, h, collection);
+  }
+
+  /** A live count of the rows matching an AnkQL query (no ORDER BY or LIMIT) that the caller may read. */
+  count(collection: string, query: string, ...args: Value[]): Promise<LiveAggregate> {
+    return openAggregate(this.raw, collection, {}, query, args);
+  }
+
+  /**
+   * A live GROUP BY over the rows matching an AnkQL query that the caller may read:
+   *
+   *   const byArtist = await client.aggregate("album", { groupBy: ["artist"], aggs: ["max(year)"] }, "true");
+   */
+  aggregate(collection: string, spec: AggregateSpec, query: string, ...args: Value[]): Promise<LiveAggregate> {
+    return openAggregate(this.raw, collection, spec, query, args);
   }
 
   /** Starts a transaction. */

@@ -100,3 +100,5 @@ export function useQueryWith<T>(client: Client | undefined, m: Model<T>, query: 
 export function useEntity<T = Values>(e: Entity<T> | string): Entity<T> | undefined {
   return useSignal(useClient().entity<T>(typeof e === "string" ? e : e.id));
 }
+
+export { useAggregateWith, useCount, useGroups, type AggregateState } from "./aggregate.ts";
