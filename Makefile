@@ -1,5 +1,5 @@
 # Convenience targets; scripts/ holds the commands the README and CI use.
-.PHONY: test run bench bench-peers fuzz crash load
+.PHONY: test run bench bench-peers fuzz crash load sim
 
 test: ## vet, staticcheck and every module's tests (installs what they need)
 	scripts/test.sh
@@ -12,6 +12,9 @@ bench: ## the cross-module benchmarks (node on each engine, sync over websockets
 
 bench-peers: ## BQ1/BS1/bulk side by side: ankurah-go (memory, bolt, PostgreSQL) and the npm peers; BENCH_QUICK=1 for toy sizes, RUNS=N, PEERS=a,b
 	bench/peers/run.sh
+
+sim: ## the simulation campaign: SEEDS seeds (10000 by default) from SIM_FIRST (1), every violation reported with its replay command
+	cd tests/sim && SIM_KEEP_GOING=1 go test -count=1 -timeout 0 -run 'TestSim$$' -sim.seeds=$${SEEDS:-10000} -sim.first=$${SIM_FIRST:-1} -v .
 
 crash: ## the crash loops at full size: ankurah serve killed 100 times per engine (bolt, PostgreSQL); CRASH_CYCLES=N, CRASH_SEED=N
 	cd tests/crash && CRASH_CYCLES=$${CRASH_CYCLES:-100} go test -count=1 -v -timeout 60m .

@@ -60,6 +60,8 @@ func TestSim(t *testing.T) {
 	total.Faults = map[string]int{}
 	failed, unsettled := 0, 0
 	known := map[string][]uint64{}
+	knownSeeds := map[string]int{}
+	var violating []uint64
 	for _, s := range seeds {
 		rep := runSeed(t, s)
 		if t.Failed() && failed == 0 {
@@ -72,8 +74,16 @@ func TestSim(t *testing.T) {
 		total.Acked += rep.Acked
 		total.Checks += rep.Checks
 		unsettled += rep.Unsettled
+		if len(rep.Violations) > 0 {
+			violating = append(violating, s)
+		}
+		kinds := map[string]bool{}
 		for _, k := range rep.Known {
 			kind := k[1:strings.IndexByte(k, ']')]
+			if !kinds[kind] {
+				kinds[kind] = true
+				knownSeeds[kind]++
+			}
 			if l := known[kind]; len(l) < 5 && (len(l) == 0 || l[len(l)-1] != s) {
 				known[kind] = append(l, s)
 			}
@@ -88,7 +98,10 @@ func TestSim(t *testing.T) {
 	t.Logf("%d seeds in %s: %d commits (%d acknowledged), %d invariant checks, faults %v, %d unsettled steps",
 		len(seeds), time.Since(start).Round(time.Millisecond), total.Commits, total.Acked, total.Checks, total.Faults, unsettled)
 	for kind, ss := range known {
-		t.Logf("known finding %s in seeds %v… (replay with -sim.strict)", kind, ss)
+		t.Logf("known finding %s in %d seeds, first %v (replay with -sim.strict)", kind, knownSeeds[kind], ss)
+	}
+	if len(violating) > 0 {
+		t.Logf("%d seeds violated an invariant: %v", len(violating), violating)
 	}
 }
 
