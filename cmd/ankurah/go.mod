@@ -6,6 +6,7 @@ require (
 	github.com/andybalholm/brotli v1.3.0
 	github.com/ankurah/ankurah-go/core v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/datatype-text v0.0.0-00010101000000-000000000000
+	github.com/ankurah/ankurah-go/plugins/metrics-prometheus v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/policy-rules v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/storage-bolt v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/storage-plugin v0.0.0-00010101000000-000000000000
@@ -88,6 +89,7 @@ replace (
 	github.com/ankurah/ankurah-go/conformance => ../../conformance
 	github.com/ankurah/ankurah-go/core => ../../core
 	github.com/ankurah/ankurah-go/plugins/datatype-text => ../../plugins/datatype-text
+	github.com/ankurah/ankurah-go/plugins/metrics-prometheus => ../../plugins/metrics-prometheus
 	github.com/ankurah/ankurah-go/plugins/policy-rules => ../../plugins/policy-rules
 	github.com/ankurah/ankurah-go/plugins/storage-bolt => ../../plugins/storage-bolt
 	github.com/ankurah/ankurah-go/plugins/storage-plugin => ../../plugins/storage-plugin

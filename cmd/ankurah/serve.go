@@ -19,6 +19,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/limits"
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/storage"
+	prommetrics "github.com/ankurah/ankurah-go/plugins/metrics-prometheus"
 	rules "github.com/ankurah/ankurah-go/plugins/policy-rules"
 	ws "github.com/ankurah/ankurah-go/plugins/transport-ws"
 )
@@ -79,6 +80,8 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer engine.Close()
+	metrics := prommetrics.New(nil) // served at /metrics (docs/operations.md)
+	engine = metrics.InstrumentEngine(engine)
 	var agent policy.Agent = policy.Permissive{}
 	if *policyFile != "" {
 		ra, err := rules.Open(*policyFile)
@@ -90,7 +93,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	} else {
 		slog.Warn("no --policy: every caller may read and write everything")
 	}
-	nodeOpts := []core.Option{core.WithLimits(lim)}
+	nodeOpts := []core.Option{core.WithLimits(lim), core.WithMetrics(metrics)}
 	if sharable(*storageURL) {
 		// Several servers may share this store: follow its change feed so
 		// each hears of the others' commits.
@@ -106,6 +109,9 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer node.Close()
+	if err := metrics.CollectNode(node); err != nil {
+		return err
+	}
 	var wsOpts []ws.ServerOption
 	if *origins != "" {
 		wsOpts = append(wsOpts, ws.WithAllowedOrigins(splitComma(*origins)...))
@@ -113,6 +119,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	mux := http.NewServeMux()
 	wsServer := ws.NewServer(node, wsOpts...)
 	mux.Handle("/ws", wsServer)
+	mux.Handle("/metrics", metrics.Handler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		// An engine that can tell (a storage plugin restarting its process)
