@@ -143,7 +143,17 @@ func (c *Context) candidateRefs(ctx context.Context, t *query.Traversal) ([]quer
 	where := t.Term
 	var ids []query.Operand
 	for k := len(t.Hops) - 1; k >= 0; k-- {
-		states, err := c.fetchStates(ctx, t.Hops[k].Target, &query.Bound{Where: where, Limit: maxCandidateRefs + 1})
+		b := &query.Bound{Where: where, Limit: maxCandidateRefs + 1}
+		if k == len(t.Hops)-1 {
+			// An ephemeral node first brings the entities at the end of the
+			// path current from its durable peer (a no-op on a durable
+			// node). The hops back are read as cached: their selections
+			// hold ref literals, which AnkQL text cannot carry yet.
+			if err := c.node.role.refreshSelection(ctx, c, t.Hops[k].Target, b); err != nil {
+				return nil, false, err
+			}
+		}
+		states, err := c.fetchStates(ctx, t.Hops[k].Target, b)
 		if err != nil {
 			return nil, false, err
 		}

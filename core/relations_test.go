@@ -10,7 +10,10 @@ import (
 
 	"github.com/ankurah/ankurah-go/core"
 	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/query"
+	"github.com/ankurah/ankurah-go/core/storage/memory"
+	"github.com/ankurah/ankurah-go/core/transport"
 	"github.com/ankurah/ankurah-go/core/value"
 )
 
@@ -278,5 +281,37 @@ func TestLiveQuery_TraversalWithLimitRefills(t *testing.T) {
 	m.edit("artist", "blur", map[string]any{"name": "Muse"})
 	if got := m.changes(next()); got != "+a1 -a3" {
 		t.Fatalf("artist renamed: %q", got)
+	}
+}
+
+// An ephemeral node's fetch of a one-hop traversal asks its durable peer
+// for the albums and for the artists the path reads, so it answers as the
+// server does.
+func TestFetch_TraversalOnAnEphemeralNode(t *testing.T) {
+	m := newMusic(t)
+	m.seed()
+	ctx := context.Background()
+	cl := newNodeOn(t, memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
+	if err := cl.DeclareRelations(core.Relation{Collection: "album", Property: "artist", Target: "artist"}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := transport.Pipe()
+	go m.n.Accept(ctx, a)
+	p, err := cl.Connect(ctx, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	vs, err := cl.Context(nil).Fetch(ctx, "album", "artist.name = ?", "Muse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.names(vs); !slices.Equal(got, []string{"a1", "a3"}) {
+		t.Fatalf("client fetch = %v, want a1 a3", got)
+	}
+	m.edit("artist", "blur", map[string]any{"name": "Muse"})
+	vs, err = cl.Context(nil).Fetch(ctx, "album", "artist.name = ?", "Muse")
+	if err != nil || !slices.Equal(m.names(vs), []string{"a1", "a2", "a3"}) {
+		t.Fatalf("client fetch after the rename = %v (%v), want a1 a2 a3", m.names(vs), err)
 	}
 }
