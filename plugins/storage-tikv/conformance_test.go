@@ -17,6 +17,20 @@ type harness struct {
 	prefix string
 	mu     sync.Mutex
 	e      *tikv.Engine
+	shared []*tikv.Engine // opened by Share, closed by Close
+}
+
+// Share opens another engine on the same key prefix: a second server on the
+// same cluster (storagetest.Sharer), for the Feed cases.
+func (h *harness) Share(ctx context.Context) (storage.Engine, error) {
+	e, err := tikv.New(ctx, client(h.t), tikv.WithKeyPrefix(h.prefix), tikv.WithScanBatchSize(64))
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	h.shared = append(h.shared, e)
+	h.mu.Unlock()
+	return e, nil
 }
 
 func (h *harness) Engine() storage.Engine {
@@ -34,6 +48,9 @@ func (h *harness) Close() {
 	defer h.mu.Unlock()
 	if h.e != nil {
 		_ = h.e.Close()
+	}
+	for _, e := range h.shared {
+		_ = e.Close()
 	}
 }
 

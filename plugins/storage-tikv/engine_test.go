@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
@@ -319,6 +320,7 @@ func TestNew_RefusesBadOptions(t *testing.T) {
 		{"overlong prefix", tikv.WithKeyPrefix(strings.Repeat("p", 1025))},
 		{"zero scan batch", tikv.WithScanBatchSize(0)},
 		{"zero attempts", tikv.WithMaxAttempts(0)},
+		{"feed retention shorter than twice the commit window", tikv.WithFeedRetention(time.Second)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

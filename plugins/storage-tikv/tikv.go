@@ -24,15 +24,22 @@
 // (BadRows, RemoveRow; see `ankurah admin`) and a storage.CollectionLooker,
 // for which a collection exists once it holds a state, an event or a
 // declared index.
+//
+// The Engine is a storage.ChangeFeed: every batch any engine on the same
+// cluster and key prefix commits is delivered to followers in commit
+// timestamp order (feed.go; docs/change-feeds.md), so several servers can
+// share one cluster with live queries across them.
 package tikv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	tikverr "github.com/tikv/client-go/v2/error"
@@ -76,6 +83,7 @@ type config struct {
 	maxAttempts int
 	backoff     time.Duration
 	log         *slog.Logger
+	retention   time.Duration // of the change feed
 	// beforeCommit, when set (by tests), runs between a transaction's
 	// writes and its commit.
 	beforeCommit func()
@@ -103,6 +111,7 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 // storage.Clearer. It is safe for concurrent use.
 type Engine struct {
 	*kv.Engine
+	st *store
 }
 
 // Collection is one collection of an Engine: a key prefix, nothing to create.
@@ -164,6 +173,7 @@ func newEngine(ctx context.Context, client *txnkv.Client, owned bool, opts []Opt
 		maxAttempts: DefaultMaxAttempts,
 		backoff:     5 * time.Millisecond,
 		log:         slog.Default(),
+		retention:   DefaultFeedRetention,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -179,13 +189,21 @@ func newEngine(ctx context.Context, client *txnkv.Client, owned bool, opts []Opt
 		return nil, fmt.Errorf("%w: tikv: scan batch size %d, want at least 1", storage.ErrInvalid, cfg.batch)
 	case cfg.maxAttempts < 1:
 		return nil, fmt.Errorf("%w: tikv: max attempts %d, want at least 1", storage.ErrInvalid, cfg.maxAttempts)
+	case cfg.retention < 2*commitWindow:
+		return nil, fmt.Errorf("%w: tikv: feed retention %v, want at least %v", storage.ErrInvalid, cfg.retention, 2*commitWindow)
 	}
-	e, err := kv.New(ctx, &store{client: client, owned: owned, cfg: cfg},
-		kv.WithName("tikv"), kv.WithKeyPrefix(append([]byte(cfg.prefix), 0)), kv.WithBatchSize(cfg.batch), kv.WithLogger(cfg.log))
+	root := append([]byte(cfg.prefix), 0)
+	st := &store{client: client, owned: owned, cfg: cfg, feed: newFeed(root)}
+	// The toolkit's change log hands each Apply's entry to the transaction,
+	// which Update keys by timestamp (feed.go); its sequence numbers are never
+	// stored, so the toolkit's retention is moot.
+	e, err := kv.New(ctx, st,
+		kv.WithName("tikv"), kv.WithKeyPrefix(root), kv.WithBatchSize(cfg.batch), kv.WithLogger(cfg.log), kv.WithChangeFeed(1))
 	if err != nil {
+		st.feed.close()
 		return nil, err
 	}
-	return &Engine{Engine: e}, nil
+	return &Engine{Engine: e, st: st}, nil
 }
 
 // store is the cluster as a kv.Store.
@@ -193,9 +211,11 @@ type store struct {
 	client *txnkv.Client
 	owned  bool // Close closes the client
 	cfg    config
+	feed   *feed
 }
 
 func (s *store) Close() error {
+	s.feed.close()
 	if s.owned {
 		return s.client.Close()
 	}
@@ -205,16 +225,29 @@ func (s *store) Close() error {
 // View reads a snapshot at the current timestamp, whose scans read a batch
 // of keys per round trip.
 func (s *store) View(ctx context.Context, fn func(kv.Reader) error) error {
+	return s.view(ctx, func(r *rw) error { return fn(r) })
+}
+
+// view reads a snapshot at the current timestamp.
+func (s *store) view(ctx context.Context, fn func(*rw) error) error {
 	ts, err := s.client.GetTimestamp(ctx)
 	if err != nil {
 		return fmt.Errorf("tikv: getting a read timestamp: %w", err)
 	}
+	return s.snapshot(ts, fn)
+}
+
+// snapshot reads the snapshot at ts; its scanKeys reads keys only.
+func (s *store) snapshot(ts uint64, fn func(*rw) error) error {
 	snap := s.client.GetSnapshot(ts)
 	snap.SetScanBatchSize(s.cfg.batch)
+	keys := s.client.GetSnapshot(ts)
+	keys.SetScanBatchSize(s.cfg.batch)
+	keys.SetKeyOnly(true)
 	return fn(&rw{
 		get: func(ctx context.Context, k []byte) (tikvkv.ValueEntry, error) { return snap.Get(ctx, k) },
-		batchGet: func(ctx context.Context, ks [][]byte) (map[string]tikvkv.ValueEntry, error) {
-			return snap.BatchGet(ctx, ks)
+		batchGet: func(ctx context.Context, ks [][]byte, o ...tikvkv.BatchGetOption) (map[string]tikvkv.ValueEntry, error) {
+			return snap.BatchGet(ctx, ks, o...)
 		},
 		iter: func(lo, hi []byte, reverse bool) (iterator, error) {
 			if reverse {
@@ -222,6 +255,7 @@ func (s *store) View(ctx context.Context, fn func(kv.Reader) error) error {
 			}
 			return snap.Iter(lo, hi)
 		},
+		keyIter: func(lo, hi []byte) (iterator, error) { return keys.Iter(lo, hi) },
 	})
 }
 
@@ -248,8 +282,8 @@ func (s *store) Update(ctx context.Context, fn func(kv.Tx) error) error {
 		}
 		tx := &rw{
 			get: func(ctx context.Context, k []byte) (tikvkv.ValueEntry, error) { return txn.Get(ctx, k) },
-			batchGet: func(ctx context.Context, ks [][]byte) (map[string]tikvkv.ValueEntry, error) {
-				return txn.BatchGet(ctx, ks)
+			batchGet: func(ctx context.Context, ks [][]byte, o ...tikvkv.BatchGetOption) (map[string]tikvkv.ValueEntry, error) {
+				return txn.BatchGet(ctx, ks, o...)
 			},
 			iter: func(lo, hi []byte, reverse bool) (iterator, error) {
 				if reverse {
@@ -257,7 +291,8 @@ func (s *store) Update(ctx context.Context, fn func(kv.Tx) error) error {
 				}
 				return txn.Iter(lo, hi)
 			},
-			txn: txn,
+			txn:     txn,
+			logging: s.feed.logPrefix(),
 		}
 		if err := fn(tx); err != nil {
 			_ = txn.Rollback()
@@ -267,11 +302,42 @@ func (s *store) Update(ctx context.Context, fn func(kv.Tx) error) error {
 			}
 			return err
 		}
+		var late atomic.Bool
+		if tx.entry != nil {
+			// The batch's change log entry, keyed by a timestamp taken now;
+			// the commit must follow within commitWindow (feed.go).
+			f, err := s.client.GetTimestamp(ctx)
+			if err != nil {
+				_ = txn.Rollback()
+				return fmt.Errorf("tikv: getting the change log timestamp: %w", err)
+			}
+			if err := txn.Set(s.feed.logKey(f), tx.entry); err != nil {
+				_ = txn.Rollback()
+				return err
+			}
+			limit := f + windowTS()
+			txn.SetCommitTSUpperBoundCheck(func(c uint64) bool {
+				if c > limit {
+					late.Store(true)
+					return false
+				}
+				return true
+			})
+		}
 		if s.cfg.beforeCommit != nil {
 			s.cfg.beforeCommit()
 		}
 		if err = txn.Commit(ctx); err == nil {
+			if tx.entry != nil {
+				s.feed.committed()
+				s.maybeCleanup()
+			}
 			return nil
+		}
+		if late.Load() {
+			s.cfg.log.WarnContext(ctx, "tikv: a commit took longer than the change feed's commit window; retrying", "window", commitWindow)
+			last = err
+			continue
 		}
 		if !tikverr.IsErrWriteConflict(err) {
 			return fmt.Errorf("tikv: commit: %w", err)
@@ -291,11 +357,19 @@ type iterator interface {
 }
 
 // rw reads a snapshot or a transaction (and writes the transaction, when txn is set).
+//
+// In a transaction it also takes over the toolkit's change log: the
+// toolkit's scan for the log's last sequence number finds none, and its write
+// of the next entry is kept as entry, which Update stores under a timestamp
+// key instead (feed.go).
 type rw struct {
 	get      func(ctx context.Context, k []byte) (tikvkv.ValueEntry, error)
-	batchGet func(ctx context.Context, ks [][]byte) (map[string]tikvkv.ValueEntry, error)
+	batchGet func(ctx context.Context, ks [][]byte, o ...tikvkv.BatchGetOption) (map[string]tikvkv.ValueEntry, error)
 	iter     func(lo, hi []byte, reverse bool) (iterator, error)
+	keyIter  func(lo, hi []byte) (iterator, error) // keys only (nil: iter)
 	txn      *transaction.KVTxn
+	logging  []byte // in a transaction: the change log's key prefix
+	entry    []byte // the toolkit's change log entry of this transaction
 }
 
 func (r *rw) Get(ctx context.Context, k []byte) ([]byte, error) {
@@ -321,6 +395,9 @@ func (r *rw) GetMany(ctx context.Context, ks [][]byte) ([][]byte, error) {
 }
 
 func (r *rw) Scan(ctx context.Context, lo, hi []byte, reverse bool, f func(k, v []byte) (bool, error)) error {
+	if r.logging != nil && bytes.HasPrefix(lo, r.logging) {
+		return nil // the toolkit looking for its last sequence number
+	}
 	it, err := r.iter(lo, hi, reverse)
 	if err != nil {
 		return err
@@ -337,5 +414,43 @@ func (r *rw) Scan(ctx context.Context, lo, hi []byte, reverse bool, f func(k, v 
 	return err
 }
 
-func (r *rw) Set(k, v []byte) error { return r.txn.Set(k, v) }
-func (r *rw) Delete(k []byte) error { return r.txn.Delete(k) }
+// scanKeys calls f with each key in [lo, hi), ascending, until f returns an
+// error (returned as is).
+func (r *rw) scanKeys(ctx context.Context, lo, hi []byte, f func(k []byte) error) error {
+	open := r.keyIter
+	if open == nil {
+		open = func(lo, hi []byte) (iterator, error) { return r.iter(lo, hi, false) }
+	}
+	it, err := open(lo, hi)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ; it.Valid(); err = it.Next() {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := f(it.Key()); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+func (r *rw) Set(k, v []byte) error {
+	if r.logging != nil && bytes.HasPrefix(k, r.logging) {
+		r.entry = bytes.Clone(v)
+		return nil
+	}
+	return r.txn.Set(k, v)
+}
+
+func (r *rw) Delete(k []byte) error {
+	if r.logging != nil && bytes.HasPrefix(k, r.logging) {
+		return nil
+	}
+	return r.txn.Delete(k)
+}
