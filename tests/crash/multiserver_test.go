@@ -2,6 +2,11 @@ package crash
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,4 +128,124 @@ func TestThreeServers_OnePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	everywhere("delete", func(lq *core.LiveQuery) bool { return len(lq.Items()) == 0 })
+}
+
+// TestThreeServers_KillOneWhileItsClientsWrite runs three `ankurah serve`
+// on one PostgreSQL database with writers on each (two on server 2), every
+// client knowing all three servers (ws.WithServers). Server 2 is killed with
+// SIGKILL while its clients write: they fail over to another server, and
+// every commit any client was told succeeded — before, during and after the
+// kill, including commits the clients queued while they had no server —
+// ends up in the database and is served by the surviving servers.
+func TestThreeServers_KillOneWhileItsClientsWrite(t *testing.T) {
+	bin, err := buildServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	storageURL := createDatabase(t, pgtest.URL(t))
+	servers := make([]*server, 3)
+	urls := make([]string, 3)
+	for i := range servers {
+		s := &server{bin: bin, storage: storageURL, addr: freeAddr(t), log: &tail{}}
+		if _, err := s.start(); err != nil {
+			t.Fatalf("server %d: %v\n%s", i, err, s.log)
+		}
+		t.Cleanup(func() { _ = s.kill() })
+		servers[i], urls[i] = s, "ws://"+s.addr+"/ws"
+	}
+	const victim = 1
+	homes := []int{0, victim, victim, 2} // the server each writer dials first
+	writers := make([]*writer, len(homes))
+	for w, home := range homes {
+		others := slices.Concat(urls[:home], urls[home+1:])
+		n, err := core.NewNode(ctx, memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral), core.WithLogger(quiet))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		c, err := ws.Dial(dctx, urls[home], n, ws.WithServers(others...), ws.WithBackoff(20*time.Millisecond, 250*time.Millisecond), ws.WithClientLogger(quiet))
+		cancel()
+		if err != nil {
+			t.Fatalf("writer %d: %v", w, err)
+		}
+		wr := &writer{w: w, node: n, client: c, unsub: func() {}}
+		writers[w] = wr
+		t.Cleanup(wr.close)
+	}
+
+	l := newLedger(len(writers))
+	var down atomic.Bool
+	var gate sync.RWMutex
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	for _, wr := range writers {
+		rng := rand.New(rand.NewPCG(uint64(wr.w), 15))
+		wg.Go(func() { wr.run(lctx, l, &down, &gate, rng, 1<<30) })
+	}
+	acks := func(mark []int) []int {
+		now, out := l.mark(), make([]int, len(writers))
+		for k := range l.acked(now) {
+			if mark == nil || int(k.seq) >= mark[k.w] {
+				out[k.w]++
+			}
+		}
+		return out
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second) // a watchdog, not a timing assertion
+		for !ok() {
+			if time.Now().After(deadline) {
+				stop()
+				wg.Wait()
+				t.Fatalf("%s: not within 60 s (acknowledged per writer: %v; %d commits failed, e.g. %v)", what, acks(nil), l.nfailed, l.failed)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("every writer's first 10 commits", func() bool { return slices.Min(acks(nil)) >= 10 })
+
+	down.Store(true)
+	if err := servers[victim].kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := l.mark()
+	// The victim's clients go on writing through another server.
+	waitFor("20 commits of every writer after the kill, the victim's clients on another server", func() bool {
+		for _, wr := range writers {
+			if homes[wr.w] == victim && (wr.client.URL() == urls[victim] || wr.client.State().Get() != ws.Connected) {
+				return false
+			}
+		}
+		return slices.Min(acks(killed)) >= 20
+	})
+	stop()
+	wg.Wait()
+	acked := l.acked(l.mark())
+	t.Logf("%d commits acknowledged (%d after the kill); %d not acknowledged", len(acked), len(acked)-len(l.acked(killed)), l.nfailed)
+
+	// Every acknowledged commit reaches the surviving servers (queued ones
+	// once their client's outbox drains) and the database, each once.
+	for _, s := range []int{0, 2} {
+		var found map[key]bool
+		waitFor(fmt.Sprintf("every acknowledged commit through server %d", s+1), func() bool {
+			found, err = fetchThroughServer(ctx, urls[s], acked)
+			return err == nil && len(found) == len(acked)
+		})
+	}
+	got, err := readStore(ctx, storageURL, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lost []key
+	for k := range acked {
+		if got[k] != 1 {
+			lost = append(lost, k)
+		}
+	}
+	if len(lost) > 0 {
+		t.Fatalf("%d acknowledged commits are not stored exactly once, e.g. %v", len(lost), sortedKeys(lost)[:min(5, len(lost))])
+	}
 }
