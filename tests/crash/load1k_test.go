@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,7 +121,7 @@ func TestLoad_ManyClients(t *testing.T) {
 	defer cancel()
 
 	srv := startLoadServer(t, bin)
-	rss := newRSSSampler(srv.pid)
+	rss := newRSSSampler(srv.pid, "http://"+srv.addr+"/metrics")
 	rssDone := make(chan struct{})
 	rssCtx, stopRSS := context.WithCancel(ctx)
 	go func() { defer close(rssDone); rss.run(rssCtx, 500*time.Millisecond) }()
@@ -236,10 +237,12 @@ func TestLoad_ManyClients(t *testing.T) {
 	settled := time.Now().Add(cfg.settle)
 	for (back.rss > start.rss+loadRSSBound && time.Now().Before(deadline)) || time.Now().Before(settled) {
 		time.Sleep(time.Second)
-		back = rss.sample("settling")
+		back = rss.sample("")
 	}
-	t.Logf("server RSS: start %s, connected %s, peak %s, clients left %s, settled %s (RssAnon %s → %s)",
-		mib(start.rss), mib(connected.rss), mib(peak.rss), mib(left.rss), mib(back.rss), mib(start.anon), mib(back.anon))
+	back = rss.sample("settled")
+	t.Logf("server RSS: start %s, connected %s, peak %s, clients left %s, settled %s after %v (RssAnon %s → %s; Go heap in use %s, %s when the clients left, %s settled)",
+		mib(start.rss), mib(connected.rss), mib(peak.rss), mib(left.rss), mib(back.rss), (back.at - left.at).Round(time.Second),
+		mib(start.anon), mib(back.anon), mib(start.heap), mib(left.heap), mib(back.heap))
 	if back.rss > start.rss+loadRSSBound {
 		t.Errorf("server RSS %s stayed more than %s above its start (%s) for %v after the clients left", mib(back.rss), mib(loadRSSBound), mib(start.rss), loadRSSWait)
 	}
@@ -558,22 +561,47 @@ func (c *loadClient) close() {
 	c.node.Close()
 }
 
-// rssSample is the server's memory at one moment (/proc/PID/status).
+// rssSample is the server's memory at one moment (/proc/PID/status), and
+// for a labelled sample its Go heap in use (from its /metrics): what of the
+// RSS is live, as opposed to freed but not yet returned to the system.
 type rssSample struct {
 	at        time.Duration
 	label     string
 	rss, anon int64
+	heap      int64 // go_memstats_heap_inuse_bytes; -1: not read
 }
 
 // rssSampler reads the server's RSS periodically and on demand.
 type rssSampler struct {
-	pid   int
-	begin time.Time
-	mu    sync.Mutex
-	all   []rssSample
+	pid     int
+	metrics string
+	begin   time.Time
+	mu      sync.Mutex
+	all     []rssSample
 }
 
-func newRSSSampler(pid int) *rssSampler { return &rssSampler{pid: pid, begin: time.Now()} }
+func newRSSSampler(pid int, metricsURL string) *rssSampler {
+	return &rssSampler{pid: pid, metrics: metricsURL, begin: time.Now()}
+}
+
+// heapInuse reads go_memstats_heap_inuse_bytes from the server's metrics.
+func (r *rssSampler) heapInuse() int64 {
+	cl := http.Client{Timeout: 10 * time.Second}
+	resp, err := cl.Get(r.metrics)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_heap_inuse_bytes "); ok {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				return int64(f)
+			}
+		}
+	}
+	return -1
+}
 
 func (r *rssSampler) run(ctx context.Context, every time.Duration) {
 	tk := time.NewTicker(every)
@@ -589,7 +617,10 @@ func (r *rssSampler) run(ctx context.Context, every time.Duration) {
 }
 
 func (r *rssSampler) sample(label string) rssSample {
-	s := rssSample{at: time.Since(r.begin), label: label}
+	s := rssSample{at: time.Since(r.begin), label: label, heap: -1}
+	if label != "" {
+		s.heap = r.heapInuse()
+	}
 	if f, err := os.Open(fmt.Sprintf("/proc/%d/status", r.pid)); err == nil {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
@@ -631,7 +662,11 @@ func (r *rssSampler) String() string {
 	defer r.mu.Unlock()
 	var b strings.Builder
 	for _, s := range r.all {
-		fmt.Fprintf(&b, "%8.1fs  VmRSS %9s  RssAnon %9s  %s\n", s.at.Seconds(), mib(s.rss), mib(s.anon), s.label)
+		heap := ""
+		if s.heap >= 0 {
+			heap = "  heap in use " + mib(s.heap)
+		}
+		fmt.Fprintf(&b, "%8.1fs  VmRSS %9s  RssAnon %9s  %s%s\n", s.at.Seconds(), mib(s.rss), mib(s.anon), s.label, heap)
 	}
 	return b.String()
 }
