@@ -139,6 +139,29 @@ func str(args []js.Value, i int, what string) (string, error) {
 	return v.String(), nil
 }
 
+// serverURLs reads connect's url argument: a string, or a non-empty array
+// of strings, none empty.
+func serverURLs(v js.Value) ([]string, error) {
+	if v.Type() == js.TypeString {
+		v = jsArray.New(v)
+	} else if !v.InstanceOf(jsArray) {
+		return nil, fmt.Errorf("%w: url must be a string or an array of strings, got %s", errInvalidArg, v.Type())
+	}
+	urls, err := strings(v, "url")
+	if err != nil {
+		return nil, err
+	}
+	if len(urls) == 0 {
+		return nil, fmt.Errorf("%w: url is an empty array; give at least one server URL", errInvalidArg)
+	}
+	for i, u := range urls {
+		if u == "" {
+			return nil, fmt.Errorf("%w: url[%d] is empty", errInvalidArg, i)
+		}
+	}
+	return urls, nil
+}
+
 func (a *api) exports() js.Value {
 	o := jsObject.New()
 	fns := map[string]js.Func{
@@ -212,11 +235,14 @@ func (a *api) open(args []js.Value) (any, error) {
 }
 
 // connect(url, token, options): keeps the node connected to a durable
-// node's /ws. token is a string or a function returning one; a function is
+// node's /ws. url is one server's URL or an array of the URLs of several
+// servers sharing one database: the first is tried first, and when a
+// connection fails or drops the client moves on to the next (ws.WithServers).
+// token is a string or a function returning one; a function is
 // called on every (re)connection, so a renewed token is used. options may
 // set minBackoffMs and maxBackoffMs, the reconnect backoff bounds.
 func (a *api) connect(args []js.Value) (any, error) {
-	url, err := str(args, 0, "url")
+	urls, err := serverURLs(arg(args, 0))
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +280,8 @@ func (a *api) connect(args []js.Value) (any, error) {
 		}
 		opts = append(opts, ws.WithBackoff(lo, max(lo, hi)))
 	}
-	c, _ := ws.Dial(ctx, url, a.node, opts...)
+	opts = append(opts, ws.WithServers(urls[1:]...))
+	c, _ := ws.Dial(ctx, urls[0], a.node, opts...)
 	a.client = c
 	return nil, nil
 }

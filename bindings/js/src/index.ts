@@ -134,7 +134,9 @@ export class Client {
   }
 
   /**
-   * Keeps the node connected to a durable node's WebSocket endpoint. token is
+   * Keeps the node connected to a durable node's WebSocket endpoint. url may be an array
+   * of the endpoints of several servers sharing one database: the first is tried first,
+   * and when a connection fails or drops the client moves on to the next. token is
    * a string, or a function called on every (re)connection so a renewed token is used.
    * While disconnected it retries with jittered exponential backoff between the options' bounds.
    *
@@ -146,7 +148,7 @@ export class Client {
    * synchronous and cheap (return a cached token; renew it in the background): it may
    * run at any time. A token identical to the one the connection holds is not resent.
    */
-  connect(url: string, token?: string | (() => string | null | undefined), options?: ConnectOptions): void {
+  connect(url: string | string[], token?: string | (() => string | null | undefined), options?: ConnectOptions): void {
     this.raw.connect(url, token, options);
     this.connSub = this.raw.subscribeConnectionState((s) => this.conn.set(s));
     this.conn.set(this.raw.connectionState());

@@ -38,7 +38,7 @@ export interface ConnectOptions {
 
 export interface RawAPI {
   open(db: string): Promise<void>;
-  connect(url: string, token?: string | (() => string | null | undefined), options?: ConnectOptions): void;
+  connect(url: string | string[], token?: string | (() => string | null | undefined), options?: ConnectOptions): void;
   disconnect(): Promise<void>;
   refreshCredentials(): void;
   connectionState(): ConnectionState;
