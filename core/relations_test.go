@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -313,5 +314,59 @@ func TestFetch_TraversalOnAnEphemeralNode(t *testing.T) {
 	vs, err = cl.Context(nil).Fetch(ctx, "album", "artist.name = ?", "Muse")
 	if err != nil || !slices.Equal(m.names(vs), []string{"a1", "a2", "a3"}) {
 		t.Fatalf("client fetch after the rename = %v (%v), want a1 a2 a3", m.names(vs), err)
+	}
+}
+
+// A traversal term that more than 1,024 referenced entities satisfy is not
+// sent to the engine as a set of ids but relaxed (to true, or to false
+// under NOT), and the node's exact evaluation decides: the answers stay the
+// same.
+func TestFetch_TraversalPastTheCandidateBound(t *testing.T) {
+	m := newMusic(t)
+	ctx := context.Background()
+	const artists = 1030
+	trx := m.c.Begin()
+	var muts []*core.Mut
+	for i := range artists {
+		mut, _ := trx.Create(ctx, "artist")
+		if err := mut.Set("name", fmt.Sprintf("n%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		muts = append(muts, mut)
+	}
+	if err := trx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	trx = m.c.Begin()
+	for i := 0; i < artists; i += 100 {
+		mut, _ := trx.Create(ctx, "album")
+		if err := mut.Set("artist", value.Ref(muts[i].ID())); err != nil {
+			t.Fatal(err)
+		}
+		if err := mut.Set("n", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := trx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	count := func(q string) int {
+		t.Helper()
+		vs, err := m.c.Fetch(ctx, "album", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(vs)
+	}
+	for q, want := range map[string]int{
+		"artist.name != 'n500'":                  10,
+		"NOT artist.name != 'n500'":              1,
+		"artist.name LIKE 'n%' AND n < 300":      3,
+		"NOT (artist.name LIKE 'n%' OR n > 900)": 0,
+		"NOT artist.name LIKE 'x%'":              11,
+	} {
+		if got := count(q); got != want {
+			t.Errorf("%s: %d albums, want %d", q, got, want)
+		}
 	}
 }
