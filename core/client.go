@@ -705,10 +705,12 @@ func (n *Node) subscribeRemote(ctx context.Context, p *Peer, sub uint64, collect
 	if err != nil {
 		return err
 	}
-	if stale := unconfirmed(resp, known); len(stale) > 0 && !b.HasLimit() {
+	if stale := unconfirmed(resp, known); len(stale) > 0 {
 		// Held here, matching here, but neither sent nor confirmed: deleted,
-		// changed, or no longer readable there. (With a LIMIT, an entity
-		// beyond the durable peer's first rows is no news.)
+		// changed, or no longer readable there. With a LIMIT it may also
+		// have moved past the durable peer's first rows; known holds at most
+		// the live query's own rows, so asking costs at most LIMIT entities,
+		// and a row deleted while this node was away leaves its window.
 		return n.getOrEvict(ctx, p, collection, stale)
 	}
 	return nil

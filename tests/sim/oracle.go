@@ -26,6 +26,7 @@ type commit struct {
 	token    string
 	epoch    int // the system it was made in (a wipe starts a new one)
 	forbid   bool
+	stale    bool // made on a client that had not met the current system yet
 	entities []id.EntityID
 	text     []id.EntityID // entities whose text it inserted into
 	deletes  []id.EntityID
@@ -51,10 +52,10 @@ func newOracle() *oracle {
 	return &oracle{byToken: map[string]*commit{}, entities: map[id.EntityID]int{}, created: map[id.EntityID]*commit{}}
 }
 
-func (o *oracle) begin(node string, forbid bool) *commit {
+func (o *oracle) begin(node string, seen int, forbid bool) *commit {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	c := &commit{seq: len(o.commits) + 1, node: node, epoch: o.epoch, forbid: forbid}
+	c := &commit{seq: len(o.commits) + 1, node: node, epoch: o.epoch, forbid: forbid, stale: seen < o.epoch}
 	c.token = fmt.Sprintf("t%d", c.seq)
 	o.commits = append(o.commits, c)
 	o.byToken[c.token] = c
@@ -116,6 +117,12 @@ func (o *oracle) pick(k int) (id.EntityID, bool) {
 		return id.EntityID{}, false
 	}
 	return o.order[k%len(o.order)], true
+}
+
+func (o *oracle) current() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.epoch
 }
 
 func (o *oracle) wipe() {

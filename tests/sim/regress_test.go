@@ -17,6 +17,8 @@ var regressions = []struct {
 	{10, 40, "a refused offline creation stayed in the client's cache (drained commit still pending during the refresh; refresh cut short by a disconnect never retried)"},
 	{34, 60, "a refused offline creation stayed in the client's cache when the client restarted before its refresh could finish"},
 	{42, 40, "a re-sent creation re-applied on a state from the server put its genesis back into the head"},
+	{58, 60, "a client's LIMITed live query kept a row deleted while the client was away (re-subscribing did not refresh unconfirmed rows under a LIMIT)"},
+	{163, 60, "as 58"},
 	{286, 40, "a commit racing Node.Close was acknowledged and stored after Close, unseen by the node opened next on the storage"},
 }
 

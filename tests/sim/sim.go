@@ -103,11 +103,11 @@ func (w *World) violate(format string, args ...any) {
 // cached head lists the event beside a descendant of it.
 const KnownRedundantHead = "redundant-head"
 
-// KnownStaleLimit is a known finding (docs/reliability.md): a client's
-// LIMITed live query can keep an entity at a state the server has moved
-// past, or one that no longer belongs to its window, after the client
-// reconnects.
-const KnownStaleLimit = "stale-limit"
+// KnownClearedOutbox is a known finding (docs/reliability.md): a client
+// that meets a new system (its server restarted on an empty store) clears
+// its whole store, offline outbox records included, while the commits are
+// still only in memory; restarted before they are sent, it loses them.
+const KnownClearedOutbox = "cleared-outbox"
 
 func (w *World) knownf(kind, format string, args ...any) {
 	if w.cfg.Strict {

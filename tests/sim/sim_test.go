@@ -62,7 +62,7 @@ func TestSim(t *testing.T) {
 	known := map[string][]uint64{}
 	knownSeeds := map[string]int{}
 	var violating []uint64
-	for _, s := range seeds {
+	for i, s := range seeds {
 		rep := runSeed(t, s)
 		if t.Failed() && failed == 0 {
 			failed++
@@ -90,6 +90,9 @@ func TestSim(t *testing.T) {
 		}
 		for k, v := range rep.Faults {
 			total.Faults[k] += v
+		}
+		if n := len(seeds); n >= 1000 && (i+1)%1000 == 0 && i+1 < n {
+			t.Logf("after %d seeds (%s): %d commits (%d acknowledged), %d checks, %d seeds violated, known %v", i+1, time.Since(start).Round(time.Second), total.Commits, total.Acked, total.Checks, len(violating), knownSeeds)
 		}
 		if len(rep.Violations) > 0 && os.Getenv("SIM_KEEP_GOING") == "" {
 			break

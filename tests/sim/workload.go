@@ -213,7 +213,7 @@ type edit struct {
 }
 
 func (w *World) create(ctx context.Context, x *node, c *core.Context, grp, n int, txt, forbid bool) string {
-	cm := w.oracle.begin(x.name, forbid)
+	cm := w.oracle.begin(x.name, w.seen(x), forbid)
 	trx := c.Begin()
 	m, err := trx.Create(ctx, Collection)
 	if err != nil {
@@ -238,7 +238,7 @@ func (w *World) create(ctx context.Context, x *node, c *core.Context, grp, n int
 }
 
 func (w *World) transact(ctx context.Context, x *node, c *core.Context, eds []edit, create bool) string {
-	cm := w.oracle.begin(x.name, false)
+	cm := w.oracle.begin(x.name, w.seen(x), false)
 	trx := c.Begin()
 	for _, e := range eds {
 		if e.del {
@@ -292,7 +292,11 @@ func (w *World) transact(ctx context.Context, x *node, c *core.Context, eds []ed
 		m.Set("n", cm.seq%100)
 		m.Set(cm.witness(), cm.token)
 	}
-	return w.finish(ctx, trx, cm, m, false, fmt.Sprintf(" on %d entities", len(eds)))
+	var on []string
+	for _, e := range eds {
+		on = append(on, e.eid.String()[:6])
+	}
+	return w.finish(ctx, trx, cm, m, false, fmt.Sprintf(" on %v", on))
 }
 
 // finish commits trx and records the outcome; created is the entity the

@@ -45,6 +45,7 @@ type node struct {
 	peer    *core.Peer // the current connection (nil: never connected)
 	link    *Link
 	offline int // partitioned until this step (inclusive)
+	met     int // the system epoch of its last connection (guarded by World.mu)
 	lqs     []*liveQuery
 }
 
@@ -240,6 +241,7 @@ func (w *World) connect(x *node) {
 		}
 		if x.n == cn {
 			x.peer = p
+			x.met = w.oracle.current()
 		}
 		return "connected"
 	})
@@ -261,6 +263,16 @@ func (w *World) launch(x *node, what string, op func(ctx context.Context) string
 		w.mu.Unlock()
 		w.tracef("  step %d %s %s: %s", step, x.name, what, res)
 	}()
+}
+
+// seen returns the system epoch node x last met (a server: the current one).
+func (w *World) seen(x *node) int {
+	if x.durable {
+		return w.oracle.current()
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return x.met
 }
 
 func (w *World) isBusy(x *node) bool {
