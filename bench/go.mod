@@ -6,6 +6,7 @@ require (
 	github.com/ankurah/ankurah-go/core v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/datatype-text v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/storage-bolt v0.0.0-00010101000000-000000000000
+	github.com/ankurah/ankurah-go/plugins/storage-postgres v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/transport-ws v0.0.0-00010101000000-000000000000
 	github.com/coder/websocket v1.8.15
 	go.etcd.io/bbolt v1.5.0
@@ -31,5 +32,6 @@ replace (
 	github.com/ankurah/ankurah-go/core => ../core
 	github.com/ankurah/ankurah-go/plugins/datatype-text => ../plugins/datatype-text
 	github.com/ankurah/ankurah-go/plugins/storage-bolt => ../plugins/storage-bolt
+	github.com/ankurah/ankurah-go/plugins/storage-postgres => ../plugins/storage-postgres
 	github.com/ankurah/ankurah-go/plugins/transport-ws => ../plugins/transport-ws
 )
