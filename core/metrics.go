@@ -68,7 +68,7 @@ const (
 
 // RequestKinds are the kinds of request Metrics.Request reports, as named
 // in docs/sync-protocol.md.
-var RequestKinds = []string{"commit", "get", "get_events", "fetch", "subscribe", "unsubscribe", "unknown"}
+var RequestKinds = []string{"commit", "get", "get_events", "fetch", "subscribe", "unsubscribe", "aggregate", "unknown"}
 
 // NopMetrics is a Metrics that does nothing: embed it in an implementation
 // so methods added to Metrics later do nothing for it. A node without
@@ -298,6 +298,8 @@ func requestKind(r *transport.Request) string {
 		return "subscribe"
 	case r.Unsubscribe != nil:
 		return "unsubscribe"
+	case r.Aggregate != nil:
+		return "aggregate"
 	}
 	return "unknown"
 }

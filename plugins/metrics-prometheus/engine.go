@@ -31,11 +31,12 @@ const (
 	opExplain
 	opFeedHead
 	opHealth
+	opAggregate
 	numOps
 )
 
 var opNames = [numOps]string{"collection", "apply", "get_state", "fetch_states", "get_events", "entity_events",
-	"declare_index", "clear", "lookup_collection", "bad_rows", "remove_row", "collections", "explain", "feed_head", "health"}
+	"declare_index", "clear", "lookup_collection", "bad_rows", "remove_row", "collections", "explain", "feed_head", "health", "aggregate"}
 
 // InstrumentEngine returns inner with every call timed into
 // ankurah_storage_duration_seconds and every failure counted in
@@ -43,7 +44,8 @@ var opNames = [numOps]string{"collection", "apply", "get_state", "fetch_states",
 // implements exactly the optional interfaces of package storage that inner
 // implements (storage.Indexer, storage.ChangeFeed, storage.Healther, …), so
 // callers that find them by type assertion find the same ones; its Unwrap
-// method returns inner. Closing it closes inner. A change feed's Follow is
+// method returns inner. Its collections are storage.Aggregators when
+// inner's are. Closing it closes inner. A change feed's Follow is
 // forwarded untimed (it runs for as long as the feed is followed).
 func (m *Metrics) InstrumentEngine(inner storage.Engine) storage.Engine {
 	if inner == nil {
@@ -87,7 +89,16 @@ func (e *engine) Collection(ctx context.Context, name string) (storage.Collectio
 	if err != nil {
 		return nil, err
 	}
-	return &collection{inner: c, e: e}, nil
+	return e.wrap(c), nil
+}
+
+// wrap returns c with its calls timed, an Aggregator when c is one.
+func (e *engine) wrap(c storage.Collection) storage.Collection {
+	w := &collection{inner: c, e: e}
+	if _, ok := c.(storage.Aggregator); ok {
+		return aggCollection{w}
+	}
+	return w
 }
 
 // Apply writes a batch (timed).
@@ -135,6 +146,25 @@ func (c *collection) EntityEvents(ctx context.Context, eid id.EntityID) ([]event
 	evs, err := c.inner.EntityEvents(ctx, eid)
 	c.e.done(opEntityEvents, start, err)
 	return evs, err
+}
+
+// aggCollection is an instrumented collection whose inner collection
+// computes aggregates itself (storage.Aggregator).
+type aggCollection struct{ *collection }
+
+var _ storage.Aggregator = aggCollection{}
+
+// Aggregate computes an aggregate in the engine (timed; an engine that
+// cannot push it down, storage.ErrNotPushedDown, is not counted as failing).
+func (c aggCollection) Aggregate(ctx context.Context, sel *query.Bound, spec storage.AggregateSpec) ([]storage.GroupResult, error) {
+	start := time.Now()
+	res, err := c.inner.(storage.Aggregator).Aggregate(ctx, sel, spec)
+	if errors.Is(err, storage.ErrNotPushedDown) {
+		c.e.done(opAggregate, start, nil)
+	} else {
+		c.e.done(opAggregate, start, err)
+	}
+	return res, err
 }
 
 // caps is the set of optional storage interfaces an engine implements.
@@ -228,7 +258,7 @@ func (c capLooker) LookupCollection(ctx context.Context, name string) (storage.C
 	if err != nil {
 		return nil, err
 	}
-	return &collection{inner: coll, e: c.e}, nil
+	return c.e.wrap(coll), nil
 }
 
 // BadRows lists undecodable rows (timed as a whole).

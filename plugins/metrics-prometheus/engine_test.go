@@ -120,3 +120,62 @@ func TestInstrumentEngine_ForwardsWhatTheInnerEngineHas(t *testing.T) {
 		})
 	}
 }
+
+// aggEngine is a memory engine whose collections compute aggregates (they
+// answer one group counting 7, or ErrNotPushedDown for a spec with
+// GroupBy).
+type aggEngine struct{ *memory.Engine }
+
+type aggColl struct{ storage.Collection }
+
+func (e aggEngine) Collection(ctx context.Context, name string) (storage.Collection, error) {
+	c, err := e.Engine.Collection(ctx, name)
+	return aggColl{c}, err
+}
+
+func (aggColl) Aggregate(_ context.Context, _ *query.Bound, spec storage.AggregateSpec) ([]storage.GroupResult, error) {
+	if len(spec.GroupBy) > 0 {
+		return nil, storage.ErrNotPushedDown
+	}
+	return []storage.GroupResult{{Count: 7}}, nil
+}
+
+// TestInstrumentEngine_CollectionsKeepAggregator: a collection is a
+// storage.Aggregator through the wrapper exactly when the inner one is, and
+// its aggregates are timed (not pushing one down is not a failure).
+func TestInstrumentEngine_CollectionsKeepAggregator(t *testing.T) {
+	ctx := context.Background()
+	m := New(nil)
+	plain, err := m.InstrumentEngine(memory.New()).Collection(ctx, "album")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := plain.(storage.Aggregator); ok {
+		t.Fatal("a memory collection became an Aggregator")
+	}
+	c, err := m.InstrumentEngine(aggEngine{memory.New()}).Collection(ctx, "album")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag, ok := c.(storage.Aggregator)
+	if !ok {
+		t.Fatal("the Aggregator was hidden by the wrapper")
+	}
+	sel, err := query.ParseBound("true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ag.Aggregate(ctx, sel, storage.AggregateSpec{})
+	if err != nil || len(res) != 1 || res[0].Count != 7 {
+		t.Fatalf("Aggregate: %v %v", res, err)
+	}
+	if _, err := ag.Aggregate(ctx, sel, storage.AggregateSpec{GroupBy: []string{"year"}}); !errors.Is(err, storage.ErrNotPushedDown) {
+		t.Fatalf("Aggregate by year: %v", err)
+	}
+	if got := timed(t, m, "aggregate"); got != 2 {
+		t.Errorf("aggregate timed %d times, want 2", got)
+	}
+	if got := testutil.ToFloat64(m.storageErrors.WithLabelValues("aggregate")); got != 0 {
+		t.Errorf("aggregate errors = %v, want 0", got)
+	}
+}
