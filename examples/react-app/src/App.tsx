@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "react";
 import { isAnkurahError, type Client, type Entity } from "@ankurah/client";
-import { AnkurahProvider, useClient, useEntity, useQuery, useSignal } from "@ankurah/react";
+import { AnkurahProvider, useClient, useCount, useEntity, useQuery, useSignal } from "@ankurah/react";
 import { Album, type AlbumRecord } from "./models.ts";
 import { NotesField } from "./NotesField.tsx";
 
@@ -23,6 +23,8 @@ function Albums() {
   const [minYear, setMinYear] = useState(0);
   const [error, setError] = useState<string>();
   const { items, liveQuery, error: qerr } = useQuery(Album, "year >= ? ORDER BY year, name", minYear);
+  // A live COUNT kept by the server (docs/aggregates.md): every album, whatever the filter.
+  const total = useCount("album", "true");
 
   useEffect(() => {
     if (liveQuery) performance.mark("ankurah-first-result");
@@ -51,6 +53,9 @@ function Albums() {
         </label>
         <p data-testid="count" className="count" aria-live="polite">
           {liveQuery ? `${items.length} album${items.length === 1 ? "" : "s"}` : "Loading…"}
+        </p>
+        <p data-testid="total" data-total={total} className="count">
+          {total} in all
         </p>
       </div>
       {shown && (
