@@ -3,13 +3,19 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ankurah/ankurah-go/core"
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/storage"
+	"github.com/ankurah/ankurah-go/core/storage/memory"
 	"github.com/ankurah/ankurah-go/core/transport"
+	"github.com/ankurah/ankurah-go/core/value"
 )
 
 // TestAggregate_OnEphemeralClient: a client's live aggregate is kept by its
@@ -143,4 +149,47 @@ func rawAggregate(t *testing.T, server *core.Node, version uint32, req transport
 			return m.Response
 		}
 	}
+}
+
+// aggOwnerAgent lets a caller read the rows whose owner is its credentials.
+type aggOwnerAgent struct{ policy.Permissive }
+
+func (aggOwnerAgent) ReadFilter(_ context.Context, cdata policy.ContextData, _ string) (query.Expr, error) {
+	return &query.Comparison{Path: query.Path{"owner"}, Op: query.Eq, Value: query.Lit(value.String(fmt.Sprint(cdata)))}, nil
+}
+
+func (aggOwnerAgent) CheckRead(_ context.Context, cdata policy.ContextData, st *entity.State) error {
+	if o, _ := st.Values["owner"].AsString(); o != fmt.Sprint(cdata) {
+		return policy.ErrAccessDenied
+	}
+	return nil
+}
+
+// TestAggregate_FollowsRefreshedCredentials: after the client refreshes its
+// credentials, its aggregates count what the new identity may read.
+func TestAggregate_FollowsRefreshedCredentials(t *testing.T) {
+	ctx := context.Background()
+	server := newNodeOn(t, memory.New(), aggOwnerAgent{})
+	client := newClient(t)
+	a, b := transport.Pipe()
+	go server.Accept(ctx, a)
+	p, err := client.Connect(ctx, b, []byte("alice"))
+	must(t, err)
+	defer p.Close()
+	sys := server.Context("system")
+	trx := sys.Begin()
+	for _, owner := range []string{"alice", "bob", "bob"} {
+		m, err := trx.Create(ctx, "todo")
+		must(t, err)
+		must(t, m.Set("owner", owner))
+	}
+	must(t, trx.Commit(ctx))
+	count, err := client.Context(nil).Count(ctx, "todo", "true")
+	must(t, err)
+	defer count.Close()
+	if count.Count() != 1 {
+		t.Fatalf("alice counts %d", count.Count())
+	}
+	p.RefreshCredentials([]byte("bob"))
+	waitFor(t, "bob's count", func() bool { return count.Count() == 2 })
 }

@@ -110,6 +110,7 @@ func (n *Node) Connect(ctx context.Context, conn transport.Connection, credentia
 // RefreshCredentials sends new credentials to the durable peer (a renewed token, say).
 func (p *Peer) RefreshCredentials(credentials []byte) {
 	p.enqueue(&transport.Message{Credentials: credentials})
+	p.node.spawn(func() { p.node.resubscribeAggregates(context.Background(), p) }) // with the new identity (aggregate_remote.go)
 }
 
 // Connected returns a channel that is closed while a durable peer is connected.
