@@ -49,6 +49,11 @@ type Metrics interface {
 	// only this node's own batches are reported, when the change feed
 	// delivered them.
 	Notify(entities int, d time.Duration)
+	// Delivered reports a ChangeSet of a live query delivered to its
+	// subscribers' callbacks (Subscribe): d from it being queued for them
+	// (Notify's hand-off) to the last callback returning, which includes
+	// waiting behind the query's earlier ChangeSets.
+	Delivered(d time.Duration)
 	// FeedBatch reports a batch the change feed delivered; own is whether
 	// this node wrote it.
 	FeedBatch(own bool)
@@ -89,6 +94,9 @@ func (NopMetrics) Request(string, time.Duration, bool) {}
 
 // Notify does nothing.
 func (NopMetrics) Notify(int, time.Duration) {}
+
+// Delivered does nothing.
+func (NopMetrics) Delivered(time.Duration) {}
 
 // FeedBatch does nothing.
 func (NopMetrics) FeedBatch(bool) {}
@@ -262,6 +270,16 @@ func (n *Node) observeFeed(written []time.Time) {
 	if !first.IsZero() {
 		m.Notify(len(written), n.cfg.now().Sub(first))
 	}
+}
+
+// observeDelivery reports a ChangeSet delivered to callbacks callbacks
+// (livequery.go); queued is zero without metrics.
+func (n *Node) observeDelivery(queued time.Time, callbacks int) {
+	m := n.cfg.metrics
+	if m == nil || queued.IsZero() || callbacks == 0 {
+		return
+	}
+	m.Delivered(n.cfg.now().Sub(queued))
 }
 
 // observeFeedRestart reports that following the feed starts again.

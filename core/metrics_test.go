@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,13 +19,14 @@ import (
 // recorder is a core.Metrics that keeps what it is told.
 type recorder struct {
 	core.NopMetrics
-	mu       sync.Mutex
-	commits  map[string]int
-	requests map[string]int
-	failed   map[string]int
-	notified int
-	batches  int
-	negative bool // a negative duration was reported
+	mu        sync.Mutex
+	commits   map[string]int
+	requests  map[string]int
+	failed    map[string]int
+	notified  int
+	batches   int
+	delivered int
+	negative  bool // a negative duration was reported
 }
 
 func newRecorder() *recorder {
@@ -53,6 +55,19 @@ func (r *recorder) Notify(entities int, d time.Duration) {
 	r.notified += entities
 	r.batches++
 	r.negative = r.negative || d < 0
+}
+
+func (r *recorder) Delivered(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.delivered++
+	r.negative = r.negative || d < 0
+}
+
+func (r *recorder) deliveries() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.delivered
 }
 
 func (r *recorder) snapshot() (commits, requests, failed map[string]int, notified, batches int, negative bool) {
@@ -88,6 +103,8 @@ func TestMetrics_ReportsCommitsRequestsAndNotifications(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer own.Close()
+	var calls atomic.Int64 // Initial, then one per commit of albums after 2000
+	own.Subscribe(func(core.ChangeSet) { calls.Add(1) })
 	client := newClient(t)
 	link(t, server, client)
 	sub, err := client.Context(nil).Query(ctx, "album", "true")
@@ -117,6 +134,8 @@ func TestMetrics_ReportsCommitsRequestsAndNotifications(t *testing.T) {
 	if negative {
 		t.Errorf("a negative duration was reported")
 	}
+	waitFor(t, "the server's subscriber to be called 4 times", func() bool { return calls.Load() == 4 })
+	waitFor(t, "4 deliveries to be reported", func() bool { return rec.deliveries() == 4 })
 	s := server.Stats()
 	if s.Peers != 1 {
 		t.Errorf("stats: %d peers, want 1", s.Peers)

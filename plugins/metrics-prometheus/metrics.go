@@ -59,6 +59,7 @@ type Metrics struct {
 	reqErrors map[string]prometheus.Counter  // by kind
 	notify    prometheus.Observer
 	notified  prometheus.Counter
+	delivered prometheus.Observer
 	feed      map[bool]prometheus.Counter // by own
 	restarts  map[bool]prometheus.Counter // by gap
 
@@ -110,6 +111,9 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.notify = notify
 	m.notified = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "notified_entities_total",
 		Help: "Entity states of written batches handed to live queries, watches and subscribed peers (the count of notify_duration_seconds is in batches)."})
+	delivered := prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Name: "delivery_duration_seconds",
+		Help: "Time from a live query's ChangeSet being queued for its subscribers' callbacks to the last of them returning (live queries of code in the process; subscriptions of peers are in notify_duration_seconds).", Buckets: latencyBuckets})
+	m.delivered = delivered
 	feed := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "feed_batches_total",
 		Help: "Batches the storage change feed delivered, by origin: self (this node wrote it) or other (another server sharing the store)."}, []string{"origin"})
 	m.feed = map[bool]prometheus.Counter{true: feed.WithLabelValues("self"), false: feed.WithLabelValues("other")}
@@ -120,7 +124,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		Help: "Time of calls to the storage engine (InstrumentEngine), by operation.", Buckets: storageBuckets}, []string{"op"})
 	m.storageErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "storage_errors_total",
 		Help: "Calls to the storage engine that failed, by operation (a state or collection not found is not a failure)."}, []string{"op"})
-	reg.MustRegister(commits, m.conflicts, m.retries, requests, reqErrors, notify, m.notified, feed, restarts, m.storageSeconds, m.storageErrors)
+	reg.MustRegister(commits, m.conflicts, m.retries, requests, reqErrors, notify, m.notified, delivered, feed, restarts, m.storageSeconds, m.storageErrors)
 	return m
 }
 
@@ -155,6 +159,9 @@ func (m *Metrics) Notify(entities int, d time.Duration) {
 	m.notify.Observe(d.Seconds())
 	m.notified.Add(float64(entities))
 }
+
+// Delivered records a ChangeSet's queue→callbacks latency.
+func (m *Metrics) Delivered(d time.Duration) { m.delivered.Observe(d.Seconds()) }
 
 // FeedBatch counts a batch the change feed delivered.
 func (m *Metrics) FeedBatch(own bool) { m.feed[own].Inc() }

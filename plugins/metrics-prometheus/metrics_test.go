@@ -146,6 +146,8 @@ func TestMetrics_ServerCountsCommitsRequestsPeersAndLiveQueries(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer local.Close()
+	var calls atomic.Int64
+	local.Subscribe(func(core.ChangeSet) { calls.Add(1) })
 
 	client, err := core.NewNode(ctx, memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
 	if err != nil {
@@ -175,6 +177,9 @@ func TestMetrics_ServerCountsCommitsRequestsPeersAndLiveQueries(t *testing.T) {
 		t.Fatalf("commit to secret: %v", err)
 	}
 	waitFor(t, "the client's live query to hold 4 albums", func() bool { return len(remote.Items()) == 4 })
+	// The server's own live query: Initial, then one ChangeSet per commit it matches (2001, 2003, 2005).
+	waitFor(t, "the server's subscriber to be called 4 times", func() bool { return calls.Load() == 4 })
+	waitFor(t, "the deliveries to be reported", func() bool { return value(scrape(t, m), "ankurah_delivery_duration_seconds") == 4 })
 
 	fams = scrape(t, m)
 	want(t, fams, 1, "ankurah_peers")
