@@ -120,7 +120,7 @@ func cell(rs []result, field string) string {
 		samples += num(r["samples"])
 	}
 	if missing > 0 {
-		s += fmt.Sprintf(" [%.0f%% of notifications missing]", 100*missing/(missing+samples))
+		s += fmt.Sprintf(" [%.2g%% of notifications missing]", 100*missing/(missing+samples))
 	}
 	if len(xs) < len(rs) {
 		s += fmt.Sprintf(" [%d of %d runs]", len(xs), len(rs))
