@@ -318,6 +318,7 @@ type celGen struct {
 	pathIndex map[string]int
 	paths     []Path
 	args      []ref.Val
+	raw       []CELArg // the operands as values, for the portable form (celform.go)
 }
 
 func (g *celGen) path(p Path) string {
@@ -366,6 +367,7 @@ func (g *celGen) write(sb *strings.Builder, e Expr, want bool) {
 		}
 	case *Comparison:
 		x, y := g.path(e.Path), g.arg(toCEL(e.Value.Value))
+		g.raw = append(g.raw, CELArg{Value: e.Value.Value})
 		if e.Op == Like {
 			not := ""
 			if !want {
@@ -385,6 +387,11 @@ func (g *celGen) write(sb *strings.Builder, e Expr, want bool) {
 			list[i] = toCEL(o.Value)
 		}
 		x, l := g.path(e.Path), g.arg(types.NewRefValList(types.DefaultTypeAdapter, list))
+		raw := CELArg{IsList: true, List: make([]Value, len(e.Values))}
+		for i, o := range e.Values {
+			raw.List[i] = o.Value
+		}
+		g.raw = append(g.raw, raw)
 		if want != e.Not {
 			fmt.Fprintf(sb, "%s.exists(e, ankql.cmp(%s, e) == 0)", l, x)
 		} else {

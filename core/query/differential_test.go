@@ -146,6 +146,18 @@ func FuzzDifferential(f *testing.F) {
 		if got != want || (gerr == nil) != (werr == nil) {
 			t.Fatalf("%s on %#v: CEL %v, %v; interpreter %v, %v", ExprString(where), m, got, gerr, want, werr)
 		}
+		// So does the portable form, compiled from its checked protobuf alone.
+		form, err := PortableCEL(b, nil)
+		if err != nil {
+			t.Fatalf("%s: portable CEL: %v", ExprString(where), err)
+		}
+		pp, err := form.Program()
+		if err != nil {
+			t.Fatalf("%s: portable CEL program: %v", ExprString(where), err)
+		}
+		if pgot, perr := pp.Match(m); pgot != want || (perr == nil) != (werr == nil) {
+			t.Fatalf("%s on %#v: portable CEL %v, %v; interpreter %v, %v", ExprString(where), m, pgot, perr, want, werr)
+		}
 		// The printed predicate parses (flattened) to one that agrees too.
 		if !literalsOnly(where) {
 			return

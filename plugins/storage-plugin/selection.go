@@ -53,6 +53,16 @@ type wireSelection struct {
 	Where   cbor.RawMessage `cbor:"1,keyasint"`
 	OrderBy []wireOrder     `cbor:"2,keyasint,omitempty"`
 	Limit   int64           `cbor:"3,keyasint"`
+	CEL     *wireCEL        `cbor:"4,keyasint,omitempty"`
+}
+
+// wireCEL is the predicate's portable compiled form (query.CELForm): the
+// checked CEL expression, the paths its v list reads, and its a list's
+// operands, each [false, value] or [true, [values...]] (an IN list).
+type wireCEL struct {
+	Checked []byte            `cbor:"1,keyasint"`
+	Paths   [][]string        `cbor:"2,keyasint"`
+	Args    []cbor.RawMessage `cbor:"3,keyasint"`
 }
 
 type wireOrder struct {
@@ -78,7 +88,26 @@ func EncodeSelection(b *query.Bound) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode selection: %v", storage.ErrInvalid, err)
 	}
-	ws := wireSelection{Where: raw, Limit: b.Limit}
+	form, err := query.PortableCEL(&query.Bound{Where: where, Limit: -1}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: selection's CEL form: %v", storage.ErrInvalid, err)
+	}
+	wc := &wireCEL{Checked: form.Checked}
+	for _, p := range form.Paths {
+		wc.Paths = append(wc.Paths, p)
+	}
+	for _, a := range form.Args {
+		var arg any = []any{false, a.Value}
+		if a.IsList {
+			arg = []any{true, a.List}
+		}
+		raw, err := event.EncMode().Marshal(arg)
+		if err != nil {
+			return nil, fmt.Errorf("%w: encode selection: %v", storage.ErrInvalid, err)
+		}
+		wc.Args = append(wc.Args, raw)
+	}
+	ws := wireSelection{Where: raw, Limit: b.Limit, CEL: wc}
 	if b.Limit < 0 {
 		ws.Limit = -1
 	}
@@ -164,6 +193,52 @@ func DecodeSelection(b []byte) (*query.Bound, error) {
 		bound.OrderBy = append(bound.OrderBy, query.Order{Path: o.Path, Desc: o.Desc})
 	}
 	return bound, nil
+}
+
+// DecodeSelectionCEL returns the portable compiled form (CEL) of an
+// encoded selection's predicate — what a plugin with a CEL implementation
+// evaluates instead of walking the expression tree — or an error wrapping
+// storage.ErrInvalid when the selection carries none or it is malformed.
+func DecodeSelectionCEL(b []byte) (*query.CELForm, error) {
+	if len(b) > maxSelectionSize {
+		return nil, fmt.Errorf("%w: selection of %d bytes, limit %d", storage.ErrInvalid, len(b), maxSelectionSize)
+	}
+	var ws wireSelection
+	if err := selDecMode.Unmarshal(b, &ws); err != nil {
+		return nil, fmt.Errorf("%w: selection: %v", storage.ErrInvalid, err)
+	}
+	if ws.CEL == nil || len(ws.CEL.Checked) == 0 {
+		return nil, fmt.Errorf("%w: selection without a CEL form (key 4)", storage.ErrInvalid)
+	}
+	form := &query.CELForm{Checked: ws.CEL.Checked}
+	for i, p := range ws.CEL.Paths {
+		if err := checkPath(p); err != nil {
+			return nil, fmt.Errorf("%w: CEL path %d: %v", storage.ErrInvalid, i, err)
+		}
+		form.Paths = append(form.Paths, p)
+	}
+	for i, raw := range ws.CEL.Args {
+		var arg struct {
+			_    struct{} `cbor:",toarray"`
+			List bool
+			Val  cbor.RawMessage
+		}
+		if err := selDecMode.Unmarshal(raw, &arg); err != nil {
+			return nil, fmt.Errorf("%w: CEL argument %d: %v", storage.ErrInvalid, i, err)
+		}
+		a := query.CELArg{IsList: arg.List}
+		var err error
+		if arg.List {
+			err = selDecMode.Unmarshal(arg.Val, &a.List)
+		} else {
+			err = selDecMode.Unmarshal(arg.Val, &a.Value)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: CEL argument %d: %v", storage.ErrInvalid, i, err)
+		}
+		form.Args = append(form.Args, a)
+	}
+	return form, nil
 }
 
 func checkPath(p []string) error {
