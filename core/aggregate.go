@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -301,7 +302,7 @@ func (c *Context) readFilterExact(ctx context.Context, collection string) bool {
 func (la *LiveAggregate) started() (*LiveAggregate, error) {
 	la.mu.Lock()
 	la.sig.Set(la.sortedResults())
-	la.delivered = maps2(la.results)
+	la.delivered = maps.Clone(la.results)
 	clear(la.dirty)
 	la.mu.Unlock()
 	if !la.ctx.node.spawn(la.deliver) {
@@ -310,14 +311,6 @@ func (la *LiveAggregate) started() (*LiveAggregate, error) {
 		return nil, ErrClosed
 	}
 	return la, nil
-}
-
-func maps2(m map[string]Group) map[string]Group {
-	out := make(map[string]Group, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // ID returns the aggregate's id.
