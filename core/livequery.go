@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/id"
@@ -105,7 +104,7 @@ type delivery struct {
 	// when it was made (a later subscriber's Initial already includes it).
 	targets []int
 	signal  bool
-	queued  time.Time // when it was queued, for Metrics.Delivered (zero without metrics)
+	queued  deliveryStamp // when it was queued, for Metrics.Delivered (metrics.go)
 }
 
 // Query returns a live query over collection, with ? placeholders bound to
@@ -666,7 +665,7 @@ func (lq *LiveQuery) publish(cs ChangeSet) {
 }
 
 func (lq *LiveQuery) enqueue(d delivery) {
-	d.queued = lq.ctx.node.metricsNow()
+	d.queued = lq.ctx.node.stampDelivery() // lq.mu held: lq.ctx is stable
 	lq.qmu.Lock()
 	lq.queue = append(lq.queue, d)
 	lq.qcond.Signal()
@@ -704,7 +703,7 @@ func (lq *LiveQuery) deliver() {
 		for _, f := range fs {
 			f(d.cs)
 		}
-		lq.ctx.node.observeDelivery(d.queued, len(fs))
+		d.queued.delivered(len(fs))
 		lq.delivering.Store(false)
 		lq.qmu.Lock()
 		lq.busy = false

@@ -272,14 +272,28 @@ func (n *Node) observeFeed(written []time.Time) {
 	}
 }
 
-// observeDelivery reports a ChangeSet delivered to callbacks callbacks
-// (livequery.go); queued is zero without metrics.
-func (n *Node) observeDelivery(queued time.Time, callbacks int) {
-	m := n.cfg.metrics
-	if m == nil || queued.IsZero() || callbacks == 0 {
+// deliveryStamp is when a live query's ChangeSet was queued for its
+// subscribers, by the node that reports its delivery (the zero stamp, from
+// a node without metrics, reports nothing).
+type deliveryStamp struct {
+	n  *Node
+	at time.Time
+}
+
+// stampDelivery stamps a ChangeSet being queued (livequery.go).
+func (n *Node) stampDelivery() deliveryStamp {
+	if n.cfg.metrics == nil {
+		return deliveryStamp{}
+	}
+	return deliveryStamp{n, n.cfg.now()}
+}
+
+// delivered reports the ChangeSet delivered to that many callbacks.
+func (s deliveryStamp) delivered(callbacks int) {
+	if s.n == nil || callbacks == 0 {
 		return
 	}
-	m.Delivered(n.cfg.now().Sub(queued))
+	s.n.cfg.metrics.Delivered(s.n.cfg.now().Sub(s.at))
 }
 
 // observeFeedRestart reports that following the feed starts again.
