@@ -24,6 +24,9 @@ crash: ## the crash loops at full size: ankurah serve killed 100 times per engin
 # binaries whose TestMain starts a throwaway PostgreSQL do not (no fuzz
 # target uses a database).
 FUZZTIME ?= 60s
+# Bounds the minimizing of each new input, which otherwise may take a slow
+# target's whole FUZZTIME (cmd/ankurah's FuzzLoad on a loaded machine).
+FUZZMINIMIZETIME ?= 5s
 FUZZ_TARGETS = \
 	core:./query:FuzzParse core:./query:FuzzDifferential \
 	core:./event:FuzzDecode core:./event:FuzzDecodeCanonical core:./event:FuzzDecodeClock \
@@ -42,7 +45,7 @@ fuzz: ## every fuzz target for FUZZTIME (default 60s) each, one at a time (docs/
 		dir=$${t%%:*}; rest=$${t#*:}; pkg=$${rest%%:*}; name=$${rest#*:}; \
 		echo "== $$dir $$pkg $$name ($(FUZZTIME))"; \
 		(cd $$dir && PG_TEST_URL=$${PG_TEST_URL:-postgres://fuzzing-uses-no-database} \
-			go test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) -parallel=1 $$pkg) || exit 1; \
+			go test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME) -parallel=1 $$pkg) || exit 1; \
 	done
 
 load: ## the load test at full size: 1,000 websocket clients for 60 s against one ankurah serve (docs/reliability.md); LOAD_CLIENTS, LOAD_DURATION, LOAD_INTERVAL, LOAD_SETTLE, LOAD_SEED
