@@ -415,7 +415,32 @@ func (lq *LiveQuery) setItems(states []entity.State) {
 		lq.items[i] = v
 		lq.byID[s.ID] = v
 	}
+	// apply keeps the result in the query's order by binary search: hold
+	// it to that order from the start (an engine's order of ties or of
+	// mixed kinds may differ).
+	if lq.eff != nil && !slices.IsSortedFunc(lq.items, lq.cmpViews) {
+		slices.SortStableFunc(lq.items, lq.cmpViews)
+	}
 	lq.snapWindow()
+}
+
+// cmpViews orders two rows as the query does (lq.mu held).
+func (lq *LiveQuery) cmpViews(a, b *View) int {
+	return query.CompareRows(lq.eff.OrderBy, a.state.Values, a.state.ID, b.state.Values, b.state.ID)
+}
+
+// insertSorted places a row in the result (lq.mu held).
+func (lq *LiveQuery) insertSorted(v *View) {
+	i, _ := slices.BinarySearchFunc(lq.items, v, lq.cmpViews)
+	lq.items = slices.Insert(lq.items, i, v)
+}
+
+// indexOf finds a row of the result (lq.mu held).
+func (lq *LiveQuery) indexOf(v *View) int {
+	if i, ok := slices.BinarySearchFunc(lq.items, v, lq.cmpViews); ok && lq.items[i].state.ID == v.state.ID {
+		return i
+	}
+	return slices.IndexFunc(lq.items, func(x *View) bool { return x.state.ID == v.state.ID })
 }
 
 // window is a full LIMITed result as the reactor sees it without the live
@@ -517,34 +542,32 @@ func (lq *LiveQuery) apply(ctx context.Context, changes []change) {
 		ch := &changes[i]
 		_, was := lq.byID[ch.after.ID]
 		now := matches(&ch.after)
+		// The result stays in order: a row is found and placed by binary
+		// search, so a commit costs O(log n) comparisons, not a sort.
+		if was {
+			if i := lq.indexOf(lq.byID[ch.after.ID]); i >= 0 {
+				lq.items = slices.Delete(lq.items, i, i+1)
+			}
+		}
 		switch {
 		case !was && now:
 			v := newView(ch.after)
 			lq.byID[ch.after.ID] = v
-			lq.items = append(lq.items, v)
+			lq.insertSorted(v)
 			cs.Changes = append(cs.Changes, Change{Kind: Add, Entity: v})
 		case was && now:
 			v := newView(ch.after)
 			lq.byID[ch.after.ID] = v
-			for j := range lq.items {
-				if lq.items[j].state.ID == ch.after.ID {
-					lq.items[j] = v
-				}
-			}
+			lq.insertSorted(v)
 			cs.Changes = append(cs.Changes, Change{Kind: Update, Entity: v})
 		case was && !now:
 			delete(lq.byID, ch.after.ID)
-			lq.items = slices.DeleteFunc(lq.items, func(x *View) bool { return x.state.ID == ch.after.ID })
 			cs.Changes = append(cs.Changes, Change{Kind: Remove, Entity: newView(ch.after)})
 		}
 	}
 	if len(cs.Changes) == 0 {
 		return
 	}
-	order := lq.eff.OrderBy
-	slices.SortStableFunc(lq.items, func(a, b *View) int {
-		return query.CompareRows(order, a.state.Values, a.state.ID, b.state.Values, b.state.ID)
-	})
 	cs.Items = slices.Clone(lq.items)
 	lq.publish(cs)
 }
