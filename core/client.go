@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
@@ -247,9 +248,41 @@ func isDisconnect(err error) bool {
 	return errors.Is(err, transport.ErrClosed) || errors.Is(err, errNoUpstream)
 }
 
+// Busy backoff: a request the durable peer refused as busy (its connection
+// had max-in-flight requests waiting, or their bytes passed peer-queue-bytes)
+// was not looked at, so it is sent again after a jittered wait that doubles
+// from busyBackoffMin to busyBackoffMax, until ctx ends. The server's bound
+// stands; the client paces itself instead of losing the write.
+const (
+	busyBackoffMin = 2 * time.Millisecond
+	busyBackoffMax = 250 * time.Millisecond
+)
+
 // request sends a request and waits for its response. States in the
-// response are already stored locally when it returns.
+// response are already stored locally when it returns. A busy refusal is
+// retried (see busyBackoffMin) until ctx ends.
 func (p *Peer) request(ctx context.Context, r *transport.Request) (*transport.Response, error) {
+	wait := busyBackoffMin
+	for {
+		resp, err := p.requestOnce(ctx, r)
+		if resp == nil || resp.Code != transport.CodeBusy {
+			return resp, err
+		}
+		t := time.NewTimer(time.Duration(int64(wait)/2 + p.node.jitter(int64(wait)/2+1)))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return resp, err
+		case <-p.done:
+			t.Stop()
+			return nil, transport.ErrClosed
+		}
+		wait = min(2*wait, busyBackoffMax)
+	}
+}
+
+func (p *Peer) requestOnce(ctx context.Context, r *transport.Request) (*transport.Response, error) {
 	reqID, ch, ok := p.reqs.Start()
 	if !ok {
 		return nil, transport.ErrClosed

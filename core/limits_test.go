@@ -603,3 +603,51 @@ func TestLimits_LargeCommitReachesSubscribersWhole(t *testing.T) {
 	default:
 	}
 }
+
+// A client whose requests the server refuses as busy (max-in-flight) sends
+// them again after a short wait: every one of many concurrent commits
+// through one connection to a server that takes one request at a time lands.
+func TestAdmission_ClientRetriesBusyRefusals(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	server := newNodeOn(t, memory.New(), policy.Permissive{}, core.WithLimits(limits.Limits{MaxInFlight: 1}))
+	client := newNode(t, core.WithRole(core.Ephemeral))
+	a, b := transport.Pipe()
+	go server.Accept(ctx, a)
+	if _, err := client.Connect(ctx, b, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := client.Context(nil)
+	const writers = 24
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			trx := c.Begin()
+			m, err := trx.Create(ctx, "todo")
+			if err == nil {
+				err = m.Set("w", w)
+			}
+			if err == nil {
+				err = trx.Commit(ctx)
+			}
+			errs <- err
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a commit through a busy server failed: %v", err)
+		}
+	}
+	got, err := server.Context(nil).Fetch(ctx, "todo", "true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != writers {
+		t.Fatalf("the server holds %d of %d commits", len(got), writers)
+	}
+}
