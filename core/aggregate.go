@@ -207,6 +207,14 @@ func (c *Context) aggregateWithSink(ctx context.Context, collection string, spec
 	if err != nil {
 		return nil, err
 	}
+	// A path through a declared reference (artist.name) would read as a
+	// JSON path here, and the groups would not move when the referenced
+	// entity changes: refused until aggregates follow references.
+	if tr, err := query.SplitTraversals(eff.Where, collection, &n.rels); err != nil {
+		return nil, err
+	} else if tr != nil {
+		return nil, fmt.Errorf("%w: a live aggregate cannot follow references yet (%s); aggregate the referenced collection, or keep the value on %q", query.ErrTraversal, query.ExprString(b.Where), collection)
+	}
 	prog, err := query.Compile(eff, nil)
 	if err != nil {
 		return nil, err

@@ -361,3 +361,23 @@ func (hideSecret) CheckRead(_ context.Context, _ policy.ContextData, st *entity.
 	}
 	return nil
 }
+
+// A live aggregate over a path through a declared reference is refused
+// with a clear error (it would read the path as JSON and never move when
+// the referenced entity changes); a path on the collection itself works.
+func TestAggregate_RefusesPathsThroughReferences(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t)
+	if err := n.DeclareRelations(core.Relation{Collection: "album", Property: "artist", Target: "artist"}); err != nil {
+		t.Fatal(err)
+	}
+	c := n.Context(nil)
+	if _, err := c.Count(ctx, "album", "artist.name = ?", "Muse"); !errors.Is(err, query.ErrTraversal) {
+		t.Fatalf("COUNT through a reference: %v, want an error wrapping query.ErrTraversal", err)
+	}
+	la, err := c.Count(ctx, "album", "meta.name = ?", "Muse")
+	if err != nil {
+		t.Fatalf("COUNT over a JSON path of the collection itself: %v", err)
+	}
+	la.Close()
+}
