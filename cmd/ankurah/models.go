@@ -158,6 +158,12 @@ func classify(e ast.Expr, local map[string]ast.Expr, depth int) fieldType {
 			return fieldType{Kind: value.KindBytes, GoType: text}
 		}
 		return fieldType{Kind: value.KindJSON, GoType: text}
+	case *ast.IndexExpr:
+		// core.Ref[Artist]: a reference, stored as the entity's id.
+		if x, ok := t.X.(*ast.SelectorExpr); ok && x.Sel.Name == "Ref" {
+			return fieldType{Kind: value.KindRef, GoType: text}
+		}
+		return fieldType{Kind: value.KindJSON, GoType: text}
 	case *ast.SelectorExpr:
 		switch text {
 		case "id.EntityID":
@@ -189,6 +195,8 @@ func exprString(e ast.Expr) string {
 		return "[…]" + exprString(t.Elt)
 	case *ast.MapType:
 		return "map[" + exprString(t.Key) + "]" + exprString(t.Value)
+	case *ast.IndexExpr:
+		return exprString(t.X) + "[" + exprString(t.Index) + "]"
 	}
 	return fmt.Sprintf("%T", e)
 }

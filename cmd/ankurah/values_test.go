@@ -170,3 +170,25 @@ func TestBuildValues_UntypedTakesJSONLiteralsAndPaths(t *testing.T) {
 		t.Errorf("whole and dotted: %v", err)
 	}
 }
+
+// A core.Ref[T] field is a reference: create takes an entity id for it and
+// refuses anything else.
+func TestBuildValues_RefFieldsTakeEntityIDs(t *testing.T) {
+	s, err := readModels("../../core/cmd/ankurah-gen/testdata/relations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	none := func(string) value.Value { return value.Null }
+	got, err := buildValues(s, "album", []string{"artist=B13G8CgIaDLu-Ah4vm2M_IG6nC2mrAoxrto4Y-KdCEU"}, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range got {
+		if v.Kind() != value.KindRef {
+			t.Fatalf("artist: kind %s, want ref", v.Kind())
+		}
+	}
+	if _, err := buildValues(s, "album", []string{"artist=Muse"}, none); err == nil || !strings.Contains(err.Error(), "is not an entity id") {
+		t.Fatalf("artist=Muse: %v, want a refusal naming the entity id", err)
+	}
+}
