@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/policy"
 )
 
@@ -153,9 +154,10 @@ func (n *Node) Inspect(ctx context.Context) Snapshot {
 // info describes the live query (its own locks taken briefly, one at a time).
 func (lq *LiveQuery) info() LiveQueryInfo {
 	li := LiveQueryInfo{ID: lq.qid.String(), Collection: lq.collection}
+	lq.current(func(items []*View, _ map[id.EntityID]*View) { li.Items = len(items) }) // a silent member's are its group's
 	lq.mu.Lock()
 	bound, eff := lq.bound, lq.eff
-	li.Items, li.Subscribers = len(lq.items), len(lq.subs)
+	li.Subscribers = len(lq.subs)
 	lq.mu.Unlock()
 	lq.qmu.Lock()
 	li.Pending = len(lq.queue)

@@ -470,12 +470,14 @@ func (lq *LiveQuery) snapWindow() {
 	}
 	// The reactor moves the query to or within its bound index before the
 	// next commit is matched (reactor_bounded.go).
-	defer lq.ctx.node.reactor.bdirty.mark(lq)
 	if lq.eff.Limit <= 0 || int64(len(lq.items)) < lq.eff.Limit {
-		lq.window.Store(nil)
+		if lq.window.Swap(nil) != nil {
+			lq.ctx.node.reactor.bdirty.mark(lq)
+		}
 		return
 	}
 	lq.window.Store(&window{byID: lq.byID, last: &lq.items[len(lq.items)-1].state, order: lq.eff.OrderBy})
+	lq.ctx.node.reactor.bdirty.mark(lq)
 }
 
 // diffAndPublish replaces the result set with states and publishes the

@@ -314,6 +314,7 @@ func isFalse(e query.Expr) bool {
 func (r *reactor) remove(lq *LiveQuery) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.bdirty.forget(lq)
 	r.refs.remove(lq)
 	p, ok := r.where[lq]
 	if !ok {

@@ -34,34 +34,44 @@ type boundEntry struct {
 	lq *LiveQuery
 }
 
-// boundDirty lists the live queries whose window changed since the reactor
-// last settled them. Bounded by the number of LIMITed live queries: a query
-// is listed once until it is settled.
+// boundDirty holds the live queries whose window changed since the reactor
+// last settled them (a set: order does not matter to settle). Bounded by the
+// LIMITed live queries that exist: a query leaves it when the reactor
+// removes it (reactor.remove) or settles it.
 type boundDirty struct {
 	mu  sync.Mutex
-	lqs []*LiveQuery
-	in  map[*LiveQuery]struct{}
+	lqs map[*LiveQuery]struct{}
 }
 
 func (d *boundDirty) mark(lq *LiveQuery) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.in == nil {
-		d.in = map[*LiveQuery]struct{}{}
+	if d.lqs == nil {
+		d.lqs = map[*LiveQuery]struct{}{}
 	}
-	if _, ok := d.in[lq]; ok {
-		return
-	}
-	d.in[lq] = struct{}{}
-	d.lqs = append(d.lqs, lq)
+	d.lqs[lq] = struct{}{}
+}
+
+func (d *boundDirty) forget(lq *LiveQuery) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.lqs, lq)
+}
+
+func (d *boundDirty) len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.lqs)
 }
 
 func (d *boundDirty) take() []*LiveQuery {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	lqs := d.lqs
-	d.lqs = nil
-	clear(d.in)
+	lqs := make([]*LiveQuery, 0, len(d.lqs))
+	for lq := range d.lqs {
+		lqs = append(lqs, lq)
+	}
+	clear(d.lqs)
 	return lqs
 }
 

@@ -156,3 +156,63 @@ func TestReactor_FullWindowsAreHeldByTheirBoundary(t *testing.T) {
 		t.Fatalf("%d windows held by their boundary and %d queries in the range list; want 5 and 1", bounded, ranged)
 	}
 }
+
+// Opening and closing LIMITed live queries with no commit in between
+// leaves nothing behind in the reactor's list of windows to settle.
+func TestReactor_ClosedQueriesLeaveNoWindowToSettle(t *testing.T) {
+	ctx := context.Background()
+	n, err := NewNode(ctx, memory.New(), policy.Permissive{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	c := n.Context(nil)
+	trx := c.Begin()
+	for i := 0; i < 10; i++ {
+		m, _ := trx.Create(ctx, "row")
+		if err := m.Set("n", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := trx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 500; i++ {
+		lq, err := c.Query(ctx, "row", "n > ? ORDER BY n LIMIT 2", i%12)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lq.Close()
+	}
+	if got := n.reactor.bdirty.len(); got != 0 {
+		t.Fatalf("%d closed live queries still wait to be settled", got)
+	}
+}
+
+// Inspect counts a silent group member's rows from its group's result.
+func TestInspect_CountsAGroupMembersRows(t *testing.T) {
+	ctx := context.Background()
+	n, err := NewNode(ctx, memory.New(), policy.Permissive{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	c := n.Context(nil)
+	lq, err := c.Query(ctx, "row", "true ORDER BY n LIMIT 5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		trx := c.Begin()
+		m, _ := trx.Create(ctx, "row")
+		if err := m.Set("n", i); err != nil {
+			t.Fatal(err)
+		}
+		if err := trx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := lq.info().Items; got != 3 || len(lq.Items()) != 3 {
+		t.Fatalf("Inspect counts %d rows, Items has %d; want 3", got, len(lq.Items()))
+	}
+}
