@@ -88,24 +88,12 @@ func EncodeSelection(b *query.Bound) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode selection: %v", storage.ErrInvalid, err)
 	}
-	form, err := query.PortableCEL(&query.Bound{Where: where, Limit: -1}, nil)
+	// The checked CEL form rides along; a predicate CEL cannot take (past
+	// its parser's limits) goes without it, and a plugin that needs it is
+	// told so by DecodeSelectionCEL.
+	wc, err := wireCELOf(where)
 	if err != nil {
-		return nil, fmt.Errorf("%w: selection's CEL form: %v", storage.ErrInvalid, err)
-	}
-	wc := &wireCEL{Checked: form.Checked}
-	for _, p := range form.Paths {
-		wc.Paths = append(wc.Paths, p)
-	}
-	for _, a := range form.Args {
-		var arg any = []any{false, a.Value}
-		if a.IsList {
-			arg = []any{true, a.List}
-		}
-		raw, err := event.EncMode().Marshal(arg)
-		if err != nil {
-			return nil, fmt.Errorf("%w: encode selection: %v", storage.ErrInvalid, err)
-		}
-		wc.Args = append(wc.Args, raw)
+		return nil, err
 	}
 	ws := wireSelection{Where: raw, Limit: b.Limit, CEL: wc}
 	if b.Limit < 0 {
@@ -193,6 +181,31 @@ func DecodeSelection(b []byte) (*query.Bound, error) {
 		bound.OrderBy = append(bound.OrderBy, query.Order{Path: o.Path, Desc: o.Desc})
 	}
 	return bound, nil
+}
+
+// wireCELOf is the predicate's checked CEL form for the wire (nil when CEL
+// cannot take the predicate).
+func wireCELOf(where query.Expr) (*wireCEL, error) {
+	form, err := query.PortableCEL(&query.Bound{Where: where, Limit: -1}, nil)
+	if err != nil {
+		return nil, nil
+	}
+	wc := &wireCEL{Checked: form.Checked}
+	for _, p := range form.Paths {
+		wc.Paths = append(wc.Paths, p)
+	}
+	for _, a := range form.Args {
+		var arg any = []any{false, a.Value}
+		if a.IsList {
+			arg = []any{true, a.List}
+		}
+		raw, err := event.EncMode().Marshal(arg)
+		if err != nil {
+			return nil, fmt.Errorf("%w: encode selection: %v", storage.ErrInvalid, err)
+		}
+		wc.Args = append(wc.Args, raw)
+	}
+	return wc, nil
 }
 
 // DecodeSelectionCEL returns the portable compiled form (CEL) of an
