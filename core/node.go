@@ -24,11 +24,16 @@
 // client forwards, an offline commit with its outbox record, states received
 // from a durable peer — goes through one write step (pipeline.go) and is
 // published to the node's ordered change log (changelog.go), from which the
-// reactor hands it to live queries, watches and subscribed peers in order.
-// Readers never take the write lock: they reconcile what they read with the
-// log. User callbacks run on goroutines of their live query or watch, never
-// under a lock of the node. What differs between durable and ephemeral nodes
-// is in role.go; the wire session's ids and error table in package session.
+// reactor hands it to live queries, watches, live aggregates and subscribed
+// peers in order. The reactor indexes live queries by their equality and
+// range terms (reactor.go), by the references their paths follow
+// (reactor_refs.go) and, for full LIMIT windows, by the window's last row
+// (reactor_bounded.go); LIMITed queries of one caller and selection share one
+// hidden query (lqgroup.go). Readers never take the write lock: they
+// reconcile what they read with the log. User callbacks run on goroutines of
+// their live query or watch, never under a lock of the node. What differs
+// between durable and ephemeral nodes is in role.go; the wire session's ids,
+// outgoing queue and error table are in package session.
 //
 // Nothing in this package reads the wall clock or global randomness: both
 // come from options, so a simulation can run many nodes deterministically.
