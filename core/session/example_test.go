@@ -20,3 +20,18 @@ func ExampleRemote() {
 	// query.syntax
 	// true true
 }
+
+// An Outbox queues frames without blocking and refuses, naming the bound,
+// the push that would pass one; a writer takes the frames in order.
+func ExampleOutbox() {
+	o := session.NewOutbox(func() int64 { return 2 }, 1<<20, nil)
+	fmt.Println(o.Push([]byte("one")), o.Push([]byte("two")))
+	fmt.Println(o.Push([]byte("three")))
+	f, _ := o.Take()
+	fmt.Println(string(f))
+	o.Close()
+	// Output:
+	// <nil> <nil>
+	// session: outgoing queue full (2 frames, 6 bytes waiting; limit frames waiting)
+	// one
+}
