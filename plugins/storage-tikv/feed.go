@@ -439,7 +439,14 @@ func (s *store) cleanup(ctx context.Context, retention time.Duration) error {
 		if err != nil {
 			return err
 		}
-		cut := oracle.ComposeTS(oracle.ExtractPhysical(txn.StartTS())-retention.Milliseconds(), 0)
+		// Entries keyed below the cleanup's own start timestamp less the
+		// retention: with retention 0 that is everything written before it,
+		// even within the same millisecond.
+		if retention.Milliseconds() >= oracle.ExtractPhysical(txn.StartTS()) {
+			_ = txn.Rollback()
+			return nil // nothing is that old
+		}
+		cut := txn.StartTS() - oracle.ComposeTS(retention.Milliseconds(), 0)
 		var doomed [][]byte
 		r := &rw{iter: func(lo, hi []byte, _ bool) (iterator, error) { return txn.Iter(lo, hi) }}
 		err = r.scanKeys(ctx, fd.logKey(1), fd.logKey(cut), func(k []byte) error {
