@@ -24,7 +24,8 @@ type upstream struct {
 	peer      *Peer
 	connected chan struct{} // closed while a peer is connected; replaced when it drops
 	outbox    [][]event.Event
-	draining  bool            // resync is sending the outbox: new commits queue behind it
+	draining  bool            // resync is sending the outbox: new commits wait for it (setDraining)
+	drained   chan struct{}   // closed when draining ends; replaced when it starts
 	sending   [][]event.Event // the drained commits not yet acknowledged
 	subs      map[uint64]*LiveQuery
 	aggs      map[uint64]*LiveAggregate // aggregate_remote.go
@@ -536,8 +537,8 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 
 // drainOutbox sends the commits made offline, in order, until the outbox
 // is empty: a commit made offline while the first ones were being sent is
-// sent on this connection too. While it runs, new commits queue behind the
-// outbox (commitRemote), so none overtakes an offline commit it builds on.
+// sent on this connection too. While it runs, new commits wait for it
+// (awaitDrain), so none overtakes an offline commit it builds on.
 func (n *Node) drainOutbox(ctx context.Context, p *Peer) {
 	n.drainMu.Lock() // one drain at a time, so the outbox leaves in order
 	defer n.drainMu.Unlock()
@@ -546,7 +547,7 @@ drain:
 		n.upMu.Lock()
 		outbox := n.up.outbox
 		n.up.outbox = nil
-		n.up.draining = len(outbox) > 0
+		n.up.setDraining(len(outbox) > 0)
 		n.up.sending = outbox // taken from the outbox, still pending
 		n.upMu.Unlock()
 		if len(outbox) == 0 {
@@ -566,7 +567,8 @@ drain:
 				// timed out): keep it and the ones after it for next time.
 				n.upMu.Lock()
 				n.up.outbox = append(outbox[i:], n.up.outbox...)
-				n.up.draining, n.up.sending = false, nil
+				n.up.setDraining(false)
+				n.up.sending = nil
 				n.upMu.Unlock()
 				n.log.Warn("sending commits made offline failed; will retry on the next connection", "err", err)
 				break drain
@@ -593,11 +595,10 @@ func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event) e
 			return err
 		}
 	}
-	n.upMu.Lock()
-	// Commits made offline go first: while they are being sent, a new
-	// commit (which may build on them) queues behind them.
-	queued := n.up.draining
-	n.upMu.Unlock()
+	queued, err := n.awaitDrain(ctx)
+	if err != nil {
+		return err
+	}
 	if p := n.upstreamPeer(); p != nil && !queued {
 		_, err := p.request(ctx, &transport.Request{Commit: &transport.CommitReq{Events: evs}})
 		if err == nil || !isDisconnect(err) {
@@ -616,15 +617,59 @@ func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event) e
 	p := n.up.peer
 	kick := queued && !n.up.draining && p != nil
 	if kick {
-		n.up.draining = true
+		n.up.setDraining(true)
 	}
 	n.upMu.Unlock()
 	if kick && !n.spawn(func() { n.drainOutbox(context.WithoutCancel(ctx), p) }) {
 		n.upMu.Lock()
-		n.up.draining = false
+		n.up.setDraining(false)
 		n.upMu.Unlock()
 	}
 	return nil
+}
+
+// awaitDrain holds a commit while the commits made offline are being sent
+// to a connected durable peer: they go first (a new commit may build on
+// them), and a writer faster than the peer's answers must be slowed down
+// rather than fill the outbox faster than it drains — otherwise the drain,
+// which takes what was added meanwhile too, would never end and the
+// connection would never finish resuming. It returns whether the commit
+// must still queue behind a drain (the peer went away meanwhile), or ctx's
+// error if ctx ended first; nothing has been applied then.
+func (n *Node) awaitDrain(ctx context.Context) (queued bool, err error) {
+	for {
+		n.upMu.Lock()
+		queued, wait, p := n.up.draining, n.up.drained, n.up.peer
+		n.upMu.Unlock()
+		if !queued || p == nil {
+			return queued, nil
+		}
+		select {
+		case <-wait:
+		case <-p.Done():
+			// Disconnected: the drain stops with an error and hands back
+			// what it did not send; look again.
+			select {
+			case <-wait:
+			case <-ctx.Done():
+				return false, fmt.Errorf("ankurah: commit waiting for the commits made offline to be sent: %w", ctx.Err())
+			}
+		case <-ctx.Done():
+			return false, fmt.Errorf("ankurah: commit waiting for the commits made offline to be sent: %w", ctx.Err())
+		}
+	}
+}
+
+// setDraining records whether the outbox is being sent; commits wait on
+// drained while it is (awaitDrain). Called under upMu.
+func (u *upstream) setDraining(v bool) {
+	switch {
+	case v && !u.draining:
+		u.drained = make(chan struct{})
+	case !v && u.draining:
+		close(u.drained)
+	}
+	u.draining = v
 }
 
 // fitsOneFrame refuses a commit too large to ever be sent as one request.

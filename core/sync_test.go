@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
 	"github.com/ankurah/ankurah-go/core/transport"
 )
@@ -391,4 +393,70 @@ func TestSync_CommitsDuringResumeQueueBehindTheOutbox(t *testing.T) {
 		y, _ := v.Get("year").AsInt()
 		return err == nil && y == 60
 	})
+}
+
+// slowEngine takes a while to write each batch, as a loaded database does.
+type slowEngine struct {
+	storage.Engine
+	delay time.Duration
+}
+
+func (s slowEngine) Apply(ctx context.Context, b *storage.Batch) error {
+	time.Sleep(s.delay)
+	return s.Engine.Apply(ctx, b)
+}
+
+func (s slowEngine) LookupCollection(ctx context.Context, name string) (storage.Collection, error) {
+	return s.Engine.(storage.CollectionLooker).LookupCollection(ctx, name)
+}
+
+// Regression (crash loop on PostgreSQL under load): a client that commits
+// faster than its server answers never finished reconnecting — commits made
+// while the offline outbox was being sent joined the outbox, which the drain
+// took up again, so Connect (and the websocket client's "connecting" state)
+// lasted as long as the writer kept writing. Now those commits wait for the
+// drain, so the drain ends with what was queued when it began.
+func TestSync_ResumeEndsWhileAWriterOutpacesTheServer(t *testing.T) {
+	ctx := context.Background()
+	server := newNodeOn(t, slowEngine{Engine: memory.New(), delay: 2 * time.Millisecond}, policy.Permissive{})
+	client := newClient(t)
+	c := client.Context(nil)
+	create := func(i int) error {
+		trx := c.Begin()
+		m, err := trx.Create(ctx, "album")
+		if err != nil {
+			return err
+		}
+		if err := m.Set("year", i); err != nil {
+			return err
+		}
+		return trx.Commit(ctx)
+	}
+	// Offline: 50 creations wait in the outbox.
+	for i := range 50 {
+		must(t, create(i))
+	}
+	// A writer commits without pause while the client resumes. Without the
+	// bound it stops at (limit), resuming would end only then.
+	const limit = 5000
+	var stop atomic.Bool
+	made := make(chan int, 1)
+	go func() {
+		i := 50
+		for ; i < limit && !stop.Load(); i++ {
+			if err := create(i); err != nil {
+				t.Errorf("commit %d: %v", i, err)
+				break
+			}
+		}
+		made <- i
+	}()
+	link(t, server, client)
+	stop.Store(true)
+	if n := <-made; n >= limit {
+		t.Fatalf("resuming ended only after the writer stopped (%d commits)", n)
+	}
+	if n := core.OutboxLenForTest(client); n != 0 {
+		t.Fatalf("%d commits still wait in the outbox after resuming", n)
+	}
 }
