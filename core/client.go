@@ -886,7 +886,10 @@ func (c *Context) remoteFetch(ctx context.Context, collection string, b *query.B
 	return nil
 }
 
-// dropCache empties an ephemeral node's storage and its live queries' results.
+// dropCache empties an ephemeral node's storage and its live queries'
+// results, keeping the outbox: the records of commits not yet sent stay
+// (they are sent to the new system, which refuses those building on
+// entities it does not have), so a restart after the clear still sends them.
 func (n *Node) dropCache(ctx context.Context) error {
 	cl, ok := n.engine.(storage.Clearer)
 	if !ok {
@@ -894,8 +897,14 @@ func (n *Node) dropCache(ctx context.Context) error {
 	}
 	n.commitMu.Lock()
 	defer n.commitMu.Unlock()
-	if err := cl.Clear(ctx); err != nil {
-		return fmt.Errorf("ankurah: drop cache: %w", err)
+	if kc, ok := cl.(storage.KeepingClearer); ok {
+		// The outbox's rows are never deleted: a crash during the clear
+		// loses no commit.
+		if err := kc.ClearKeeping(ctx, OutboxCollection); err != nil {
+			return fmt.Errorf("ankurah: drop cache: %w", err)
+		}
+	} else if err := n.clearRewritingOutbox(ctx, cl); err != nil {
+		return err
 	}
 	// Readers that started before the clear cannot reconcile with it: they
 	// read again.
@@ -906,6 +915,38 @@ func (n *Node) dropCache(ctx context.Context) error {
 		lq.mu.Lock()
 		lq.diffAndPublish(nil, nil)
 		lq.mu.Unlock()
+	}
+	return nil
+}
+
+// clearRewritingOutbox clears an engine that cannot keep a collection
+// through the clear: it reads the outbox's records, clears, and writes them
+// back in one batch. A crash between the clear and that write loses the
+// records (the commits stay in memory, sent on this connection); engines
+// implementing storage.KeepingClearer have no such window.
+func (n *Node) clearRewritingOutbox(ctx context.Context, cl storage.Clearer) error {
+	var keep []storage.StateWrite
+	if coll, err := n.engine.Collection(ctx, OutboxCollection); err == nil {
+		b, err := query.ParseBound(`"_deleted" IS NULL`)
+		if err != nil {
+			return err
+		}
+		sts, err := coll.FetchStates(ctx, b)
+		if err != nil {
+			return fmt.Errorf("ankurah: drop cache: read the outbox: %w", err)
+		}
+		for _, st := range sts {
+			keep = append(keep, storage.StateWrite{State: st})
+		}
+	}
+	if err := cl.Clear(ctx); err != nil {
+		return fmt.Errorf("ankurah: drop cache: %w", err)
+	}
+	if len(keep) == 0 {
+		return nil
+	}
+	if err := n.engine.Apply(ctx, &storage.Batch{States: keep}); err != nil {
+		return fmt.Errorf("ankurah: drop cache: keep the outbox: %w", err)
 	}
 	return nil
 }

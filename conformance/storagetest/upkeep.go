@@ -28,6 +28,7 @@ func upkeepCases() []Case {
 		{"Collection/NamesPrefixingEachOther", testPrefixNames},
 		{"Concurrent/OneWinnerPerHead", testOneWinnerPerHead},
 		{"Engine/Clear", testClear},
+		{"Engine/ClearKeeping", testClearKeeping},
 		{"Engine/FormatVersion", testFormatVersion},
 	}
 }
@@ -290,6 +291,37 @@ func testClear(ctx context.Context, t T, h Harness) {
 	mustApply(ctx, t, e, create(g, map[string]value.Value{"n": value.Int(5)}))
 	fetchExpect(ctx, t, c, "n >= 0 ORDER BY n", nil, []id.EntityID{g.Entity})
 	checkEventSet(t, "EntityEvents after Clear and a new write", mustEntityEvents(ctx, t, c, g.Entity), g)
+}
+
+func testClearKeeping(ctx context.Context, t T, h Harness) {
+	e := h.Engine()
+	cl, ok := e.(storage.KeepingClearer)
+	if !ok {
+		t.Skipf("%T is not a storage.KeepingClearer", e)
+	}
+	gone := openCollection(ctx, t, e, "clear_dropped")
+	kept := openCollection(ctx, t, e, "clear_kept")
+	indexIfAble(ctx, t, h, kept.Name(), "n")
+	g := genesis(gone.Name(), "a")
+	mustApply(ctx, t, e, create(g, map[string]value.Value{"n": value.Int(1)}))
+	k := genesis(kept.Name(), "b")
+	up := child(k, "c")
+	s0 := stateAt(map[string]value.Value{"n": value.Int(1)}, k)
+	mustApply(ctx, t, e, create(k, s0.Values))
+	s1 := stateAt(map[string]value.Value{"n": value.Int(2)}, up)
+	mustApply(ctx, t, e, &storage.Batch{Events: []event.Event{up}, States: []storage.StateWrite{{State: s1, Expected: s0.Head}}})
+	if err := cl.ClearKeeping(ctx, kept.Name()); err != nil {
+		t.Fatalf("ClearKeeping: %v", err)
+	}
+	wantNotFound(ctx, t, gone, g.Entity)
+	fetchExpect(ctx, t, gone, "true", nil, nil)
+	checkState(ctx, t, kept, s1)
+	fetchExpect(ctx, t, kept, "n >= 0 ORDER BY n", nil, []id.EntityID{k.Entity})
+	checkEventSet(t, "EntityEvents of a kept collection after ClearKeeping", mustEntityEvents(ctx, t, kept, k.Entity), k, up)
+	// A kept state takes further writes as before.
+	up2 := child(up, "d")
+	mustApply(ctx, t, e, &storage.Batch{Events: []event.Event{up2}, States: []storage.StateWrite{{State: stateAt(map[string]value.Value{"n": value.Int(3)}, up2), Expected: s1.Head}}})
+	fetchExpect(ctx, t, kept, "n = 3", nil, []id.EntityID{k.Entity})
 }
 
 // Reopener is a Harness whose engine's data outlives the engine: Reopen

@@ -93,6 +93,19 @@ type Clearer interface {
 	Clear(ctx context.Context) error
 }
 
+// KeepingClearer is a Clearer that can drop everything but some collections,
+// leaving the kept collections' states and events untouched (an ephemeral
+// node keeps its outbox of unsent commits, so that a crash while the
+// cache is dropped loses none of them). An engine that clears in several
+// transactions still never deletes a kept collection's rows, so a crash part
+// way leaves them whole.
+type KeepingClearer interface {
+	Clearer
+	// ClearKeeping drops every collection's states, events and index
+	// entries except those of the named collections.
+	ClearKeeping(ctx context.Context, keep ...string) error
+}
+
 // CollectionLooker is an Engine that can open a collection only if it
 // exists. The node reads through it, so a read naming an unknown collection
 // finds nothing and creates nothing; engines without it are asked for

@@ -10,7 +10,7 @@
 // ORDER BY; whatever an index cannot answer is finished by the compiled
 // selection, so an index changes how fast an answer comes, never the answer.
 // The Engine is also a storage.Indexer, storage.Repairer (`ankurah admin`),
-// storage.CollectionLooker and storage.Clearer.
+// storage.CollectionLooker and storage.KeepingClearer.
 //
 // # File layout
 //

@@ -20,6 +20,8 @@ var regressions = []struct {
 	{58, 60, "a client's LIMITed live query kept a row deleted while the client was away (re-subscribing did not refresh unconfirmed rows under a LIMIT)"},
 	{163, 60, "as 58"},
 	{286, 40, "a commit racing Node.Close was acknowledged and stored after Close, unseen by the node opened next on the storage"},
+	{589, 60, "a client meeting a new system dropped its cache with the outbox records of commits not yet sent; restarted before sending them, it lost them"},
+	{6594, 60, "as 589"},
 }
 
 func TestSim_Regressions(t *testing.T) {

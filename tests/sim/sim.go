@@ -103,12 +103,6 @@ func (w *World) violate(format string, args ...any) {
 // cached head lists the event beside a descendant of it.
 const KnownRedundantHead = "redundant-head"
 
-// KnownClearedOutbox is a known finding (docs/reliability.md): a client
-// that meets a new system (its server restarted on an empty store) clears
-// its whole store, offline outbox records included, while the commits are
-// still only in memory; restarted before they are sent, it loses them.
-const KnownClearedOutbox = "cleared-outbox"
-
 func (w *World) knownf(kind, format string, args ...any) {
 	if w.cfg.Strict {
 		w.violate("[%s] "+format, append([]any{kind}, args...)...)

@@ -54,9 +54,8 @@ func WithBatchSize(n int) Option { return func(c *config) { c.batch = n } }
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
 // Engine is a storage.Engine over a Store. It is a storage.Indexer,
-// storage.CollectionLooker, storage.Repairer, storage.Clearer and
-// storage.Explainer. It is safe
-// for concurrent use as far as its Store is; Close waits for the calls in
+// storage.CollectionLooker, storage.Repairer, storage.KeepingClearer and
+// storage.Explainer. It is safe for concurrent use as far as its Store is; Close waits for the calls in
 // progress and then refuses more with storage.ErrClosed.
 type Engine struct {
 	store Store
@@ -78,6 +77,7 @@ var (
 	_ storage.CollectionLooker = (*Engine)(nil)
 	_ storage.Repairer         = (*Engine)(nil)
 	_ storage.Clearer          = (*Engine)(nil)
+	_ storage.KeepingClearer   = (*Engine)(nil)
 	_ storage.Explainer        = (*Engine)(nil)
 )
 

@@ -274,16 +274,36 @@ func scanTrailing(ctx context.Context, r Reader, prefix []byte, x [id.Size]byte)
 // Clear deletes everything the engine stores (every key under its prefix
 // but the format version and the change log), a batch of keys per
 // transaction.
-func (e *Engine) Clear(ctx context.Context) error {
+func (e *Engine) Clear(ctx context.Context) error { return e.ClearKeeping(ctx) }
+
+// ClearKeeping is Clear but for the named collections, none of whose keys
+// (states, events, index declarations and entries) it deletes, so a crash
+// between two of its transactions leaves them whole
+// (storage.KeepingClearer).
+func (e *Engine) ClearKeeping(ctx context.Context, keep ...string) error {
 	lo, hi := e.keys.root, keyenc.PrefixEnd(e.keys.root)
 	format := e.keys.format()
+	var kept [][]byte
+	for _, c := range keep {
+		for _, tag := range []byte{tagState, tagEvent, tagEntityEvent, tagIndexDecl, tagIndex} {
+			kept = append(kept, e.keys.coll(tag, c, 0))
+		}
+	}
+	keeps := func(k []byte) bool {
+		for _, p := range kept {
+			if bytes.HasPrefix(k, p) {
+				return true
+			}
+		}
+		return false
+	}
 	for {
 		var doomed [][]byte
 		err := e.update(ctx, func(tx Tx) error {
 			doomed = doomed[:0]
 			err := tx.Scan(ctx, lo, hi, false, func(k, _ []byte) (bool, error) {
 				tag := k[len(e.keys.root)]
-				if !bytes.Equal(k, format) && tag != tagLog && tag != tagLogID && (mutant != mutClearKeepsEvents || tag != tagEvent) {
+				if !bytes.Equal(k, format) && tag != tagLog && tag != tagLogID && (mutant != mutClearKeepsEvents || tag != tagEvent) && !keeps(k) {
 					doomed = append(doomed, slices.Clone(k))
 				}
 				return len(doomed) == e.cfg.batch*4, nil

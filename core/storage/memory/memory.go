@@ -106,6 +106,8 @@ func (c *collection) put(s entity.State) {
 var (
 	_ storage.Engine  = (*Engine)(nil)
 	_ storage.Indexer = (*Engine)(nil)
+
+	_ storage.KeepingClearer = (*Engine)(nil)
 )
 
 // Option configures New.
@@ -551,7 +553,11 @@ func cloneEvent(ev event.Event) event.Event {
 }
 
 // Clear drops every collection's states and events (declared indexes stay).
-func (e *Engine) Clear(ctx context.Context) error {
+func (e *Engine) Clear(ctx context.Context) error { return e.ClearKeeping(ctx) }
+
+// ClearKeeping is Clear but for the named collections, which keep their
+// states and events (storage.KeepingClearer).
+func (e *Engine) ClearKeeping(ctx context.Context, keep ...string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -560,7 +566,10 @@ func (e *Engine) Clear(ctx context.Context) error {
 	if e.closed {
 		return storage.ErrClosed
 	}
-	for _, c := range e.colls {
+	for name, c := range e.colls {
+		if slices.Contains(keep, name) {
+			continue
+		}
 		c.states = map[id.EntityID]entity.State{}
 		c.events = map[id.EventID]event.Event{}
 		c.byEntity = map[id.EntityID][]id.EventID{}
