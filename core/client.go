@@ -12,6 +12,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/limits"
 	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/property"
 	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/transport"
@@ -202,7 +203,11 @@ func (n *Node) refresh(ctx context.Context, p *Peer, evs []event.Event) {
 func isRefusal(err error) bool {
 	// Not policy.ErrUnauthenticated: credentials that expired say nothing
 	// about the commit, which is kept and sent again once refreshed.
-	for _, s := range []error{policy.ErrAccessDenied, policy.ErrInvalid, storage.ErrNotFound, transport.ErrProtocol, limits.ErrExceeded} {
+	// The event and property sentinels too: an event the peer cannot apply
+	// (invalid operations, or building on events it does not have because
+	// the commit that brought them was refused) never will be.
+	for _, s := range []error{policy.ErrAccessDenied, policy.ErrInvalid, storage.ErrNotFound, transport.ErrProtocol, limits.ErrExceeded,
+		event.ErrInvalid, event.ErrMissingParent, event.ErrTooLarge, property.ErrInvalid} {
 		if errors.Is(err, s) {
 			return true
 		}
@@ -289,6 +294,19 @@ func (p *Peer) requestOnce(ctx context.Context, r *transport.Request) (*transpor
 		return nil, transport.ErrClosed
 	}
 	r.ID = reqID
+	if r.Commit != nil {
+		p.commitsMu.Lock()
+		if p.commits == nil {
+			p.commits = map[uint64][]event.Event{}
+		}
+		p.commits[reqID] = r.Commit.Events
+		p.commitsMu.Unlock()
+		defer func() {
+			p.commitsMu.Lock()
+			delete(p.commits, reqID)
+			p.commitsMu.Unlock()
+		}()
+	}
 	if err := p.enqueue(&transport.Message{Request: r}); err != nil {
 		p.reqs.Cancel(r.ID)
 		return nil, fmt.Errorf("%w: request cannot be sent: %w", limits.ErrExceeded, err)
@@ -392,11 +410,18 @@ func (p *Peer) clientLoop() {
 
 // receiveResponse stores a response's (part's) states and, on its last part,
 // hands the whole response — states as ids only, unchanged, events — to the
-// waiting request.
+// waiting request. The answer to a commit holds its entities' states after
+// the commit, so the commit's events, though still pending here, are not
+// applied again on top: a commit re-sent because its first answer was lost
+// may be answered with a state that descends from it without naming it in
+// its head.
 func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more bool) {
 	n := p.node
 	if r.Error == "" {
-		if err := n.storeSnapshots(ctx, p, r.States, nil); err != nil {
+		p.commitsMu.Lock()
+		held := p.commits[r.ID]
+		p.commitsMu.Unlock()
+		if err := n.storeSnapshots(ctx, p, r.States, nil, held...); err != nil {
 			p.log.Warn("refusing states from durable peer", "err", err)
 			r.Error, r.Code, r.Kinds = err.Error(), codeOf(err), kindsOf(err)
 		}
@@ -416,8 +441,9 @@ func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more 
 func (p *Peer) OnCredentialsExpired(f func()) { p.onExpired.Store(&f) }
 
 // storeSnapshots stores states received from the durable peer, re-applying
-// this node's unsent commits on top, and notifies local live queries.
-func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entity.State) error {
+// this node's unsent commits on top (but for held: events the states are
+// known to descend from), and notifies local live queries.
+func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entity.State, held ...event.Event) error {
 	if len(states) == 0 && len(gone) == 0 {
 		return nil
 	}
@@ -463,8 +489,15 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 	// Under commitMu, so no local commit lands between this and the write.
 	n.upMu.Lock()
 	pendingByEntity := map[id.EntityID][]event.Event{}
+	heldIDs := make(map[id.EventID]bool, len(held))
+	for i := range held {
+		heldIDs[held[i].ID()] = true
+	}
 	for _, b := range append(slices.Clip(n.up.sending), n.up.outbox...) {
 		for _, ev := range b {
+			if len(heldIDs) > 0 && heldIDs[ev.ID()] {
+				continue
+			}
 			pendingByEntity[ev.Entity] = append(pendingByEntity[ev.Entity], ev)
 		}
 	}
@@ -492,9 +525,15 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 			if next.Head.Contains(ev.ID()) || ev.IsGenesis() {
 				continue
 			}
-			if next, err = applyEvent(&next, &ev); err != nil {
-				return err
+			applied, err := applyEvent(&next, &ev)
+			if err != nil {
+				// It does not apply to the peer's state (it builds on a
+				// commit the peer refused, say): the peer will refuse it
+				// too, and its state stands.
+				n.log.Warn("a commit not yet sent does not apply to the durable peer's state; keeping that state", "entity", st.ID.String(), "event", ev.ID().String(), "err", err)
+				continue
 			}
+			next = applied
 		}
 		if before != nil && before.Head.Equal(next.Head) {
 			continue

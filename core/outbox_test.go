@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ankurah/ankurah-go/core"
+	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
@@ -84,5 +85,130 @@ func TestSync_NewSystemKeepsUnsentCommitsAcrossARestart(t *testing.T) {
 				t.Fatalf("the commit made offline did not reach the new system after the restart: %v", err)
 			}
 		})
+	}
+}
+
+// cutOnFirstAnswer is a client's end of a connection that drops when the
+// first frame after the handshake arrives: the durable peer stored what the
+// client sent, and its answer is lost.
+type cutOnFirstAnswer struct {
+	transport.Connection
+	recvd atomic.Int32
+}
+
+func (c *cutOnFirstAnswer) Recv(ctx context.Context) ([]byte, error) {
+	f, err := c.Connection.Recv(ctx)
+	if err == nil && c.recvd.Add(1) > 1 {
+		c.Connection.Close()
+		return nil, transport.ErrClosed
+	}
+	return f, err
+}
+
+// Regression (simulation seeds 72, 180, 277, 295, redundant-head): a client
+// re-sending an edit the server already had — the first answer lost with
+// the connection — was answered with the entity's state, whose head
+// descends from the edit without naming it; the client applied the edit
+// again on top, and its cached head listed the edit beside its descendant.
+func TestSync_ResentEditAnsweredWithADescendantKeepsTheServersHead(t *testing.T) {
+	ctx := context.Background()
+	server := newNode(t)
+	eid := createTodo(t, server.Context(nil), "alice", "v0")
+	client := newClient(t)
+	p := link(t, server, client)
+	if _, err := client.Context(nil).Get(ctx, "todo", eid); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	waitFor(t, "disconnect", func() bool {
+		select {
+		case <-client.Connected():
+			return false
+		default:
+			return true
+		}
+	})
+	must(t, editTodo(client.Context(nil), eid, "title", "offline"))
+	// Sent and stored; the answer is lost.
+	a, b := transport.Pipe()
+	go server.Accept(ctx, a)
+	if _, err := client.Connect(ctx, &cutOnFirstAnswer{Connection: b}, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the edit on the server", func() bool {
+		v, err := server.Context(nil).Get(ctx, "todo", eid)
+		return err == nil && v.Get("title").Raw() == "offline"
+	})
+	if n := core.OutboxLenForTest(client); n != 1 {
+		t.Fatalf("%d batches wait, want the one whose answer was lost", n)
+	}
+	// Another edit on top, so the server's head no longer names the client's.
+	must(t, editTodo(server.Context(nil), eid, "owner", "bob"))
+	link(t, server, client) // re-sends the edit
+	sv, err := server.Context(nil).Get(ctx, "todo", eid)
+	must(t, err)
+	coll, err := client.Engine().Collection(ctx, "todo")
+	must(t, err)
+	cached, err := coll.GetState(ctx, eid)
+	must(t, err)
+	if !cached.Head.Equal(sv.Head()) {
+		t.Fatalf("the client caches head %v, the server's is %v", cached.Head, sv.Head())
+	}
+	if n := core.OutboxLenForTest(client); n != 0 {
+		t.Fatalf("%d batches still wait after the re-sent edit was answered", n)
+	}
+}
+
+// Regression (simulation seed 1824): offline, a client created an entity,
+// changed it in a transaction with an entity the server then lost (a new
+// system), and edited it again. The server refused the transaction, and the
+// last edit — building on it — failed as a missing ancestor, which the
+// client took for a passing failure: the edit stayed in its outbox for
+// good, and every state of the entity from the server failed to store under
+// it ("height 3, this state allows at most 2"), so fetches failed.
+func TestSync_CommitBuildingOnARefusedOneIsRefusedToo(t *testing.T) {
+	ctx := context.Background()
+	first := newNode(t, core.WithSystemID("system-one"))
+	other := createTodo(t, first.Context(nil), "alice", "only on the first system")
+	client := newClient(t)
+	p := link(t, first, client)
+	if _, err := client.Context(nil).Get(ctx, "todo", other); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	waitFor(t, "disconnect", func() bool {
+		select {
+		case <-client.Connected():
+			return false
+		default:
+			return true
+		}
+	})
+	c := client.Context(nil)
+	eid := createTodo(t, c, "bob", "made offline")
+	trx := c.Begin()
+	for _, e := range []id.EntityID{eid, other} {
+		m, err := trx.Edit(ctx, "todo", e)
+		must(t, err)
+		must(t, m.Set("title", "edited together"))
+	}
+	must(t, trx.Commit(ctx))
+	must(t, editTodo(c, eid, "title", "edited after"))
+	second := newNode(t, core.WithSystemID("system-two"))
+	link(t, second, client)
+	if n := core.OutboxLenForTest(client); n != 0 {
+		t.Fatalf("%d batches still wait after the new system answered every one", n)
+	}
+	sv, err := second.Context(nil).Get(ctx, "todo", eid)
+	must(t, err)
+	if got := sv.Get("title").Raw(); got != "made offline" {
+		t.Fatalf("the new system has title %v, want the creation's only", got)
+	}
+	vs, err := c.Fetch(ctx, "todo", "true")
+	if err != nil {
+		t.Fatalf("fetch on the client: %v", err)
+	}
+	if len(vs) != 1 || vs[0].ID() != eid || !vs[0].Head().Equal(sv.Head()) {
+		t.Fatalf("the client fetches %d entities (%v), want %s at the new system's head %v", len(vs), vs, eid, sv.Head())
 	}
 }

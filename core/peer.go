@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/limits"
 	"github.com/ankurah/ankurah-go/core/policy"
@@ -45,6 +46,11 @@ type clientSide struct {
 	parts     []transport.Update // parts of one commit's updates received so far
 	partsN    int                // their size in bytes
 	onExpired atomic.Pointer[func()]
+	// commits holds the events of the commit requests waiting for their
+	// answer, by request id (as many as requests in flight): the answer's
+	// states descend from them (receiveResponse).
+	commitsMu sync.Mutex
+	commits   map[uint64][]event.Event
 }
 
 // serverSide is what a durable node keeps for a connection it serves.

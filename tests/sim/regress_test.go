@@ -20,6 +20,11 @@ var regressions = []struct {
 	{58, 60, "a client's LIMITed live query kept a row deleted while the client was away (re-subscribing did not refresh unconfirmed rows under a LIMIT)"},
 	{163, 60, "as 58"},
 	{286, 40, "a commit racing Node.Close was acknowledged and stored after Close, unseen by the node opened next on the storage"},
+	{72, 60, "a client re-sending an edit the server already had (its answer lost with the link) was answered with a state descending from it and applied the edit again on top: its head listed the edit beside its descendant"},
+	{180, 60, "as 72"},
+	{277, 60, "as 72"},
+	{295, 60, "as 72"},
+	{1824, 60, "offline commits building on one the server refused (on a new system) failed as a missing ancestor, were kept as if the failure would pass, and made every state of their entity fail to store"},
 	{589, 60, "a client meeting a new system dropped its cache with the outbox records of commits not yet sent; restarted before sending them, it lost them"},
 	{6594, 60, "as 589"},
 }

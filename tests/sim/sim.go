@@ -96,13 +96,6 @@ func (w *World) violate(format string, args ...any) {
 	w.violations = append(w.violations, fmt.Sprintf(format, args...))
 }
 
-// KnownRedundantHead is a known finding (docs/reliability.md, "Deterministic
-// simulation"): a client that re-sends a commit the server already has
-// (its answer was lost with the connection) and meanwhile receives the
-// entity's state from the server re-applies the commit on top, so its
-// cached head lists the event beside a descendant of it.
-const KnownRedundantHead = "redundant-head"
-
 func (w *World) knownf(kind, format string, args ...any) {
 	if w.cfg.Strict {
 		w.violate("[%s] "+format, append([]any{kind}, args...)...)
