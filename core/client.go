@@ -219,6 +219,17 @@ func isRefusal(err error) bool {
 // those it does not return (deleted for good, unreadable, or never stored
 // there — a refused creation).
 func (n *Node) getOrEvict(ctx context.Context, p *Peer, collection string, ids []id.EntityID) error {
+	// The heads cached before asking: an entity whose state changed since
+	// (a subscription's update arriving after the answer) is not dropped on
+	// the strength of an answer older than that state.
+	asked := make(map[id.EntityID]event.Clock, len(ids))
+	if coll, err := n.readCollection(ctx, collection); err == nil {
+		for _, eid := range ids {
+			if st, err := coll.GetState(ctx, eid); err == nil {
+				asked[eid] = st.Head
+			}
+		}
+	}
 	got := map[id.EntityID]bool{}
 	for start := 0; start < len(ids); start += n.cfg.limits.MaxIDs {
 		part := ids[start:min(len(ids), start+n.cfg.limits.MaxIDs)]
@@ -232,8 +243,8 @@ func (n *Node) getOrEvict(ctx context.Context, p *Peer, collection string, ids [
 	}
 	var gone []entity.State
 	for _, raw := range ids {
-		if !got[raw] {
-			gone = append(gone, entity.State{ID: raw, Collection: collection})
+		if head, ok := asked[raw]; ok && !got[raw] {
+			gone = append(gone, entity.State{ID: raw, Collection: collection, Head: head})
 		}
 	}
 	return n.storeSnapshots(ctx, p, nil, gone)
@@ -535,7 +546,7 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 			}
 			next = applied
 		}
-		if before != nil && before.Head.Equal(next.Head) {
+		if before != nil && before.Head.Equal(next.Head) && !evictedStub(before) {
 			continue
 		}
 		var expected event.Clock
@@ -547,13 +558,14 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 	}
 	// Entities the durable peer says this node may no longer see (or that no
 	// longer exist there) are dropped: kept as deleted, without their data.
+	// A gone entry with a head is dropped only if still cached at that head.
 	for _, g := range gone {
 		coll, err := n.readCollection(ctx, g.Collection)
 		if err != nil {
 			return err
 		}
 		cur, err := coll.GetState(ctx, g.ID)
-		if err != nil || cur.Deleted() && len(cur.Backends) == 0 {
+		if err != nil || evictedStub(&cur) || len(g.Head) > 0 && !cur.Head.Equal(g.Head) {
 			continue
 		}
 		if pending := pendingByEntity[g.ID]; len(pending) > 0 && !slices.ContainsFunc(pending, func(e event.Event) bool { return !e.IsGenesis() }) {
@@ -573,6 +585,12 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 	}
 	return nil
 }
+
+// evictedStub reports whether a cached state is what storeSnapshots keeps
+// of an entity the durable peer no longer gives this node: deleted, without
+// data, at the head it had. The peer's state at that same head is not the
+// same state: it is stored over the stub.
+func evictedStub(st *entity.State) bool { return st.Deleted() && len(st.Backends) == 0 }
 
 // drainOutbox sends the commits made offline, in order, until the outbox
 // is empty: a commit made offline while the first ones were being sent is
@@ -839,6 +857,23 @@ func (n *Node) subscribeRemote(ctx context.Context, p *Peer, sub uint64, collect
 func (c *Context) localMatches(ctx context.Context, collection string, b *query.Bound) []*View {
 	all := &query.Bound{Where: b.Where, OrderBy: b.OrderBy, Limit: -1}
 	states, err := c.fetchStates(ctx, collection, all)
+	if err != nil {
+		return nil
+	}
+	out := make([]*View, len(states))
+	for i, s := range states {
+		out[i] = newView(s)
+	}
+	return out
+}
+
+// localRows returns the cached entities a selection gives here, LIMIT
+// included: the rows a live query re-pointed to it starts from.
+func (c *Context) localRows(ctx context.Context, collection string, b *query.Bound) []*View {
+	if !b.HasLimit() {
+		return c.localMatches(ctx, collection, b)
+	}
+	states, err := c.fetchStates(ctx, collection, b)
 	if err != nil {
 		return nil
 	}

@@ -372,16 +372,21 @@ func (lq *LiveQuery) UpdateSelection(ctx context.Context, q string, args ...any)
 	if closed {
 		return ErrClosed
 	}
+	lq.mu.Lock()
+	c := lq.ctx
+	lq.mu.Unlock()
 	if lq.remoteSub != 0 {
 		if p := n.upstreamPeer(); p != nil {
-			if err := n.subscribeRemote(ctx, p, lq.remoteSub, lq.collection, b, nil); err != nil && !isDisconnect(err) {
+			// The cached rows the new selection matches are known to the
+			// durable peer, so those it neither sends nor confirms (changed
+			// or deleted while not followed) are refreshed before the
+			// result is computed here.
+			known := c.localRows(ctx, lq.collection, b)
+			if err := n.subscribeRemote(ctx, p, lq.remoteSub, lq.collection, b, known); err != nil && !isDisconnect(err) {
 				return err
 			}
 		}
 	}
-	lq.mu.Lock()
-	c := lq.ctx
-	lq.mu.Unlock()
 	ps, err := lq.prepare(ctx, c, b)
 	if err != nil {
 		return err

@@ -212,3 +212,27 @@ func TestSync_CommitBuildingOnARefusedOneIsRefusedToo(t *testing.T) {
 		t.Fatalf("the client fetches %d entities (%v), want %s at the new system's head %v", len(vs), vs, eid, sv.Head())
 	}
 }
+
+// Regression (simulation seeds 6021, 3511): re-pointing a client's live
+// query told the durable peer of no cached entity, so a cached row the new
+// selection matched here, changed on the server while no subscription
+// followed it, stayed in the result at its old state.
+func TestSync_RepointedLiveQueryRefreshesStaleCachedRows(t *testing.T) {
+	ctx := context.Background()
+	server := newNode(t)
+	eid := createTodo(t, server.Context(nil), "alice", "v0")
+	client := newClient(t)
+	link(t, server, client)
+	c := client.Context(nil)
+	if _, err := c.Get(ctx, "todo", eid); err != nil { // cached, not followed
+		t.Fatal(err)
+	}
+	lq, err := c.Query(ctx, "todo", "title = 'nothing'")
+	must(t, err)
+	defer lq.Close()
+	must(t, editTodo(server.Context(nil), eid, "title", "v1"))
+	must(t, lq.UpdateSelection(ctx, "title = 'v0'"))
+	if items := lq.Items(); len(items) != 0 {
+		t.Fatalf("the re-pointed live query holds %d rows (%v at %v), the server none", len(items), items[0].Get("title"), items[0].Head())
+	}
+}

@@ -25,6 +25,9 @@ var regressions = []struct {
 	{277, 60, "as 72"},
 	{295, 60, "as 72"},
 	{1824, 60, "offline commits building on one the server refused (on a new system) failed as a missing ancestor, were kept as if the failure would pass, and made every state of their entity fail to store"},
+	{1589, 60, "a refresh's eviction, answered before a subscription's update of the entity arrived, dropped the newer state; the state at the stub's head was then taken as already stored, so a live query missed the Add"},
+	{3511, 60, "a live query re-pointed to a wider selection took cached rows changed on the server while not followed (re-pointing told the server of no cached row)"},
+	{6021, 60, "as 3511"},
 	{589, 60, "a client meeting a new system dropped its cache with the outbox records of commits not yet sent; restarted before sending them, it lost them"},
 	{6594, 60, "as 589"},
 }
