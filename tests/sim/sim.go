@@ -31,8 +31,6 @@ type Config struct {
 	// Dir holds the bolt files of the run (required when a seed picks bolt;
 	// the caller removes it).
 	Dir string
-	// Strict makes known findings (Report.Known) violations too.
-	Strict bool
 	// Verbose sends the nodes' logs to slog.Default and keeps the whole
 	// trace in the report.
 	Verbose bool
@@ -48,7 +46,6 @@ type Report struct {
 	Faults     map[string]int
 	Checks     int      // invariant checks made
 	Violations []string // what did not hold
-	Known      []string // known findings not yet fixed (violations under Strict)
 	Trace      []string // the schedule, one line per step
 	Unsettled  int      // steps after which the nodes did not go quiet within the bound (replay may diverge there)
 }
@@ -73,7 +70,6 @@ type World struct {
 
 	trace      []string
 	violations []string
-	known      []string
 	faults     map[string]int
 	checks     int
 	unsettled  int
@@ -94,16 +90,6 @@ func (w *World) violate(format string, args ...any) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.violations = append(w.violations, fmt.Sprintf(format, args...))
-}
-
-func (w *World) knownf(kind, format string, args ...any) {
-	if w.cfg.Strict {
-		w.violate("[%s] "+format, append([]any{kind}, args...)...)
-		return
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.known = append(w.known, fmt.Sprintf("[%s] "+format, append([]any{kind}, args...)...))
 }
 
 func (w *World) fault(kind string) {
@@ -144,7 +130,7 @@ func (w *World) report() *Report {
 	defer w.mu.Unlock()
 	commits, _, _, _, _ := w.oracle.snapshot()
 	r := &Report{Seed: w.seed, Steps: w.cfg.Steps, Topology: w.topology, Commits: len(commits), Faults: w.faults, Checks: w.checks,
-		Violations: append([]string(nil), w.violations...), Known: append([]string(nil), w.known...), Trace: append([]string(nil), w.trace...), Unsettled: w.unsettled}
+		Violations: append([]string(nil), w.violations...), Trace: append([]string(nil), w.trace...), Unsettled: w.unsettled}
 	for _, c := range commits {
 		if c.status == acked {
 			r.Acked++

@@ -17,14 +17,13 @@ var (
 	firstFlag = flag.Uint64("sim.first", 1, "the first seed TestSim runs")
 	stepsFlag = flag.Int("sim.steps", 0, "steps per seed (0: the default)")
 	verbose   = flag.Bool("sim.v", false, "node logs and the whole trace of every seed")
-	strict    = flag.Bool("sim.strict", false, "known findings fail the seed too")
 )
 
 // runSeed runs one seed and fails t with the violations, the end of the
 // trace and the replay command.
 func runSeed(t *testing.T, seed uint64) *Report {
 	t.Helper()
-	rep, err := Run(context.Background(), Config{Seed: seed, Steps: *stepsFlag, Dir: t.TempDir(), Verbose: *verbose, Strict: *strict})
+	rep, err := Run(context.Background(), Config{Seed: seed, Steps: *stepsFlag, Dir: t.TempDir(), Verbose: *verbose})
 	if *verbose && rep != nil {
 		t.Log(strings.Join(rep.Trace, "\n"))
 	}
@@ -59,8 +58,6 @@ func TestSim(t *testing.T) {
 	var total Report
 	total.Faults = map[string]int{}
 	failed, unsettled := 0, 0
-	known := map[string][]uint64{}
-	knownSeeds := map[string]int{}
 	var violating []uint64
 	for i, s := range seeds {
 		rep := runSeed(t, s)
@@ -77,22 +74,11 @@ func TestSim(t *testing.T) {
 		if len(rep.Violations) > 0 {
 			violating = append(violating, s)
 		}
-		kinds := map[string]bool{}
-		for _, k := range rep.Known {
-			kind := k[1:strings.IndexByte(k, ']')]
-			if !kinds[kind] {
-				kinds[kind] = true
-				knownSeeds[kind]++
-			}
-			if l := known[kind]; len(l) < 5 && (len(l) == 0 || l[len(l)-1] != s) {
-				known[kind] = append(l, s)
-			}
-		}
 		for k, v := range rep.Faults {
 			total.Faults[k] += v
 		}
 		if n := len(seeds); n >= 1000 && (i+1)%1000 == 0 && i+1 < n {
-			t.Logf("after %d seeds (%s): %d commits (%d acknowledged), %d checks, %d seeds violated, known %v", i+1, time.Since(start).Round(time.Second), total.Commits, total.Acked, total.Checks, len(violating), knownSeeds)
+			t.Logf("after %d seeds (%s): %d commits (%d acknowledged), %d checks, %d seeds violated", i+1, time.Since(start).Round(time.Second), total.Commits, total.Acked, total.Checks, len(violating))
 		}
 		if len(rep.Violations) > 0 && os.Getenv("SIM_KEEP_GOING") == "" {
 			break
@@ -100,9 +86,6 @@ func TestSim(t *testing.T) {
 	}
 	t.Logf("%d seeds in %s: %d commits (%d acknowledged), %d invariant checks, faults %v, %d unsettled steps",
 		len(seeds), time.Since(start).Round(time.Millisecond), total.Commits, total.Acked, total.Checks, total.Faults, unsettled)
-	for kind, ss := range known {
-		t.Logf("known finding %s in %d seeds, first %v (replay with -sim.strict)", kind, knownSeeds[kind], ss)
-	}
 	if len(violating) > 0 {
 		t.Logf("%d seeds violated an invariant: %v", len(violating), violating)
 	}
