@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ankurah/ankurah-go/core"
+	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/storage"
@@ -234,5 +235,48 @@ func TestSync_RepointedLiveQueryRefreshesStaleCachedRows(t *testing.T) {
 	must(t, lq.UpdateSelection(ctx, "title = 'v0'"))
 	if items := lq.Items(); len(items) != 0 {
 		t.Fatalf("the re-pointed live query holds %d rows (%v at %v), the server none", len(items), items[0].Get("title"), items[0].Head())
+	}
+}
+
+// hiding is a permissive agent that, while hidden is set, lets no one read
+// any entity.
+type hiding struct {
+	policy.Permissive
+	hidden atomic.Bool
+}
+
+func (h *hiding) CheckRead(ctx context.Context, cd policy.ContextData, st *entity.State) error {
+	if h.hidden.Load() {
+		return policy.ErrAccessDenied
+	}
+	return nil
+}
+
+// Regression (simulation seed 1589, in part): a client keeps a stub (deleted,
+// no data, the same head) of an entity the server stops giving it; when the
+// server gave the entity again at that head, the client took the state for
+// the one it had stored and kept the stub.
+func TestSync_StateAtAnEvictedStubsHeadIsStored(t *testing.T) {
+	ctx := context.Background()
+	agent := &hiding{}
+	server := newNodeOn(t, memory.New(), agent)
+	eid := createTodo(t, server.Context(nil), "alice", "v0")
+	client := newClient(t)
+	link(t, server, client)
+	c := client.Context(nil)
+	if _, err := c.Get(ctx, "todo", eid); err != nil {
+		t.Fatal(err)
+	}
+	agent.hidden.Store(true)
+	if _, err := c.Get(ctx, "todo", eid); err == nil {
+		t.Fatal("the client still reads an entity the server no longer gives it")
+	}
+	agent.hidden.Store(false)
+	v, err := c.Get(ctx, "todo", eid)
+	if err != nil {
+		t.Fatalf("readable again on the server at the same head, the client reads: %v", err)
+	}
+	if got := v.Get("title").Raw(); got != "v0" {
+		t.Fatalf("title %v, want v0", got)
 	}
 }
