@@ -653,7 +653,11 @@ func (lq *LiveQuery) applyLimited(ctx context.Context, changes []change, matches
 			n.log.ErrorContext(ctx, "live query refill failed", "query", lq.qid.String(), "err", err)
 			return
 		}
+		before := lq.byID
 		lq.diffAndPublish(states, touched)
+		if n.cfg.role == Ephemeral {
+			lq.refreshPulled(states, before, touched)
+		}
 		return
 	}
 	states := make([]entity.State, len(items))
@@ -661,6 +665,34 @@ func (lq *LiveQuery) applyLimited(ctx context.Context, changes []change, matches
 		states[i] = *s
 	}
 	lq.diffAndPublish(states, touched)
+}
+
+// refreshPulled asks the durable peer for the rows a client's LIMITed live
+// query took from the cache to refill its window (lq.mu held): cached
+// entities no subscription follows may be stale, and the peer's window did
+// not send them. Their current states, once stored, settle the window as
+// the peer has it. In a goroutine of the node's: the caller may be the
+// connection's reader, which must go on to read the answer.
+func (lq *LiveQuery) refreshPulled(states []entity.State, before map[id.EntityID]*View, touched map[id.EntityID]*entity.State) {
+	var pulled []id.EntityID
+	for i := range states {
+		if before[states[i].ID] == nil && touched[states[i].ID] == nil {
+			pulled = append(pulled, states[i].ID)
+		}
+	}
+	if len(pulled) == 0 {
+		return
+	}
+	n, coll := lq.ctx.node, lq.collection
+	n.spawn(func() {
+		p := n.upstreamPeer()
+		if p == nil {
+			return // the next connection re-subscribes with these rows as known
+		}
+		if err := n.getOrEvict(context.Background(), p, coll, pulled); err != nil && !isDisconnect(err) {
+			n.log.Warn("refreshing rows a live query took from the cache failed", "query", lq.qid.String(), "err", err)
+		}
+	})
 }
 
 // publish hands a ChangeSet to the sink now and to subscribers in order.

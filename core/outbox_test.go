@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -279,4 +280,37 @@ func TestSync_StateAtAnEvictedStubsHeadIsStored(t *testing.T) {
 	if got := v.Get("title").Raw(); got != "v0" {
 		t.Fatalf("title %v, want v0", got)
 	}
+}
+
+// Regression (simulation seeds 10963, 16123): a client's LIMITed live query
+// refilled its window from the cache with a row no subscription followed —
+// cached earlier, changed on the server since — and kept it: the server's
+// window never held the row, so nothing it sent corrected it.
+func TestSync_LimitedLiveQueryRefreshesRowsItRefillsFromTheCache(t *testing.T) {
+	ctx := context.Background()
+	server := newNode(t)
+	s := server.Context(nil)
+	a := createTodo(t, s, "alice", "a")
+	b := createTodo(t, s, "alice", "b")
+	c := createTodo(t, s, "alice", "c")
+	client := newClient(t)
+	link(t, server, client)
+	cc := client.Context(nil)
+	if _, err := cc.Get(ctx, "todo", c); err != nil { // cached, not followed
+		t.Fatal(err)
+	}
+	lq, err := cc.Query(ctx, "todo", "true ORDER BY title LIMIT 2")
+	must(t, err)
+	defer lq.Close()
+	must(t, editTodo(s, c, "title", "z")) // outside the window: the client is not told
+	must(t, editTodo(s, b, "title", "y")) // still in it: the client refills from its cache
+	want := fmt.Sprint([]id.EntityID{a, b})
+	waitFor(t, "the server's window "+want+" with b edited", func() bool {
+		var got []id.EntityID
+		items := lq.Items()
+		for _, v := range items {
+			got = append(got, v.ID())
+		}
+		return fmt.Sprint(got) == want && items[1].Get("title").Raw() == "y"
+	})
 }

@@ -28,6 +28,8 @@ var regressions = []struct {
 	{1589, 60, "a refresh's eviction, answered before a subscription's update of the entity arrived, dropped the newer state; the state at the stub's head was then taken as already stored, so a live query missed the Add"},
 	{3511, 60, "a live query re-pointed to a wider selection took cached rows changed on the server while not followed (re-pointing told the server of no cached row)"},
 	{6021, 60, "as 3511"},
+	{10963, 60, "a client's LIMITed live query refilled its window from the cache with a row no subscription followed, changed on the server since, and kept it"},
+	{16123, 60, "as 10963"},
 	{589, 60, "a client meeting a new system dropped its cache with the outbox records of commits not yet sent; restarted before sending them, it lost them"},
 	{6594, 60, "as 589"},
 }
