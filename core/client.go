@@ -148,7 +148,7 @@ func (n *Node) resync(ctx context.Context, p *Peer) {
 	n.upMu.Unlock()
 	n.drainOutbox(ctx, p)
 	for sub, lq := range subs {
-		if err := n.subscribeRemote(ctx, p, sub, lq.collection, lq.Selection(), lq.Items()); err != nil {
+		if err := n.subscribeRemote(ctx, p, sub, lq.collection, lq.Selection(), lq.incSpecs, lq.Items()); err != nil {
 			n.log.Error("re-subscribing live query failed", "query", lq.qid.String(), "err", err)
 		}
 	}
@@ -834,9 +834,14 @@ func (n *Node) applyLocal(ctx context.Context, cdata any, evs []event.Event, out
 // states it lacks are stored locally when it returns. Known entities the
 // peer neither sent nor reported unchanged are refreshed (they left the
 // result set or were deleted while this node was away).
-func (n *Node) subscribeRemote(ctx context.Context, p *Peer, sub uint64, collection string, b *query.Bound, known []*View) error {
+func (n *Node) subscribeRemote(ctx context.Context, p *Peer, sub uint64, collection string, b *query.Bound, incs []includeSpec, known []*View) error {
 	known = n.boundKnown(known)
 	req := &transport.SubscribeReq{Sub: sub, Collection: collection, Query: b.String(), Known: knownOf(known)}
+	if p.remote.Version >= includeVersion {
+		// An older peer would refuse the field; without it the includes
+		// are read from what this node caches.
+		req.Includes = wireIncludes(incs)
+	}
 	resp, err := p.request(ctx, &transport.Request{Subscribe: req})
 	if err != nil {
 		return err
@@ -886,9 +891,9 @@ func (c *Context) localRows(ctx context.Context, collection string, b *query.Bou
 
 // queryRemote is an ephemeral node's live query: a subscription on the
 // durable peer feeding the local cache, and a local live query over it.
-func (c *Context) queryRemote(ctx context.Context, collection string, b *query.Bound) (*LiveQuery, error) {
+func (c *Context) queryRemote(ctx context.Context, collection string, b *query.Bound, incs []includeSpec) (*LiveQuery, error) {
 	n := c.node
-	lq, err := c.queryWithSink(ctx, collection, b, nil, nil)
+	lq, err := c.queryWithSink(ctx, collection, b, incs, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -911,7 +916,7 @@ func (c *Context) queryRemote(ctx context.Context, collection string, b *query.B
 	n.upMu.Unlock()
 	if p := n.upstreamPeer(); p != nil {
 		// The durable peer's initial states are stored (and reach lq) before this returns.
-		if err := n.subscribeRemote(ctx, p, sub, collection, b, lq.Items()); err != nil && !isDisconnect(err) {
+		if err := n.subscribeRemote(ctx, p, sub, collection, b, incs, lq.Items()); err != nil && !isDisconnect(err) {
 			lq.Close()
 			return nil, err
 		}
@@ -987,7 +992,7 @@ func (n *Node) dropCache(ctx context.Context) error {
 	n.clog.barrier()
 	for _, lq := range n.reactor.indexed() {
 		lq.mu.Lock()
-		lq.diffAndPublish(nil, nil)
+		lq.diffAndPublish(ctx, nil, nil)
 		lq.mu.Unlock()
 	}
 	return nil

@@ -44,6 +44,15 @@ type Change struct {
 type ChangeSet struct {
 	Changes []Change
 	Items   []*View
+	// IncludeChanges are the changes of the entities the live query's
+	// includes hold (Include, IncludeReverse): those its row changes
+	// brought or dropped and those of included entities in the same
+	// commit. A ChangeSet may carry IncludeChanges and no Changes (an
+	// included entity changed, no row did).
+	IncludeChanges []IncludeChange
+	// Included is every include's entities after the changes, by include
+	// name, each by id (nil without includes).
+	Included map[string][]*View
 }
 
 // LiveQuery is a query that stays current: its result set is kept up to date
@@ -85,6 +94,12 @@ type LiveQuery struct {
 	grp       *lqGroup
 	listening bool
 	heard     bool
+	// incSpecs are the live query's includes, incs what they hold, and
+	// incPending the commit's changes of included entities not applied yet
+	// (include.go).
+	incSpecs   []includeSpec
+	incs       []*includeSet
+	incPending []*change
 
 	qmu        sync.Mutex
 	qcond      *sync.Cond
@@ -109,7 +124,11 @@ type delivery struct {
 
 // Query returns a live query over collection, with ? placeholders bound to
 // args. Its result set is filled before Query returns.
+//
+// Query options among args are not bound to placeholders: Include and
+// IncludeReverse ask for related entities with the rows.
 func (c *Context) Query(ctx context.Context, collection, q string, args ...any) (*LiveQuery, error) {
+	args, opts := splitOptions(args)
 	sel, err := query.Parse(q)
 	if err != nil {
 		return nil, err
@@ -118,26 +137,30 @@ func (c *Context) Query(ctx context.Context, collection, q string, args ...any) 
 	if err != nil {
 		return nil, err
 	}
-	return c.QueryBound(ctx, collection, b)
+	return c.QueryBound(ctx, collection, b, opts...)
 }
 
 // QueryBound is Query for an already bound selection.
-func (c *Context) QueryBound(ctx context.Context, collection string, b *query.Bound) (*LiveQuery, error) {
+func (c *Context) QueryBound(ctx context.Context, collection string, b *query.Bound, opts ...QueryOption) (*LiveQuery, error) {
 	if c.node.isClosed.Load() {
 		return nil, ErrClosed
 	}
-	return c.node.role.query(ctx, c, collection, b)
+	incs, err := c.node.resolveIncludes(collection, opts)
+	if err != nil {
+		return nil, err
+	}
+	return c.node.role.query(ctx, c, collection, b, incs)
 }
 
 // queryWithSink makes a live query whose initial states and ChangeSets are
 // also handed to sinks synchronously, in log order, under the change log's lock.
-func (c *Context) queryWithSink(ctx context.Context, collection string, b *query.Bound, initSink func([]entity.State), sink func(ChangeSet)) (*LiveQuery, error) {
+func (c *Context) queryWithSink(ctx context.Context, collection string, b *query.Bound, incs []includeSpec, initSink func([]entity.State), sink func(ChangeSet)) (*LiveQuery, error) {
 	n := c.node
 	qid, err := n.newULID()
 	if err != nil {
 		return nil, err
 	}
-	lq := &LiveQuery{ctx: c, collection: collection, qid: qid, byID: map[id.EntityID]*View{}, subs: map[int]func(ChangeSet){}, done: make(chan struct{}), sink: sink}
+	lq := &LiveQuery{ctx: c, collection: collection, qid: qid, byID: map[id.EntityID]*View{}, subs: map[int]func(ChangeSet){}, done: make(chan struct{}), sink: sink, incSpecs: incs}
 	lq.qcond = sync.NewCond(&lq.qmu)
 	lq.itemsSig = signal.New[[]*View](nil)
 	sel, err := lq.prepare(ctx, c, b)
@@ -155,12 +178,15 @@ func (c *Context) queryWithSink(ctx context.Context, collection string, b *query
 			return false, nil
 		}
 		lq.mu.Lock()
-		lq.bound, lq.eff, lq.prog, lq.share = sel.bound, sel.eff, sel.prog, shareKeyOf(sel.eff)
+		lq.bound, lq.eff, lq.prog, lq.share = sel.bound, sel.eff, sel.prog, lq.shareKey(sel.eff)
 		lq.setItems(states)
+		lq.initIncludes(ctx)
 		lq.itemsSig.Set(slices.Clone(lq.items)) // no subscriber can exist yet
 		lq.mu.Unlock()
 		if initSink != nil {
-			initSink(states)
+			// With the states its includes hold: the durable side sends
+			// both in the subscription's answer.
+			initSink(append(slices.Clip(states), lq.includedStates()...))
 		}
 		n.reactor.place(lq)
 		return true, nil
@@ -241,8 +267,8 @@ func (lq *LiveQuery) install(sel *selection, s0 uint64, then func()) (bool, erro
 	}
 	n.reactor.remove(lq)
 	lq.mu.Lock()
-	lq.ctx, lq.bound, lq.eff, lq.prog, lq.share = sel.c, sel.bound, sel.eff, sel.prog, shareKeyOf(sel.eff)
-	lq.diffAndPublish(states, nil)
+	lq.ctx, lq.bound, lq.eff, lq.prog, lq.share = sel.c, sel.bound, sel.eff, sel.prog, lq.shareKey(sel.eff)
+	lq.diffAndPublishAll(sel.ctx, states, nil, true)
 	lq.mu.Unlock()
 	if hidden {
 		n.reactor.add(lq)
@@ -314,6 +340,12 @@ func (lq *LiveQuery) Subscribe(f func(ChangeSet)) (unsubscribe func()) {
 	for _, v := range lq.items {
 		init.Changes = append(init.Changes, Change{Kind: Initial, Entity: v})
 	}
+	for _, s := range lq.incs {
+		for _, v := range s.views() {
+			init.IncludeChanges = append(init.IncludeChanges, IncludeChange{Name: s.spec.Name, Kind: Initial, Entity: v})
+		}
+	}
+	init.Included = lq.includedSnapshot()
 	lq.enqueue(delivery{cs: init, targets: []int{sid}})
 	lq.mu.Unlock()
 	return func() {
@@ -340,6 +372,8 @@ func (lq *LiveQuery) Close() {
 	}
 	lq.subs = map[int]func(ChangeSet){}
 	node := lq.ctx.node
+	lq.dropIncludes()
+	lq.incPending = nil
 	lq.mu.Unlock()
 	node.reactor.remove(lq)
 	lq.leaveGroup()
@@ -382,7 +416,7 @@ func (lq *LiveQuery) UpdateSelection(ctx context.Context, q string, args ...any)
 			// or deleted while not followed) are refreshed before the
 			// result is computed here.
 			known := c.localRows(ctx, lq.collection, b)
-			if err := n.subscribeRemote(ctx, p, lq.remoteSub, lq.collection, b, known); err != nil && !isDisconnect(err) {
+			if err := n.subscribeRemote(ctx, p, lq.remoteSub, lq.collection, b, lq.incSpecs, known); err != nil && !isDisconnect(err) {
 				return err
 			}
 		}
@@ -488,7 +522,13 @@ func (lq *LiveQuery) snapWindow() {
 // diffAndPublish replaces the result set with states and publishes the
 // difference: entities that stayed with another head are Updates; one in
 // touched that left is reported as it is now (lq.mu held).
-func (lq *LiveQuery) diffAndPublish(states []entity.State, touched map[id.EntityID]*entity.State) {
+func (lq *LiveQuery) diffAndPublish(ctx context.Context, states []entity.State, touched map[id.EntityID]*entity.State) {
+	lq.diffAndPublishAll(ctx, states, touched, false)
+}
+
+// diffAndPublishAll is diffAndPublish; with rebuild (the caller or the
+// selection changed) the includes are read again for every row.
+func (lq *LiveQuery) diffAndPublishAll(ctx context.Context, states []entity.State, touched map[id.EntityID]*entity.State, rebuild bool) {
 	old := lq.byID
 	var cs ChangeSet
 	next := map[id.EntityID]bool{}
@@ -513,7 +553,13 @@ func (lq *LiveQuery) diffAndPublish(states []entity.State, touched map[id.Entity
 		}
 	}
 	lq.setItems(states)
-	if len(cs.Changes) > 0 {
+	if rebuild {
+		cs.IncludeChanges = lq.rebuildIncludes(ctx)
+		cs.Included = lq.includedSnapshot()
+	} else {
+		lq.finishIncludes(ctx, &cs)
+	}
+	if len(cs.Changes) > 0 || len(cs.IncludeChanges) > 0 {
 		cs.Items = slices.Clone(lq.items)
 		lq.publish(cs)
 	}
@@ -572,7 +618,8 @@ func (lq *LiveQuery) apply(ctx context.Context, changes []change) {
 			cs.Changes = append(cs.Changes, Change{Kind: Remove, Entity: newView(ch.after)})
 		}
 	}
-	if len(cs.Changes) == 0 {
+	lq.finishIncludes(ctx, &cs)
+	if len(cs.Changes) == 0 && len(cs.IncludeChanges) == 0 {
 		return
 	}
 	cs.Items = slices.Clone(lq.items)
@@ -654,7 +701,7 @@ func (lq *LiveQuery) applyLimited(ctx context.Context, changes []change, matches
 			return
 		}
 		before := lq.byID
-		lq.diffAndPublish(states, touched)
+		lq.diffAndPublish(ctx, states, touched)
 		if n.cfg.role == Ephemeral {
 			lq.refreshPulled(states, before, touched)
 		}
@@ -664,7 +711,7 @@ func (lq *LiveQuery) applyLimited(ctx context.Context, changes []change, matches
 	for i, s := range items {
 		states[i] = *s
 	}
-	lq.diffAndPublish(states, touched)
+	lq.diffAndPublish(ctx, states, touched)
 }
 
 // refreshPulled asks the durable peer for the rows a client's LIMITed live
@@ -771,6 +818,15 @@ func (lq *LiveQuery) deliver() {
 		lq.busy = false
 		lq.qmu.Unlock()
 	}
+}
+
+// shareKey is the sharing key of the live query's selection: a live
+// query with includes shares with none (its includes are its own).
+func (lq *LiveQuery) shareKey(eff *query.Bound) string {
+	if len(lq.incSpecs) > 0 {
+		return ""
+	}
+	return shareKeyOf(eff)
 }
 
 // shareKeyOf is the sharing key of a LIMITed selection ("" otherwise).

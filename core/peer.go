@@ -365,6 +365,7 @@ func init() {
 	session.Register("core.closed", transport.CodeClosed, ErrClosed)
 	session.Register("core.deleted", transport.CodeOK, ErrDeleted)
 	session.Register("core.slow-consumer", transport.CodeOK, ErrSlowConsumer)
+	session.Register("core.include", transport.CodeInvalid, ErrInclude)
 }
 
 // ErrRemote wraps every error a remote node reported (session.ErrRemote).

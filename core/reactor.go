@@ -32,6 +32,8 @@ type reactor struct {
 	// refs indexes the live queries whose paths follow references
 	// (reactor_refs.go).
 	refs refIndex
+	// inc indexes what live queries include (include.go).
+	inc incIndex
 
 	// dirty lists the peers with subscription updates collected during the
 	// current notification (guarded by the change log's lock, not mu).
@@ -505,6 +507,14 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 		}
 	}
 	r.mu.Unlock()
+	// Changes of entities that live queries include wait in each query for
+	// its ChangeSet of the commit (or are settled after the row changes).
+	incHits, incOrder := r.inc.match(changes)
+	for _, lq := range incOrder {
+		lq.mu.Lock()
+		lq.incPending = append(lq.incPending, incHits[lq]...)
+		lq.mu.Unlock()
+	}
 	// LIMITed live queries of one caller and selection settle a commit once:
 	// the first (the leader) applies it, the others take its result.
 	type key struct {
@@ -541,6 +551,9 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 			}
 			leads[k] = sh
 		}
+	}
+	for _, lq := range incOrder {
+		lq.settleIncludes(ctx)
 	}
 	r.refs.notify(ctx, changes)
 	for _, h := range watched {

@@ -335,7 +335,7 @@ func (lq *LiveQuery) applyRelated(ctx context.Context, roots map[id.EntityID]ent
 			lq.ctx.node.log.ErrorContext(ctx, "live query refill failed", "query", lq.qid.String(), "err", err)
 			return
 		}
-		lq.diffAndPublish(states, nil)
+		lq.diffAndPublish(ctx, states, nil)
 		return
 	}
 	added := map[id.EntityID]entity.State{}
@@ -369,7 +369,7 @@ func (lq *LiveQuery) applyRelated(ctx context.Context, roots map[id.EntityID]ent
 	slices.SortStableFunc(next, func(a, b entity.State) int {
 		return query.CompareRows(order, a.Values, a.ID, b.Values, b.ID)
 	})
-	lq.diffAndPublish(next, nil)
+	lq.diffAndPublish(ctx, next, nil)
 }
 
 // refsUnchangedSince reports whether no entity of a collection the

@@ -20,7 +20,7 @@ type role interface {
 	// refreshSelection brings a selection's entities current before a fetch.
 	refreshSelection(ctx context.Context, c *Context, collection string, b *query.Bound) error
 	// query makes a live query.
-	query(ctx context.Context, c *Context, collection string, b *query.Bound) (*LiveQuery, error)
+	query(ctx context.Context, c *Context, collection string, b *query.Bound, incs []includeSpec) (*LiveQuery, error)
 	// commit writes a transaction's events.
 	commit(ctx context.Context, c *Context, evs []event.Event) error
 	// mergesHeads: the node collapses heads wider than head-width with merge
@@ -42,8 +42,8 @@ func (durable) refreshEdit(context.Context, *Context, string, id.EntityID) error
 func (durable) refreshSelection(context.Context, *Context, string, *query.Bound) error {
 	return nil
 }
-func (durable) query(ctx context.Context, c *Context, collection string, b *query.Bound) (*LiveQuery, error) {
-	return c.queryWithSink(ctx, collection, b, nil, nil)
+func (durable) query(ctx context.Context, c *Context, collection string, b *query.Bound, incs []includeSpec) (*LiveQuery, error) {
+	return c.queryWithSink(ctx, collection, b, incs, nil, nil)
 }
 func (d durable) commit(ctx context.Context, c *Context, evs []event.Event) error {
 	_, err := d.n.commitEvents(ctx, c.cdata, evs, true)
@@ -74,8 +74,8 @@ func (e ephemeral) refreshEdit(ctx context.Context, c *Context, collection strin
 func (ephemeral) refreshSelection(ctx context.Context, c *Context, collection string, b *query.Bound) error {
 	return c.remoteFetch(ctx, collection, b)
 }
-func (ephemeral) query(ctx context.Context, c *Context, collection string, b *query.Bound) (*LiveQuery, error) {
-	return c.queryRemote(ctx, collection, b)
+func (ephemeral) query(ctx context.Context, c *Context, collection string, b *query.Bound, incs []includeSpec) (*LiveQuery, error) {
+	return c.queryRemote(ctx, collection, b, incs)
 }
 func (e ephemeral) commit(ctx context.Context, c *Context, evs []event.Event) error {
 	return e.n.commitRemote(ctx, c.cdata, evs)

@@ -480,6 +480,13 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 	if err != nil {
 		return fail(reqID, err)
 	}
+	if len(s.Includes) > 0 && p.remote.Version < includeVersion {
+		return fail(reqID, fmt.Errorf("%w: includes on protocol version %d (needs %d)", transport.ErrProtocol, p.remote.Version, includeVersion))
+	}
+	incs, err := includesFromWire(s.Includes)
+	if err != nil {
+		return fail(reqID, err)
+	}
 	max := p.node.cfg.limits.MaxSubscriptions
 	p.subMu.Lock()
 	existing := p.subs[s.Sub]
@@ -493,7 +500,8 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 	c := p.context()
 	var initial []entity.State
 	var seq uint64
-	lq, err := c.queryWithSink(ctx, s.Collection, b, func(states []entity.State) {
+	var lq *LiveQuery
+	lq, err = c.queryWithSink(ctx, s.Collection, b, incs, func(states []entity.State) {
 		initial, seq = states, p.node.clog.seq // under the log's lock
 	}, func(cs ChangeSet) {
 		if p.paused.Load() || p.refreshing.Load() || p.expired() {
@@ -522,6 +530,7 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 			}
 			u.Items = append(u.Items, item)
 		}
+		u.Items = p.includedItems(ctx, cs, u.Items)
 		if len(u.Items) > 0 {
 			p.addUpdate(u)
 		}
@@ -560,6 +569,7 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 			for _, v := range lq.Items() {
 				initial = append(initial, v.state)
 			}
+			initial = append(initial, lq.includedStates()...)
 		})
 		if err != nil {
 			p.endSub(&transport.SubEnded{Sub: sub, Code: codeOf(err), Message: err.Error(), Kinds: kindsOf(err)})
@@ -574,6 +584,33 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 	}
 	p.streamStates(ctx, c, reqID, initial, seq, knownHeads(s.Known))
 	return nil
+}
+
+// includedItems appends a ChangeSet's include changes to a subscription's
+// update: the states included entities have now, and, for one that left
+// its include, its deletion, or that it is gone when the subscriber may no
+// longer read it (an entity that only stopped being included is not sent:
+// the client's own live query drops it).
+func (p *Peer) includedItems(ctx context.Context, cs ChangeSet, items []transport.UpdateItem) []transport.UpdateItem {
+	var rd *refReader
+	for _, ic := range cs.IncludeChanges {
+		st := ic.Entity.state
+		item := transport.UpdateItem{Tag: transport.TagIncluded, State: st}
+		if ic.Kind == Remove {
+			if rd == nil {
+				rd = p.context().newRefReader(ctx, false)
+			}
+			switch {
+			case st.Deleted():
+			case !rd.readable(st.Collection, &st):
+				item.State, item.Gone = entity.State{ID: st.ID, Collection: st.Collection}, true
+			default:
+				continue
+			}
+		}
+		items = append(items, item)
+	}
+	return items
 }
 
 var errNoUpstream = errors.New("ankurah: no durable peer connected")
@@ -692,6 +729,9 @@ func (p *Peer) reauthorize(ctx context.Context) {
 			for _, v := range pd.lq.Items() {
 				in[v.state.ID] = true
 				u.Items = append(u.Items, transport.UpdateItem{State: v.state})
+			}
+			for _, st := range pd.lq.includedStates() {
+				u.Items = append(u.Items, transport.UpdateItem{Tag: transport.TagIncluded, State: st})
 			}
 			for eid, coll := range removed[sub] {
 				if in[eid] {

@@ -17,8 +17,9 @@ import (
 // whose credentials expired (Notice). Version 3: live aggregates
 // (Request.Aggregate, Message.AggUpdate); a version-3 server serves
 // version-2 clients too (MinProtocolVersion), answering with the version
-// both speak.
-const ProtocolVersion = 3
+// both speak. Version 4: live queries with includes (SubscribeReq.Includes,
+// TagIncluded); a version-4 server serves versions 2 to 4.
+const ProtocolVersion = 4
 
 // MinProtocolVersion is the oldest version a durable node serves.
 const MinProtocolVersion = 2
@@ -121,7 +122,24 @@ type SubscribeReq struct {
 	Collection string  `cbor:"2,keyasint"`
 	Query      string  `cbor:"3,keyasint"`
 	Known      []Known `cbor:"4,keyasint,omitempty"`
+	// Includes asks for the entities related to the rows as well, kept
+	// current with them (version 4; a client sends it only to a peer
+	// that answered 4 or later).
+	Includes []Include `cbor:"5,keyasint,omitempty"`
 }
+
+// Include is one include of a subscription, resolved by the client: the
+// entities of Collection that each row's Property refers to, or (Reverse)
+// those whose Property refers to a row.
+type Include struct {
+	Name       string `cbor:"1,keyasint"`
+	Collection string `cbor:"2,keyasint"`
+	Property   string `cbor:"3,keyasint"`
+	Reverse    bool   `cbor:"4,keyasint,omitempty"`
+}
+
+// MaxIncludes is the most includes one subscription may carry.
+const MaxIncludes = 8
 
 // Response answers a request. Error is empty on success; Code names the
 // error's kind (see the Code constants).
@@ -169,6 +187,10 @@ const (
 	TagInitial
 	TagAdd
 	TagRemove
+	// TagIncluded: the state of an entity one of the subscription's
+	// includes holds (or, with Gone, one it held that the subscriber may no
+	// longer read); it is not a member of the result (version 4).
+	TagIncluded
 )
 
 // Update is one subscription's part of a durable commit. All the updates of
