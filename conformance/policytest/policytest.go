@@ -180,6 +180,7 @@ func Run(t *testing.T, h Harness) {
 
 	runAggregates(t, h, newWorld) // aggregates.go
 	runRelations(t, h, newWorld)  // relations.go
+	runIncludes(t, h, newWorld)   // includes.go
 
 	t.Run("DeniedWritesLeaveNothingStored", func(t *testing.T) {
 		w := newWorld(t)
