@@ -27,7 +27,8 @@
 // reactor hands it to live queries, watches, live aggregates and subscribed
 // peers in order. The reactor indexes live queries by their equality and
 // range terms (reactor.go), by the references their paths follow
-// (reactor_refs.go) and, for full LIMIT windows, by the window's last row
+// (reactor_refs.go), by the entities and rows their includes hold
+// (include.go) and, for full LIMIT windows, by the window's last row
 // (reactor_bounded.go); LIMITed queries of one caller and selection share one
 // hidden query (lqgroup.go). Readers never take the write lock: they
 // reconcile what they read with the log. User callbacks run on goroutines of
