@@ -13,10 +13,10 @@ import (
 // transactions), each with a blob of blobBytes when not zero.
 func seed(t testing.TB, s *server, owner string, n, blobBytes int) {
 	t.Helper()
-	ctx := deadline(t)
 	blob := strings.Repeat("b", blobBytes)
 	per := s.Limits.MaxCommitEvents
 	for start := 0; start < n; start += per {
+		ctx := deadline(t) // each transaction's own wait
 		trx := s.system().Begin()
 		for i := start; i < min(n, start+per); i++ {
 			m, err := trx.Create(ctx, "todo")
@@ -79,7 +79,7 @@ func TestFinding_LargeResults_FetchAndSubscribeLargerThanAFrame(t *testing.T) {
 	everyTitle(t, "the fetch", titles, "carol", n)
 
 	tablet := s.dial(t, "carol")
-	lq, err := tablet.ctx().Query(ctx, "todo", "true")
+	lq, err := tablet.ctx().Query(deadline(t), "todo", "true")
 	if err != nil {
 		t.Fatalf("subscribing to %d todos of %d bytes: %v", n, blob, err)
 	}
