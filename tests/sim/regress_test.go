@@ -30,6 +30,7 @@ var regressions = []struct {
 	{6021, 60, "as 3511"},
 	{10963, 60, "a client's LIMITed live query refilled its window from the cache with a row no subscription followed, changed on the server since, and kept it"},
 	{16123, 60, "as 10963"},
+	{18962, 60, "as 10963"},
 	{589, 60, "a client meeting a new system dropped its cache with the outbox records of commits not yet sent; restarted before sending them, it lost them"},
 	{6594, 60, "as 589"},
 }
