@@ -663,3 +663,13 @@ func (lq *LiveQuery) includedStates() []entity.State {
 	}
 	return out
 }
+
+// Includes returns the names of the live query's includes, in the order
+// they were asked for.
+func (lq *LiveQuery) Includes() []string {
+	out := make([]string, len(lq.incSpecs))
+	for i, s := range lq.incSpecs {
+		out[i] = s.Name
+	}
+	return out
+}

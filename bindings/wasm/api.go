@@ -177,6 +177,8 @@ func (a *api) exports() js.Value {
 		"fetch":                    asyncFn(a.fetch),
 		"query":                    asyncFn(a.query),
 		"lqItems":                  syncFn(a.lqItems),
+		"lqIncluded":               syncFn(a.lqIncluded),
+		"declareRelations":         syncFn(a.declareRelations),
 		"lqSubscribe":              syncFn(a.lqSubscribe),
 		"lqUpdateSelection":        asyncFn(a.lqUpdateSelection),
 		"lqClose":                  syncFn(a.lqClose),
@@ -455,7 +457,83 @@ func (a *api) fetch(args []js.Value) (any, error) {
 	return viewsJS(vs), nil
 }
 
-// query(collection, query, args): a live query handle.
+// queryOptions reads {include: [prop…], includeReverse: {name: "coll.prop"}}
+// (undefined: none) as query options.
+func queryOptions(o js.Value) ([]any, error) {
+	if o.IsUndefined() || o.IsNull() {
+		return nil, nil
+	}
+	if o.Type() != js.TypeObject {
+		return nil, fmt.Errorf("%w: query options must be an object", errInvalidArg)
+	}
+	var out []any
+	if inc := o.Get("include"); !inc.IsUndefined() && !inc.IsNull() {
+		if !jsArray.Call("isArray", inc).Bool() {
+			return nil, fmt.Errorf("%w: include must be an array of property names", errInvalidArg)
+		}
+		for i := range inc.Length() {
+			if inc.Index(i).Type() != js.TypeString {
+				return nil, fmt.Errorf("%w: include[%d] must be a string", errInvalidArg, i)
+			}
+			out = append(out, core.Include(inc.Index(i).String()))
+		}
+	}
+	if rev := o.Get("includeReverse"); !rev.IsUndefined() && !rev.IsNull() {
+		if rev.Type() != js.TypeObject {
+			return nil, fmt.Errorf("%w: includeReverse must map names to \"collection.property\"", errInvalidArg)
+		}
+		keys := jsObject.Call("keys", rev)
+		for i := range keys.Length() {
+			k := keys.Index(i).String()
+			if rev.Get(k).Type() != js.TypeString {
+				return nil, fmt.Errorf("%w: includeReverse.%s must be a string", errInvalidArg, k)
+			}
+			out = append(out, core.IncludeReverse(k, rev.Get(k).String()))
+		}
+	}
+	return out, nil
+}
+
+// declareRelations([{collection, property, target}]): the references
+// includes and traversal follow (ankurah-gen's TypeScript Relations).
+func (a *api) declareRelations(args []js.Value) (any, error) {
+	n, err := a.nodeCtx()
+	if err != nil {
+		return nil, err
+	}
+	list := arg(args, 0)
+	if !jsArray.Call("isArray", list).Bool() {
+		return nil, fmt.Errorf("%w: relations must be an array", errInvalidArg)
+	}
+	var rels []core.Relation
+	for i := range list.Length() {
+		r := list.Index(i)
+		if r.Type() != js.TypeObject {
+			return nil, fmt.Errorf("%w: relation %d must be an object", errInvalidArg, i)
+		}
+		rels = append(rels, core.Relation{Collection: r.Get("collection").String(), Property: r.Get("property").String(), Target: r.Get("target").String()})
+	}
+	return nil, n.Node().DeclareRelations(rels...)
+}
+
+// lqIncluded(h): {name: [entity]}, what the live query's includes hold.
+func (a *api) lqIncluded(args []js.Value) (any, error) {
+	lq, err := handle[*core.LiveQuery](a, arg(args, 0))
+	if err != nil {
+		return nil, err
+	}
+	return includedJS(lq.Includes(), lq.Included), nil
+}
+
+func includedJS(names []string, of func(string) []*core.View) js.Value {
+	o := jsObject.New()
+	for _, n := range names {
+		o.Set(n, viewsJS(of(n)))
+	}
+	return o
+}
+
+// query(collection, query, args, options): a live query handle.
 func (a *api) query(args []js.Value) (any, error) {
 	c, err := a.nodeCtx()
 	if err != nil {
@@ -465,8 +543,12 @@ func (a *api) query(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts, err := queryOptions(arg(args, 3))
+	if err != nil {
+		return nil, err
+	}
 	a.settle()
-	lq, err := c.Query(context.Background(), coll, q, qargs...)
+	lq, err := c.Query(context.Background(), coll, q, append(qargs, opts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -489,9 +571,23 @@ func changeSetJS(cs core.ChangeSet) js.Value {
 		o.Set("entity", viewJS(ch.Entity))
 		changes.SetIndex(i, o)
 	}
+	incs := jsArray.New(len(cs.IncludeChanges))
+	for i, ch := range cs.IncludeChanges {
+		o := jsObject.New()
+		o.Set("name", ch.Name)
+		o.Set("kind", ch.Kind.String())
+		o.Set("entity", viewJS(ch.Entity))
+		incs.SetIndex(i, o)
+	}
 	o := jsObject.New()
 	o.Set("changes", changes)
 	o.Set("items", viewsJS(cs.Items))
+	o.Set("includeChanges", incs)
+	names := make([]string, 0, len(cs.Included))
+	for n := range cs.Included {
+		names = append(names, n)
+	}
+	o.Set("included", includedJS(names, func(n string) []*core.View { return cs.Included[n] }))
 	return o
 }
 

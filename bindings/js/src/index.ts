@@ -9,11 +9,11 @@
 //   const albums = await Album.query(client, "year > ? ORDER BY year", 1985);
 //   albums.signal.subscribe((items) => render(items));
 
-import { thrownKey, type ChangeKind, type ConnectOptions, type ConnectionState, type RawAPI, type RawChangeSet, type RawEntity, type Value } from "./raw.ts";
+import { thrownKey, type ChangeKind, type ConnectOptions, type ConnectionState, type QueryOptions, type RawAPI, type RawChangeSet, type RawEntity, type Relation, type Value } from "./raw.ts";
 import { Mutable, type Signal } from "./signal.ts";
 import { openAggregate, type AggregateSpec, type LiveAggregate } from "./aggregate.ts";
 
-export type { AnkurahError, ChangeKind, ConnectOptions, ConnectionState, JSONValue, Value } from "./raw.ts";
+export type { AnkurahError, ChangeKind, ConnectOptions, ConnectionState, JSONValue, QueryOptions, Relation, Value } from "./raw.ts";
 export { isAnkurahError } from "./raw.ts";
 export { Mutable, type Signal } from "./signal.ts";
 export { LiveAggregate, type AggregateSpec, type Group, type GroupChange, type GroupChangeSet } from "./aggregate.ts";
@@ -34,10 +34,25 @@ export interface Change<T = Values> {
   entity: Entity<T>;
 }
 
-/** What a live query reports for one commit: the changes and the result set after them. */
+/** One included entity's change in a ChangeSet (see QueryOptions). */
+export interface IncludeChange {
+  /** The include's name: the property of include, or the key of includeReverse. */
+  name: string;
+  kind: ChangeKind;
+  entity: Entity<Values>;
+}
+
+/**
+ * What a live query reports for one commit: the changes and the result set
+ * after them; with includes, the included entities' changes (in the same
+ * ChangeSet as the row changes that caused them) and every include's
+ * entities after them.
+ */
 export interface ChangeSet<T = Values> {
   changes: Change<T>[];
   items: Entity<T>[];
+  includeChanges: IncludeChange[];
+  included: Record<string, Entity<Values>[]>;
 }
 
 /** Where to find the WebAssembly node and Go's wasm_exec.js, and which IndexedDB database to use. */
@@ -114,6 +129,12 @@ export async function load(opts: LoadOptions = {}): Promise<Client> {
   const raw = await loading;
   await raw.open(opts.db ?? "ankurah");
   return new Client(raw);
+}
+
+function includedOf(client: Client, raw: Record<string, RawEntity[]>): Record<string, Entity<Values>[]> {
+  const out: Record<string, Entity<Values>[]> = {};
+  for (const [name, es] of Object.entries(raw)) out[name] = es.map((e) => client.remember(entity<Values>(e)));
+  return out;
 }
 
 function entity<T>(e: RawEntity): Entity<T> {
@@ -193,6 +214,28 @@ export class Client {
     return new LiveQuery<T>(this, h, collection);
   }
 
+  /**
+   * A live query that also delivers related entities, kept current with the rows:
+   *
+   *   const lq = await client.queryWith("album", { include: ["artist"] }, "year > ?", 1990);
+   *   lq.included.get().artist; // each album's artist
+   *   await client.queryWith("artist", { includeReverse: { albums: "album.artist" } }, "name = ?", "Muse");
+   */
+  async queryWith<T = Values>(collection: string, options: QueryOptions, query: string, ...args: Value[]): Promise<LiveQuery<T>> {
+    const h = await this.raw.query(collection, query, args, options);
+    return new LiveQuery<T>(this, h, collection);
+  }
+
+  /**
+   * Declares reference properties (ankurah-gen's TypeScript `…Relations`),
+   * which includes and traversal paths follow:
+   *
+   *   client.declareRelations([{ collection: "album", property: "artist", target: "artist" }]);
+   */
+  declareRelations(relations: Relation[]): void {
+    this.raw.declareRelations(relations);
+  }
+
   /** A live count of the rows matching an AnkQL query (no ORDER BY or LIMIT) that the caller may read. */
   count(collection: string, query: string, ...args: Value[]): Promise<LiveAggregate> {
     return openAggregate(this.raw, collection, {}, query, args);
@@ -255,6 +298,7 @@ export class Client {
 /** A query that stays current. Its items are a signal; close it when done. */
 export class LiveQuery<T = Values> {
   private itemsSig: Mutable<Entity<T>[]>;
+  private includedSig: Mutable<Record<string, Entity<Values>[]>>;
   private listeners = new Set<(cs: ChangeSet<T>) => void>();
   private sub: number | undefined;
   private closed = false;
@@ -262,6 +306,7 @@ export class LiveQuery<T = Values> {
   /** @internal */
   constructor(private client: Client, private h: number, readonly collection: string) {
     this.itemsSig = new Mutable(client.raw.lqItems(h).map((e) => client.remember(entity<T>(e))));
+    this.includedSig = new Mutable(includedOf(client, client.raw.lqIncluded(h)));
     let first = true;
     this.sub = client.raw.lqSubscribe(h, (raw: RawChangeSet) => {
       if (first) {
@@ -271,8 +316,11 @@ export class LiveQuery<T = Values> {
       const cs: ChangeSet<T> = {
         changes: raw.changes.map((c) => ({ kind: c.kind, entity: client.remember(entity<T>(c.entity)) })),
         items: raw.items.map((e) => client.remember(entity<T>(e))),
+        includeChanges: raw.includeChanges.map((c) => ({ name: c.name, kind: c.kind, entity: client.remember(entity<Values>(c.entity)) })),
+        included: includedOf(client, raw.included),
       };
       this.itemsSig.set(cs.items);
+      if (cs.includeChanges.length > 0) this.includedSig.set(cs.included);
       for (const f of [...this.listeners]) f(cs);
     });
   }
@@ -285,6 +333,11 @@ export class LiveQuery<T = Values> {
   /** The result set as a signal. */
   get signal(): Signal<Entity<T>[]> {
     return this.itemsSig;
+  }
+
+  /** What the includes hold, by include name, as a signal (empty without includes). */
+  get included(): Signal<Record<string, Entity<Values>[]>> {
+    return this.includedSig;
   }
 
   /** Calls f with one ChangeSet per commit that changes the result set. */
@@ -465,6 +518,8 @@ export interface Model<T> {
   get(ctx: Client, id: string): Promise<Entity<T>>;
   fetch(ctx: Client, query: string, ...args: Value[]): Promise<Entity<T>[]>;
   query(ctx: Client, query: string, ...args: Value[]): Promise<LiveQuery<T>>;
+  /** query with related entities delivered too (Client.queryWith). */
+  queryWith(ctx: Client, options: QueryOptions, query: string, ...args: Value[]): Promise<LiveQuery<T>>;
   create(trx: Transaction, values: Partial<T>): Mut<T>;
   edit(trx: Transaction, id: string): Promise<Mut<T>>;
 }
@@ -482,6 +537,7 @@ export function model<T>(collection: string): Model<T> {
     get: (ctx, id) => ctx.get<T>(collection, id),
     fetch: (ctx, q, ...args) => ctx.fetch<T>(collection, q, ...args),
     query: (ctx, q, ...args) => ctx.query<T>(collection, q, ...args),
+    queryWith: (ctx, options, q, ...args) => ctx.queryWith<T>(collection, options, q, ...args),
     create: (trx, values) => trx.create<T>(collection, values),
     edit: (trx, id) => trx.edit<T>(collection, id),
   };

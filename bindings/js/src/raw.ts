@@ -25,6 +25,26 @@ export type ChangeKind = "Initial" | "Add" | "Update" | "Remove";
 export interface RawChangeSet {
   changes: { kind: ChangeKind; entity: RawEntity }[];
   items: RawEntity[];
+  includeChanges: { name: string; kind: ChangeKind; entity: RawEntity }[];
+  included: Record<string, RawEntity[]>;
+}
+
+/**
+ * What a live query delivers besides its rows: `include` names reference
+ * properties of the rows (each row's referenced entity), `includeReverse`
+ * maps a name to "collection.property" (the entities referring to the rows).
+ * The relations must be declared (Client.declareRelations).
+ */
+export interface QueryOptions {
+  include?: string[];
+  includeReverse?: Record<string, string>;
+}
+
+/** A reference property: collection.property holds ids of entities of target. */
+export interface Relation {
+  collection: string;
+  property: string;
+  target: string;
 }
 
 /** The connection state of the client ("offline" before connect). */
@@ -47,8 +67,10 @@ export interface RawAPI {
   ready(): Promise<void>;
   get(collection: string, id: string): Promise<RawEntity>;
   fetch(collection: string, query: string, args: Value[]): Promise<RawEntity[]>;
-  query(collection: string, query: string, args: Value[]): Promise<number>;
+  query(collection: string, query: string, args: Value[], options?: QueryOptions): Promise<number>;
   lqItems(h: number): RawEntity[];
+  lqIncluded(h: number): Record<string, RawEntity[]>;
+  declareRelations(relations: Relation[]): void;
   lqSubscribe(h: number, cb: (cs: RawChangeSet) => void): number;
   lqUpdateSelection(h: number, query: string, args: Value[]): Promise<void>;
   lqClose(h: number): void;

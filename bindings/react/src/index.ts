@@ -2,7 +2,7 @@
 // useSyncExternalStore so renders never tear; every hook unsubscribes on unmount.
 
 import { createContext, createElement, useContext, useEffect, useRef, useState, useSyncExternalStore, type ReactNode } from "react";
-import type { Client, Entity, LiveQuery, Model, Signal, Value, Values } from "@ankurah/client";
+import type { Client, Entity, LiveQuery, Model, QueryOptions, Signal, Value, Values } from "@ankurah/client";
 
 const ClientContext = createContext<Client | undefined>(undefined);
 
@@ -37,6 +37,8 @@ export function useLiveQuery<T>(lq: LiveQuery<T> | undefined): Entity<T>[] {
 /** The result of useQuery: the items, the live query once open, and any error. */
 export interface QueryState<T> {
   items: Entity<T>[];
+  /** What the query's includes hold, by include name (empty without includes). */
+  included: Record<string, Entity<Values>[]>;
   liveQuery: LiveQuery<T> | undefined;
   loading: boolean;
   error: Error | undefined;
@@ -54,16 +56,34 @@ export function useQuery<T>(m: Model<T>, query: string, ...args: Value[]): Query
   return useQueryWith(useClient(), m, query, ...args);
 }
 
+/**
+ * useQuery with options: related entities delivered with the rows and kept
+ * current with them (the relations declared on the client).
+ *
+ *   const { items, included } = useQueryOptions(Album, { include: ["artist"] }, "year > ?", 1990);
+ *   // included.artist: each album's artist
+ */
+export function useQueryOptions<T>(m: Model<T>, options: QueryOptions, query: string, ...args: Value[]): QueryState<T> {
+  return useQueryOn(useClient(), m, options, query, args);
+}
+
 /** useQuery with an explicit client (undefined: no query yet). */
 export function useQueryWith<T>(client: Client | undefined, m: Model<T>, query: string, ...args: Value[]): QueryState<T> {
+  return useQueryOn(client, m, undefined, query, args);
+}
+
+const noIncluded: Record<string, Entity<Values>[]> = {};
+const emptyIncluded: Signal<Record<string, Entity<Values>[]>> = { get: () => noIncluded, subscribe: () => () => {} };
+
+function useQueryOn<T>(client: Client | undefined, m: Model<T>, options: QueryOptions | undefined, query: string, args: Value[]): QueryState<T> {
   const [lq, setLq] = useState<LiveQuery<T>>();
   const [error, setError] = useState<Error>();
   const current = useRef<LiveQuery<T>>(undefined);
-  const key = JSON.stringify([m.collection, query, args.map((a) => (a instanceof Uint8Array ? Array.from(a) : a))]);
+  const key = JSON.stringify([m.collection, options ?? null, query, args.map((a) => (a instanceof Uint8Array ? Array.from(a) : a))]);
   useEffect(() => {
     if (!client) return;
     let cancelled = false;
-    m.query(client, query, ...args).then(
+    (options ? m.queryWith(client, options, query, ...args) : m.query(client, query, ...args)).then(
       (q) => {
         if (cancelled) return q.close();
         // The previous query's items stay on screen until the new one is ready.
@@ -90,7 +110,8 @@ export function useQueryWith<T>(client: Client | undefined, m: Model<T>, query: 
     [],
   );
   const items = useLiveQuery(lq);
-  return { items, liveQuery: lq, loading: !lq && !error, error };
+  const included = useSignal(lq ? lq.included : emptyIncluded);
+  return { items, included, liveQuery: lq, loading: !lq && !error, error };
 }
 
 /**
