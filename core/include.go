@@ -194,6 +194,9 @@ type incIndex struct {
 	mu  sync.Mutex
 	ids map[string]map[id.EntityID]map[*LiveQuery]int
 	rev map[string]map[string]map[id.EntityID]map[*LiveQuery]int
+	// offered counts the (live query, change) pairs offered (for tests of
+	// what a commit costs).
+	offered uint64
 }
 
 func (x *incIndex) watchID(coll string, eid id.EntityID, lq *LiveQuery, delta int) {
@@ -264,6 +267,7 @@ func (x *incIndex) match(changes []change) (map[*LiveQuery][]*change, []*LiveQue
 		}
 		if len(cs) == 0 || cs[len(cs)-1] != ch {
 			hits[lq] = append(cs, ch)
+			x.offered++
 		}
 	}
 	for i := range changes {
