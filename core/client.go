@@ -318,7 +318,7 @@ func (p *Peer) requestOnce(ctx context.Context, r *transport.Request) (*transpor
 			p.commitsMu.Unlock()
 		}()
 	}
-	if err := p.enqueue(&transport.Message{Request: r}); err != nil {
+	if err := p.send(&transport.Message{Request: r}); err != nil {
 		p.reqs.Cancel(r.ID)
 		return nil, fmt.Errorf("%w: request cannot be sent: %w", limits.ErrExceeded, err)
 	}

@@ -196,13 +196,32 @@ func (p *Peer) enqueue(m *transport.Message) error {
 
 func (p *Peer) enqueueFrame(frame []byte) { p.enqueueFrames([][]byte{frame}) }
 
+// send is enqueue for a caller holding no lock: when nothing waits ahead of
+// it the message is sent on the calling goroutine (session.Outbox.SendNow),
+// without a hop to the writer. Like enqueue, it returns only the error of a
+// message that cannot be encoded; a failed send ends the connection.
+func (p *Peer) send(m *transport.Message) error {
+	frame, err := transport.Encode(m)
+	if err != nil {
+		p.log.Error("message cannot be sent", "err", err)
+		return err
+	}
+	p.overflowed(p.out.SendNow(frame, p.sendFrame))
+	return nil
+}
+
 // enqueueFrames queues frames as one unit: the parts of one commit's
 // updates. A unit is accepted whole when the queue is empty or holds less
 // than half of peer-queue-bytes — so one large commit never counts as
 // slowness — and otherwise by the same bounds as a single frame; the
 // node's server-queue-bytes holds for every unit.
 func (p *Peer) enqueueFrames(frames [][]byte) {
-	err := p.out.Push(frames...)
+	p.overflowed(p.out.Push(frames...))
+}
+
+// overflowed ends the connection when err says its outgoing queue passed a
+// bound.
+func (p *Peer) overflowed(err error) {
 	var over *session.OverflowError
 	if !errors.As(err, &over) {
 		return // queued, or refused after an overflow or the close (already ending)
@@ -335,15 +354,29 @@ func (p *Peer) writer() {
 		if !ok {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-		err := p.conn.Send(ctx, frame)
-		cancel()
-		if err != nil {
-			p.shutdown(fmt.Errorf("send: %w", err))
+		if p.sendFrame(frame) != nil {
 			return
 		}
 	}
 }
+
+// sendFrame sends one frame of the outgoing queue (from the writer or a
+// kick); a failed send ends the connection.
+func (p *Peer) sendFrame(frame []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	err := p.conn.Send(ctx, frame)
+	cancel()
+	if err != nil {
+		p.shutdown(fmt.Errorf("send: %w", err))
+	}
+	return err
+}
+
+// kick sends what waits in the outgoing queue on the calling goroutine
+// unless the writer is sending (session.Outbox.Kick): a request, an answer
+// or a commit's updates leave without a hop to the writer goroutine. The
+// caller holds no lock; a failed send has ended the connection already.
+func (p *Peer) kick() { _ = p.out.Kick(p.sendFrame) }
 
 // faultTimeout bounds the send of a fault to a peer being disconnected.
 const faultTimeout = 2 * time.Second

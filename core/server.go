@@ -253,7 +253,9 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 				return fail(r.ID, err)
 			}
 		}
-		if _, err := n.commitEvents(ctx, c.cdata, r.Commit.Events, true); err != nil {
+		_, err := n.commitEvents(ctx, c.cdata, r.Commit.Events, true)
+		n.kickUpdates() // subscribers first: the answer follows
+		if err != nil {
 			return fail(r.ID, p.opaque(ctx, c, r.Commit.Events, err))
 		}
 		// Answer with the entities' current states.

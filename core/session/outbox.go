@@ -47,6 +47,13 @@ func (e *OverflowError) Unwrap() error { return ErrOverflow }
 // in order and sends them. It is bounded in frames and bytes, and charges
 // a Budget shared with other connections.
 //
+// A goroutine that pushed on a latency-critical path (a request, its answer,
+// a commit's updates) may Kick the outbox once it holds no lock: when the
+// writer is not sending, Kick sends what waits on the calling goroutine, so
+// the frame leaves without waiting for the writer to be scheduled. Kick and
+// the writer never send at the same time, and frames leave in push order
+// whoever sends them.
+//
 // Overflow: a Push that would pass a bound queues nothing and returns an
 // *OverflowError, and the outbox refuses every later Push with ErrOverflow;
 // the caller ends the connection. One frame — or one unit of several frames
@@ -64,6 +71,10 @@ type Outbox struct {
 	bytes  int
 	full   bool
 	closed bool
+	// taken: the writer holds a frame it took (until its next Take);
+	// kicking: a Kick is sending. Either excludes the other, so frames
+	// leave one at a time and in order.
+	taken, kicking bool
 	// room is closed and replaced whenever the writer takes a frame.
 	room chan struct{}
 }
@@ -114,17 +125,25 @@ func (o *Outbox) Push(frames ...[]byte) error {
 }
 
 // Take returns the next frame, waiting for one; ok is false once the
-// outbox is closed.
+// outbox is closed. The writer sends the frame before it calls Take again:
+// until then Kick leaves the queue to it.
 func (o *Outbox) Take() (frame []byte, ok bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for len(o.frames) == 0 && !o.closed {
+	o.taken = false // the writer has sent what it took before
+	for (len(o.frames) == 0 || o.kicking) && !o.closed {
 		o.cond.Wait()
 	}
 	if o.closed {
 		return nil, false
 	}
-	frame = o.frames[0]
+	o.taken = true
+	return o.pop(), true
+}
+
+// pop removes the first frame (o.mu held, a frame waiting).
+func (o *Outbox) pop() []byte {
+	frame := o.frames[0]
 	o.frames[0] = nil
 	o.frames = o.frames[1:]
 	o.bytes -= len(frame)
@@ -133,7 +152,59 @@ func (o *Outbox) Take() (frame []byte, ok bool) {
 	}
 	close(o.room)
 	o.room = make(chan struct{})
-	return frame, true
+	return frame
+}
+
+// Kick sends, on the calling goroutine and through send, the frames that
+// wait when it is called, if the writer is not sending one; otherwise (or
+// when nothing waits) it returns at once and the writer sends them. Frames
+// pushed while Kick sends are left to the writer, so a Kick never serves
+// other goroutines' traffic for long. It stops at send's first
+// error, which it returns (the frame is lost, as with the writer; the
+// caller ends the connection). send runs without the outbox's lock. Call
+// Kick only where blocking on the network is allowed — never under a lock
+// that others wait for.
+func (o *Outbox) Kick(send func([]byte) error) error {
+	o.mu.Lock()
+	if o.taken || o.kicking || o.closed {
+		o.mu.Unlock()
+		return nil
+	}
+	o.kicking = true
+	var err error
+	for n := len(o.frames); n > 0 && len(o.frames) > 0 && !o.closed && err == nil; n-- {
+		frame := o.pop()
+		o.mu.Unlock()
+		err = send(frame)
+		o.mu.Lock()
+	}
+	o.kicking = false
+	o.cond.Signal() // frames pushed during the last send are the writer's
+	o.mu.Unlock()
+	return err
+}
+
+// SendNow sends frame through send on the calling goroutine when nothing
+// waits and nothing is being sent — without waking the writer — and
+// otherwise queues it like Push. Its error is Push's, or send's (the frame
+// is lost then, as with the writer; the caller ends the connection). Call
+// it only where blocking on the network is allowed.
+func (o *Outbox) SendNow(frame []byte, send func([]byte) error) error {
+	o.mu.Lock()
+	if o.closed || o.full || len(o.frames) > 0 || o.taken || o.kicking {
+		o.mu.Unlock()
+		return o.Push(frame)
+	}
+	o.kicking = true
+	o.mu.Unlock()
+	err := send(frame)
+	o.mu.Lock()
+	o.kicking = false
+	if len(o.frames) > 0 {
+		o.cond.Signal() // pushed while this frame was sent: the writer's
+	}
+	o.mu.Unlock()
+	return err
 }
 
 // WaitRoom blocks until less than half of the byte bound (or at most one
