@@ -21,8 +21,11 @@ var ErrNoChangeFeed = errors.New("ankurah: the storage engine has no change feed
 // other nodes of this process): the node follows the engine's change feed
 // (storage.ChangeFeed), and every batch any of them commits — this node's
 // own included — reaches its live queries, watches and subscribed peers
-// through the feed, the one path of publication. A commit returns once the
-// feed delivered it (or after feedWait, logged, if the feed lags). NewNode
+// through the feed. A node's own commit is published as soon as it is
+// stored when that keeps its entities' commit order (publishOwn), and the
+// feed's delivery of it is skipped; otherwise the feed publishes it and the
+// commit returns once the feed delivered it (or after feedWait, logged, if
+// the feed lags). NewNode
 // refuses it for an engine without a feed (ErrNoChangeFeed) and for an
 // ephemeral node.
 func WithSharedStorage() Option { return func(c *config) { c.shared = true } }
@@ -56,6 +59,9 @@ type expectation struct {
 	known  bool // before is known (nil: a new entity)
 	done   chan struct{}
 	at     time.Time // when it was written (metrics.go)
+	// published: the node published it when Apply succeeded
+	// (publishOwn); the feed's delivery of it is skipped. done is closed.
+	published bool
 }
 
 func keyOf(st *entity.State) feedKey { return feedKey{st.ID, st.Head.String()} }
@@ -120,7 +126,8 @@ func (n *Node) follow(ctx context.Context) {
 }
 
 // publishFeed publishes one batch the feed delivered: as this node's own
-// commit when it wrote it, else as another server's.
+// commit when it wrote it, else as another server's. A batch of this node
+// that publishOwn already published is not published again.
 func (n *Node) publishFeed(ctx context.Context, b storage.FeedBatch) {
 	if len(b.Changes) == 0 {
 		return
@@ -129,6 +136,10 @@ func (n *Node) publishFeed(ctx context.Context, b storage.FeedBatch) {
 	changes := make([]change, 0, len(b.Changes))
 	var done []chan struct{}
 	var written []time.Time
+	own := false
+	// Lock order: the log's, then the follower's (publishOwn takes them so
+	// too), so deciding who publishes a state and publishing it are one step.
+	n.clog.mu.Lock()
 	f.mu.Lock()
 	for i := range b.Changes {
 		fc := &b.Changes[i]
@@ -137,8 +148,12 @@ func (n *Node) publishFeed(ctx context.Context, b storage.FeedBatch) {
 		}
 		ch := change{collection: fc.Collection, after: fc.State}
 		if x := f.expected[keyOf(&fc.State)]; x != nil {
-			ch.before, ch.beforeUnknown = x.before, !x.known
 			delete(f.expected, keyOf(&fc.State))
+			own = true
+			if x.published {
+				continue
+			}
+			ch.before, ch.beforeUnknown = x.before, !x.known
 			done = append(done, x.done)
 			written = append(written, x.at)
 		} else {
@@ -147,7 +162,6 @@ func (n *Node) publishFeed(ctx context.Context, b storage.FeedBatch) {
 		changes = append(changes, ch)
 	}
 	f.mu.Unlock()
-	n.clog.mu.Lock()
 	for i := range changes {
 		if changes[i].beforeUnknown {
 			// Another server's commit: the state it replaced is the last
@@ -158,12 +172,57 @@ func (n *Node) publishFeed(ctx context.Context, b storage.FeedBatch) {
 			}
 		}
 	}
-	n.publishLocked(ctx, changes)
+	if len(changes) > 0 {
+		n.publishLocked(ctx, changes)
+	}
 	n.clog.mu.Unlock()
-	n.observeFeed(written)
+	n.observeFeed(own, written)
 	for _, d := range done {
 		close(d)
 	}
+}
+
+// publishOwn publishes a batch this node just wrote, without waiting for
+// the feed to deliver it, when that keeps every entity's commit order: for
+// each state, the log's latest state of its entity is the one it replaced
+// (or, for a new entity, the log holds none), and the feed has not
+// delivered it yet. Then no earlier write of those entities — another
+// server's, or one of this node's still in flight — is unpublished here,
+// and any later one has a greater position in the feed, which delivers it
+// after this batch (whose own delivery is then skipped). Otherwise it does
+// nothing and the feed publishes the batch as it arrives (the commit waits
+// for that, awaitFeed). Reports whether it published.
+func (n *Node) publishOwn(ctx context.Context, changes []change) bool {
+	f := n.feed
+	n.clog.mu.Lock()
+	defer n.clog.mu.Unlock()
+	f.mu.Lock()
+	xs := make([]*expectation, len(changes))
+	for i := range changes {
+		ch := &changes[i]
+		x := f.expected[keyOf(&ch.after)]
+		if x == nil || x.published || ch.beforeUnknown {
+			f.mu.Unlock()
+			return false
+		}
+		prev := n.clog.latest[ch.after.ID]
+		switch {
+		case ch.before == nil && prev != nil, ch.before != nil && (prev == nil || !prev.state.Head.Equal(ch.before.Head)):
+			f.mu.Unlock()
+			return false
+		}
+		xs[i] = x
+	}
+	written := make([]time.Time, len(xs))
+	for i, x := range xs {
+		x.published = true
+		written[i] = x.at
+		close(x.done)
+	}
+	f.mu.Unlock()
+	n.publishLocked(ctx, changes)
+	n.observeNotify(written)
+	return true
 }
 
 // expect registers a batch this node is about to write, before it is
@@ -215,7 +274,9 @@ func (f *follower) releaseAll() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for k, x := range f.expected {
-		close(x.done)
+		if !x.published {
+			close(x.done)
+		}
 		delete(f.expected, k)
 	}
 }

@@ -202,3 +202,80 @@ func TestSharedStorage_ConcurrentWritersConverge(t *testing.T) {
 		})
 	}
 }
+
+// A node publishes its own commit as soon as it is stored when that keeps
+// the entity's commit order, and otherwise when the feed delivers it: with
+// writers on both nodes editing one entity, every live query sees each
+// writer's field only grow (an older state published after a newer one
+// would step it back), and both end at the final state.
+func TestSharedStorage_OwnCommitsKeepCommitOrderPerEntity(t *testing.T) {
+	ctx := context.Background()
+	a, b := sharedPair(t)
+	ids := createAlbums(t, a.Context(nil), album{"start", "x", 0})
+	const writers, edits = 4, 25
+	type seen struct {
+		mu   sync.Mutex
+		last [writers]int64
+		errs []string
+	}
+	var lqs []*core.LiveQuery
+	for i, n := range []*core.Node{a, b} {
+		lq, err := n.Context(nil).Query(ctx, "album", "true")
+		must(t, err)
+		defer lq.Close()
+		lqs = append(lqs, lq)
+		s := &seen{}
+		lq.Subscribe(func(cs core.ChangeSet) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			for _, ch := range cs.Changes {
+				for w := range writers {
+					v, ok := ch.Entity.Get(fmt.Sprintf("w%d", w)).AsInt()
+					if !ok {
+						continue
+					}
+					if v < s.last[w] {
+						s.errs = append(s.errs, fmt.Sprintf("node %d: w%d went from %d back to %d", i, w, s.last[w], v))
+					}
+					s.last[w] = v
+				}
+			}
+		})
+		t.Cleanup(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			for _, e := range s.errs {
+				t.Error(e)
+			}
+		})
+	}
+	var wg sync.WaitGroup
+	for w := range writers {
+		n := []*core.Node{a, b}[w%2]
+		wg.Go(func() {
+			for i := range edits {
+				trx := n.Context(nil).Begin()
+				m, err := trx.Edit(ctx, "album", ids[0])
+				if err == nil {
+					err = m.Set(fmt.Sprintf("w%d", w), i+1)
+				}
+				if err == nil {
+					err = trx.Commit(ctx)
+				}
+				if err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	va, err := a.Context(nil).Get(ctx, "album", ids[0])
+	must(t, err)
+	for i, lq := range lqs {
+		waitFor(t, fmt.Sprintf("live query %d holds the final state", i), func() bool {
+			items := lq.Items()
+			return len(items) == 1 && items[0].Head().Equal(va.Head())
+		})
+	}
+}

@@ -250,15 +250,23 @@ func (n *Node) observeWrite(start time.Time, entities int, err error) {
 	}
 }
 
-// observeFeed reports a batch the change feed delivered and published,
-// with the times this node's own states of it were written (feed.go).
-func (n *Node) observeFeed(written []time.Time) {
+// observeFeed reports a batch the change feed delivered (own: this node
+// wrote it), with the times this node's own states it published were
+// written (feed.go).
+func (n *Node) observeFeed(own bool, written []time.Time) {
 	m := n.cfg.metrics
 	if m == nil {
 		return
 	}
-	m.FeedBatch(len(written) > 0)
-	if len(written) == 0 {
+	m.FeedBatch(own)
+	n.observeNotify(written)
+}
+
+// observeNotify reports this node's own states published, with the times
+// they were written.
+func (n *Node) observeNotify(written []time.Time) {
+	m := n.cfg.metrics
+	if m == nil || len(written) == 0 {
 		return
 	}
 	first := written[0]

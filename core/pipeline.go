@@ -49,6 +49,10 @@ func (n *Node) write(ctx context.Context, batch *storage.Batch, changes []change
 	}
 	if n.feed == nil {
 		n.publish(ctx, changes)
+	} else {
+		// Shared storage: published now when that keeps commit order per
+		// entity, else when the feed delivers it (feed.go).
+		n.publishOwn(ctx, changes)
 	}
 	n.observeWrite(start, len(changes), nil)
 	return nil
