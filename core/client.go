@@ -86,6 +86,12 @@ func (n *Node) Connect(ctx context.Context, conn transport.Connection, credentia
 	up.systemID = m.Hello.SystemID
 	old := up.peer
 	up.peer = p
+	if len(up.outbox) > 0 {
+		// Commits made from now on wait for the outbox (awaitDrain), not
+		// only once resync's drain has begun: one sent online in between
+		// would reach the server before the offline commits it builds on.
+		up.setDraining(true)
+	}
 	select {
 	case <-up.connected:
 	default:
@@ -624,7 +630,11 @@ drain:
 				// timed out): keep it and the ones after it for next time.
 				n.upMu.Lock()
 				n.up.outbox = append(outbox[i:], n.up.outbox...)
-				n.up.setDraining(false)
+				if n.up.peer == p || n.up.peer == nil {
+					// (A newer connection's resync drains next: commits
+					// keep waiting for it.)
+					n.up.setDraining(false)
+				}
 				n.up.sending = nil
 				n.upMu.Unlock()
 				n.log.Warn("sending commits made offline failed; will retry on the next connection", "err", err)
