@@ -35,9 +35,10 @@
 // their live query or watch, never under a lock of the node. What differs
 // between durable and ephemeral nodes is in role.go; the wire session's ids,
 // outgoing queue and error table are in package session. A peer's frames
-// go out through its writer goroutine, except that a request, and the
-// updates a served commit queues for at most maxKicks subscribed peers, are
-// sent by the goroutine that made them when nothing waits ahead of them.
+// go out through its writer goroutine, except that a client's request is
+// sent by the goroutine that made it when nothing waits ahead of it. A
+// commit never sends on another peer's connection: one peer that stops
+// reading must not hold up anyone else's commit.
 //
 // Nothing in this package reads the wall clock or global randomness: both
 // come from options, so a simulation can run many nodes deterministically.

@@ -372,12 +372,6 @@ func (p *Peer) sendFrame(frame []byte) error {
 	return err
 }
 
-// kick sends what waits in the outgoing queue on the calling goroutine
-// unless the writer is sending (session.Outbox.Kick): a request, an answer
-// or a commit's updates leave without a hop to the writer goroutine. The
-// caller holds no lock; a failed send has ended the connection already.
-func (p *Peer) kick() { _ = p.out.Kick(p.sendFrame) }
-
 // faultTimeout bounds the send of a fault to a peer being disconnected.
 const faultTimeout = 2 * time.Second
 

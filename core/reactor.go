@@ -38,17 +38,7 @@ type reactor struct {
 	// dirty lists the peers with subscription updates collected during the
 	// current notification (guarded by the change log's lock, not mu).
 	dirty []*Peer
-	// kicks lists the peers whose updates were queued by notifications
-	// since the last takeKicks (guarded by the change log's lock), for the
-	// committer to send them itself once it holds no lock (Peer.kick). At
-	// most maxKicks are kept; the writers of the others send their updates.
-	kicks []*Peer
 }
-
-// maxKicks bounds the peers a committer sends updates to itself: past it,
-// a commit notifying many peers leaves them to their writer goroutines
-// rather than delay its own answer.
-const maxKicks = 8
 
 type watch struct {
 	eq     map[string]map[string]map[*LiveQuery]struct{} // property -> equality key -> queries
@@ -578,23 +568,6 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 func (r *reactor) flush() {
 	for _, p := range r.dirty {
 		p.flushUpdates()
-		if len(r.kicks) < maxKicks && !slices.Contains(r.kicks, p) {
-			r.kicks = append(r.kicks, p)
-		}
 	}
 	r.dirty = r.dirty[:0]
-}
-
-// kickUpdates sends the subscription updates that notifications queued
-// (reactor.kicks) from the calling goroutine, where their writers are not
-// already sending: a commit's subscribers hear of it without waiting for
-// their writer goroutines to be scheduled. The caller holds no lock.
-func (n *Node) kickUpdates() {
-	n.clog.mu.Lock()
-	ps := n.reactor.kicks
-	n.reactor.kicks = nil
-	n.clog.mu.Unlock()
-	for _, p := range ps {
-		p.kick()
-	}
 }

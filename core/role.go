@@ -47,7 +47,6 @@ func (durable) query(ctx context.Context, c *Context, collection string, b *quer
 }
 func (d durable) commit(ctx context.Context, c *Context, evs []event.Event) error {
 	_, err := d.n.commitEvents(ctx, c.cdata, evs, true)
-	d.n.kickUpdates()
 	return err
 }
 func (durable) mergesHeads() bool { return true }

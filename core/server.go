@@ -254,7 +254,6 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 			}
 		}
 		_, err := n.commitEvents(ctx, c.cdata, r.Commit.Events, true)
-		n.kickUpdates() // subscribers first: the answer follows
 		if err != nil {
 			return fail(r.ID, p.opaque(ctx, c, r.Commit.Events, err))
 		}

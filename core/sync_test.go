@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -458,5 +459,76 @@ func TestSync_ResumeEndsWhileAWriterOutpacesTheServer(t *testing.T) {
 	}
 	if n := core.OutboxLenForTest(client); n != 0 {
 		t.Fatalf("%d commits still wait in the outbox after resuming", n)
+	}
+}
+
+// stallConn is a server's end of a connection whose remote stops reading
+// once stalled: every Send then blocks until its ctx ends or the
+// connection closes, as a write to a full TCP socket does.
+type stallConn struct {
+	transport.Connection
+	stalled atomic.Bool
+	closed  chan struct{}
+	once    sync.Once
+}
+
+func (c *stallConn) Send(ctx context.Context, frame []byte) error {
+	if c.stalled.Load() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.closed:
+			return transport.ErrClosed
+		}
+	}
+	return c.Connection.Send(ctx, frame)
+}
+
+func (c *stallConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Connection.Close()
+}
+
+// A subscriber that stops reading never holds up anyone's commit: the
+// server queues its updates for its writer (until the queue's bound ends
+// the connection) while other clients' commits, and the server's own, are
+// answered as before.
+func TestSync_AStalledSubscriberHoldsUpNoCommit(t *testing.T) {
+	ctx := context.Background()
+	server := newNode(t)
+	a, b := transport.Pipe()
+	sc := &stallConn{Connection: a, closed: make(chan struct{})}
+	go server.Accept(ctx, sc)
+	slow := newClient(t)
+	sp, err := slow.Connect(ctx, b, nil)
+	must(t, err)
+	defer sp.Close()
+	lq, err := slow.Context(nil).Query(ctx, "album", "true")
+	must(t, err)
+	defer lq.Close()
+	sc.stalled.Store(true)
+
+	writer := newClient(t)
+	link(t, server, writer)
+	for i := range 20 {
+		// Each commit has far less time than the server's write timeout.
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		trx := writer.Context(nil).Begin()
+		m, err := trx.Create(cctx, "album")
+		must(t, err)
+		must(t, m.Set("name", fmt.Sprintf("a%d", i)))
+		if err := trx.Commit(cctx); err != nil {
+			t.Fatalf("commit %d with a stalled subscriber: %v", i, err)
+		}
+		cancel()
+		cctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+		trx = server.Context(nil).Begin()
+		m, err = trx.Create(cctx, "album")
+		must(t, err)
+		must(t, m.Set("name", fmt.Sprintf("s%d", i)))
+		if err := trx.Commit(cctx); err != nil {
+			t.Fatalf("server commit %d with a stalled subscriber: %v", i, err)
+		}
+		cancel()
 	}
 }

@@ -72,9 +72,9 @@ type Outbox struct {
 	full   bool
 	closed bool
 	// taken: the writer holds a frame it took (until its next Take);
-	// kicking: a Kick is sending. Either excludes the other, so frames
+	// sending: a SendNow is sending. Either excludes the other, so frames
 	// leave one at a time and in order.
-	taken, kicking bool
+	taken, sending bool
 	// room is closed and replaced whenever the writer takes a frame.
 	room chan struct{}
 }
@@ -126,12 +126,12 @@ func (o *Outbox) Push(frames ...[]byte) error {
 
 // Take returns the next frame, waiting for one; ok is false once the
 // outbox is closed. The writer sends the frame before it calls Take again:
-// until then Kick leaves the queue to it.
+// until then SendNow queues behind it.
 func (o *Outbox) Take() (frame []byte, ok bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.taken = false // the writer has sent what it took before
-	for (len(o.frames) == 0 || o.kicking) && !o.closed {
+	for (len(o.frames) == 0 || o.sending) && !o.closed {
 		o.cond.Wait()
 	}
 	if o.closed {
@@ -155,35 +155,6 @@ func (o *Outbox) pop() []byte {
 	return frame
 }
 
-// Kick sends, on the calling goroutine and through send, the frames that
-// wait when it is called, if the writer is not sending one; otherwise (or
-// when nothing waits) it returns at once and the writer sends them. Frames
-// pushed while Kick sends are left to the writer, so a Kick never serves
-// other goroutines' traffic for long. It stops at send's first
-// error, which it returns (the frame is lost, as with the writer; the
-// caller ends the connection). send runs without the outbox's lock. Call
-// Kick only where blocking on the network is allowed — never under a lock
-// that others wait for.
-func (o *Outbox) Kick(send func([]byte) error) error {
-	o.mu.Lock()
-	if o.taken || o.kicking || o.closed {
-		o.mu.Unlock()
-		return nil
-	}
-	o.kicking = true
-	var err error
-	for n := len(o.frames); n > 0 && len(o.frames) > 0 && !o.closed && err == nil; n-- {
-		frame := o.pop()
-		o.mu.Unlock()
-		err = send(frame)
-		o.mu.Lock()
-	}
-	o.kicking = false
-	o.cond.Signal() // frames pushed during the last send are the writer's
-	o.mu.Unlock()
-	return err
-}
-
 // SendNow sends frame through send on the calling goroutine when nothing
 // waits and nothing is being sent — without waking the writer — and
 // otherwise queues it like Push. Its error is Push's, or send's (the frame
@@ -191,15 +162,15 @@ func (o *Outbox) Kick(send func([]byte) error) error {
 // it only where blocking on the network is allowed.
 func (o *Outbox) SendNow(frame []byte, send func([]byte) error) error {
 	o.mu.Lock()
-	if o.closed || o.full || len(o.frames) > 0 || o.taken || o.kicking {
+	if o.closed || o.full || len(o.frames) > 0 || o.taken || o.sending {
 		o.mu.Unlock()
 		return o.Push(frame)
 	}
-	o.kicking = true
+	o.sending = true
 	o.mu.Unlock()
 	err := send(frame)
 	o.mu.Lock()
-	o.kicking = false
+	o.sending = false
 	if len(o.frames) > 0 {
 		o.cond.Signal() // pushed while this frame was sent: the writer's
 	}

@@ -118,11 +118,11 @@ func TestOutbox_WaitRoom(t *testing.T) {
 	}
 }
 
-// SendNow sends on the caller's goroutine when the queue is idle; Kick
-// sends what waits unless the writer holds a frame; frames leave one at a
-// time and in push order whoever sends them, and a writer and senders
-// running together never send two frames at once.
-func TestOutbox_SendNowAndKickKeepOrderAndNeverOverlap(t *testing.T) {
+// SendNow sends on the caller's goroutine when the queue is idle and
+// queues behind a frame the writer holds; frames leave one at a time and in
+// push order whoever sends them, and a writer and senders running together
+// never send two frames at once.
+func TestOutbox_SendNowKeepsOrderAndNeverOverlaps(t *testing.T) {
 	o := session.NewOutbox(func() int64 { return 1 << 20 }, 1<<30, nil)
 	mu := make(chan struct{}, 1)
 	var got []byte
@@ -143,18 +143,17 @@ func TestOutbox_SendNowAndKickKeepOrderAndNeverOverlap(t *testing.T) {
 	if n, _ := o.Len(); n != 0 {
 		t.Fatalf("SendNow queued %d frames", n)
 	}
-	// The writer holds a frame: SendNow queues behind it, Kick leaves it.
+	// The writer holds a frame: SendNow queues behind it.
 	o.Push([]byte{1})
 	f, _ := o.Take()
 	send(f)
 	if err := o.SendNow([]byte{2}, send); err != nil {
 		t.Fatal(err)
 	}
-	o.Kick(send)
 	if n, _ := o.Len(); n != 1 || len(got) != 2 {
 		t.Fatalf("with the writer holding a frame: %d queued, sent %v; want 1 queued, [0 1]", n, got)
 	}
-	// The writer and kicking pushers together: every frame once, in order.
+	// The writer and sending pushers together: every frame once, in order.
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -171,7 +170,6 @@ func TestOutbox_SendNowAndKickKeepOrderAndNeverOverlap(t *testing.T) {
 			o.SendNow([]byte{byte(i)}, send)
 		} else {
 			o.Push([]byte{byte(i)})
-			o.Kick(send)
 		}
 	}
 	for {
@@ -180,7 +178,6 @@ func TestOutbox_SendNowAndKickKeepOrderAndNeverOverlap(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	o.Kick(send) // waits for nothing: the writer's last frame is its own
 	o.Close()
 	<-done
 	if len(got) != 200 {
@@ -190,21 +187,5 @@ func TestOutbox_SendNowAndKickKeepOrderAndNeverOverlap(t *testing.T) {
 		if int(b) != i {
 			t.Fatalf("frame %d sent at position %d: %v", b, i, got)
 		}
-	}
-}
-
-// A send that fails stops Kick with its error; what waits stays queued.
-func TestOutbox_KickStopsAtASendError(t *testing.T) {
-	o := session.NewOutbox(func() int64 { return 100 }, 1<<20, nil)
-	for _, f := range frames(3, 10) {
-		o.Push(f)
-	}
-	boom := errors.New("boom")
-	calls := 0
-	if err := o.Kick(func([]byte) error { calls++; return boom }); !errors.Is(err, boom) || calls != 1 {
-		t.Fatalf("Kick: err %v after %d sends, want boom after 1", err, calls)
-	}
-	if n, _ := o.Len(); n != 2 {
-		t.Fatalf("%d frames wait after the failed send, want 2", n)
 	}
 }
