@@ -471,11 +471,11 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 	}
 	// Several subscriptions may carry the same entity: keep its last state.
 	if len(states) > 1 {
-		last := map[id.EntityID]int{}
+		last := make(map[id.EntityID]int, len(states))
 		for i, st := range states {
 			last[st.ID] = i
 		}
-		deduped := states[:0:0]
+		deduped := make([]entity.State, 0, len(last))
 		for i, st := range states {
 			if last[st.ID] == i {
 				deduped = append(deduped, st)
@@ -519,8 +519,8 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 		}
 	}
 	n.upMu.Unlock()
-	batch := &storage.Batch{}
-	var changes []change
+	batch := &storage.Batch{States: make([]storage.StateWrite, 0, len(states)+len(gone))}
+	changes := make([]change, 0, len(states)+len(gone))
 	for _, st := range states {
 		coll, err := n.readCollection(ctx, st.Collection)
 		if err != nil {

@@ -419,19 +419,21 @@ type change struct {
 
 // prepare builds the batch of a commit against the currently stored states.
 func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check bool) (*storage.Batch, []change, error) {
-	batch := &storage.Batch{}
-	current := map[id.EntityID]*entity.State{} // state as of the events applied so far in this batch
-	expected := map[id.EntityID]event.Clock{}
+	// Sized for the common case (one event per entity): a bulk commit of
+	// thousands of entities grows no map or slice while it is prepared.
+	batch := &storage.Batch{Events: make([]event.Event, 0, len(evs))}
+	current := make(map[id.EntityID]*entity.State, len(evs)) // state as of the events applied so far in this batch
+	expected := make(map[id.EntityID]event.Clock, len(evs))
 	stored := map[id.EntityID]*entity.State{}
-	var order []id.EntityID
-	staged := map[id.EventID]event.Event{}
+	order := make([]id.EntityID, 0, len(evs))
+	staged := make(map[id.EventID]event.Event, len(evs))
 	// owned: the decoded backends of current[eid], taken from the node's
 	// cache or decoded, and changed in place by the events of this batch.
 	type ownedBackends struct {
 		bs      map[string]property.Backend
 		applied int // events applied in place since decoded
 	}
-	owned := map[id.EntityID]ownedBackends{}
+	owned := make(map[id.EntityID]ownedBackends, len(evs))
 	for i := range evs {
 		if err := n.admitEvent(&evs[i]); err != nil {
 			return nil, nil, err
@@ -464,19 +466,20 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 			current[ev.Entity] = cur
 			order = append(order, ev.Entity)
 		}
-		if _, dup := staged[ev.ID()]; dup {
+		evID := ev.ID() // hashed once: it is used several times below
+		if _, dup := staged[evID]; dup {
 			continue
 		}
 		if err := n.checkParents(ctx, coll, staged, ev); err != nil {
 			return nil, nil, err
 		}
-		if stored, err := coll.GetEvents(ctx, []id.EventID{ev.ID()}); err != nil {
+		if stored, err := coll.GetEvents(ctx, []id.EventID{evID}); err != nil {
 			return nil, nil, fmt.Errorf("ankurah: commit: look up event: %w", err)
 		} else if len(stored) > 0 {
 			continue // already applied here
 		}
 		if cur != nil && cur.Collection != ev.Collection {
-			return nil, nil, fmt.Errorf("%w: event %s names collection %q, entity %s is in %q", event.ErrInvalid, ev.ID(), ev.Collection, ev.Entity, cur.Collection)
+			return nil, nil, fmt.Errorf("%w: event %s names collection %q, entity %s is in %q", event.ErrInvalid, evID, ev.Collection, ev.Entity, cur.Collection)
 		}
 		apply, err := n.relate(ctx, stagedSource{coll: coll, staged: staged}, cur, ev)
 		if err != nil {
@@ -510,7 +513,7 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 				return nil, nil, fmt.Errorf("ankurah: commit to %q refused: %w", ev.Collection, err)
 			}
 		}
-		staged[ev.ID()] = *ev
+		staged[evID] = *ev
 		batch.Events = append(batch.Events, *ev)
 		if len(next.Head) > n.cfg.limits.HeadWidth && n.role.mergesHeads() {
 			// Concurrent events widened the head past its bound: a merge
@@ -534,7 +537,8 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 		}
 		current[ev.Entity] = &next
 	}
-	var changes []change
+	changes := make([]change, 0, len(order))
+	batch.States = make([]storage.StateWrite, 0, len(order))
 	for _, eid := range order {
 		cur := current[eid]
 		if cur == nil {
