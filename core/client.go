@@ -14,6 +14,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/property"
 	"github.com/ankurah/ankurah-go/core/query"
+	"github.com/ankurah/ankurah-go/core/session"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/transport"
 	"github.com/ankurah/ankurah-go/core/value"
@@ -306,6 +307,11 @@ func (p *Peer) request(ctx context.Context, r *transport.Request) (*transport.Re
 }
 
 func (p *Peer) requestOnce(ctx context.Context, r *transport.Request) (*transport.Response, error) {
+	release, err := p.acquireWindow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	reqID, ch, ok := p.reqs.Start()
 	if !ok {
 		return nil, transport.ErrClosed
@@ -324,9 +330,9 @@ func (p *Peer) requestOnce(ctx context.Context, r *transport.Request) (*transpor
 			p.commitsMu.Unlock()
 		}()
 	}
-	if err := p.send(&transport.Message{Request: r}); err != nil {
+	if err := p.sendRequest(ctx, r); err != nil {
 		p.reqs.Cancel(r.ID)
-		return nil, fmt.Errorf("%w: request cannot be sent: %w", limits.ErrExceeded, err)
+		return nil, err
 	}
 	select {
 	case resp, ok := <-ch:
@@ -341,6 +347,51 @@ func (p *Peer) requestOnce(ctx context.Context, r *transport.Request) (*transpor
 		p.reqs.Cancel(r.ID)
 		return nil, ctx.Err()
 	}
+}
+
+// acquireWindow waits for one of the connection's request tokens (see
+// clientSide.window) until ctx ends or the connection does; release gives it
+// back.
+func (p *Peer) acquireWindow(ctx context.Context) (release func(), err error) {
+	select {
+	case p.window <- struct{}{}:
+		return func() { <-p.window }, nil
+	default:
+	}
+	select {
+	case p.window <- struct{}{}:
+		return func() { <-p.window }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-p.done:
+		return nil, transport.ErrClosed
+	}
+}
+
+// sendRequest queues r once less than half of the outgoing queue's byte
+// bound waits (session.Outbox.WaitRoom), one request at a time, so requests
+// wait for the connection rather than overflow its queue; it returns ctx's
+// error or ErrClosed when either ends first, and wraps limits.ErrExceeded
+// for a request that cannot be encoded.
+func (p *Peer) sendRequest(ctx context.Context, r *transport.Request) error {
+	select {
+	case p.sending <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.done:
+		return transport.ErrClosed
+	}
+	defer func() { <-p.sending }()
+	if err := p.out.WaitRoom(ctx); err != nil {
+		if errors.Is(err, session.ErrOutboxClosed) {
+			return transport.ErrClosed
+		}
+		return err
+	}
+	if err := p.send(&transport.Message{Request: r}); err != nil {
+		return fmt.Errorf("%w: request cannot be sent: %w", limits.ErrExceeded, err)
+	}
+	return nil
 }
 
 // maxUpdateParts bounds what one commit's updates may take, in parts, on

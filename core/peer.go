@@ -51,6 +51,13 @@ type clientSide struct {
 	// states descend from them (receiveResponse).
 	commitsMu sync.Mutex
 	commits   map[uint64][]event.Event
+	// window holds a token per request in flight (at most limits.MaxInFlight,
+	// the bound a server holds each connection to); a request waits for a
+	// token before it is sent. sending is held (a token of one) while a
+	// request waits for room in the outgoing queue and is queued, so a burst
+	// of large requests waits for the connection instead of overflowing the
+	// queue, which would end the connection as a slow peer.
+	window, sending chan struct{}
 }
 
 // serverSide is what a durable node keeps for a connection it serves.
@@ -82,6 +89,8 @@ type serverSide struct {
 func newPeer(n *Node, conn transport.Connection, remote transport.Hello) *Peer {
 	p := &Peer{node: n, conn: conn, remote: remote, since: n.cfg.now(), done: make(chan struct{}), serverSide: serverSide{subs: map[uint64]*LiveQuery{}}}
 	p.out = session.NewOutbox(maxQueuedFrames.Load, n.cfg.limits.PeerQueueBytes, n.queued)
+	p.window = make(chan struct{}, max(1, n.cfg.limits.MaxInFlight))
+	p.sending = make(chan struct{}, 1)
 	p.log = n.log.With("peer", remote.NodeID)
 	n.peersMu.Lock()
 	if !n.isClosed.Load() {

@@ -13,6 +13,7 @@ import (
 	"github.com/ankurah/ankurah-go/core"
 	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/limits"
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
@@ -530,5 +531,82 @@ func TestSync_AStalledSubscriberHoldsUpNoCommit(t *testing.T) {
 			t.Fatalf("server commit %d with a stalled subscriber: %v", i, err)
 		}
 		cancel()
+	}
+}
+
+// slowSendConn is a client's end of a connection whose sends wait until
+// released: the network is slower than the client's callers.
+type slowSendConn struct {
+	transport.Connection
+	stalled atomic.Bool
+	open    chan struct{}
+}
+
+func (c *slowSendConn) Send(ctx context.Context, frame []byte) error {
+	if c.stalled.Load() {
+		select {
+		case <-c.open:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return c.Connection.Send(ctx, frame)
+}
+
+// A burst of large commits from many goroutines waits for the connection
+// (at most max-in-flight requests out, and room in the outgoing queue)
+// instead of overflowing the client's queue, which ended the client's own
+// connection as a slow peer: every commit lands online and the connection
+// stays up.
+func TestSync_ABurstOfLargeCommitsWaitsForTheConnection(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	server := newNode(t)
+	l := limits.Default()
+	l.PeerQueueBytes = 1 << 20
+	l.MaxInFlight = 8
+	client := newClient(t, core.WithLimits(l))
+	a, b := transport.Pipe()
+	go server.Accept(ctx, a)
+	conn := &slowSendConn{Connection: b, open: make(chan struct{})}
+	p, err := client.Connect(ctx, conn, nil)
+	must(t, err)
+	defer p.Close()
+	conn.stalled.Store(true) // later sends wait
+	big := strings.Repeat("x", 200<<10)
+	const writers = 40
+	errs := make(chan error, writers)
+	for i := range writers {
+		go func() {
+			trx := client.Context(nil).Begin()
+			m, err := trx.Create(ctx, "album")
+			if err == nil {
+				err = m.Set("name", fmt.Sprintf("%d", i))
+			}
+			if err == nil {
+				err = m.Set("notes", big)
+			}
+			if err == nil {
+				err = trx.Commit(ctx)
+			}
+			errs <- err
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // let the burst pile up behind the stalled sends
+	close(conn.open)
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatalf("commit: %v", err)
+		}
+	}
+	select {
+	case <-p.Done():
+		t.Fatalf("the connection ended: %v", p.Err())
+	default:
+	}
+	got, err := server.Context(nil).Fetch(ctx, "album", "true")
+	must(t, err)
+	if len(got) != writers {
+		t.Fatalf("the server holds %d albums, want %d", len(got), writers)
 	}
 }
