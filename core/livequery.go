@@ -145,6 +145,9 @@ func (c *Context) QueryBound(ctx context.Context, collection string, b *query.Bo
 	if c.node.isClosed.Load() {
 		return nil, ErrClosed
 	}
+	if b.After != nil {
+		return nil, fmt.Errorf("%w: a live query after a cursor", ErrCursorUnsupported)
+	}
 	incs, err := c.node.resolveIncludes(collection, opts)
 	if err != nil {
 		return nil, err

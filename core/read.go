@@ -71,6 +71,9 @@ func (c *Context) FetchBound(ctx context.Context, collection string, b *query.Bo
 	if c.node.isClosed.Load() {
 		return nil, ErrClosed
 	}
+	if err := checkAfter(c, b); err != nil {
+		return nil, err
+	}
 	if err := c.node.role.refreshSelection(ctx, c, collection, b); err != nil {
 		return nil, err
 	}
@@ -78,11 +81,15 @@ func (c *Context) FetchBound(ctx context.Context, collection string, b *query.Bo
 	if err != nil {
 		return nil, err
 	}
+	return views(states), nil
+}
+
+func views(states []entity.State) []*View {
 	out := make([]*View, len(states))
 	for i, s := range states {
 		out[i] = newView(s)
 	}
-	return out, nil
+	return out
 }
 
 // effective narrows a selection to what the caller may read and to entities
@@ -122,6 +129,13 @@ func (c *Context) fetchStates(ctx context.Context, collection string, b *query.B
 	// Rows the agent's per-row check refuses are dropped after the engine's
 	// LIMIT; ask for more until the limit is filled or the rows run out.
 	limit := eff.Limit
+	if b.After != nil {
+		if seek := b.After.Seek(b.OrderBy); seek != nil {
+			next := *eff
+			next.Where = &query.And{Terms: []query.Expr{eff.Where, seek}}
+			eff = &next
+		}
+	}
 	for {
 		states, err := coll.FetchStates(ctx, eff)
 		if err != nil {
@@ -129,6 +143,9 @@ func (c *Context) fetchStates(ctx context.Context, collection string, b *query.B
 		}
 		out := states[:0]
 		for i := range states {
+			if b.After != nil && !b.After.Before(b.OrderBy, states[i].Values, states[i].ID) {
+				continue
+			}
 			if (exact == nil || c.exactMatch(ctx, exact, &states[i])) && c.node.agent.CheckRead(ctx, c.cdata, &states[i]) == nil {
 				out = append(out, states[i])
 			}

@@ -141,6 +141,10 @@ type Bound struct {
 	OrderBy []Order
 	// Limit is the maximum number of results, or -1 for none.
 	Limit int64
+	// After, when set, continues a result past a cursor: only rows ORDER BY
+	// sorts after it. The node applies it (docs/pagination.md); engines
+	// never receive it.
+	After *Cursor
 }
 
 // HasLimit reports whether the selection has a LIMIT.

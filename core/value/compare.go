@@ -104,3 +104,19 @@ func Equal(a, b Value) bool { return Compare(a, b) == 0 }
 // ranks are equal, so the values comparable with v form one contiguous run
 // in Compare's order.
 func Rank(v Value) int { return rank(v.k) }
+
+// Least returns the least value of a kind in the total order: false, -Inf,
+// the empty string, empty bytes, JSON below every JSON text, the all-zero
+// ref; NULL for KindNull. Every value v of that kind has Compare(v, Least) >= 0,
+// so `x >= Least(k)` matches every x of kind k (a pagination seek keeps the
+// rows of kinds sorting after a cursor with it). The JSON one is no JSON
+// text: it exists only as a bound.
+func Least(k Kind) Value {
+	switch k {
+	case KindInt, KindFloat:
+		return Float(math.Inf(-1))
+	case KindNull:
+		return Null
+	}
+	return Value{k: k}
+}
