@@ -49,6 +49,7 @@ func Cases() []Case {
 	cs = append(cs, relationCases()...)
 	cs = append(cs, upkeepCases()...)
 	cs = append(cs, feedCases()...)
+	cs = append(cs, paginationCases()...)
 	cs = append(cs, Case{"Engine/ErrClosed", testClosed})
 	return cs
 }

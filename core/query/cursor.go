@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -122,7 +123,9 @@ func (c *Cursor) Before(order []Order, values map[string]value.Value, eid id.Ent
 // exact bound is Before, applied to what the engine returns. Rows whose
 // first key is of another kind than the cursor's are kept when that kind
 // sorts after it, as ORDER BY sorts kinds (NULL, bool, number, string,
-// bytes, JSON, ref; NULLs last under DESC).
+// bytes, JSON, ref; NULLs last under DESC). Every literal in it is a real
+// value of its kind, so the predicate crosses every boundary a selection
+// does (CBOR, CEL, SQL).
 func (c *Cursor) Seek(order []Order) Expr {
 	if len(order) == 0 {
 		return nil
@@ -135,19 +138,15 @@ func (c *Cursor) Seek(order []Order) Expr {
 			return nil
 		}
 		terms = append(terms, &Comparison{Path: p, Op: Ge, Value: Lit(v)})
-		for _, m := range kindMins {
-			if value.Rank(m) > value.Rank(v) {
-				terms = append(terms, &Comparison{Path: p, Op: Ge, Value: Lit(m)})
-			}
+		for _, k := range orderedKinds[kindIndex(v.Kind())+1:] {
+			terms = append(terms, kindTerms(p, k)...)
 		}
 	} else {
 		terms = append(terms, &IsNull{Path: p})
 		if !v.IsNull() {
 			terms = append(terms, &Comparison{Path: p, Op: Le, Value: Lit(v)})
-		}
-		for _, m := range kindMins {
-			if !v.IsNull() && value.Rank(m) < value.Rank(v) {
-				terms = append(terms, &Comparison{Path: p, Op: Ge, Value: Lit(m)})
+			for _, k := range orderedKinds[:kindIndex(v.Kind())] {
+				terms = append(terms, kindTerms(p, k)...)
 			}
 		}
 	}
@@ -157,13 +156,31 @@ func (c *Cursor) Seek(order []Order) Expr {
 	return &Or{Terms: terms}
 }
 
-// kindMins holds the least value of each kind AnkQL compares: x >= min
-// matches every x of that kind.
-var kindMins = []value.Value{
-	value.Least(value.KindBool),
-	value.Least(value.KindInt),
-	value.Least(value.KindString),
-	value.Least(value.KindBytes),
-	value.Least(value.KindJSON),
-	value.Least(value.KindRef),
+// orderedKinds are the non-NULL kinds in the order ORDER BY sorts them.
+var orderedKinds = []value.Kind{value.KindBool, value.KindInt, value.KindString, value.KindBytes, value.KindJSON, value.KindRef}
+
+// kindIndex is the place of a non-NULL kind in orderedKinds (int and float
+// share one).
+func kindIndex(k value.Kind) int {
+	if k == value.KindFloat {
+		k = value.KindInt
+	}
+	return slices.Index(orderedKinds, k)
+}
+
+// jsonPivot is a JSON value the JSON kind's terms compare with: every JSON
+// value is either below it or not.
+var jsonPivot = value.MustJSON("null")
+
+// kindTerms returns comparisons that together match exactly the values of
+// kind k at p: `p >= least` where the kind has a least value, else
+// `p < pivot OR p >= pivot` (JSON).
+func kindTerms(p Path, k value.Kind) []Expr {
+	if least, ok := value.Least(k); ok {
+		return []Expr{&Comparison{Path: p, Op: Ge, Value: Lit(least)}}
+	}
+	return []Expr{
+		&Comparison{Path: p, Op: Lt, Value: Lit(jsonPivot)},
+		&Comparison{Path: p, Op: Ge, Value: Lit(jsonPivot)},
+	}
 }

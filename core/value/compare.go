@@ -3,6 +3,8 @@ package value
 import (
 	"math"
 	"strings"
+
+	"github.com/ankurah/ankurah-go/core/id"
 )
 
 // Compare is the total order of values used by ORDER BY and by index keys:
@@ -105,18 +107,26 @@ func Equal(a, b Value) bool { return Compare(a, b) == 0 }
 // in Compare's order.
 func Rank(v Value) int { return rank(v.k) }
 
-// Least returns the least value of a kind in the total order: false, -Inf,
-// the empty string, empty bytes, JSON below every JSON text, the all-zero
-// ref; NULL for KindNull. Every value v of that kind has Compare(v, Least) >= 0,
-// so `x >= Least(k)` matches every x of kind k (a pagination seek keeps the
-// rows of kinds sorting after a cursor with it). The JSON one is no JSON
-// text: it exists only as a bound.
-func Least(k Kind) Value {
+// Least returns the least value of a kind in the total order, a real value
+// of that kind that every encoding (CBOR, AnkQL arguments) carries: false,
+// -Inf, the empty string, empty bytes, the all-zero ref; NULL for KindNull.
+// Every value v of kind k has Compare(v, Least(k)) >= 0, so `x >= Least(k)`
+// matches every x of kind k. ok is false for KindJSON: canonical JSON texts
+// have no least one (" " sorts after "  ", which sorts after "   ", ...).
+func Least(k Kind) (v Value, ok bool) {
 	switch k {
-	case KindInt, KindFloat:
-		return Float(math.Inf(-1))
 	case KindNull:
-		return Null
+		return Null, true
+	case KindBool:
+		return Bool(false), true
+	case KindInt, KindFloat:
+		return Float(math.Inf(-1)), true
+	case KindString:
+		return String(""), true
+	case KindBytes:
+		return Bytes(nil), true
+	case KindRef:
+		return Ref(id.EntityID{}), true
 	}
-	return Value{k: k}
+	return Null, false
 }
