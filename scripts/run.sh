@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the Ankurah server on the embedded bolt default (data in ./ankurah-data)
 # with the example web app at http://127.0.0.1:9797/ (built first, with its
-# npm packages installed, when it is missing or older than its sources).
+# npm packages installed, when it is missing or older than its sources), and
+# the relations of its models declared (--models: album.artist → artist).
 # Usage: scripts/run.sh [ankurah serve flags]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
@@ -19,4 +20,4 @@ if [ ! -f "$app/dist/index.html" ] || [ -n "$(find "$app/src" "$app/index.html" 
 	(cd "$app" && npm run --silent build)
 fi
 cd cmd/ankurah
-exec go run . serve --addr 127.0.0.1:9797 --data-dir "$ROOT/ankurah-data" --static "$app/dist" "$@"
+exec go run . serve --addr 127.0.0.1:9797 --data-dir "$ROOT/ankurah-data" --static "$app/dist" --models "$app/model" "$@"

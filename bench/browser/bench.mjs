@@ -48,9 +48,12 @@ try {
     await page.locator('[data-testid=connection][data-state="connected"]').waitFor();
     await page.evaluate(async (n) => {
       const c = globalThis.ankurahClient;
+      const trx = c.begin();
+      trx.create("artist", { name: "Bench" });
+      const [artist] = await trx.commit();
       for (let start = 0; start < n; start += 250) {
         await c.transaction((t) => {
-          for (let i = start; i < Math.min(n, start + 250); i++) t.create("album", { name: `Album ${String(i).padStart(5, "0")}`, artist: "Bench", year: 1950 + (i % 70) });
+          for (let i = start; i < Math.min(n, start + 250); i++) t.create("album", { name: `Album ${String(i).padStart(5, "0")}`, artist, year: 1950 + (i % 70) });
         });
       }
     }, ENTITIES);

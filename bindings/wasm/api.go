@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/ankurah/ankurah-go/core"
+	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/value"
 	indexeddb "github.com/ankurah/ankurah-go/plugins/storage-indexeddb"
 	ws "github.com/ankurah/ankurah-go/plugins/transport-ws"
 )
@@ -647,8 +649,30 @@ func (a *api) addMut(t *trxHandle, m *core.Mut) int {
 	return a.put(m)
 }
 
-// setValues sets every property of a plain object on m.
-func setValues(m *core.Mut, vals js.Value) error {
+// refProps is the set of m's collection's properties declared as
+// references (declareRelations), which take an entity id string.
+func (a *api) refProps(m *core.Mut) map[string]bool {
+	c, err := a.nodeCtx()
+	if err != nil {
+		return nil
+	}
+	var out map[string]bool
+	for _, r := range c.Node().Relations() {
+		if r.Collection == m.Collection() {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[r.Property] = true
+		}
+	}
+	return out
+}
+
+// setValues sets every property of a plain object on m. A property declared
+// as a reference (refs) takes an entity id string, stored as a ref, or null;
+// any other string there is refused, so a typo never stores a name where an
+// id belongs.
+func setValues(m *core.Mut, vals js.Value, refs map[string]bool) error {
 	if vals.IsUndefined() || vals.IsNull() {
 		return nil
 	}
@@ -658,7 +682,19 @@ func setValues(m *core.Mut, vals js.Value) error {
 	keys := jsObject.Call("keys", vals)
 	for i := range keys.Length() {
 		k := keys.Index(i).String()
-		v, err := fromJS(vals.Get(k))
+		jv := vals.Get(k)
+		var v value.Value
+		var err error
+		if refs[k] && jv.Type() == js.TypeString {
+			var eid id.EntityID
+			if eid, err = parseID(jv.String()); err == nil {
+				v = value.Ref(eid)
+			}
+		} else if refs[k] && !jv.IsNull() && !jv.IsUndefined() {
+			err = fmt.Errorf("%w: a reference takes an entity id string or null, not a %s", errInvalidArg, jv.Type())
+		} else {
+			v, err = fromJS(jv)
+		}
 		if err != nil {
 			return fmt.Errorf("property %q: %w", k, err)
 		}
@@ -683,7 +719,7 @@ func (a *api) trxCreate(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := setValues(m, arg(args, 2)); err != nil {
+	if err := setValues(m, arg(args, 2), a.refProps(m)); err != nil {
 		return nil, err
 	}
 	return a.addMut(t, m), nil
@@ -783,7 +819,7 @@ func (a *api) mutSet(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, setValues(m, arg(args, 1))
+	return nil, setValues(m, arg(args, 1), a.refProps(m))
 }
 
 func (a *api) mutValues(args []js.Value) (any, error) {

@@ -49,11 +49,16 @@ func queryCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	server := fs.String("server", "ws://127.0.0.1:9797/ws", "server to ask (several, comma-separated, to fail over among servers sharing one store)")
 	token := fs.String("token", "", "credentials to send")
 	watch := fs.Bool("watch", false, "keep following the query and print every change")
+	models := fs.String("models", os.Getenv("ANKURAH_MODELS"), "directory of the Go package whose //ankurah:model structs declare the collections' references (default $ANKURAH_MODELS): paths through them continue in the referenced collection (`artist.name = ?`)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() < 2 {
 		return fmt.Errorf("query needs COLLECTION, QUERY and optional ARGS")
+	}
+	schema, err := loadSchema(*models)
+	if err != nil {
+		return err
 	}
 	collection, q := fs.Arg(0), fs.Arg(1)
 	var qargs []any
@@ -65,6 +70,9 @@ func queryCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer client.Close()
+	if err := node.DeclareRelations(schema.relations()...); err != nil {
+		return fmt.Errorf("--models %s: %w", *models, err)
+	}
 	c := node.Context(nil)
 	enc := json.NewEncoder(stdout)
 	if !*watch {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -149,5 +150,61 @@ func TestRun_UnknownCommandAndBadStorage(t *testing.T) {
 	err := run(ctx, []string{"serve", "--storage", "nosuch://x", "--addr", freeAddr(t)}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "nosuch") {
 		t.Fatalf("bad storage: %v", err)
+	}
+}
+
+// TestServe_ModelsDeclareRelations: with --models the server (and the
+// query command) follow the models' references, so `artist.name = ?` on
+// albums reads each album's artist, and a renamed artist moves its albums.
+func TestServe_ModelsDeclareRelations(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const models = "../../examples/react-app/model"
+	addr := freeAddr(t)
+	served := make(chan error, 1)
+	go func() {
+		served <- run(ctx, []string{"serve", "--addr", addr, "--storage", "memory://", "--models", models}, io.Discard, io.Discard)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	server := "ws://" + addr + "/ws"
+	cli := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := run(ctx, append([]string{args[0], "--server", server, "--models", models}, args[1:]...), &out, io.Discard); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return strings.TrimSpace(out.String())
+	}
+	muse := cli("create", "artist", "name=Muse")
+	cli("create", "album", "name=Absolution", "year=2003", "artist="+muse)
+	cli("create", "album", "name=Untitled", "year=2004")
+	if got := cli("query", "album", "artist.name = ?", "Muse"); !strings.Contains(got, "Absolution") || strings.Contains(got, "Untitled") {
+		t.Fatalf("artist.name = Muse printed %q", got)
+	}
+	cli("set", "artist", muse, "name=MUSE")
+	if got := cli("query", "album", "artist.name = ?", "Muse"); got != "" {
+		t.Fatalf("after the rename, artist.name = Muse printed %q", got)
+	}
+	if got := cli("query", "album", "artist.name = ?", "MUSE"); !strings.Contains(got, "Absolution") {
+		t.Fatalf("after the rename, artist.name = MUSE printed %q", got)
+	}
+	var stderr bytes.Buffer
+	if err := run(ctx, []string{"serve", "--addr", freeAddr(t), "--storage", "memory://", "--models", t.TempDir()}, io.Discard, &stderr); !errors.Is(err, ErrModels) {
+		t.Fatalf("--models of a directory without models: %v", err)
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
 	}
 }

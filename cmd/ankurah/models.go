@@ -13,6 +13,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/ankurah/ankurah-go/core"
 	"github.com/ankurah/ankurah-go/core/value"
 )
 
@@ -25,6 +26,7 @@ type fieldType struct {
 	Nullable bool       // a pointer field: null is allowed
 	GoType   string     // the declared Go type, for messages
 	Plugin   bool       // a plugin datatype (text.Text…) or another package's type: not set from the command line
+	Target   string     // for a core.Ref[T] field of a model T of the same package: T's collection
 }
 
 func (f fieldType) String() string {
@@ -159,9 +161,16 @@ func classify(e ast.Expr, local map[string]ast.Expr, depth int) fieldType {
 		}
 		return fieldType{Kind: value.KindJSON, GoType: text}
 	case *ast.IndexExpr:
-		// core.Ref[Artist]: a reference, stored as the entity's id.
+		// core.Ref[Artist]: a reference, stored as the entity's id; Artist,
+		// a type of this package, names the collection it refers to.
 		if x, ok := t.X.(*ast.SelectorExpr); ok && x.Sel.Name == "Ref" {
-			return fieldType{Kind: value.KindRef, GoType: text}
+			f := fieldType{Kind: value.KindRef, GoType: text}
+			if target, ok := t.Index.(*ast.Ident); ok {
+				if _, local := local[target.Name]; local {
+					f.Target = snakeCase(target.Name)
+				}
+			}
+			return f
 		}
 		return fieldType{Kind: value.KindJSON, GoType: text}
 	case *ast.SelectorExpr:
@@ -199,6 +208,29 @@ func exprString(e ast.Expr) string {
 		return exprString(t.X) + "[" + exprString(t.Index) + "]"
 	}
 	return fmt.Sprintf("%T", e)
+}
+
+// relations lists the references the models declare (a core.Ref[T] field
+// whose T is a model of the package), as ankurah-gen's DeclareRelations
+// declares them, in a stable order.
+func (s modelSchema) relations() []core.Relation {
+	var out []core.Relation
+	for coll, props := range s {
+		for prop, f := range props {
+			if f.Target != "" {
+				if _, ok := s[f.Target]; ok {
+					out = append(out, core.Relation{Collection: coll, Property: prop, Target: f.Target})
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Collection != out[j].Collection {
+			return out[i].Collection < out[j].Collection
+		}
+		return out[i].Property < out[j].Property
+	})
+	return out
 }
 
 // fieldNames lists a model's properties, for messages.

@@ -38,6 +38,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	static := fs.String("static", "", "directory of a built web app to serve at / (compressed by Accept-Encoding: brotli, gzip)")
 	origins := fs.String("allowed-origins", "", "comma-separated origin patterns browsers may connect from")
 	policyFile := fs.String("policy", "", "rules file (YAML) deciding who may read and write what; without it every caller may do anything")
+	modelsDir := fs.String("models", os.Getenv("ANKURAH_MODELS"), "directory of a Go package of //ankurah:model structs (default $ANKURAH_MODELS): the references its core.Ref fields declare are followed by queries (`artist.name = ?`) and includes")
 	inspectRole := fs.String("inspect-role", "admin", "with --policy, the role a token must grant to use the inspector at /inspect/ (docs/operations.md)")
 	lim := limits.Default()
 	fs.Func("limit", "change one of the node's limits, as NAME=VALUE (repeatable; values take KiB/MiB/GiB; names in docs/limits.md: "+strings.Join(limits.Names(), ", ")+")", func(s string) error {
@@ -63,6 +64,14 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 			return fmt.Errorf("--static %s: %w", *static, err)
 		}
 		staticHandler = sf
+	}
+	var relations []core.Relation
+	if *modelsDir != "" {
+		schema, err := readModels(*modelsDir)
+		if err != nil {
+			return fmt.Errorf("--models %s: %w", *modelsDir, err)
+		}
+		relations = schema.relations()
 	}
 	if *policyFile != "" {
 		if err := checkRulesSecrets(*policyFile); err != nil {
@@ -109,6 +118,12 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer node.Close()
+	if err := node.DeclareRelations(relations...); err != nil {
+		return fmt.Errorf("--models %s: %w", *modelsDir, err)
+	}
+	for _, r := range relations {
+		slog.Info("relation declared", "collection", r.Collection, "property", r.Property, "target", r.Target)
+	}
 	if err := metrics.CollectNode(node); err != nil {
 		return err
 	}

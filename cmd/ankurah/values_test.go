@@ -67,7 +67,7 @@ func TestModels_NamesMatchTheGenerator(t *testing.T) {
 func TestBuildValues_TypedModelsConvertOrRefuse(t *testing.T) {
 	s := reactSchema(t)
 	none := func(string) value.Value { return value.Null }
-	got, err := buildValues(s, "album", []string{"year=1999", "name=1999", "artist=true"}, none)
+	got, err := buildValues(s, "album", []string{"year=1999", "name=1999", "artist=B13G8CgIaDLu-Ah4vm2M_IG6nC2mrAoxrto4Y-KdCEU"}, none)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestBuildValues_TypedModelsConvertOrRefuse(t *testing.T) {
 	if n, ok := got["name"].AsString(); !ok || n != "1999" {
 		t.Errorf("name = %#v", got["name"])
 	}
-	if a, ok := got["artist"].AsString(); !ok || a != "true" {
+	if got["artist"].Kind() != value.KindRef {
 		t.Errorf("artist = %#v", got["artist"])
 	}
 	for _, tc := range []struct{ arg, want string }{
@@ -190,5 +190,35 @@ func TestBuildValues_RefFieldsTakeEntityIDs(t *testing.T) {
 	}
 	if _, err := buildValues(s, "album", []string{"artist=Muse"}, none); err == nil || !strings.Contains(err.Error(), "is not an entity id") {
 		t.Fatalf("artist=Muse: %v, want a refusal naming the entity id", err)
+	}
+}
+
+// TestModels_RelationsMatchTheGenerator holds readModels' relations to the
+// ones ankurah-gen's DeclareRelations declares for the same packages.
+func TestModels_RelationsMatchTheGenerator(t *testing.T) {
+	relRe := regexp.MustCompile(`\{Collection: "([a-z0-9_]+)", Property: "([a-z0-9_]+)", Target: "([a-z0-9_]+)"\}`)
+	for _, dir := range []string{"../../examples/react-app/model", "../../core/cmd/ankurah-gen/testdata/relations", "../../core/cmd/ankurah-gen/testdata/kinds"} {
+		gen, err := os.ReadFile(filepath.Join(dir, "ankurah_gen.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got []string
+		for _, m := range relRe.FindAllSubmatch(gen, -1) {
+			want = append(want, string(m[1])+"."+string(m[2])+"->"+string(m[3]))
+		}
+		s, err := readModels(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range s.relations() {
+			got = append(got, r.Collection+"."+r.Property+"->"+r.Target)
+		}
+		slices.Sort(want)
+		if !slices.Equal(want, got) {
+			t.Errorf("%s: relations %v; the generator declares %v", dir, got, want)
+		}
+	}
+	if got := reactSchema(t).relations(); len(got) != 1 || got[0].Collection != "album" || got[0].Property != "artist" || got[0].Target != "artist" {
+		t.Errorf("the example app's relations: %v", got)
 	}
 }

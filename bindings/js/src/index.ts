@@ -414,7 +414,10 @@ export class Mut<T = Values> {
     return this._id;
   }
 
-  /** Sets properties. */
+  /**
+   * Sets properties. A property declared as a reference (Client.declareRelations)
+   * takes the referenced entity's id or null.
+   */
   set(values: Partial<T>): this {
     this.client.raw.mutSet(this.h, values as Record<string, Value>);
     return this;

@@ -26,9 +26,16 @@ async function focused(page, testId) {
   await page.waitForFunction((id) => document.activeElement?.getAttribute("data-testid") === id, testId, { timeout: WAIT });
 }
 
-/** The albums named name as the page's node has them (not what the DOM shows). */
+/**
+ * The albums named name as the page's node has them (not what the DOM
+ * shows), with the name of the artist each refers to.
+ */
 function stored(page, name) {
-  return page.evaluate(async (n) => (await globalThis.ankurahClient.fetch("album", "name = ?", n)).map((e) => e.values), name);
+  return page.evaluate(async (n) => {
+    const c = globalThis.ankurahClient;
+    const albums = await c.fetch("album", "name = ?", n);
+    return Promise.all(albums.map(async (e) => ({ ...e.values, artist: e.values.artist ? (await c.get("artist", e.values.artist)).values.name : null })));
+  }, name);
 }
 
 async function addAlbum(page, name, artist, year) {

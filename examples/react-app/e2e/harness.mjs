@@ -12,6 +12,8 @@ import { chromium } from "playwright-core";
 export const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const repoDir = path.resolve(appDir, "../..");
 export const distDir = path.join(appDir, "dist");
+/** The example models: `ankurah serve --models` declares their relations (album.artist → artist). */
+export const modelsDir = path.join(appDir, "model");
 export const artifactsDir = path.join(appDir, "test-artifacts");
 
 /** The browser: $CHROMIUM or Debian's /usr/bin/chromium. */
@@ -88,7 +90,7 @@ export class Server {
 
   async start() {
     const bin = serverBinary();
-    this.proc = spawn(bin, ["serve", "--addr", `127.0.0.1:${this.port}`, "--storage", `bolt://${path.join(this.dataDir, "ankurah.db")}`, "--static", distDir], {
+    this.proc = spawn(bin, ["serve", "--addr", `127.0.0.1:${this.port}`, "--storage", `bolt://${path.join(this.dataDir, "ankurah.db")}`, "--static", distDir, "--models", modelsDir], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const exited = new Promise((resolve) => this.proc.once("exit", (code) => resolve(code)));

@@ -49,9 +49,13 @@ describe("example app layout in Chromium", { skip: missing }, () => {
     await page.locator('[data-testid=connection][data-state="connected"]').waitFor({ timeout: WAIT });
     await page.evaluate(async (list) => {
       const c = globalThis.ankurahClient;
+      const names = list.map((a) => a.artist);
+      const trx = c.begin();
+      for (const name of names) trx.create("artist", { name });
+      const ids = await trx.commit();
       await c.transaction((trx) => {
-        for (const { notes, ...values } of list) {
-          const m = trx.create("album", values);
+        for (const { notes, artist, ...values } of list) {
+          const m = trx.create("album", { ...values, artist: ids[names.indexOf(artist)] });
           if (notes) m.text("notes").insert(0, notes);
         }
       });

@@ -13,6 +13,213 @@ import (
 	text "github.com/ankurah/ankurah-go/plugins/datatype-text"
 )
 
+// ArtistCollection is the typed access to the "artist" collection, which holds Artist records.
+// Use the value Artists.
+type ArtistCollection struct{}
+
+// Artists is the "artist" collection.
+var Artists ArtistCollection
+
+// Name returns the collection's name, "artist".
+func (ArtistCollection) Name() string { return "artist" }
+
+// Indexes returns the secondary indexes Artist declares.
+func (ArtistCollection) Indexes() []storage.Index {
+	return []storage.Index{
+		{Collection: "artist", Property: "name"},
+	}
+}
+
+// DeclareIndexes declares the collection's indexes on engine if it maintains
+// declared indexes (implements storage.Indexer); other engines need nothing.
+func (c ArtistCollection) DeclareIndexes(ctx context.Context, engine storage.Engine) error {
+	ix, ok := engine.(storage.Indexer)
+	if !ok {
+		return nil
+	}
+	for _, i := range c.Indexes() {
+		if err := ix.DeclareIndex(ctx, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Create starts a new Artist in trx with the stored fields of a.
+// Its ID is known once trx commits.
+func (ArtistCollection) Create(ctx context.Context, trx *core.Transaction, a Artist) (*ArtistMut, error) {
+	m, err := trx.Create(ctx, "artist")
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Set("name", encodeArtistName(a.Name)); err != nil {
+		return nil, err
+	}
+	return &ArtistMut{m: m}, nil
+}
+
+// Edit returns the Artist with id eid for editing in trx.
+func (ArtistCollection) Edit(ctx context.Context, trx *core.Transaction, eid id.EntityID) (*ArtistMut, error) {
+	m, err := trx.Edit(ctx, "artist", eid)
+	if err != nil {
+		return nil, err
+	}
+	return &ArtistMut{m: m}, nil
+}
+
+// Delete marks the Artist with id eid deleted when trx commits.
+func (ArtistCollection) Delete(ctx context.Context, trx *core.Transaction, eid id.EntityID) error {
+	return trx.Delete(ctx, "artist", eid)
+}
+
+// Get reads the Artist with id eid: storage.ErrNotFound when it does not exist,
+// is deleted, or may not be read.
+func (ArtistCollection) Get(ctx context.Context, c *core.Context, eid id.EntityID) (*ArtistView, error) {
+	v, err := c.Get(ctx, "artist", eid)
+	if err != nil {
+		return nil, err
+	}
+	return &ArtistView{v: v}, nil
+}
+
+// Fetch reads the Artist records matching an AnkQL query once, binding ?
+// placeholders to args in order.
+func (ArtistCollection) Fetch(ctx context.Context, c *core.Context, query string, args ...any) ([]*ArtistView, error) {
+	vs, err := c.Fetch(ctx, "artist", query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return artistViews(vs), nil
+}
+
+// Query returns a live query over the Artist records matching an AnkQL query,
+// binding ? placeholders to args in order. Close it when done.
+func (ArtistCollection) Query(ctx context.Context, c *core.Context, query string, args ...any) (*ArtistLiveQuery, error) {
+	q, err := c.Query(ctx, "artist", query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return &ArtistLiveQuery{q: q}, nil
+}
+
+// ArtistView is a read-only snapshot of an Artist.
+type ArtistView struct{ v *core.View }
+
+// ID returns the entity's id.
+func (v *ArtistView) ID() id.EntityID { return v.v.ID() }
+
+// Entity returns the untyped view.
+func (v *ArtistView) Entity() *core.View { return v.v }
+
+// Name returns the "name" property (the zero value when unset or of another type).
+func (v *ArtistView) Name() string { return decodeArtistName(v.v.Get("name")) }
+
+// Model returns the snapshot's stored fields as an Artist.
+func (v *ArtistView) Model() Artist {
+	return Artist{
+		Name: v.Name(),
+	}
+}
+
+// ArtistMut is an Artist being edited in a transaction.
+type ArtistMut struct{ m *core.Mut }
+
+// ID returns the entity's id (zero for a creation until its transaction commits).
+func (m *ArtistMut) ID() id.EntityID { return m.m.ID() }
+
+// Entity returns the untyped entity.
+func (m *ArtistMut) Entity() *core.Mut { return m.m }
+
+// Delete marks the entity deleted when the transaction commits.
+func (m *ArtistMut) Delete() error { return m.m.Delete() }
+
+// Name returns the handle of the "name" property.
+func (m *ArtistMut) Name() ArtistField[string] {
+	return ArtistField[string]{m: m.m, prop: "name", enc: encodeArtistName, dec: decodeArtistName}
+}
+
+// ArtistField is a typed handle on one property of an ArtistMut.
+type ArtistField[T any] struct {
+	m    *core.Mut
+	prop string
+	enc  func(T) any
+	dec  func(value.Value) T
+}
+
+// Get returns the property as the transaction sees it (the zero value when it is
+// unset or holds a value of another type).
+func (f ArtistField[T]) Get() T { return f.dec(f.m.Get(f.prop)) }
+
+// Set sets the property; it is written when the transaction commits.
+func (f ArtistField[T]) Set(v T) error { return f.m.Set(f.prop, f.enc(v)) }
+
+// Property returns the property's name.
+func (f ArtistField[T]) Property() string { return f.prop }
+
+// ArtistChange is one Artist's change in an ArtistChangeSet.
+type ArtistChange struct {
+	Kind   core.ChangeKind
+	Entity *ArtistView
+}
+
+// ArtistChangeSet is what an ArtistLiveQuery reports for one commit: the changes and the
+// result set after them.
+type ArtistChangeSet struct {
+	Changes []ArtistChange
+	Items   []*ArtistView
+}
+
+// ArtistLiveQuery is a live query over Artist records.
+type ArtistLiveQuery struct{ q *core.LiveQuery }
+
+// Items returns the current result set, in the query's order.
+func (q *ArtistLiveQuery) Items() []*ArtistView { return artistViews(q.q.Items()) }
+
+// Signal returns the result set as a signal.
+func (q *ArtistLiveQuery) Signal() signal.Signal[[]*ArtistView] {
+	return signal.Map(q.q.Signal(), artistViews)
+}
+
+// Subscribe calls f with the current result set (all Initial), then once per
+// commit that changes it, until the returned function is called.
+func (q *ArtistLiveQuery) Subscribe(f func(ArtistChangeSet)) (unsubscribe func()) {
+	return q.q.Subscribe(func(cs core.ChangeSet) {
+		out := ArtistChangeSet{Changes: make([]ArtistChange, len(cs.Changes)), Items: artistViews(cs.Items)}
+		for i, c := range cs.Changes {
+			out.Changes[i] = ArtistChange{Kind: c.Kind, Entity: &ArtistView{v: c.Entity}}
+		}
+		f(out)
+	})
+}
+
+// UpdateSelection re-points the live query at a new AnkQL query.
+func (q *ArtistLiveQuery) UpdateSelection(ctx context.Context, query string, args ...any) error {
+	return q.q.UpdateSelection(ctx, query, args...)
+}
+
+// Close stops the live query.
+func (q *ArtistLiveQuery) Close() { q.q.Close() }
+
+// LiveQuery returns the untyped live query.
+func (q *ArtistLiveQuery) LiveQuery() *core.LiveQuery { return q.q }
+
+func artistViews(vs []*core.View) []*ArtistView {
+	out := make([]*ArtistView, len(vs))
+	for i, v := range vs {
+		out[i] = &ArtistView{v: v}
+	}
+	return out
+}
+
+func decodeArtistName(x value.Value) string {
+	x0, _ := x.AsString()
+	return x0
+}
+
+func encodeArtistName(v string) any {
+	return v
+}
+
 // AlbumCollection is the typed access to the "album" collection, which holds Album records.
 // Use the value Albums.
 type AlbumCollection struct{}
@@ -26,6 +233,7 @@ func (AlbumCollection) Name() string { return "album" }
 // Indexes returns the secondary indexes Album declares.
 func (AlbumCollection) Indexes() []storage.Index {
 	return []storage.Index{
+		{Collection: "album", Property: "artist"},
 		{Collection: "album", Property: "year"},
 	}
 }
@@ -43,6 +251,20 @@ func (c AlbumCollection) DeclareIndexes(ctx context.Context, engine storage.Engi
 		}
 	}
 	return nil
+}
+
+// Relations returns the references Album declares: each core.Ref field names
+// the collection of the model it refers to.
+func (AlbumCollection) Relations() []core.Relation {
+	return []core.Relation{
+		{Collection: "album", Property: "artist", Target: "artist"},
+	}
+}
+
+// DeclareRelations declares the collection's references on node, so that
+// AnkQL paths through them continue in the referenced collection.
+func (c AlbumCollection) DeclareRelations(node *core.Node) error {
+	return node.DeclareRelations(c.Relations()...)
 }
 
 // Create starts a new Album in trx with the stored fields of a.
@@ -121,8 +343,10 @@ func (v *AlbumView) Entity() *core.View { return v.v }
 // Name returns the "name" property (the zero value when unset or of another type).
 func (v *AlbumView) Name() string { return decodeAlbumName(v.v.Get("name")) }
 
-// Artist returns the "artist" property (the zero value when unset or of another type).
-func (v *AlbumView) Artist() string { return decodeAlbumArtist(v.v.Get("artist")) }
+// Artist returns the "artist" reference: its id, and Get to read the Artist it names.
+func (v *AlbumView) Artist() core.RefView[Artist, *ArtistView] {
+	return core.NewRefView(decodeAlbumArtist(v.v.Get("artist")), "artist", func(x *core.View) *ArtistView { return &ArtistView{v: x} })
+}
 
 // Year returns the "year" property (the zero value when unset or of another type).
 func (v *AlbumView) Year() int { return decodeAlbumYear(v.v.Get("year")) }
@@ -135,7 +359,7 @@ func (v *AlbumView) Notes() text.View { return new(text.Text).AnkurahView(v.v.Ha
 func (v *AlbumView) Model() Album {
 	return Album{
 		Name:   v.Name(),
-		Artist: v.Artist(),
+		Artist: decodeAlbumArtist(v.v.Get("artist")),
 		Year:   v.Year(),
 	}
 }
@@ -158,8 +382,8 @@ func (m *AlbumMut) Name() AlbumField[string] {
 }
 
 // Artist returns the handle of the "artist" property.
-func (m *AlbumMut) Artist() AlbumField[string] {
-	return AlbumField[string]{m: m.m, prop: "artist", enc: encodeAlbumArtist, dec: decodeAlbumArtist}
+func (m *AlbumMut) Artist() AlbumField[core.Ref[Artist]] {
+	return AlbumField[core.Ref[Artist]]{m: m.m, prop: "artist", enc: encodeAlbumArtist, dec: decodeAlbumArtist}
 }
 
 // Year returns the handle of the "year" property.
@@ -252,13 +476,12 @@ func encodeAlbumName(v string) any {
 	return v
 }
 
-func decodeAlbumArtist(x value.Value) string {
-	x0, _ := x.AsString()
-	return x0
+func decodeAlbumArtist(x value.Value) core.Ref[Artist] {
+	return core.RefFromValue[Artist](x)
 }
 
-func encodeAlbumArtist(v string) any {
-	return v
+func encodeAlbumArtist(v core.Ref[Artist]) any {
+	return v.Value()
 }
 
 func decodeAlbumYear(x value.Value) int {

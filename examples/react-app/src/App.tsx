@@ -1,7 +1,8 @@
-import { useEffect, useRef, useState } from "react";
-import { isAnkurahError, type Client, type Entity } from "@ankurah/client";
-import { AnkurahProvider, useClient, useCount, useEntity, useQuery, useSignal } from "@ankurah/react";
-import { Album, type AlbumRecord } from "./models.ts";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { isAnkurahError, type Client, type Entity, type QueryOptions } from "@ankurah/client";
+import { AnkurahProvider, useClient, useCount, useEntity, useGroups, useQuery, useQueryOptions, useSignal } from "@ankurah/react";
+import { Album, Artist, type AlbumRecord, type ArtistRecord } from "./models.ts";
+import type { Ref } from "./ankurah_gen.ts";
 import { NotesField } from "./NotesField.tsx";
 
 export function App({ client }: { client: Client }) {
@@ -18,13 +19,29 @@ function describe(e: unknown): string {
   return String(e);
 }
 
+/** Each album's artist is delivered with the albums and kept current (docs/relations.md). */
+const withArtist: QueryOptions = { include: ["artist"] };
+const byArtistSpec = { groupBy: ["artist"] };
+
 function Albums() {
   const client = useClient();
   const [minYear, setMinYear] = useState(0);
+  const [artistFilter, setArtistFilter] = useState("");
   const [error, setError] = useState<string>();
-  const { items, liveQuery, error: qerr } = useQuery(Album, "year >= ? ORDER BY year, name", minYear);
+  const artistName = artistFilter.trim();
+  // The artist filter follows each album's reference: an album moves in or
+  // out of the list when its artist is renamed, wherever that happens.
+  const [query, args] = artistName
+    ? ["year >= ? AND artist.name = ? ORDER BY year, name", [minYear, artistName]]
+    : ["year >= ? ORDER BY year, name", [minYear]];
+  const { items, included, liveQuery, error: qerr } = useQueryOptions(Album, withArtist, query, ...args);
+  const artistNames = useMemo(() => new Map((included.artist ?? []).map((e) => [e.id, String(e.values.name ?? "")])), [included]);
+  const artists = useQuery(Artist, "true ORDER BY name").items as Entity<ArtistRecord>[];
   // A live COUNT kept by the server (docs/aggregates.md): every album, whatever the filter.
   const total = useCount("album", "true");
+  // And one per artist: a live GROUP BY of the albums by their artist reference.
+  const { groups } = useGroups("album", byArtistSpec, "true");
+  const albumsBy = useMemo(() => new Map(groups.map((g) => [String(g.key[0]), g.count])), [groups]);
 
   useEffect(() => {
     if (liveQuery) performance.mark("ankurah-first-result");
@@ -39,18 +56,37 @@ function Albums() {
         <h1>Albums</h1>
         <ConnectionBadge client={client} />
       </header>
-      <AddAlbum client={client} />
+      <AddAlbum client={client} artists={artists} />
+      <datalist id="artist-names">
+        {artists.map((a) => (
+          <option key={a.id} value={a.values.name} />
+        ))}
+      </datalist>
       <div className="toolbar">
-        <label className="filter">
-          Released in or after
-          <input
-            data-testid="min-year"
-            type="number"
-            inputMode="numeric"
-            value={minYear}
-            onChange={(e) => setMinYear(Number(e.target.value) || 0)}
-          />
-        </label>
+        <div className="filters">
+          <label className="filter">
+            Released in or after
+            <input
+              data-testid="min-year"
+              type="number"
+              inputMode="numeric"
+              value={minYear}
+              onChange={(e) => setMinYear(Number(e.target.value) || 0)}
+            />
+          </label>
+          <label className="filter filter-artist">
+            Artist
+            <input
+              data-testid="artist-filter"
+              type="search"
+              list="artist-names"
+              placeholder="any"
+              value={artistFilter}
+              onChange={(e) => setArtistFilter(e.target.value)}
+              autoComplete="off"
+            />
+          </label>
+        </div>
         <p data-testid="count" className="count" aria-live="polite">
           {liveQuery ? `${items.length} album${items.length === 1 ? "" : "s"}` : "Loading…"}
         </p>
@@ -70,13 +106,135 @@ function Albums() {
       )}
       <ul data-testid="albums" className="albums">
         {items.map((a) => (
-          <AlbumRow key={a.id} client={client} album={a} onError={report} />
+          <AlbumRow key={a.id} client={client} album={a} artistNames={artistNames} onError={report} />
         ))}
       </ul>
-      {liveQuery && items.length === 0 && (
-        <p className="empty">{minYear > 0 ? `No albums from ${minYear} or later.` : "No albums yet. Add the first one above."}</p>
-      )}
+      {liveQuery && items.length === 0 && <p className="empty">{emptyMessage(minYear, artistName)}</p>}
+      <Artists client={client} artists={artists} albumsBy={albumsBy} filter={artistName} onFilter={setArtistFilter} onError={report} />
     </main>
+  );
+}
+
+function emptyMessage(minYear: number, artist: string): string {
+  if (artist) return minYear > 0 ? `No albums by ${artist} from ${minYear} or later.` : `No albums by ${artist}.`;
+  return minYear > 0 ? `No albums from ${minYear} or later.` : "No albums yet. Add the first one above.";
+}
+
+/**
+ * The artists, each with a live count of its albums; a name shows that
+ * artist's albums, and Rename renames the artist for every album (and every
+ * client) at once.
+ */
+function Artists({
+  client,
+  artists,
+  albumsBy,
+  filter,
+  onFilter,
+  onError,
+}: {
+  client: Client;
+  artists: Entity<ArtistRecord>[];
+  albumsBy: Map<string, number>;
+  filter: string;
+  onFilter: (name: string) => void;
+  onError: (e: unknown) => void;
+}) {
+  if (artists.length === 0) return null;
+  return (
+    <section className="artists" aria-labelledby="artists-heading">
+      <h2 id="artists-heading">Artists</h2>
+      <ul data-testid="artists" className="artist-list">
+        {artists.map((a) => (
+          <ArtistRow
+            key={a.id}
+            client={client}
+            artist={a}
+            albums={albumsBy.get(a.id) ?? 0}
+            selected={a.values.name === filter}
+            onFilter={onFilter}
+            onError={onError}
+          />
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function ArtistRow({
+  client,
+  artist,
+  albums,
+  selected,
+  onFilter,
+  onError,
+}: {
+  client: Client;
+  artist: Entity<ArtistRecord>;
+  albums: number;
+  selected: boolean;
+  onFilter: (name: string) => void;
+  onError: (e: unknown) => void;
+}) {
+  const name = artist.values.name;
+  const [draft, setDraft] = useState<string>();
+  const save = async () => {
+    if (draft === undefined) return;
+    const next = draft.trim();
+    setDraft(undefined);
+    if (!next || next === name) return;
+    try {
+      await client.transaction(async (trx) => {
+        (await Artist.edit(trx, artist.id)).set({ name: next });
+      });
+    } catch (err) {
+      onError(err);
+    }
+  };
+  return (
+    <li data-testid="artist" data-name={name} data-albums={albums} className={`artist${selected ? " is-selected" : ""}`}>
+      {draft === undefined ? (
+        <>
+          <button type="button" className="link artist-name" data-testid="show-artist" aria-pressed={selected} onClick={() => onFilter(selected ? "" : name)}>
+            {name}
+          </button>
+          <span className="artist-albums" data-testid="artist-albums">
+            {albums} album{albums === 1 ? "" : "s"}
+          </span>
+          <button type="button" data-testid="rename-artist" onClick={() => setDraft(name)} aria-label={`Rename ${name}`}>
+            Rename
+          </button>
+        </>
+      ) : (
+        <>
+          <label className="visually-hidden" htmlFor={`artist-${artist.id}-edit`}>
+            New name for {name}
+          </label>
+          <input
+            id={`artist-${artist.id}-edit`}
+            data-testid="artist-name-edit"
+            autoFocus
+            value={draft}
+            onChange={(e) => setDraft(e.target.value)}
+            onKeyDown={(e) => {
+              if (e.key === "Enter") {
+                e.preventDefault();
+                void save();
+              } else if (e.key === "Escape") {
+                e.preventDefault();
+                setDraft(undefined);
+              }
+            }}
+          />
+          <button type="button" className="primary" data-testid="save-artist" onClick={save}>
+            Save
+          </button>
+          <button type="button" data-testid="cancel-artist" onClick={() => setDraft(undefined)}>
+            Cancel
+          </button>
+        </>
+      )}
+    </li>
   );
 }
 
@@ -125,8 +283,15 @@ interface Problem {
   message: string;
 }
 
-/** Checks the form; returns the record to create or what is wrong with it. */
-function validate(f: Fields): AlbumRecord | Problem {
+/** What the form adds: an album, by the name of its artist ("" for none). */
+interface NewAlbum {
+  name: string;
+  artist: string;
+  year: number;
+}
+
+/** Checks the form; returns the album to add or what is wrong with it. */
+function validate(f: Fields): NewAlbum | Problem {
   const name = f.name.trim();
   if (!name) return { field: "name", message: "Give the album a name." };
   const year = f.year.trim();
@@ -135,7 +300,23 @@ function validate(f: Fields): AlbumRecord | Problem {
   return { name, artist: f.artist.trim(), year: Number(year) };
 }
 
-function AddAlbum({ client }: { client: Client }) {
+/**
+ * The artist named name: one of the known artists, or a new one created
+ * (its id is known once the creation commits, at once while offline).
+ */
+async function artistNamed(client: Client, artists: Entity<ArtistRecord>[], name: string): Promise<Ref<ArtistRecord> | null> {
+  if (!name) return null;
+  const known = artists.find((a) => a.values.name === name);
+  if (known) return known.id as Ref<ArtistRecord>;
+  const trx = client.begin();
+  Artist.create(trx, { name });
+  const [id] = await trx.commit();
+  return (id as Ref<ArtistRecord>) ?? null;
+}
+
+function AddAlbum({ client, artists }: { client: Client; artists: Entity<ArtistRecord>[] }) {
+  const known = useRef(artists);
+  known.current = artists;
   const [fields, setFields] = useState<Fields>(noFields);
   const [problem, setProblem] = useState<Problem>();
   const refs = {
@@ -162,10 +343,12 @@ function AddAlbum({ client }: { client: Client }) {
     setProblem(undefined);
     setFields(noFields);
     refs.name.current?.focus();
-    client
-      .transaction((trx) => {
-        Album.create(trx, rec);
-      })
+    artistNamed(client, known.current, rec.artist)
+      .then((artist) =>
+        client.transaction((trx) => {
+          Album.create(trx, { name: rec.name, artist, year: rec.year });
+        }),
+      )
       .catch((err: unknown) => {
         setProblem({ field: "save", message: `“${rec.name}” was not saved: ${describe(err)}` });
         // Put it back unless the user has started on another album.
@@ -182,7 +365,7 @@ function AddAlbum({ client }: { client: Client }) {
       </div>
       <div className="field field-artist">
         <label htmlFor="new-artist">Artist</label>
-        <input id="new-artist" ref={refs.artist} data-testid="new-artist" value={fields.artist} onChange={set("artist")} autoComplete="off" />
+        <input id="new-artist" ref={refs.artist} data-testid="new-artist" list="artist-names" value={fields.artist} onChange={set("artist")} autoComplete="off" />
       </div>
       <div className="field field-year">
         <label htmlFor="new-year">Year</label>
@@ -207,9 +390,20 @@ function AddAlbum({ client }: { client: Client }) {
   );
 }
 
-function AlbumRow({ client, album, onError }: { client: Client; album: Entity<AlbumRecord>; onError: (e: unknown) => void }) {
+function AlbumRow({
+  client,
+  album,
+  artistNames,
+  onError,
+}: {
+  client: Client;
+  album: Entity<AlbumRecord>;
+  artistNames: Map<string, string>;
+  onError: (e: unknown) => void;
+}) {
   const current = useEntity(album) ?? album;
   const v = current.values;
+  const artist = v.artist ? (artistNames.get(v.artist) ?? "") : "";
   const [draft, setDraft] = useState<string>();
   const [renameError, setRenameError] = useState<string>();
   const [confirming, setConfirming] = useState(false);
@@ -270,7 +464,7 @@ function AlbumRow({ client, album, onError }: { client: Client; album: Entity<Al
   const editing = draft !== undefined;
   const nameId = `album-${album.id}-name`;
   return (
-    <li data-testid="album" data-name={v.name} data-notes={v.notes ?? ""} className="album">
+    <li data-testid="album" data-name={v.name} data-artist={artist} data-notes={v.notes ?? ""} className="album">
       <div className={`album-head${editing ? " is-editing" : ""}`}>
         <span className="album-year">{v.year}</span>
         {editing ? (
@@ -305,7 +499,11 @@ function AlbumRow({ client, album, onError }: { client: Client; album: Entity<Al
         ) : (
           <div className="album-title" data-testid="album-name" onDoubleClick={startRename}>
             <strong>{v.name}</strong>
-            {v.artist && <span className="album-artist">{v.artist}</span>}
+            {artist && (
+              <span className="album-artist" data-testid="album-artist">
+                {artist}
+              </span>
+            )}
           </div>
         )}
         <div className="album-actions">
