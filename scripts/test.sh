@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of every module: go vet, staticcheck, the race
 # detector on core, then every module's tests (with the services they start
-# themselves: PostgreSQL, the in-process TiKV store, node + yjs, Chromium).
+# themselves: PostgreSQL, the in-process TiKV store, node + yjs, node running
+# the JavaScript storage plugin of examples/storage-js, Chromium).
 # Installs what it needs first. Usage: scripts/test.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"

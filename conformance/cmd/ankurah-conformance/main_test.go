@@ -28,6 +28,9 @@ const boltPluginDir = "../../../plugins/storage-bolt/cmd/ankurah-storage-bolt"
 var bins = map[string]string{}
 
 func TestMain(m *testing.M) {
+	if plugin := os.Getenv(jsHostEnv); plugin != "" {
+		runJSHost(plugin)
+	}
 	dir, err := os.MkdirTemp("", "ankurah-conformance-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
