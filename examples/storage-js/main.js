@@ -12,7 +12,9 @@
 // and the host filters, sorts and limits them (the protocol allows any
 // superset when Describe says candidates_only). So it needs no query
 // evaluator, and it reads only three keys of a state's CBOR and two of an
-// event's. It declares no optional capability (no indexes, no change feed).
+// event's. Of the optional capabilities it serves looking up, listing and
+// clearing collections and explaining a fetch (protocol version 2), not
+// indexes, repair or the change feed.
 'use strict';
 
 const crypto = require('node:crypto');
@@ -103,29 +105,52 @@ function readEvent(bytes) {
 
 // ---- the engine: the storage contract, in memory ---------------------------
 
+// An empty collection, answered for reads of one that does not exist (a read
+// creates nothing).
+const NONE = { states: new Map(), events: new Map() };
+
 // Engine keeps, per collection, states by entity id and events by event id,
 // each as the bytes the host sent (returned as they are: no re-encoding).
 // Node runs one handler at a time, so every call is atomic without locks.
 class Engine {
   constructor() {
     this.closed = false;
-    this.states = new Map(); // collection -> entity id hex -> { bytes, head }
-    this.events = new Map(); // collection -> event id hex -> { bytes, entity }
+    // collection -> { states: entity id hex -> { bytes, head },
+    //                 events: event id hex -> { bytes, entity } }
+    this.collections = new Map();
   }
 
   check() {
     if (this.closed) throw closed();
   }
 
-  table(map, collection) {
-    let t = map.get(collection);
-    if (!t) map.set(collection, (t = new Map()));
-    return t;
+  // coll returns a collection's tables; create makes them when missing
+  // (OpenCollection and Apply do, reads do not).
+  coll(name, create = false) {
+    let c = this.collections.get(name);
+    if (!c && create) this.collections.set(name, (c = { states: new Map(), events: new Map() }));
+    return c ?? NONE;
   }
 
   openCollection(name) {
     this.check();
     if (name === '') throw invalid('empty collection name');
+    this.coll(name, true);
+  }
+
+  // lookupCollection finds a collection opened or written before, and
+  // creates nothing (capability collection_looker).
+  lookupCollection(name) {
+    this.check();
+    if (name === '') throw invalid('empty collection name');
+    if (!this.collections.has(name)) throw notFound(`storage: not found: collection "${name}"`);
+  }
+
+  // listCollections names every collection, sorted by their UTF-8 bytes
+  // (capability collection_lister).
+  listCollections() {
+    this.check();
+    return [...this.collections.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   }
 
   // apply writes a batch all or nothing: every expected head is checked
@@ -139,7 +164,7 @@ class Engine {
     for (const s of sts) {
       const key = `${s.collection}/${s.id}`;
       let head = heads.get(key);
-      if (head === undefined) head = this.table(this.states, s.collection).get(s.id)?.head ?? null;
+      if (head === undefined) head = this.coll(s.collection).states.get(s.id)?.head ?? null;
       const ok = head === null ? s.expected.length === 0 : sameIds(head, s.expected);
       if (!ok) {
         throw conflict(`${s.id} in "${s.collection}" has head [${head ?? ''}], the batch expected [${s.expected}]`);
@@ -147,15 +172,15 @@ class Engine {
       heads.set(key, s.head);
     }
     evs.forEach((e, i) => {
-      const t = this.table(this.events, e.collection);
+      const t = this.coll(e.collection, true).events;
       if (!t.has(e.id)) t.set(e.id, { bytes: events[i], entity: e.entity }); // a stored event is a no-op
     });
-    for (const s of sts) this.table(this.states, s.collection).set(s.id, { bytes: s.bytes, head: s.head });
+    for (const s of sts) this.coll(s.collection, true).states.set(s.id, { bytes: s.bytes, head: s.head });
   }
 
   getState(collection, entity) {
     this.check();
-    const s = this.table(this.states, collection).get(hex(entity));
+    const s = this.coll(collection).states.get(hex(entity));
     if (!s) throw notFound(`storage: not found: ${hex(entity)} in "${collection}"`);
     return s.bytes;
   }
@@ -163,21 +188,36 @@ class Engine {
   // fetchStates is candidates-only: every state of the collection.
   fetchStates(collection) {
     this.check();
-    return [...this.table(this.states, collection).values()].map((s) => s.bytes);
+    return [...this.coll(collection).states.values()].map((s) => s.bytes);
   }
 
   // getEvents returns the stored events among ids, in the order asked;
   // missing ids are omitted.
   getEvents(collection, ids) {
     this.check();
-    const t = this.table(this.events, collection);
+    const t = this.coll(collection).events;
     return ids.map((id) => t.get(hex(id))).filter(Boolean).map((e) => e.bytes);
   }
 
   entityEvents(collection, entity) {
     this.check();
     const want = hex(entity);
-    return [...this.table(this.events, collection).values()].filter((e) => e.entity === want).map((e) => e.bytes);
+    return [...this.coll(collection).events.values()].filter((e) => e.entity === want).map((e) => e.bytes);
+  }
+
+  // explain says how FetchStates reads (capability explainer): always every
+  // state of the collection.
+  explain(collection, selection) {
+    this.check();
+    if (selection.length === 0) throw invalid('explain without a selection');
+    const n = this.coll(collection).states.size;
+    return `full scan of "${collection}" (${n} states): candidates only, the host filters, sorts and limits`;
+  }
+
+  // clear drops every collection (capability clearer).
+  clear() {
+    this.check();
+    this.collections.clear();
   }
 
   // close frees everything; later calls, a second close included, fail with
@@ -185,8 +225,7 @@ class Engine {
   close() {
     this.check();
     this.closed = true;
-    this.states.clear();
-    this.events.clear();
+    this.collections.clear();
   }
 }
 
@@ -241,16 +280,17 @@ function toStatus(err) {
   return { code: grpc.status.UNKNOWN, details: String(err && err.message ? err.message : err) };
 }
 
-// storageService is the Storage service of protocol version 1 or 2; they
-// differ only in Describe. DeclareIndex and version 2's capability calls
-// are left out, so gRPC answers them UNIMPLEMENTED, as the protocol asks of
-// a plugin that declared none of them.
+// CAPABILITIES are the optional calls of protocol version 2 this plugin
+// serves. It leaves out indexer (a candidates-only engine has no use for a
+// declared index), repairer (it stores only rows it could read) and
+// change_feed; gRPC answers their calls, and DeclareIndex in version 1,
+// UNIMPLEMENTED, as the protocol asks of a plugin that did not declare them.
+const CAPABILITIES = ['collection_looker', 'collection_lister', 'clearer', 'explainer'];
+
+// storageService is the Storage service of protocol version 1 or 2: the
+// calls of version 1, and in version 2 those of CAPABILITIES too.
 function storageService(engine, version) {
-  const describe = version === 2
-    ? { engine: 'js-memory', candidates_only: true, capabilities: [] }
-    : { engine: 'js-memory', candidates_only: true, indexer: false };
-  return {
-    Describe: unary(() => describe),
+  const calls = {
     OpenCollection: unary((r) => engine.openCollection(r.collection)),
     Apply: unary((r) => engine.apply(r.events, r.states)),
     GetState: unary((r) => ({ state: engine.getState(r.collection, r.entity) })),
@@ -258,6 +298,17 @@ function storageService(engine, version) {
     GetEvents: streamed('events', (r) => engine.getEvents(r.collection, r.ids)),
     EntityEvents: streamed('events', (r) => engine.entityEvents(r.collection, r.entity)),
     Close: unary(() => engine.close()),
+  };
+  if (version === 1) {
+    return { ...calls, Describe: unary(() => ({ engine: 'js-memory', candidates_only: true, indexer: false })) };
+  }
+  return {
+    ...calls,
+    Describe: unary(() => ({ engine: 'js-memory', candidates_only: true, capabilities: CAPABILITIES })),
+    LookupCollection: unary((r) => engine.lookupCollection(r.collection)),
+    ListCollections: unary(() => ({ collections: engine.listCollections() })),
+    Clear: unary(() => engine.clear()),
+    Explain: unary((r) => ({ plan: engine.explain(r.collection, r.selection) })),
   };
 }
 

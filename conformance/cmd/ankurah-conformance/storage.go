@@ -151,8 +151,13 @@ func pluginHarness(path string, args []string, logger *slog.Logger, callTimeout 
 			cleanup()
 			return nil, err
 		}
+		// The suite runs the cases of every optional interface the plugin
+		// declared (the host's engine implements exactly those).
 		_, indexes := e.(storage.Indexer)
-		return storagetest.NewHarness(e, storagetest.Capabilities{Indexes: indexes}, cleanup), nil
+		_, lookup := e.(storage.CollectionLooker)
+		_, repair := e.(storage.Repairer)
+		caps := storagetest.Capabilities{Indexes: indexes, Lookup: lookup, Repair: repair}
+		return storagetest.NewHarness(e, caps, cleanup), nil
 	}
 }
 
