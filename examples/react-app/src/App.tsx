@@ -301,12 +301,15 @@ function validate(f: Fields): NewAlbum | Problem {
 }
 
 /**
- * The artist named name: one of the known artists, or a new one created
- * (its id is known once the creation commits, at once while offline).
+ * The artist named name: one the live list holds, else one the server knows
+ * (a fetch asks it when connected and reads the local cache when not), else
+ * a new one (its id is known once the creation commits, at once while
+ * offline). Two clients adding an unknown name at the same moment each
+ * create an artist of that name.
  */
 async function artistNamed(client: Client, artists: Entity<ArtistRecord>[], name: string): Promise<Ref<ArtistRecord> | null> {
   if (!name) return null;
-  const known = artists.find((a) => a.values.name === name);
+  const known = artists.find((a) => a.values.name === name) ?? (await Artist.fetch(client, "name = ?", name))[0];
   if (known) return known.id as Ref<ArtistRecord>;
   const trx = client.begin();
   Artist.create(trx, { name });
