@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -311,4 +312,82 @@ func TestMetrics_SharedStorageFeed(t *testing.T) {
 		want(t, fams, 0, "ankurah_feed_restarts_total", "reason", "gap")
 		want(t, fams, 1, "ankurah_storage_duration_seconds", "op", "feed_head")
 	}
+}
+
+// heldFeed is a memory store whose change feed can be held back: while
+// hold is set, every batch waits for it to close before it is delivered.
+type heldFeed struct {
+	*memory.Engine
+	hold atomic.Pointer[chan struct{}]
+}
+
+func (h *heldFeed) Follow(ctx context.Context, after storage.FeedToken, f func(storage.FeedBatch) error) error {
+	return h.Engine.Follow(ctx, after, func(b storage.FeedBatch) error {
+		if c := h.hold.Load(); c != nil {
+			select {
+			case <-*c:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return f(b)
+	})
+}
+
+// TestMetrics_FeedLagWhileTheFeedHoldsBack: while the change feed has not
+// delivered a node's own commit, feed_pending_states counts its states and
+// feed_behind_seconds grows with the node's clock; once it delivers, both
+// are 0 again.
+func TestMetrics_FeedLagWhileTheFeedHoldsBack(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	var clock atomic.Int64 // nanoseconds after start
+	now := func() time.Time { return start.Add(time.Duration(clock.Load())) }
+	store := &heldFeed{Engine: memory.New()}
+	m := prommetrics.New(nil)
+	n, err := core.NewNode(ctx, m.InstrumentEngine(store), policy.Permissive{}, core.WithMetrics(m), core.WithSharedStorage(),
+		core.WithClock(now), core.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if err := m.CollectNode(n); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	store.hold.Store(&release)
+
+	committed := make(chan error, 1)
+	go func() {
+		c := n.Context(nil)
+		trx := c.Begin()
+		for _, name := range []string{"OK Computer", "Kid A"} {
+			a, err := trx.Create(ctx, "album")
+			if err != nil {
+				committed <- err
+				return
+			}
+			a.Set("name", name)
+		}
+		committed <- trx.Commit(ctx)
+	}()
+	waitFor(t, "the commit's two states to wait for the feed", func() bool {
+		return value(scrape(t, m), "ankurah_feed_pending_states") == 2
+	})
+	clock.Add(int64(3 * time.Second))
+	fams := scrape(t, m)
+	want(t, fams, 2, "ankurah_feed_pending_states")
+	want(t, fams, 3, "ankurah_feed_behind_seconds")
+	want(t, fams, 0, "ankurah_feed_batches_total", "origin", "self")
+
+	close(release)
+	if err := <-committed; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the feed to deliver the batch", func() bool {
+		return value(scrape(t, m), "ankurah_feed_batches_total", "origin", "self") == 1
+	})
+	fams = scrape(t, m)
+	want(t, fams, 0, "ankurah_feed_pending_states")
+	want(t, fams, 0, "ankurah_feed_behind_seconds")
 }
