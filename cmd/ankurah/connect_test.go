@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -13,7 +14,8 @@ import (
 )
 
 // TestConnect_NamesTheCauseAtOnce: each way of failing to reach a server
-// is named in well under the dial timeout, once, without repeated prefixes.
+// is named in well under the dial timeout, once (nothing else is written:
+// main prints the returned error), without repeated prefixes.
 func TestConnect_NamesTheCauseAtOnce(t *testing.T) {
 	server := startServer(t, filepath.Join("..", "..", "examples", "todos", "rules.yaml"))
 	addr := strings.TrimSuffix(strings.TrimPrefix(server, "ws://"), "/ws")
@@ -34,7 +36,11 @@ func TestConnect_NamesTheCauseAtOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
-			err := run(context.Background(), []string{"query", "--server", tc.url, "--token", tc.token, "todo", "true"}, io.Discard, io.Discard)
+			var stderr bytes.Buffer
+			err := run(context.Background(), []string{"query", "--server", tc.url, "--token", tc.token, "todo", "true"}, io.Discard, &stderr)
+			if stderr.Len() != 0 { // main prints the returned error, once
+				t.Fatalf("the command wrote %q besides returning %v", stderr.String(), err)
+			}
 			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.text) {
 				t.Fatalf("%v; want %v mentioning %q", err, tc.want, tc.text)
 			}
