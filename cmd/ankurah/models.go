@@ -29,8 +29,10 @@ type fieldType struct {
 	Target   string     // for a core.Ref[T] field of a model T of the same package: T's collection
 }
 
+// String names the type for messages: the value kind, with the Go type
+// when it says more ("int", "string (Genre)", "int (*int)").
 func (f fieldType) String() string {
-	if f.Kind == value.KindNull {
+	if f.Kind == value.KindNull || f.GoType == f.Kind.String() {
 		return f.GoType
 	}
 	return fmt.Sprintf("%s (%s)", f.Kind, f.GoType)

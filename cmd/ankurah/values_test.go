@@ -81,7 +81,7 @@ func TestBuildValues_TypedModelsConvertOrRefuse(t *testing.T) {
 		t.Errorf("artist = %#v", got["artist"])
 	}
 	for _, tc := range []struct{ arg, want string }{
-		{"year=abc", `field year of album is int (int): "abc" is not an integer`},
+		{"year=abc", `field year of album is int: "abc" is not an integer`},
 		{"year=20.5", `"20.5" is not an integer`},
 		{"notes=hello", "field notes of album is text.Text"},
 		{"nosuch=1", "album has no field nosuch (its fields: artist, name, notes, year)"},
