@@ -58,7 +58,9 @@ func errorLine(err error) string {
 
 const usage = `usage:
   ankurah serve  [--addr 127.0.0.1:9797] [--data-dir ankurah-data | --storage URL] [--static DIR]
-                 [--policy rules.yaml] [--tls-cert FILE --tls-key FILE] [--allowed-origins PATTERNS]
+                 [--policy rules.yaml [--inspect-role admin]] [--models DIR] [--limit NAME=VALUE]...
+                 [--tls-cert FILE --tls-key FILE] [--allowed-origins PATTERNS]
+                 (the sync protocol at /ws, metrics at /metrics, the inspector at /inspect/: docs/operations.md)
   ankurah query  [--server ws://127.0.0.1:9797/ws] [--watch] COLLECTION QUERY [ARGS...]
   ankurah create [--server ws://127.0.0.1:9797/ws] [--models DIR] COLLECTION PROP=VALUE...
   ankurah set    [--server ws://127.0.0.1:9797/ws] [--models DIR] COLLECTION ID PROP=VALUE...
