@@ -921,7 +921,7 @@ func (n *Node) subscribeRemote(ctx context.Context, p *Peer, sub uint64, collect
 // localMatches returns the cached entities a selection matches here,
 // ignoring its LIMIT: what this node can tell the durable peer it knows.
 func (c *Context) localMatches(ctx context.Context, collection string, b *query.Bound) []*View {
-	all := &query.Bound{Where: b.Where, OrderBy: b.OrderBy, Limit: -1}
+	all := &query.Bound{Where: b.Where, OrderBy: b.OrderBy, Limit: -1, After: b.After}
 	states, err := c.fetchStates(ctx, collection, all)
 	if err != nil {
 		return nil
@@ -1005,9 +1005,16 @@ func (c *Context) remoteFetch(ctx context.Context, collection string, b *query.B
 	if p == nil {
 		return nil
 	}
+	req := &transport.FetchReq{Collection: collection, Query: b.String()}
+	if b.After != nil {
+		if p.remote.Version < cursorVersion {
+			return fmt.Errorf("%w: the durable peer speaks protocol version %d (a fetch after a cursor needs %d)", ErrCursorUnsupported, p.remote.Version, cursorVersion)
+		}
+		req.After = b.After.Encode()
+	}
 	known := c.localMatches(ctx, collection, b)
 	known = n.boundKnown(known)
-	req := &transport.FetchReq{Collection: collection, Query: b.String(), Known: knownOf(known)}
+	req.Known = knownOf(known)
 	resp, err := p.request(ctx, &transport.Request{Fetch: req})
 	if err != nil {
 		if isDisconnect(err) {
@@ -1015,10 +1022,11 @@ func (c *Context) remoteFetch(ctx context.Context, collection string, b *query.B
 		}
 		return err
 	}
+	stale := unconfirmed(resp, known)
 	if b.HasLimit() {
-		return nil
+		stale = staleInWindow(b, resp, known, stale)
 	}
-	if stale := unconfirmed(resp, known); len(stale) > 0 {
+	if len(stale) > 0 {
 		if err := n.getOrEvict(ctx, p, collection, stale); err != nil && !isDisconnect(err) {
 			return err
 		}
@@ -1147,6 +1155,58 @@ func unconfirmed(resp *transport.Response, known []*View) []id.EntityID {
 		}
 	}
 	return stale
+}
+
+// staleInWindow narrows the cached entities a LIMITed answer did not
+// confirm to those inside the window it covers: the rows after the cursor
+// (all rows without one) up to the answer's last row in ORDER BY, or all of
+// them when the answer is shorter than the LIMIT. A cached row the server
+// would have returned there but did not is deleted or no longer matches;
+// rows past the window say nothing.
+func staleInWindow(b *query.Bound, resp *transport.Response, known []*View, stale []id.EntityID) []id.EntityID {
+	n := len(resp.States) + len(resp.Unchanged)
+	if int64(n) < b.Limit {
+		return stale
+	}
+	values := make(map[id.EntityID]map[string]value.Value, n)
+	for i := range resp.States {
+		values[resp.States[i].ID] = resp.States[i].Values
+	}
+	for _, v := range known {
+		if _, ok := values[v.state.ID]; !ok {
+			values[v.state.ID] = v.state.Values
+		}
+	}
+	// The answer's last row: the greatest of its states and of the known
+	// entities it listed unchanged.
+	var last id.EntityID
+	var lastVals map[string]value.Value
+	found := false
+	consider := func(eid id.EntityID) {
+		vals, ok := values[eid]
+		if !ok {
+			return
+		}
+		if !found || query.CompareRows(b.OrderBy, vals, eid, lastVals, last) > 0 {
+			last, lastVals, found = eid, vals, true
+		}
+	}
+	for i := range resp.States {
+		consider(resp.States[i].ID)
+	}
+	for _, eid := range resp.Unchanged {
+		consider(eid)
+	}
+	if !found {
+		return stale
+	}
+	out := stale[:0]
+	for _, eid := range stale {
+		if query.CompareRows(b.OrderBy, values[eid], eid, lastVals, last) < 0 {
+			out = append(out, eid)
+		}
+	}
+	return out
 }
 
 // remoteSubEnded records that the durable peer ended a subscription: the

@@ -8,10 +8,13 @@ import (
 	"github.com/ankurah/ankurah-go/core/query"
 )
 
-// ErrCursorUnsupported reports a cursor used where this build cannot honor
-// it yet: on an ephemeral node (the sync protocol does not carry cursors)
-// and in live queries. See docs/pagination.md.
+// ErrCursorUnsupported reports a cursor used where it cannot be honored: in
+// live queries, and on an ephemeral node whose durable peer speaks a
+// protocol older than version 5. See docs/pagination.md.
 var ErrCursorUnsupported = errors.New("ankurah: cursor not supported here")
+
+// cursorVersion is the protocol version that carries cursors (FetchReq.After).
+const cursorVersion = 5
 
 // Page is one page of an ordered fetch.
 type Page struct {
@@ -61,15 +64,12 @@ func CursorOf(order []query.Order, v *View) string {
 	return query.CursorAt(order, v.state.Values, v.state.ID).Encode()
 }
 
-func checkAfter(c *Context, b *query.Bound) error {
+func checkAfter(b *query.Bound) error {
 	if b.After == nil {
 		return nil
 	}
 	if len(b.After.Keys) != len(b.OrderBy) {
 		return fmt.Errorf("%w: %d order keys for an ORDER BY of %d terms", query.ErrCursor, len(b.After.Keys), len(b.OrderBy))
 	}
-	if c.node.role.mergesHeads() {
-		return nil
-	}
-	return fmt.Errorf("%w: fetching after a cursor on an ephemeral node", ErrCursorUnsupported)
+	return nil
 }

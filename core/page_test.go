@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/ankurah/ankurah-go/core"
+	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/query"
+	"github.com/ankurah/ankurah-go/core/transport"
+	"github.com/ankurah/ankurah-go/core/value"
 )
 
 // walk reads every page of q and returns the entity ids in page order.
@@ -33,32 +38,38 @@ func walk(t *testing.T, c *core.Context, q string) []string {
 	return nil
 }
 
-func TestFetchPage_WalkMatchesOrderedFetch(t *testing.T) {
+// seedMixed writes rows whose k holds every kind, NULLs (a missing
+// property) and ties, with a second key n.
+func seedMixed(t *testing.T, c *core.Context) {
+	t.Helper()
 	ctx := context.Background()
-	c := newNode(t).Context(nil)
+	var ref id.EntityID
+	ref[3] = 1
 	trx := c.Begin()
-	// Mixed kinds, NULLs (a missing property) and ties on the order key.
-	keys := []any{3, 1, "b", 2.5, nil, 1, "a", true, []byte{1}, map[string]any{"x": 1}, 3, nil, false, "b", 1}
+	keys := []any{3, 1, "b", 2.5, nil, 1, "a", true, []byte{1}, map[string]any{"x": 1}, 3, nil, false, "b", 1, value.Ref(ref), []byte{}, []any{1}}
 	for i, k := range keys {
 		m, err := trx.Create(ctx, "row")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if k != nil {
-			m.Set("k", k)
+			must(t, m.Set("k", k))
 		}
-		m.Set("n", i%4)
+		must(t, m.Set("n", i%4))
 	}
-	if err := trx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	must(t, trx.Commit(ctx))
+}
+
+// checkWalks walks several ORDER BYs page by page on c and compares each
+// walk with the unpaged fetch on ref.
+func checkWalks(t *testing.T, c, ref *core.Context) {
+	t.Helper()
+	ctx := context.Background()
 	for _, order := range []string{"ORDER BY k", "ORDER BY k DESC", "ORDER BY n, k DESC", "ORDER BY n DESC, k"} {
+		all, err := ref.Fetch(ctx, "row", "true "+order)
+		must(t, err)
 		for _, limit := range []int{1, 2, 3, 7} {
 			q := fmt.Sprintf("true %s LIMIT %d", order, limit)
-			all, err := c.Fetch(ctx, "row", "true "+order)
-			if err != nil {
-				t.Fatal(err)
-			}
 			got := walk(t, c, q)
 			if len(got) != len(all) {
 				t.Fatalf("%s: walk found %d rows, fetch %d", q, len(got), len(all))
@@ -68,6 +79,134 @@ func TestFetchPage_WalkMatchesOrderedFetch(t *testing.T) {
 					t.Fatalf("%s: row %d is %s, want %s", q, i, got[i], all[i].ID())
 				}
 			}
+		}
+	}
+}
+
+func TestFetchPage_WalkMatchesOrderedFetch(t *testing.T) {
+	c := newNode(t).Context(nil)
+	seedMixed(t, c)
+	checkWalks(t, c, c)
+}
+
+// TestFetchPage_EphemeralClientPagesThroughTheServer: a client's pages are
+// the server's, over the sync protocol (the cursor travels as
+// FetchReq.After), for every kind of order key.
+func TestFetchPage_EphemeralClientPagesThroughTheServer(t *testing.T) {
+	server, client := newNode(t), newClient(t)
+	link(t, server, client)
+	seedMixed(t, server.Context(nil))
+	checkWalks(t, client.Context(nil), server.Context(nil))
+}
+
+// TestFetchPage_EphemeralClientDropsRowsTheServerNoLongerHas: a client that
+// cached every row pages through the server after rows ahead of its cursor
+// were deleted or stopped matching there: its pages skip them (the server's
+// answer covers that window, so cached rows it left out are stale), and
+// rows inserted ahead of the cursor appear.
+func TestFetchPage_EphemeralClientDropsRowsTheServerNoLongerHas(t *testing.T) {
+	ctx := context.Background()
+	server, client := newNode(t), newClient(t)
+	link(t, server, client)
+	sc, cc := server.Context(nil), client.Context(nil)
+	ids := map[int]id.EntityID{}
+	trx := sc.Begin()
+	var ms []*core.Mut
+	for k := range 10 {
+		m, err := trx.Create(ctx, "row")
+		must(t, err)
+		must(t, m.Set("k", k*10))
+		must(t, m.Set("live", true))
+		ms = append(ms, m)
+	}
+	must(t, trx.Commit(ctx))
+	for k, m := range ms {
+		ids[k*10] = m.ID()
+	}
+	const q = "live = true ORDER BY k LIMIT 3"
+	if all, err := cc.Fetch(ctx, "row", "live = true"); err != nil || len(all) != 10 {
+		t.Fatalf("client fetch of every row: %d rows, %v", len(all), err)
+	}
+	p1, err := cc.FetchPage(ctx, "row", q, "")
+	must(t, err)
+	// On the server: delete 30, make 40 stop matching, insert 35.
+	trx = sc.Begin()
+	m, err := trx.Edit(ctx, "row", ids[30])
+	must(t, err)
+	must(t, m.Delete())
+	m, err = trx.Edit(ctx, "row", ids[40])
+	must(t, err)
+	must(t, m.Set("live", false))
+	m, err = trx.Create(ctx, "row")
+	must(t, err)
+	must(t, m.Set("k", 35))
+	must(t, m.Set("live", true))
+	must(t, trx.Commit(ctx))
+	p2, err := cc.FetchPage(ctx, "row", q, p1.Next)
+	must(t, err)
+	if got := pageKeys(p1) + " | " + pageKeys(p2); got != "0 10 20 | 35 50 60" {
+		t.Fatalf("client pages = %s, want 0 10 20 | 35 50 60", got)
+	}
+}
+
+func pageKeys(p *core.Page) string {
+	var ks []string
+	for _, v := range p.Items {
+		ks = append(ks, v.Get("k").Text())
+	}
+	return strings.Join(ks, " ")
+}
+
+// TestFetchPage_ServerRefusesACursorBeforeVersion5: a peer of protocol
+// version 4 cannot send FetchReq.After; one of version 5 can.
+func TestFetchPage_ServerRefusesACursorBeforeVersion5(t *testing.T) {
+	server := newNode(t)
+	sc := server.Context(nil)
+	seedMixed(t, sc)
+	p, err := sc.FetchPage(context.Background(), "row", "true ORDER BY k LIMIT 2", "")
+	must(t, err)
+	req := transport.FetchReq{Collection: "row", Query: "true ORDER BY k LIMIT 2", After: p.Next}
+	if resp := rawFetch(t, server, 4, req); !strings.Contains(resp.Error, "protocol version 4") {
+		t.Errorf("version 4: %+v, want a refusal naming version 4", resp)
+	}
+	if resp := rawFetch(t, server, 5, req); resp.Error != "" || len(resp.States) != 2 {
+		t.Errorf("version 5: error %q, %d states, want 2 states", resp.Error, len(resp.States))
+	}
+	req.After = "AQ" // version byte, no body
+	if resp := rawFetch(t, server, 5, req); !strings.Contains(resp.Kinds, "query.cursor") {
+		t.Errorf("a malformed cursor: %+v, want the kind query.cursor", resp)
+	}
+}
+
+// rawFetch sends one Fetch over a raw connection speaking version and
+// returns its (single-part) answer.
+func rawFetch(t *testing.T, server *core.Node, version uint32, req transport.FetchReq) *transport.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a, b := transport.Pipe()
+	go server.Accept(context.Background(), a)
+	defer b.Close()
+	send := func(m *transport.Message) {
+		f, err := transport.Encode(m)
+		must(t, err)
+		must(t, b.Send(ctx, f))
+	}
+	recv := func() *transport.Message {
+		f, err := b.Recv(ctx)
+		must(t, err)
+		m, err := transport.Decode(f)
+		must(t, err)
+		return m
+	}
+	send(&transport.Message{Hello: &transport.Hello{NodeID: "raw", Version: version}})
+	if h := recv().Hello; h == nil || h.Version != version {
+		t.Fatalf("hello answered with %+v, want version %d", h, version)
+	}
+	send(&transport.Message{Request: &transport.Request{ID: 7, Fetch: &req}})
+	for {
+		if m := recv(); m.Response != nil {
+			return m.Response
 		}
 	}
 }

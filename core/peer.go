@@ -402,6 +402,7 @@ func init() {
 	session.Register("core.deleted", transport.CodeOK, ErrDeleted)
 	session.Register("core.slow-consumer", transport.CodeOK, ErrSlowConsumer)
 	session.Register("core.include", transport.CodeInvalid, ErrInclude)
+	session.Register("core.cursor-unsupported", transport.CodeInvalid, ErrCursorUnsupported)
 }
 
 // ErrRemote wraps every error a remote node reported (session.ErrRemote).

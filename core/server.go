@@ -324,6 +324,14 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 		if err != nil {
 			return fail(r.ID, err)
 		}
+		if r.Fetch.After != "" {
+			if p.remote.Version < cursorVersion {
+				return fail(r.ID, fmt.Errorf("%w: a fetch after a cursor on protocol version %d (needs %d)", transport.ErrProtocol, p.remote.Version, cursorVersion))
+			}
+			if b.After, err = query.DecodeCursor(r.Fetch.After, b.OrderBy); err != nil {
+				return fail(r.ID, err)
+			}
+		}
 		seq := n.clog.position()
 		states, err := c.fetchStates(ctx, r.Fetch.Collection, b)
 		if err != nil {

@@ -48,7 +48,7 @@ var codes = []struct {
 	{transport.CodeBusy, nil},
 	{transport.CodeClosed, nil},
 	{transport.CodeInvalid, []error{policy.ErrInvalid, event.ErrInvalid, event.ErrMissingParent, event.ErrBudgetExceeded, property.ErrInvalid,
-		property.ErrUnknownBackend, query.ErrSyntax, query.ErrBind, query.ErrType, limits.ErrInvalidName, value.ErrUnsupported, storage.ErrInvalid}},
+		property.ErrUnknownBackend, query.ErrSyntax, query.ErrBind, query.ErrType, query.ErrCursor, limits.ErrInvalidName, value.ErrUnsupported, storage.ErrInvalid}},
 }
 
 // kinds names every exported sentinel an error may carry across the wire:
@@ -66,6 +66,7 @@ var kinds = []struct {
 	{"event.budget", event.ErrBudgetExceeded}, {"event.too-large", event.ErrTooLarge},
 	{"property.invalid", property.ErrInvalid}, {"property.unknown-backend", property.ErrUnknownBackend},
 	{"query.syntax", query.ErrSyntax}, {"query.bind", query.ErrBind}, {"query.type", query.ErrType},
+	{"query.cursor", query.ErrCursor},
 	{"value.unsupported", value.ErrUnsupported},
 	{"limits.exceeded", limits.ErrExceeded}, {"limits.invalid-name", limits.ErrInvalidName},
 	{"transport.protocol", transport.ErrProtocol}, {"transport.version", transport.ErrVersion}, {"transport.too-large", transport.ErrTooLarge},

@@ -18,8 +18,10 @@ import (
 // (Request.Aggregate, Message.AggUpdate); a version-3 server serves
 // version-2 clients too (MinProtocolVersion), answering with the version
 // both speak. Version 4: live queries with includes (SubscribeReq.Includes,
-// TagIncluded); a version-4 server serves versions 2 to 4.
-const ProtocolVersion = 4
+// TagIncluded); a version-4 server serves versions 2 to 4. Version 5:
+// fetches continued after a pagination cursor (FetchReq.After); a version-5
+// server serves versions 2 to 5.
+const ProtocolVersion = 5
 
 // MinProtocolVersion is the oldest version a durable node serves.
 const MinProtocolVersion = 2
@@ -114,6 +116,11 @@ type FetchReq struct {
 	Collection string  `cbor:"1,keyasint"`
 	Query      string  `cbor:"2,keyasint"`
 	Known      []Known `cbor:"3,keyasint,omitempty"`
+	// After continues the query's result after a pagination cursor (the
+	// opaque text of query.Cursor.Encode): the server returns the rows its
+	// ORDER BY sorts after it (version 5; a client sends it only to a peer
+	// that answered 5 or later).
+	After string `cbor:"4,keyasint,omitempty"`
 }
 
 // SubscribeReq starts (or re-points, for an existing ID) a subscription.
