@@ -71,7 +71,7 @@ func (c *Context) FetchBound(ctx context.Context, collection string, b *query.Bo
 	if c.node.isClosed.Load() {
 		return nil, ErrClosed
 	}
-	if err := checkAfter(c, b); err != nil {
+	if err := checkAfter(b); err != nil {
 		return nil, err
 	}
 	if err := c.node.role.refreshSelection(ctx, c, collection, b); err != nil {
@@ -133,6 +133,11 @@ func (c *Context) fetchStates(ctx context.Context, collection string, b *query.B
 		if seek := b.After.Seek(b.OrderBy); seek != nil {
 			next := *eff
 			next.Where = &query.And{Terms: []query.Expr{eff.Where, seek}}
+			// The seek starts at the cursor's own row (when it is still
+			// there), which the exact bound drops: one more fills the page.
+			if next.Limit >= 0 {
+				next.Limit++
+			}
 			eff = &next
 		}
 	}

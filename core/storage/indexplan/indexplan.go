@@ -74,7 +74,8 @@ type constraint struct {
 // Choose picks the scan for sel given which top-level properties have an
 // index. It considers the conjuncts of the top-level AND that an index can
 // narrow (=, IN, <, <=, >, >=, LIKE with a literal prefix on a top-level
-// property) and the first ORDER BY term. The fewest point lookups win; ties
+// property, and an OR of those and IS NULL on one property, which a
+// pagination seek is) and the first ORDER BY term. The fewest point lookups win; ties
 // go to the index that also serves the order, then to the smallest name.
 // Without point lookups, the index serving the order wins, then the
 // smallest constrained property name. Without any usable index the plan's
@@ -138,9 +139,12 @@ func Choose(sel *query.Bound, indexed func(prop string) bool) Plan {
 
 // termSpans translates one conjunct on a top-level property into spans of
 // encoded values that hold every row the term can match. ok is false for
-// terms an index cannot narrow (!=, NOT IN, IS NULL, OR, NOT, JSON paths).
+// terms an index cannot narrow (!=, NOT IN, IS NULL alone, NOT, JSON paths,
+// an OR across properties or holding such a term).
 func termSpans(term query.Expr) (prop string, c constraint, ok bool) {
 	switch t := term.(type) {
+	case *query.Or:
+		return orSpans(t)
 	case *query.Comparison:
 		if len(t.Path) != 1 {
 			return "", c, false
@@ -194,6 +198,58 @@ func termSpans(term query.Expr) (prop string, c constraint, ok bool) {
 		return t.Path[0], constraint{spans: spans, points: true}, true
 	}
 	return "", c, false
+}
+
+// orSpans narrows an OR whose terms all narrow the same property to the
+// union of their spans. IS NULL counts there as the span of NULL (it is not
+// narrowed alone: a property's NULLs are usually most of its rows).
+func orSpans(o *query.Or) (prop string, c constraint, ok bool) {
+	if len(o.Terms) == 0 {
+		return "", c, false
+	}
+	c.points = true
+	for _, term := range o.Terms {
+		var p string
+		var tc constraint
+		if n, isNull := term.(*query.IsNull); isNull {
+			if n.Not || len(n.Path) != 1 {
+				return "", c, false
+			}
+			p, tc = n.Path[0], constraint{spans: []Span{point(value.Null)}}
+		} else if p, tc, ok = termSpans(term); !ok {
+			return "", c, false
+		}
+		if prop != "" && p != prop {
+			return "", c, false
+		}
+		prop = p
+		c.spans = append(c.spans, tc.spans...)
+		c.points = c.points && tc.points
+	}
+	if c.points {
+		// Each span stays one value's: sorted, duplicates dropped (as IN).
+		slices.SortFunc(c.spans, func(a, b Span) int { return bytes.Compare(a.Lo, b.Lo) })
+		c.spans = slices.CompactFunc(c.spans, func(a, b Span) bool { return bytes.Equal(a.Lo, b.Lo) })
+	} else {
+		c.spans = union(c.spans)
+	}
+	return prop, c, true
+}
+
+// union sorts spans and merges those that overlap or touch.
+func union(spans []Span) []Span {
+	slices.SortFunc(spans, func(a, b Span) int { return bytes.Compare(a.Lo, b.Lo) })
+	var out []Span
+	for _, s := range spans {
+		if n := len(out); n > 0 && (out[n-1].Hi == nil || bytes.Compare(s.Lo, out[n-1].Hi) <= 0) {
+			if before(out[n-1].Hi, s.Hi) {
+				out[n-1].Hi = s.Hi
+			}
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // point is the span of the encodings of one value (and of every value

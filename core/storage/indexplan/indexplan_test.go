@@ -49,6 +49,13 @@ func TestChoose_PicksTheIndexThatServesTheQuery(t *testing.T) {
 		{"year NOT IN (?)", []any{1}, "full scan", false},
 		{"year IS NULL", nil, "full scan", false},
 		{"year = ? OR name = ?", []any{1, "x"}, "full scan", false},
+		{"year = ? OR year = ? OR year = ?", []any{3, 1, 3}, `index "year", 2 ranges, forward`, true},
+		{"year >= ? OR year < ? ORDER BY year LIMIT 3", []any{"b", "a"}, `index "year", 2 ranges, forward, serves the order`, false},
+		{"year IS NULL OR year <= ? ORDER BY year DESC LIMIT 3", []any{5}, `index "year", 2 ranges, reverse, serves the order`, false},
+		{"year IS NULL OR year <= ?", []any{5}, `index "year", 2 ranges, forward`, false},
+		{"year IS NOT NULL OR year <= ?", []any{5}, "full scan", false},
+		{"year = ? OR year != ?", []any{1, 2}, "full scan", false},
+		{"year IS NULL OR meta.year = ?", []any{1}, "full scan", false},
 		{"meta.year = ?", []any{1}, "full scan", false},
 		{"artist = ? ORDER BY meta.year", []any{"x"}, "full scan", false},
 		{"artist = ?", []any{"x"}, "full scan", false},
@@ -100,6 +107,10 @@ func TestChoose_SpansHoldEveryMatchingValue(t *testing.T) {
 		{"x LIKE ?", []any{"Ab"}},
 		{"x < ?", []any{"Ac"}},
 		{"x > ?", []any{false}},
+		{"x = ? OR x = ?", []any{7, "b"}},
+		{"x >= ? OR x >= ?", []any{"Ab", false}},
+		{"x IS NULL OR x <= ? OR x >= ?", []any{1, false}},
+		{"x > ? OR x < ? OR x LIKE ?", []any{2, 0, "A%"}},
 	} {
 		sel, err := query.ParseBound(tc.q, tc.args...)
 		if err != nil {
