@@ -210,7 +210,7 @@ describe("example app forms in Chromium", { skip: missing }, () => {
     assert.equal(await badge.textContent(), "Online");
     await server.stop();
     await a.locator('[data-testid=connection]:has-text("Offline")').waitFor({ timeout: WAIT });
-    assert.equal(await badge.textContent(), "OfflineYour edits are saved on this device and will sync when the connection is back.");
+    assert.equal(await badge.textContent(), "OfflineYour edits are saved on this device and will sync when the connection is back. Counts are as of the last sync.");
     assert.equal(await badge.getAttribute("role"), "status");
 
     const row = album(a, "First Light");

@@ -243,7 +243,8 @@ function ArtistRow({
  * so until it is back (the client alternates between "connecting" and
  * "disconnected" while it retries), and tells the user that what they do
  * meanwhile is kept: commits are stored locally with their outbox record and
- * sent on reconnection.
+ * sent on reconnection. The live counts are kept by the server, so offline
+ * they stay as they were (an album added offline is listed, not yet counted).
  */
 function ConnectionBadge({ client }: { client: Client }) {
   const state = useSignal(client.connection);
@@ -262,7 +263,7 @@ function ConnectionBadge({ client }: { client: Client }) {
         <span className="dot" aria-hidden="true" />
         {label(kind)}
       </span>
-      {kind === "offline" && <span className="connection-note">Your edits are saved on this device and will sync when the connection is back.</span>}
+      {kind === "offline" && <span className="connection-note">Your edits are saved on this device and will sync when the connection is back. Counts are as of the last sync.</span>}
     </div>
   );
 }
