@@ -524,6 +524,8 @@ func testClosed(ctx context.Context, t T, h Harness) {
 		err = ix.DeclareIndex(ctx, storage.Index{Collection: c.Name(), Property: "x"})
 		wantErrIs(t, "DeclareIndex after Close", err, storage.ErrClosed)
 	}
+	// Closing is a call like any other: a second Close fails too.
+	wantErrIs(t, "a second Close", e.Close(), storage.ErrClosed)
 }
 
 func testIncludesDeleted(ctx context.Context, t T, h Harness) {

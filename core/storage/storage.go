@@ -3,8 +3,17 @@
 //
 // An Engine is a set of named collections of entity states and events. The
 // node writes through Apply, one atomic batch per commit; it reads through a
-// Collection. Optional powers (declared indexes, dump/restore, change feeds)
-// are separate interfaces discovered by type assertion.
+// Collection. Optional powers are separate interfaces discovered by type
+// assertion: Indexer (declared indexes), CollectionLooker and
+// CollectionLister (finding and listing collections; `ankurah dump` walks a
+// store with them, and `ankurah load` writes a dump back through Apply),
+// Clearer and KeepingClearer, Repairer (bad rows), Explainer (how a fetch
+// would read), ChangeFeed (every committed change, resumable, across the
+// processes sharing a store), Healther (whether the engine can serve now),
+// and on a Collection, Aggregator (aggregates computed by the engine).
+//
+// docs/writing-a-storage-engine.md walks through writing an engine, the
+// contract's edge cases included; conformance/storagetest checks them.
 package storage
 
 import (
@@ -42,7 +51,8 @@ type Engine interface {
 	// stored head differs from its expected head, Apply writes nothing and
 	// returns an error wrapping ErrConflict.
 	Apply(ctx context.Context, b *Batch) error
-	// Close releases the engine. Later calls fail with ErrClosed.
+	// Close releases the engine. Later calls, a second Close included,
+	// fail with ErrClosed.
 	Close() error
 }
 
@@ -56,9 +66,12 @@ type Collection interface {
 	// (ties and unordered results by ascending entity-id bytes), limited to
 	// sel.Limit. Deleted entities are included; the node filters them.
 	FetchStates(ctx context.Context, sel *query.Bound) ([]entity.State, error)
-	// GetEvents returns the stored events among ids; missing ids are omitted.
+	// GetEvents returns the stored events among ids, in any order; missing
+	// ids are omitted (no error). An id given twice may come back once or
+	// twice.
 	GetEvents(ctx context.Context, ids []id.EventID) ([]event.Event, error)
-	// EntityEvents returns every stored event of an entity, in no particular order.
+	// EntityEvents returns every stored event of an entity once, its genesis
+	// included, in no particular order.
 	EntityEvents(ctx context.Context, id id.EntityID) ([]event.Event, error)
 }
 

@@ -140,12 +140,13 @@ func (e *Engine) checkFormat(ctx context.Context) error {
 // Name returns the IndexedDB database name.
 func (e *Engine) Name() string { return e.name }
 
-// Close closes the database. Later calls fail with storage.ErrClosed.
+// Close closes the database. Later calls, a second Close included, fail
+// with storage.ErrClosed.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return nil
+		return storage.ErrClosed
 	}
 	e.closed = true
 	e.db.Call("close")

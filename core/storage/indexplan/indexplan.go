@@ -48,7 +48,8 @@ type Plan struct {
 	Points bool
 }
 
-// String renders the plan as engines show it in Explain, for example
+// String renders the plan as engines show it in storage.Explainer's
+// Explain (the toolkit's, core/storage/kv, and the memory engine's), for example
 // `index "year", 1 ranges, reverse, serves the order` or "full scan".
 func (p Plan) String() string {
 	if p.Property == "" {

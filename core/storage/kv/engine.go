@@ -137,13 +137,13 @@ func (e *Engine) checkFormat(ctx context.Context) error {
 	return nil
 }
 
-// Close waits for the calls in progress, then closes the store. Later calls
-// fail with storage.ErrClosed; closing again returns nil.
+// Close waits for the calls in progress, then closes the store. Later calls,
+// a second Close included, fail with storage.ErrClosed.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return nil
+		return fmt.Errorf("%s: close: %w", e.cfg.name, storage.ErrClosed)
 	}
 	e.closed = true
 	close(e.feedDone)
