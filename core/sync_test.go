@@ -18,6 +18,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
 	"github.com/ankurah/ankurah-go/core/transport"
+	"github.com/ankurah/ankurah-go/core/value"
 )
 
 // link connects a client node to a server node over an in-process Pipe.
@@ -608,5 +609,52 @@ func TestSync_ABurstOfLargeCommitsWaitsForTheConnection(t *testing.T) {
 	must(t, err)
 	if len(got) != writers {
 		t.Fatalf("the server holds %d albums, want %d", len(got), writers)
+	}
+}
+
+// A client's fetch and live query with a ref, bytes or json argument reach
+// the server (the selection travels as text with typed literals), which
+// answers them like its own: before, the server refused the text as a
+// syntax error.
+func TestSync_RefBytesAndJSONArgumentsReachTheServer(t *testing.T) {
+	ctx := context.Background()
+	server := newNode(t)
+	c := newClient(t)
+	link(t, server, c)
+	trx := server.Context(nil).Begin()
+	a, err := trx.Create(ctx, "artist")
+	must(t, err)
+	must(t, a.Set("name", "Muse"))
+	must(t, trx.Commit(ctx))
+	trx = server.Context(nil).Begin()
+	al, err := trx.Create(ctx, "album")
+	must(t, err)
+	must(t, al.Set("artist", value.Ref(a.ID())))
+	must(t, al.Set("cover", []byte{0xca, 0xfe}))
+	must(t, al.Set("meta", value.MustJSON(`{"tracks": 11}`)))
+	other, err := trx.Create(ctx, "album")
+	must(t, err)
+	must(t, other.Set("artist", value.Ref(id.EntityID{})))
+	must(t, trx.Commit(ctx))
+	for _, q := range []struct {
+		sel string
+		arg any
+	}{
+		{"artist = ?", value.Ref(a.ID())},
+		{"cover = ?", []byte{0xca, 0xfe}},
+		{"meta = ?", value.MustJSON(`{"tracks": 11}`)},
+	} {
+		got, err := c.Context(nil).Fetch(ctx, "album", q.sel, q.arg)
+		if err != nil || len(got) != 1 || got[0].ID() != al.ID() {
+			t.Fatalf("client Fetch(%s): %d rows, %v; want the one album", q.sel, len(got), err)
+		}
+		lq, err := c.Context(nil).Query(ctx, "album", q.sel, q.arg)
+		if err != nil {
+			t.Fatalf("client Query(%s): %v", q.sel, err)
+		}
+		if n := len(lq.Items()); n != 1 {
+			t.Fatalf("client Query(%s): %d rows, want 1", q.sel, n)
+		}
+		lq.Close()
 	}
 }

@@ -14,6 +14,13 @@
 // by bytes, json by canonical text. LIKE applies to strings only: % matches
 // any run of characters, _ one character, case-sensitively, with no escape
 // character.
+//
+// Literals: 'strings' (a doubled quote stands for one), ints, floats, TRUE,
+// FALSE, NULL, and the typed literals x'<hex>' (bytes), json'<JSON text>'
+// and ref'<entity id>' (the prefix in any case, written right before the
+// quote). A ? placeholder binds any value. A bound selection prints (Bound
+// String) with every value as a literal that parses back to the same value,
+// which is how a client sends it to its server.
 package query
 
 import (

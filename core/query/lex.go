@@ -25,7 +25,15 @@ const (
 	tComma
 	tDot
 	tOp // a comparison operator: = != <> < <= > >=
+	// tTyped is a typed literal, x'<hex>', json'<text>' or ref'<id>' (the
+	// prefix written right before the quote, in any case): text is the
+	// unquoted content, prefix the lower-case prefix.
+	tTyped
 )
+
+// typedPrefixes are the prefixes of typed literals: the kinds a value of
+// which has no plain literal (bytes, json, entity refs).
+var typedPrefixes = map[string]bool{"x": true, "json": true, "ref": true}
 
 // keywords of AnkQL, matched ASCII-case-insensitively. A property with one of
 // these names must be written double-quoted.
@@ -39,10 +47,11 @@ func init() {
 
 // token is one lexeme. pos is the 0-based byte offset of its first byte.
 type token struct {
-	kind tokKind
-	text string
-	raw  string // the source text of the token, for error messages
-	pos  int
+	kind   tokKind
+	text   string
+	prefix string // of a tTyped token
+	raw    string // the source text of the token, for error messages
+	pos    int
 }
 
 // describe renders a token for an error message.
@@ -164,6 +173,13 @@ func (l *lexer) next() (token, error) {
 			l.pos += n
 		}
 		raw := l.src[start:l.pos]
+		if lower := strings.ToLower(raw); typedPrefixes[lower] && l.pos < len(l.src) && l.src[l.pos] == '\'' {
+			q, err := l.quoted('\'')
+			if err != nil {
+				return token{}, err
+			}
+			return token{kind: tTyped, text: q.text, prefix: lower, raw: l.src[start:l.pos], pos: start}, nil
+		}
 		if kw := keyword(raw); kw != "" {
 			return token{kind: tKeyword, text: kw, raw: raw, pos: start}, nil
 		}

@@ -1,9 +1,11 @@
 package query
 
 import (
+	"encoding/hex"
 	"math"
 	"strconv"
 
+	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/value"
 )
 
@@ -255,7 +257,7 @@ func (p *parser) primary() (Expr, error) {
 			break
 		}
 		return nil, p.unexpected(expectPredicate)
-	case tString, tInt, tFloat, tParam:
+	case tString, tInt, tFloat, tParam, tTyped:
 	default:
 		return nil, p.unexpected(expectPredicate)
 	}
@@ -281,7 +283,7 @@ func (p *parser) reversed(lit Operand) (Expr, error) {
 	}
 	switch p.tok.kind {
 	case tIdent, tQIdent:
-	case tString, tInt, tFloat, tParam:
+	case tString, tInt, tFloat, tParam, tTyped:
 		return nil, syntaxErr(p.tok.pos, "unexpected %s: comparing two literals is not supported, one side must be a path", p.tok.describe())
 	case tKeyword:
 		if t := p.tok.text; t == "NULL" || t == "TRUE" || t == "FALSE" {
@@ -412,6 +414,11 @@ func (p *parser) operand() (Operand, error) {
 		return o, p.advance()
 	case tString:
 		v = value.String(t.text)
+	case tTyped:
+		var err error
+		if v, err = typedLiteral(t); err != nil {
+			return Operand{}, err
+		}
 	case tInt:
 		i, err := strconv.ParseInt(t.text, 10, 64)
 		if err != nil {
@@ -440,6 +447,32 @@ func (p *parser) operand() (Operand, error) {
 		return Operand{}, p.unexpected(expectLiteral)
 	}
 	return Lit(v), p.advance()
+}
+
+// typedLiteral is the value of x'<hex>' (bytes), json'<text>' (a JSON
+// value, kept canonical) or ref'<id>' (an entity id), as Bound.String prints
+// them.
+func typedLiteral(t token) (value.Value, error) {
+	switch t.prefix {
+	case "x":
+		b, err := hex.DecodeString(t.text)
+		if err != nil {
+			return value.Value{}, syntaxErr(t.pos, "invalid bytes literal %s: want an even number of hex digits", t.describe())
+		}
+		return value.Bytes(b), nil
+	case "json":
+		v, err := value.JSON([]byte(t.text))
+		if err != nil {
+			return value.Value{}, syntaxErr(t.pos, "invalid json literal %s: %v", t.describe(), err)
+		}
+		return v, nil
+	default: // ref
+		e, err := id.ParseEntityID(t.text)
+		if err != nil {
+			return value.Value{}, syntaxErr(t.pos, "invalid ref literal %s: %v", t.describe(), err)
+		}
+		return value.Ref(e), nil
+	}
 }
 
 // path parses ident(.ident)*; each element bare or double-quoted.

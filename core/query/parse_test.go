@@ -190,7 +190,7 @@ func TestBind_RejectsWrongArguments(t *testing.T) {
 	}
 }
 
-func TestBound_PrintsArgumentOnlyKinds(t *testing.T) {
+func TestBound_PrintsTypedLiterals(t *testing.T) {
 	b, err := ParseBound("a = ? AND b = ? AND c = ?", []byte{0xca, 0xfe}, value.MustJSON(`{"b": 1, "a": "it's"}`), id.EntityID{})
 	if err != nil {
 		t.Fatal(err)
@@ -271,6 +271,51 @@ func TestLikeMatch(t *testing.T) {
 	for _, tt := range tests {
 		if got := likeMatch(tt.s, tt.pattern); got != tt.want {
 			t.Errorf("%q LIKE %q = %v, want %v", tt.s, tt.pattern, got, tt.want)
+		}
+	}
+}
+
+// Bytes, json and entity-ref values print as typed literals that parse
+// back to the same values, so a selection bound on a client means the same
+// on the server it is sent to as text.
+func TestParse_TypedLiteralsReadBackWhatBoundPrints(t *testing.T) {
+	e := id.EntityID{1, 2, 3}
+	b, err := ParseBound("a = ? AND b = ? AND c IN (?, ?) ORDER BY a LIMIT 3", []byte{0, 0xff}, value.MustJSON(`{"b": [1, "it's"], "a": null}`), value.Ref(e), value.Ref(id.EntityID{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := b.String()
+	again, err := ParseBound(text)
+	if err != nil {
+		t.Fatalf("Parse(%s): %v", text, err)
+	}
+	if again.String() != text || !reflect.DeepEqual(again.Where, b.Where) {
+		t.Fatalf("Parse(%s) = %s (%#v), want the same selection", text, again, again.Where)
+	}
+	// Any case of the prefix; a literal on the left.
+	s, err := Parse(`X'CAFE' = a AND JSON'[1]' = b AND Ref'` + e.String() + `' = c`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `a = x'cafe' AND b = json'[1]' AND c = ref'` + e.String() + `'`
+	if got := s.String(); got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	// A prefix apart from its quote is a path, as before.
+	if _, err := Parse(`x 'cafe'`); !errors.Is(err, ErrSyntax) {
+		t.Errorf("x 'cafe': %v, want a syntax error", err)
+	}
+	for _, bad := range []struct{ q, msg string }{
+		{`a = x'abc'`, `invalid bytes literal "x'abc'"`},
+		{`a = x'zz'`, `invalid bytes literal "x'zz'"`},
+		{`a = json'{'`, `invalid json literal "json'{'"`},
+		{`a = ref'nope'`, `invalid ref literal "ref'nope'"`},
+		{`a = ref'01`, `unterminated string`},
+		{`x'00' = json'1'`, `comparing two literals is not supported`},
+	} {
+		_, err := Parse(bad.q)
+		if !errors.Is(err, ErrSyntax) || !strings.Contains(err.Error(), bad.msg) {
+			t.Errorf("Parse(%s): %v, want a syntax error containing %q", bad.q, err, bad.msg)
 		}
 	}
 }

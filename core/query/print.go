@@ -20,9 +20,9 @@ func (s *Selection) String() string {
 // placeholder replaced by its value. NULL, bool, int, float and string
 // values print as literals that parse back to the same value (a float too
 // large for float64 prints as 1e999 or -1e999). Bytes, json and entity-ref
-// values only enter a query through arguments and have no literal syntax:
-// they print as x'<hex>', json'<canonical text>' and ref'<id>', which Parse
-// rejects.
+// values print as the typed literals x'<hex>', json'<canonical text>' and
+// ref'<id>', which Parse reads back (so a bound selection sent to a server
+// as text means the same there).
 func (b *Bound) String() string {
 	return format(b.Where, b.OrderBy, b.Limit)
 }
