@@ -144,14 +144,12 @@ func (c *Context) candidateRefs(ctx context.Context, t *query.Traversal) ([]quer
 	var ids []query.Operand
 	for k := len(t.Hops) - 1; k >= 0; k-- {
 		b := &query.Bound{Where: where, Limit: maxCandidateRefs + 1}
-		if k == len(t.Hops)-1 {
-			// An ephemeral node first brings the entities at the end of the
-			// path current from its durable peer (a no-op on a durable
-			// node). The hops back are read as cached: their selections
-			// hold ref literals, which AnkQL text cannot carry yet.
-			if err := c.node.role.refreshSelection(ctx, c, t.Hops[k].Target, b); err != nil {
-				return nil, false, err
-			}
+		// An ephemeral node first brings each hop's entities current from
+		// its durable peer (a no-op on a durable node): the end of the
+		// path by the term, each hop back by the ids of the one after it
+		// (ref literals in the selection's text).
+		if err := c.node.role.refreshSelection(ctx, c, t.Hops[k].Target, b); err != nil {
+			return nil, false, err
 		}
 		states, err := c.fetchStates(ctx, t.Hops[k].Target, b)
 		if err != nil {

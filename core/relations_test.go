@@ -317,6 +317,42 @@ func TestFetch_TraversalOnAnEphemeralNode(t *testing.T) {
 	}
 }
 
+// An ephemeral node's fetch of a two-hop traversal asks its durable peer
+// for every hop (labels by the term, then the artists on those labels, then
+// the albums), so it answers as the server does with nothing cached.
+func TestFetch_TwoHopTraversalOnAnEphemeralNode(t *testing.T) {
+	m := newMusic(t)
+	m.seed()
+	ctx := context.Background()
+	cl := newNodeOn(t, memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
+	if err := cl.DeclareRelations(
+		core.Relation{Collection: "album", Property: "artist", Target: "artist"},
+		core.Relation{Collection: "artist", Property: "label", Target: "label"},
+	); err != nil {
+		t.Fatal(err)
+	}
+	a, b := transport.Pipe()
+	go m.n.Accept(ctx, a)
+	p, err := cl.Connect(ctx, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	vs, err := cl.Context(nil).Fetch(ctx, "album", "artist.label.country = ?", "UK")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.names(vs); !slices.Equal(got, []string{"a1", "a3"}) {
+		t.Fatalf("client fetch = %v, want a1 a3", got)
+	}
+	// Blur moves to Warp on the server: the client's next fetch follows.
+	m.edit("artist", "blur", map[string]any{"label": "@warp"})
+	vs, err = cl.Context(nil).Fetch(ctx, "album", "artist.label.country = ?", "UK")
+	if err != nil || !slices.Equal(m.names(vs), []string{"a1", "a2", "a3"}) {
+		t.Fatalf("client fetch after the move = %v (%v), want a1 a2 a3", m.names(vs), err)
+	}
+}
+
 // A traversal term that more than 1,024 referenced entities satisfy is not
 // sent to the engine as a set of ids but relaxed (to true, or to false
 // under NOT), and the node's exact evaluation decides: the answers stay the
