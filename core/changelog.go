@@ -156,7 +156,27 @@ func (n *Node) publish(ctx context.Context, changes []change) {
 // follower, feed.go, publishes that way).
 func (n *Node) publishLocked(ctx context.Context, changes []change) {
 	n.clog.append(changes)
-	n.reactor.notify(ctx, n, changes)
+	n.reactor.notify(cacheOnly(ctx), n, changes)
+}
+
+// cacheOnlyKey marks a context whose reads must not ask the durable peer.
+type cacheOnlyKey struct{}
+
+// cacheOnly marks ctx so that the reads made under it (a live query's
+// refill while it is notified, and the traversal hops that refill reads)
+// use this node's cache only: a notification runs under the node's write
+// and log locks, and on a client often on the goroutine that reads the
+// durable peer's messages, so waiting there for an answer would wait
+// forever. A refill's rows that came from the cache are refreshed apart
+// (LiveQuery.refreshPulled).
+func cacheOnly(ctx context.Context) context.Context {
+	return context.WithValue(ctx, cacheOnlyKey{}, true)
+}
+
+// isCacheOnly reports whether ctx was marked by cacheOnly.
+func isCacheOnly(ctx context.Context) bool {
+	v, _ := ctx.Value(cacheOnlyKey{}).(bool)
+	return v
 }
 
 // readAt runs read (a read of storage) and then apply, holding the log's

@@ -72,6 +72,9 @@ func (e ephemeral) refreshEdit(ctx context.Context, c *Context, collection strin
 	return c.remoteGet(ctx, collection, eid)
 }
 func (ephemeral) refreshSelection(ctx context.Context, c *Context, collection string, b *query.Bound) error {
+	if isCacheOnly(ctx) {
+		return nil // a live query's refill while notified (cacheOnly)
+	}
 	return c.remoteFetch(ctx, collection, b)
 }
 func (ephemeral) query(ctx context.Context, c *Context, collection string, b *query.Bound, incs []includeSpec) (*LiveQuery, error) {
