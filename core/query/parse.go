@@ -2,6 +2,7 @@ package query
 
 import (
 	"encoding/hex"
+	"errors"
 	"math"
 	"strconv"
 
@@ -456,7 +457,11 @@ func typedLiteral(t token) (value.Value, error) {
 	switch t.prefix {
 	case "x":
 		b, err := hex.DecodeString(t.text)
-		if err != nil {
+		var bad hex.InvalidByteError
+		switch {
+		case errors.As(err, &bad):
+			return value.Value{}, syntaxErr(t.pos, "invalid bytes literal %s: %q is not a hex digit", t.describe(), rune(bad))
+		case err != nil:
 			return value.Value{}, syntaxErr(t.pos, "invalid bytes literal %s: want an even number of hex digits", t.describe())
 		}
 		return value.Bytes(b), nil

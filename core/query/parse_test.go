@@ -306,8 +306,8 @@ func TestParse_TypedLiteralsReadBackWhatBoundPrints(t *testing.T) {
 		t.Errorf("x 'cafe': %v, want a syntax error", err)
 	}
 	for _, bad := range []struct{ q, msg string }{
-		{`a = x'abc'`, `invalid bytes literal "x'abc'"`},
-		{`a = x'zz'`, `invalid bytes literal "x'zz'"`},
+		{`a = x'abc'`, `invalid bytes literal "x'abc'": want an even number of hex digits`},
+		{`a = x'zz'`, `invalid bytes literal "x'zz'": 'z' is not a hex digit`},
 		{`a = json'{'`, `invalid json literal "json'{'"`},
 		{`a = ref'nope'`, `invalid ref literal "ref'nope'"`},
 		{`a = ref'01`, `unterminated string`},
