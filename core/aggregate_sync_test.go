@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ankurah/ankurah-go/core"
 	"github.com/ankurah/ankurah-go/core/entity"
@@ -113,42 +112,16 @@ func TestAggregate_ServerValidatesRequests(t *testing.T) {
 // an accepted aggregate's reset came first).
 func rawAggregate(t *testing.T, server *core.Node, version uint32, req transport.AggregateReq) *transport.Response {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	a, b := transport.Pipe()
-	go server.Accept(context.Background(), a)
-	defer b.Close()
-	send := func(m *transport.Message) {
-		f, err := transport.Encode(m)
-		must(t, err)
-		must(t, b.Send(ctx, f))
-	}
-	recv := func() *transport.Message {
-		f, err := b.Recv(ctx)
-		must(t, err)
-		m, err := transport.Decode(f)
-		must(t, err)
-		return m
-	}
-	send(&transport.Message{Hello: &transport.Hello{NodeID: "raw", Version: version}})
-	if h := recv().Hello; h == nil || h.Version != version {
-		t.Fatalf("hello answered with %+v, want version %d", h, version)
-	}
-	send(&transport.Message{Request: &transport.Request{ID: 7, Aggregate: &req}})
 	reset := false
-	for {
-		m := recv()
+	resp := rawRequest(t, server, version, transport.Request{Aggregate: &req}, func(m *transport.Message) {
 		if m.AggUpdate != nil {
 			reset = m.AggUpdate.Reset && m.AggUpdate.Sub == req.Sub
-			continue
 		}
-		if m.Response != nil && m.Response.ID == 7 {
-			if m.Response.Error == "" && !reset {
-				t.Fatal("accepted without a reset first")
-			}
-			return m.Response
-		}
+	})
+	if resp.Error == "" && !reset {
+		t.Fatal("accepted without a reset first")
 	}
+	return resp
 }
 
 // aggOwnerAgent lets a caller read the rows whose owner is its credentials.

@@ -310,31 +310,5 @@ func TestSync_ServerServesIncludesOnlyToClientsThatAskInVersion4(t *testing.T) {
 // and returns its (single-part) answer.
 func rawSubscribe(t *testing.T, server *core.Node, version uint32, req transport.SubscribeReq) *transport.Response {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	a, b := transport.Pipe()
-	go server.Accept(context.Background(), a)
-	defer b.Close()
-	send := func(m *transport.Message) {
-		f, err := transport.Encode(m)
-		must(t, err)
-		must(t, b.Send(ctx, f))
-	}
-	recv := func() *transport.Message {
-		f, err := b.Recv(ctx)
-		must(t, err)
-		m, err := transport.Decode(f)
-		must(t, err)
-		return m
-	}
-	send(&transport.Message{Hello: &transport.Hello{NodeID: "raw", Version: version}})
-	if h := recv().Hello; h == nil || h.Version != version {
-		t.Fatalf("hello answered with %+v, want version %d", h, version)
-	}
-	send(&transport.Message{Request: &transport.Request{ID: 7, Subscribe: &req}})
-	for {
-		if m := recv(); m.Response != nil {
-			return m.Response
-		}
-	}
+	return rawRequest(t, server, version, transport.Request{Subscribe: &req}, nil)
 }

@@ -7,9 +7,6 @@ import (
 	"time"
 
 	"github.com/ankurah/ankurah-go/core"
-	"github.com/ankurah/ankurah-go/core/policy"
-	"github.com/ankurah/ankurah-go/core/storage/memory"
-	"github.com/ankurah/ankurah-go/core/transport"
 )
 
 // A client's LIMITed live query over a traversal refills when a row leaves
@@ -19,17 +16,7 @@ func TestLiveQuery_ClientTraversalLimitRefillKeepsTheConnection(t *testing.T) {
 	m := newMusic(t)
 	m.seed()
 	ctx := context.Background()
-	cl := newNodeOn(t, memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
-	if err := cl.DeclareRelations(core.Relation{Collection: "album", Property: "artist", Target: "artist"}); err != nil {
-		t.Fatal(err)
-	}
-	a, b := transport.Pipe()
-	go m.n.Accept(ctx, a)
-	p, err := cl.Connect(ctx, b, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	cl := m.client(core.Relation{Collection: "album", Property: "artist", Target: "artist"})
 	lq, err := cl.Context(nil).Query(ctx, "album", "artist.name = 'Muse' ORDER BY title LIMIT 1")
 	if err != nil {
 		t.Fatal(err)
@@ -63,17 +50,7 @@ func TestLiveQuery_ClientCommitRefillingATraversalLimitReturns(t *testing.T) {
 	m := newMusic(t)
 	m.seed()
 	ctx := context.Background()
-	cl := newNodeOn(t, memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
-	if err := cl.DeclareRelations(core.Relation{Collection: "album", Property: "artist", Target: "artist"}); err != nil {
-		t.Fatal(err)
-	}
-	a, b := transport.Pipe()
-	go m.n.Accept(ctx, a)
-	p, err := cl.Connect(ctx, b, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	cl := m.client(core.Relation{Collection: "album", Property: "artist", Target: "artist"})
 	c := cl.Context(nil)
 	lq, err := c.Query(ctx, "album", "artist.name = 'Muse' ORDER BY title LIMIT 1")
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
-	"github.com/ankurah/ankurah-go/core/transport"
 	"github.com/ankurah/ankurah-go/core/value"
 )
 
@@ -37,6 +36,18 @@ func newMusic(t *testing.T) *music {
 		t.Fatal(err)
 	}
 	return &music{t: t, n: n, c: n.Context(nil), ids: map[string]id.EntityID{}, of: map[id.EntityID]string{}}
+}
+
+// client returns an ephemeral node with rels declared, connected to m's
+// node over a Pipe (closed when the test ends).
+func (m *music) client(rels ...core.Relation) *core.Node {
+	m.t.Helper()
+	cl := newNodeOn(m.t, memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
+	if err := cl.DeclareRelations(rels...); err != nil {
+		m.t.Fatal(err)
+	}
+	link(m.t, m.n, cl)
+	return cl
 }
 
 // create makes an entity named name in collection with props; a string
@@ -292,17 +303,7 @@ func TestFetch_TraversalOnAnEphemeralNode(t *testing.T) {
 	m := newMusic(t)
 	m.seed()
 	ctx := context.Background()
-	cl := newNodeOn(t, memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
-	if err := cl.DeclareRelations(core.Relation{Collection: "album", Property: "artist", Target: "artist"}); err != nil {
-		t.Fatal(err)
-	}
-	a, b := transport.Pipe()
-	go m.n.Accept(ctx, a)
-	p, err := cl.Connect(ctx, b, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	cl := m.client(core.Relation{Collection: "album", Property: "artist", Target: "artist"})
 	vs, err := cl.Context(nil).Fetch(ctx, "album", "artist.name = ?", "Muse")
 	if err != nil {
 		t.Fatal(err)
@@ -324,20 +325,7 @@ func TestFetch_TwoHopTraversalOnAnEphemeralNode(t *testing.T) {
 	m := newMusic(t)
 	m.seed()
 	ctx := context.Background()
-	cl := newNodeOn(t, memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
-	if err := cl.DeclareRelations(
-		core.Relation{Collection: "album", Property: "artist", Target: "artist"},
-		core.Relation{Collection: "artist", Property: "label", Target: "label"},
-	); err != nil {
-		t.Fatal(err)
-	}
-	a, b := transport.Pipe()
-	go m.n.Accept(ctx, a)
-	p, err := cl.Connect(ctx, b, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	cl := m.client(core.Relation{Collection: "album", Property: "artist", Target: "artist"}, core.Relation{Collection: "artist", Property: "label", Target: "label"})
 	vs, err := cl.Context(nil).Fetch(ctx, "album", "artist.label.country = ?", "UK")
 	if err != nil {
 		t.Fatal(err)
