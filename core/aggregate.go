@@ -234,7 +234,7 @@ func (c *Context) aggregateWithSink(ctx context.Context, collection string, spec
 	}
 	la.members = map[id.EntityID]*member{}
 	var states []entity.State
-	err = n.readAt(func() error {
+	err = n.readAt(ctx, func(ctx context.Context) error {
 		var err error
 		states, err = c.fetchStates(ctx, collection, eff)
 		return err

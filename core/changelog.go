@@ -57,10 +57,12 @@ const (
 	logRetain       = 1024
 	logRetainStates = 1 << 16
 	logRetainBytes  = 4 << 20
-	// readTries bounds how often a reader re-reads after falling behind the
-	// retained log before it reads with publication paused.
-	readTries = 3
 )
+
+// readTries bounds how often a reader re-reads after falling behind the
+// retained log before it reads with publication paused (a variable so that
+// tests can send every read down the paused path).
+var readTries = 3
 
 // position returns the position of the last published batch.
 func (l *changeLog) position() uint64 {
@@ -179,25 +181,28 @@ func isCacheOnly(ctx context.Context) bool {
 	return v
 }
 
-// readAt runs read (a read of storage) and then apply, holding the log's
-// lock, with the position the log had before read: apply reconciles what
-// was read with the entries published since and returns false when it
-// cannot (the log no longer reaches back, or the selection needs a fresh
-// read). After readTries, read runs with publication paused, so it always
-// completes.
-func (n *Node) readAt(read func() error, apply func(s0 uint64) (bool, error)) error {
+// readAt runs read (a read of storage, under ctx) and then apply, holding
+// the log's lock, with the position the log had before read: apply
+// reconciles what was read with the entries published since and returns
+// false when it cannot (the log no longer reaches back, or the selection
+// needs a fresh read). After readTries, read runs with publication paused,
+// so it always completes; that read is from this node's cache only
+// (cacheOnly): on a client, asking the durable peer there would wait for
+// an answer that can only be stored by publishing it, under the lock this
+// read holds. The unpaused tries before it brought the cache current.
+func (n *Node) readAt(ctx context.Context, read func(ctx context.Context) error, apply func(s0 uint64) (bool, error)) error {
 	for try := 0; ; try++ {
 		if try >= readTries {
 			n.clog.mu.Lock()
 			defer n.clog.mu.Unlock()
-			if err := read(); err != nil {
+			if err := read(cacheOnly(ctx)); err != nil {
 				return err
 			}
 			_, err := apply(n.clog.seq)
 			return err
 		}
 		s0 := n.clog.position()
-		if err := read(); err != nil {
+		if err := read(ctx); err != nil {
 			return err
 		}
 		n.clog.mu.Lock()

@@ -23,3 +23,12 @@ func OutboxLenForTest(n *Node) int {
 	defer n.upMu.Unlock()
 	return len(n.up.outbox)
 }
+
+// SetReadTriesForTest sets how many unpaused reads a reader tries before it
+// reads with publication paused (0: every read is paused) and returns a
+// function that restores the default.
+func SetReadTriesForTest(n int) (restore func()) {
+	old := readTries
+	readTries = n
+	return func() { readTries = old }
+}

@@ -172,7 +172,7 @@ func (c *Context) queryWithSink(ctx context.Context, collection string, b *query
 	}
 	// The result is read off every lock and registered at the log position
 	// it was reconciled to (changelog.go).
-	err = n.readAt(sel.read, func(s0 uint64) (bool, error) {
+	err = n.readAt(ctx, sel.read, func(s0 uint64) (bool, error) {
 		if n.isClosed.Load() {
 			return false, ErrClosed
 		}
@@ -232,10 +232,11 @@ func (lq *LiveQuery) prepare(ctx context.Context, c *Context, b *query.Bound) (*
 	return &selection{n: c.node, ctx: ctx, c: c, coll: lq.collection, bound: b, eff: eff, prog: prog}, nil
 }
 
-// read reads the selection's result from storage.
-func (s *selection) read() error {
+// read reads the selection's result from storage (under ctx, the
+// selection's own context or one derived from it).
+func (s *selection) read(ctx context.Context) error {
 	var err error
-	s.states, err = s.c.fetchStates(s.ctx, s.coll, s.eff)
+	s.states, err = s.c.fetchStates(ctx, s.coll, s.eff)
 	return err
 }
 
@@ -428,7 +429,7 @@ func (lq *LiveQuery) UpdateSelection(ctx context.Context, q string, args ...any)
 	if err != nil {
 		return err
 	}
-	return n.readAt(ps.read, func(s0 uint64) (bool, error) { return lq.install(ps, s0, nil) })
+	return n.readAt(ctx, ps.read, func(s0 uint64) (bool, error) { return lq.install(ps, s0, nil) })
 }
 
 // reauthorize re-runs the live query for a caller whose identity changed
@@ -445,7 +446,7 @@ func (lq *LiveQuery) reauthorize(ctx context.Context, c *Context, then func()) e
 	if err != nil {
 		return err
 	}
-	return c.node.readAt(sel.read, func(s0 uint64) (bool, error) { return lq.install(sel, s0, then) })
+	return c.node.readAt(ctx, sel.read, func(s0 uint64) (bool, error) { return lq.install(sel, s0, then) })
 }
 
 // setItems replaces the result set (lq.mu held).

@@ -9,6 +9,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/query"
+	"github.com/ankurah/ankurah-go/core/transport"
 	"github.com/ankurah/ankurah-go/core/value"
 )
 
@@ -323,4 +324,89 @@ func (c *Context) exactMatch(ctx context.Context, prog query.Program, st *entity
 		return false
 	}
 	return ok
+}
+
+// pathReader reads, for a subscription whose selection traverses
+// references, the entities the traversal paths of its rows pass through,
+// as the subscriber may read them. An ephemeral subscriber evaluates the
+// selection on its own copies, so the durable side sends these with the
+// rows: with the initial result, and with each row that enters, changes or
+// leaves (whose path entities are then the ones that moved it).
+type pathReader struct {
+	c  *Context
+	tr *query.Traversed
+	rd *refReader
+}
+
+// newPathReader returns a pathReader for a selection of collection as seen
+// by c, or nil when the selection does not traverse references.
+func (c *Context) newPathReader(ctx context.Context, collection string, where query.Expr) *pathReader {
+	tr, err := query.SplitTraversals(where, collection, &c.node.rels)
+	if err != nil || tr == nil {
+		return nil
+	}
+	return &pathReader{c: c, tr: tr, rd: c.newRefReader(ctx, false)}
+}
+
+// items appends to out an update item for each entity the paths of rows
+// pass through, once per call: its state when the subscriber may read it
+// (deleted included), gone when it exists but the subscriber may not
+// (withGone; a copy the subscriber kept must not keep a row in).
+func (pr *pathReader) items(ctx context.Context, rows []entity.State, withGone bool, out []transport.UpdateItem) []transport.UpdateItem {
+	if pr == nil || len(rows) == 0 {
+		return out
+	}
+	seen := map[refKey]bool{}
+	for i := range rows {
+		for _, t := range pr.tr.Terms {
+			values := rows[i].Values
+			for _, h := range t.Hops {
+				eid, ok := values[h.Property].AsRef()
+				if !ok {
+					break
+				}
+				st, readable, found := pr.read(ctx, h.Target, eid)
+				k := refKey{h.Target, eid}
+				if !seen[k] {
+					seen[k] = true
+					switch {
+					case readable || (found && st.Deleted()):
+						out = append(out, transport.UpdateItem{Tag: transport.TagIncluded, State: st})
+					case found && withGone:
+						out = append(out, transport.UpdateItem{Tag: transport.TagIncluded, State: entity.State{ID: eid, Collection: h.Target}, Gone: true})
+					}
+				}
+				if !readable {
+					break
+				}
+				values = st.Values
+			}
+		}
+	}
+	return out
+}
+
+// states is items for an initial result: the readable path entities' states.
+func (pr *pathReader) states(ctx context.Context, rows []entity.State) []entity.State {
+	var out []entity.State
+	for _, it := range pr.items(ctx, rows, false, nil) {
+		if !it.State.Deleted() {
+			out = append(out, it.State)
+		}
+	}
+	return out
+}
+
+// read reads one path entity: its state, whether the subscriber may read
+// it, and whether it exists.
+func (pr *pathReader) read(ctx context.Context, coll string, eid id.EntityID) (entity.State, bool, bool) {
+	rc, err := pr.c.node.readCollection(ctx, coll)
+	if err != nil {
+		return entity.State{}, false, false
+	}
+	st, err := rc.GetState(ctx, eid)
+	if err != nil {
+		return entity.State{}, false, false
+	}
+	return st, pr.rd.readable(coll, &st), true
 }

@@ -510,8 +510,14 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 	var initial []entity.State
 	var seq uint64
 	var lq *LiveQuery
+	// The entities the selection's traversal paths pass through go with
+	// its rows: the subscriber matches rows on its own copies of them.
+	paths := c.newPathReader(ctx, s.Collection, b.Where)
 	lq, err = c.queryWithSink(ctx, s.Collection, b, incs, func(states []entity.State) {
 		initial, seq = states, p.node.clog.seq // under the log's lock
+		if paths != nil {
+			initial = append(slices.Clip(initial), paths.states(ctx, states)...)
+		}
 	}, func(cs ChangeSet) {
 		if p.paused.Load() || p.refreshing.Load() || p.expired() {
 			// Paused until refreshed credentials; the refresh sends every
@@ -538,6 +544,15 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 				}
 			}
 			u.Items = append(u.Items, item)
+		}
+		if paths != nil {
+			rows := make([]entity.State, 0, len(u.Items))
+			for _, it := range u.Items {
+				if !it.Gone {
+					rows = append(rows, it.State)
+				}
+			}
+			u.Items = paths.items(ctx, rows, true, u.Items)
 		}
 		u.Items = p.includedItems(ctx, cs, u.Items)
 		if len(u.Items) > 0 {
@@ -578,7 +593,11 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 			for _, v := range lq.Items() {
 				initial = append(initial, v.state)
 			}
+			rows := len(initial)
 			initial = append(initial, lq.includedStates()...)
+			if paths := c.newPathReader(ctx, s.Collection, b.Where); paths != nil {
+				initial = append(initial, paths.states(ctx, initial[:rows])...)
+			}
 		})
 		if err != nil {
 			p.endSub(&transport.SubEnded{Sub: sub, Code: codeOf(err), Message: err.Error(), Kinds: kindsOf(err)})
@@ -700,7 +719,7 @@ func (p *Peer) reauthorize(ctx context.Context) {
 		s0 := n.clog.position()
 		sel, err := lq.prepare(ctx, c, b)
 		if err == nil {
-			err = sel.read()
+			err = sel.read(ctx)
 		}
 		if err != nil {
 			p.log.WarnContext(ctx, "subscription refused after a credential refresh; ending it", "err", err)
@@ -720,7 +739,7 @@ func (p *Peer) reauthorize(ctx context.Context) {
 		ok, err := pd.lq.install(pd.sel, pd.s0, nil)
 		if err == nil && !ok {
 			// Too much was published meanwhile: read again, here.
-			if err = pd.sel.read(); err == nil {
+			if err = pd.sel.read(cacheOnly(ctx)); err == nil {
 				_, err = pd.lq.install(pd.sel, n.clog.seq, nil)
 			}
 		}
@@ -741,6 +760,13 @@ func (p *Peer) reauthorize(ctx context.Context) {
 			}
 			for _, st := range pd.lq.includedStates() {
 				u.Items = append(u.Items, transport.UpdateItem{Tag: transport.TagIncluded, State: st})
+			}
+			if paths := c.newPathReader(ctx, pd.lq.collection, pd.sel.bound.Where); paths != nil {
+				rows := make([]entity.State, 0, len(in))
+				for _, it := range u.Items[:len(in)] {
+					rows = append(rows, it.State)
+				}
+				u.Items = paths.items(ctx, rows, true, u.Items)
 			}
 			for eid, coll := range removed[sub] {
 				if in[eid] {

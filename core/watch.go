@@ -44,7 +44,7 @@ func (c *Context) Watch(ctx context.Context, collection string, eid id.EntityID)
 	}
 	var w *EntityWatch
 	var st *entity.State
-	err := n.readAt(func() error {
+	err := n.readAt(ctx, func(ctx context.Context) error {
 		var err error
 		st, err = c.get(ctx, collection, eid)
 		return err
