@@ -158,6 +158,7 @@ func (c *Context) AggregateBound(ctx context.Context, collection string, spec Ag
 	if err := checkAggregate(collection, spec, b); err != nil {
 		return nil, err
 	}
+	b = query.RefArguments(b, collection, &n.rels)
 	if n.cfg.role == Ephemeral {
 		return c.aggregateRemote(ctx, collection, spec, b)
 	}

@@ -152,6 +152,7 @@ func (c *Context) QueryBound(ctx context.Context, collection string, b *query.Bo
 	if err != nil {
 		return nil, err
 	}
+	b = query.RefArguments(b, collection, &c.node.rels)
 	return c.node.role.query(ctx, c, collection, b, incs)
 }
 

@@ -74,6 +74,7 @@ func (c *Context) FetchBound(ctx context.Context, collection string, b *query.Bo
 	if err := checkAfter(b); err != nil {
 		return nil, err
 	}
+	b = query.RefArguments(b, collection, &c.node.rels)
 	if err := c.node.role.refreshSelection(ctx, c, collection, b); err != nil {
 		return nil, err
 	}

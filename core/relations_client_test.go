@@ -181,3 +181,49 @@ func TestLiveQuery_ClientTraversalFollowsEntitiesItNeverRead(t *testing.T) {
 	m.edit("label", "subpop", map[string]any{"country": "CA"})
 	m.waitNames(byCountry, "a1", "a3")
 }
+
+// A caller that holds ids as text (JavaScript, the command line) compares
+// a declared reference property with that text: `artist = ?` with an id
+// string matches on a durable node and on a client, in a fetch, a live
+// query and a count.
+func TestRelations_IDTextComparesWithAReferenceProperty(t *testing.T) {
+	m := newMusic(t)
+	m.seed()
+	ctx := context.Background()
+	cl := m.client(core.Relation{Collection: "album", Property: "artist", Target: "artist"})
+	muse := m.ids["muse"].String()
+	for name, c := range map[string]*core.Context{"server": m.c, "client": cl.Context(nil)} {
+		vs, err := c.Fetch(ctx, "album", "artist = ? ORDER BY title", muse)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.names(vs); !slices.Equal(got, []string{"a1", "a3"}) {
+			t.Errorf("%s: Fetch(artist = id text) = %v, want a1 a3", name, got)
+		}
+		vs, err = c.Fetch(ctx, "album", "artist NOT IN (?)", muse)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.names(vs); !slices.Equal(got, []string{"a2"}) {
+			t.Errorf("%s: Fetch(artist NOT IN (id text)) = %v, want a2", name, got)
+		}
+		lq, err := c.Query(ctx, "album", "artist = ?", muse)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.waitNames(lq, "a1", "a3")
+		lq.Close()
+		agg, err := c.Count(ctx, "album", "artist = ?", muse)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for agg.Count() != 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: Count(artist = id text) = %d, want 2", name, agg.Count())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		agg.Close()
+	}
+}
