@@ -333,29 +333,29 @@ func (c *Context) exactMatch(ctx context.Context, prog query.Program, st *entity
 // rows: with the initial result, and with each row that enters, changes or
 // leaves (whose path entities are then the ones that moved it).
 type pathReader struct {
-	c  *Context
 	tr *query.Traversed
-	rd *refReader
 }
 
-// newPathReader returns a pathReader for a selection of collection as seen
-// by c, or nil when the selection does not traverse references.
-func (c *Context) newPathReader(ctx context.Context, collection string, where query.Expr) *pathReader {
-	tr, err := query.SplitTraversals(where, collection, &c.node.rels)
+// newPathReader returns a pathReader for a selection of collection, or nil
+// when the selection does not traverse references.
+func (n *Node) newPathReader(collection string, where query.Expr) *pathReader {
+	tr, err := query.SplitTraversals(where, collection, &n.rels)
 	if err != nil || tr == nil {
 		return nil
 	}
-	return &pathReader{c: c, tr: tr, rd: c.newRefReader(ctx, false)}
+	return &pathReader{tr: tr}
 }
 
 // items appends to out an update item for each entity the paths of rows
-// pass through, once per call: its state when the subscriber may read it
-// (deleted included), gone when it exists but the subscriber may not
-// (withGone; a copy the subscriber kept must not keep a row in).
-func (pr *pathReader) items(ctx context.Context, rows []entity.State, withGone bool, out []transport.UpdateItem) []transport.UpdateItem {
+// pass through, once per call: its state when the subscriber, c (its
+// identity now), may read it (deleted included), gone when it exists but
+// the subscriber may not (withGone; a copy the subscriber kept must not
+// keep a row in).
+func (pr *pathReader) items(ctx context.Context, c *Context, rows []entity.State, withGone bool, out []transport.UpdateItem) []transport.UpdateItem {
 	if pr == nil || len(rows) == 0 {
 		return out
 	}
+	rd := c.newRefReader(ctx, false)
 	seen := map[refKey]bool{}
 	for i := range rows {
 		for _, t := range pr.tr.Terms {
@@ -365,7 +365,7 @@ func (pr *pathReader) items(ctx context.Context, rows []entity.State, withGone b
 				if !ok {
 					break
 				}
-				st, readable, found := pr.read(ctx, h.Target, eid)
+				st, readable, found := readPath(ctx, c, rd, h.Target, eid)
 				k := refKey{h.Target, eid}
 				if !seen[k] {
 					seen[k] = true
@@ -387,9 +387,9 @@ func (pr *pathReader) items(ctx context.Context, rows []entity.State, withGone b
 }
 
 // states is items for an initial result: the readable path entities' states.
-func (pr *pathReader) states(ctx context.Context, rows []entity.State) []entity.State {
+func (pr *pathReader) states(ctx context.Context, c *Context, rows []entity.State) []entity.State {
 	var out []entity.State
-	for _, it := range pr.items(ctx, rows, false, nil) {
+	for _, it := range pr.items(ctx, c, rows, false, nil) {
 		if !it.State.Deleted() {
 			out = append(out, it.State)
 		}
@@ -397,10 +397,10 @@ func (pr *pathReader) states(ctx context.Context, rows []entity.State) []entity.
 	return out
 }
 
-// read reads one path entity: its state, whether the subscriber may read
-// it, and whether it exists.
-func (pr *pathReader) read(ctx context.Context, coll string, eid id.EntityID) (entity.State, bool, bool) {
-	rc, err := pr.c.node.readCollection(ctx, coll)
+// readPath reads one path entity: its state, whether the subscriber may
+// read it, and whether it exists.
+func readPath(ctx context.Context, c *Context, rd *refReader, coll string, eid id.EntityID) (entity.State, bool, bool) {
+	rc, err := c.node.readCollection(ctx, coll)
 	if err != nil {
 		return entity.State{}, false, false
 	}
@@ -408,5 +408,5 @@ func (pr *pathReader) read(ctx context.Context, coll string, eid id.EntityID) (e
 	if err != nil {
 		return entity.State{}, false, false
 	}
-	return st, pr.rd.readable(coll, &st), true
+	return st, rd.readable(coll, &st), true
 }

@@ -512,11 +512,11 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 	var lq *LiveQuery
 	// The entities the selection's traversal paths pass through go with
 	// its rows: the subscriber matches rows on its own copies of them.
-	paths := c.newPathReader(ctx, s.Collection, b.Where)
+	paths := p.node.newPathReader(s.Collection, b.Where)
 	lq, err = c.queryWithSink(ctx, s.Collection, b, incs, func(states []entity.State) {
 		initial, seq = states, p.node.clog.seq // under the log's lock
 		if paths != nil {
-			initial = append(slices.Clip(initial), paths.states(ctx, states)...)
+			initial = append(slices.Clip(initial), paths.states(ctx, c, states)...)
 		}
 	}, func(cs ChangeSet) {
 		if p.paused.Load() || p.refreshing.Load() || p.expired() {
@@ -552,7 +552,8 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 					rows = append(rows, it.State)
 				}
 			}
-			u.Items = paths.items(ctx, rows, true, u.Items)
+			// As the subscriber's identity reads them now.
+			u.Items = paths.items(ctx, p.context(), rows, true, u.Items)
 		}
 		u.Items = p.includedItems(ctx, cs, u.Items)
 		if len(u.Items) > 0 {
@@ -595,8 +596,8 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 			}
 			rows := len(initial)
 			initial = append(initial, lq.includedStates()...)
-			if paths := c.newPathReader(ctx, s.Collection, b.Where); paths != nil {
-				initial = append(initial, paths.states(ctx, initial[:rows])...)
+			if paths != nil {
+				initial = append(initial, paths.states(ctx, c, initial[:rows])...)
 			}
 		})
 		if err != nil {
@@ -761,13 +762,6 @@ func (p *Peer) reauthorize(ctx context.Context) {
 			for _, st := range pd.lq.includedStates() {
 				u.Items = append(u.Items, transport.UpdateItem{Tag: transport.TagIncluded, State: st})
 			}
-			if paths := c.newPathReader(ctx, pd.lq.collection, pd.sel.bound.Where); paths != nil {
-				rows := make([]entity.State, 0, len(in))
-				for _, it := range u.Items[:len(in)] {
-					rows = append(rows, it.State)
-				}
-				u.Items = paths.items(ctx, rows, true, u.Items)
-			}
 			for eid, coll := range removed[sub] {
 				if in[eid] {
 					continue
@@ -777,6 +771,16 @@ func (p *Peer) reauthorize(ctx context.Context) {
 				} else {
 					u.Items = append(u.Items, transport.UpdateItem{Tag: transport.TagRemove, State: entity.State{ID: eid, Collection: coll}, Gone: true})
 				}
+			}
+			if paths := n.newPathReader(pd.lq.collection, pd.sel.bound.Where); paths != nil {
+				// The path entities of the rows and of those that left.
+				var rows []entity.State
+				for _, it := range u.Items {
+					if it.Tag != transport.TagIncluded && !it.Gone {
+						rows = append(rows, it.State)
+					}
+				}
+				u.Items = paths.items(ctx, c, rows, true, u.Items)
 			}
 			if len(u.Items) > 0 {
 				p.addUpdate(u)

@@ -9,6 +9,8 @@ import (
 	"github.com/ankurah/ankurah-go/core"
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/storage/memory"
+	"github.com/ankurah/ankurah-go/core/transport"
 	"github.com/ankurah/ankurah-go/core/value"
 )
 
@@ -159,5 +161,57 @@ func runRelations(t *testing.T, h Harness, newWorld func(*testing.T) *world) {
 		if err != nil || len(vs) != 0 {
 			t.Fatalf("alice's client: %d rows, %v; want none", len(vs), err)
 		}
+
+		// A live traversal on alice's client: the server sends the entities
+		// her rows' paths pass through with the rows, never bob's todo.
+		eng := memory.New()
+		cn, err := core.NewNode(ctx, eng, policy.Permissive{}, core.WithRole(core.Ephemeral))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cn.Close() })
+		if err := cn.DeclareRelations(core.Relation{Collection: "todo", Property: "blocker", Target: "todo"}); err != nil {
+			t.Fatal(err)
+		}
+		pa, pb := transport.Pipe()
+		go w.server.Accept(ctx, pa)
+		peer, err := cn.Connect(ctx, pb, h.Credentials("alice"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { peer.Close() })
+		live, err := cn.Context(nil).Query(ctx, "todo", "blocker.title IS NULL OR blocker.title = ?", "blocked by bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer live.Close()
+		rowTitles := func() []string {
+			var out []string
+			for _, v := range live.Items() {
+				out = append(out, v.Get("title").Raw())
+			}
+			slices.Sort(out)
+			return out
+		}
+		marker2 := mk(alice, h.Owner("alice"), "marker 2", &blocked)
+		deadline := time.Now().Add(10 * time.Second) // a guard against hanging, not a timing assertion
+		want := []string{"blocked by bob", "blocked by nothing", "marker", "marker 2"}
+		for !slices.Equal(rowTitles(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("alice's client live traversal = %v, want %v", rowTitles(), want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		coll, err := eng.Collection(ctx, "todo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, err := coll.GetState(ctx, secret); err == nil && !st.Deleted() {
+			t.Fatalf("alice's client holds bob's todo (%v): a path entity the server sent reveals it", st.Values["title"])
+		}
+		if _, err := coll.GetState(ctx, blocked); err != nil {
+			t.Fatalf("alice's client lacks the todo marker 2's path passes through: %v", err)
+		}
+		_ = marker2
 	})
 }
