@@ -356,7 +356,8 @@ func (pr *pathReader) items(ctx context.Context, c *Context, rows []entity.State
 		return out
 	}
 	rd := c.newRefReader(ctx, false)
-	seen := map[refKey]bool{}
+	// Each entity is read once; a readable one's values lead on.
+	seen := map[refKey]map[string]value.Value{}
 	for i := range rows {
 		for _, t := range pr.tr.Terms {
 			values := rows[i].Values
@@ -365,21 +366,25 @@ func (pr *pathReader) items(ctx context.Context, c *Context, rows []entity.State
 				if !ok {
 					break
 				}
-				st, readable, found := readPath(ctx, c, rd, h.Target, eid)
 				k := refKey{h.Target, eid}
-				if !seen[k] {
-					seen[k] = true
+				next, was := seen[k]
+				if !was {
+					st, readable, found := readPath(ctx, c, rd, h.Target, eid)
 					switch {
 					case readable || (found && st.Deleted()):
 						out = append(out, transport.UpdateItem{Tag: transport.TagIncluded, State: st})
 					case found && withGone:
 						out = append(out, transport.UpdateItem{Tag: transport.TagIncluded, State: entity.State{ID: eid, Collection: h.Target}, Gone: true})
 					}
+					if readable {
+						next = st.Values
+					}
+					seen[k] = next
 				}
-				if !readable {
-					break
+				if next == nil {
+					break // not readable: the path ends here
 				}
-				values = st.Values
+				values = next
 			}
 		}
 	}
