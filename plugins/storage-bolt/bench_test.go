@@ -212,3 +212,57 @@ func BenchmarkFetchStates(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkApplyFeedPaired measures what the change log costs a commit:
+// it alternates, op by op, one Apply on a file with the log (every file
+// Open makes) and one on a file without it (the baseline, opened with the
+// test-only WithoutChangeFeed), writing the same batches, so that both see
+// the same machine load. It reports each side's mean time and the ratio
+// (feed/nofeed time), durable (fsync) and with NoSync (which shows the CPU
+// and write-volume cost fsync hides). The log keeps 64 batches, so most of
+// a run is the steady state of a long-running file: each commit appends one
+// entry and deletes the oldest.
+func BenchmarkApplyFeedPaired(b *testing.B) {
+	for _, noSync := range []bool{false, true} {
+		for _, perOp := range []int{1, 100} {
+			b.Run(fmt.Sprintf("nosync=%v/entities=%d", noSync, perOp), func(b *testing.B) {
+				ctx := context.Background()
+				feed, _ := openTemp(b, bolt.WithNoSync(noSync), bolt.WithFeedRetention(64))
+				plain, _ := openTemp(b, bolt.WithNoSync(noSync), bolt.WithoutChangeFeed())
+				if _, err := plain.FeedHead(ctx); err == nil {
+					b.Fatal("the baseline file keeps a change log")
+				}
+				fb := make([]storage.Batch, b.N)
+				pb := make([]storage.Batch, b.N)
+				for i := range b.N {
+					evs, sws := benchEntities(b, i*perOp, perOp)
+					fb[i] = storage.Batch{Events: evs, States: sws}
+					pb[i] = storage.Batch{Events: evs, States: sws}
+				}
+				var feedTime, plainTime time.Duration
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					first, second, ft, pt := feed, plain, &feedTime, &plainTime
+					fbi, pbi := &fb[i], &pb[i]
+					if i%2 == 1 { // alternate which goes first
+						first, second, ft, pt = plain, feed, &plainTime, &feedTime
+						fbi, pbi = pbi, fbi
+					}
+					t0 := time.Now()
+					if err := first.Apply(ctx, fbi); err != nil {
+						b.Fatal(err)
+					}
+					t1 := time.Now()
+					if err := second.Apply(ctx, pbi); err != nil {
+						b.Fatal(err)
+					}
+					*ft += t1.Sub(t0)
+					*pt += time.Since(t1)
+				}
+				b.ReportMetric(float64(feedTime.Nanoseconds())/float64(b.N), "feed-ns/op")
+				b.ReportMetric(float64(plainTime.Nanoseconds())/float64(b.N), "nofeed-ns/op")
+				b.ReportMetric(float64(feedTime)/float64(plainTime), "feed/nofeed-time")
+			})
+		}
+	}
+}

@@ -15,11 +15,13 @@ import (
 )
 
 // harness gives every case a fresh database file, which it can reopen
-// (storagetest.Reopener).
+// (storagetest.Reopener) and open more handles on (storagetest.Sharer, for
+// the Feed cases).
 type harness struct {
 	dir, path string
 	mu        sync.Mutex
 	e         *bolt.Engine
+	shared    []*bolt.Engine
 }
 
 func newHarness(ctx context.Context, _ storagetest.T) (storagetest.Harness, error) {
@@ -45,11 +47,28 @@ func (h *harness) Capabilities() storagetest.Capabilities {
 	return storagetest.Capabilities{Indexes: true, Lookup: true, Repair: true}
 }
 
+// closeEngine closes every handle, so the file closes.
 func (h *harness) closeEngine() {
+	for _, e := range h.shared {
+		_ = e.Close() // the case may have closed it
+	}
+	h.shared = nil
 	if h.e != nil {
 		_ = h.e.Close()
 		h.e = nil
 	}
+}
+
+// Share opens another handle on the open file.
+func (h *harness) Share(ctx context.Context) (storage.Engine, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e, err := h.e.Share(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h.shared = append(h.shared, e)
+	return e, nil
 }
 
 func (h *harness) Close() {
@@ -63,7 +82,9 @@ func (h *harness) Reopen(ctx context.Context) (storage.Engine, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closeEngine()
-	e, err := bolt.Open(ctx, h.path)
+	// Without fsync: the cases are about the contract, not durability
+	// (crash_test.go is), and Feed/SlowFollower commits 10,000 batches.
+	e, err := bolt.Open(ctx, h.path, bolt.WithNoSync(true))
 	if err != nil {
 		return nil, err
 	}

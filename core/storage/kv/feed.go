@@ -22,9 +22,15 @@ import (
 // Apply gives each batch the next seq in its own transaction, reading the
 // last one: two batches that both read seq N write the same key N+1 and
 // conflict, so seqs are assigned in commit order and a follower that has
-// read up to N never meets N+1 later. The oldest batches beyond the
-// retention are deleted as new ones commit; a follower behind them gets
-// storage.ErrFeedGap. Clear leaves the log.
+// read up to N never meets N+1 later. The batches beyond the retention are
+// deleted as new ones commit (the oldest first, at most trimBatch per
+// commit, so a log kept longer under an earlier retention shrinks too); a
+// follower behind them gets storage.ErrFeedGap, as does one that meets a
+// hole in the seqs. Clear leaves the log.
+//
+// Followers of a handle wake at once after its own commits; commits of other
+// handles are found by polling every feedPoll, unless the Store is a
+// CommitSignaler (then every commit wakes every follower and none polls).
 
 const (
 	tagLogID = 'u'
@@ -42,10 +48,24 @@ const feedPoll = 50 * time.Millisecond
 // feedReadAhead bounds how many batches a follower reads at once.
 const feedReadAhead = 64
 
+// trimBatch bounds how many batches beyond the retention one commit deletes.
+const trimBatch = 16
+
+// CommitSignaler is a Store that tells its engines' change-feed followers
+// when a transaction commits. A Store implements it only when it sees every
+// commit of the data (every writer shares it, as the handles of one open
+// file do), so followers need not poll for commits of other handles.
+type CommitSignaler interface {
+	// CommitSignal returns a channel that is closed once a read-write
+	// transaction commits after the call.
+	CommitSignal() <-chan struct{}
+}
+
 // WithChangeFeed keeps a change log in the store, so that Feed returns a
 // storage.ChangeFeed: the last retention batches (DefaultFeedRetention when
 // below 1) stay readable. Once a store has a log, every handle opened on it
-// afterwards writes to it, with or without this option.
+// afterwards writes to it, with or without this option (keeping
+// DefaultFeedRetention batches without it).
 func WithChangeFeed(retention int) Option {
 	return func(c *config) {
 		c.feed = true
@@ -125,10 +145,33 @@ func (e *Engine) logBatch(ctx context.Context, tx Tx, p *applyPlan) error {
 	if err := tx.Set(e.logKey(seq), v); err != nil {
 		return err
 	}
-	if r := uint64(e.cfg.retention); seq > r {
-		return tx.Delete(e.logKey(seq - r))
+	r := uint64(e.retention())
+	if seq <= r {
+		return nil
+	}
+	// Batches up to seq-r go, the oldest first.
+	var doomed [][]byte
+	err = tx.Scan(ctx, e.keys.tagged(tagLog, 0), e.logKey(seq-r+1), false, func(k, _ []byte) (bool, error) {
+		doomed = append(doomed, bytes.Clone(k))
+		return len(doomed) == trimBatch, nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading the change log: %w", err)
+	}
+	for _, k := range doomed {
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// retention is how many batches the log keeps.
+func (e *Engine) retention() int {
+	if e.cfg.retention < 1 {
+		return DefaultFeedRetention
+	}
+	return e.cfg.retention
 }
 
 // committed wakes this handle's followers.
@@ -160,11 +203,15 @@ func (f FeedEngine) Follow(ctx context.Context, after storage.FeedToken, fn func
 		return fmt.Errorf("%s: a token this store's feed did not make: %w", f.cfg.name, storage.ErrFeedGap)
 	}
 	seq := binary.BigEndian.Uint64(after[len(f.logID):])
+	signaler, _ := f.store.(CommitSignaler)
 	for {
 		f.feedMu.Lock()
-		wake := f.feedWake
+		var wake <-chan struct{} = f.feedWake
 		f.feedMu.Unlock()
-		batches, err := f.readLog(ctx, seq)
+		if signaler != nil {
+			wake = signaler.CommitSignal()
+		}
+		batches, more, err := f.readLog(ctx, seq)
 		if err != nil {
 			return err
 		}
@@ -174,22 +221,32 @@ func (f FeedEngine) Follow(ctx context.Context, after storage.FeedToken, fn func
 			}
 			seq = b.seq
 		}
-		if len(batches) == feedReadAhead {
+		if more {
 			continue
 		}
-		t := time.NewTimer(feedPoll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-f.feedDone:
-			t.Stop()
-			return fmt.Errorf("%s: %w", f.cfg.name, storage.ErrClosed)
-		case <-wake:
-			t.Stop()
-		case <-t.C:
+		if err := f.wait(ctx, wake, signaler == nil); err != nil {
+			return err
 		}
 	}
+}
+
+// wait waits for wake to close, or feedPoll when poll.
+func (f FeedEngine) wait(ctx context.Context, wake <-chan struct{}, poll bool) error {
+	var tick <-chan time.Time
+	if poll {
+		t := time.NewTimer(feedPoll)
+		defer t.Stop()
+		tick = t.C
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-f.feedDone:
+		return fmt.Errorf("%s: %w", f.cfg.name, storage.ErrClosed)
+	case <-wake:
+	case <-tick:
+	}
+	return nil
 }
 
 type seqBatch struct {
@@ -197,29 +254,34 @@ type seqBatch struct {
 	seq uint64
 }
 
-// readLog reads up to feedReadAhead batches after seq.
-func (f FeedEngine) readLog(ctx context.Context, seq uint64) ([]seqBatch, error) {
-	var out []seqBatch
+// readLog reads up to feedReadAhead batches after seq, stopping before a
+// hole in the seqs (more: read again without waiting).
+func (f FeedEngine) readLog(ctx context.Context, seq uint64) (out []seqBatch, more bool, err error) {
 	lo := f.keys.tagged(tagLog, 0)
-	err := f.view(ctx, func(r Reader) error {
-		out = out[:0]
+	err = f.view(ctx, func(r Reader) error {
+		out, more = out[:0], false
 		return r.Scan(ctx, f.logKey(seq+1), f.logKey(1<<64-1), false, func(k, v []byte) (bool, error) {
 			s := binary.BigEndian.Uint64(k[len(lo):])
-			if len(out) == 0 && s != seq+1 {
-				return false, fmt.Errorf("batch %d is no longer kept (the log starts at %d): %w", seq+1, s, storage.ErrFeedGap)
+			if want := seq + 1 + uint64(len(out)); s != want {
+				if len(out) > 0 {
+					more = true // the next read starts at the hole
+					return true, nil
+				}
+				return false, fmt.Errorf("batch %d is no longer kept (the log goes on at %d): %w", want, s, storage.ErrFeedGap)
 			}
 			changes, err := decodeLog(v)
 			if err != nil {
 				return false, fmt.Errorf("change log entry %d: %w", s, err)
 			}
 			out = append(out, seqBatch{storage.FeedBatch{Changes: changes, Token: f.token(s)}, s})
-			return len(out) == feedReadAhead, nil
+			more = len(out) == feedReadAhead
+			return more, nil
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: follow: %w", f.cfg.name, err)
+		return nil, false, fmt.Errorf("%s: follow: %w", f.cfg.name, err)
 	}
-	return out, nil
+	return out, more, nil
 }
 
 func decodeLog(v []byte) ([]storage.FeedChange, error) {
