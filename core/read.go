@@ -121,9 +121,9 @@ func (c *Context) fetchStates(ctx context.Context, collection string, b *query.B
 	if err != nil {
 		return nil, err
 	}
-	// A traversal reaches the engine as sets of referenced ids; exact
-	// decides (relations.go).
-	eff, exact, err := c.planTraversal(ctx, collection, eff)
+	// A traversal reaches the engine as sets of referenced ids, or whole
+	// when it evaluates traversals itself; exact decides (relations.go).
+	eff, exact, fetch, err := c.planTraversal(ctx, collection, eff, coll)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func (c *Context) fetchStates(ctx context.Context, collection string, b *query.B
 		}
 	}
 	for {
-		states, err := coll.FetchStates(ctx, eff)
+		states, err := fetch(ctx, eff)
 		if err != nil {
 			return nil, fmt.Errorf("ankurah: fetch from %q: %w", collection, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/query"
+	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/transport"
 	"github.com/ankurah/ankurah-go/core/value"
 )
@@ -93,15 +94,35 @@ func (s *relationSet) Target(collection, property string) (string, bool) {
 // NOT) and only the exact program decides.
 const maxCandidateRefs = 1024
 
+// fetcher reads the states of a selection from one collection.
+type fetcher func(ctx context.Context, sel *query.Bound) ([]entity.State, error)
+
 // planTraversal prepares an effective selection that traverses references
-// for a storage engine: the selection engines receive (each traversal term
-// replaced by the referenced ids satisfying it — engines never see a
-// traversal) and the exact program the node applies to what they return.
-// Without traversal it returns eff and a nil program.
-func (c *Context) planTraversal(ctx context.Context, collection string, eff *query.Bound) (*query.Bound, query.Program, error) {
+// for a storage engine, and returns the selection to hand it, how to hand
+// it (fetch) and the exact program the node applies to what it returns.
+// An engine that evaluates traversals itself (storage.Traverser, on a
+// durable node) gets the selection with its paths and each traversed
+// collection's read filter; any other gets each traversal term replaced by
+// the referenced ids satisfying it, so that it never sees a traversal.
+// Without traversal it returns eff, coll's FetchStates and a nil program.
+func (c *Context) planTraversal(ctx context.Context, collection string, eff *query.Bound, coll storage.Collection) (*query.Bound, query.Program, fetcher, error) {
 	tr, err := query.SplitTraversals(eff.Where, collection, &c.node.rels)
 	if err != nil || tr == nil {
-		return eff, nil, err
+		return eff, nil, coll.FetchStates, err
+	}
+	prog, err := query.CompileTraversed(tr, query.Compile, c.refLookup(ctx, true))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if tv, ok := coll.(storage.Traverser); ok && c.node.cfg.role != Ephemeral {
+		if sel := c.traversalSelection(ctx, tr); sel != nil {
+			fetch := func(ctx context.Context, b *query.Bound) ([]entity.State, error) {
+				s := *sel
+				s.Bound = b
+				return tv.FetchTraversal(ctx, &s)
+			}
+			return &query.Bound{Where: tr.Where, OrderBy: eff.OrderBy, Limit: eff.Limit}, prog, fetch, nil
+		}
 	}
 	repl := make([]query.Expr, len(tr.Terms))
 	relaxed := make([]bool, len(tr.Terms))
@@ -109,7 +130,7 @@ func (c *Context) planTraversal(ctx context.Context, collection string, eff *que
 		ids, ok, err := c.candidateRefs(ctx, t)
 		switch {
 		case err != nil:
-			return nil, nil, err
+			return nil, nil, nil, err
 		case !ok:
 			relaxed[i] = true
 		case len(ids) == 0:
@@ -124,11 +145,49 @@ func (c *Context) planTraversal(ctx context.Context, collection string, eff *que
 		}
 		return repl[i]
 	})
-	prog, err := query.CompileTraversed(tr, query.Compile, c.refLookup(ctx, true))
-	if err != nil {
-		return nil, nil, err
+	return &query.Bound{Where: where, OrderBy: eff.OrderBy, Limit: eff.Limit}, prog, coll.FetchStates, nil
+}
+
+// traversalSelection is a traversal as a storage.Traverser takes it (its
+// Bound left for the caller): the paths, and for each collection they pass
+// through what the caller may read of it — its read filter, not deleted —
+// so that an entity the caller may not read makes a path NULL in the
+// engine as in the exact program (the agent's per-row check, which no
+// engine can run, is left to that program). It is nil when a read filter
+// itself follows references (the node then resolves the traversal).
+func (c *Context) traversalSelection(ctx context.Context, tr *query.Traversed) *storage.TraversalSelection {
+	sel := &storage.TraversalSelection{Readable: map[string]query.Expr{}}
+	seen := map[string]bool{}
+	n := c.node
+	for _, t := range tr.Terms {
+		if !seen[t.Key] {
+			seen[t.Key] = true
+			sel.Paths = append(sel.Paths, storage.TraversalPath{Key: t.Key, Hops: t.Hops, Rest: t.Rest})
+		}
+		for _, h := range t.Hops {
+			if _, ok := sel.Readable[h.Target]; ok {
+				continue
+			}
+			if n.agent.CanAccessCollection(ctx, c.cdata, h.Target) != nil {
+				sel.Readable[h.Target] = &query.Literal{Value: false}
+				continue
+			}
+			f, err := n.agent.ReadFilter(ctx, c.cdata, h.Target)
+			if err != nil {
+				sel.Readable[h.Target] = &query.Literal{Value: false}
+				continue
+			}
+			terms := []query.Expr{&query.IsNull{Path: query.Path{entity.DeletedProperty}}}
+			if f != nil {
+				if ftr, err := query.SplitTraversals(f, h.Target, &n.rels); err != nil || ftr != nil {
+					return nil
+				}
+				terms = append(terms, f)
+			}
+			sel.Readable[h.Target] = &query.And{Terms: terms}
+		}
 	}
-	return &query.Bound{Where: where, OrderBy: eff.OrderBy, Limit: eff.Limit}, prog, nil
+	return sel
 }
 
 // candidateRefs returns the ids of the entities a traversal term's first

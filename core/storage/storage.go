@@ -10,7 +10,9 @@
 // Clearer and KeepingClearer, Repairer (bad rows), Explainer (how a fetch
 // would read), ChangeFeed (every committed change, resumable, across the
 // processes sharing a store), Healther (whether the engine can serve now),
-// and on a Collection, Aggregator (aggregates computed by the engine).
+// and on a Collection, Aggregator (aggregates computed by the engine) and
+// Traverser (selections that follow references evaluated by the engine, as
+// joins in SQL).
 //
 // docs/writing-a-storage-engine.md walks through writing an engine, the
 // contract's edge cases included; conformance/storagetest checks them.

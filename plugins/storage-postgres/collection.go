@@ -127,11 +127,11 @@ func (c *collection) FetchStates(ctx context.Context, sel *query.Bound) ([]entit
 			}
 			p = plan(c.t, sel)
 			var err error
-			pushed, flagged, err = c.runPlan(ctx, tx, p)
+			pushed, flagged, _, err = c.runPlan(ctx, tx, p)
 			return err
 		})
 	} else {
-		pushed, flagged, err = c.runPlan(ctx, c.e.pool, p)
+		pushed, flagged, _, err = c.runPlan(ctx, c.e.pool, p)
 	}
 	if err != nil {
 		return nil, c.e.wrap(fmt.Errorf("postgres: fetching from %q: %w", c.t.collection, err))
@@ -174,20 +174,24 @@ type rowQuerier interface {
 // is total, ties broken by id, so a longer limit extends the same answer),
 // and may then return more than the limit; the bad rows of the last round
 // are reported.
-func (c *collection) runPlan(ctx context.Context, q rowQuerier, p *sqlPlan) (pushed, flagged []entity.State, err error) {
+func (c *collection) runPlan(ctx context.Context, q rowQuerier, p *sqlPlan) (pushed, flagged []entity.State, third bool, err error) {
 	args := p.args
 	for {
 		var a, b [][]byte
-		if err := q.QueryRow(ctx, p.sql, args...).Scan(&a, &b); err != nil {
-			return nil, nil, err
+		dest := []any{&a, &b}
+		if p.third {
+			dest = append(dest, &third)
+		}
+		if err := q.QueryRow(ctx, p.sql, args...).Scan(dest...); err != nil {
+			return nil, nil, false, err
 		}
 		var bad []storage.BadRow
 		if pushed, bad, err = c.decodeRows(a, bad); err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 		skipped := len(bad)
 		if flagged, bad, err = c.decodeRows(b, bad); err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 		if p.limitArg >= 0 && skipped > 0 {
 			limit, asked := p.args[p.limitArg].(int64), args[p.limitArg].(int64)
@@ -200,7 +204,7 @@ func (c *collection) runPlan(ctx context.Context, q rowQuerier, p *sqlPlan) (pus
 		for _, r := range bad {
 			storage.ReportBadRow(ctx, c.e.log, r)
 		}
-		return pushed, flagged, nil
+		return pushed, flagged, third, nil
 	}
 }
 

@@ -17,3 +17,6 @@ func SetFeedWrites(e *Engine, on bool) { e.feedOff.Store(!on) }
 
 // SetFeedNotify turns the NOTIFY of every Apply on or off (benchmarks only).
 func SetFeedNotify(e *Engine, on bool) { e.feedNotify.Store(on) }
+
+// JoinFetches is how many traversals the engine evaluated as joins.
+func JoinFetches(e *Engine) int64 { return e.joinFetches.Load() }

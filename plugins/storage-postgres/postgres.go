@@ -164,7 +164,15 @@ type options struct {
 	schema        string
 	logger        *slog.Logger
 	feedRetention time.Duration
+	noJoins       bool
 }
+
+// WithoutTraversalJoins makes the engine's collections leave selections
+// that follow references to the node, which resolves each traversal term
+// to sets of referenced ids first (as for every engine), instead of
+// evaluating them as joins (storage.Traverser). It is for comparing the
+// two; the answers are the same.
+func WithoutTraversalJoins() Option { return func(o *options) { o.noJoins = true } }
 
 // WithSchema keeps the engine's tables in the named PostgreSQL schema
 // (created if needed). Engines on different schemas of one database are
@@ -185,6 +193,10 @@ type Engine struct {
 
 	mu     sync.Mutex
 	tables map[string]*table
+	// noJoins: collections are not storage.Traversers (WithoutTraversalJoins).
+	noJoins bool
+	// joinFetches counts the traversals evaluated as joins (for tests).
+	joinFetches atomic.Int64
 
 	// The change feed (feed.go).
 	feedTable, feedInfo string // quoted, schema-qualified "#feed" and "#feedinfo"
@@ -229,6 +241,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Engine, error) {
 		tables:        map[string]*table{},
 		feedChannel:   "ankurah_feed_" + hash16(o.schema),
 		feedRetention: o.feedRetention,
+		noJoins:       o.noJoins,
 	}
 	e.feedTable, e.feedInfo = e.qualified("#feed"), e.qualified("#feedinfo")
 	e.feedNotify.Store(true)
@@ -336,7 +349,7 @@ func (e *Engine) Collection(ctx context.Context, name string) (storage.Collectio
 	if err != nil {
 		return nil, err
 	}
-	return &collection{e: e, t: t}, nil
+	return e.newCollection(t), nil
 }
 
 // DeclareIndex makes SQL indexes (kind column, id) on every kind column of

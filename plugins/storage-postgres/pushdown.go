@@ -25,6 +25,9 @@ type sqlPlan struct {
 	whereExact bool
 	// exact: predicate, order and limit are all in SQL.
 	exact bool
+	// third: the statement selects a third column, a boolean (planJoin's
+	// residual rows in joined tables).
+	third bool
 	// missing: the query names a column not known to exist (and treated as
 	// NULL); the caller re-reads the catalog and plans again.
 	missing bool
@@ -34,6 +37,11 @@ type planner struct {
 	t       *table
 	args    []any
 	missing bool
+	// alias qualifies t's columns ("" for none); paths, for a selection
+	// that follows references, maps each path's key to where its value is
+	// read (traverse.go).
+	alias string
+	paths map[string]*pathCol
 }
 
 func (p *planner) arg(v any) string {
@@ -44,12 +52,23 @@ func (p *planner) arg(v any) string {
 // col returns the quoted column of a property's kind, or "" when it does
 // not exist (the caller then uses NULL).
 func (p *planner) col(prop string, k colKind) string {
+	if p.t.absent {
+		return ""
+	}
 	c := column(prop, k)
 	if !p.t.has(c) {
 		p.missing = true
 		return ""
 	}
-	return pgx.Identifier{c}.Sanitize()
+	return p.qual(pgx.Identifier{c}.Sanitize())
+}
+
+// qual qualifies a quoted column of t by its alias.
+func (p *planner) qual(col string) string {
+	if p.alias == "" {
+		return col
+	}
+	return p.alias + "." + col
 }
 
 // plan translates a bound selection. Conjuncts that cannot be expressed
@@ -166,6 +185,9 @@ var sqlOp = [...]string{query.Eq: "=", query.Ne: "<>", query.Lt: "<", query.Le: 
 
 // compare translates `path op v`.
 func (p *planner) compare(path query.Path, op query.Op, v value.Value) (string, bool) {
+	if pc := p.paths[path.Property()]; pc != nil && len(path) == 1 {
+		return p.at(pc, func() (string, bool) { return p.compare(pc.rest, op, v) })
+	}
 	if v.IsNull() {
 		return sqlNull, true
 	}
@@ -283,6 +305,9 @@ func (p *planner) comparePath(path query.Path, op query.Op, v value.Value) (stri
 
 // isNull translates `path IS NULL` (never unknown).
 func (p *planner) isNull(path query.Path) (string, bool) {
+	if pc := p.paths[path.Property()]; pc != nil && len(path) == 1 {
+		return p.at(pc, func() (string, bool) { return p.isNull(pc.rest) })
+	}
 	if len(path) > 1 {
 		e, ok := p.jsonPath(path)
 		if !ok {
@@ -342,6 +367,6 @@ func (p *planner) order(order []query.Order) (string, bool) {
 			}
 		}
 	}
-	parts = append(parts, "id ASC")
+	parts = append(parts, p.qual("id")+" ASC")
 	return strings.Join(parts, ", "), true
 }

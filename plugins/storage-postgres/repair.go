@@ -41,7 +41,7 @@ func (e *Engine) LookupCollection(ctx context.Context, name string) (storage.Col
 	if err != nil {
 		return nil, err
 	}
-	return &collection{e: e, t: t}, nil
+	return e.newCollection(t), nil
 }
 
 // maxNameProbe bounds the rows Collections reads of a table whose name is

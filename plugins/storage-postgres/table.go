@@ -19,6 +19,9 @@ type table struct {
 	name       string         // the same, quoted
 	events     string         // quoted, schema-qualified events table
 	regclass   string         // the states table's name as regclass text
+	// absent: the collection has no tables (a traversal's collection
+	// never written); it reads as no rows and no columns.
+	absent bool
 
 	mu   sync.RWMutex
 	cols map[string]bool // typed columns known to exist (columns are never dropped)
