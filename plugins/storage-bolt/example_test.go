@@ -2,6 +2,7 @@ package bolt_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -57,4 +58,48 @@ func Example() {
 	// index "year", 1 ranges, reverse, serves the order
 	// 1970
 	// 1964
+}
+
+// Two handles on one open file, as two nodes of one process share it: a
+// follower of one handle's change feed gets what the other commits.
+func ExampleEngine_Share() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+
+	a, err := bolt.Open(ctx, filepath.Join(dir, "ankurah.db"))
+	if err != nil {
+		panic(err)
+	}
+	defer a.Close()
+	b, err := a.Share(ctx) // bolt.Open of the same file would fail: bbolt locks it
+	if err != nil {
+		panic(err)
+	}
+	defer b.Close()
+
+	head, err := b.FeedHead(ctx)
+	if err != nil {
+		panic(err)
+	}
+	ev := event.NewGenesis("album", map[string][]byte{"lww": {1}}, make([]byte, event.NonceSize), 1)
+	err = a.Apply(ctx, &storage.Batch{Events: []event.Event{ev}, States: []storage.StateWrite{{State: entity.State{
+		ID: ev.Entity, Collection: "album", Head: event.NewClock(ev.ID()),
+		Values: map[string]value.Value{"year": value.Int(1959)},
+	}}}})
+	if err != nil {
+		panic(err)
+	}
+
+	stop := errors.New("stop")
+	err = b.Follow(ctx, head, func(batch storage.FeedBatch) error {
+		for _, c := range batch.Changes {
+			fmt.Println(c.Collection, c.State.Value("year").Text())
+		}
+		return stop // a node keeps following; the example stops at one batch
+	})
+	fmt.Println(errors.Is(err, stop))
+	// Output:
+	// album 1959
+	// true
 }

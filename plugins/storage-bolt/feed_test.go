@@ -5,12 +5,14 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/ankurah/ankurah-go/core"
+	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/storage"
@@ -450,5 +452,53 @@ func (s *changeSets) none(t *testing.T, lq *core.LiveQuery) {
 	case cs := <-s.ch:
 		t.Fatalf("unexpected ChangeSet %+v", cs.Changes)
 	default:
+	}
+}
+
+// Handles shared and closed from several goroutines at once: every Share of
+// an open handle works, the file closes with the last handle and opens
+// again.
+func TestShare_ConcurrentShareAndClose(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ankurah.db")
+	root, err := bolt.Open(ctx, path, boltNoSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 10 {
+				h, err := root.Share(ctx)
+				if err != nil {
+					t.Errorf("Share: %v", err)
+					return
+				}
+				ev, st := genesis("album", uint64(w*100+i), map[string]value.Value{"year": value.Int(int64(i))})
+				if err := h.Apply(ctx, &storage.Batch{Events: []event.Event{ev}, States: []storage.StateWrite{{State: st}}}); err != nil {
+					t.Errorf("Apply: %v", err)
+				}
+				if err := h.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := root.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e, err := bolt.Open(ctx, path, bolt.WithLockTimeout(10*time.Millisecond))
+	if err != nil {
+		t.Fatalf("Open after every handle closed: %v", err)
+	}
+	defer e.Close()
+	c, err := e.Collection(ctx, "album")
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, err := c.FetchStates(ctx, mustBound(t, "true"))
+	if err != nil || len(states) != 40 {
+		t.Errorf("after reopening: %d albums, %v; want 40", len(states), err)
 	}
 }
