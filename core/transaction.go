@@ -316,7 +316,7 @@ func (t *Transaction) takeEvents(muts []*Mut) ([]pendingEvent, error) {
 			ev = event.NewGenesis(m.collection, ops, nonce, n.cfg.now().UnixMilli())
 			m.id = ev.Entity
 		} else {
-			ev = event.Event{Collection: m.collection, Entity: m.id, Parent: m.base.Head, Operations: ops}
+			ev = event.New(m.collection, m.id, m.base.Head, ops)
 		}
 		pending = append(pending, pendingEvent{mut: m, ev: ev})
 	}
@@ -521,7 +521,7 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 			// Its content is the head alone, so every node that merges the
 			// same head makes the same event. Checked after every event, so
 			// a merge never names more than head-width+1 parents.
-			merge := event.Event{Collection: next.Collection, Entity: ev.Entity, Parent: next.Head}
+			merge := event.New(next.Collection, ev.Entity, next.Head, nil)
 			if err := n.admitEvent(&merge); err != nil {
 				return nil, nil, err
 			}

@@ -50,6 +50,13 @@ type Event struct {
 	Nonce []byte
 	// Timestamp (genesis only) is the creation time in Unix milliseconds, from the node's clock.
 	Timestamp int64
+
+	// id is the hash of the fields above, remembered where the event is
+	// made or decoded (New, NewGenesis, Decode) so ID need not encode and
+	// hash it again; hasID says it is set. It is never read from the wire:
+	// Decode computes it from the content it decoded.
+	id    id.EventID
+	hasID bool
 }
 
 type wire struct {
@@ -98,8 +105,19 @@ func (e *Event) Encode() ([]byte, error) {
 	return encMode.Marshal(w)
 }
 
-// ID returns the SHA-256 of e's canonical encoding.
+// ID returns the SHA-256 of e's canonical encoding. An event made by New or
+// NewGenesis, or decoded by Decode, remembers its id: change the fields of
+// such an event only through a fresh Event value (a struct literal copying
+// them), never in place, or its ID no longer matches its content.
 func (e *Event) ID() id.EventID {
+	if e.hasID {
+		return e.id
+	}
+	return e.computeID()
+}
+
+// computeID hashes e's canonical encoding.
+func (e *Event) computeID() id.EventID {
 	b, err := e.Encode()
 	if err != nil {
 		panic(fmt.Sprintf("event: encode: %v", err)) // cannot happen for these field types
@@ -160,12 +178,16 @@ func Decode(b []byte) (Event, error) {
 		if e.Collection == "" {
 			return Event{}, fmt.Errorf("%w: empty collection", ErrInvalid)
 		}
-		e.Entity = id.EntityID(e.ID())
+		e.id, e.hasID = e.computeID(), true
+		e.Entity = id.EntityID(e.id)
 		return e, nil
 	}
 	if err := e.Validate(); err != nil {
 		return Event{}, err
 	}
+	// Hashed once here, from the decoded content (what the sender claims
+	// about the event is never taken for its id), and remembered.
+	e.id, e.hasID = e.computeID(), true
 	return e, nil
 }
 
@@ -186,7 +208,16 @@ func (e *Event) UnmarshalCBOR(b []byte) error {
 // given operations, nonce and timestamp, and fills in its entity id.
 func NewGenesis(collection string, ops map[string][]byte, nonce []byte, timestamp int64) Event {
 	e := Event{Collection: collection, Operations: ops, Nonce: nonce, Timestamp: timestamp}
-	e.Entity = id.EntityID(e.ID())
+	e.id, e.hasID = e.computeID(), true
+	e.Entity = id.EntityID(e.id)
+	return e
+}
+
+// New makes the (non-genesis) event that changes entity of collection,
+// made on the head parent, with the given operations, and remembers its id.
+func New(collection string, entity id.EntityID, parent Clock, ops map[string][]byte) Event {
+	e := Event{Collection: collection, Entity: entity, Parent: parent, Operations: ops}
+	e.id, e.hasID = e.computeID(), true
 	return e
 }
 

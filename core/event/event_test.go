@@ -3,8 +3,11 @@ package event_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"testing"
+
+	"github.com/fxamacker/cbor/v2"
 
 	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
@@ -188,4 +191,47 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-decode: %v", err)
 		}
 	})
+}
+
+// A decoded event's id is the hash of its canonical encoding, whatever
+// bytes it arrived as: a sender cannot choose the id it is remembered by.
+func TestDecode_IDIsComputedFromTheContent(t *testing.T) {
+	g := event.NewGenesis("c", map[string][]byte{"lww": {1}}, bytes.Repeat([]byte{7}, event.NonceSize), 5)
+	ev := event.New("c", g.Entity, event.NewClock(g.ID()), map[string][]byte{"b": {2}, "a": {1}})
+	canon, err := ev.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.Sum256(canon)
+	if ev.ID() != want {
+		t.Fatalf("New remembers %x, the content hashes to %x", ev.ID(), want)
+	}
+	// The same content with the operations map's keys out of canonical
+	// order (a non-deterministic encoder): decoded, it has the content's id.
+	type wire struct {
+		Collection string          `cbor:"1,keyasint"`
+		Entity     []byte          `cbor:"2,keyasint"`
+		Parent     event.Clock     `cbor:"3,keyasint"`
+		Operations cbor.RawMessage `cbor:"4,keyasint"`
+	}
+	ops := []byte{0xa2, 0x61, 'b', 0x41, 2, 0x61, 'a', 0x41, 1} // {"b": h'02', "a": h'01'}
+	raw, err := cbor.Marshal(wire{"c", g.Entity[:], ev.Parent, ops})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(raw, canon) {
+		t.Fatal("the test's encoding is canonical; it must not be")
+	}
+	got, err := event.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID() != want || got.ID() == id.EventID(sha256.Sum256(raw)) {
+		t.Fatalf("decoded id %x, want the content's %x", got.ID(), want)
+	}
+	// A copy changed through a fresh value is hashed again.
+	changed := event.Event{Collection: got.Collection, Entity: got.Entity, Parent: got.Parent, Operations: map[string][]byte{"a": {9}}}
+	if changed.ID() == want {
+		t.Fatal("a different event kept the old id")
+	}
 }
