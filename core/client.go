@@ -286,9 +286,16 @@ const (
 // response are already stored locally when it returns. A busy refusal is
 // retried (see busyBackoffMin) until ctx ends.
 func (p *Peer) request(ctx context.Context, r *transport.Request) (*transport.Response, error) {
+	return p.requestExpecting(ctx, r, nil)
+}
+
+// requestExpecting is request for a commit sent with the states this node
+// computed for it (CommitReq.Expect): those the answer lists unchanged are
+// stored as computed.
+func (p *Peer) requestExpecting(ctx context.Context, r *transport.Request, expect map[id.EntityID]entity.State) (*transport.Response, error) {
 	wait := busyBackoffMin
 	for {
-		resp, err := p.requestOnce(ctx, r)
+		resp, err := p.requestOnce(ctx, r, expect)
 		if resp == nil || resp.Code != transport.CodeBusy {
 			return resp, err
 		}
@@ -306,7 +313,7 @@ func (p *Peer) request(ctx context.Context, r *transport.Request) (*transport.Re
 	}
 }
 
-func (p *Peer) requestOnce(ctx context.Context, r *transport.Request) (*transport.Response, error) {
+func (p *Peer) requestOnce(ctx context.Context, r *transport.Request, expect map[id.EntityID]entity.State) (*transport.Response, error) {
 	release, err := p.acquireWindow(ctx)
 	if err != nil {
 		return nil, err
@@ -323,10 +330,17 @@ func (p *Peer) requestOnce(ctx context.Context, r *transport.Request) (*transpor
 			p.commits = map[uint64][]event.Event{}
 		}
 		p.commits[reqID] = r.Commit.Events
+		if len(expect) > 0 {
+			if p.expects == nil {
+				p.expects = map[uint64]map[id.EntityID]entity.State{}
+			}
+			p.expects[reqID] = expect
+		}
 		p.commitsMu.Unlock()
 		defer func() {
 			p.commitsMu.Lock()
 			delete(p.commits, reqID)
+			delete(p.expects, reqID)
 			p.commitsMu.Unlock()
 		}()
 	}
@@ -482,14 +496,25 @@ func (p *Peer) clientLoop() {
 // the commit, so the commit's events, though still pending here, are not
 // applied again on top: a commit re-sent because its first answer was lost
 // may be answered with a state that descends from it without naming it in
-// its head.
+// its head. An entity the answer lists unchanged for a commit sent with
+// expected heads (version 6) is stored at the state this node computed: the
+// durable peer's state has that head, so it is that state.
 func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more bool) {
 	n := p.node
 	if r.Error == "" {
 		p.commitsMu.Lock()
-		held := p.commits[r.ID]
+		held, expect := p.commits[r.ID], p.expects[r.ID]
 		p.commitsMu.Unlock()
-		if err := n.storeSnapshots(ctx, p, r.States, nil, held...); err != nil {
+		states := r.States
+		if len(expect) > 0 && len(r.Unchanged) > 0 {
+			states = slices.Clip(states)
+			for _, eid := range r.Unchanged {
+				if st, ok := expect[eid]; ok {
+					states = append(states, st)
+				}
+			}
+		}
+		if err := n.storeSnapshots(ctx, p, states, nil, held...); err != nil {
 			p.log.Warn("refusing states from durable peer", "err", err)
 			r.Error, r.Code, r.Kinds = err.Error(), codeOf(err), kindsOf(err)
 		}
@@ -718,7 +743,12 @@ func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event) e
 		return err
 	}
 	if p := n.upstreamPeer(); p != nil && !queued {
-		_, err := p.request(ctx, &transport.Request{Commit: &transport.CommitReq{Events: evs}})
+		req := &transport.CommitReq{Events: evs}
+		var expect map[id.EntityID]entity.State
+		if p.remote.Version >= commitAnswerVersion {
+			expect, req.Expect = n.expectedStates(ctx, evs)
+		}
+		_, err := p.requestExpecting(ctx, &transport.Request{Commit: req}, expect)
 		if err == nil || !isDisconnect(err) {
 			return err
 		}
@@ -744,6 +774,71 @@ func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event) e
 		n.upMu.Unlock()
 	}
 	return nil
+}
+
+// commitAnswerVersion is the protocol version from which a commit names the
+// heads its sender computed and the answer leaves out the states it holds
+// (CommitReq.Expect).
+const commitAnswerVersion = 6
+
+// expectedStates computes, for the entities of a commit about to be sent,
+// the state each has on the durable peer when nothing else is merged in
+// there: the cached state its first event was made on, with the commit's
+// events applied — the state is a function of the events it holds, so a
+// peer whose resulting head is the same holds the same state. It returns
+// those states and their heads, for CommitReq.Expect. An entity whose
+// cached state is not the one its event was made on (the cache moved since
+// the edit, or holds only the stub of an entity the peer no longer gives
+// this node), or whose event does not apply, is left out: its state comes
+// with the answer.
+func (n *Node) expectedStates(ctx context.Context, evs []event.Event) (map[id.EntityID]entity.State, []transport.Known) {
+	out := make(map[id.EntityID]entity.State, len(evs))
+	skip := map[id.EntityID]bool{}
+	order := make([]id.EntityID, 0, len(evs))
+	for i := range evs {
+		ev := &evs[i]
+		if skip[ev.Entity] {
+			continue
+		}
+		var cur *entity.State
+		if st, ok := out[ev.Entity]; ok {
+			cur = &st
+		} else {
+			order = append(order, ev.Entity)
+			if !ev.IsGenesis() {
+				coll, err := n.readCollection(ctx, ev.Collection)
+				if err != nil {
+					skip[ev.Entity] = true
+					continue
+				}
+				st, err := coll.GetState(ctx, ev.Entity)
+				if err != nil || evictedStub(&st) || st.Collection != ev.Collection {
+					skip[ev.Entity] = true
+					continue
+				}
+				cur = &st
+			}
+		}
+		if cur != nil && !cur.Head.Equal(ev.Parent) || cur == nil && !ev.IsGenesis() {
+			skip[ev.Entity] = true
+			delete(out, ev.Entity)
+			continue
+		}
+		next, err := applyEvent(cur, ev)
+		if err != nil {
+			skip[ev.Entity] = true
+			delete(out, ev.Entity)
+			continue
+		}
+		out[ev.Entity] = next
+	}
+	heads := make([]transport.Known, 0, len(out))
+	for _, eid := range order {
+		if st, ok := out[eid]; ok {
+			heads = append(heads, transport.Known{Entity: eid, Head: st.Head})
+		}
+	}
+	return out, heads
 }
 
 // awaitDrain holds a commit while the commits made offline are being sent

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/limits"
@@ -51,6 +52,11 @@ type clientSide struct {
 	// states descend from them (receiveResponse).
 	commitsMu sync.Mutex
 	commits   map[uint64][]event.Event
+	// expects holds, by request id, the states this node computed for a
+	// commit it sent with CommitReq.Expect (version 6): the answer lists
+	// an entity as Unchanged instead of sending its state when the durable
+	// peer's state is the one computed (receiveResponse stores it then).
+	expects map[uint64]map[id.EntityID]entity.State
 	// window holds a token per request in flight (at most limits.MaxInFlight,
 	// the bound a server holds each connection to); a request waits for a
 	// token before it is sent. sending is held (a token of one) while a

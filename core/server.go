@@ -241,6 +241,12 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 		if len(r.Commit.Events) > l.MaxCommitEvents {
 			return fail(r.ID, limits.Exceeded("max-commit-events", l.MaxCommitEvents, len(r.Commit.Events), "commit: events"))
 		}
+		if len(r.Commit.Expect) > 0 && p.remote.Version < commitAnswerVersion {
+			return fail(r.ID, fmt.Errorf("%w: a commit naming expected heads on protocol version %d (needs %d)", transport.ErrProtocol, p.remote.Version, commitAnswerVersion))
+		}
+		if len(r.Commit.Expect) > len(r.Commit.Events) {
+			return fail(r.ID, limits.Exceeded("max-commit-events", len(r.Commit.Events), len(r.Commit.Expect), "commit: expected heads (at most one per event)"))
+		}
 		for i := range r.Commit.Events {
 			ev := &r.Commit.Events[i]
 			if err := n.admitEvent(ev); err != nil {
@@ -270,7 +276,13 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 				states = append(states, *st)
 			}
 		}
-		p.streamStates(ctx, c, r.ID, states, seq, nil)
+		// An entity whose head is the one the client computed is listed
+		// unchanged: it holds that state already (version 6).
+		var expect map[id.EntityID]event.Clock
+		if len(r.Commit.Expect) > 0 {
+			expect = knownHeads(r.Commit.Expect)
+		}
+		p.streamStates(ctx, c, r.ID, states, seq, expect)
 		return nil
 	case r.Get != nil:
 		if len(r.Get.IDs) > l.MaxIDs {

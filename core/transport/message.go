@@ -20,8 +20,11 @@ import (
 // both speak. Version 4: live queries with includes (SubscribeReq.Includes,
 // TagIncluded); a version-4 server serves versions 2 to 4. Version 5:
 // fetches continued after a pagination cursor (FetchReq.After); a version-5
-// server serves versions 2 to 5.
-const ProtocolVersion = 5
+// server serves versions 2 to 5. Version 6: a commit names the heads its
+// sender computed (CommitReq.Expect), and the answer lists those entities as
+// Unchanged instead of sending states the sender already holds; a version-6
+// server serves versions 2 to 6.
+const ProtocolVersion = 6
 
 // MinProtocolVersion is the oldest version a durable node serves.
 const MinProtocolVersion = 2
@@ -97,6 +100,14 @@ type Request struct {
 // CommitReq carries events to store, in causal order.
 type CommitReq struct {
 	Events []event.Event `cbor:"1,keyasint"`
+	// Expect names, for entities whose state after the commit the sender
+	// computed itself (it applied the same events to the state they were
+	// made on), the head of that state. The answer lists an entity whose
+	// resulting head is that one in Response.Unchanged instead of sending
+	// its state; an entity whose head differs (a concurrent write merged
+	// in) is sent in full as before (version 6; a client sends it only to a
+	// peer that answered 6 or later).
+	Expect []Known `cbor:"2,keyasint,omitempty"`
 }
 
 // GetReq names entities of a collection.
