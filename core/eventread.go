@@ -18,7 +18,7 @@ import (
 // longer than the node's comparison budget cannot be rebuilt and is withheld.
 func (p *Peer) readableEvents(ctx context.Context, c *Context, collection string, ids []id.EventID) ([]event.Event, error) {
 	n := p.node
-	if err := n.agent.CanAccessCollection(ctx, c.cdata, collection); err != nil {
+	if err := n.canAccess(ctx, c.cdata, collection); err != nil {
 		return nil, err
 	}
 	coll, err := n.readCollection(ctx, collection)

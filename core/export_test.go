@@ -8,7 +8,7 @@ import (
 
 // ApplyEventsForTest stores events as if received from a trusted peer.
 func ApplyEventsForTest(ctx context.Context, n *Node, evs []event.Event) error {
-	_, err := n.commitEvents(ctx, nil, evs, false)
+	_, err := n.commitEvents(ctx, nil, "", evs, false)
 	return err
 }
 

@@ -146,6 +146,9 @@ func (n *Node) publishFeed(ctx context.Context, b storage.FeedBatch) {
 		if fc.State.Collection == "" {
 			fc.State.Collection = fc.Collection
 		}
+		if fc.Collection == AttributionCollection {
+			continue // written beside the data it describes, never published (attribution.go)
+		}
 		ch := change{collection: fc.Collection, after: fc.State}
 		if x := f.expected[keyOf(&fc.State)]; x != nil {
 			delete(f.expected, keyOf(&fc.State))

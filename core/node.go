@@ -111,6 +111,9 @@ type config struct {
 	limits       limits.Limits
 	shared       bool
 	metrics      Metrics // nil: none (metrics.go)
+	// attributionKeep: how many of an entity's newest events a durable
+	// node records the author and time of (attribution.go).
+	attributionKeep int
 }
 
 // Option configures a Node.
@@ -201,7 +204,7 @@ func NewNode(ctx context.Context, engine storage.Engine, agent policy.Agent, opt
 	if agent == nil {
 		return nil, errors.New("ankurah: NewNode needs a policy agent (policy.Permissive{} allows everything)")
 	}
-	cfg := config{role: Durable, now: time.Now, random: rand.Reader, logger: slog.Default(), retries: 10, budget: 10000, cacheEntries: DefaultBackendCacheEntries}
+	cfg := config{role: Durable, now: time.Now, random: rand.Reader, logger: slog.Default(), retries: 10, budget: 10000, cacheEntries: DefaultBackendCacheEntries, attributionKeep: DefaultAttributionKeep}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -209,6 +212,9 @@ func NewNode(ctx context.Context, engine storage.Engine, agent policy.Agent, opt
 		return nil, err
 	}
 	cfg.limits = cfg.limits.WithDefaults()
+	if cfg.attributionKeep < 0 || cfg.attributionKeep > MaxAttributionKeep {
+		return nil, fmt.Errorf("ankurah: WithAttribution(%d): record 0 (none) to %d events per entity", cfg.attributionKeep, MaxAttributionKeep)
+	}
 	n := &Node{engine: engine, agent: agent, cfg: cfg, log: cfg.logger, collections: map[string]storage.Collection{}, peers: map[*Peer]struct{}{},
 		queued: session.NewBudget(int64(cfg.limits.ServerQueueBytes))}
 	n.reactor = newReactor()

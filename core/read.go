@@ -29,7 +29,7 @@ func (c *Context) Get(ctx context.Context, collection string, eid id.EntityID) (
 
 func (c *Context) get(ctx context.Context, collection string, eid id.EntityID) (*entity.State, error) {
 	n := c.node
-	if err := n.agent.CanAccessCollection(ctx, c.cdata, collection); err != nil {
+	if err := n.canAccess(ctx, c.cdata, collection); err != nil {
 		return nil, err
 	}
 	coll, err := n.readCollection(ctx, collection)
@@ -97,7 +97,7 @@ func views(states []entity.State) []*View {
 // that are not deleted.
 func (c *Context) effective(ctx context.Context, collection string, b *query.Bound) (*query.Bound, error) {
 	n := c.node
-	if err := n.agent.CanAccessCollection(ctx, c.cdata, collection); err != nil {
+	if err := n.canAccess(ctx, c.cdata, collection); err != nil {
 		return nil, err
 	}
 	filter, err := n.agent.ReadFilter(ctx, c.cdata, collection)

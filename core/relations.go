@@ -283,7 +283,7 @@ func (r *refReader) filter(coll string) (query.Program, bool) {
 		r.mu.Unlock()
 		return nil, false
 	}
-	if n.agent.CanAccessCollection(r.ctx, r.c.cdata, coll) != nil {
+	if n.canAccess(r.ctx, r.c.cdata, coll) != nil {
 		return deny()
 	}
 	f, err := n.agent.ReadFilter(r.ctx, r.c.cdata, coll)

@@ -46,7 +46,7 @@ func (durable) query(ctx context.Context, c *Context, collection string, b *quer
 	return c.queryWithSink(ctx, collection, b, incs, nil, nil)
 }
 func (d durable) commit(ctx context.Context, c *Context, evs []event.Event) error {
-	_, err := d.n.commitEvents(ctx, c.cdata, evs, true)
+	_, err := d.n.commitEvents(ctx, c.cdata, "", evs, true)
 	return err
 }
 func (durable) mergesHeads() bool { return true }

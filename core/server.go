@@ -252,14 +252,14 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 			if err := n.admitEvent(ev); err != nil {
 				return fail(r.ID, err)
 			}
-			if err := n.agent.CanAccessCollection(ctx, c.cdata, ev.Collection); err != nil {
+			if err := n.canAccess(ctx, c.cdata, ev.Collection); err != nil {
 				return fail(r.ID, err)
 			}
 			if err := n.agent.ValidateEvent(ctx, pinfo, ev); err != nil {
 				return fail(r.ID, err)
 			}
 		}
-		_, err := n.commitEvents(ctx, c.cdata, r.Commit.Events, true)
+		_, err := n.commitEvents(ctx, c.cdata, p.remote.NodeID, r.Commit.Events, true)
 		if err != nil {
 			return fail(r.ID, p.opaque(ctx, c, r.Commit.Events, err))
 		}
@@ -291,7 +291,7 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 		if err := ValidateName(r.Get.Collection); err != nil {
 			return fail(r.ID, fmt.Errorf("get: collection %w", err))
 		}
-		if err := n.agent.CanAccessCollection(ctx, c.cdata, r.Get.Collection); err != nil {
+		if err := n.canAccess(ctx, c.cdata, r.Get.Collection); err != nil {
 			return fail(r.ID, err)
 		}
 		// Read a part's worth at a time, so memory follows chunk-bytes, not
@@ -663,7 +663,7 @@ const helloTimeout = 10 * time.Second
 // caller may read it.
 func (p *Peer) readable(ctx context.Context, c *Context, collection string, eid id.EntityID) (*entity.State, bool) {
 	n := p.node
-	if n.agent.CanAccessCollection(ctx, c.cdata, collection) != nil {
+	if n.canAccess(ctx, c.cdata, collection) != nil {
 		return nil, false
 	}
 	coll, err := n.readCollection(ctx, collection)

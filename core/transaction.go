@@ -61,7 +61,7 @@ func (t *Transaction) Create(ctx context.Context, collection string) (*Mut, erro
 	if err := ValidateName(collection); err != nil {
 		return nil, err
 	}
-	if err := t.ctx.node.agent.CanAccessCollection(ctx, t.ctx.cdata, collection); err != nil {
+	if err := t.ctx.node.canAccess(ctx, t.ctx.cdata, collection); err != nil {
 		return nil, err
 	}
 	m := &Mut{trx: t, collection: collection, backends: map[string]property.Backend{}, created: true}
@@ -326,8 +326,13 @@ func (t *Transaction) takeEvents(muts []*Mut) ([]pendingEvent, error) {
 // commitEvents applies events (local commits, or events received from a
 // peer) to storage atomically, checking each with the agent when check is
 // set, merging and retrying on conflicts, and notifying live queries once.
-func (n *Node) commitEvents(ctx context.Context, cdata any, evs []event.Event, check bool) (_ []change, err error) {
+//
+// peer is the node id of the connection the events came through ("" for a
+// transaction of this node), recorded with the caller's name and the time
+// of receipt in the attribution record (attribution.go).
+func (n *Node) commitEvents(ctx context.Context, cdata any, peer string, evs []event.Event, check bool) (_ []change, err error) {
 	defer n.observeCommit(&err)
+	by := committer{cdata: cdata, peer: peer, at: n.cfg.now()}
 	// With shared storage the feed orders publication, so writes need no
 	// lock of this node: they run concurrently and storage's head checks
 	// decide (feed.go). Otherwise commitMu orders each write with its
@@ -343,6 +348,9 @@ func (n *Node) commitEvents(ctx context.Context, cdata any, evs []event.Event, c
 			n.commitMu.Lock()
 		}
 		batch, changes, err := n.prepare(ctx, cdata, evs, check)
+		if err == nil {
+			err = n.attribute(ctx, batch, by)
+		}
 		if err != nil || len(changes) == 0 && len(batch.Events) == 0 {
 			if locked {
 				n.commitMu.Unlock()

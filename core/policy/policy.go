@@ -76,6 +76,17 @@ type Expiring interface {
 	ExpiresAt() time.Time
 }
 
+// Identifier is an Agent that can name a caller. A durable node records the
+// name with every event it accepts (who wrote it, shown to operators by the
+// inspector of ankurah serve); an agent without it leaves the author unknown.
+// The name must not be a secret (a token, a password): it is stored beside
+// the data and shown to administrators.
+type Identifier interface {
+	// Identify returns a short, stable name for cdata (a user id, a token's
+	// subject), or "" when the caller has none.
+	Identify(cdata ContextData) string
+}
+
 // Permissive allows everything; for development, tests, and nodes that
 // trust every caller. Authenticate returns the credentials as context data.
 type Permissive struct{}

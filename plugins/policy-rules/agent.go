@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -103,6 +104,22 @@ func (a *Agent) Watch(ctx context.Context, interval time.Duration) {
 		}
 		a.log.Info("rules reloaded", "path", a.path)
 	}
+}
+
+var _ policy.Identifier = (*Agent)(nil)
+
+// Identify names a caller by its token's subject ("system" for System,
+// "anonymous" for a caller without a token where the rules allow one; ""
+// for context data that is not an *Auth).
+func (a *Agent) Identify(cdata policy.ContextData) string {
+	auth, ok := cdata.(*Auth)
+	if !ok || auth == nil {
+		return ""
+	}
+	if auth.Subject == "" && slices.Contains(auth.Roles, "anonymous") {
+		return "anonymous"
+	}
+	return auth.Subject
 }
 
 func authOf(cdata policy.ContextData) (*Auth, error) {

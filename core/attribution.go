@@ -1,0 +1,327 @@
+package core
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/event"
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/storage"
+)
+
+// Attribution: who wrote what when. Events are content-addressed — an
+// event's id is the hash of what it changes — so they carry no author and
+// no time of their own, and adding either would change every id. Instead a
+// durable node keeps, beside the data, a record of each event it accepts:
+// the caller's name as its policy agent gives it (policy.Identifier), the
+// peer the commit came through, and when the node received it.
+//
+// The record of an entity is one state in AttributionCollection, keyed by
+// the entity's id, whose backend "attribution" holds the entries (CBOR,
+// attributionRecord) of its most recent events, oldest first. It is written
+// in the same storage batch as the events it describes — so a crash keeps
+// both or neither, on every engine, through the plain storage contract (no
+// engine needs to know of it) — with the head check of any state, so two
+// servers sharing a store cannot lose each other's entries. Only the newest
+// WithAttribution entries of an entity are kept (DefaultAttributionKeep),
+// and names are cut to attributionNameBytes, so a record stays small
+// however long the entity's history.
+//
+// The collection is reserved (ReservedCollection): no caller reads or
+// writes it through a Context or a peer's request, whatever its policy
+// grants; Node.Attribution reads it for an operator's tools.
+
+// AttributionCollection holds what a durable node recorded of who wrote
+// each entity's events, and when.
+const AttributionCollection = "_ankurah_attribution"
+
+// DefaultAttributionKeep is how many of an entity's most recent events a
+// durable node records the author and time of, unless WithAttribution says
+// otherwise; MaxAttributionKeep is the most it may be set to.
+const (
+	DefaultAttributionKeep = 64
+	MaxAttributionKeep     = 1024
+)
+
+// attributionNameBytes bounds a recorded author or peer name (longer ones
+// are cut at a character boundary).
+const attributionNameBytes = 128
+
+// attributionBackend names the record's bytes in its state.
+const attributionBackend = "attribution"
+
+// WithAttribution sets how many of each entity's most recent events a
+// durable node records the author and receipt time of
+// (DefaultAttributionKeep); 0 records none. NewNode refuses a number below
+// 0 or above MaxAttributionKeep. Ephemeral nodes record nothing.
+func WithAttribution(keep int) Option { return func(c *config) { c.attributionKeep = keep } }
+
+// Attribution is what a durable node recorded of one event when it accepted
+// it.
+type Attribution struct {
+	// Event is the event's id.
+	Event id.EventID `json:"event"`
+	// Author names the caller whose commit carried the event, as the
+	// node's policy agent names it (policy.Identifier; "" when the agent
+	// names no one). A merge event the node made while accepting a commit
+	// is that commit's.
+	Author string `json:"author,omitempty"`
+	// Peer is the node id of the connection the commit came through, ""
+	// for a transaction of the node itself.
+	Peer string `json:"peer,omitempty"`
+	// At is when the node received the commit, by its clock (WithClock).
+	At time.Time `json:"at"`
+}
+
+// attributionRecord is the stored form of an entity's attributions: the
+// names once each, and the entries as fixed-size binary rows (so appending
+// to a record decodes no entry, and a full record of DefaultAttributionKeep
+// entries is about 3 KB).
+type attributionRecord struct {
+	// Names are the authors and peers the entries name, each once.
+	Names []string `cbor:"1,keyasint,omitempty"`
+	// Entries are attributionEntrySize bytes each, oldest first: the event
+	// id (32 bytes), the receipt time in Unix milliseconds (big-endian
+	// int64), then the author and the peer as big-endian uint16, each 0
+	// for none or 1 + its index in Names.
+	Entries []byte `cbor:"2,keyasint"`
+}
+
+const attributionEntrySize = 32 + 8 + 2 + 2
+
+var attributionDec = func() cbor.DecMode {
+	m, err := cbor.DecOptions{MaxArrayElements: 2 * MaxAttributionKeep, MaxMapPairs: 16, MaxNestedLevels: 4}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}()
+
+// entries is how many entries the record holds.
+func (r *attributionRecord) entries() int { return len(r.Entries) / attributionEntrySize }
+
+// entry returns entry i.
+func (r *attributionRecord) entry(i int) Attribution {
+	row := r.Entries[i*attributionEntrySize : (i+1)*attributionEntrySize]
+	var a Attribution
+	copy(a.Event[:], row[:32])
+	a.At = time.UnixMilli(int64(binary.BigEndian.Uint64(row[32:40]))).UTC()
+	a.Author = r.name(binary.BigEndian.Uint16(row[40:42]))
+	a.Peer = r.name(binary.BigEndian.Uint16(row[42:44]))
+	return a
+}
+
+func (r *attributionRecord) name(ref uint16) string {
+	if ref == 0 || int(ref) > len(r.Names) {
+		return ""
+	}
+	return r.Names[ref-1]
+}
+
+// ref returns the reference to name, adding it to Names if needed.
+func (r *attributionRecord) ref(name string) uint16 {
+	if name == "" {
+		return 0
+	}
+	for i, n := range r.Names {
+		if n == name {
+			return uint16(i + 1)
+		}
+	}
+	r.Names = append(r.Names, name)
+	return uint16(len(r.Names))
+}
+
+// add appends an entry.
+func (r *attributionRecord) add(ev id.EventID, author, peer string, atMillis int64) {
+	var row [attributionEntrySize]byte
+	copy(row[:32], ev[:])
+	binary.BigEndian.PutUint64(row[32:40], uint64(atMillis))
+	binary.BigEndian.PutUint16(row[40:42], r.ref(author))
+	binary.BigEndian.PutUint16(row[42:44], r.ref(peer))
+	r.Entries = append(r.Entries, row[:]...)
+}
+
+// keepNewest drops all but the newest keep entries, and the names no kept
+// entry uses.
+func (r *attributionRecord) keepNewest(keep int) {
+	over := r.entries() - keep
+	if over <= 0 && len(r.Names) <= 2*r.entries() {
+		return
+	}
+	if over > 0 {
+		r.Entries = r.Entries[over*attributionEntrySize:]
+	}
+	remap := make([]uint16, len(r.Names)+1)
+	var names []string
+	for i := range r.entries() {
+		row := r.Entries[i*attributionEntrySize : (i+1)*attributionEntrySize]
+		for _, off := range []int{40, 42} {
+			ref := binary.BigEndian.Uint16(row[off:])
+			if ref == 0 || int(ref) > len(r.Names) {
+				binary.BigEndian.PutUint16(row[off:], 0)
+				continue
+			}
+			if remap[ref] == 0 {
+				names = append(names, r.Names[ref-1])
+				remap[ref] = uint16(len(names))
+			}
+			binary.BigEndian.PutUint16(row[off:], remap[ref])
+		}
+	}
+	r.Names = names
+}
+
+// ReservedCollection reports whether a collection name is the framework's:
+// the system id (SystemCollection), an ephemeral node's offline commits
+// (OutboxCollection), the attribution record (AttributionCollection), and
+// any other name beginning with "_ankurah_". Callers cannot read or write
+// them through a Context or a peer's request; the node refuses with an
+// error wrapping policy.ErrAccessDenied.
+func ReservedCollection(name string) bool {
+	return name == SystemCollection || len(name) > len(SystemCollection) && name[:len(SystemCollection)+1] == SystemCollection+"_"
+}
+
+// canAccess asks the policy agent whether cdata may use a collection,
+// refusing the reserved collections first, whatever the agent allows.
+func (n *Node) canAccess(ctx context.Context, cdata any, collection string) error {
+	if ReservedCollection(collection) {
+		return fmt.Errorf("%w: collection %q is reserved for the framework", policy.ErrAccessDenied, collection)
+	}
+	return n.agent.CanAccessCollection(ctx, cdata, collection)
+}
+
+// committer is who a commit came from, for the attribution record.
+type committer struct {
+	cdata any
+	peer  string    // the peer's node id; "" for a local transaction
+	at    time.Time // when the node received the commit
+}
+
+// attribute adds to batch the attribution records of its events (a
+// durable node with WithAttribution above 0): each entity's record read
+// anew, the events appended, the oldest dropped past the bound, written
+// with the record's stored head as its expected head.
+func (n *Node) attribute(ctx context.Context, batch *storage.Batch, by committer) error {
+	keep := n.cfg.attributionKeep
+	if keep <= 0 || n.cfg.role != Durable || len(batch.Events) == 0 {
+		return nil
+	}
+	author := ""
+	if ider, ok := n.agent.(policy.Identifier); ok {
+		author = cutName(ider.Identify(by.cdata))
+	}
+	peer, at := cutName(by.peer), by.at.UnixMilli()
+	byEntity := map[id.EntityID][]id.EventID{}
+	var order []id.EntityID
+	for i := range batch.Events {
+		ev := &batch.Events[i]
+		if _, ok := byEntity[ev.Entity]; !ok {
+			order = append(order, ev.Entity)
+		}
+		byEntity[ev.Entity] = append(byEntity[ev.Entity], ev.ID())
+	}
+	coll, err := n.readCollection(ctx, AttributionCollection)
+	if err != nil {
+		return fmt.Errorf("ankurah: commit: attribution: %w", err)
+	}
+	for _, eid := range order {
+		var rec attributionRecord
+		var expected event.Clock
+		st, err := coll.GetState(ctx, eid)
+		switch {
+		case err == nil:
+			expected = st.Head
+			if rec, err = decodeAttribution(&st); err != nil {
+				// A damaged record is replaced, not a reason to refuse
+				// the commit: it only describes the data.
+				n.log.WarnContext(ctx, "attribution record unreadable; starting it anew", "entity", eid, "err", err)
+				rec = attributionRecord{}
+			}
+		case errors.Is(err, storage.ErrNotFound):
+		default:
+			return fmt.Errorf("ankurah: commit: attribution of %s: %w", eid, err)
+		}
+		evs := byEntity[eid]
+		for _, ev := range evs {
+			rec.add(ev, author, peer, at)
+		}
+		rec.keepNewest(keep)
+		b, err := event.EncMode().Marshal(rec)
+		if err != nil {
+			return fmt.Errorf("ankurah: commit: attribution: %w", err)
+		}
+		batch.States = append(batch.States, storage.StateWrite{
+			State:    entity.State{ID: eid, Collection: AttributionCollection, Head: event.NewClock(evs[len(evs)-1]), Backends: map[string][]byte{attributionBackend: b}},
+			Expected: expected,
+		})
+	}
+	return nil
+}
+
+func decodeAttribution(st *entity.State) (attributionRecord, error) {
+	var rec attributionRecord
+	b, ok := st.Backends[attributionBackend]
+	if !ok {
+		return rec, fmt.Errorf("%w: attribution record without its %q bytes", storage.ErrFormat, attributionBackend)
+	}
+	if err := attributionDec.Unmarshal(b, &rec); err != nil {
+		return rec, fmt.Errorf("%w: attribution record: %v", storage.ErrFormat, err)
+	}
+	if len(rec.Entries)%attributionEntrySize != 0 || rec.entries() > MaxAttributionKeep || len(rec.Names) > 2*MaxAttributionKeep {
+		return attributionRecord{}, fmt.Errorf("%w: attribution record of %d bytes of entries and %d names", storage.ErrFormat, len(rec.Entries), len(rec.Names))
+	}
+	return rec, nil
+}
+
+// Attribution returns what the node recorded of who wrote an entity's
+// events and when, oldest first: at most the WithAttribution newest events
+// the node accepted (events it stored by other ways — a dump loaded into
+// its storage without the record, data older than the record — have none).
+// It is for an operator's tools and is not policy-checked: hand it only to
+// administrators. An entity without a record has none (no error).
+func (n *Node) Attribution(ctx context.Context, eid id.EntityID) ([]Attribution, error) {
+	coll, err := n.readCollection(ctx, AttributionCollection)
+	if err != nil {
+		return nil, err
+	}
+	st, err := coll.GetState(ctx, eid)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec, err := decodeAttribution(&st)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Attribution, rec.entries())
+	for i := range out {
+		out[i] = rec.entry(i)
+	}
+	return out, nil
+}
+
+// cutName bounds a recorded name to attributionNameBytes, at a character
+// boundary.
+func cutName(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= attributionNameBytes {
+		return s
+	}
+	s = s[:attributionNameBytes]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
