@@ -40,6 +40,16 @@
 // commit never sends on another peer's connection: one peer that stops
 // reading must not hold up anyone else's commit.
 //
+// Events are content-addressed and carry no author: a durable node records,
+// for each event it accepts, the caller as its policy agent names it
+// (policy.Identifier), the peer the commit came through and when it was
+// received, in the reserved collection AttributionCollection, written in the
+// commit's own storage batch and bounded to each entity's newest events
+// (WithAttribution; attribution.go). Node.Attribution reads it for
+// operators. Collections named "_ankurah" or beginning with "_ankurah_" are
+// the framework's (ReservedCollection): no Context or peer request reads or
+// writes them.
+//
 // Nothing in this package reads the wall clock or global randomness: both
 // come from options, so a simulation can run many nodes deterministically.
 package core

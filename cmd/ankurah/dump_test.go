@@ -139,7 +139,7 @@ func sameEntities(t *testing.T, a, b storage.Engine) {
 			}
 			ea, _ := ca.EntityEvents(ctx, sa[i].ID)
 			eb, _ := cb.EntityEvents(ctx, sa[i].ID)
-			if len(ea) != len(eb) || (len(ea) == 0 && name != core.SystemCollection) {
+			if len(ea) != len(eb) || (len(ea) == 0 && name != core.SystemCollection && name != core.AttributionCollection) {
 				t.Fatalf("%s/%s: %d and %d events", name, sa[i].ID, len(ea), len(eb))
 			}
 			want := map[id.EventID][]byte{}
@@ -174,9 +174,10 @@ func TestDumpLoad_BoltPostgresBoltRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load into postgres: %v", err)
 	}
-	// album: 4 entities, 6 events (an update, a delete); artist: 1; _ankurah: the system id.
-	if counts.Collections != 3 || counts.Entities != 6 || counts.Events != 7 || counts.Unchanged != 0 {
-		t.Fatalf("load counted %+v; want 3 collections, 6 entities, 7 events", counts)
+	// album: 4 entities, 6 events (an update, a delete); artist: 1; _ankurah:
+	// the system id; _ankurah_attribution: who wrote the 7 events of the 5.
+	if counts.Collections != 4 || counts.Entities != 11 || counts.Events != 7 || counts.Unchanged != 0 {
+		t.Fatalf("load counted %+v; want 4 collections, 11 entities, 7 events", counts)
 	}
 	sameEntities(t, src, pg)
 	second := dumpBytes(t, pg)
@@ -189,6 +190,19 @@ func TestDumpLoad_BoltPostgresBoltRoundTrip(t *testing.T) {
 		t.Fatalf("load back into bolt: %v", err)
 	}
 	sameEntities(t, src, back)
+	// Who wrote what when came along: a node on the loaded store reads it.
+	node, err := core.NewNode(ctx, back, policy.Permissive{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	albums, err := node.Context(nil).Fetch(ctx, "album", "true")
+	if err != nil || len(albums) == 0 {
+		t.Fatalf("albums: %v %v", albums, err)
+	}
+	if a, err := node.Attribution(ctx, albums[0].ID()); err != nil || len(a) == 0 || a[0].Event != id.EventID(albums[0].ID()) {
+		t.Fatalf("attribution after the round trip: %+v %v", a, err)
+	}
+	node.Close()
 	if third := dumpBytes(t, back); !bytes.Equal(first, third) {
 		t.Fatal("the dump after the round trip differs from the first")
 	}
@@ -208,8 +222,8 @@ func TestLoad_SecondLoadChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second load: %v", err)
 	}
-	if counts.Unchanged != counts.Entities || counts.Entities != 6 {
-		t.Fatalf("second load counted %+v; want all 6 entities unchanged", counts)
+	if counts.Unchanged != counts.Entities || counts.Entities != 11 {
+		t.Fatalf("second load counted %+v; want all 11 entities unchanged (6 and their attribution records)", counts)
 	}
 	if again := dumpBytes(t, dst); !bytes.Equal(d, again) {
 		t.Fatal("the store changed on the second load")
@@ -323,7 +337,7 @@ func TestDumpLoadCommands(t *testing.T) {
 	if err := run(ctx, []string{"dump", "--data-dir", filepath.Dir(srcPath), file}, io.Discard, &errOut); err != nil {
 		t.Fatalf("dump: %v\n%s", err, errOut.String())
 	}
-	if !strings.Contains(errOut.String(), "dump album: 4/4 entities (100%)") || !strings.Contains(errOut.String(), "dumped 6 entities and 7 events of 3 collections") {
+	if !strings.Contains(errOut.String(), "dump album: 4/4 entities (100%)") || !strings.Contains(errOut.String(), "dumped 11 entities and 7 events of 4 collections") {
 		t.Fatalf("dump printed:\n%s", errOut.String())
 	}
 	raw, _ := os.ReadFile(file)
@@ -336,7 +350,7 @@ func TestDumpLoadCommands(t *testing.T) {
 		t.Fatalf("dump starts %.80q", head)
 	}
 	dst := filepath.Join(dir, "dst")
-	for i, want := range []string{"loaded 6 entities and 7 events of 3 collections", "loaded 0 entities and 7 events of 3 collections into bolt://" + filepath.Join(dst, "ankurah.db") + " (6 already there unchanged)"} {
+	for i, want := range []string{"loaded 11 entities and 7 events of 4 collections", "loaded 0 entities and 7 events of 4 collections into bolt://" + filepath.Join(dst, "ankurah.db") + " (11 already there unchanged)"} {
 		errOut.Reset()
 		if err := run(ctx, []string{"load", "--data-dir", dst, file}, io.Discard, &errOut); err != nil {
 			t.Fatalf("load %d: %v", i, err)

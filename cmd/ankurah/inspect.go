@@ -315,15 +315,26 @@ type entityHistory struct {
 	Truncated bool           `json:"truncated,omitempty"`
 }
 
-// historyEvent is one event of an entity's history. Events carry no author
-// and, but for the genesis event, no time: what they say is which
-// properties they wrote and on which parents.
+// historyEvent is one event of an entity's history. An event itself says
+// which properties it wrote and on which parents (and, for the genesis
+// event, when it was created); who committed it and when the server
+// received it are the server's attribution record (core.Node.Attribution).
 type historyEvent struct {
 	ID      string   `json:"id"`
 	Parents []string `json:"parents"`
 	Genesis bool     `json:"genesis"`
 	// Created is the genesis event's timestamp (the creating node's clock).
 	Created *time.Time `json:"created,omitempty"`
+	// Attributed is true when the server recorded the event's commit; then
+	// Author is the caller as the policy names it ("" when it names no
+	// one), Peer the node id of the connection it came through ("" for the
+	// server's own), and Received when the server accepted it. Events it
+	// has no record of (stored before the record existed, loaded from a dump
+	// without it, or older than the newest events kept) are not attributed.
+	Attributed bool       `json:"attributed"`
+	Author     string     `json:"author,omitempty"`
+	Peer       string     `json:"peer,omitempty"`
+	Received   *time.Time `json:"received,omitempty"`
 	// Set holds the LWW properties the event wrote (writes of NULL not listed).
 	Set map[string]value.Value `json:"set,omitempty"`
 	// Other holds the size in bytes of other backends' operations.
@@ -361,14 +372,25 @@ func (in *inspector) entity(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusInternalServerError, err)
 		return
 	}
-	h := describeEntity(&st, evs)
+	attrs, err := in.node.Attribution(ctx, eid)
+	if err != nil {
+		// The record only describes the data: show the history without it.
+		in.log.Warn("inspector: attribution record unreadable", "entity", eid, "err", err)
+		attrs = nil
+	}
+	h := describeEntity(&st, evs, attrs)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(h)
 }
 
-// describeEntity is an entity's state with its events in causal order.
-func describeEntity(st *entity.State, evs []event.Event) entityHistory {
+// describeEntity is an entity's state with its events in causal order,
+// each with what attrs recorded of it.
+func describeEntity(st *entity.State, evs []event.Event, attrs []core.Attribution) entityHistory {
+	byEvent := make(map[id.EventID]*core.Attribution, len(attrs))
+	for i := range attrs {
+		byEvent[attrs[i].Event] = &attrs[i]
+	}
 	h := entityHistory{ID: st.ID.String(), Collection: st.Collection, Head: clockStrings(st.Head), Deleted: st.Deleted(), Values: map[string]value.Value{}, Total: len(evs)}
 	for k, v := range st.Values {
 		if k != entity.DeletedProperty {
@@ -385,6 +407,10 @@ func describeEntity(st *entity.State, evs []event.Event) entityHistory {
 		if he.Genesis {
 			t := time.UnixMilli(ev.Timestamp).UTC()
 			he.Created = &t
+		}
+		if a := byEvent[ev.ID()]; a != nil {
+			at := a.At
+			he.Attributed, he.Author, he.Peer, he.Received = true, a.Author, a.Peer, &at
 		}
 		for backend, ops := range ev.Operations {
 			if backend == property.LWWName {

@@ -161,6 +161,12 @@ func TestInspect_AdminOnlyWithAPolicy(t *testing.T) {
 	if h.Events[1].Genesis || len(h.Events[1].Parents) != 1 || h.Events[1].Parents[0] != h.Events[0].ID || h.Events[1].ID != h.Head[0] || h.Events[1].Set["title"].Raw() != "buy oat milk" {
 		t.Errorf("edit: %+v", h.Events[1])
 	}
+	// Both came from alice's connection: the server says so, and when.
+	for i, ev := range h.Events {
+		if !ev.Attributed || ev.Author != "alice" || ev.Peer != alice.ID().String() || ev.Received == nil || time.Since(*ev.Received) > time.Hour {
+			t.Errorf("event %d attribution: %+v", i, ev)
+		}
+	}
 	for q, want := range map[string]int{"collection=todo": 400, "collection=todo&id=nope": 400, "collection=nothing&id=" + tid: 404, "collection=todo&id=" + id.EntityID{}.String(): 404} {
 		if resp, body := getInspect(t, base+"/inspect/api/entity?"+q, rootTok); resp.StatusCode != want {
 			t.Errorf("%s: %d %s, want %d", q, resp.StatusCode, body, want)
@@ -217,6 +223,60 @@ func TestInspect_StreamsAreBounded(t *testing.T) {
 	in.ServeHTTP(rec, req)
 	if rec.Code != 200 || !strings.HasPrefix(rec.Body.String(), "data: {") {
 		t.Fatalf("%d %s", rec.Code, rec.Body.String())
+	}
+}
+
+// An event the server has no record of (here: written by a node that
+// records none, as data from before the record or a dump loaded without
+// it) is shown unattributed beside the attributed ones.
+func TestInspect_EventsWithoutARecordAreUnattributed(t *testing.T) {
+	ctx := context.Background()
+	e := memory.New()
+	n, err := core.NewNode(ctx, e, policy.Permissive{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	trx := n.Context(nil).Begin()
+	m, err := trx.Create(ctx, "todo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Set("title", "recorded")
+	if err := trx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	old, err := core.NewNode(ctx, e, policy.Permissive{}, core.WithAttribution(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	trx = old.Context(nil).Begin()
+	m2, err := trx.Edit(ctx, "todo", m.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2.Set("title", "not recorded")
+	if err := trx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	in := newInspector(ctx, n, e, policy.Permissive{}, "admin", "")
+	rec := httptest.NewRecorder()
+	in.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/inspect/api/entity?collection=todo&id="+m.ID().String(), nil))
+	var h entityHistory
+	if err := json.Unmarshal(rec.Body.Bytes(), &h); rec.Code != 200 || err != nil || len(h.Events) != 2 {
+		t.Fatalf("%d %s (%v)", rec.Code, rec.Body.String(), err)
+	}
+	// Permissive names no one: the record has the time and no author or
+	// peer (a transaction of the server itself).
+	if g := h.Events[0]; !g.Attributed || g.Received == nil || g.Author != "" || g.Peer != "" {
+		t.Errorf("recorded event: %+v", g)
+	}
+	if e := h.Events[1]; e.Attributed || e.Received != nil || e.Author != "" {
+		t.Errorf("unrecorded event: %+v", e)
+	}
+	if !strings.Contains(rec.Body.String(), `"attributed":false`) {
+		t.Errorf("an unrecorded event must say so: %s", rec.Body.String())
 	}
 }
 

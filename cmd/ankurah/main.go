@@ -58,7 +58,7 @@ func errorLine(err error) string {
 
 const usage = `usage:
   ankurah serve  [--addr 127.0.0.1:9797] [--data-dir ankurah-data | --storage URL] [--static DIR]
-                 [--policy rules.yaml [--inspect-role admin]] [--models DIR] [--limit NAME=VALUE]...
+                 [--policy rules.yaml [--inspect-role admin]] [--models DIR] [--limit NAME=VALUE]... [--attribution 64]
                  [--tls-cert FILE --tls-key FILE] [--allowed-origins PATTERNS]
                  (the sync protocol at /ws, metrics at /metrics, the inspector at /inspect/: docs/operations.md)
   ankurah query  [--server ws://127.0.0.1:9797/ws] [--watch] COLLECTION QUERY [ARGS...]

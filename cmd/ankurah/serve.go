@@ -40,6 +40,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	policyFile := fs.String("policy", "", "rules file (YAML) deciding who may read and write what; without it every caller may do anything")
 	modelsDir := fs.String("models", os.Getenv("ANKURAH_MODELS"), "directory of a Go package of //ankurah:model structs (default $ANKURAH_MODELS): the references its core.Ref fields declare are followed by queries (`artist.name = ?`) and includes")
 	inspectRole := fs.String("inspect-role", "admin", "with --policy, the role a token must grant to use the inspector at /inspect/ (docs/operations.md)")
+	attribution := fs.Int("attribution", core.DefaultAttributionKeep, "how many of each entity's newest events to record who committed and when, for the inspector (0: none; docs/operations.md)")
 	lim := limits.Default()
 	fs.Func("limit", "change one of the node's limits, as NAME=VALUE (repeatable; values take KiB/MiB/GiB; names in docs/limits.md: "+strings.Join(limits.Names(), ", ")+")", func(s string) error {
 		name, value, ok := strings.Cut(s, "=")
@@ -102,7 +103,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	} else {
 		slog.Warn("no --policy: every caller may read and write everything")
 	}
-	nodeOpts := []core.Option{core.WithLimits(lim), core.WithMetrics(metrics)}
+	nodeOpts := []core.Option{core.WithLimits(lim), core.WithMetrics(metrics), core.WithAttribution(*attribution)}
 	if sharable(*storageURL) {
 		// Several servers may share this store: follow its change feed so
 		// each hears of the others' commits.

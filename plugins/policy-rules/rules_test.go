@@ -243,3 +243,39 @@ func TestCheckEvent_SeesBeforeAndAfter(t *testing.T) {
 		t.Errorf("nil context data: %v", err)
 	}
 }
+
+// The agent names callers for the server's record of who wrote what: by the
+// token's subject, never by the token.
+func TestIdentify_NamesCallersBySubject(t *testing.T) {
+	ctx := context.Background()
+	anon := "anonymous: true\n" + ownerRules
+	agent, err := rules.New([]byte(anon))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var _ policy.Identifier = agent
+	tok := hsToken(t, "alice", []string{"admin"}, time.Now().Add(time.Hour))
+	alice, err := agent.Authenticate(ctx, policy.Peer{}, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody, err := agent.Authenticate(ctx, policy.Peer{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		cdata policy.ContextData
+		want  string
+	}{
+		{alice, "alice"},
+		{rules.System, "system"},
+		{nobody, "anonymous"},
+		{nil, ""},
+		{"alice", ""},
+		{string(tok), ""},
+	} {
+		if got := agent.Identify(c.cdata); got != c.want {
+			t.Errorf("Identify(%T %v) = %q, want %q", c.cdata, c.cdata, got, c.want)
+		}
+	}
+}

@@ -1,7 +1,9 @@
 // Browser tests of the inspector page against a real `ankurah serve` with the
 // todos example's rules: the page refuses callers without the admin role,
 // then shows collections, peers with their subscriptions, an entity's values
-// and event history, and follows creates and edits without a reload.
+// and event history with who committed each event and when (unknown for
+// events from before the server kept that record), and follows creates and
+// edits without a reload.
 // Screenshots go to test-artifacts/. Run: node --test e2e/ (after build.sh).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -48,9 +50,28 @@ async function screenshot(page, name) {
 }
 
 describe("inspector in Chromium", { skip: missing }, () => {
-  let tmp, bin, server, watcher, browser, base, wsURL, adminToken, aliceToken, milk;
+  let tmp, bin, server, watcher, browser, base, wsURL, adminToken, aliceToken, milk, older;
   const log = [];
   const cli = (...args) => execFileSync(bin, args, { env, encoding: "utf8" }).trim();
+
+  async function startServer(...extra) {
+    const proc = spawn(bin, ["serve", "--addr", new URL(base).host, "--storage", `bolt://${path.join(tmp, "ankurah.db")}`, "--policy", rules, ...extra], { env, stdio: ["ignore", "pipe", "pipe"] });
+    for (const s of [proc.stdout, proc.stderr]) s.on("data", (d) => log.push(String(d)));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        if ((await fetch(base + "/healthz")).ok) return proc;
+      } catch {
+        // not listening yet
+      }
+      if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`ankurah serve did not start:\n${log.join("")}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  async function stop(proc) {
+    proc.kill("SIGTERM");
+    await new Promise((r) => (proc.exitCode !== null ? r() : proc.once("exit", r)));
+  }
 
   before(async () => {
     tmp = mkdtempSync(path.join(os.tmpdir(), "ankurah-inspector-e2e-"));
@@ -59,20 +80,15 @@ describe("inspector in Chromium", { skip: missing }, () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     wsURL = `ws://127.0.0.1:${port}/ws`;
-    server = spawn(bin, ["serve", "--addr", `127.0.0.1:${port}`, "--storage", `bolt://${path.join(tmp, "ankurah.db")}`, "--policy", rules], { env, stdio: ["ignore", "pipe", "pipe"] });
-    for (const s of [server.stdout, server.stderr]) s.on("data", (d) => log.push(String(d)));
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try {
-        if ((await fetch(base + "/healthz")).ok) break;
-      } catch {
-        // not listening yet
-      }
-      if (server.exitCode !== null || Date.now() > deadline) throw new Error(`ankurah serve did not start:\n${log.join("")}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
     adminToken = cli("token", "--policy", rules, "--role", "admin", "root");
     aliceToken = cli("token", "--policy", rules, "alice");
+    // Data from before the server recorded who wrote what: a todo written
+    // by a server that keeps no record (--attribution 0), on the same store.
+    const first = await startServer("--attribution", "0");
+    older = cli("create", "--server", wsURL, "--token", aliceToken, "todo", 'owner="alice"', 'title="old chore"');
+    await stop(first);
+    server = await startServer();
+    cli("set", "--server", wsURL, "--token", aliceToken, "todo", older, 'title="old chore, done"');
     milk = cli("create", "--server", wsURL, "--token", aliceToken, "todo", 'owner="alice"', 'title="buy milk"');
     cli("set", "--server", wsURL, "--token", aliceToken, "todo", milk, 'title="buy oat milk"');
     cli("create", "--server", wsURL, "--token", aliceToken, "todo", 'owner="alice"', 'title="call mum"');
@@ -85,10 +101,7 @@ describe("inspector in Chromium", { skip: missing }, () => {
   after(async () => {
     await browser?.close();
     watcher?.kill("SIGTERM");
-    if (server) {
-      server.kill("SIGTERM");
-      await new Promise((r) => (server.exitCode !== null ? r() : server.once("exit", r)));
-    }
+    if (server) await stop(server);
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -113,9 +126,11 @@ describe("inspector in Chromium", { skip: missing }, () => {
     await page.getByRole("button", { name: "Sign in" }).click();
 
     // Collections with counts; the first one is opened by the page.
-    await page.locator('[data-collection="todo"][data-count="2"]').waitFor({ timeout: WAIT });
+    await page.locator('[data-collection="todo"][data-count="3"]').waitFor({ timeout: WAIT });
     await page.getByTestId("client-state").filter({ hasText: "connected" }).waitFor({ timeout: WAIT });
-    await page.locator('[data-testid=entities] ul[data-count="2"]').waitFor({ timeout: WAIT });
+    await page.locator('[data-testid=entities] ul[data-count="3"]').waitFor({ timeout: WAIT });
+    // The server's own records are counted but not browsable.
+    await page.locator('[data-collection="_ankurah_attribution"].reserved').waitFor({ timeout: WAIT });
 
     // Peers: alice's query (with the policy's filter) and the page's own node.
     const alice = page.locator('[data-subject="alice"]');
@@ -132,12 +147,30 @@ describe("inspector in Chromium", { skip: missing }, () => {
     const events = page.locator("[data-testid=history] li");
     assert.match(await events.nth(0).innerText(), /created[\s\S]*title = "buy milk"/);
     assert.match(await events.nth(1).innerText(), /head[\s\S]*after[\s\S]*title = "buy oat milk"/);
+    // Who committed each, through which connection, and when the server received it.
+    const authors = page.locator("[data-testid=history] [data-testid=author]");
+    await authors.nth(1).waitFor({ timeout: WAIT });
+    for (const i of [0, 1]) {
+      assert.equal(await authors.nth(i).getAttribute("data-author"), "alice");
+      assert.match(await authors.nth(i).innerText(), /^by alice via \S+ · received \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+    }
     await screenshot(page, "inspector-desktop");
+
+    // A todo from before the record: its creation's author is unknown, the
+    // edit made since is alice's.
+    await page.locator(`[data-entity="${older}"]`).click();
+    await page.locator('[data-testid=history][data-count="2"]').waitFor({ timeout: WAIT });
+    await page.locator("[data-testid=history] li").first().filter({ hasText: "old chore" }).waitFor({ timeout: WAIT });
+    assert.equal(await authors.nth(0).innerText(), "author unknown");
+    assert.equal(await authors.nth(1).getAttribute("data-author"), "alice");
+    await screenshot(page, "inspector-unknown-author");
+    await page.locator(`[data-entity="${milk}"]`).click();
+    await page.locator("[data-testid=history] li").first().filter({ hasText: "buy milk" }).waitFor({ timeout: WAIT });
 
     // Live: a create and an edit elsewhere reach the page without a reload.
     cli("create", "--server", wsURL, "--token", aliceToken, "todo", 'owner="alice"', 'title="water plants"');
-    await page.locator('[data-testid=entities] ul[data-count="3"]').waitFor({ timeout: WAIT });
-    await page.locator('[data-collection="todo"][data-count="3"]').waitFor({ timeout: WAIT });
+    await page.locator('[data-testid=entities] ul[data-count="4"]').waitFor({ timeout: WAIT });
+    await page.locator('[data-collection="todo"][data-count="4"]').waitFor({ timeout: WAIT });
     cli("set", "--server", wsURL, "--token", aliceToken, "todo", milk, 'title="buy no milk"');
     await page.locator('[data-testid=history][data-count="3"]').waitFor({ timeout: WAIT });
     assert.match(await page.getByTestId("values").innerText(), /title\s+"buy no milk"/);
@@ -153,7 +186,7 @@ describe("inspector in Chromium", { skip: missing }, () => {
     const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
     const page = await ctx.newPage();
     await page.goto(base + "/inspect/#token=" + adminToken);
-    await page.locator('[data-testid=entities] ul[data-count="3"]').waitFor({ timeout: WAIT });
+    await page.locator('[data-testid=entities] ul[data-count="4"]').waitFor({ timeout: WAIT });
     await page.locator(`[data-entity="${milk}"]`).click();
     await page.locator('[data-testid=history][data-count="3"]').waitFor({ timeout: WAIT });
     assert.equal(new URL(page.url()).hash, "", "the token stays in the address bar");

@@ -54,6 +54,11 @@ interface HistoryEvent {
   parents: string[];
   genesis: boolean;
   created?: string;
+  /** The server's record of the commit: who (as its policy names the caller), through which peer, when received. */
+  attributed: boolean;
+  author?: string;
+  peer?: string;
+  received?: string;
   set?: Record<string, Value>;
   other?: Record<string, number>;
 }
@@ -216,13 +221,34 @@ function renderLogin(message: string) {
   input.focus();
 }
 
+/** The server's own collections (system id, attribution record): counted, not browsable. */
+function reserved(name: string): boolean {
+  return name === "_ankurah" || name.startsWith("_ankurah_");
+}
+
+/** Who committed an event and when the server received it, or that the server has no record of it. */
+function attribution(ev: HistoryEvent) {
+  if (!ev.attributed || !ev.received) return h("div", { class: "muted small by", "data-testid": "author", "data-author": "" }, "author unknown");
+  return h(
+    "div",
+    { class: "small by", "data-testid": "author", "data-author": ev.author ?? "" },
+    "by ",
+    ev.author ? h("b", {}, ev.author) : h("span", { class: "muted" }, "an unnamed caller"),
+    ev.peer ? h("span", { class: "muted" }, " via ", h("code", { title: ev.peer }, short(ev.peer))) : h("span", { class: "muted" }, " on the server"),
+    h("span", { class: "muted" }, " · received "),
+    h("time", { datetime: ev.received }, clock(ev.received)),
+  );
+}
+
 function renderCollections() {
   const s = state.snapshot;
   const rows = (s?.collections ?? []).map((c) =>
     h(
       "tr",
-      { class: c.name === state.collection ? "selected" : "", onclick: () => void selectCollection(c.name), "data-collection": c.name, "data-count": String(c.entities) },
-      h("td", {}, h("button", { class: "link" }, c.name)),
+      reserved(c.name)
+        ? { class: "reserved", title: "the server's own records: not browsable", "data-collection": c.name, "data-count": String(c.entities) }
+        : { class: c.name === state.collection ? "selected" : "", onclick: () => void selectCollection(c.name), "data-collection": c.name, "data-count": String(c.entities) },
+      h("td", {}, reserved(c.name) ? h("span", { class: "muted" }, c.name) : h("button", { class: "link" }, c.name)),
       h("td", { class: "num" }, c.entities),
       h("td", { class: "num muted" }, c.deleted || ""),
     ),
@@ -312,6 +338,7 @@ function renderDetail() {
               ev.created ? h("span", { class: "muted small" }, clock(ev.created)) : null,
             ),
             ev.parents.length ? h("div", { class: "muted small" }, "after ", ...ev.parents.map((p) => h("code", { title: p }, short(p) + " "))) : null,
+            attribution(ev),
             h(
               "div",
               { class: "ops" },
@@ -323,7 +350,7 @@ function renderDetail() {
       ),
     ),
     hst.truncated ? h("p", { class: "foot" }, `showing the first ${hst.events.length} events`) : null,
-    h("p", { class: "foot" }, "Events carry no author; a creation carries its time."),
+    h("p", { class: "foot" }, "Who committed an event, and when, is the server's record of each entity's newest events (", h("code", { class: "nowrap" }, "serve --attribution"), "); older events, and events loaded from a dump without the record, show as unknown."),
   );
 }
 
