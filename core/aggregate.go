@@ -101,6 +101,9 @@ type LiveAggregate struct {
 	// holds each counted entity's contribution.
 	pushed  storage.Aggregator
 	members map[id.EntityID]*member
+	// refs are the selection's traversal terms at each hop (nil when it
+	// follows no reference; the aggregate then counts members).
+	refs    []*refDep
 	groups  map[string]*groupState
 	results map[string]Group // current, by group key
 	// remote: the groups come from a durable peer (an ephemeral node).
@@ -208,24 +211,24 @@ func (c *Context) aggregateWithSink(ctx context.Context, collection string, spec
 	if err != nil {
 		return nil, err
 	}
-	// A path through a declared reference (artist.name) would read as a
-	// JSON path here, and the groups would not move when the referenced
-	// entity changes: refused until aggregates follow references.
-	if tr, err := query.SplitTraversals(eff.Where, collection, &n.rels); err != nil {
-		return nil, err
-	} else if tr != nil {
-		return nil, fmt.Errorf("%w: a live aggregate cannot follow references yet (%s); aggregate the referenced collection, or keep the value on %q", query.ErrTraversal, query.ExprString(b.Where), collection)
-	}
-	prog, err := query.Compile(eff, nil)
+	// A selection that follows references (artist.name = ?) is compiled
+	// as a live query's: each match reads what it references as it is now,
+	// and the aggregate follows changes of the referenced entities back to
+	// the rows they move (followRefs). The engine's aggregator never sees
+	// it: the node counts a scan.
+	prog, err := c.compileLive(ctx, collection, eff)
 	if err != nil {
 		return nil, err
 	}
 	la.eff, la.prog = eff, prog
+	if lp, ok := prog.(*liveProgram); ok {
+		la.refs = aggRefDeps(collection, lp.tr)
+	}
 	coll, err := n.readCollection(ctx, collection)
 	if err != nil {
 		return nil, err
 	}
-	if ag, ok := coll.(storage.Aggregator); ok && n.feed == nil && c.readFilterExact(ctx, collection) {
+	if ag, ok := coll.(storage.Aggregator); ok && la.refs == nil && n.feed == nil && c.readFilterExact(ctx, collection) {
 		if ok, err := la.startPushed(ctx, ag); err != nil || ok {
 			if err != nil {
 				return nil, err
@@ -242,6 +245,9 @@ func (c *Context) aggregateWithSink(ctx context.Context, collection string, spec
 	}, func(s0 uint64) (bool, error) {
 		if n.isClosed.Load() {
 			return false, ErrClosed
+		}
+		if !n.refsUnchangedSince(s0, prog) {
+			return false, nil // a referenced entity changed under the read: read again
 		}
 		states, ok := n.reconcileStates(ctx, c, collection, eff, prog, states, s0)
 		if !ok {
@@ -569,6 +575,9 @@ func (la *LiveAggregate) apply(ctx context.Context, changes []change) {
 		la.rereadPushed(ctx)
 		return
 	}
+	if la.refs != nil {
+		la.followRefs(ctx, changes, touched)
+	}
 	if len(touched) == 0 {
 		return
 	}
@@ -757,4 +766,71 @@ func (la *LiveAggregate) groupResult(k string) Group {
 		out.Values[i] = g.terms[i].result(a.Op)
 	}
 	return out
+}
+
+// aggRefDeps returns a traversal's terms at each hop, as the reactor's
+// reverse index holds a live query's (reactor_refs.go), for an aggregate
+// of collection.
+func aggRefDeps(collection string, tr *query.Traversed) []*refDep {
+	var deps []*refDep
+	for _, t := range tr.Terms {
+		yes, err1 := query.Compile(&query.Bound{Where: t.Leaf, Limit: -1}, nil)
+		no, err2 := query.Compile(&query.Bound{Where: &query.Not{X: t.Leaf}, Limit: -1}, nil)
+		if err1 != nil || err2 != nil {
+			continue // cannot happen: the selection compiled the same terms
+		}
+		for k := range t.Hops {
+			deps = append(deps, &refDep{root: collection, tr: t, level: k, yes: yes, no: no})
+		}
+	}
+	return deps
+}
+
+// watched returns the collections whose changes can change the aggregate:
+// its own, and those its selection's references lead to.
+func (la *LiveAggregate) watched() []string {
+	out := []string{la.collection}
+	for _, d := range la.refs {
+		if c := d.tr.Hops[d.level].Target; !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// followRefs re-counts the rows a commit's changes of referenced entities
+// can move in or out of the selection (members mode, la.mu held): for each
+// traversal term whose truth the change flips for the entities referring
+// to the changed one (or whose readability for the caller it changes),
+// those rows are looked up hop by hop back and evaluated again.
+func (la *LiveAggregate) followRefs(ctx context.Context, changes []change, touched map[string]struct{}) {
+	c := la.ctx
+	rd := c.newRefReader(ctx, true)
+	roots := map[id.EntityID]entity.State{}
+	for i := range changes {
+		ch := &changes[i]
+		for _, d := range la.refs {
+			if d.tr.Hops[d.level].Target != ch.collection || !d.flips(ch, rd) {
+				continue
+			}
+			states, err := d.referrers(ctx, c, ch.after.ID)
+			if err != nil {
+				la.fail(ctx, fmt.Errorf("finding the rows that refer to %s: %w", ch.after.ID, err))
+				continue
+			}
+			for _, st := range states {
+				roots[st.ID] = st
+			}
+		}
+	}
+	for eid, st := range roots {
+		if m := la.members[eid]; m != nil {
+			la.removeContribution(m.group, m.vals)
+			touched[m.group] = struct{}{}
+			delete(la.members, eid)
+		}
+		if c.matches(ctx, la.prog, &st) {
+			touched[la.addMember(&st)] = struct{}{}
+		}
+	}
 }

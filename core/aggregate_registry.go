@@ -25,23 +25,28 @@ func (r *aggRegistry) add(la *LiveAggregate) {
 	if r.byCol == nil {
 		r.byCol = map[string]map[*LiveAggregate]struct{}{}
 	}
-	if r.byCol[la.collection] == nil {
-		r.byCol[la.collection] = map[*LiveAggregate]struct{}{}
+	for _, c := range la.watched() {
+		if r.byCol[c] == nil {
+			r.byCol[c] = map[*LiveAggregate]struct{}{}
+		}
+		r.byCol[c][la] = struct{}{}
 	}
-	r.byCol[la.collection][la] = struct{}{}
 }
 
 func (r *aggRegistry) remove(la *LiveAggregate) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.byCol[la.collection], la)
-	if len(r.byCol[la.collection]) == 0 {
-		delete(r.byCol, la.collection)
+	for _, c := range la.watched() {
+		delete(r.byCol[c], la)
+		if len(r.byCol[c]) == 0 {
+			delete(r.byCol, c)
+		}
 	}
 }
 
-// notify offers a commit's changes to the aggregates of their collections
-// (the change log's lock held, so in log order).
+// notify offers a commit's changes to the aggregates of their collections,
+// and to those whose selection follows references into them (the change
+// log's lock held, so in log order).
 func (r *aggRegistry) notify(ctx context.Context, changes []change) {
 	r.mu.Lock()
 	if len(r.byCol) == 0 {
@@ -50,6 +55,7 @@ func (r *aggRegistry) notify(ctx context.Context, changes []change) {
 	}
 	var hit []*LiveAggregate
 	seen := map[string]bool{}
+	hitSeen := map[*LiveAggregate]bool{}
 	for i := range changes {
 		c := changes[i].collection
 		if seen[c] {
@@ -57,7 +63,10 @@ func (r *aggRegistry) notify(ctx context.Context, changes []change) {
 		}
 		seen[c] = true
 		for la := range r.byCol[c] {
-			hit = append(hit, la)
+			if !hitSeen[la] {
+				hitSeen[la] = true
+				hit = append(hit, la)
+			}
 		}
 	}
 	r.mu.Unlock()
@@ -69,9 +78,13 @@ func (r *aggRegistry) notify(ctx context.Context, changes []change) {
 func (r *aggRegistry) closeAll() {
 	r.mu.Lock()
 	var all []*LiveAggregate
+	seen := map[*LiveAggregate]bool{}
 	for _, m := range r.byCol {
 		for la := range m {
-			all = append(all, la)
+			if !seen[la] {
+				seen[la] = true
+				all = append(all, la)
+			}
 		}
 	}
 	r.mu.Unlock()

@@ -362,18 +362,21 @@ func (hideSecret) CheckRead(_ context.Context, _ policy.ContextData, st *entity.
 	return nil
 }
 
-// A live aggregate over a path through a declared reference is refused
-// with a clear error (it would read the path as JSON and never move when
-// the referenced entity changes); a path on the collection itself works.
-func TestAggregate_RefusesPathsThroughReferences(t *testing.T) {
+// A live aggregate over a path that follows too many references, or comes
+// back to its collection, is refused with query.ErrTraversal naming the
+// path; a JSON path of the collection itself is not a traversal.
+func TestAggregate_RefusesBadTraversals(t *testing.T) {
 	ctx := context.Background()
 	n := newNode(t)
-	if err := n.DeclareRelations(core.Relation{Collection: "album", Property: "artist", Target: "artist"}); err != nil {
+	if err := n.DeclareRelations(
+		core.Relation{Collection: "album", Property: "artist", Target: "artist"},
+		core.Relation{Collection: "artist", Property: "best", Target: "album"},
+	); err != nil {
 		t.Fatal(err)
 	}
 	c := n.Context(nil)
-	if _, err := c.Count(ctx, "album", "artist.name = ?", "Muse"); !errors.Is(err, query.ErrTraversal) {
-		t.Fatalf("COUNT through a reference: %v, want an error wrapping query.ErrTraversal", err)
+	if _, err := c.Count(ctx, "album", "artist.best.title = ?", "x"); !errors.Is(err, query.ErrTraversal) || !strings.Contains(err.Error(), "artist.best.title") {
+		t.Fatalf("COUNT through a cycle: %v, want an error wrapping query.ErrTraversal naming the path", err)
 	}
 	la, err := c.Count(ctx, "album", "meta.name = ?", "Muse")
 	if err != nil {

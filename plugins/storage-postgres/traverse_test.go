@@ -248,3 +248,60 @@ func (noArtists) CanAccessCollection(_ context.Context, _ policy.ContextData, co
 	}
 	return nil
 }
+
+// TestTraversal_LiveCountFollowsTheReferenceOnPostgres: a live COUNT
+// through a reference on PostgreSQL is counted by the node (the engine's
+// aggregator never sees a traversal) and moves when the artist is renamed.
+func TestTraversal_LiveCountFollowsTheReferenceOnPostgres(t *testing.T) {
+	ctx := context.Background()
+	e := openEngine(t)
+	node, err := core.NewNode(ctx, e, policy.Permissive{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	if err := node.DeclareRelations(core.Relation{Collection: "album", Property: "artist", Target: "artist"}); err != nil {
+		t.Fatal(err)
+	}
+	c := node.Context(nil)
+	trx := c.Begin()
+	muse, _ := trx.Create(ctx, "artist")
+	_ = muse.Set("name", "Muse")
+	blur, _ := trx.Create(ctx, "artist")
+	_ = blur.Set("name", "Blur")
+	if err := trx.Commit(ctx); err != nil { // ids are given at commit
+		t.Fatal(err)
+	}
+	trx = c.Begin()
+	for i, a := range []*core.Mut{muse, muse, blur} {
+		m, _ := trx.Create(ctx, "album")
+		_ = m.Set("title", i)
+		_ = m.Set("artist", value.Ref(a.ID()))
+	}
+	if err := trx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	la, err := c.Count(ctx, "album", "artist.name = ?", "Muse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.Close()
+	if la.Pushdown() {
+		t.Error("the engine aggregated a selection that follows a reference")
+	}
+	if la.Count() != 2 {
+		t.Fatalf("count = %d, want 2", la.Count())
+	}
+	trx = c.Begin()
+	m, err := trx.Edit(ctx, "artist", blur.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = m.Set("name", "Muse")
+	if err := trx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if la.Count() != 3 {
+		t.Fatalf("after renaming Blur: count = %d, want 3", la.Count())
+	}
+}
