@@ -306,6 +306,13 @@ func (r *refReader) readable(coll string, st *entity.State) bool {
 	if st == nil || st.Deleted() {
 		return false
 	}
+	return r.visible(coll, st)
+}
+
+// visible reports whether the caller may read st, deleted or not (the
+// state of a deleted entity keeps its values: it is sent only to a caller
+// who may read them).
+func (r *refReader) visible(coll string, st *entity.State) bool {
 	f, ok := r.filter(coll)
 	if !ok {
 		return false
@@ -407,9 +414,10 @@ func (n *Node) newPathReader(collection string, where query.Expr) *pathReader {
 
 // items appends to out an update item for each entity the paths of rows
 // pass through, once per call: its state when the subscriber, c (its
-// identity now), may read it (deleted included), gone when it exists but
-// the subscriber may not (withGone; a copy the subscriber kept must not
-// keep a row in).
+// identity now), may read it (a deleted one when the subscriber may read
+// it as it was), else gone (withGone; a copy the subscriber kept must not
+// keep a row in), whether it exists or not, so that gone does not tell an
+// entity the subscriber may not read from a reference to nothing.
 func (pr *pathReader) items(ctx context.Context, c *Context, rows []entity.State, withGone bool, out []transport.UpdateItem) []transport.UpdateItem {
 	if pr == nil || len(rows) == 0 {
 		return out
@@ -430,9 +438,11 @@ func (pr *pathReader) items(ctx context.Context, c *Context, rows []entity.State
 				if !was {
 					st, readable, found := readPath(ctx, c, rd, h.Target, eid)
 					switch {
-					case readable || (found && st.Deleted()):
+					case readable || found && st.Deleted() && rd.visible(h.Target, &st):
 						out = append(out, transport.UpdateItem{Tag: transport.TagIncluded, State: st})
-					case found && withGone:
+					case withGone:
+						// Whether it exists or not: an entity the subscriber
+						// may not read and one that is not there look alike.
 						out = append(out, transport.UpdateItem{Tag: transport.TagIncluded, State: entity.State{ID: eid, Collection: h.Target}, Gone: true})
 					}
 					if readable {

@@ -1,0 +1,185 @@
+package core_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ankurah/ankurah-go/core"
+	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/storage/memory"
+	"github.com/ankurah/ankurah-go/core/transport"
+	"github.com/ankurah/ankurah-go/core/value"
+)
+
+// rawSub is a raw protocol connection to a server holding one
+// subscription: its updates' items arrive on items.
+type rawSub struct {
+	t     *testing.T
+	items chan []transport.UpdateItem
+}
+
+// rawPathSubscribe connects to server as user (version ProtocolVersion),
+// subscribes to q on collection and returns the subscription once its
+// answer arrived, with the answer's states.
+func rawPathSubscribe(t *testing.T, server *core.Node, user, collection, q string) (*rawSub, []transport.UpdateItem) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	a, b := transport.Pipe()
+	go server.Accept(context.Background(), a)
+	t.Cleanup(func() { b.Close() })
+	send := func(m *transport.Message) {
+		f, err := transport.Encode(m)
+		must(t, err)
+		must(t, b.Send(ctx, f))
+	}
+	recv := func() (*transport.Message, error) {
+		f, err := b.Recv(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return transport.Decode(f)
+	}
+	send(&transport.Message{Hello: &transport.Hello{NodeID: "raw-" + user, Version: transport.ProtocolVersion, Credentials: []byte(user)}})
+	if m, err := recv(); err != nil || m.Hello == nil {
+		t.Fatalf("hello: %+v, %v", m, err)
+	}
+	send(&transport.Message{Request: &transport.Request{ID: 1, Subscribe: &transport.SubscribeReq{Sub: 1, Collection: collection, Query: q}}})
+	var initial []transport.UpdateItem
+	for {
+		m, err := recv()
+		must(t, err)
+		if m.Response == nil || m.Response.ID != 1 {
+			continue
+		}
+		if m.Response.Error != "" {
+			t.Fatal(m.Response.Error)
+		}
+		for _, st := range m.Response.States {
+			initial = append(initial, transport.UpdateItem{State: st})
+		}
+		if !m.More {
+			break
+		}
+	}
+	rs := &rawSub{t: t, items: make(chan []transport.UpdateItem, 256)}
+	go func() {
+		for {
+			m, err := recv()
+			if err != nil {
+				return
+			}
+			var items []transport.UpdateItem
+			for _, u := range m.Updates {
+				items = append(items, u.Items...)
+			}
+			if len(items) > 0 {
+				rs.items <- items
+			}
+		}
+	}()
+	return rs, initial
+}
+
+// until returns the items that arrive up to and with the update (one
+// commit's) that carries the row until.
+func (rs *rawSub) until(until id.EntityID) []transport.UpdateItem {
+	rs.t.Helper()
+	var out []transport.UpdateItem
+	for {
+		select {
+		case items := <-rs.items:
+			out = append(out, items...)
+			for _, it := range items {
+				if it.State.ID == until && it.Tag != transport.TagIncluded {
+					return out
+				}
+			}
+		case <-time.After(10 * time.Second): // a guard against hanging, not a timing assertion
+			rs.t.Fatalf("no update for %s; got %+v", until, out)
+			return nil
+		}
+	}
+}
+
+// pathOwners is a server whose callers read only what they own, with
+// album.artist -> artist declared.
+func pathOwners(t *testing.T) *core.Node {
+	t.Helper()
+	server := newNodeOn(t, memory.New(), aggOwnerAgent{})
+	must(t, server.DeclareRelations(core.Relation{Collection: "album", Property: "artist", Target: "artist"}))
+	return server
+}
+
+func putAs(t *testing.T, server *core.Node, user, coll string, eid *id.EntityID, props map[string]any) id.EntityID {
+	t.Helper()
+	ctx := context.Background()
+	trx := server.Context(user).Begin()
+	var mut *core.Mut
+	var err error
+	if eid == nil {
+		mut, err = trx.Create(ctx, coll)
+	} else {
+		mut, err = trx.Edit(ctx, coll, *eid)
+	}
+	must(t, err)
+	for k, v := range props {
+		must(t, mut.Set(k, v))
+	}
+	must(t, trx.Commit(ctx))
+	return mut.ID()
+}
+
+// A path entity the subscriber may not read never reaches it, deleted or
+// not: bob's artist, deleted, is not sent to alice with its name when her
+// album that refers to it changes.
+func TestSubscribe_DeletedPathEntityTheSubscriberMayNotReadIsNotSent(t *testing.T) {
+	ctx := context.Background()
+	server := pathOwners(t)
+	artist := putAs(t, server, "bob", "artist", nil, map[string]any{"owner": "bob", "name": "bob's secret"})
+	album := putAs(t, server, "alice", "album", nil, map[string]any{"owner": "alice", "title": "x", "artist": value.Ref(artist)})
+	rs, initial := rawPathSubscribe(t, server, "alice", "album", "artist.name IS NULL")
+	for _, it := range initial {
+		if it.State.ID == artist {
+			t.Fatalf("initial answer carries bob's artist: %+v", it.State.Values)
+		}
+	}
+	trx := server.Context("bob").Begin()
+	must(t, trx.Delete(ctx, "artist", artist))
+	must(t, trx.Commit(ctx))
+	putAs(t, server, "alice", "album", &album, map[string]any{"title": "y"})
+	for _, it := range rs.until(album) {
+		if it.State.ID == artist && len(it.State.Values) > 0 && !it.Gone {
+			t.Fatalf("alice received bob's deleted artist with its values %v", it.State.Values)
+		}
+	}
+}
+
+// Whether a referenced entity exists where the subscriber may not read it
+// is not told: an album referring to bob's artist and one referring to no
+// entity at all send the same kind of path item.
+func TestSubscribe_PathItemsDoNotTellAnUnreadableEntityFromNone(t *testing.T) {
+	server := pathOwners(t)
+	artist := putAs(t, server, "bob", "artist", nil, map[string]any{"owner": "bob", "name": "bob's secret"})
+	missing := id.EntityID{0xde, 0xad}
+	a1 := putAs(t, server, "alice", "album", nil, map[string]any{"owner": "alice", "title": "x", "artist": value.Ref(artist)})
+	a2 := putAs(t, server, "alice", "album", nil, map[string]any{"owner": "alice", "title": "x", "artist": value.Ref(missing)})
+	rs, _ := rawPathSubscribe(t, server, "alice", "album", "artist.name IS NULL")
+	kinds := func(row, ref id.EntityID) string {
+		putAs(t, server, "alice", "album", &row, map[string]any{"title": "y" + row.String()})
+		k := "nothing"
+		for _, it := range rs.until(row) {
+			if it.State.ID == ref {
+				k = "item"
+				if it.Gone {
+					k = "gone"
+				}
+			}
+		}
+		return k
+	}
+	if k1, k2 := kinds(a1, artist), kinds(a2, missing); k1 != k2 {
+		t.Fatalf("a reference to bob's artist sends %s, a reference to nothing %s: alice learns the artist exists", k1, k2)
+	}
+}
