@@ -221,7 +221,7 @@ func (c *Context) aggregateWithSink(ctx context.Context, collection string, spec
 		return nil, err
 	}
 	la.eff, la.prog = eff, prog
-	if lp, ok := prog.(*liveProgram); ok {
+	if lp, ok := prog.(*liveProgram); ok && lp.tr != nil {
 		la.refs = aggRefDeps(collection, lp.tr)
 	}
 	coll, err := n.readCollection(ctx, collection)

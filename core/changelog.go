@@ -297,10 +297,13 @@ func limitedUnaffected(ctx context.Context, c *Context, eff *query.Bound, prog q
 }
 
 // matches reports whether a state belongs in a live result of prog for c:
-// not deleted, matching, readable.
+// not deleted, after the selection's cursor (if any), matching, readable.
 func (c *Context) matches(ctx context.Context, prog query.Program, st *entity.State) bool {
 	if st.Deleted() {
 		return false
+	}
+	if lp, ok := prog.(*liveProgram); ok && lp.after != nil && !lp.after.Before(lp.order, st.Values, st.ID) {
+		return false // at or behind the cursor
 	}
 	n := c.node
 	ok, err := prog.Match(st.Values)

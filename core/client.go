@@ -993,6 +993,12 @@ func (n *Node) applyLocal(ctx context.Context, cdata any, evs []event.Event, out
 func (n *Node) subscribeRemote(ctx context.Context, p *Peer, sub uint64, collection string, b *query.Bound, incs []includeSpec, known []*View) error {
 	known = n.boundKnown(known)
 	req := &transport.SubscribeReq{Sub: sub, Collection: collection, Query: b.String(), Known: knownOf(known)}
+	if b.After != nil {
+		if p.remote.Version < liveCursorVersion {
+			return fmt.Errorf("%w: the durable peer speaks protocol version %d (a live query after a cursor needs %d)", ErrCursorUnsupported, p.remote.Version, liveCursorVersion)
+		}
+		req.After = b.After.Encode()
+	}
 	if p.remote.Version >= includeVersion {
 		// An older peer would refuse the field; without it the includes
 		// are read from what this node caches.

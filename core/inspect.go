@@ -9,6 +9,7 @@ import (
 
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/query"
 )
 
 // Snapshot is what Node.Inspect reports: the node, its open connections
@@ -163,10 +164,19 @@ func (lq *LiveQuery) info() LiveQueryInfo {
 	li.Pending = len(lq.queue)
 	lq.qmu.Unlock()
 	if bound != nil {
-		li.Selection = bound.String()
+		li.Selection = selectionText(bound)
 	}
 	if eff != nil {
-		li.Effective = eff.String()
+		li.Effective = selectionText(eff)
 	}
 	return li
+}
+
+// selectionText prints a selection, with " AFTER <cursor>" when it starts
+// after one.
+func selectionText(b *query.Bound) string {
+	if b.After != nil {
+		return b.String() + " AFTER " + b.After.Encode()
+	}
+	return b.String()
 }

@@ -126,7 +126,8 @@ type delivery struct {
 // args. Its result set is filled before Query returns.
 //
 // Query options among args are not bound to placeholders: Include and
-// IncludeReverse ask for related entities with the rows.
+// IncludeReverse ask for related entities with the rows, After starts the
+// result after a pagination cursor (a live page, docs/pagination.md).
 func (c *Context) Query(ctx context.Context, collection, q string, args ...any) (*LiveQuery, error) {
 	args, opts := splitOptions(args)
 	sel, err := query.Parse(q)
@@ -145,8 +146,12 @@ func (c *Context) QueryBound(ctx context.Context, collection string, b *query.Bo
 	if c.node.isClosed.Load() {
 		return nil, ErrClosed
 	}
-	if b.After != nil {
-		return nil, fmt.Errorf("%w: a live query after a cursor", ErrCursorUnsupported)
+	b, err := withAfter(b, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAfter(b); err != nil {
+		return nil, err
 	}
 	incs, err := c.node.resolveIncludes(collection, opts)
 	if err != nil {
@@ -395,13 +400,21 @@ func (lq *LiveQuery) Close() {
 // UpdateSelection re-points the live query at a new query (for pagination by
 // cursor predicate, say) and reports the difference as one ChangeSet: Add
 // for entities that entered, Remove for those that left.
+//
+// Among args, After starts the new selection after a cursor (a live page
+// moving to the next page: After(lq.Next())); other options are ignored
+// (the live query keeps its includes).
 func (lq *LiveQuery) UpdateSelection(ctx context.Context, q string, args ...any) error {
+	args, opts := splitOptions(args)
 	sel, err := query.Parse(q)
 	if err != nil {
 		return err
 	}
 	b, err := sel.Bind(args...)
 	if err != nil {
+		return err
+	}
+	if b, err = withAfter(b, opts); err != nil {
 		return err
 	}
 	n := lq.ctx.node
@@ -496,12 +509,17 @@ type window struct {
 	byID  map[id.EntityID]*View
 	last  *entity.State
 	order []query.Order
+	after *query.Cursor // the cursor the window starts after (nil: none)
 }
 
-// outside reports whether a change cannot touch the window.
+// outside reports whether a change cannot touch the window: it is not a
+// member and sorts after the last row, or at or behind the cursor.
 func (w *window) outside(st *entity.State) bool {
 	if _, member := w.byID[st.ID]; member {
 		return false
+	}
+	if w.after != nil && !w.after.Before(w.order, st.Values, st.ID) {
+		return true
 	}
 	return query.CompareRows(w.order, st.Values, st.ID, w.last.Values, w.last.ID) > 0
 }
@@ -520,7 +538,7 @@ func (lq *LiveQuery) snapWindow() {
 		}
 		return
 	}
-	lq.window.Store(&window{byID: lq.byID, last: &lq.items[len(lq.items)-1].state, order: lq.eff.OrderBy})
+	lq.window.Store(&window{byID: lq.byID, last: &lq.items[len(lq.items)-1].state, order: lq.eff.OrderBy, after: lq.eff.After})
 	lq.ctx.node.reactor.bdirty.mark(lq)
 }
 
@@ -834,12 +852,13 @@ func (lq *LiveQuery) shareKey(eff *query.Bound) string {
 	return shareKeyOf(eff)
 }
 
-// shareKeyOf is the sharing key of a LIMITed selection ("" otherwise).
+// shareKeyOf is the sharing key of a LIMITed selection ("" otherwise): its
+// text and its cursor, so windows after different cursors never share.
 func shareKeyOf(eff *query.Bound) string {
 	if !eff.HasLimit() {
 		return ""
 	}
-	return eff.String()
+	return selectionText(eff)
 }
 
 // shared is what a leading live query made of one commit, for the others

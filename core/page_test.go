@@ -261,7 +261,4 @@ func TestFetchPage_BadCursor(t *testing.T) {
 	if _, err := c.FetchPage(ctx, "row", "true ORDER BY k, n LIMIT 1", p.Next); !errors.Is(err, query.ErrCursor) {
 		t.Errorf("cursor for another ORDER BY: err = %v, want query.ErrCursor", err)
 	}
-	if _, err := c.QueryBound(ctx, "row", &query.Bound{Where: &query.Literal{Value: true}, Limit: -1, After: &query.Cursor{}}); !errors.Is(err, core.ErrCursorUnsupported) {
-		t.Errorf("live query after a cursor: err = %v, want ErrCursorUnsupported", err)
-	}
 }

@@ -60,7 +60,7 @@ func (ri *refIndex) add(lq *LiveQuery) {
 	prog, coll := lq.prog, lq.collection
 	lq.mu.Unlock()
 	lp, ok := prog.(*liveProgram)
-	if !ok {
+	if !ok || lp.tr == nil {
 		return
 	}
 	var deps []*refDep
@@ -377,7 +377,7 @@ func (lq *LiveQuery) applyRelated(ctx context.Context, roots map[id.EntityID]ent
 // at s0 needs no re-read for them (the change log's lock held).
 func (n *Node) refsUnchangedSince(s0 uint64, prog query.Program) bool {
 	lp, ok := prog.(*liveProgram)
-	if !ok {
+	if !ok || lp.tr == nil {
 		return true
 	}
 	for _, tr := range lp.tr.Terms {

@@ -94,7 +94,8 @@ func views(states []entity.State) []*View {
 }
 
 // effective narrows a selection to what the caller may read and to entities
-// that are not deleted.
+// that are not deleted (keeping its cursor, which the node applies itself:
+// fetchStates never hands it to an engine).
 func (c *Context) effective(ctx context.Context, collection string, b *query.Bound) (*query.Bound, error) {
 	n := c.node
 	if err := n.canAccess(ctx, c.cdata, collection); err != nil {
@@ -109,7 +110,7 @@ func (c *Context) effective(ctx context.Context, collection string, b *query.Bou
 		terms = append(terms, filter)
 	}
 	terms = append(terms, &query.IsNull{Path: query.Path{entity.DeletedProperty}})
-	return &query.Bound{Where: &query.And{Terms: terms}, OrderBy: b.OrderBy, Limit: b.Limit}, nil
+	return &query.Bound{Where: &query.And{Terms: terms}, OrderBy: b.OrderBy, Limit: b.Limit, After: b.After}, nil
 }
 
 func (c *Context) fetchStates(ctx context.Context, collection string, b *query.Bound) ([]entity.State, error) {
@@ -130,6 +131,11 @@ func (c *Context) fetchStates(ctx context.Context, collection string, b *query.B
 	// Rows the agent's per-row check refuses are dropped after the engine's
 	// LIMIT; ask for more until the limit is filled or the rows run out.
 	limit := eff.Limit
+	if eff.After != nil {
+		engine := *eff
+		engine.After = nil
+		eff = &engine
+	}
 	if b.After != nil {
 		if seek := b.After.Seek(b.OrderBy); seek != nil {
 			next := *eff

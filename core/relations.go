@@ -358,10 +358,14 @@ func (r *refReader) lookup(coll string, eid id.EntityID) (map[string]value.Value
 
 // liveProgram is a live query's compiled selection; tr is its traversal
 // terms (nil without), which the reactor follows back from changes of
-// referenced entities (reactor_refs.go).
+// referenced entities (reactor_refs.go); after, when set, is the cursor
+// its rows sort after under order (Context.matches applies it: a Program
+// sees values, not the entity id that breaks ties).
 type liveProgram struct {
 	query.Program
-	tr *query.Traversed
+	tr    *query.Traversed
+	after *query.Cursor
+	order []query.Order
 }
 
 // compileLive compiles a live query's effective selection for caller c: a
@@ -372,14 +376,19 @@ func (c *Context) compileLive(ctx context.Context, collection string, eff *query
 	if err != nil {
 		return nil, err
 	}
+	var prog query.Program
 	if tr == nil {
-		return query.Compile(eff, nil)
+		prog, err = query.Compile(eff, nil)
+	} else {
+		prog, err = query.CompileTraversed(tr, query.Compile, c.refLookup(ctx, false))
 	}
-	prog, err := query.CompileTraversed(tr, query.Compile, c.refLookup(ctx, false))
 	if err != nil {
 		return nil, err
 	}
-	return &liveProgram{Program: prog, tr: tr}, nil
+	if tr == nil && eff.After == nil {
+		return prog, nil
+	}
+	return &liveProgram{Program: prog, tr: tr, after: eff.After, order: eff.OrderBy}, nil
 }
 
 // exactMatch applies a traversal program to a state an engine returned.

@@ -504,6 +504,14 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 	if len(s.Includes) > 0 && p.remote.Version < includeVersion {
 		return fail(reqID, fmt.Errorf("%w: includes on protocol version %d (needs %d)", transport.ErrProtocol, p.remote.Version, includeVersion))
 	}
+	if s.After != "" {
+		if p.remote.Version < liveCursorVersion {
+			return fail(reqID, fmt.Errorf("%w: a subscription after a cursor on protocol version %d (needs %d)", transport.ErrProtocol, p.remote.Version, liveCursorVersion))
+		}
+		if b.After, err = query.DecodeCursor(s.After, b.OrderBy); err != nil {
+			return fail(reqID, err)
+		}
+	}
 	incs, err := includesFromWire(s.Includes)
 	if err != nil {
 		return fail(reqID, err)

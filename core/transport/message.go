@@ -23,8 +23,9 @@ import (
 // server serves versions 2 to 5. Version 6: a commit names the heads its
 // sender computed (CommitReq.Expect), and the answer lists those entities as
 // Unchanged instead of sending states the sender already holds; a version-6
-// server serves versions 2 to 6.
-const ProtocolVersion = 6
+// server serves versions 2 to 6. Version 7: live queries after a pagination
+// cursor (SubscribeReq.After); a version-7 server serves versions 2 to 7.
+const ProtocolVersion = 7
 
 // MinProtocolVersion is the oldest version a durable node serves.
 const MinProtocolVersion = 2
@@ -144,6 +145,11 @@ type SubscribeReq struct {
 	// current with them (version 4; a client sends it only to a peer
 	// that answered 4 or later).
 	Includes []Include `cbor:"5,keyasint,omitempty"`
+	// After starts the subscription's result after a pagination cursor
+	// (the opaque text of query.Cursor.Encode): with a LIMIT, its window is
+	// the first LIMIT rows the query's ORDER BY sorts after it (version 7;
+	// a client sends it only to a peer that answered 7 or later).
+	After string `cbor:"6,keyasint,omitempty"`
 }
 
 // Include is one include of a subscription, resolved by the client: the
