@@ -506,15 +506,18 @@ func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more 
 		held, expect := p.commits[r.ID], p.expects[r.ID]
 		p.commitsMu.Unlock()
 		states := r.States
+		var computed map[id.EntityID]bool
 		if len(expect) > 0 && len(r.Unchanged) > 0 {
 			states = slices.Clip(states)
+			computed = make(map[id.EntityID]bool, len(r.Unchanged))
 			for _, eid := range r.Unchanged {
-				if st, ok := expect[eid]; ok {
+				if st, ok := expect[eid]; ok && !computed[eid] {
 					states = append(states, st)
+					computed[eid] = true
 				}
 			}
 		}
-		if err := n.storeSnapshots(ctx, p, states, nil, held...); err != nil {
+		if err := n.storeStates(ctx, p, states, nil, computed, held); err != nil {
 			p.log.Warn("refusing states from durable peer", "err", err)
 			r.Error, r.Code, r.Kinds = err.Error(), codeOf(err), kindsOf(err)
 		}
@@ -537,6 +540,14 @@ func (p *Peer) OnCredentialsExpired(f func()) { p.onExpired.Store(&f) }
 // this node's unsent commits on top (but for held: events the states are
 // known to descend from), and notifies local live queries.
 func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entity.State, held ...event.Event) error {
+	return n.storeStates(ctx, p, states, gone, nil, held)
+}
+
+// storeStates is storeSnapshots where the states of the entities in
+// computed are the ones this node computed for its commit and the durable
+// peer confirmed by their heads (receiveResponse): their backends were just
+// encoded here, so they are not decoded again to be checked.
+func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.State, computed map[id.EntityID]bool, held []event.Event) error {
 	if len(states) == 0 && len(gone) == 0 {
 		return nil
 	}
@@ -565,8 +576,10 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 		if st.ID.IsZero() || ValidateName(st.Collection) != nil || st.Head.Validate() != nil || len(st.Head) == 0 {
 			return fmt.Errorf("%w: malformed state for %s", policy.ErrInvalid, st.ID)
 		}
-		if _, err := loadBackends(st); err != nil {
-			return fmt.Errorf("%w: %w", policy.ErrInvalid, err)
+		if !computed[st.ID] {
+			if _, err := loadBackends(st); err != nil {
+				return fmt.Errorf("%w: %w", policy.ErrInvalid, err)
+			}
 		}
 		// The same limits as for this node's own commits: a durable peer
 		// with other limits cannot fill this node past its own.

@@ -392,7 +392,7 @@ type emptyCollection string
 
 func (e emptyCollection) Name() string { return string(e) }
 func (e emptyCollection) GetState(_ context.Context, eid id.EntityID) (entity.State, error) {
-	return entity.State{}, fmt.Errorf("%w: %s in %q", storage.ErrNotFound, eid, string(e))
+	return entity.State{}, storage.NotFound(string(e), eid)
 }
 func (emptyCollection) FetchStates(context.Context, *query.Bound) ([]entity.State, error) {
 	return nil, nil

@@ -376,7 +376,7 @@ func (h *handle) GetState(ctx context.Context, eid id.EntityID) (entity.State, e
 		return entity.State{}, err
 	}
 	if !found {
-		return entity.State{}, fmt.Errorf("%w: %s in %q", storage.ErrNotFound, eid, h.name)
+		return entity.State{}, storage.NotFound(h.name, eid)
 	}
 	return s.Clone(), nil
 }
