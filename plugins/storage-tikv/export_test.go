@@ -2,6 +2,7 @@ package tikv
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -14,3 +15,6 @@ func WithBeforeCommit(fn func()) Option { return func(c *config) { c.beforeCommi
 func CleanupFeed(ctx context.Context, e *Engine, olderThan time.Duration) error {
 	return e.st.cleanup(ctx, olderThan)
 }
+
+// RouteClientLogsForTest is routeClientLogs.
+func RouteClientLogsForTest(l *slog.Logger) (connected func()) { return routeClientLogs(l) }

@@ -29,6 +29,11 @@
 // cluster and key prefix commits is delivered to followers in commit
 // timestamp order (feed.go; docs/change-feeds.md), so several servers can
 // share one cluster with live queries across them.
+//
+// client-go logs through a process-wide zap logger of its own; Open routes
+// it to the engine's slog logger (WithLogger), at Debug while it connects,
+// so `ankurah serve` against an unreachable cluster prints one error at its
+// open timeout instead of a warning a second (clientlog.go).
 package tikv
 
 import (
@@ -120,7 +125,10 @@ type Collection = kv.Collection
 // Open connects to the TiKV cluster whose PD endpoints are pdAddrs and
 // returns an engine on it; Close closes the connection. If ctx ends before
 // the connection is made, Open returns ctx's error (and closes the client
-// when it arrives).
+// when it arrives). Open routes client-go's own logs (a process-wide zap
+// logger) to the WithLogger logger, at Debug while it connects, so an
+// unreachable cluster gives one error rather than a warning a second
+// (clientlog.go).
 func Open(ctx context.Context, pdAddrs []string, opts ...Option) (*Engine, error) {
 	if len(pdAddrs) == 0 {
 		return nil, fmt.Errorf("%w: tikv: no PD address given", storage.ErrInvalid)
@@ -132,9 +140,21 @@ func Open(ctx context.Context, pdAddrs []string, opts ...Option) (*Engine, error
 		client *txnkv.Client
 		err    error
 	}
+	// The client's logs go to the engine's logger, at Debug until this
+	// attempt ends (clientlog.go): its retries are Open's error to report.
+	logger := slog.Default()
+	for _, o := range opts {
+		var c config
+		o(&c)
+		if c.log != nil {
+			logger = c.log
+		}
+	}
+	connected := routeClientLogs(logger)
 	ch := make(chan result, 1)
 	go func() {
 		c, err := txnkv.NewClient(pdAddrs)
+		connected()
 		ch <- result{c, err}
 	}()
 	var r result
