@@ -9,6 +9,7 @@ require (
 	github.com/ankurah/ankurah-go/plugins/storage-postgres v0.0.0-00010101000000-000000000000
 	github.com/ankurah/ankurah-go/plugins/transport-ws v0.0.0-00010101000000-000000000000
 	github.com/coder/websocket v1.8.15
+	github.com/jackc/pgx/v5 v5.12.0
 	go.etcd.io/bbolt v1.5.0
 )
 

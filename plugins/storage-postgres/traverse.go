@@ -191,9 +191,8 @@ func planJoin(base *table, tables map[string]*table, sel *storage.TraversalSelec
 				alias = "h" + strconv.Itoa(len(aliases)+1)
 				aliases[prefix] = alias
 				joined = append(joined, t)
-				ref := ""
 				p.t, p.alias = prevTable, prevAlias
-				ref = p.col(h.Property, kRef)
+				ref := p.col(h.Property, kRef)
 				p.t, p.alias = t, alias
 				if ref == "" {
 					ref = "NULL::bytea"
