@@ -9,7 +9,9 @@ import (
 // ids made refs where they are compared with a declared reference property
 // of collection: in `artist = ?`, `artist != ?` and `artist [NOT] IN (…)`,
 // with artist declared to refer to another collection (rels), a string that
-// is an entity id's text (id.EntityID.String) becomes value.Ref of that id.
+// is an entity id's text (id.EntityID.String) becomes value.Ref of that id;
+// so does one compared with a reference property reached through declared
+// references (`artist.label = ?`).
 // Callers that hold ids only as text — JavaScript, the command line — can
 // then compare reference properties with them; a ref never equals a
 // string, so without this such a comparison matches nothing. Strings that
@@ -91,11 +93,21 @@ func refArgsTerms(terms []Expr, coll string, rels Relations) ([]Expr, bool) {
 	return out, out != nil
 }
 
+// isRefProperty reports whether p names a declared reference property:
+// of coll, or, after steps that follow declared references, of the
+// collection they lead to (`artist.label` on albums).
 func isRefProperty(p Path, coll string, rels Relations) bool {
-	if len(p) != 1 {
+	if len(p) == 0 {
 		return false
 	}
-	_, ok := rels.Target(coll, p[0])
+	for _, step := range p[:len(p)-1] {
+		target, ok := rels.Target(coll, step)
+		if !ok {
+			return false
+		}
+		coll = target
+	}
+	_, ok := rels.Target(coll, p[len(p)-1])
 	return ok
 }
 

@@ -58,3 +58,23 @@ func mustBind(t *testing.T, q string, args ...any) *query.Bound {
 	}
 	return b
 }
+
+// A path that follows declared references to a reference property ends in
+// a ref too: `artist.label = ?` on albums compares the artist's label with
+// the ref; a path whose first step is no declared reference is JSON.
+func TestRefArguments_FollowsDeclaredReferencesToTheLastProperty(t *testing.T) {
+	var eid id.EntityID
+	eid[0], eid[31] = 7, 9
+	r := rels{"album": {"artist": "artist"}, "artist": {"label": "label"}}
+	for _, c := range []struct{ q, want string }{
+		{"artist.label = ?", "artist.label = ref'" + eid.String() + "'"},
+		{"artist.label NOT IN (?)", "artist.label NOT IN (ref'" + eid.String() + "')"},
+		{"meta.label = ?", "meta.label = '" + eid.String() + "'"},
+		{"artist.name = ?", "artist.name = '" + eid.String() + "'"},
+	} {
+		got := query.RefArguments(mustBind(t, c.q, eid.String()), "album", r)
+		if query.ExprString(got.Where) != c.want {
+			t.Errorf("%s: got %s, want %s", c.q, query.ExprString(got.Where), c.want)
+		}
+	}
+}
