@@ -53,6 +53,10 @@ type ChangeSet struct {
 	// Included is every include's entities after the changes, by include
 	// name, each by id (nil without includes).
 	Included map[string][]*View
+	// paths are changed entities that flipped a traversal term of the
+	// live query, for a peer's subscription (sendPaths); only a sink gets
+	// them.
+	paths []*change
 }
 
 // LiveQuery is a query that stays current: its result set is kept up to date

@@ -225,10 +225,14 @@ func (ri *refIndex) notify(ctx context.Context, changes []change) {
 	readers := map[*Context]*refReader{}
 	roots := map[*LiveQuery]map[id.EntityID]entity.State{}
 	var order []*LiveQuery
+	// The changed entities that flipped a term of a subscription of a peer
+	// (a live query with a sink), for its subscriber's copies.
+	flipped := map[*LiveQuery][]*change{}
+	var flippedOrder []*LiveQuery
 	for _, h := range hits {
 		lq := h.d.lq
 		lq.mu.Lock()
-		c, closed := lq.ctx, lq.closed
+		c, closed, sink := lq.ctx, lq.closed, lq.sink != nil
 		lq.mu.Unlock()
 		if closed {
 			continue
@@ -240,6 +244,12 @@ func (ri *refIndex) notify(ctx context.Context, changes []change) {
 		}
 		if !h.d.flips(h.ch, rd) {
 			continue
+		}
+		if sink && !slices.Contains(flipped[lq], h.ch) {
+			if flipped[lq] == nil {
+				flippedOrder = append(flippedOrder, lq)
+			}
+			flipped[lq] = append(flipped[lq], h.ch)
 		}
 		states, err := h.d.referrers(ctx, c, h.ch.after.ID)
 		if err != nil {
@@ -259,6 +269,24 @@ func (ri *refIndex) notify(ctx context.Context, changes []change) {
 	for _, lq := range order {
 		lq.applyRelated(ctx, roots[lq])
 	}
+	for _, lq := range flippedOrder {
+		lq.sendPaths(flipped[lq])
+	}
+}
+
+// sendPaths hands a subscription's sink the changed entities that flipped
+// one of its traversal terms, whether or not a row moved: a subscriber
+// evaluates the traversal on its own copies, and a copy that missed a flip
+// would move one of its cached rows where the durable node's result does
+// not (the server sends each one the subscriber may read, or gone for one
+// it could read before).
+func (lq *LiveQuery) sendPaths(chs []*change) {
+	lq.mu.Lock()
+	defer lq.mu.Unlock()
+	if lq.closed || lq.sink == nil {
+		return
+	}
+	lq.sink(ChangeSet{paths: chs})
 }
 
 // flips reports whether a change of a referenced entity can change the

@@ -2,11 +2,13 @@ package core_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/ankurah/ankurah-go/core"
 	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
 	"github.com/ankurah/ankurah-go/core/transport"
 	"github.com/ankurah/ankurah-go/core/value"
@@ -181,5 +183,93 @@ func TestSubscribe_PathItemsDoNotTellAnUnreadableEntityFromNone(t *testing.T) {
 	}
 	if k1, k2 := kinds(a1, artist), kinds(a2, missing); k1 != k2 {
 		t.Fatalf("a reference to bob's artist sends %s, a reference to nothing %s: alice learns the artist exists", k1, k2)
+	}
+}
+
+// A client that holds albums and their artist from before the artist was
+// renamed, and then queries the old name, ends with the server's answer,
+// also after one of those albums changes (heard through another query):
+// the stale copy of the artist never lets them in.
+func TestLiveQuery_ClientStaleArtistCopyDoesNotKeepARow(t *testing.T) {
+	m := newMusic(t)
+	m.seed()
+	ctx := context.Background()
+	eng := memory.New()
+	cl := newNodeOn(t, eng, policy.Permissive{}, core.WithRole(core.Ephemeral))
+	must(t, cl.DeclareRelations(core.Relation{Collection: "album", Property: "artist", Target: "artist"}))
+	link(t, m.n, cl)
+	c := cl.Context(nil)
+	cachedName := func() string {
+		coll, err := eng.Collection(ctx, "artist")
+		must(t, err)
+		st, err := coll.GetState(ctx, m.ids["muse"])
+		if err != nil {
+			return err.Error()
+		}
+		s, _ := st.Values["name"].AsString()
+		return s
+	}
+	// Cached, and then no subscription keeps them current.
+	_, err := c.Fetch(ctx, "artist", "true")
+	must(t, err)
+	_, err = c.Fetch(ctx, "album", "true")
+	must(t, err)
+	m.edit("artist", "muse", map[string]any{"name": "Renamed"})
+	if got := cachedName(); got != "Muse" {
+		t.Fatalf("the client's copy of muse is %q, want the stale \"Muse\"", got)
+	}
+	lq, err := c.Query(ctx, "album", "artist.name = 'Muse' ORDER BY title")
+	must(t, err)
+	defer lq.Close()
+	byTitle, err := c.Query(ctx, "album", "title = 'Absolution'")
+	must(t, err)
+	defer byTitle.Close()
+	m.waitNames(byTitle, "a1")
+	// a1 changes: the client hears it through byTitle.
+	m.edit("album", "a1", map[string]any{"year": 2003})
+	// A later commit the subscription hears: by then a1's change is stored.
+	m.create("album", "marker", map[string]any{"title": "m", "artist": "@blur"})
+	m.edit("artist", "blur", map[string]any{"name": "Muse"})
+	m.waitNames(lq, "a2", "marker")
+	if got := m.names(lq.Items()); len(got) != 2 {
+		t.Fatalf("client rows %v, want a2 marker", got)
+	}
+}
+
+// A client's copy of a path entity that changed while no row moved is
+// stale; when another path entity's change then moves a row on the
+// server, the client evaluates its other cached rows with the stale copy:
+// they must not enter the client's result where the server's has none.
+func TestLiveQuery_ClientStaleSecondPathDoesNotAddARow(t *testing.T) {
+	m := newMusic(t)
+	ctx := context.Background()
+	rels := []core.Relation{
+		{Collection: "album", Property: "artist", Target: "artist"},
+		{Collection: "album", Property: "producer", Target: "producer"},
+	}
+	must(t, m.n.DeclareRelations(rels[1]))
+	m.create("artist", "r", map[string]any{"name": "W"})
+	m.create("producer", "p1", map[string]any{"name": "Y"})
+	m.create("producer", "p2", map[string]any{"name": "Y"})
+	m.create("album", "a1", map[string]any{"title": "one", "artist": "@r", "producer": "@p1"})
+	m.create("album", "a2", map[string]any{"title": "two", "artist": "@r", "producer": "@p2"})
+	cl := m.client(rels...)
+	c := cl.Context(nil)
+	for _, coll := range []string{"artist", "producer", "album"} {
+		_, err := c.Fetch(ctx, coll, "true")
+		must(t, err)
+	}
+	lq, err := c.Query(ctx, "album", "artist.name = 'X' AND producer.name = 'Y'")
+	must(t, err)
+	defer lq.Close()
+	m.edit("producer", "p2", map[string]any{"name": "Z"}) // moves no row
+	m.edit("artist", "r", map[string]any{"name": "X"})    // moves a1 in
+	// A later commit the subscription hears: by then r's is stored.
+	m.create("album", "marker", map[string]any{"title": "m", "artist": "@r", "producer": "@p1"})
+	m.waitNames(lq, "a1", "marker")
+	server, err := m.c.Fetch(ctx, "album", "artist.name = 'X' AND producer.name = 'Y'")
+	must(t, err)
+	if got, want := m.names(lq.Items()), m.names(server); !slices.Equal(got, want) {
+		t.Fatalf("client rows %v, server rows %v", got, want)
 	}
 }

@@ -574,6 +574,7 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 			}
 			// As the subscriber's identity reads them now.
 			u.Items = paths.items(ctx, p.context(), rows, true, u.Items)
+			u.Items = flippedItems(ctx, p.context(), cs.paths, u.Items)
 		}
 		u.Items = p.includedItems(ctx, cs, u.Items)
 		if len(u.Items) > 0 {
@@ -633,6 +634,27 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 	}
 	p.streamStates(ctx, c, reqID, initial, seq, knownHeads(s.Known))
 	return nil
+}
+
+// flippedItems appends to items the path entities that flipped a term of
+// a subscription's selection (ChangeSet.paths) as the subscriber, c, may
+// read them: the state after the change, or gone for one the subscriber
+// could read before (it may hold that copy) and may not now; nothing for
+// one it could read neither before nor after.
+func flippedItems(ctx context.Context, c *Context, chs []*change, items []transport.UpdateItem) []transport.UpdateItem {
+	if len(chs) == 0 {
+		return items
+	}
+	rd := c.newRefReader(ctx, false)
+	for _, ch := range chs {
+		switch {
+		case rd.visible(ch.collection, &ch.after):
+			items = append(items, transport.UpdateItem{Tag: transport.TagIncluded, State: ch.after})
+		case ch.before != nil && rd.visible(ch.collection, ch.before):
+			items = append(items, transport.UpdateItem{Tag: transport.TagIncluded, State: entity.State{ID: ch.after.ID, Collection: ch.collection}, Gone: true})
+		}
+	}
+	return items
 }
 
 // includedItems appends a ChangeSet's include changes to a subscription's
