@@ -28,6 +28,12 @@ func (c *Context) Get(ctx context.Context, collection string, eid id.EntityID) (
 }
 
 func (c *Context) get(ctx context.Context, collection string, eid id.EntityID) (*entity.State, error) {
+	return c.getState(ctx, collection, eid, false)
+}
+
+// getState reads an entity the caller may read; a deleted one only when
+// deleted is set (ErrDeleted otherwise).
+func (c *Context) getState(ctx context.Context, collection string, eid id.EntityID, deleted bool) (*entity.State, error) {
 	n := c.node
 	if err := n.canAccess(ctx, c.cdata, collection); err != nil {
 		return nil, err
@@ -43,7 +49,7 @@ func (c *Context) get(ctx context.Context, collection string, eid id.EntityID) (
 		}
 		return nil, err
 	}
-	if st.Deleted() {
+	if st.Deleted() && !deleted {
 		return nil, fmt.Errorf("%w: %s in %q (%w)", storage.ErrNotFound, eid, collection, ErrDeleted)
 	}
 	if err := n.agent.CheckRead(ctx, c.cdata, &st); err != nil {

@@ -70,8 +70,46 @@ func (t *Transaction) Create(ctx context.Context, collection string) (*Mut, erro
 }
 
 // Edit returns the entity for editing in this transaction (the same Mut when
-// asked twice). A deleted entity is ErrDeleted.
+// asked twice). A deleted entity is ErrDeleted (Restore brings one back).
 func (t *Transaction) Edit(ctx context.Context, collection string, eid id.EntityID) (*Mut, error) {
+	return t.edit(ctx, collection, eid, false)
+}
+
+// Restore undoes the deletion of an entity: when the transaction commits,
+// the entity is back in every query and live query with the id, values and
+// history it had, as if never deleted (an entity that is not deleted is
+// left as it is). It returns the entity for further edits in the
+// transaction.
+//
+// A delete is a write of the tombstone property, and a restore is a later
+// write of it (to NULL), so concurrent deletes and restores merge as any
+// two writes of one property do: a restore that saw the delete wins over
+// it, a delete made after the restore wins over that, and concurrent ones
+// are ordered the same way on every node. The policy agent sees it as a
+// write whose before state is deleted and whose after state is not.
+// Servers of builds before Restore refuse the restoring event as invalid
+// (nothing is written).
+func (t *Transaction) Restore(ctx context.Context, collection string, eid id.EntityID) (*Mut, error) {
+	m, err := t.edit(ctx, collection, eid, true)
+	if err != nil {
+		return nil, err
+	}
+	m.trx.mu.Lock()
+	defer m.trx.mu.Unlock()
+	if m.trx.done {
+		return nil, ErrTransactionDone
+	}
+	l, err := m.lww()
+	if err != nil {
+		return nil, err
+	}
+	if b, _ := l.Values()[entity.DeletedProperty].AsBool(); b {
+		l.Set(entity.DeletedProperty, value.Null)
+	}
+	return m, nil
+}
+
+func (t *Transaction) edit(ctx context.Context, collection string, eid id.EntityID, deleted bool) (*Mut, error) {
 	t.mu.Lock()
 	if t.done {
 		t.mu.Unlock()
@@ -92,7 +130,7 @@ func (t *Transaction) Edit(ctx context.Context, collection string, eid id.Entity
 	if err := t.ctx.node.role.refreshEdit(ctx, t.ctx, collection, eid); err != nil {
 		return nil, err
 	}
-	st, err := t.ctx.get(ctx, collection, eid)
+	st, err := t.ctx.getState(ctx, collection, eid, deleted)
 	if err != nil {
 		return nil, err
 	}

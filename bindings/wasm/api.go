@@ -188,6 +188,7 @@ func (a *api) exports() js.Value {
 		"trxCreate":                syncFn(a.trxCreate),
 		"trxEdit":                  asyncFn(a.trxEdit),
 		"trxDelete":                asyncFn(a.trxDelete),
+		"trxRestore":               asyncFn(a.trxRestore),
 		"trxCommit":                asyncFn(a.trxCommit),
 		"trxRollback":              syncFn(a.trxRollback),
 		"mutSet":                   syncFn(a.mutSet),
@@ -767,6 +768,32 @@ func (a *api) trxDelete(args []js.Value) (any, error) {
 		return nil, err
 	}
 	return nil, t.trx.Delete(context.Background(), coll, eid)
+}
+
+// trxRestore(t, collection, id): undoes the entity's deletion when t
+// commits (core.Transaction.Restore) and resolves with its Mut handle.
+func (a *api) trxRestore(args []js.Value) (any, error) {
+	t, err := handle[*trxHandle](a, arg(args, 0))
+	if err != nil {
+		return nil, err
+	}
+	coll, err := str(args, 1, "collection")
+	if err != nil {
+		return nil, err
+	}
+	s, err := str(args, 2, "entity id")
+	if err != nil {
+		return nil, err
+	}
+	eid, err := parseID(s)
+	if err != nil {
+		return nil, err
+	}
+	m, err := t.trx.Restore(context.Background(), coll, eid)
+	if err != nil {
+		return nil, err
+	}
+	return a.addMut(t, m), nil
 }
 
 // trxCommit(t): commits and resolves with the ids of the transaction's

@@ -170,7 +170,8 @@ func (l *LWW) Values() map[string]value.Value {
 // greatest it had seen, and everything it had seen is here when the event is
 // applied in causal order) — which would let a writer win every future
 // conflict, or overflow — and writes to reserved properties (names beginning
-// with "_") other than setting _deleted to true.
+// with "_") other than setting _deleted to true (a delete) or NULL (a
+// restore).
 func (l *LWW) Validate(ev id.EventID, ops []byte) error {
 	var o lwwOps
 	if err := decMode.Unmarshal(ops, &o); err != nil {
@@ -184,7 +185,9 @@ func (l *LWW) Validate(ev id.EventID, ops []byte) error {
 			return fmt.Errorf("%w: lww operations of event %s: property %w", ErrInvalid, ev, err)
 		}
 		if prop[0] == '_' {
-			if prop != entity.DeletedProperty || v != value.Bool(true) {
+			// _deleted = true deletes; _deleted = NULL restores (a later
+			// write of the tombstone, ordered like any other).
+			if prop != entity.DeletedProperty || v != value.Bool(true) && !v.IsNull() {
 				return fmt.Errorf("%w: lww operations of event %s: reserved property %q", ErrInvalid, ev, prop)
 			}
 		}

@@ -44,6 +44,9 @@ func TestLWW_ValidateRefusesForgedHeightsAndReservedWrites(t *testing.T) {
 	if err := base.Validate(id.EventID{4}, forged(2, "_deleted", value.Bool(true))); err != nil {
 		t.Errorf("a delete was refused: %v", err)
 	}
+	if err := base.Validate(id.EventID{5}, forged(2, "_deleted", value.Null)); err != nil {
+		t.Errorf("a restore was refused: %v", err)
+	}
 }
 
 // Names the Go API refuses are refused on the wire too.

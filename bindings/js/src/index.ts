@@ -389,6 +389,18 @@ export class Transaction {
   }
 
   /**
+   * Undoes an entity's deletion when the transaction commits: it comes back
+   * with its id, values and history (an entity that is not deleted is left
+   * as it is). Resolves with the entity, for more edits in the transaction.
+   * A delete and a restore merge like any two writes: the later one wins.
+   */
+  async restore<T = Values>(collection: string, id: string): Promise<Mut<T>> {
+    const m = new Mut<T>(this.client, await this.client.raw.trxRestore(this.h, collection, id), collection, id);
+    this.muts.push(m);
+    return m;
+  }
+
+  /**
    * Commits. Resolves when a durable node accepted it, or at once while
    * offline (the commit is sent on reconnection). Created entities get their ids.
    */

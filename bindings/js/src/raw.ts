@@ -78,6 +78,7 @@ export interface RawAPI {
   trxCreate(t: number, collection: string, values?: Record<string, Value>): number;
   trxEdit(t: number, collection: string, id: string): Promise<number>;
   trxDelete(t: number, collection: string, id: string): Promise<void>;
+  trxRestore(t: number, collection: string, id: string): Promise<number>;
   trxCommit(t: number): Promise<string[]>;
   trxRollback(t: number): void;
   mutSet(m: number, values: Record<string, Value>): void;
