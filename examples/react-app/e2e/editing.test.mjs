@@ -1,7 +1,8 @@
 // Browser tests of the example app's forms against a real `ankurah serve`
 // (two browser contexts, each with its own IndexedDB): the add form is free
 // for the next album as soon as Add is pressed, bad input is refused with a
-// message and saves nothing, a rename can be cancelled, a delete asks first,
+// message and saves nothing, a rename can be cancelled, a delete asks first
+// and can be undone for a few seconds,
 // and the connection badge tells an offline user that edits are kept.
 // Run: node --test e2e/
 import { after, before, describe, test } from "node:test";
@@ -203,6 +204,40 @@ describe("example app forms in Chromium", { skip: missing }, () => {
     await album(a, name).waitFor({ state: "detached", timeout: WAIT });
     await album(b, name).waitFor({ state: "detached", timeout: WAIT });
     assert.deepEqual(await stored(b, name), []);
+  });
+
+  test("after a delete, Undo brings the album back everywhere with its id and values; unused, the offer goes", async () => {
+    await addAlbum(a, "Undo Me", "Typo", 2001);
+    await album(b, "Undo Me").waitFor({ timeout: WAIT });
+    const [before] = await a.evaluate(async () => globalThis.ankurahClient.fetch("album", "name = ?", "Undo Me"));
+    const row = album(a, "Undo Me");
+    await row.getByTestId("delete").click();
+    await row.getByTestId("confirm-delete").click();
+    await album(a, "Undo Me").waitFor({ state: "detached", timeout: WAIT });
+    await album(b, "Undo Me").waitFor({ state: "detached", timeout: WAIT });
+    const toast = a.getByTestId("undo-toast");
+    await toast.filter({ hasText: "Deleted Undo Me" }).waitFor({ timeout: WAIT });
+    await focused(a, "undo"); // the row whose button had focus is gone
+    await screenshot(a, "undo-toast");
+    assert.equal(await b.getByTestId("undo-toast").count(), 0, "only the deleting tab offers Undo");
+
+    await a.keyboard.press("Enter");
+    await album(a, "Undo Me").waitFor({ timeout: WAIT });
+    await album(b, "Undo Me").waitFor({ timeout: WAIT });
+    await toast.waitFor({ state: "detached", timeout: WAIT });
+    const [after] = await b.evaluate(async () => globalThis.ankurahClient.fetch("album", "name = ?", "Undo Me"));
+    assert.equal(after.id, before.id, "the same entity, not a copy");
+    assert.deepEqual(await stored(b, "Undo Me"), [{ name: "Undo Me", artist: "Typo", year: 2001 }]);
+
+    // Deleted again and the offer left alone: it goes after a few seconds,
+    // and the album stays deleted.
+    await row.getByTestId("delete").click();
+    await row.getByTestId("confirm-delete").click();
+    await toast.waitFor({ timeout: WAIT });
+    await a.mouse.move(0, 0);
+    await toast.waitFor({ state: "detached", timeout: WAIT });
+    assert.deepEqual(await stored(a, "Undo Me"), []);
+    await album(b, "Undo Me").waitFor({ state: "detached", timeout: WAIT });
   });
 
   test("offline, the badge says edits are kept and will sync; an edit made offline syncs on reconnection", async () => {

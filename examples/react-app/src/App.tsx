@@ -49,6 +49,9 @@ function Albums() {
 
   const report = (e: unknown) => setError(describe(e));
   const shown = error ?? qerr?.message;
+  // The album deleted last, which the toast offers to bring back.
+  const [deleted, setDeleted] = useState<{ id: string; name: string; seq: number }>();
+  const seq = useRef(0);
 
   return (
     <main className="app">
@@ -106,11 +109,28 @@ function Albums() {
       )}
       <ul data-testid="albums" className="albums">
         {items.map((a) => (
-          <AlbumRow key={a.id} client={client} album={a} artistNames={artistNames} onError={report} />
+          <AlbumRow
+            key={a.id}
+            client={client}
+            album={a}
+            artistNames={artistNames}
+            onError={report}
+            onDeleted={(id, name) => setDeleted({ id, name, seq: ++seq.current })}
+          />
         ))}
       </ul>
       {liveQuery && items.length === 0 && <p className="empty">{emptyMessage(minYear, artistName)}</p>}
       <Artists client={client} artists={artists} albumsBy={albumsBy} filter={artistName} onFilter={setArtistFilter} onError={report} />
+      {deleted && (
+        <UndoDelete
+          key={deleted.seq}
+          client={client}
+          id={deleted.id}
+          name={deleted.name}
+          onError={report}
+          onDone={() => setDeleted((d) => (d?.seq === deleted.seq ? undefined : d))}
+        />
+      )}
     </main>
   );
 }
@@ -394,16 +414,78 @@ function AddAlbum({ client, artists }: { client: Client; artists: Entity<ArtistR
   );
 }
 
+/** How long the toast after a delete offers Undo (paused while the pointer is on it). */
+const undoMillis = 8000;
+
+/**
+ * "Deleted “name” — Undo": for undoMillis after a delete, Undo restores the
+ * album (Transaction.restore: the same id, values and history, on every
+ * device). It takes focus, as the row whose button had it is gone (Enter
+ * undoes, Escape closes); the time stops while the pointer is on it.
+ */
+function UndoDelete({ client, id, name, onError, onDone }: { client: Client; id: string; name: string; onError: (e: unknown) => void; onDone: () => void }) {
+  const [pointed, setPointed] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const button = useRef<HTMLButtonElement>(null);
+  // The latest onDone, so the parent's renders (every live update) do not restart the time.
+  const done = useRef(onDone);
+  done.current = onDone;
+  useEffect(() => button.current?.focus(), []);
+  useEffect(() => {
+    if (pointed || busy) return;
+    const t = setTimeout(() => done.current(), undoMillis);
+    return () => clearTimeout(t);
+  }, [pointed, busy]);
+  const undo = async () => {
+    setBusy(true);
+    try {
+      await client.transaction(async (trx) => {
+        await trx.restore(Album.collection, id);
+      });
+    } catch (err) {
+      onError(err);
+    }
+    onDone();
+  };
+  return (
+    <div
+      className="toast"
+      role="status"
+      data-testid="undo-toast"
+      onMouseEnter={() => setPointed(true)}
+      onMouseLeave={() => setPointed(false)}
+      onKeyDown={(e) => {
+        if (e.key === "Escape") {
+          e.preventDefault();
+          onDone();
+        }
+      }}
+    >
+      <span>
+        Deleted <strong>{name}</strong>
+      </span>
+      <button ref={button} data-testid="undo" className="toast-action" onClick={undo} disabled={busy} aria-label={`Undo: restore ${name}`}>
+        Undo
+      </button>
+      <button data-testid="dismiss-undo" className="toast-close" onClick={onDone} aria-label="Dismiss">
+        ×
+      </button>
+    </div>
+  );
+}
+
 function AlbumRow({
   client,
   album,
   artistNames,
   onError,
+  onDeleted,
 }: {
   client: Client;
   album: Entity<AlbumRecord>;
   artistNames: Map<string, string>;
   onError: (e: unknown) => void;
+  onDeleted: (id: string, name: string) => void;
 }) {
   const current = useEntity(album) ?? album;
   const v = current.values;
@@ -456,6 +538,7 @@ function AlbumRow({
     setConfirming(false);
     try {
       await client.transaction((trx) => trx.delete(Album.collection, album.id));
+      onDeleted(album.id, v.name);
     } catch (err) {
       onError(err);
     }
