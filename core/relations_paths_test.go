@@ -24,7 +24,7 @@ type rawSub struct {
 // rawPathSubscribe connects to server as user (version ProtocolVersion),
 // subscribes to q on collection and returns the subscription once its
 // answer arrived, with the answer's states.
-func rawPathSubscribe(t *testing.T, server *core.Node, user, collection, q string) (*rawSub, []transport.UpdateItem) {
+func rawPathSubscribe(t *testing.T, server *core.Node, user, collection, q string, incs ...transport.Include) (*rawSub, []transport.UpdateItem) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -47,7 +47,7 @@ func rawPathSubscribe(t *testing.T, server *core.Node, user, collection, q strin
 	if m, err := recv(); err != nil || m.Hello == nil {
 		t.Fatalf("hello: %+v, %v", m, err)
 	}
-	send(&transport.Message{Request: &transport.Request{ID: 1, Subscribe: &transport.SubscribeReq{Sub: 1, Collection: collection, Query: q}}})
+	send(&transport.Message{Request: &transport.Request{ID: 1, Subscribe: &transport.SubscribeReq{Sub: 1, Collection: collection, Query: q, Includes: incs}}})
 	var initial []transport.UpdateItem
 	for {
 		m, err := recv()
@@ -271,5 +271,29 @@ func TestLiveQuery_ClientStaleSecondPathDoesNotAddARow(t *testing.T) {
 	must(t, err)
 	if got, want := m.names(lq.Items()), m.names(server); !slices.Equal(got, want) {
 		t.Fatalf("client rows %v, server rows %v", got, want)
+	}
+}
+
+// An included entity deleted in a commit that also made it unreadable to
+// the subscriber is sent as gone, not as its deleted state, which holds the
+// values that commit gave it.
+func TestSubscribe_IncludedEntityDeletedAsItBecameUnreadableIsGone(t *testing.T) {
+	ctx := context.Background()
+	server := pathOwners(t)
+	artist := putAs(t, server, "alice", "artist", nil, map[string]any{"owner": "alice", "name": "mine"})
+	album := putAs(t, server, "alice", "album", nil, map[string]any{"owner": "alice", "title": "x", "artist": value.Ref(artist)})
+	rs, _ := rawPathSubscribe(t, server, "alice", "album", "true", transport.Include{Name: "artist", Collection: "artist", Property: "artist"})
+	trx := server.Context("alice").Begin()
+	mut, err := trx.Edit(ctx, "artist", artist)
+	must(t, err)
+	must(t, mut.Set("owner", "bob"))
+	must(t, mut.Set("name", "bob's secret"))
+	must(t, trx.Delete(ctx, "artist", artist))
+	must(t, trx.Commit(ctx))
+	putAs(t, server, "alice", "album", &album, map[string]any{"title": "y"})
+	for _, it := range rs.until(album) {
+		if it.State.ID == artist && !it.Gone && it.State.Values["name"].Raw() == "bob's secret" {
+			t.Fatalf("alice received the artist's deleted state with bob's values %v", it.State.Values)
+		}
 	}
 }

@@ -535,9 +535,6 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 	paths := p.node.newPathReader(s.Collection, b.Where)
 	lq, err = c.queryWithSink(ctx, s.Collection, b, incs, func(states []entity.State) {
 		initial, seq = states, p.node.clog.seq // under the log's lock
-		if paths != nil {
-			initial = append(slices.Clip(initial), paths.states(ctx, c, states)...)
-		}
 	}, func(cs ChangeSet) {
 		if p.paused.Load() || p.refreshing.Load() || p.expired() {
 			// Paused until refreshed credentials; the refresh sends every
@@ -605,6 +602,7 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 	if existing != nil {
 		existing.Close()
 	}
+	rows := initial
 	if p.generation() != gen {
 		// Credentials changed while the query was built: the refresh may
 		// not have seen it; run it with the new identity.
@@ -615,16 +613,20 @@ func (p *Peer) subscribe(ctx context.Context, reqID uint64, s *transport.Subscri
 			for _, v := range lq.Items() {
 				initial = append(initial, v.state)
 			}
-			rows := len(initial)
+			rows = initial
 			initial = append(initial, lq.includedStates()...)
-			if paths != nil {
-				initial = append(initial, paths.states(ctx, c, initial[:rows])...)
-			}
 		})
 		if err != nil {
 			p.endSub(&transport.SubEnded{Sub: sub, Code: codeOf(err), Message: err.Error(), Kinds: kindsOf(err)})
 			return fail(reqID, err)
 		}
+	}
+	if paths != nil {
+		// Read off the log's lock (one read per path entity: thousands for
+		// a large result), after the states at seq: streamStates sends an
+		// entity published since as the log has it, and every later
+		// update reads its path entities again.
+		initial = append(slices.Clip(initial), paths.states(ctx, c, rows)...)
 	}
 	select {
 	case <-p.done:
@@ -659,8 +661,8 @@ func flippedItems(ctx context.Context, c *Context, chs []*change, items []transp
 
 // includedItems appends a ChangeSet's include changes to a subscription's
 // update: the states included entities have now, and, for one that left
-// its include, its deletion, or that it is gone when the subscriber may no
-// longer read it (an entity that only stopped being included is not sent:
+// its include, its deletion (when the subscriber may read its deleted
+// state), or that it is gone when the subscriber may no longer read it (an entity that only stopped being included is not sent:
 // the client's own live query drops it).
 func (p *Peer) includedItems(ctx context.Context, cs ChangeSet, items []transport.UpdateItem) []transport.UpdateItem {
 	var rd *refReader
@@ -672,7 +674,9 @@ func (p *Peer) includedItems(ctx context.Context, cs ChangeSet, items []transpor
 				rd = p.context().newRefReader(ctx, false)
 			}
 			switch {
-			case st.Deleted():
+			case st.Deleted() && rd.visible(st.Collection, &st):
+				// Its deleted state keeps its values: sent only when the
+				// subscriber may read them.
 			case !rd.readable(st.Collection, &st):
 				item.State, item.Gone = entity.State{ID: st.ID, Collection: st.Collection}, true
 			default:
