@@ -1,6 +1,6 @@
 // Command ankurah-gen writes typed Ankurah code for model structs: a View
 // with typed getters, a Mut with typed property handles, a collection value
-// with Create, Edit, Delete, Get, Fetch and Query, and a typed live query.
+// with Create, Edit, Delete, Restore, Get, Fetch and Query, and a typed live query.
 //
 // Run it from a go:generate directive in the package that declares the models:
 //

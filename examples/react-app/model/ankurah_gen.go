@@ -72,6 +72,16 @@ func (ArtistCollection) Delete(ctx context.Context, trx *core.Transaction, eid i
 	return trx.Delete(ctx, "artist", eid)
 }
 
+// Restore undoes the deletion of the Artist with id eid when trx commits (its
+// id, values and history kept) and returns it for editing in trx.
+func (ArtistCollection) Restore(ctx context.Context, trx *core.Transaction, eid id.EntityID) (*ArtistMut, error) {
+	m, err := trx.Restore(ctx, "artist", eid)
+	if err != nil {
+		return nil, err
+	}
+	return &ArtistMut{m: m}, nil
+}
+
 // Get reads the Artist with id eid: storage.ErrNotFound when it does not exist,
 // is deleted, or may not be read.
 func (ArtistCollection) Get(ctx context.Context, c *core.Context, eid id.EntityID) (*ArtistView, error) {
@@ -299,6 +309,16 @@ func (AlbumCollection) Edit(ctx context.Context, trx *core.Transaction, eid id.E
 // Delete marks the Album with id eid deleted when trx commits.
 func (AlbumCollection) Delete(ctx context.Context, trx *core.Transaction, eid id.EntityID) error {
 	return trx.Delete(ctx, "album", eid)
+}
+
+// Restore undoes the deletion of the Album with id eid when trx commits (its
+// id, values and history kept) and returns it for editing in trx.
+func (AlbumCollection) Restore(ctx context.Context, trx *core.Transaction, eid id.EntityID) (*AlbumMut, error) {
+	m, err := trx.Restore(ctx, "album", eid)
+	if err != nil {
+		return nil, err
+	}
+	return &AlbumMut{m: m}, nil
 }
 
 // Get reads the Album with id eid: storage.ErrNotFound when it does not exist,

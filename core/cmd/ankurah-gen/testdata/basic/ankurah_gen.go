@@ -86,6 +86,16 @@ func (AlbumCollection) Delete(ctx context.Context, trx *core.Transaction, eid id
 	return trx.Delete(ctx, "album", eid)
 }
 
+// Restore undoes the deletion of the Album with id eid when trx commits (its
+// id, values and history kept) and returns it for editing in trx.
+func (AlbumCollection) Restore(ctx context.Context, trx *core.Transaction, eid id.EntityID) (*AlbumMut, error) {
+	m, err := trx.Restore(ctx, "album", eid)
+	if err != nil {
+		return nil, err
+	}
+	return &AlbumMut{m: m}, nil
+}
+
 // Get reads the Album with id eid: storage.ErrNotFound when it does not exist,
 // is deleted, or may not be read.
 func (AlbumCollection) Get(ctx context.Context, c *core.Context, eid id.EntityID) (*AlbumView, error) {

@@ -135,6 +135,16 @@ func (RecordCollection) Delete(ctx context.Context, trx *core.Transaction, eid i
 	return trx.Delete(ctx, "record", eid)
 }
 
+// Restore undoes the deletion of the Record with id eid when trx commits (its
+// id, values and history kept) and returns it for editing in trx.
+func (RecordCollection) Restore(ctx context.Context, trx *core.Transaction, eid id.EntityID) (*RecordMut, error) {
+	m, err := trx.Restore(ctx, "record", eid)
+	if err != nil {
+		return nil, err
+	}
+	return &RecordMut{m: m}, nil
+}
+
 // Get reads the Record with id eid: storage.ErrNotFound when it does not exist,
 // is deleted, or may not be read.
 func (RecordCollection) Get(ctx context.Context, c *core.Context, eid id.EntityID) (*RecordView, error) {

@@ -80,6 +80,16 @@ func (CategoryCollection) Delete(ctx context.Context, trx *core2.Transaction, ei
 	return trx.Delete(ctx, "category", eid)
 }
 
+// Restore undoes the deletion of the Category with id eid when trx commits (its
+// id, values and history kept) and returns it for editing in trx.
+func (CategoryCollection) Restore(ctx context.Context, trx *core2.Transaction, eid id.EntityID) (*CategoryMut, error) {
+	m, err := trx.Restore(ctx, "category", eid)
+	if err != nil {
+		return nil, err
+	}
+	return &CategoryMut{m: m}, nil
+}
+
 // Get reads the Category with id eid: storage.ErrNotFound when it does not exist,
 // is deleted, or may not be read.
 func (CategoryCollection) Get(ctx context.Context, c *core2.Context, eid id.EntityID) (*CategoryView, error) {
@@ -356,6 +366,16 @@ func (HTTPBoxCollection) Edit(ctx context.Context, trx *core2.Transaction, eid i
 // Delete marks the HTTPBox with id eid deleted when trx commits.
 func (HTTPBoxCollection) Delete(ctx context.Context, trx *core2.Transaction, eid id.EntityID) error {
 	return trx.Delete(ctx, "http_box", eid)
+}
+
+// Restore undoes the deletion of the HTTPBox with id eid when trx commits (its
+// id, values and history kept) and returns it for editing in trx.
+func (HTTPBoxCollection) Restore(ctx context.Context, trx *core2.Transaction, eid id.EntityID) (*HTTPBoxMut, error) {
+	m, err := trx.Restore(ctx, "http_box", eid)
+	if err != nil {
+		return nil, err
+	}
+	return &HTTPBoxMut{m: m}, nil
 }
 
 // Get reads the HTTPBox with id eid: storage.ErrNotFound when it does not exist,

@@ -72,6 +72,16 @@ func (LabelCollection) Delete(ctx context.Context, trx *core.Transaction, eid id
 	return trx.Delete(ctx, "label", eid)
 }
 
+// Restore undoes the deletion of the Label with id eid when trx commits (its
+// id, values and history kept) and returns it for editing in trx.
+func (LabelCollection) Restore(ctx context.Context, trx *core.Transaction, eid id.EntityID) (*LabelMut, error) {
+	m, err := trx.Restore(ctx, "label", eid)
+	if err != nil {
+		return nil, err
+	}
+	return &LabelMut{m: m}, nil
+}
+
 // Get reads the Label with id eid: storage.ErrNotFound when it does not exist,
 // is deleted, or may not be read.
 func (LabelCollection) Get(ctx context.Context, c *core.Context, eid id.EntityID) (*LabelView, error) {
@@ -312,6 +322,16 @@ func (ArtistCollection) Edit(ctx context.Context, trx *core.Transaction, eid id.
 // Delete marks the Artist with id eid deleted when trx commits.
 func (ArtistCollection) Delete(ctx context.Context, trx *core.Transaction, eid id.EntityID) error {
 	return trx.Delete(ctx, "artist", eid)
+}
+
+// Restore undoes the deletion of the Artist with id eid when trx commits (its
+// id, values and history kept) and returns it for editing in trx.
+func (ArtistCollection) Restore(ctx context.Context, trx *core.Transaction, eid id.EntityID) (*ArtistMut, error) {
+	m, err := trx.Restore(ctx, "artist", eid)
+	if err != nil {
+		return nil, err
+	}
+	return &ArtistMut{m: m}, nil
 }
 
 // Get reads the Artist with id eid: storage.ErrNotFound when it does not exist,
@@ -558,6 +578,16 @@ func (AlbumCollection) Edit(ctx context.Context, trx *core.Transaction, eid id.E
 // Delete marks the Album with id eid deleted when trx commits.
 func (AlbumCollection) Delete(ctx context.Context, trx *core.Transaction, eid id.EntityID) error {
 	return trx.Delete(ctx, "album", eid)
+}
+
+// Restore undoes the deletion of the Album with id eid when trx commits (its
+// id, values and history kept) and returns it for editing in trx.
+func (AlbumCollection) Restore(ctx context.Context, trx *core.Transaction, eid id.EntityID) (*AlbumMut, error) {
+	m, err := trx.Restore(ctx, "album", eid)
+	if err != nil {
+		return nil, err
+	}
+	return &AlbumMut{m: m}, nil
 }
 
 // Get reads the Album with id eid: storage.ErrNotFound when it does not exist,
