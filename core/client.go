@@ -806,7 +806,12 @@ const commitAnswerVersion = 6
 // with the answer.
 func (n *Node) expectedStates(ctx context.Context, evs []event.Event) (map[id.EntityID]entity.State, []transport.Known) {
 	out := make(map[id.EntityID]entity.State, len(evs))
-	skip := map[id.EntityID]bool{}
+	type ownedBackends struct {
+		bs      map[string]property.Backend
+		applied int // events applied in place since decoded
+	}
+	owned := make(map[id.EntityID]ownedBackends, len(evs))
+	skip, created := map[id.EntityID]bool{}, map[id.EntityID]bool{}
 	order := make([]id.EntityID, 0, len(evs))
 	for i := range evs {
 		ev := &evs[i]
@@ -837,13 +842,37 @@ func (n *Node) expectedStates(ctx context.Context, evs []event.Event) (map[id.En
 			delete(out, ev.Entity)
 			continue
 		}
-		next, err := applyEvent(cur, ev)
+		// The decoded backends the edit left in the node's cache (or those
+		// of the previous event), applied in place.
+		own, ok := owned[ev.Entity]
+		if !ok && cur != nil {
+			own.bs, own.applied, _ = n.cache.take(ev.Collection, ev.Entity, cur.Head)
+		}
+		if ev.IsGenesis() {
+			created[ev.Entity] = true
+		}
+		next, bs, err := applyEventTo(cur, own.bs, ev)
 		if err != nil {
 			skip[ev.Entity] = true
 			delete(out, ev.Entity)
+			delete(owned, ev.Entity)
 			continue
 		}
+		if own.bs == nil {
+			own.applied = 0 // decoded from cur
+		}
+		own.bs, own.applied = bs, own.applied+1
+		owned[ev.Entity] = own
 		out[ev.Entity] = next
+	}
+	// Cached at the heads computed: a state is a function of its head, so
+	// the next edit of the entity (once the answer stored that state) forks
+	// them instead of decoding the state. Creations are not cached (a bulk
+	// load would only churn the cache).
+	for eid, own := range owned {
+		if st, ok := out[eid]; ok && !created[eid] && own.applied < reloadAfter {
+			n.cache.put(st.Collection, eid, st.Head, own.bs, own.applied)
+		}
 	}
 	heads := make([]transport.Known, 0, len(out))
 	for _, eid := range order {
