@@ -1128,15 +1128,15 @@ func (c *Context) queryRemote(ctx context.Context, collection string, b *query.B
 	return lq, nil
 }
 
-// remoteRead asks the durable peer first (storing what it answers) when this
+// remoteGet asks the durable peer for entities first (storing what it answers) when this
 // node is ephemeral and connected; errors other than disconnection are returned.
-func (c *Context) remoteGet(ctx context.Context, collection string, eid id.EntityID) error {
+func (c *Context) remoteGet(ctx context.Context, collection string, ids ...id.EntityID) error {
 	n := c.node
 	p := n.upstreamPeer()
-	if p == nil {
+	if p == nil || len(ids) == 0 {
 		return nil
 	}
-	if err := n.getOrEvict(ctx, p, collection, []id.EntityID{eid}); err != nil && !isDisconnect(err) {
+	if err := n.getOrEvict(ctx, p, collection, ids); err != nil && !isDisconnect(err) {
 		return err
 	}
 	return nil

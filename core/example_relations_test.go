@@ -56,3 +56,47 @@ func ExampleNode_DeclareRelations() {
 	// Absolution
 	// Showbiz
 }
+
+// A fetch with includes: the albums, and the artists they refer to and
+// each artist's albums (forward and reverse), read once.
+func ExampleContext_FetchIncluding() {
+	ctx := context.Background()
+	node, err := core.NewNode(ctx, memory.New(), policy.Permissive{})
+	if err != nil {
+		panic(err)
+	}
+	defer node.Close()
+	if err := node.DeclareRelations(core.Relation{Collection: "album", Property: "artist", Target: "artist"}); err != nil {
+		panic(err)
+	}
+	c := node.Context(nil)
+	trx := c.Begin()
+	muse, _ := trx.Create(ctx, "artist")
+	muse.Set("name", "Muse")
+	if err := trx.Commit(ctx); err != nil {
+		panic(err)
+	}
+	trx = c.Begin()
+	for _, name := range []string{"Showbiz", "Absolution"} {
+		m, _ := trx.Create(ctx, "album")
+		m.Set("name", name)
+		m.Set("artist", core.RefTo[Artist](muse.ID()).Value())
+	}
+	if err := trx.Commit(ctx); err != nil {
+		panic(err)
+	}
+
+	res, err := c.FetchIncluding(ctx, "album", "name = ?", "Showbiz", core.Include("artist"))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(len(res.Items), "album by", res.Included["artist"][0].Get("name").Raw())
+	res, err = c.FetchIncluding(ctx, "artist", "true", core.IncludeReverse("albums", "album.artist"))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(res.Items[0].Get("name").Raw(), "made", len(res.Included["albums"]), "albums")
+	// Output:
+	// 1 album by Muse
+	// Muse made 2 albums
+}

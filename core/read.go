@@ -17,7 +17,7 @@ func (c *Context) Get(ctx context.Context, collection string, eid id.EntityID) (
 	if c.node.isClosed.Load() {
 		return nil, ErrClosed
 	}
-	if err := c.node.role.refreshEntity(ctx, c, collection, eid); err != nil {
+	if err := c.node.role.refreshEntities(ctx, c, collection, eid); err != nil {
 		return nil, err
 	}
 	st, err := c.get(ctx, collection, eid)
@@ -59,14 +59,25 @@ func (c *Context) getState(ctx context.Context, collection string, eid id.Entity
 }
 
 // Fetch reads the entities of collection matching an AnkQL query once,
-// binding ? placeholders to args in order.
+// binding ? placeholders to args in order. An After option after the
+// arguments continues after a cursor (as FetchPage); includes are refused
+// with ErrInclude: FetchIncluding returns rows with their includes.
 func (c *Context) Fetch(ctx context.Context, collection, q string, args ...any) ([]*View, error) {
+	args, opts := splitOptions(args)
 	sel, err := query.Parse(q)
 	if err != nil {
 		return nil, err
 	}
 	b, err := sel.Bind(args...)
 	if err != nil {
+		return nil, err
+	}
+	for _, o := range opts {
+		if _, ok := o.(IncludeOption); ok {
+			return nil, fmt.Errorf("%w: Fetch returns the rows only; FetchIncluding returns them with their includes", ErrInclude)
+		}
+	}
+	if b, err = withAfter(b, opts); err != nil {
 		return nil, err
 	}
 	return c.FetchBound(ctx, collection, b)

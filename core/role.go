@@ -13,8 +13,8 @@ import (
 // durable node's storage is authoritative; an ephemeral node asks its durable
 // peer first and commits through it.
 type role interface {
-	// refreshEntity brings an entity current before it is read locally.
-	refreshEntity(ctx context.Context, c *Context, collection string, eid id.EntityID) error
+	// refreshEntities brings entities current before they are read locally.
+	refreshEntities(ctx context.Context, c *Context, collection string, ids ...id.EntityID) error
 	// refreshEdit brings an entity current before a transaction edits it.
 	refreshEdit(ctx context.Context, c *Context, collection string, eid id.EntityID) error
 	// refreshSelection brings a selection's entities current before a fetch.
@@ -37,7 +37,7 @@ func roleFor(r Role, n *Node) role {
 
 type durable struct{ n *Node }
 
-func (durable) refreshEntity(context.Context, *Context, string, id.EntityID) error { return nil }
+func (durable) refreshEntities(context.Context, *Context, string, ...id.EntityID) error { return nil }
 func (durable) refreshEdit(context.Context, *Context, string, id.EntityID) error   { return nil }
 func (durable) refreshSelection(context.Context, *Context, string, *query.Bound) error {
 	return nil
@@ -53,8 +53,8 @@ func (durable) mergesHeads() bool { return true }
 
 type ephemeral struct{ n *Node }
 
-func (ephemeral) refreshEntity(ctx context.Context, c *Context, collection string, eid id.EntityID) error {
-	return c.remoteGet(ctx, collection, eid)
+func (ephemeral) refreshEntities(ctx context.Context, c *Context, collection string, ids ...id.EntityID) error {
+	return c.remoteGet(ctx, collection, ids...)
 }
 func (e ephemeral) refreshEdit(ctx context.Context, c *Context, collection string, eid id.EntityID) error {
 	// Edit the durable peer's latest state when connected: an edit made on a

@@ -39,7 +39,7 @@ func (c *Context) Watch(ctx context.Context, collection string, eid id.EntityID)
 		return nil, ErrClosed
 	}
 	n := c.node
-	if err := n.role.refreshEntity(ctx, c, collection, eid); err != nil {
+	if err := n.role.refreshEntities(ctx, c, collection, eid); err != nil {
 		return nil, err
 	}
 	var w *EntityWatch

@@ -17,7 +17,8 @@ import (
 // to hers, never hold bob's todos or any of their values — not at the
 // start, not when bob edits them or points a todo of his at hers, and not
 // on her client over the sync protocol, whose cache never receives them.
-// The admin's same live query does include bob's todo (the control).
+// The admin's same live query does include bob's todo (the control). A
+// one-shot FetchIncluding with the same includes obeys the same reads.
 func runIncludes(t *testing.T, h Harness, newWorld func(*testing.T) *world) {
 	ctx := context.Background()
 	t.Run("IncludesNeverRevealUnreadableEntities", func(t *testing.T) {
@@ -156,6 +157,30 @@ func runIncludes(t *testing.T, h Harness, newWorld func(*testing.T) *world) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
+		// One-shot fetches with the same includes: alice's, on the server
+		// and through her client, hold none of bob's todos; the admin's
+		// holds both (the control).
+		fetch := func(who string, c *core.Context) *core.Result {
+			t.Helper()
+			res, err := c.FetchIncluding(ctx, "todo", "title != ?", "none", core.Include("blocker"), core.IncludeReverse("blocks", "todo.blocker"))
+			if err != nil {
+				t.Fatalf("%s's FetchIncluding: %v", who, err)
+			}
+			return res
+		}
+		for who, c := range map[string]*core.Context{"alice": alice, "alice's client": client.Context(nil)} {
+			res := fetch(who, c)
+			noBob(who+"'s fetch", core.ChangeSet{Included: res.Included})
+			for _, v := range res.Items {
+				if value.Equal(v.Get("owner"), bobOwner) {
+					t.Errorf("%s's fetch returns bob's todo %q", who, v.Get("title").Raw())
+				}
+			}
+		}
+		if res := fetch("admin", admin); !includes(res.Included["blocker"], secret) || !includes(res.Included["blocks"], theirs) {
+			t.Errorf("admin's fetch includes %d blockers and %d blocked todos, want bob's two todos among them (the control)", len(res.Included["blocker"]), len(res.Included["blocks"]))
+		}
+
 		coll, err := client.Engine().Collection(ctx, "todo")
 		if err != nil {
 			t.Fatal(err)
@@ -171,6 +196,15 @@ func runIncludes(t *testing.T, h Harness, newWorld func(*testing.T) *world) {
 			}
 		}
 	})
+}
+
+func includes(vs []*core.View, eid id.EntityID) bool {
+	for _, v := range vs {
+		if v.ID() == eid {
+			return true
+		}
+	}
+	return false
 }
 
 func holds(lq *core.LiveQuery, eid id.EntityID) bool {

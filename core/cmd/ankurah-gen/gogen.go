@@ -244,6 +244,25 @@ func (g *gen) model(m *model) {
 	g.p("return %s(vs), nil", views)
 	g.p("}")
 	g.p("")
+	g.p("// FetchIncluding is Fetch with includes (core.Include, core.IncludeReverse")
+	g.p("// after the arguments): the records, and the related entities the caller")
+	g.p("// may read.")
+	g.p("func (%s) FetchIncluding(ctx %s.Context, c *%s.Context, query string, args ...any) (*%sResult, error) {", cname, c, co, n)
+	g.p("r, err := c.FetchIncluding(ctx, %s, query, args...)", coll)
+	g.p("if err != nil {\nreturn nil, err\n}")
+	g.p("return &%sResult{Items: %s(r.Items), Included: r.Included}, nil", n, views)
+	g.p("}")
+	g.p("")
+	g.p("// %sResult is what FetchIncluding returns: the %s records and, by include", n, n)
+	g.p("// name, the related entities (each include's sorted by id).")
+	g.p("type %sResult struct {", n)
+	g.p("Items []*%s", view)
+	g.p("Included map[string][]*%s.View", co)
+	g.p("}")
+	g.p("")
+	for _, f := range refs {
+		g.includedAccessor(f, "r *"+n+"Result", "r.Included[%q]")
+	}
 	g.p("// Query returns a live query over the %s records matching an AnkQL query,", n)
 	g.p("// binding ? placeholders to args in order. Close it when done.")
 	g.p("func (%s) Query(ctx %s.Context, c *%s.Context, query string, args ...any) (*%s, error) {", cname, c, co, lq)
@@ -357,14 +376,23 @@ func (g *gen) model(m *model) {
 	g.p("type %sChangeSet struct {", n)
 	g.p("Changes []%sChange", n)
 	g.p("Items []*%s", view)
+	g.p("// IncludeChanges and Included are the live query's includes, as in core.ChangeSet.")
+	g.p("IncludeChanges []%s.IncludeChange", co)
+	g.p("Included map[string][]*%s.View", co)
 	g.p("}")
 	g.p("")
+	for _, f := range refs {
+		g.includedAccessor(f, "cs "+n+"ChangeSet", "cs.Included[%q]")
+	}
 	g.p("// %s is a live query over %s records.", lq, n)
 	g.p("type %s struct{ q *%s.LiveQuery }", lq, co)
 	g.p("")
 	g.p("// Items returns the current result set, in the query's order.")
 	g.p("func (q *%s) Items() []*%s { return %s(q.q.Items()) }", lq, view, views)
 	g.p("")
+	for _, f := range refs {
+		g.includedAccessor(f, "q *"+lq, "q.q.Included(%q)")
+	}
 	g.p("// Signal returns the result set as a signal.")
 	g.p("func (q *%s) Signal() %s.Signal[[]*%s] { return %s.Map(q.q.Signal(), %s) }", lq, g.signal, view, g.signal, views)
 	g.p("")
@@ -372,7 +400,7 @@ func (g *gen) model(m *model) {
 	g.p("// commit that changes it, until the returned function is called.")
 	g.p("func (q *%s) Subscribe(f func(%sChangeSet)) (unsubscribe func()) {", lq, n)
 	g.p("return q.q.Subscribe(func(cs %s.ChangeSet) {", co)
-	g.p("out := %sChangeSet{Changes: make([]%sChange, len(cs.Changes)), Items: %s(cs.Items)}", n, n, views)
+	g.p("out := %sChangeSet{Changes: make([]%sChange, len(cs.Changes)), Items: %s(cs.Items), IncludeChanges: cs.IncludeChanges, Included: cs.Included}", n, n, views)
 	g.p("for i, c := range cs.Changes {\nout.Changes[i] = %sChange{Kind: c.Kind, Entity: &%s{v: c.Entity}}\n}", n, view)
 	g.p("f(out)")
 	g.p("})")
@@ -399,6 +427,17 @@ func (g *gen) model(m *model) {
 	for _, f := range lww {
 		g.codec(m, f)
 	}
+}
+
+// includedAccessor writes Included<Field>() on recv, the entities of the
+// forward include of a core.Ref field (core.Include(prop)) typed as the
+// model it refers to; from is how recv holds an include's views by name.
+func (g *gen) includedAccessor(f *field, recv, from string) {
+	t := f.RefTarget
+	g.p("// Included%s returns the %s records of the include core.Include(%q) (nil", f.GoName, t.Name, f.Prop)
+	g.p("// without it).")
+	g.p("func (%s) Included%s() []*%sView { return %s(%s) }", recv, f.GoName, t.Name, lowerFirst(t.Name)+"Views", fmt.Sprintf(from, f.Prop))
+	g.p("")
 }
 
 // absent documents what a getter returns for NULL.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ankurah/ankurah-go/core"
 	"github.com/ankurah/ankurah-go/core/cmd/ankurah-gen/testdata/relations"
@@ -150,5 +151,63 @@ func TestRefusesRefsToNonModels(t *testing.T) {
 		if !errors.Is(err, errModel) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error mentioning %q", typ, err, want)
 		}
+	}
+}
+
+// The typed layer carries includes: FetchIncluding's result and a live
+// query's ChangeSets hold the included artists as ArtistViews.
+func TestGeneratedIncludes_AreTyped(t *testing.T) {
+	c := newRelationsNode(t)
+	ctx := context.Background()
+	trx := c.Begin()
+	artist, err := relations.Artists.Create(ctx, trx, relations.Artist{Name: "Muse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := trx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	trx = c.Begin()
+	if _, err := relations.Albums.Create(ctx, trx, relations.Album{Title: "Absolution", Artist: core.RefTo[relations.Artist](artist.ID())}); err != nil {
+		t.Fatal(err)
+	}
+	if err := trx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := relations.Albums.FetchIncluding(ctx, c, "true", core.Include("artist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Items) != 1 || len(res.IncludedArtist()) != 1 || res.IncludedArtist()[0].Name() != "Muse" {
+		t.Fatalf("FetchIncluding = %d albums, artists %v", len(res.Items), res.IncludedArtist())
+	}
+	lq, err := relations.Albums.Query(ctx, c, "true", core.Include("artist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lq.Close()
+	sets := make(chan relations.AlbumChangeSet, 8)
+	defer lq.Subscribe(func(cs relations.AlbumChangeSet) { sets <- cs })()
+	if cs := <-sets; len(cs.IncludedArtist()) != 1 || len(cs.IncludeChanges) != 1 || cs.IncludeChanges[0].Kind != core.Initial {
+		t.Fatalf("initial ChangeSet includes %v, changes %v", cs.IncludedArtist(), cs.IncludeChanges)
+	}
+	trx = c.Begin()
+	m, err := relations.Artists.Edit(ctx, trx, artist.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Name().Set("MUSE"); err != nil {
+		t.Fatal(err)
+	}
+	if err := trx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case cs := <-sets:
+		if len(cs.IncludedArtist()) != 1 || cs.IncludedArtist()[0].Name() != "MUSE" || lq.IncludedArtist()[0].Name() != "MUSE" {
+			t.Fatalf("after the rename: ChangeSet %v, live query %v", cs.IncludedArtist(), lq.IncludedArtist())
+		}
+	case <-time.After(10 * time.Second): // a guard against hanging
+		t.Fatal("no ChangeSet after the artist's rename")
 	}
 }

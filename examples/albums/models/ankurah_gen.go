@@ -107,6 +107,24 @@ func (AlbumCollection) Fetch(ctx context.Context, c *core.Context, query string,
 	return albumViews(vs), nil
 }
 
+// FetchIncluding is Fetch with includes (core.Include, core.IncludeReverse
+// after the arguments): the records, and the related entities the caller
+// may read.
+func (AlbumCollection) FetchIncluding(ctx context.Context, c *core.Context, query string, args ...any) (*AlbumResult, error) {
+	r, err := c.FetchIncluding(ctx, "album", query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return &AlbumResult{Items: albumViews(r.Items), Included: r.Included}, nil
+}
+
+// AlbumResult is what FetchIncluding returns: the Album records and, by include
+// name, the related entities (each include's sorted by id).
+type AlbumResult struct {
+	Items    []*AlbumView
+	Included map[string][]*core.View
+}
+
 // Query returns a live query over the Album records matching an AnkQL query,
 // binding ? placeholders to args in order. Close it when done.
 func (AlbumCollection) Query(ctx context.Context, c *core.Context, query string, args ...any) (*AlbumLiveQuery, error) {
@@ -200,6 +218,9 @@ type AlbumChange struct {
 type AlbumChangeSet struct {
 	Changes []AlbumChange
 	Items   []*AlbumView
+	// IncludeChanges and Included are the live query's includes, as in core.ChangeSet.
+	IncludeChanges []core.IncludeChange
+	Included       map[string][]*core.View
 }
 
 // AlbumLiveQuery is a live query over Album records.
@@ -217,7 +238,7 @@ func (q *AlbumLiveQuery) Signal() signal.Signal[[]*AlbumView] {
 // commit that changes it, until the returned function is called.
 func (q *AlbumLiveQuery) Subscribe(f func(AlbumChangeSet)) (unsubscribe func()) {
 	return q.q.Subscribe(func(cs core.ChangeSet) {
-		out := AlbumChangeSet{Changes: make([]AlbumChange, len(cs.Changes)), Items: albumViews(cs.Items)}
+		out := AlbumChangeSet{Changes: make([]AlbumChange, len(cs.Changes)), Items: albumViews(cs.Items), IncludeChanges: cs.IncludeChanges, Included: cs.Included}
 		for i, c := range cs.Changes {
 			out.Changes[i] = AlbumChange{Kind: c.Kind, Entity: &AlbumView{v: c.Entity}}
 		}

@@ -102,6 +102,24 @@ func (ArtistCollection) Fetch(ctx context.Context, c *core.Context, query string
 	return artistViews(vs), nil
 }
 
+// FetchIncluding is Fetch with includes (core.Include, core.IncludeReverse
+// after the arguments): the records, and the related entities the caller
+// may read.
+func (ArtistCollection) FetchIncluding(ctx context.Context, c *core.Context, query string, args ...any) (*ArtistResult, error) {
+	r, err := c.FetchIncluding(ctx, "artist", query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return &ArtistResult{Items: artistViews(r.Items), Included: r.Included}, nil
+}
+
+// ArtistResult is what FetchIncluding returns: the Artist records and, by include
+// name, the related entities (each include's sorted by id).
+type ArtistResult struct {
+	Items    []*ArtistView
+	Included map[string][]*core.View
+}
+
 // Query returns a live query over the Artist records matching an AnkQL query,
 // binding ? placeholders to args in order. Close it when done.
 func (ArtistCollection) Query(ctx context.Context, c *core.Context, query string, args ...any) (*ArtistLiveQuery, error) {
@@ -177,6 +195,9 @@ type ArtistChange struct {
 type ArtistChangeSet struct {
 	Changes []ArtistChange
 	Items   []*ArtistView
+	// IncludeChanges and Included are the live query's includes, as in core.ChangeSet.
+	IncludeChanges []core.IncludeChange
+	Included       map[string][]*core.View
 }
 
 // ArtistLiveQuery is a live query over Artist records.
@@ -194,7 +215,7 @@ func (q *ArtistLiveQuery) Signal() signal.Signal[[]*ArtistView] {
 // commit that changes it, until the returned function is called.
 func (q *ArtistLiveQuery) Subscribe(f func(ArtistChangeSet)) (unsubscribe func()) {
 	return q.q.Subscribe(func(cs core.ChangeSet) {
-		out := ArtistChangeSet{Changes: make([]ArtistChange, len(cs.Changes)), Items: artistViews(cs.Items)}
+		out := ArtistChangeSet{Changes: make([]ArtistChange, len(cs.Changes)), Items: artistViews(cs.Items), IncludeChanges: cs.IncludeChanges, Included: cs.Included}
 		for i, c := range cs.Changes {
 			out.Changes[i] = ArtistChange{Kind: c.Kind, Entity: &ArtistView{v: c.Entity}}
 		}
@@ -341,6 +362,28 @@ func (AlbumCollection) Fetch(ctx context.Context, c *core.Context, query string,
 	return albumViews(vs), nil
 }
 
+// FetchIncluding is Fetch with includes (core.Include, core.IncludeReverse
+// after the arguments): the records, and the related entities the caller
+// may read.
+func (AlbumCollection) FetchIncluding(ctx context.Context, c *core.Context, query string, args ...any) (*AlbumResult, error) {
+	r, err := c.FetchIncluding(ctx, "album", query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return &AlbumResult{Items: albumViews(r.Items), Included: r.Included}, nil
+}
+
+// AlbumResult is what FetchIncluding returns: the Album records and, by include
+// name, the related entities (each include's sorted by id).
+type AlbumResult struct {
+	Items    []*AlbumView
+	Included map[string][]*core.View
+}
+
+// IncludedArtist returns the Artist records of the include core.Include("artist") (nil
+// without it).
+func (r *AlbumResult) IncludedArtist() []*ArtistView { return artistViews(r.Included["artist"]) }
+
 // Query returns a live query over the Album records matching an AnkQL query,
 // binding ? placeholders to args in order. Close it when done.
 func (AlbumCollection) Query(ctx context.Context, c *core.Context, query string, args ...any) (*AlbumLiveQuery, error) {
@@ -443,13 +486,24 @@ type AlbumChange struct {
 type AlbumChangeSet struct {
 	Changes []AlbumChange
 	Items   []*AlbumView
+	// IncludeChanges and Included are the live query's includes, as in core.ChangeSet.
+	IncludeChanges []core.IncludeChange
+	Included       map[string][]*core.View
 }
+
+// IncludedArtist returns the Artist records of the include core.Include("artist") (nil
+// without it).
+func (cs AlbumChangeSet) IncludedArtist() []*ArtistView { return artistViews(cs.Included["artist"]) }
 
 // AlbumLiveQuery is a live query over Album records.
 type AlbumLiveQuery struct{ q *core.LiveQuery }
 
 // Items returns the current result set, in the query's order.
 func (q *AlbumLiveQuery) Items() []*AlbumView { return albumViews(q.q.Items()) }
+
+// IncludedArtist returns the Artist records of the include core.Include("artist") (nil
+// without it).
+func (q *AlbumLiveQuery) IncludedArtist() []*ArtistView { return artistViews(q.q.Included("artist")) }
 
 // Signal returns the result set as a signal.
 func (q *AlbumLiveQuery) Signal() signal.Signal[[]*AlbumView] {
@@ -460,7 +514,7 @@ func (q *AlbumLiveQuery) Signal() signal.Signal[[]*AlbumView] {
 // commit that changes it, until the returned function is called.
 func (q *AlbumLiveQuery) Subscribe(f func(AlbumChangeSet)) (unsubscribe func()) {
 	return q.q.Subscribe(func(cs core.ChangeSet) {
-		out := AlbumChangeSet{Changes: make([]AlbumChange, len(cs.Changes)), Items: albumViews(cs.Items)}
+		out := AlbumChangeSet{Changes: make([]AlbumChange, len(cs.Changes)), Items: albumViews(cs.Items), IncludeChanges: cs.IncludeChanges, Included: cs.Included}
 		for i, c := range cs.Changes {
 			out.Changes[i] = AlbumChange{Kind: c.Kind, Entity: &AlbumView{v: c.Entity}}
 		}

@@ -165,6 +165,24 @@ func (RecordCollection) Fetch(ctx context.Context, c *core.Context, query string
 	return recordViews(vs), nil
 }
 
+// FetchIncluding is Fetch with includes (core.Include, core.IncludeReverse
+// after the arguments): the records, and the related entities the caller
+// may read.
+func (RecordCollection) FetchIncluding(ctx context.Context, c *core.Context, query string, args ...any) (*RecordResult, error) {
+	r, err := c.FetchIncluding(ctx, "record", query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return &RecordResult{Items: recordViews(r.Items), Included: r.Included}, nil
+}
+
+// RecordResult is what FetchIncluding returns: the Record records and, by include
+// name, the related entities (each include's sorted by id).
+type RecordResult struct {
+	Items    []*RecordView
+	Included map[string][]*core.View
+}
+
 // Query returns a live query over the Record records matching an AnkQL query,
 // binding ? placeholders to args in order. Close it when done.
 func (RecordCollection) Query(ctx context.Context, c *core.Context, query string, args ...any) (*RecordLiveQuery, error) {
@@ -429,6 +447,9 @@ type RecordChange struct {
 type RecordChangeSet struct {
 	Changes []RecordChange
 	Items   []*RecordView
+	// IncludeChanges and Included are the live query's includes, as in core.ChangeSet.
+	IncludeChanges []core.IncludeChange
+	Included       map[string][]*core.View
 }
 
 // RecordLiveQuery is a live query over Record records.
@@ -446,7 +467,7 @@ func (q *RecordLiveQuery) Signal() signal.Signal[[]*RecordView] {
 // commit that changes it, until the returned function is called.
 func (q *RecordLiveQuery) Subscribe(f func(RecordChangeSet)) (unsubscribe func()) {
 	return q.q.Subscribe(func(cs core.ChangeSet) {
-		out := RecordChangeSet{Changes: make([]RecordChange, len(cs.Changes)), Items: recordViews(cs.Items)}
+		out := RecordChangeSet{Changes: make([]RecordChange, len(cs.Changes)), Items: recordViews(cs.Items), IncludeChanges: cs.IncludeChanges, Included: cs.Included}
 		for i, c := range cs.Changes {
 			out.Changes[i] = RecordChange{Kind: c.Kind, Entity: &RecordView{v: c.Entity}}
 		}

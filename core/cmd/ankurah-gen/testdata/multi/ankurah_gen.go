@@ -110,6 +110,24 @@ func (CategoryCollection) Fetch(ctx context.Context, c *core2.Context, query str
 	return categoryViews(vs), nil
 }
 
+// FetchIncluding is Fetch with includes (core.Include, core.IncludeReverse
+// after the arguments): the records, and the related entities the caller
+// may read.
+func (CategoryCollection) FetchIncluding(ctx context.Context, c *core2.Context, query string, args ...any) (*CategoryResult, error) {
+	r, err := c.FetchIncluding(ctx, "category", query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return &CategoryResult{Items: categoryViews(r.Items), Included: r.Included}, nil
+}
+
+// CategoryResult is what FetchIncluding returns: the Category records and, by include
+// name, the related entities (each include's sorted by id).
+type CategoryResult struct {
+	Items    []*CategoryView
+	Included map[string][]*core2.View
+}
+
 // Query returns a live query over the Category records matching an AnkQL query,
 // binding ? placeholders to args in order. Close it when done.
 func (CategoryCollection) Query(ctx context.Context, c *core2.Context, query string, args ...any) (*CategoryLiveQuery, error) {
@@ -212,6 +230,9 @@ type CategoryChange struct {
 type CategoryChangeSet struct {
 	Changes []CategoryChange
 	Items   []*CategoryView
+	// IncludeChanges and Included are the live query's includes, as in core.ChangeSet.
+	IncludeChanges []core2.IncludeChange
+	Included       map[string][]*core2.View
 }
 
 // CategoryLiveQuery is a live query over Category records.
@@ -229,7 +250,7 @@ func (q *CategoryLiveQuery) Signal() signal.Signal[[]*CategoryView] {
 // commit that changes it, until the returned function is called.
 func (q *CategoryLiveQuery) Subscribe(f func(CategoryChangeSet)) (unsubscribe func()) {
 	return q.q.Subscribe(func(cs core2.ChangeSet) {
-		out := CategoryChangeSet{Changes: make([]CategoryChange, len(cs.Changes)), Items: categoryViews(cs.Items)}
+		out := CategoryChangeSet{Changes: make([]CategoryChange, len(cs.Changes)), Items: categoryViews(cs.Items), IncludeChanges: cs.IncludeChanges, Included: cs.Included}
 		for i, c := range cs.Changes {
 			out.Changes[i] = CategoryChange{Kind: c.Kind, Entity: &CategoryView{v: c.Entity}}
 		}
@@ -398,6 +419,24 @@ func (HTTPBoxCollection) Fetch(ctx context.Context, c *core2.Context, query stri
 	return httpBoxViews(vs), nil
 }
 
+// FetchIncluding is Fetch with includes (core.Include, core.IncludeReverse
+// after the arguments): the records, and the related entities the caller
+// may read.
+func (HTTPBoxCollection) FetchIncluding(ctx context.Context, c *core2.Context, query string, args ...any) (*HTTPBoxResult, error) {
+	r, err := c.FetchIncluding(ctx, "http_box", query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return &HTTPBoxResult{Items: httpBoxViews(r.Items), Included: r.Included}, nil
+}
+
+// HTTPBoxResult is what FetchIncluding returns: the HTTPBox records and, by include
+// name, the related entities (each include's sorted by id).
+type HTTPBoxResult struct {
+	Items    []*HTTPBoxView
+	Included map[string][]*core2.View
+}
+
 // Query returns a live query over the HTTPBox records matching an AnkQL query,
 // binding ? placeholders to args in order. Close it when done.
 func (HTTPBoxCollection) Query(ctx context.Context, c *core2.Context, query string, args ...any) (*HTTPBoxLiveQuery, error) {
@@ -482,6 +521,9 @@ type HTTPBoxChange struct {
 type HTTPBoxChangeSet struct {
 	Changes []HTTPBoxChange
 	Items   []*HTTPBoxView
+	// IncludeChanges and Included are the live query's includes, as in core.ChangeSet.
+	IncludeChanges []core2.IncludeChange
+	Included       map[string][]*core2.View
 }
 
 // HTTPBoxLiveQuery is a live query over HTTPBox records.
@@ -499,7 +541,7 @@ func (q *HTTPBoxLiveQuery) Signal() signal.Signal[[]*HTTPBoxView] {
 // commit that changes it, until the returned function is called.
 func (q *HTTPBoxLiveQuery) Subscribe(f func(HTTPBoxChangeSet)) (unsubscribe func()) {
 	return q.q.Subscribe(func(cs core2.ChangeSet) {
-		out := HTTPBoxChangeSet{Changes: make([]HTTPBoxChange, len(cs.Changes)), Items: httpBoxViews(cs.Items)}
+		out := HTTPBoxChangeSet{Changes: make([]HTTPBoxChange, len(cs.Changes)), Items: httpBoxViews(cs.Items), IncludeChanges: cs.IncludeChanges, Included: cs.Included}
 		for i, c := range cs.Changes {
 			out.Changes[i] = HTTPBoxChange{Kind: c.Kind, Entity: &HTTPBoxView{v: c.Entity}}
 		}

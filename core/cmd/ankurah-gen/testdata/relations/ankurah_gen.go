@@ -102,6 +102,24 @@ func (LabelCollection) Fetch(ctx context.Context, c *core.Context, query string,
 	return labelViews(vs), nil
 }
 
+// FetchIncluding is Fetch with includes (core.Include, core.IncludeReverse
+// after the arguments): the records, and the related entities the caller
+// may read.
+func (LabelCollection) FetchIncluding(ctx context.Context, c *core.Context, query string, args ...any) (*LabelResult, error) {
+	r, err := c.FetchIncluding(ctx, "label", query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return &LabelResult{Items: labelViews(r.Items), Included: r.Included}, nil
+}
+
+// LabelResult is what FetchIncluding returns: the Label records and, by include
+// name, the related entities (each include's sorted by id).
+type LabelResult struct {
+	Items    []*LabelView
+	Included map[string][]*core.View
+}
+
 // Query returns a live query over the Label records matching an AnkQL query,
 // binding ? placeholders to args in order. Close it when done.
 func (LabelCollection) Query(ctx context.Context, c *core.Context, query string, args ...any) (*LabelLiveQuery, error) {
@@ -186,6 +204,9 @@ type LabelChange struct {
 type LabelChangeSet struct {
 	Changes []LabelChange
 	Items   []*LabelView
+	// IncludeChanges and Included are the live query's includes, as in core.ChangeSet.
+	IncludeChanges []core.IncludeChange
+	Included       map[string][]*core.View
 }
 
 // LabelLiveQuery is a live query over Label records.
@@ -203,7 +224,7 @@ func (q *LabelLiveQuery) Signal() signal.Signal[[]*LabelView] {
 // commit that changes it, until the returned function is called.
 func (q *LabelLiveQuery) Subscribe(f func(LabelChangeSet)) (unsubscribe func()) {
 	return q.q.Subscribe(func(cs core.ChangeSet) {
-		out := LabelChangeSet{Changes: make([]LabelChange, len(cs.Changes)), Items: labelViews(cs.Items)}
+		out := LabelChangeSet{Changes: make([]LabelChange, len(cs.Changes)), Items: labelViews(cs.Items), IncludeChanges: cs.IncludeChanges, Included: cs.Included}
 		for i, c := range cs.Changes {
 			out.Changes[i] = LabelChange{Kind: c.Kind, Entity: &LabelView{v: c.Entity}}
 		}
@@ -354,6 +375,28 @@ func (ArtistCollection) Fetch(ctx context.Context, c *core.Context, query string
 	return artistViews(vs), nil
 }
 
+// FetchIncluding is Fetch with includes (core.Include, core.IncludeReverse
+// after the arguments): the records, and the related entities the caller
+// may read.
+func (ArtistCollection) FetchIncluding(ctx context.Context, c *core.Context, query string, args ...any) (*ArtistResult, error) {
+	r, err := c.FetchIncluding(ctx, "artist", query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return &ArtistResult{Items: artistViews(r.Items), Included: r.Included}, nil
+}
+
+// ArtistResult is what FetchIncluding returns: the Artist records and, by include
+// name, the related entities (each include's sorted by id).
+type ArtistResult struct {
+	Items    []*ArtistView
+	Included map[string][]*core.View
+}
+
+// IncludedLabel returns the Label records of the include core.Include("label") (nil
+// without it).
+func (r *ArtistResult) IncludedLabel() []*LabelView { return labelViews(r.Included["label"]) }
+
 // Query returns a live query over the Artist records matching an AnkQL query,
 // binding ? placeholders to args in order. Close it when done.
 func (ArtistCollection) Query(ctx context.Context, c *core.Context, query string, args ...any) (*ArtistLiveQuery, error) {
@@ -440,13 +483,24 @@ type ArtistChange struct {
 type ArtistChangeSet struct {
 	Changes []ArtistChange
 	Items   []*ArtistView
+	// IncludeChanges and Included are the live query's includes, as in core.ChangeSet.
+	IncludeChanges []core.IncludeChange
+	Included       map[string][]*core.View
 }
+
+// IncludedLabel returns the Label records of the include core.Include("label") (nil
+// without it).
+func (cs ArtistChangeSet) IncludedLabel() []*LabelView { return labelViews(cs.Included["label"]) }
 
 // ArtistLiveQuery is a live query over Artist records.
 type ArtistLiveQuery struct{ q *core.LiveQuery }
 
 // Items returns the current result set, in the query's order.
 func (q *ArtistLiveQuery) Items() []*ArtistView { return artistViews(q.q.Items()) }
+
+// IncludedLabel returns the Label records of the include core.Include("label") (nil
+// without it).
+func (q *ArtistLiveQuery) IncludedLabel() []*LabelView { return labelViews(q.q.Included("label")) }
 
 // Signal returns the result set as a signal.
 func (q *ArtistLiveQuery) Signal() signal.Signal[[]*ArtistView] {
@@ -457,7 +511,7 @@ func (q *ArtistLiveQuery) Signal() signal.Signal[[]*ArtistView] {
 // commit that changes it, until the returned function is called.
 func (q *ArtistLiveQuery) Subscribe(f func(ArtistChangeSet)) (unsubscribe func()) {
 	return q.q.Subscribe(func(cs core.ChangeSet) {
-		out := ArtistChangeSet{Changes: make([]ArtistChange, len(cs.Changes)), Items: artistViews(cs.Items)}
+		out := ArtistChangeSet{Changes: make([]ArtistChange, len(cs.Changes)), Items: artistViews(cs.Items), IncludeChanges: cs.IncludeChanges, Included: cs.Included}
 		for i, c := range cs.Changes {
 			out.Changes[i] = ArtistChange{Kind: c.Kind, Entity: &ArtistView{v: c.Entity}}
 		}
@@ -610,6 +664,28 @@ func (AlbumCollection) Fetch(ctx context.Context, c *core.Context, query string,
 	return albumViews(vs), nil
 }
 
+// FetchIncluding is Fetch with includes (core.Include, core.IncludeReverse
+// after the arguments): the records, and the related entities the caller
+// may read.
+func (AlbumCollection) FetchIncluding(ctx context.Context, c *core.Context, query string, args ...any) (*AlbumResult, error) {
+	r, err := c.FetchIncluding(ctx, "album", query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return &AlbumResult{Items: albumViews(r.Items), Included: r.Included}, nil
+}
+
+// AlbumResult is what FetchIncluding returns: the Album records and, by include
+// name, the related entities (each include's sorted by id).
+type AlbumResult struct {
+	Items    []*AlbumView
+	Included map[string][]*core.View
+}
+
+// IncludedArtist returns the Artist records of the include core.Include("artist") (nil
+// without it).
+func (r *AlbumResult) IncludedArtist() []*ArtistView { return artistViews(r.Included["artist"]) }
+
 // Query returns a live query over the Album records matching an AnkQL query,
 // binding ? placeholders to args in order. Close it when done.
 func (AlbumCollection) Query(ctx context.Context, c *core.Context, query string, args ...any) (*AlbumLiveQuery, error) {
@@ -705,13 +781,24 @@ type AlbumChange struct {
 type AlbumChangeSet struct {
 	Changes []AlbumChange
 	Items   []*AlbumView
+	// IncludeChanges and Included are the live query's includes, as in core.ChangeSet.
+	IncludeChanges []core.IncludeChange
+	Included       map[string][]*core.View
 }
+
+// IncludedArtist returns the Artist records of the include core.Include("artist") (nil
+// without it).
+func (cs AlbumChangeSet) IncludedArtist() []*ArtistView { return artistViews(cs.Included["artist"]) }
 
 // AlbumLiveQuery is a live query over Album records.
 type AlbumLiveQuery struct{ q *core.LiveQuery }
 
 // Items returns the current result set, in the query's order.
 func (q *AlbumLiveQuery) Items() []*AlbumView { return albumViews(q.q.Items()) }
+
+// IncludedArtist returns the Artist records of the include core.Include("artist") (nil
+// without it).
+func (q *AlbumLiveQuery) IncludedArtist() []*ArtistView { return artistViews(q.q.Included("artist")) }
 
 // Signal returns the result set as a signal.
 func (q *AlbumLiveQuery) Signal() signal.Signal[[]*AlbumView] {
@@ -722,7 +809,7 @@ func (q *AlbumLiveQuery) Signal() signal.Signal[[]*AlbumView] {
 // commit that changes it, until the returned function is called.
 func (q *AlbumLiveQuery) Subscribe(f func(AlbumChangeSet)) (unsubscribe func()) {
 	return q.q.Subscribe(func(cs core.ChangeSet) {
-		out := AlbumChangeSet{Changes: make([]AlbumChange, len(cs.Changes)), Items: albumViews(cs.Items)}
+		out := AlbumChangeSet{Changes: make([]AlbumChange, len(cs.Changes)), Items: albumViews(cs.Items), IncludeChanges: cs.IncludeChanges, Included: cs.Included}
 		for i, c := range cs.Changes {
 			out.Changes[i] = AlbumChange{Kind: c.Kind, Entity: &AlbumView{v: c.Entity}}
 		}
