@@ -40,6 +40,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	policyFile := fs.String("policy", "", "rules file (YAML) deciding who may read and write what; without it every caller may do anything")
 	modelsDir := fs.String("models", os.Getenv("ANKURAH_MODELS"), "directory of a Go package of //ankurah:model structs (default $ANKURAH_MODELS): the references its core.Ref fields declare are followed by queries (`artist.name = ?`) and includes")
 	inspectRole := fs.String("inspect-role", "admin", "with --policy, the role a token must grant to use the inspector at /inspect/ (docs/operations.md)")
+	pprofAddr := fs.String("pprof", "", "address of a second listener serving Go's profiles (net/http/pprof) at /debug/pprof/, e.g. 127.0.0.1:6060; keep it on loopback: it has no authentication (docs/operations.md)")
 	attribution := fs.Int("attribution", core.DefaultAttributionKeep, "how many of each entity's newest events to record who committed and when, for the inspector (0: none; docs/operations.md)")
 	lim := limits.Default()
 	fs.Func("limit", "change one of the node's limits, as NAME=VALUE (repeatable; values take KiB/MiB/GiB; names in docs/limits.md: "+strings.Join(limits.Names(), ", ")+")", func(s string) error {
@@ -175,7 +176,14 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		scheme, wsScheme = "https", "wss"
 	}
 	slog.Info("ankurah serving", "url", fmt.Sprintf("%s://%s/", scheme, ln.Addr()), "ws", fmt.Sprintf("%s://%s/ws", wsScheme, ln.Addr()), "storage", *storageURL, "system_id", node.SystemID())
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	if *pprofAddr != "" {
+		psrv, err := startPprof(*pprofAddr, errc)
+		if err != nil {
+			return fmt.Errorf("--pprof %s: %w", *pprofAddr, err)
+		}
+		defer psrv.Close()
+	}
 	go func() {
 		if *tlsCert != "" {
 			errc <- srv.ServeTLS(ln, *tlsCert, *tlsKey)
