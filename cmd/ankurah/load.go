@@ -30,6 +30,9 @@ type loadCounts struct {
 	dumpCounts
 	// Unchanged counts entities stored already with exactly the dump's state.
 	Unchanged int64
+	// EventsWritten counts the events of the entities load wrote (those of
+	// unchanged entities are not written again).
+	EventsWritten int64
 }
 
 // loadCmd runs `ankurah load`.
@@ -66,8 +69,8 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("load %s: %w", path, err)
 	}
-	fmt.Fprintf(stderr, "loaded %d entities and %d events of %d collections into %s (%d already there unchanged)\n",
-		counts.Entities-counts.Unchanged, counts.Events, counts.Collections, url, counts.Unchanged)
+	fmt.Fprintf(stderr, "loaded %d entities and %d events of %d collections into %s (%d entities already there unchanged)\n",
+		counts.Entities-counts.Unchanged, counts.EventsWritten, counts.Collections, url, counts.Unchanged)
 	return nil
 }
 
@@ -189,6 +192,7 @@ func loadEngine(ctx context.Context, e storage.Engine, src *dumpSource, size int
 			if !write {
 				counts.Unchanged++
 			} else {
+				counts.EventsWritten += int64(len(evs))
 				pending.Events = append(pending.Events, evs...)
 				pending.States = append(pending.States, storage.StateWrite{State: s})
 				if n++; n >= loadBatchEntities {
