@@ -177,6 +177,11 @@ func (a *api) exports() js.Value {
 		"ready":                    asyncFn(a.ready),
 		"get":                      asyncFn(a.get),
 		"fetch":                    asyncFn(a.fetch),
+		"fetchPage":                asyncFn(a.fetchPage), // page.go
+		"cursorAt":                 asyncFn(a.cursorAt),
+		"lqCursorAt":               syncFn(a.lqCursorAt),
+		"lqNext":                   syncFn(a.lqNext),
+		"lqAfter":                  syncFn(a.lqAfter),
 		"query":                    asyncFn(a.query),
 		"lqItems":                  syncFn(a.lqItems),
 		"lqIncluded":               syncFn(a.lqIncluded),
@@ -460,8 +465,8 @@ func (a *api) fetch(args []js.Value) (any, error) {
 	return viewsJS(vs), nil
 }
 
-// queryOptions reads {include: [prop…], includeReverse: {name: "coll.prop"}}
-// (undefined: none) as query options.
+// queryOptions reads {include: [prop…], includeReverse: {name: "coll.prop"},
+// after: cursor} (undefined: none) as query options.
 func queryOptions(o js.Value) ([]any, error) {
 	if o.IsUndefined() || o.IsNull() {
 		return nil, nil
@@ -493,6 +498,13 @@ func queryOptions(o js.Value) ([]any, error) {
 			}
 			out = append(out, core.IncludeReverse(k, rev.Get(k).String()))
 		}
+	}
+	after, err := afterOption(o)
+	if err != nil {
+		return nil, err
+	}
+	if after != nil {
+		out = append(out, *after)
 	}
 	return out, nil
 }
@@ -553,7 +565,7 @@ func (a *api) query(args []js.Value) (any, error) {
 	a.settle()
 	lq, err := c.Query(context.Background(), coll, q, append(qargs, opts...)...)
 	if err != nil {
-		return nil, err
+		return nil, cursorErr(err, arg(args, 3))
 	}
 	return a.put(lq), nil
 }
@@ -608,6 +620,9 @@ func (a *api) lqSubscribe(args []js.Value) (any, error) {
 	return a.addSub(lq.Subscribe(func(cs core.ChangeSet) { cb.Invoke(changeSetJS(cs)) })), nil
 }
 
+// lqUpdateSelection(h, query, args, options): re-points the live query;
+// options may set after (a cursor: the live page moves there; "" or null:
+// the first page), and only that (the live query keeps its includes).
 func (a *api) lqUpdateSelection(args []js.Value) (any, error) {
 	lq, err := handle[*core.LiveQuery](a, arg(args, 0))
 	if err != nil {
@@ -621,7 +636,23 @@ func (a *api) lqUpdateSelection(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, lq.UpdateSelection(context.Background(), q, qargs...)
+	o := arg(args, 3)
+	if !o.IsUndefined() && !o.IsNull() && o.Type() != js.TypeObject {
+		return nil, fmt.Errorf("%w: updateSelection options must be an object", errInvalidArg)
+	}
+	if o.Type() == js.TypeObject {
+		if inc := o.Get("include"); !inc.IsUndefined() || !o.Get("includeReverse").IsUndefined() {
+			return nil, fmt.Errorf("%w: updateSelection options take only after (a live query keeps its includes)", errInvalidArg)
+		}
+		after, err := afterOption(o)
+		if err != nil {
+			return nil, err
+		}
+		if after != nil {
+			qargs = append(qargs, *after)
+		}
+	}
+	return nil, cursorErr(lq.UpdateSelection(context.Background(), q, qargs...), o)
 }
 
 func (a *api) lqClose(args []js.Value) (any, error) {

@@ -47,6 +47,8 @@ var errorCodes = []struct {
 	{event.ErrBudgetExceeded, "budget_exceeded"},
 	{core.ErrLimit, "limit"},
 	{core.ErrBusy, "busy"},
+	{query.ErrCursor, "cursor"},
+	{core.ErrCursorUnsupported, "cursor_unsupported"},
 	{errInvalidArg, "invalid_argument"},
 	{storage.ErrBadAggregate, "invalid_argument"},
 	{text.ErrOutOfRange, "invalid_argument"},

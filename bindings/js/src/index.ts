@@ -8,6 +8,8 @@
 //   const Album = model<AlbumRecord>(AlbumCollection);
 //   const albums = await Album.query(client, "year > ? ORDER BY year", 1985);
 //   albums.signal.subscribe((items) => render(items));
+//   const page = await client.fetchPage("album", "true ORDER BY year LIMIT 20", null);
+//   const more = await client.fetchPage("album", "true ORDER BY year LIMIT 20", page.next);
 
 import { thrownKey, type ChangeKind, type ConnectOptions, type ConnectionState, type QueryOptions, type RawAPI, type RawChangeSet, type RawEntity, type Relation, type Value } from "./raw.ts";
 import { Mutable, type Signal } from "./signal.ts";
@@ -53,6 +55,16 @@ export interface ChangeSet<T = Values> {
   items: Entity<T>[];
   includeChanges: IncludeChange[];
   included: Record<string, Entity<Values>[]>;
+}
+
+/**
+ * One page of an ordered fetch (Client.fetchPage): the rows in ORDER BY
+ * order and the cursor continuing after the last of them, null when the
+ * page is empty. A page shorter than the query's LIMIT is the last one.
+ */
+export interface Page<T = Values> {
+  items: Entity<T>[];
+  next: string | null;
 }
 
 /** Where to find the WebAssembly node and Go's wasm_exec.js, and which IndexedDB database to use. */
@@ -208,6 +220,45 @@ export class Client {
     return (await this.raw.fetch(collection, query, args)).map((e) => this.remember(entity<T>(e)));
   }
 
+  /**
+   * One page of an ordered fetch: the rows the query's ORDER BY (ties by
+   * entity id) sorts after the cursor after, at most its LIMIT of them.
+   * after is a cursor from an earlier page (Page.next, LiveQuery.next,
+   * cursorAt), or null for the first page. Pages stay stable while rows are
+   * inserted and deleted elsewhere: none that stayed is skipped or repeated.
+   * A cursor that does not decode or does not fit the ORDER BY rejects with
+   * code "cursor".
+   *
+   *   let page = await client.fetchPage("album", "year > ? ORDER BY year LIMIT 20", null, 1985);
+   *   while (page.next) page = await client.fetchPage("album", "year > ? ORDER BY year LIMIT 20", page.next, 1985);
+   */
+  async fetchPage<T = Values>(collection: string, query: string, after: string | null | undefined, ...args: Value[]): Promise<Page<T>> {
+    const p = await this.raw.fetchPage(collection, query, args, after ?? null);
+    return { items: p.items.map((e) => this.remember(entity<T>(e))), next: p.next };
+  }
+
+  /**
+   * The cursor of an entity, as it is now, under the query's ORDER BY: pass
+   * it as fetchPage's after, or queryPage's, to continue after it.
+   */
+  cursorAt(collection: string, query: string, id: string, ...args: Value[]): Promise<string> {
+    return this.raw.cursorAt(collection, query, args, id);
+  }
+
+  /**
+   * A live page: the first LIMIT rows the query's ORDER BY sorts after the
+   * cursor after (null: the first page), kept current as rows enter and
+   * leave the window, and movable to another page (nextPage, prevPage,
+   * first, moveTo). A bad cursor rejects with code "cursor".
+   *
+   *   const page = await client.queryPage("album", "true ORDER BY year LIMIT 20", null);
+   *   await page.nextPage();
+   */
+  async queryPage<T = Values>(collection: string, query: string, after: string | null | undefined, ...args: Value[]): Promise<LivePage<T>> {
+    const h = await this.raw.query(collection, query, args, { after: after ?? null });
+    return new LivePage<T>(this, h, collection, query, args);
+  }
+
   /** A live query: its result set now, and kept current as commits land. */
   async query<T = Values>(collection: string, query: string, ...args: Value[]): Promise<LiveQuery<T>> {
     const h = await this.raw.query(collection, query, args);
@@ -220,6 +271,8 @@ export class Client {
    *   const lq = await client.queryWith("album", { include: ["artist"] }, "year > ?", 1990);
    *   lq.included.get().artist; // each album's artist
    *   await client.queryWith("artist", { includeReverse: { albums: "album.artist" } }, "name = ?", "Muse");
+   *
+   * With after, it is a live page starting after that cursor (see queryPage).
    */
   async queryWith<T = Values>(collection: string, options: QueryOptions, query: string, ...args: Value[]): Promise<LiveQuery<T>> {
     const h = await this.raw.query(collection, query, args, options);
@@ -304,7 +357,7 @@ export class LiveQuery<T = Values> {
   private closed = false;
 
   /** @internal */
-  constructor(private client: Client, private h: number, readonly collection: string) {
+  constructor(protected client: Client, protected h: number, readonly collection: string) {
     this.itemsSig = new Mutable(client.raw.lqItems(h).map((e) => client.remember(entity<T>(e))));
     this.includedSig = new Mutable(includedOf(client, client.raw.lqIncluded(h)));
     let first = true;
@@ -348,9 +401,33 @@ export class LiveQuery<T = Values> {
     };
   }
 
-  /** Re-points the live query at a new query (pagination, a changed filter). */
+  /** Re-points the live query at a new query (pagination, a changed filter), from its first row. */
   updateSelection(query: string, ...args: Value[]): Promise<void> {
     return this.client.raw.lqUpdateSelection(this.h, query, args);
+  }
+
+  /**
+   * Re-points the live query at a new query whose result starts after the
+   * cursor after (null: the first row), reported as one ChangeSet. A bad
+   * cursor rejects with code "cursor".
+   */
+  updateSelectionAfter(after: string | null, query: string, ...args: Value[]): Promise<void> {
+    return this.client.raw.lqUpdateSelection(this.h, query, args, { after });
+  }
+
+  /** The cursor after the current last row (to fetch or watch the next page), or null while the result is empty. */
+  get next(): string | null {
+    return this.client.raw.lqNext(this.h);
+  }
+
+  /** The cursor the result starts after, or null when it starts at the first row. */
+  get after(): string | null {
+    return this.client.raw.lqAfter(this.h);
+  }
+
+  /** The cursor of an entity in the current result; throws (code "invalid_argument") for one not in it. */
+  cursorAt(id: string): string {
+    return this.client.raw.lqCursorAt(this.h, id);
   }
 
   /** Stops the live query. */
@@ -360,6 +437,70 @@ export class LiveQuery<T = Values> {
     if (this.sub !== undefined) this.client.raw.unsubscribe(this.sub);
     this.client.raw.lqClose(this.h);
     this.listeners.clear();
+  }
+}
+
+/**
+ * A live query over one page of an ordered query (Client.queryPage): its
+ * items are the first LIMIT rows after a cursor, kept current, and it
+ * moves between pages. It remembers the cursors of the pages it moved
+ * forward from, so prevPage goes back through them. Moves run one at a
+ * time, in the order they were asked for.
+ */
+export class LivePage<T = Values> extends LiveQuery<T> {
+  private history: (string | null)[] = [];
+  private moving: Promise<void> = Promise.resolve();
+
+  /** @internal */
+  constructor(client: Client, h: number, collection: string, readonly query: string, readonly args: Value[]) {
+    super(client, h, collection);
+  }
+
+  /** Whether prevPage has a page to go back to. */
+  get hasPrev(): boolean {
+    return this.history.length > 0;
+  }
+
+  /** How many pages forward from the first this page is (0 on the first page, or after moveTo). */
+  get index(): number {
+    return this.history.length;
+  }
+
+  private move(f: () => { to: string | null; push?: boolean; pop?: boolean; clear?: boolean } | undefined): Promise<void> {
+    const run = this.moving.then(async () => {
+      const m = f();
+      if (!m) return;
+      const from = this.after;
+      await this.updateSelectionAfter(m.to, this.query, ...this.args);
+      if (m.push) this.history.push(from);
+      if (m.pop) this.history.pop();
+      if (m.clear) this.history = [];
+    });
+    this.moving = run.catch(() => {});
+    return run;
+  }
+
+  /** Moves to the page after the current last row; does nothing while the page is empty. */
+  nextPage(): Promise<void> {
+    return this.move(() => {
+      const n = this.next;
+      return n === null ? undefined : { to: n, push: true };
+    });
+  }
+
+  /** Moves back to the page this one was reached from by nextPage; does nothing on the first. */
+  prevPage(): Promise<void> {
+    return this.move(() => (this.history.length === 0 ? undefined : { to: this.history[this.history.length - 1], pop: true }));
+  }
+
+  /** Moves to the first page. */
+  first(): Promise<void> {
+    return this.move(() => ({ to: null, clear: true }));
+  }
+
+  /** Moves to the page after a cursor (null: the first page), forgetting the pages before. */
+  moveTo(after: string | null): Promise<void> {
+    return this.move(() => ({ to: after, clear: true }));
   }
 }
 
@@ -535,6 +676,10 @@ export interface Model<T> {
   query(ctx: Client, query: string, ...args: Value[]): Promise<LiveQuery<T>>;
   /** query with related entities delivered too (Client.queryWith). */
   queryWith(ctx: Client, options: QueryOptions, query: string, ...args: Value[]): Promise<LiveQuery<T>>;
+  /** One page of an ordered fetch (Client.fetchPage). */
+  fetchPage(ctx: Client, query: string, after: string | null | undefined, ...args: Value[]): Promise<Page<T>>;
+  /** A live page (Client.queryPage). */
+  queryPage(ctx: Client, query: string, after: string | null | undefined, ...args: Value[]): Promise<LivePage<T>>;
   create(trx: Transaction, values: Partial<T>): Mut<T>;
   edit(trx: Transaction, id: string): Promise<Mut<T>>;
 }
@@ -553,6 +698,8 @@ export function model<T>(collection: string): Model<T> {
     fetch: (ctx, q, ...args) => ctx.fetch<T>(collection, q, ...args),
     query: (ctx, q, ...args) => ctx.query<T>(collection, q, ...args),
     queryWith: (ctx, options, q, ...args) => ctx.queryWith<T>(collection, options, q, ...args),
+    fetchPage: (ctx, q, after, ...args) => ctx.fetchPage<T>(collection, q, after, ...args),
+    queryPage: (ctx, q, after, ...args) => ctx.queryPage<T>(collection, q, after, ...args),
     create: (trx, values) => trx.create<T>(collection, values),
     edit: (trx, id) => trx.edit<T>(collection, id),
   };

@@ -38,6 +38,19 @@ export interface RawChangeSet {
 export interface QueryOptions {
   include?: string[];
   includeReverse?: Record<string, string>;
+  /**
+   * A cursor (Page.next, LiveQuery.next, Client.cursorAt): the live query
+   * becomes a live page, its rows those the ORDER BY sorts after the cursor
+   * (with a LIMIT, the first LIMIT of them, kept current). null or "": from
+   * the first row.
+   */
+  after?: string | null;
+}
+
+/** A page of rows as fetchPage returns it. */
+export interface RawPage {
+  items: RawEntity[];
+  next: string | null;
 }
 
 /** A reference property: collection.property holds ids of entities of target. */
@@ -72,7 +85,12 @@ export interface RawAPI {
   lqIncluded(h: number): Record<string, RawEntity[]>;
   declareRelations(relations: Relation[]): void;
   lqSubscribe(h: number, cb: (cs: RawChangeSet) => void): number;
-  lqUpdateSelection(h: number, query: string, args: Value[]): Promise<void>;
+  lqUpdateSelection(h: number, query: string, args: Value[], options?: { after?: string | null }): Promise<void>;
+  fetchPage(collection: string, query: string, args: Value[], after?: string | null): Promise<RawPage>;
+  cursorAt(collection: string, query: string, args: Value[], id: string): Promise<string>;
+  lqCursorAt(h: number, id: string): string;
+  lqNext(h: number): string | null;
+  lqAfter(h: number): string | null;
   lqClose(h: number): void;
   begin(): number;
   trxCreate(t: number, collection: string, values?: Record<string, Value>): number;
@@ -98,7 +116,8 @@ export interface AnkurahError extends Error {
   name: "AnkurahError";
   code:
     | "not_found" | "conflict" | "syntax" | "bind" | "type" | "access_denied" | "unauthenticated"
-    | "transaction_done" | "invalid_name" | "closed" | "budget_exceeded" | "limit" | "busy" | "invalid_argument" | "internal";
+    | "transaction_done" | "invalid_name" | "closed" | "budget_exceeded" | "limit" | "busy" | "invalid_argument"
+    | "cursor" | "cursor_unsupported" | "internal";
 }
 
 /** Reports whether e is an error from the node with the given code. */

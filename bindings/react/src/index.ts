@@ -2,7 +2,7 @@
 // useSyncExternalStore so renders never tear; every hook unsubscribes on unmount.
 
 import { createContext, createElement, useContext, useEffect, useRef, useState, useSyncExternalStore, type ReactNode } from "react";
-import type { Client, Entity, LiveQuery, Model, QueryOptions, Signal, Value, Values } from "@ankurah/client";
+import type { Client, Entity, LivePage, LiveQuery, Model, QueryOptions, Signal, Value, Values } from "@ankurah/client";
 
 const ClientContext = createContext<Client | undefined>(undefined);
 
@@ -120,6 +120,101 @@ function useQueryOn<T>(client: Client | undefined, m: Model<T>, options: QueryOp
  */
 export function useEntity<T = Values>(e: Entity<T> | string): Entity<T> | undefined {
   return useSignal(useClient().entity<T>(typeof e === "string" ? e : e.id));
+}
+
+/** The result of usePage: the live page's items and the moves between pages. */
+export interface PageState<T> {
+  items: Entity<T>[];
+  /** The live page once open. */
+  page: LivePage<T> | undefined;
+  /** Moves to the page after the last item (nothing while the page is empty). */
+  next: () => Promise<void>;
+  /** Moves back to the page next came from (nothing on the first page). */
+  prev: () => Promise<void>;
+  /** Moves to the first page. */
+  first: () => Promise<void>;
+  /** Whether prev has a page to go back to. */
+  hasPrev: boolean;
+  /** Pages forward from the first (0 on the first page). */
+  index: number;
+  loading: boolean;
+  /** The error of opening the page or of the last move. */
+  error: Error | undefined;
+}
+
+/**
+ * A live page of an ordered query (Client.queryPage) while the component
+ * is mounted, from the first page; re-opened when the query text or
+ * arguments change, closed on unmount. Its items stay current as rows
+ * enter and leave the window; next, prev and first move it.
+ *
+ *   const { items, next, prev, hasPrev } = usePage(Album, "true ORDER BY year LIMIT 20");
+ */
+export function usePage<T>(m: Model<T>, query: string, ...args: Value[]): PageState<T> {
+  return usePageWith(useClient(), m, query, ...args);
+}
+
+/** usePage with an explicit client (undefined: no page yet). */
+export function usePageWith<T>(client: Client | undefined, m: Model<T>, query: string, ...args: Value[]): PageState<T> {
+  const [lp, setLp] = useState<LivePage<T>>();
+  const [error, setError] = useState<Error>();
+  const [pos, setPos] = useState({ index: 0, hasPrev: false });
+  const current = useRef<LivePage<T>>(undefined);
+  const key = JSON.stringify([m.collection, query, args.map((a) => (a instanceof Uint8Array ? Array.from(a) : a))]);
+  useEffect(() => {
+    if (!client) return;
+    let cancelled = false;
+    m.queryPage(client, query, null, ...args).then(
+      (p) => {
+        if (cancelled) return p.close();
+        const prev = current.current;
+        current.current = p;
+        setError(undefined);
+        setPos({ index: 0, hasPrev: false });
+        setLp(p);
+        prev?.close();
+      },
+      (e: Error) => {
+        if (!cancelled) setError(e);
+      },
+    );
+    return () => {
+      cancelled = true;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [client, key]);
+  useEffect(
+    () => () => {
+      current.current?.close();
+      current.current = undefined;
+    },
+    [],
+  );
+  const items = useLiveQuery(lp);
+  const mover = (f: (p: LivePage<T>) => Promise<void>) => async () => {
+    const p = current.current;
+    if (!p) return;
+    try {
+      await f(p);
+      if (current.current === p) {
+        setError(undefined);
+        setPos({ index: p.index, hasPrev: p.hasPrev });
+      }
+    } catch (e) {
+      if (current.current === p) setError(e as Error);
+    }
+  };
+  return {
+    items,
+    page: lp,
+    next: mover((p) => p.nextPage()),
+    prev: mover((p) => p.prevPage()),
+    first: mover((p) => p.first()),
+    hasPrev: pos.hasPrev,
+    index: pos.index,
+    loading: !lp && !error,
+    error,
+  };
 }
 
 export { useAggregateWith, useCount, useGroups, type AggregateState } from "./aggregate.ts";
