@@ -616,7 +616,7 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 			return err
 		}
 		var before *entity.State
-		cur, err := coll.GetState(ctx, st.ID)
+		cur, err := getStored(ctx, coll, st.ID)
 		switch {
 		case err == nil:
 			before = &cur
@@ -659,7 +659,7 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 		if err != nil {
 			return err
 		}
-		cur, err := coll.GetState(ctx, g.ID)
+		cur, err := getStored(ctx, coll, g.ID)
 		if err != nil || evictedStub(&cur) || len(g.Head) > 0 && !cur.Head.Equal(g.Head) {
 			continue
 		}
@@ -668,9 +668,8 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 			continue
 		}
 		evicted := entity.State{ID: g.ID, Collection: g.Collection, Head: cur.Head, Values: map[string]value.Value{entity.DeletedProperty: value.Bool(true)}}
-		b := cur.Clone()
 		batch.States = append(batch.States, storage.StateWrite{State: evicted, Expected: cur.Head})
-		changes = append(changes, change{collection: g.Collection, before: &b, after: evicted})
+		changes = append(changes, change{collection: g.Collection, before: &cur, after: evicted})
 	}
 	if len(batch.States) == 0 {
 		return nil

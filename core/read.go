@@ -190,3 +190,23 @@ func (c *Context) fetchStates(ctx context.Context, collection string, b *query.B
 		eff = &next
 	}
 }
+
+// fetchFrom returns how to read a selection's states from coll: without
+// copies when the engine can share its stored states (storage.SharedReader).
+// The node only reads a fetched state — views copy what they hand out, and a
+// state to change is built anew (applyEvent) — so sharing is safe.
+func fetchFrom(coll storage.Collection) fetcher {
+	if sr, ok := coll.(storage.SharedReader); ok {
+		return sr.FetchStatesShared
+	}
+	return coll.FetchStates
+}
+
+// getStored reads an entity's stored state to compare or replace it, shared
+// with the engine as by fetchFrom when it can: the caller never modifies it.
+func getStored(ctx context.Context, coll storage.Collection, eid id.EntityID) (entity.State, error) {
+	if sr, ok := coll.(storage.SharedReader); ok {
+		return sr.GetStateShared(ctx, eid)
+	}
+	return coll.GetState(ctx, eid)
+}

@@ -104,11 +104,11 @@ type fetcher func(ctx context.Context, sel *query.Bound) ([]entity.State, error)
 // durable node) gets the selection with its paths and each traversed
 // collection's read filter; any other gets each traversal term replaced by
 // the referenced ids satisfying it, so that it never sees a traversal.
-// Without traversal it returns eff, coll's FetchStates and a nil program.
+// Without traversal it returns eff, fetchFrom(coll) and a nil program.
 func (c *Context) planTraversal(ctx context.Context, collection string, eff *query.Bound, coll storage.Collection) (*query.Bound, query.Program, fetcher, error) {
 	tr, err := query.SplitTraversals(eff.Where, collection, &c.node.rels)
 	if err != nil || tr == nil {
-		return eff, nil, coll.FetchStates, err
+		return eff, nil, fetchFrom(coll), err
 	}
 	prog, err := query.CompileTraversed(tr, query.Compile, c.refLookup(ctx, true))
 	if err != nil {
@@ -145,7 +145,7 @@ func (c *Context) planTraversal(ctx context.Context, collection string, eff *que
 		}
 		return repl[i]
 	})
-	return &query.Bound{Where: where, OrderBy: eff.OrderBy, Limit: eff.Limit}, prog, coll.FetchStates, nil
+	return &query.Bound{Where: where, OrderBy: eff.OrderBy, Limit: eff.Limit}, prog, fetchFrom(coll), nil
 }
 
 // traversalSelection is a traversal as a storage.Traverser takes it (its

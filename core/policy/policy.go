@@ -39,6 +39,9 @@ type Peer struct {
 
 // Agent decides access. Every method returns nil to allow, or an error
 // wrapping ErrAccessDenied (or ErrUnauthenticated, ErrInvalid) to refuse.
+// The states and events an Agent is handed are the node's own (shared with
+// its live queries, and with an in-process engine's store): it reads them
+// and never modifies them.
 type Agent interface {
 	// Authenticate turns a peer's credentials (from the handshake or a later
 	// refresh) into context data.

@@ -42,12 +42,15 @@ type Backend interface {
 	// twice, or payloads in a different order, gives the same state.
 	Apply(ev id.EventID, ops []byte) error
 	// State serializes the backend; equal states serialize to equal bytes.
+	// The bytes are the caller's: the backend neither keeps nor modifies
+	// them afterwards (storage may keep them as they are).
 	State() ([]byte, error)
 	// Values returns the property values the backend materializes.
 	Values() map[string]value.Value
 }
 
-// Factory makes a backend from a serialized state (nil or empty: a new, empty backend).
+// Factory makes a backend from a serialized state (nil or empty: a new,
+// empty backend). It never modifies state, which may be storage's own.
 type Factory func(state []byte) (Backend, error)
 
 var (

@@ -10,9 +10,10 @@
 // Clearer and KeepingClearer, Repairer (bad rows), Explainer (how a fetch
 // would read), ChangeFeed (every committed change, resumable, across the
 // processes sharing a store), Healther (whether the engine can serve now),
-// and on a Collection, Aggregator (aggregates computed by the engine) and
-// Traverser (selections that follow references evaluated by the engine, as
-// joins in SQL).
+// and on a Collection, Aggregator (aggregates computed by the engine),
+// Traverser (selections that follow references evaluated by the
+// engine, as joins in SQL) and SharedReader (stored states read without
+// copies).
 //
 // docs/writing-a-storage-engine.md walks through writing an engine, the
 // contract's edge cases included; conformance/storagetest checks them.
@@ -81,6 +82,13 @@ type Collection interface {
 type Batch struct {
 	Events []event.Event
 	States []StateWrite
+	// Handover says the caller hands the states over: the engine may keep
+	// each state's Head, Backends and Values (the slices, maps and bytes)
+	// as they are instead of copies, because from Apply on neither the
+	// caller nor anyone it shares them with modifies them (they may still
+	// read them). The engine does not modify them either. Events are
+	// copied as ever. An engine that encodes what it stores ignores it.
+	Handover bool
 }
 
 // StateWrite is one state to store, valid only if the stored head equals

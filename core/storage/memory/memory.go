@@ -108,6 +108,7 @@ var (
 	_ storage.Indexer = (*Engine)(nil)
 
 	_ storage.KeepingClearer = (*Engine)(nil)
+	_ storage.SharedReader   = (*handle)(nil)
 )
 
 // Option configures New.
@@ -205,8 +206,10 @@ type stateKey struct {
 }
 
 // Apply writes b atomically: it checks every state's expected head (and the
-// batch's shape) before writing anything. Writes are copies; the caller
-// keeps b.
+// batch's shape) before writing anything. Writes are copies, and the caller
+// keeps b, unless b.Handover: then the states are kept as they are (stored
+// states are never modified in place, so they may share their maps and
+// bytes with a caller that only reads them).
 func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -272,7 +275,10 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 	}
 	changes := make([]storage.FeedChange, len(b.States))
 	for i, w := range b.States {
-		st := w.State.Clone()
+		st := w.State
+		if !b.Handover {
+			st = st.Clone()
+		}
 		e.coll(st.Collection).put(st)
 		changes[i] = storage.FeedChange{Collection: st.Collection, State: st}
 	}
@@ -381,6 +387,24 @@ func (h *handle) GetState(ctx context.Context, eid id.EntityID) (entity.State, e
 	return s.Clone(), nil
 }
 
+// GetStateShared is GetState without the copy (storage.SharedReader).
+func (h *handle) GetStateShared(ctx context.Context, eid id.EntityID) (entity.State, error) {
+	var s entity.State
+	found := false
+	err := h.e.read(ctx, h.name, func(c *collection) {
+		if c != nil {
+			s, found = c.states[eid]
+		}
+	})
+	if err != nil {
+		return entity.State{}, err
+	}
+	if !found {
+		return entity.State{}, storage.NotFound(h.name, eid)
+	}
+	return s, nil
+}
+
 // FetchStates returns exactly the states matching sel, in its order and
 // limited to its limit. When a declared index serves a term of the top-level
 // AND or the first ORDER BY term, candidates come from that index (and an
@@ -389,6 +413,15 @@ func (h *handle) GetState(ctx context.Context, eid id.EntityID) (entity.State, e
 // Candidates are checked by the compiled predicate and finished by
 // storage.Residual either way.
 func (h *handle) FetchStates(ctx context.Context, sel *query.Bound) ([]entity.State, error) {
+	out, err := h.FetchStatesShared(ctx, sel)
+	for i := range out {
+		out[i] = out[i].Clone()
+	}
+	return out, err
+}
+
+// FetchStatesShared is FetchStates without the copies (storage.SharedReader).
+func (h *handle) FetchStatesShared(ctx context.Context, sel *query.Bound) ([]entity.State, error) {
 	if sel == nil {
 		return nil, fmt.Errorf("%w: nil selection", storage.ErrInvalid)
 	}
@@ -426,14 +459,7 @@ func (h *handle) FetchStates(ctx context.Context, sel *query.Bound) ([]entity.St
 		prog = nil
 	}
 	// The candidates share the stored maps, which are never modified in place.
-	out, err := storage.Residual(candidates, prog, sel.OrderBy, sel.Limit)
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		out[i] = out[i].Clone()
-	}
-	return out, nil
+	return storage.Residual(candidates, prog, sel.OrderBy, sel.Limit)
 }
 
 // scanIndex returns the states of p's index entries that prog matches, in
