@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"sort"
@@ -29,6 +30,22 @@ func loadBackends(st *entity.State) (map[string]property.Backend, error) {
 		out[name] = be
 	}
 	return out, nil
+}
+
+// checkBackends reports whether every backend of st loads (what loadBackends
+// would refuse, with the same error), without building them where the
+// backend can tell (property.CheckState): a state received from a peer is
+// checked before it is stored, and its backends are decoded only when edited.
+func checkBackends(st *entity.State) error {
+	for name, b := range st.Backends {
+		if err := property.CheckState(name, b); err != nil {
+			if errors.Is(err, property.ErrUnknownBackend) {
+				return fmt.Errorf("ankurah: entity %s: %w", st.ID, err)
+			}
+			return fmt.Errorf("ankurah: entity %s backend %q: %w", st.ID, name, err)
+		}
+	}
+	return nil
 }
 
 // backendFor returns the named backend of a set, creating an empty one.

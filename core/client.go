@@ -577,7 +577,7 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 			return fmt.Errorf("%w: malformed state for %s", policy.ErrInvalid, st.ID)
 		}
 		if !computed[st.ID] {
-			if _, err := loadBackends(st); err != nil {
+			if err := checkBackends(st); err != nil {
 				return fmt.Errorf("%w: %w", policy.ErrInvalid, err)
 			}
 		}

@@ -6,3 +6,6 @@ import "github.com/ankurah/ankurah-go/core/value"
 func EncodeLWWOpsForTest(height uint64, set map[string]value.Value) ([]byte, error) {
 	return encMode.Marshal(lwwOps{Height: height, Set: set})
 }
+
+// LWWStateCanonicalForTest is lwwStateCanonical, CheckState's fast path.
+var LWWStateCanonicalForTest = lwwStateCanonical
