@@ -524,6 +524,9 @@ func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more 
 	}
 	// Stored: the request needs the states' ids and heads only.
 	part := &transport.Response{ID: r.ID, Unchanged: r.Unchanged, Events: r.Events, Error: r.Error, Code: r.Code, Kinds: r.Kinds}
+	if len(r.States) > 0 {
+		part.States = make([]entity.State, 0, len(r.States))
+	}
 	for _, st := range r.States {
 		part.States = append(part.States, entity.State{ID: st.ID, Collection: st.Collection, Head: st.Head})
 	}

@@ -604,14 +604,28 @@ func (lq *LiveQuery) apply(ctx context.Context, changes []change) {
 	// A change whose state the result already holds (a reader saw it in
 	// storage before it was published) is no change. (An evicted entity
 	// keeps its head but is deleted: that is a change.)
-	fresh := changes[:0:0]
+	// (changes is every live query's: a copy drops what is no change here.)
+	isChange := func(ch *change) bool {
+		v, ok := lq.byID[ch.after.ID]
+		return !ok || !v.state.Head.Equal(ch.after.Head) || ch.after.Deleted()
+	}
+	n := 0
 	for i := range changes {
-		if v, ok := lq.byID[changes[i].after.ID]; !ok || !v.state.Head.Equal(changes[i].after.Head) || changes[i].after.Deleted() {
-			fresh = append(fresh, changes[i])
+		if isChange(&changes[i]) {
+			n++
 		}
 	}
-	if changes = fresh; len(changes) == 0 {
+	if n == 0 {
 		return
+	}
+	if n < len(changes) {
+		fresh := make([]change, 0, n)
+		for i := range changes {
+			if isChange(&changes[i]) {
+				fresh = append(fresh, changes[i])
+			}
+		}
+		changes = fresh
 	}
 	if lq.eff.HasLimit() {
 		lq.applyLimited(ctx, changes, matches)
