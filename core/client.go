@@ -229,23 +229,42 @@ func (n *Node) getOrEvict(ctx context.Context, p *Peer, collection string, ids [
 	// The heads cached before asking: an entity whose state changed since
 	// (a subscription's update arriving after the answer) is not dropped on
 	// the strength of an answer older than that state.
+	// A peer of version 8 or later is told these heads too (GetReq.Known)
+	// and answers an entity still at its head as Unchanged, without its
+	// state.
+	// (An evicted stub is not named: the peer's state at the stub's head is
+	// not the stub.)
 	asked := make(map[id.EntityID]event.Clock, len(ids))
+	held := make(map[id.EntityID]bool, len(ids))
 	if coll, err := n.readCollection(ctx, collection); err == nil {
 		for _, eid := range ids {
-			if st, err := coll.GetState(ctx, eid); err == nil {
+			if st, err := getStored(ctx, coll, eid); err == nil {
 				asked[eid] = st.Head
+				held[eid] = !evictedStub(&st) && st.Collection == collection
 			}
 		}
 	}
-	got := map[id.EntityID]bool{}
+	conditional := p.remote.Version >= conditionalGetVersion
+	got := make(map[id.EntityID]bool, len(ids))
 	for start := 0; start < len(ids); start += n.cfg.limits.MaxIDs {
 		part := ids[start:min(len(ids), start+n.cfg.limits.MaxIDs)]
-		resp, err := p.request(ctx, &transport.Request{Get: &transport.GetReq{Collection: collection, IDs: part}})
+		req := &transport.GetReq{Collection: collection, IDs: part}
+		if conditional {
+			for _, eid := range part {
+				if head, ok := asked[eid]; ok && held[eid] {
+					req.Known = append(req.Known, transport.Known{Entity: eid, Head: head})
+				}
+			}
+		}
+		resp, err := p.request(ctx, &transport.Request{Get: req})
 		if err != nil {
 			return err
 		}
 		for _, s := range resp.States {
 			got[s.ID] = true
+		}
+		for _, u := range resp.Unchanged {
+			got[u] = true
 		}
 	}
 	var gone []entity.State
@@ -795,6 +814,11 @@ func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event) e
 // heads its sender computed and the answer leaves out the states it holds
 // (CommitReq.Expect).
 const commitAnswerVersion = 6
+
+// conditionalGetVersion is the protocol version from which a get names the
+// heads its sender holds and the answer leaves out the states still at
+// them (GetReq.Known).
+const conditionalGetVersion = 8
 
 // expectedStates computes, for the entities of a commit about to be sent,
 // the state each has on the durable peer when nothing else is merged in

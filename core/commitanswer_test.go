@@ -25,13 +25,16 @@ type tap struct {
 	mu      sync.Mutex
 	commits map[uint64]*transport.CommitReq
 	answers map[uint64][]*transport.Response // by request id, the commit's answer parts
+	gets    map[uint64]*transport.GetReq
+	got     map[uint64][]*transport.Response // by request id, the get's answer parts
 }
 
 // linkTapped connects client to server through a tap; version, when not 0,
 // replaces the version the client's hello offers.
 func linkTapped(t *testing.T, server, client *core.Node, version uint32) *tap {
 	t.Helper()
-	tp := &tap{commits: map[uint64]*transport.CommitReq{}, answers: map[uint64][]*transport.Response{}}
+	tp := &tap{commits: map[uint64]*transport.CommitReq{}, answers: map[uint64][]*transport.Response{},
+		gets: map[uint64]*transport.GetReq{}, got: map[uint64][]*transport.Response{}}
 	sa, sb := transport.Pipe()
 	ca, cb := transport.Pipe()
 	go server.Accept(context.Background(), sa)
@@ -54,6 +57,10 @@ func linkTapped(t *testing.T, server, client *core.Node, version uint32) *tap {
 					tp.commits[m.Request.ID] = m.Request.Commit
 				case !up && m.Response != nil && tp.commits[m.Response.ID] != nil:
 					tp.answers[m.Response.ID] = append(tp.answers[m.Response.ID], m.Response)
+				case up && m.Request != nil && m.Request.Get != nil:
+					tp.gets[m.Request.ID] = m.Request.Get
+				case !up && m.Response != nil && tp.gets[m.Response.ID] != nil:
+					tp.got[m.Response.ID] = append(tp.got[m.Response.ID], m.Response)
 				}
 				tp.mu.Unlock()
 			}
@@ -99,6 +106,35 @@ func (tp *tap) last(t *testing.T, eid id.EntityID) (req *transport.CommitReq, st
 		}
 	}
 	return tp.commits[last], states, unchanged
+}
+
+// lastGet returns the last get request through the tap and its answer: how
+// many states it carried for eid, and whether it listed eid unchanged.
+func (tp *tap) lastGet(t *testing.T, eid id.EntityID) (req *transport.GetReq, states int, unchanged bool) {
+	t.Helper()
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	var last uint64
+	for rid := range tp.gets {
+		last = max(last, rid)
+	}
+	if last == 0 {
+		t.Fatal("no get went through")
+	}
+	for _, r := range tp.got[last] {
+		if r.Error != "" {
+			t.Fatalf("get refused: %s", r.Error)
+		}
+		for _, s := range r.States {
+			if s.ID == eid {
+				states++
+			}
+		}
+		for _, u := range r.Unchanged {
+			unchanged = unchanged || u == eid
+		}
+	}
+	return tp.gets[last], states, unchanged
 }
 
 // cachedState reads an entity straight from an engine (no fetch).

@@ -291,6 +291,18 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 		if err := ValidateName(r.Get.Collection); err != nil {
 			return fail(r.ID, fmt.Errorf("get: collection %w", err))
 		}
+		if len(r.Get.Known) > 0 && p.remote.Version < conditionalGetVersion {
+			return fail(r.ID, fmt.Errorf("%w: a get naming known heads on protocol version %d (needs %d)", transport.ErrProtocol, p.remote.Version, conditionalGetVersion))
+		}
+		if len(r.Get.Known) > len(r.Get.IDs) {
+			return fail(r.ID, limits.Exceeded("max-ids", len(r.Get.IDs), len(r.Get.Known), "get: known heads (at most one per id)"))
+		}
+		// Entities the client holds at their current head are listed as
+		// Unchanged instead of sent (version 8).
+		var known map[id.EntityID]event.Clock
+		if len(r.Get.Known) > 0 {
+			known = knownHeads(r.Get.Known)
+		}
 		if err := n.canAccess(ctx, c.cdata, r.Get.Collection); err != nil {
 			return fail(r.ID, err)
 		}
@@ -308,7 +320,7 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 				size += estimateStateSize(st)
 			}
 			if last := i == len(ids)-1; last || size >= l.ChunkBytes {
-				if !p.streamPart(ctx, c, r.ID, states, seq, nil, !last) {
+				if !p.streamPart(ctx, c, r.ID, states, seq, known, !last) {
 					return nil
 				}
 				states, size, seq = nil, 0, n.clog.position()
@@ -704,7 +716,9 @@ func (p *Peer) readable(ctx context.Context, c *Context, collection string, eid 
 	if err != nil {
 		return nil, false
 	}
-	st, err := coll.GetState(ctx, eid)
+	// Shared with the engine when it can (getStored): every caller only
+	// sends it or checks it.
+	st, err := getStored(ctx, coll, eid)
 	if err != nil || n.agent.CheckRead(ctx, c.cdata, &st) != nil {
 		return nil, false
 	}

@@ -493,13 +493,15 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 		}
 		cur, seen := current[ev.Entity]
 		if !seen {
-			st, err := coll.GetState(ctx, ev.Entity)
+			// Shared with the engine when it can (getStored): the stored
+			// state is only read here and after — applyEventTo builds the
+			// next state as a copy, and the change's before is read only.
+			st, err := getStored(ctx, coll, ev.Entity)
 			switch {
 			case err == nil:
 				cur = &st
 				expected[ev.Entity] = st.Head
-				c := st.Clone()
-				stored[ev.Entity] = &c
+				stored[ev.Entity] = &st
 			case errors.Is(err, storage.ErrNotFound):
 				cur = nil
 				expected[ev.Entity] = nil

@@ -25,7 +25,10 @@ import (
 // Unchanged instead of sending states the sender already holds; a version-6
 // server serves versions 2 to 6. Version 7: live queries after a pagination
 // cursor (SubscribeReq.After); a version-7 server serves versions 2 to 7.
-const ProtocolVersion = 7
+// Version 8: a get names the heads its sender holds (GetReq.Known), and
+// the answer lists those entities as Unchanged instead of sending states
+// the sender already holds; a version-8 server serves versions 2 to 8.
+const ProtocolVersion = 8
 
 // MinProtocolVersion is the oldest version a durable node serves.
 const MinProtocolVersion = 2
@@ -115,6 +118,12 @@ type CommitReq struct {
 type GetReq struct {
 	Collection string        `cbor:"1,keyasint"`
 	IDs        []id.EntityID `cbor:"2,keyasint"`
+	// Known names, for entities of IDs the sender holds, the head it holds
+	// (at most one per id). The answer lists an entity whose current head
+	// is that one in Response.Unchanged instead of sending its state
+	// (version 8; a client sends it only to a peer that answered 8 or
+	// later).
+	Known []Known `cbor:"3,keyasint,omitempty"`
 }
 
 // GetEventsReq names events of a collection.

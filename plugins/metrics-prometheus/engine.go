@@ -92,11 +92,19 @@ func (e *engine) Collection(ctx context.Context, name string) (storage.Collectio
 	return e.wrap(c), nil
 }
 
-// wrap returns c with its calls timed, an Aggregator when c is one.
+// wrap returns c with its calls timed, an Aggregator when c is one and a
+// storage.SharedReader when c is one.
 func (e *engine) wrap(c storage.Collection) storage.Collection {
 	w := &collection{inner: c, e: e}
-	if _, ok := c.(storage.Aggregator); ok {
+	_, agg := c.(storage.Aggregator)
+	_, shared := c.(storage.SharedReader)
+	switch {
+	case agg && shared:
+		return aggSharedCollection{aggCollection{w}}
+	case agg:
 		return aggCollection{w}
+	case shared:
+		return sharedCollection{w}
 	}
 	return w
 }
@@ -146,6 +154,58 @@ func (c *collection) EntityEvents(ctx context.Context, eid id.EntityID) ([]event
 	evs, err := c.inner.EntityEvents(ctx, eid)
 	c.e.done(opEntityEvents, start, err)
 	return evs, err
+}
+
+// getShared is GetStateShared of an inner storage.SharedReader, timed as
+// GetState.
+func (c *collection) getShared(ctx context.Context, eid id.EntityID) (entity.State, error) {
+	start := time.Now()
+	st, err := c.inner.(storage.SharedReader).GetStateShared(ctx, eid)
+	c.e.done(opGetState, start, err)
+	return st, err
+}
+
+// fetchShared is FetchStatesShared of an inner storage.SharedReader, timed
+// as FetchStates.
+func (c *collection) fetchShared(ctx context.Context, sel *query.Bound) ([]entity.State, error) {
+	start := time.Now()
+	sts, err := c.inner.(storage.SharedReader).FetchStatesShared(ctx, sel)
+	c.e.done(opFetchStates, start, err)
+	return sts, err
+}
+
+// sharedCollection is an instrumented collection whose inner collection
+// returns its stored states without copies (storage.SharedReader).
+type sharedCollection struct{ *collection }
+
+var _ storage.SharedReader = sharedCollection{}
+
+// GetStateShared reads a state shared with the engine (timed as get_state).
+func (c sharedCollection) GetStateShared(ctx context.Context, eid id.EntityID) (entity.State, error) {
+	return c.getShared(ctx, eid)
+}
+
+// FetchStatesShared reads states shared with the engine (timed as
+// fetch_states).
+func (c sharedCollection) FetchStatesShared(ctx context.Context, sel *query.Bound) ([]entity.State, error) {
+	return c.fetchShared(ctx, sel)
+}
+
+// aggSharedCollection is an instrumented collection whose inner collection
+// is both a storage.Aggregator and a storage.SharedReader.
+type aggSharedCollection struct{ aggCollection }
+
+var _ storage.SharedReader = aggSharedCollection{}
+
+// GetStateShared reads a state shared with the engine (timed as get_state).
+func (c aggSharedCollection) GetStateShared(ctx context.Context, eid id.EntityID) (entity.State, error) {
+	return c.getShared(ctx, eid)
+}
+
+// FetchStatesShared reads states shared with the engine (timed as
+// fetch_states).
+func (c aggSharedCollection) FetchStatesShared(ctx context.Context, sel *query.Bound) ([]entity.State, error) {
+	return c.fetchShared(ctx, sel)
 }
 
 // aggCollection is an instrumented collection whose inner collection

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
+	"github.com/ankurah/ankurah-go/core/value"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
@@ -177,5 +180,88 @@ func TestInstrumentEngine_CollectionsKeepAggregator(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.storageErrors.WithLabelValues("aggregate")); got != 0 {
 		t.Errorf("aggregate errors = %v, want 0", got)
+	}
+}
+
+// sharedAggEngine is a memory engine whose collections both share their
+// stored states and compute aggregates.
+type sharedAggEngine struct{ *memory.Engine }
+
+type sharedAggColl struct {
+	storage.Collection
+	storage.SharedReader
+}
+
+func (e sharedAggEngine) Collection(ctx context.Context, name string) (storage.Collection, error) {
+	c, err := e.Engine.Collection(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return sharedAggColl{c, c.(storage.SharedReader)}, nil
+}
+
+func (sharedAggColl) Aggregate(context.Context, *query.Bound, storage.AggregateSpec) ([]storage.GroupResult, error) {
+	return []storage.GroupResult{{Count: 7}}, nil
+}
+
+// TestInstrumentEngine_CollectionsKeepSharedReader: a collection is a
+// storage.SharedReader through the wrapper exactly when the inner one is
+// (alone or beside storage.Aggregator), its shared reads return the stored
+// state and are timed as get_state and fetch_states.
+func TestInstrumentEngine_CollectionsKeepSharedReader(t *testing.T) {
+	ctx := context.Background()
+	eid := id.EntityID{7}
+	st := entity.State{ID: eid, Collection: "album", Head: event.Clock{id.EventID{1}}, Values: map[string]value.Value{"name": value.String("Blue")}}
+	for _, tc := range []struct {
+		name         string
+		inner        storage.Engine
+		shared, aggr bool
+	}{
+		{"memory", memory.New(), true, false},
+		{"aggregator", aggEngine{memory.New()}, false, true},
+		{"both", sharedAggEngine{memory.New()}, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := New(nil)
+			w := m.InstrumentEngine(tc.inner)
+			if err := w.Apply(ctx, &storage.Batch{States: []storage.StateWrite{{State: st.Clone()}}}); err != nil {
+				t.Fatal(err)
+			}
+			c, err := w.Collection(ctx, "album")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := c.(storage.Aggregator); ok != tc.aggr {
+				t.Fatalf("Aggregator = %v, want %v", ok, tc.aggr)
+			}
+			sr, ok := c.(storage.SharedReader)
+			if ok != tc.shared {
+				t.Fatalf("SharedReader = %v, want %v", ok, tc.shared)
+			}
+			if !ok {
+				return
+			}
+			got, err := sr.GetStateShared(ctx, eid)
+			if err != nil || got.ID != eid || got.Values["name"] != value.String("Blue") {
+				t.Fatalf("GetStateShared: %+v, %v", got, err)
+			}
+			sel, err := query.ParseBound("name = 'Blue'")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sts, err := sr.FetchStatesShared(ctx, sel)
+			if err != nil || len(sts) != 1 || sts[0].ID != eid {
+				t.Fatalf("FetchStatesShared: %+v, %v", sts, err)
+			}
+			if _, err := sr.GetStateShared(ctx, id.EntityID{8}); !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("GetStateShared of an absent entity: %v", err)
+			}
+			if got := timed(t, m, "get_state"); got != 2 {
+				t.Errorf("get_state timed %d times, want 2", got)
+			}
+			if got := timed(t, m, "fetch_states"); got != 1 {
+				t.Errorf("fetch_states timed %d times, want 1", got)
+			}
+		})
 	}
 }
