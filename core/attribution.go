@@ -141,6 +141,20 @@ func (r *attributionRecord) ref(name string) uint16 {
 	return uint16(len(r.Names))
 }
 
+// makeRoom drops the oldest entries that adding more would push past keep
+// and gives Entries the capacity for more, so the adds that follow copy the
+// record once instead of growing it (a full record is keep entries: without
+// this, every commit would copy it twice more).
+func (r *attributionRecord) makeRoom(keep, more int) {
+	kept := r.Entries
+	if over := r.entries() + more - keep; over > 0 {
+		kept = kept[min(over, r.entries())*attributionEntrySize:]
+	}
+	grown := make([]byte, len(kept), len(kept)+more*attributionEntrySize)
+	copy(grown, kept)
+	r.Entries = grown
+}
+
 // add appends an entry.
 func (r *attributionRecord) add(ev id.EventID, author, peer string, atMillis int64) {
 	var row [attributionEntrySize]byte
@@ -237,7 +251,9 @@ func (n *Node) attribute(ctx context.Context, batch *storage.Batch, by committer
 	for _, eid := range order {
 		var rec attributionRecord
 		var expected event.Clock
-		st, err := coll.GetState(ctx, eid)
+		// Shared with the engine when it can (getStored): decoding copies
+		// the record's bytes out, and the record written is a new state.
+		st, err := getStored(ctx, coll, eid)
 		switch {
 		case err == nil:
 			expected = st.Head
@@ -252,6 +268,7 @@ func (n *Node) attribute(ctx context.Context, batch *storage.Batch, by committer
 			return fmt.Errorf("ankurah: commit: attribution of %s: %w", eid, err)
 		}
 		evs := byEntity[eid]
+		rec.makeRoom(keep, len(evs))
 		for _, ev := range evs {
 			rec.add(ev, author, peer, at)
 		}
