@@ -31,7 +31,7 @@ type stepClock struct {
 	t  time.Time
 }
 
-func (c *stepClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *stepClock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *stepClock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 func entityEventIDs(t testing.TB, n *core.Node, collection string, eid id.EntityID) map[id.EventID]bool {

@@ -38,7 +38,7 @@ func roleFor(r Role, n *Node) role {
 type durable struct{ n *Node }
 
 func (durable) refreshEntities(context.Context, *Context, string, ...id.EntityID) error { return nil }
-func (durable) refreshEdit(context.Context, *Context, string, id.EntityID) error   { return nil }
+func (durable) refreshEdit(context.Context, *Context, string, id.EntityID) error        { return nil }
 func (durable) refreshSelection(context.Context, *Context, string, *query.Bound) error {
 	return nil
 }
