@@ -85,45 +85,42 @@ func (tp *tap) last(t *testing.T, eid id.EntityID) (req *transport.CommitReq, st
 	t.Helper()
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
-	var last uint64
-	for rid := range tp.commits {
-		last = max(last, rid)
-	}
-	if last == 0 {
-		t.Fatal("no commit went through")
-	}
-	for _, r := range tp.answers[last] {
-		if r.Error != "" {
-			t.Fatalf("commit refused: %s", r.Error)
-		}
-		for _, s := range r.States {
-			if s.ID == eid {
-				states++
-			}
-		}
-		for _, u := range r.Unchanged {
-			unchanged = unchanged || u == eid
-		}
-	}
-	return tp.commits[last], states, unchanged
+	rid := lastID(t, "commit", tp.commits)
+	states, unchanged = tally(t, "commit", tp.answers[rid], eid)
+	return tp.commits[rid], states, unchanged
 }
 
-// lastGet returns the last get request through the tap and its answer: how
-// many states it carried for eid, and whether it listed eid unchanged.
+// lastGet is last for get requests.
 func (tp *tap) lastGet(t *testing.T, eid id.EntityID) (req *transport.GetReq, states int, unchanged bool) {
 	t.Helper()
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
+	rid := lastID(t, "get", tp.gets)
+	states, unchanged = tally(t, "get", tp.got[rid], eid)
+	return tp.gets[rid], states, unchanged
+}
+
+// lastID is the highest request id among reqs (what: the kind, for the
+// failure message).
+func lastID[R any](t *testing.T, what string, reqs map[uint64]R) uint64 {
+	t.Helper()
 	var last uint64
-	for rid := range tp.gets {
+	for rid := range reqs {
 		last = max(last, rid)
 	}
 	if last == 0 {
-		t.Fatal("no get went through")
+		t.Fatalf("no %s went through", what)
 	}
-	for _, r := range tp.got[last] {
+	return last
+}
+
+// tally counts an answer's states of eid and reports whether it listed eid
+// unchanged, failing on a refusal.
+func tally(t *testing.T, what string, parts []*transport.Response, eid id.EntityID) (states int, unchanged bool) {
+	t.Helper()
+	for _, r := range parts {
 		if r.Error != "" {
-			t.Fatalf("get refused: %s", r.Error)
+			t.Fatalf("%s refused: %s", what, r.Error)
 		}
 		for _, s := range r.States {
 			if s.ID == eid {
@@ -134,7 +131,7 @@ func (tp *tap) lastGet(t *testing.T, eid id.EntityID) (req *transport.GetReq, st
 			unchanged = unchanged || u == eid
 		}
 	}
-	return tp.gets[last], states, unchanged
+	return states, unchanged
 }
 
 // cachedState reads an entity straight from an engine (no fetch).
