@@ -32,7 +32,7 @@ FUZZ_TARGETS = \
 	core:./event:FuzzDecode core:./event:FuzzDecodeCanonical core:./event:FuzzDecodeClock \
 	core:./transport:FuzzDecode core:./transport:FuzzDecodeRoundTrip \
 	core:./session:FuzzRemote core:./session:FuzzDeliver \
-	core:./entity:FuzzDecode core:./entity:FuzzDecodeCanonical \
+	core:./entity:FuzzDecode core:./entity:FuzzDecodeCanonical core:./entity:FuzzDecodeFast \
 	core:./property:FuzzLoadLWW core:./property:FuzzLWWOperations \
 	core:./value:FuzzUnmarshalCBOR core:./value:FuzzFromJSON \
 	core:./id:FuzzParse core:./keyenc:FuzzKeyOrder \

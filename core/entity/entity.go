@@ -56,33 +56,76 @@ func (s State) Clone() State {
 	return c
 }
 
-var decMode = func() cbor.DecMode {
-	m, err := cbor.DecOptions{
+// fields is State without its methods: what the generic encoder and
+// decoders see.
+type fields State
+
+var (
+	// decMode decodes a state on its own (Decode): unknown keys are ignored.
+	decMode = must(cbor.DecOptions{
 		MaxNestedLevels:  8,
 		MaxArrayElements: 1 << 16,
 		MaxMapPairs:      1 << 16,
 		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-	}.DecMode()
+	}.DecMode())
+	// wireDecMode decodes a state inside a message (UnmarshalCBOR) with the
+	// options of core/transport's decoder, which carries states in its
+	// messages: unknown keys are refused.
+	wireDecMode = must(cbor.DecOptions{
+		MaxNestedLevels:   16,
+		MaxArrayElements:  1 << 20,
+		MaxMapPairs:       1 << 16,
+		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
+	}.DecMode())
+)
+
+func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
 	}
-	return m
-}()
+	return v
+}
 
 // Encode returns the canonical CBOR encoding of s.
-func (s *State) Encode() ([]byte, error) { return event.EncMode().Marshal(s) }
+func (s *State) Encode() ([]byte, error) { return event.EncMode().Marshal((*fields)(s)) }
 
 // Decode parses an encoded state, refusing inputs over MaxEncodedSize.
+// The canonical encoding (what Encode writes) is read by a decoder of its
+// own; anything else goes through the generic CBOR decoder.
 func Decode(b []byte) (State, error) {
-	var s State
 	if len(b) > MaxEncodedSize {
-		return s, fmt.Errorf("%w: %d bytes, limit %d", ErrInvalid, len(b), MaxEncodedSize)
+		return State{}, fmt.Errorf("%w: %d bytes, limit %d", ErrInvalid, len(b), MaxEncodedSize)
 	}
-	if err := decMode.Unmarshal(b, &s); err != nil {
-		return s, fmt.Errorf("%w: %v", ErrInvalid, err)
+	s, ok := decodeFast(b)
+	if !ok {
+		s = State{}
+		if err := decMode.Unmarshal(b, (*fields)(&s)); err != nil {
+			return s, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
 	}
 	if err := s.Head.Validate(); err != nil {
 		return s, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return s, nil
+}
+
+// UnmarshalCBOR decodes a state inside a larger CBOR item (a message of
+// core/transport) as the generic decoder would with that package's options:
+// unknown keys are refused, and the head is not checked (the receiver does
+// that). A canonical encoding into a zero State is read without reflection.
+func (s *State) UnmarshalCBOR(b []byte) error {
+	if s.isZero() {
+		if d, ok := decodeFast(b); ok {
+			*s = d
+			return nil
+		}
+	}
+	return wireDecMode.Unmarshal(b, (*fields)(s))
+}
+
+// isZero reports whether s is the zero State, which decoding fills in
+// rather than merges into.
+func (s *State) isZero() bool {
+	return s.ID.IsZero() && s.Collection == "" && s.Head == nil && s.Backends == nil && s.Values == nil
 }
