@@ -32,9 +32,9 @@ FUZZ_TARGETS = \
 	core:./event:FuzzDecode core:./event:FuzzDecodeCanonical core:./event:FuzzDecodeClock \
 	core:./transport:FuzzDecode core:./transport:FuzzDecodeRoundTrip \
 	core:./session:FuzzRemote core:./session:FuzzDeliver \
-	core:./entity:FuzzDecode core:./entity:FuzzDecodeCanonical core:./entity:FuzzDecodeFast \
+	core:./entity:FuzzDecode core:./entity:FuzzDecodeCanonical core:./entity:FuzzDecodeFast core:./entity:FuzzEncode \
 	core:./property:FuzzLoadLWW core:./property:FuzzLWWOperations \
-	core:./value:FuzzUnmarshalCBOR core:./value:FuzzFromJSON \
+	core:./value:FuzzUnmarshalCBOR core:./value:FuzzAppendCBOR core:./value:FuzzFromJSON \
 	core:./id:FuzzParse core:./keyenc:FuzzKeyOrder \
 	plugins/datatype-text:.:FuzzApplyUpdate plugins/datatype-text:.:FuzzDecodeStateVector plugins/datatype-text:.:FuzzBackendApply \
 	plugins/storage-plugin:.:FuzzDecodeSelection plugins/storage-postgres:.:FuzzDecodeFeed \

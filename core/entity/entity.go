@@ -87,8 +87,13 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-// Encode returns the canonical CBOR encoding of s.
-func (s *State) Encode() ([]byte, error) { return event.EncMode().Marshal((*fields)(s)) }
+// Encode returns the canonical CBOR encoding of s: core deterministic CBOR
+// of its fields, written without reflection.
+func (s *State) Encode() ([]byte, error) { return appendState(nil, s) }
+
+// MarshalCBOR returns the canonical encoding of s (Encode), so that
+// messages carrying states write them the same way.
+func (s State) MarshalCBOR() ([]byte, error) { return appendState(nil, &s) }
 
 // Decode parses an encoded state, refusing inputs over MaxEncodedSize.
 // The canonical encoding (what Encode writes) is read by a decoder of its

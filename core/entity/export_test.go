@@ -1,5 +1,7 @@
 package entity
 
+import "github.com/ankurah/ankurah-go/core/event"
+
 // DecodeFast is the fast decoder, for the differential tests.
 func DecodeFast(b []byte) (State, bool) { return decodeFast(b) }
 
@@ -13,4 +15,9 @@ func DecodeGeneric(b []byte, wire bool) (State, error) {
 	}
 	err := m.Unmarshal(b, (*fields)(&s))
 	return s, err
+}
+
+// EncodeGeneric encodes s with the generic encoder, what Encode must write.
+func EncodeGeneric(s *State) ([]byte, error) {
+	return event.EncMode().Marshal((*fields)(s))
 }

@@ -29,32 +29,59 @@ func must[T any](v T, err error) T {
 
 // MarshalCBOR encodes v as one CBOR item: null, bool, integer, float, text
 // string, byte string, tag 262 over JSON text, or tag 41000 over a ref's 32 bytes.
-func (v Value) MarshalCBOR() ([]byte, error) {
+func (v Value) MarshalCBOR() ([]byte, error) { return v.AppendCBOR(nil) }
+
+// AppendCBOR appends the encoding MarshalCBOR returns to dst, in the core
+// deterministic form (integers and lengths as short as they go, floats in
+// the shortest precision that keeps them exact), so that encoders of larger
+// items can write values without an allocation each.
+func (v Value) AppendCBOR(dst []byte) ([]byte, error) {
 	switch v.k {
 	case KindNull:
-		return []byte{0xf6}, nil
+		return append(dst, 0xf6), nil
 	case KindBool:
 		if v.i != 0 {
-			return []byte{0xf5}, nil
+			return append(dst, 0xf5), nil
 		}
-		return []byte{0xf4}, nil
+		return append(dst, 0xf4), nil
 	case KindInt:
-		return encMode.Marshal(v.i)
+		if v.i < 0 {
+			return AppendHead(dst, 1, uint64(^v.i)), nil
+		}
+		return AppendHead(dst, 0, uint64(v.i)), nil
 	case KindFloat:
-		return encMode.Marshal(v.f)
+		b, err := encMode.Marshal(v.f)
+		return append(dst, b...), err
 	case KindString:
 		if !utf8.ValidString(v.s) {
-			return nil, fmt.Errorf("value: string is not valid UTF-8")
+			return dst, fmt.Errorf("value: string is not valid UTF-8")
 		}
-		return encMode.Marshal(v.s)
+		return append(AppendHead(dst, 3, uint64(len(v.s))), v.s...), nil
 	case KindBytes:
-		return encMode.Marshal([]byte(v.s))
+		return append(AppendHead(dst, 2, uint64(len(v.s))), v.s...), nil
 	case KindJSON:
-		return encMode.Marshal(cbor.Tag{Number: TagJSON, Content: []byte(v.s)})
+		return append(AppendHead(AppendHead(dst, 6, TagJSON), 2, uint64(len(v.s))), v.s...), nil
 	case KindRef:
-		return encMode.Marshal(cbor.Tag{Number: TagRef, Content: []byte(v.s)})
+		return append(AppendHead(AppendHead(dst, 6, TagRef), 2, uint64(len(v.s))), v.s...), nil
 	}
-	return nil, fmt.Errorf("value: cannot encode kind %v", v.k)
+	return dst, fmt.Errorf("value: cannot encode kind %v", v.k)
+}
+
+// AppendHead appends the head of a CBOR item of the given major type (0-7)
+// and argument (a number, a length or a tag number) in its shortest form.
+func AppendHead(dst []byte, major byte, arg uint64) []byte {
+	m := major << 5
+	switch {
+	case arg < 24:
+		return append(dst, m|byte(arg))
+	case arg <= 0xff:
+		return append(dst, m|24, byte(arg))
+	case arg <= 0xffff:
+		return append(dst, m|25, byte(arg>>8), byte(arg))
+	case arg <= 0xffffffff:
+		return append(dst, m|26, byte(arg>>24), byte(arg>>16), byte(arg>>8), byte(arg))
+	}
+	return append(dst, m|27, byte(arg>>56), byte(arg>>48), byte(arg>>40), byte(arg>>32), byte(arg>>24), byte(arg>>16), byte(arg>>8), byte(arg))
 }
 
 // UnmarshalCBOR decodes the form MarshalCBOR writes. JSON content is validated
