@@ -261,7 +261,7 @@ func TestBackendCache_ReplicasWithAndWithoutCacheStoreTheSameBytes(t *testing.T)
 		for i, opts := range [][]Option{nil, {WithBackendCache(0)}} {
 			replica := cacheTestNode(t, memory.New(), opts...)
 			for _, ev := range order {
-				_, err := replica.commitEvents(ctx, nil, "", []event.Event{ev}, false)
+				_, err := replica.commitEvents(ctx, nil, "", []event.Event{ev}, false, nil)
 				mustDo(t, err)
 			}
 			rc, _ := replica.Engine().Collection(ctx, "album")

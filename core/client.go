@@ -766,7 +766,11 @@ drain:
 // before this returns); a refusal leaves this node unchanged. With no
 // durable peer connected, the commit applies locally and is sent on the next
 // connection.
-func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event) error {
+//
+// current names the entities whose events must be made on the peer's
+// current state (CommitReq.Current), sent to a peer of version 9 or later;
+// an older peer was never asked to skip the edit's read (refreshEdit).
+func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event, current []id.EntityID) error {
 	for i := range evs {
 		if err := n.admitEvent(&evs[i]); err != nil {
 			return err
@@ -781,6 +785,9 @@ func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event) e
 		var expect map[id.EntityID]entity.State
 		if p.remote.Version >= commitAnswerVersion {
 			expect, req.Expect = n.expectedStates(ctx, evs)
+		}
+		if p.remote.Version >= currentEditVersion {
+			req.Current = current
 		}
 		_, err := p.requestExpecting(ctx, &transport.Request{Commit: req}, expect)
 		if err == nil || !isDisconnect(err) {
@@ -819,6 +826,12 @@ const commitAnswerVersion = 6
 // heads its sender holds and the answer leaves out the states still at
 // them (GetReq.Known).
 const conditionalGetVersion = 8
+
+// currentEditVersion is the protocol version from which a commit names the
+// entities whose events must be made on their current heads
+// (CommitReq.Current), refused as stale otherwise: an ephemeral node then
+// edits its own copy without reading the entity first.
+const currentEditVersion = 9
 
 // expectedStates computes, for the entities of a commit about to be sent,
 // the state each has on the durable peer when nothing else is merged in

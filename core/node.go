@@ -97,6 +97,11 @@ var (
 	// ErrBusy: a durable peer refused a request for now (too many in flight
 	// on the connection); retrying later may succeed.
 	ErrBusy = errors.New("ankurah: peer busy")
+	// ErrStale: a commit that had to be made on an entity's current state
+	// was made on an older one (another write moved the entity meanwhile);
+	// nothing was written. An ephemeral node's Transaction handles it
+	// itself: it brings its copy current and makes its writes again.
+	ErrStale = errors.New("ankurah: edit made on a state that is no longer current")
 )
 
 // Role says whether a node's storage is authoritative.

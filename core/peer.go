@@ -404,6 +404,7 @@ func (p *Peer) fault(code transport.Code, err error) {
 func init() {
 	session.Register("core.retries-exhausted", transport.CodeConflict, ErrRetriesExhausted)
 	session.Register("core.busy", transport.CodeBusy, ErrBusy)
+	session.Register("core.stale", transport.CodeConflict, ErrStale)
 	session.Register("core.closed", transport.CodeClosed, ErrClosed)
 	session.Register("core.deleted", transport.CodeOK, ErrDeleted)
 	session.Register("core.slow-consumer", transport.CodeOK, ErrSlowConsumer)

@@ -259,7 +259,11 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 				return fail(r.ID, err)
 			}
 		}
-		_, err := n.commitEvents(ctx, c.cdata, p.remote.NodeID, r.Commit.Events, true)
+		current, err := currentOf(r.Commit, p.remote.Version)
+		if err != nil {
+			return fail(r.ID, err)
+		}
+		_, err = n.commitEvents(ctx, c.cdata, p.remote.NodeID, r.Commit.Events, true, current)
 		if err != nil {
 			return fail(r.ID, p.opaque(ctx, c, r.Commit.Events, err))
 		}
@@ -382,6 +386,33 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 		return p.aggregate(ctx, r.ID, r.Aggregate) // aggregate_server.go
 	}
 	return fail(r.ID, fmt.Errorf("%w: unknown request type", transport.ErrProtocol))
+}
+
+// currentOf checks a commit's CommitReq.Current and returns it as a set
+// (nil when empty): at most one entity per event, each one an event of the
+// commit names, and only from version 9 on.
+func currentOf(r *transport.CommitReq, version uint32) (map[id.EntityID]bool, error) {
+	if len(r.Current) == 0 {
+		return nil, nil
+	}
+	if version < currentEditVersion {
+		return nil, fmt.Errorf("%w: a commit naming entities to edit at their current heads on protocol version %d (needs %d)", transport.ErrProtocol, version, currentEditVersion)
+	}
+	if len(r.Current) > len(r.Events) {
+		return nil, limits.Exceeded("max-commit-events", len(r.Events), len(r.Current), "commit: entities to edit at their current heads (at most one per event)")
+	}
+	in := make(map[id.EntityID]bool, len(r.Events))
+	for i := range r.Events {
+		in[r.Events[i].Entity] = true
+	}
+	out := make(map[id.EntityID]bool, len(r.Current))
+	for _, eid := range r.Current {
+		if !in[eid] {
+			return nil, fmt.Errorf("%w: commit names entity %s to edit at its current head, but has no event of it", transport.ErrProtocol, eid)
+		}
+		out[eid] = true
+	}
+	return out, nil
 }
 
 func knownHeads(ks []transport.Known) map[id.EntityID]event.Clock {

@@ -45,6 +45,31 @@ type Mut struct {
 	base       *entity.State
 	backends   map[string]property.Backend
 	created    bool
+
+	// Fields below are for an ephemeral node's edits (role.go); trx.mu
+	// guards them.
+
+	// lazy: the edit started from this node's own copy without reading the
+	// entity from the durable peer; the first read through the Mut reads it
+	// (bringCurrent), with readCtx, the context Edit was given.
+	lazy    bool
+	readCtx context.Context
+	// replayable: every write so far went through Set or Delete, recorded
+	// in sets in order, so the writes can be made again on a newer state.
+	// The commit then asks the durable peer to refuse the entity's event
+	// as stale rather than merge it as concurrent with writes it never saw
+	// (CommitReq.Current), and makes the writes again if it is (rebase).
+	replayable bool
+	sets       []lwwSet
+	// refreshing serializes bringCurrent's reads (trx.mu is not held while
+	// the durable peer is asked).
+	refreshing sync.Mutex
+}
+
+// lwwSet is one write of an LWW property through Set or Delete.
+type lwwSet struct {
+	prop string
+	val  value.Value
 }
 
 // Create starts a new entity of collection. Its id is the id of its genesis
@@ -71,6 +96,16 @@ func (t *Transaction) Create(ctx context.Context, collection string) (*Mut, erro
 
 // Edit returns the entity for editing in this transaction (the same Mut when
 // asked twice). A deleted entity is ErrDeleted (Restore brings one back).
+//
+// On an ephemeral node the edit starts from the durable peer's current
+// state. Connected to a peer of protocol version 9 or later, Edit of an
+// entity the node holds does not ask the peer: the first read through the
+// Mut (Get, Values, a datatype's Handle) does, with ctx, and a write-only
+// edit is not read at all. Its commit is refused by the peer if another
+// write moved the entity meanwhile, and Commit then makes the Mut's Set and
+// Delete writes again on the current state (docs/sync-protocol.md, "Edits
+// of the client's own copy"), so an edit never loses to a write it did not
+// see.
 func (t *Transaction) Edit(ctx context.Context, collection string, eid id.EntityID) (*Mut, error) {
 	return t.edit(ctx, collection, eid, false)
 }
@@ -127,21 +162,19 @@ func (t *Transaction) edit(ctx context.Context, collection string, eid id.Entity
 		return m, nil
 	}
 	t.mu.Unlock()
-	if err := t.ctx.node.role.refreshEdit(ctx, t.ctx, collection, eid); err != nil {
+	// A restore reads the entity's tombstone: it always starts from the
+	// durable peer's state.
+	lazy, err := t.ctx.node.role.refreshEdit(ctx, t.ctx, collection, eid, !deleted)
+	if err != nil {
 		return nil, err
 	}
 	st, err := t.ctx.getState(ctx, collection, eid, deleted)
 	if err != nil {
 		return nil, err
 	}
-	forks, cached := t.ctx.node.cache.forks(collection, eid, st.Head)
-	if !cached {
-		bs, err := loadBackends(st)
-		if err != nil {
-			return nil, err
-		}
-		forks = forkAll(bs)
-		t.ctx.node.cache.put(collection, eid, st.Head, bs, 0) // after forking: the cache owns bs now
+	forks, err := t.ctx.node.forksOf(st)
+	if err != nil {
+		return nil, err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -151,10 +184,91 @@ func (t *Transaction) edit(ctx context.Context, collection string, eid id.Entity
 	if m, ok := t.byID[eid]; ok {
 		return m, nil
 	}
-	m := &Mut{trx: t, collection: collection, id: eid, base: st, backends: forks}
+	m := &Mut{trx: t, collection: collection, id: eid, base: st, backends: forks, lazy: lazy, replayable: !deleted && t.ctx.node.cfg.role == Ephemeral}
+	if lazy {
+		m.readCtx = ctx
+	}
 	t.byID[eid] = m
 	t.entities = append(t.entities, m)
 	return m, nil
+}
+
+// forksOf returns backends for editing st: forks of the decoded ones the
+// node's cache holds at its head, or decoded (and then cached).
+func (n *Node) forksOf(st *entity.State) (map[string]property.Backend, error) {
+	forks, cached := n.cache.forks(st.Collection, st.ID, st.Head)
+	if cached {
+		return forks, nil
+	}
+	bs, err := loadBackends(st)
+	if err != nil {
+		return nil, err
+	}
+	forks = forkAll(bs)
+	n.cache.put(st.Collection, st.ID, st.Head, bs, 0) // after forking: the cache owns bs now
+	return forks, nil
+}
+
+// bringCurrent reads a lazily edited entity from the durable peer before
+// the first read through the Mut, and moves the Mut's writes so far onto
+// the state read: a read sees the entity as it is now, as it would had
+// Edit read it. If the read fails (disconnected, say), the Mut keeps this
+// node's copy, and its commit is still refused if that copy was stale.
+func (m *Mut) bringCurrent() {
+	m.trx.mu.Lock()
+	lazy := m.lazy && !m.trx.done
+	m.trx.mu.Unlock()
+	if !lazy {
+		return
+	}
+	m.refreshing.Lock()
+	defer m.refreshing.Unlock()
+	m.trx.mu.Lock()
+	lazy, ctx := m.lazy && !m.trx.done, m.readCtx
+	m.trx.mu.Unlock()
+	if !lazy {
+		return
+	}
+	c := m.trx.ctx
+	var st *entity.State
+	var forks map[string]property.Backend
+	err := c.remoteGet(ctx, m.collection, m.id)
+	if err == nil {
+		st, err = c.getState(ctx, m.collection, m.id, true)
+	}
+	if err == nil {
+		forks, err = c.node.forksOf(st)
+	}
+	m.trx.mu.Lock()
+	defer m.trx.mu.Unlock()
+	m.lazy, m.readCtx = false, nil
+	if err != nil {
+		c.node.log.DebugContext(ctx, "edit: reading the entity from the durable peer failed; reading this node's copy", "entity", m.id, "err", err)
+		return
+	}
+	if m.trx.done || st.Head.Equal(m.base.Head) {
+		return
+	}
+	if err := m.replayOn(st, forks); err != nil {
+		c.node.log.DebugContext(ctx, "edit: could not make the writes again on the current state; reading this node's copy", "entity", m.id, "err", err)
+	}
+}
+
+// replayOn makes the Mut's writes again on st (with forks, backends for
+// editing it) and makes st its base. trx.mu is held.
+func (m *Mut) replayOn(st *entity.State, forks map[string]property.Backend) error {
+	if len(m.sets) > 0 {
+		b, err := backendFor(forks, property.LWWName)
+		if err != nil {
+			return err
+		}
+		l := b.(*property.LWW)
+		for _, w := range m.sets {
+			l.Set(w.prop, w.val)
+		}
+	}
+	m.base, m.backends = st, forks
+	return nil
 }
 
 // Delete marks an entity deleted in this transaction.
@@ -226,7 +340,16 @@ func (m *Mut) Set(prop string, v any) error {
 		return err
 	}
 	l.Set(prop, val)
+	m.record(prop, val)
 	return nil
+}
+
+// record keeps a write made through Set or Delete for replayOn. trx.mu is
+// held.
+func (m *Mut) record(prop string, v value.Value) {
+	if m.replayable {
+		m.sets = append(m.sets, lwwSet{prop, v})
+	}
 }
 
 // Get returns a property's value as this transaction sees it.
@@ -234,6 +357,7 @@ func (m *Mut) Get(prop string) value.Value { return m.Values()[prop] }
 
 // Values returns all property values as this transaction sees them.
 func (m *Mut) Values() map[string]value.Value {
+	m.bringCurrent()
 	m.trx.mu.Lock()
 	defer m.trx.mu.Unlock()
 	out := map[string]value.Value{}
@@ -258,6 +382,7 @@ func (m *Mut) Delete() error {
 		return err
 	}
 	l.Set(entity.DeletedProperty, value.Bool(true))
+	m.record(entity.DeletedProperty, value.Bool(true))
 	return nil
 }
 
@@ -276,10 +401,17 @@ type mutHandle struct {
 func (h mutHandle) Property() string { return h.prop }
 func (h mutHandle) Writable() bool   { return h.m.check() == nil }
 func (h mutHandle) Backend(name string) (property.Backend, error) {
-	if err := h.m.check(); err != nil {
-		return nil, err
+	// A datatype reads and edits its backend directly: it starts from the
+	// current state, and its edits are not replayed.
+	h.m.bringCurrent()
+	m := h.m
+	m.trx.mu.Lock()
+	defer m.trx.mu.Unlock()
+	if m.trx.done {
+		return nil, ErrTransactionDone
 	}
-	return backendFor(h.m.backends, name)
+	m.replayable, m.sets = false, nil
+	return backendFor(m.backends, name)
 }
 
 // pendingEvent is one entity's part of a commit.
@@ -318,7 +450,93 @@ func (t *Transaction) Commit(ctx context.Context) error {
 	if l := n.cfg.limits.MaxCommitEvents; len(evs) > l {
 		return limits.Exceeded("max-commit-events", l, len(evs), "commit: entities changed")
 	}
-	return n.role.commit(ctx, t.ctx, evs)
+	err = n.role.commit(ctx, t.ctx, evs, currentOfPending(pending))
+	// Refused as stale: another writer moved an entity this node edited on
+	// its own copy. Read the entities, make the writes again on what was
+	// read, and send again; the last attempt is merged in as a concurrent
+	// edit if it is overtaken once more.
+	for attempt := 1; errors.Is(err, ErrStale) && attempt <= staleAttempts; attempt++ {
+		if err := t.rebase(ctx, pending); err != nil {
+			return err
+		}
+		for i, p := range pending {
+			evs[i] = p.ev
+		}
+		var current []id.EntityID
+		if attempt < staleAttempts {
+			current = currentOfPending(pending)
+		}
+		n.log.DebugContext(ctx, "commit: an entity moved since it was edited; writing again on its current state", "attempt", attempt)
+		err = n.role.commit(ctx, t.ctx, evs, current)
+	}
+	return err
+}
+
+// staleAttempts is how many times a commit refused as stale is made again
+// on the entities' current states; the last of them is not refused again,
+// but merged in as concurrent with anything written meanwhile.
+const staleAttempts = 3
+
+// currentOfPending names the entities whose events were made by replayable
+// writes, for CommitReq.Current.
+func currentOfPending(pending []pendingEvent) []id.EntityID {
+	var out []id.EntityID
+	for _, p := range pending {
+		if p.mut.replayable && !p.mut.created {
+			out = append(out, p.mut.id)
+		}
+	}
+	return out
+}
+
+// rebase reads the entities of a commit refused as stale from the durable
+// peer and makes each replayable entity's writes again on the state read.
+func (t *Transaction) rebase(ctx context.Context, pending []pendingEvent) error {
+	c := t.ctx
+	ids := map[string][]id.EntityID{}
+	var colls []string
+	for _, p := range pending {
+		if m := p.mut; m.replayable && !m.created {
+			if ids[m.collection] == nil {
+				colls = append(colls, m.collection)
+			}
+			ids[m.collection] = append(ids[m.collection], m.id)
+		}
+	}
+	for _, coll := range colls {
+		if err := c.remoteGet(ctx, coll, ids[coll]...); err != nil {
+			return fmt.Errorf("ankurah: commit: reading entities that moved since they were edited: %w", err)
+		}
+	}
+	for i := range pending {
+		m := pending[i].mut
+		if !m.replayable || m.created {
+			continue
+		}
+		st, err := c.getState(ctx, m.collection, m.id, true)
+		if err != nil {
+			return fmt.Errorf("ankurah: commit: %w", err)
+		}
+		if st.Head.Equal(pending[i].ev.Parent) {
+			continue // not this one
+		}
+		forks, err := c.node.forksOf(st)
+		if err != nil {
+			return err
+		}
+		t.mu.Lock()
+		err = m.replayOn(st, forks)
+		var ops map[string][]byte
+		if err == nil {
+			ops, err = m.takeOperations()
+		}
+		t.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		pending[i].ev = event.New(m.collection, m.id, st.Head, ops)
+	}
+	return nil
 }
 
 // takeEvents turns every touched entity's edits into its event (t.mu held,
@@ -327,21 +545,11 @@ func (t *Transaction) takeEvents(muts []*Mut) ([]pendingEvent, error) {
 	n := t.ctx.node
 	var pending []pendingEvent
 	for _, m := range muts {
-		ops := map[string][]byte{}
-		names := make([]string, 0, len(m.backends))
-		for name := range m.backends {
-			names = append(names, name)
+		ops, err := m.takeOperations()
+		if err != nil {
+			return nil, err
 		}
-		sort.Strings(names)
-		for _, name := range names {
-			b, err := m.backends[name].TakeOperations()
-			if err != nil {
-				return nil, fmt.Errorf("ankurah: commit: backend %q: %w", name, err)
-			}
-			if len(b) > 0 {
-				ops[name] = b
-			}
-		}
+		m.lazy, m.readCtx = false, nil // the transaction is done: nothing reads through m
 		if len(ops) == 0 && !m.created {
 			continue
 		}
@@ -361,6 +569,27 @@ func (t *Transaction) takeEvents(muts []*Mut) ([]pendingEvent, error) {
 	return pending, nil
 }
 
+// takeOperations takes the operations of the Mut's backends, by backend
+// name (trx.mu held).
+func (m *Mut) takeOperations() (map[string][]byte, error) {
+	ops := map[string][]byte{}
+	names := make([]string, 0, len(m.backends))
+	for name := range m.backends {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		b, err := m.backends[name].TakeOperations()
+		if err != nil {
+			return nil, fmt.Errorf("ankurah: commit: backend %q: %w", name, err)
+		}
+		if len(b) > 0 {
+			ops[name] = b
+		}
+	}
+	return ops, nil
+}
+
 // commitEvents applies events (local commits, or events received from a
 // peer) to storage atomically, checking each with the agent when check is
 // set, merging and retrying on conflicts, and notifying live queries once.
@@ -368,7 +597,11 @@ func (t *Transaction) takeEvents(muts []*Mut) ([]pendingEvent, error) {
 // peer is the node id of the connection the events came through ("" for a
 // transaction of this node), recorded with the caller's name and the time
 // of receipt in the attribution record (attribution.go).
-func (n *Node) commitEvents(ctx context.Context, cdata any, peer string, evs []event.Event, check bool) (_ []change, err error) {
+//
+// atHead names entities whose first event here must be made on their
+// current head (CommitReq.Current): if it is not, nothing is written and
+// the error wraps ErrStale. nil names none.
+func (n *Node) commitEvents(ctx context.Context, cdata any, peer string, evs []event.Event, check bool, atHead map[id.EntityID]bool) (_ []change, err error) {
 	defer n.observeCommit(&err)
 	by := committer{cdata: cdata, peer: peer, at: n.cfg.now()}
 	// With shared storage the feed orders publication, so writes need no
@@ -385,7 +618,7 @@ func (n *Node) commitEvents(ctx context.Context, cdata any, peer string, evs []e
 		if locked {
 			n.commitMu.Lock()
 		}
-		batch, changes, err := n.prepare(ctx, cdata, evs, check)
+		batch, changes, err := n.prepare(ctx, cdata, evs, check, atHead)
 		if err == nil {
 			err = n.attribute(ctx, batch, by)
 		}
@@ -464,7 +697,7 @@ type change struct {
 }
 
 // prepare builds the batch of a commit against the currently stored states.
-func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check bool) (*storage.Batch, []change, error) {
+func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check bool, atHead map[id.EntityID]bool) (*storage.Batch, []change, error) {
 	// Sized for the common case (one event per entity): a bulk commit of
 	// thousands of entities grows no map or slice while it is prepared.
 	batch := &storage.Batch{Events: make([]event.Event, 0, len(evs))}
@@ -480,6 +713,10 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 		applied int // events applied in place since decoded
 	}
 	owned := make(map[id.EntityID]ownedBackends, len(evs))
+	var checkedCurrent map[id.EntityID]bool
+	if len(atHead) > 0 {
+		checkedCurrent = make(map[id.EntityID]bool, len(atHead))
+	}
 	for i := range evs {
 		if err := n.admitEvent(&evs[i]); err != nil {
 			return nil, nil, err
@@ -528,6 +765,14 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 		}
 		if cur != nil && cur.Collection != ev.Collection {
 			return nil, nil, fmt.Errorf("%w: event %s names collection %q, entity %s is in %q", event.ErrInvalid, evID, ev.Collection, ev.Entity, cur.Collection)
+		}
+		if atHead[ev.Entity] && !checkedCurrent[ev.Entity] {
+			// The entity's first new event is the one made on the sender's
+			// copy; later ones of the batch build on it.
+			checkedCurrent[ev.Entity] = true
+			if !ev.IsGenesis() && cur != nil && !cur.Head.Equal(ev.Parent) {
+				return nil, nil, fmt.Errorf("%w: entity %s of %q was edited at head %s, its current head is %s", ErrStale, ev.Entity, ev.Collection, ev.Parent, cur.Head)
+			}
 		}
 		apply, err := n.relate(ctx, stagedSource{coll: coll, staged: staged}, cur, ev)
 		if err != nil {

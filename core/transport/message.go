@@ -28,7 +28,11 @@ import (
 // Version 8: a get names the heads its sender holds (GetReq.Known), and
 // the answer lists those entities as Unchanged instead of sending states
 // the sender already holds; a version-8 server serves versions 2 to 8.
-const ProtocolVersion = 8
+// Version 9: a commit names the entities whose events must be made on
+// their current heads (CommitReq.Current), refused as stale otherwise, so a
+// client can edit its own copy without reading the entity first; a
+// version-9 server serves versions 2 to 9.
+const ProtocolVersion = 9
 
 // MinProtocolVersion is the oldest version a durable node serves.
 const MinProtocolVersion = 2
@@ -112,6 +116,15 @@ type CommitReq struct {
 	// in) is sent in full as before (version 6; a client sends it only to a
 	// peer that answered 6 or later).
 	Expect []Known `cbor:"2,keyasint,omitempty"`
+	// Current names entities of Events whose first event here must be made
+	// on the entity's current head on the receiver (at most one per
+	// event). If another write moved the head since, nothing is written
+	// and the commit is refused with CodeConflict (kind "core.stale"): the
+	// sender brings its copy current and makes its edit again. Used by a
+	// client that edits its own copy of an entity without reading it from
+	// the durable peer first (version 9; a client sends it only to a peer
+	// that answered 9 or later).
+	Current []id.EntityID `cbor:"3,keyasint,omitempty"`
 }
 
 // GetReq names entities of a collection.
