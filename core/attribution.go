@@ -165,6 +165,163 @@ func (r *attributionRecord) add(ev id.EventID, author, peer string, atMillis int
 	r.Entries = append(r.Entries, row[:]...)
 }
 
+// appendEncoded returns the record with entries for evs added and only the
+// newest keep entries kept, encoded as event.EncMode encodes an
+// attributionRecord (canonical CBOR), in one new buffer: the kept entries
+// are copied once, straight from wherever they are (the stored record).
+// It returns nil when names would have to be dropped (keepNewest) or evs
+// are more than keep, which the caller does the general way. r.Names may
+// grow.
+func (r *attributionRecord) appendEncoded(keep int, evs []id.EventID, author, peer string, atMillis int64) []byte {
+	if len(evs) > keep {
+		return nil // keepNewest drops the names of the old entries
+	}
+	old := r.Entries
+	if over := r.entries() + len(evs) - keep; over > 0 {
+		old = old[over*attributionEntrySize:]
+	}
+	ra, rp := r.ref(author), r.ref(peer)
+	entries := len(old)/attributionEntrySize + len(evs)
+	if len(r.Names) > 2*entries {
+		return nil
+	}
+	size := 1 + 1 + cborHeadSize(uint64(len(r.Names))) + 1 + cborHeadSize(uint64(entries*attributionEntrySize)) + entries*attributionEntrySize
+	for _, n := range r.Names {
+		size += cborHeadSize(uint64(len(n))) + len(n)
+	}
+	b := make([]byte, 0, size)
+	if len(r.Names) > 0 {
+		b = append(b, 0xa2, 0x01)
+		b = appendCBORHead(b, 4, uint64(len(r.Names)))
+		for _, n := range r.Names {
+			b = appendCBORHead(b, 3, uint64(len(n)))
+			b = append(b, n...)
+		}
+	} else {
+		b = append(b, 0xa1)
+	}
+	b = append(b, 0x02)
+	b = appendCBORHead(b, 2, uint64(entries*attributionEntrySize))
+	b = append(b, old...)
+	var row [attributionEntrySize]byte
+	binary.BigEndian.PutUint64(row[32:40], uint64(atMillis))
+	binary.BigEndian.PutUint16(row[40:42], ra)
+	binary.BigEndian.PutUint16(row[42:44], rp)
+	for _, ev := range evs {
+		copy(row[:32], ev[:])
+		b = append(b, row[:]...)
+	}
+	return b
+}
+
+// cborHeadSize is the size of a canonical CBOR head for argument n.
+func cborHeadSize(n uint64) int {
+	switch {
+	case n < 24:
+		return 1
+	case n <= 0xff:
+		return 2
+	case n <= 0xffff:
+		return 3
+	case n <= 0xffffffff:
+		return 5
+	}
+	return 9
+}
+
+// appendCBORHead appends a canonical CBOR head of major type major.
+func appendCBORHead(b []byte, major byte, n uint64) []byte {
+	m := major << 5
+	switch {
+	case n < 24:
+		return append(b, m|byte(n))
+	case n <= 0xff:
+		return append(b, m|24, byte(n))
+	case n <= 0xffff:
+		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(n))
+	case n <= 0xffffffff:
+		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(n))
+	}
+	return binary.BigEndian.AppendUint64(append(b, m|27), n)
+}
+
+// readCBORHead reads a head of major type major written the canonical way
+// (the shortest form), returning its argument and the rest.
+func readCBORHead(b []byte, major byte) (uint64, []byte, bool) {
+	if len(b) == 0 || b[0]>>5 != major {
+		return 0, nil, false
+	}
+	ai := b[0] & 0x1f
+	switch {
+	case ai < 24:
+		return uint64(ai), b[1:], true
+	case ai == 24 && len(b) >= 2 && b[1] >= 24:
+		return uint64(b[1]), b[2:], true
+	case ai == 25 && len(b) >= 3:
+		n := uint64(binary.BigEndian.Uint16(b[1:]))
+		return n, b[3:], n > 0xff
+	case ai == 26 && len(b) >= 5:
+		n := uint64(binary.BigEndian.Uint32(b[1:]))
+		return n, b[5:], n > 0xffff
+	case ai == 27 && len(b) >= 9:
+		n := binary.BigEndian.Uint64(b[1:])
+		return n, b[9:], n > 0xffffffff
+	}
+	return 0, nil, false
+}
+
+// parseAttribution reads a record written the canonical way (as
+// appendEncoded and event.EncMode write it), its Entries sharing b. Any
+// other form — or anything it does not expect — is left to the general
+// decoder (ok false), which accepts or refuses it as before.
+func parseAttribution(b []byte) (rec attributionRecord, ok bool) {
+	if len(b) < 3 {
+		return rec, false
+	}
+	pairs := 0
+	switch b[0] {
+	case 0xa1:
+		pairs = 1
+	case 0xa2:
+		pairs = 2
+	default:
+		return rec, false
+	}
+	b = b[1:]
+	if pairs == 2 {
+		if b[0] != 0x01 {
+			return rec, false
+		}
+		n, rest, ok := readCBORHead(b[1:], 4)
+		if !ok || n == 0 || n > 2*MaxAttributionKeep {
+			return rec, false
+		}
+		b = rest
+		rec.Names = make([]string, 0, n)
+		for range n {
+			l, rest, ok := readCBORHead(b, 3)
+			if !ok || uint64(len(rest)) < l {
+				return attributionRecord{}, false
+			}
+			name := string(rest[:l])
+			if !utf8.ValidString(name) {
+				return attributionRecord{}, false
+			}
+			rec.Names = append(rec.Names, name)
+			b = rest[l:]
+		}
+	}
+	if len(b) == 0 || b[0] != 0x02 {
+		return attributionRecord{}, false
+	}
+	l, rest, ok := readCBORHead(b[1:], 2)
+	if !ok || uint64(len(rest)) != l {
+		return attributionRecord{}, false
+	}
+	rec.Entries = rest[:l:l]
+	return rec, true
+}
+
 // keepNewest drops all but the newest keep entries, and the names no kept
 // entry uses.
 func (r *attributionRecord) keepNewest(keep int) {
@@ -268,14 +425,17 @@ func (n *Node) attribute(ctx context.Context, batch *storage.Batch, by committer
 			return fmt.Errorf("ankurah: commit: attribution of %s: %w", eid, err)
 		}
 		evs := byEntity[eid]
-		rec.makeRoom(keep, len(evs))
-		for _, ev := range evs {
-			rec.add(ev, author, peer, at)
-		}
-		rec.keepNewest(keep)
-		b, err := event.EncMode().Marshal(rec)
-		if err != nil {
-			return fmt.Errorf("ankurah: commit: attribution: %w", err)
+		b := rec.appendEncoded(keep, evs, author, peer, at)
+		if b == nil {
+			// Names to drop (many authors came and went): the general way.
+			rec.makeRoom(keep, len(evs))
+			for _, ev := range evs {
+				rec.add(ev, author, peer, at)
+			}
+			rec.keepNewest(keep)
+			if b, err = event.EncMode().Marshal(rec); err != nil {
+				return fmt.Errorf("ankurah: commit: attribution: %w", err)
+			}
 		}
 		batch.States = append(batch.States, storage.StateWrite{
 			State:    entity.State{ID: eid, Collection: AttributionCollection, Head: event.NewClock(evs[len(evs)-1]), Backends: map[string][]byte{attributionBackend: b}},
@@ -285,13 +445,18 @@ func (n *Node) attribute(ctx context.Context, batch *storage.Batch, by committer
 	return nil
 }
 
+// decodeAttribution decodes an entity's record. Its Entries may share
+// st's bytes (a record written the canonical way is read without copying
+// them): they are only read, never changed in place.
 func decodeAttribution(st *entity.State) (attributionRecord, error) {
 	var rec attributionRecord
 	b, ok := st.Backends[attributionBackend]
 	if !ok {
 		return rec, fmt.Errorf("%w: attribution record without its %q bytes", storage.ErrFormat, attributionBackend)
 	}
-	if err := attributionDec.Unmarshal(b, &rec); err != nil {
+	if r, ok := parseAttribution(b); ok {
+		rec = r
+	} else if err := attributionDec.Unmarshal(b, &rec); err != nil {
 		return rec, fmt.Errorf("%w: attribution record: %v", storage.ErrFormat, err)
 	}
 	if len(rec.Entries)%attributionEntrySize != 0 || rec.entries() > MaxAttributionKeep || len(rec.Names) > 2*MaxAttributionKeep {

@@ -1,11 +1,14 @@
 package core
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
 )
 
@@ -48,4 +51,97 @@ func listed(r *attributionRecord) []Attribution {
 		out[i] = r.entry(i)
 	}
 	return out
+}
+
+// The record written in one buffer (appendEncoded) is byte for byte the
+// record the general way writes (makeRoom, add, keepNewest, then
+// event.EncMode's Marshal), and reading it back without the general
+// decoder (parseAttribution) gives what the general decoder gives: for
+// records from empty to full, batches from one event to more than keep,
+// names of every length class, many authors and few.
+func TestAttributionRecord_EncodedInOneBufferAsTheGeneralWay(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	written := 0
+	for trial := range 400 {
+		keep := 1 + r.IntN(70)
+		authors := 1 + r.IntN(6)
+		if trial%10 == 0 {
+			authors = 200 // names to drop: appendEncoded declines
+		}
+		var stored []byte
+		for step := range 8 {
+			var rec attributionRecord
+			if stored != nil {
+				var ok bool
+				if rec, ok = parseAttribution(stored); !ok {
+					t.Fatalf("trial %d step %d: a canonical record was not parsed: %x", trial, step, stored)
+				}
+				var general attributionRecord
+				if err := attributionDec.Unmarshal(stored, &general); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(rec.Names, general.Names) || !bytes.Equal(rec.Entries, general.Entries) {
+					t.Fatalf("trial %d step %d: parsed %v / %d bytes, the general decoder %v / %d", trial, step, rec.Names, len(rec.Entries), general.Names, len(general.Entries))
+				}
+			}
+			more := 1 + r.IntN(keep+3)
+			evs := make([]id.EventID, more)
+			for i := range evs {
+				evs[i] = id.EventID{byte(trial), byte(step), byte(i)}
+			}
+			author := strings.Repeat("a", r.IntN(300)) + fmt.Sprint(r.IntN(authors))
+			peer := fmt.Sprint("p", r.IntN(3))
+			if r.IntN(4) == 0 {
+				peer = ""
+			}
+			general := attributionRecord{Names: slices.Clone(rec.Names), Entries: slices.Clone(rec.Entries)}
+			general.makeRoom(keep, more)
+			for _, ev := range evs {
+				general.add(ev, author, peer, int64(step))
+			}
+			general.keepNewest(keep)
+			want, err := event.EncMode().Marshal(general)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := rec.appendEncoded(keep, evs, author, peer, int64(step))
+			if got == nil {
+				stored = want
+				continue
+			}
+			written++
+			if !bytes.Equal(got, want) {
+				t.Fatalf("trial %d step %d (keep %d, %d added): one buffer wrote\n%x\nthe general way\n%x", trial, step, keep, more, got, want)
+			}
+			stored = got
+		}
+	}
+	if written < 1000 {
+		t.Fatalf("only %d records were written in one buffer", written)
+	}
+}
+
+// FuzzParseAttribution: whatever parseAttribution accepts, the general
+// decoder accepts too, with the same record.
+func FuzzParseAttribution(f *testing.F) {
+	var rec attributionRecord
+	rec.add(id.EventID{1}, "alice", "peer", 5)
+	b, _ := event.EncMode().Marshal(rec)
+	f.Add(b)
+	f.Add(rec.appendEncoded(64, []id.EventID{{2}}, "bob", "", 6))
+	f.Add([]byte{0xa1, 0x02, 0x40})
+	f.Add([]byte{0xa2, 0x01, 0x80, 0x02, 0x40})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rec, ok := parseAttribution(b)
+		if !ok {
+			return
+		}
+		var general attributionRecord
+		if err := attributionDec.Unmarshal(b, &general); err != nil {
+			t.Fatalf("parsed %x, which the general decoder refuses: %v", b, err)
+		}
+		if !slices.Equal(rec.Names, general.Names) || !bytes.Equal(rec.Entries, general.Entries) {
+			t.Fatalf("%x: parsed %q / %x, the general decoder %q / %x", b, rec.Names, rec.Entries, general.Names, general.Entries)
+		}
+	})
 }

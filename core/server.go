@@ -401,13 +401,27 @@ func currentOf(r *transport.CommitReq, version uint32) (map[id.EntityID]bool, er
 	if len(r.Current) > len(r.Events) {
 		return nil, limits.Exceeded("max-commit-events", len(r.Events), len(r.Current), "commit: entities to edit at their current heads (at most one per event)")
 	}
-	in := make(map[id.EntityID]bool, len(r.Events))
-	for i := range r.Events {
-		in[r.Events[i].Entity] = true
+	var in map[id.EntityID]bool // a small commit is searched instead
+	if len(r.Events) > 8 {
+		in = make(map[id.EntityID]bool, len(r.Events))
+		for i := range r.Events {
+			in[r.Events[i].Entity] = true
+		}
+	}
+	has := func(eid id.EntityID) bool {
+		if in != nil {
+			return in[eid]
+		}
+		for i := range r.Events {
+			if r.Events[i].Entity == eid {
+				return true
+			}
+		}
+		return false
 	}
 	out := make(map[id.EntityID]bool, len(r.Current))
 	for _, eid := range r.Current {
-		if !in[eid] {
+		if !has(eid) {
 			return nil, fmt.Errorf("%w: commit names entity %s to edit at its current head, but has no event of it", transport.ErrProtocol, eid)
 		}
 		out[eid] = true
