@@ -16,6 +16,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/storage"
+	"github.com/ankurah/ankurah-go/core/value"
 )
 
 // Attribution: who wrote what when. Events are content-addressed — an
@@ -192,16 +193,16 @@ func (r *attributionRecord) appendEncoded(keep int, evs []id.EventID, author, pe
 	b := make([]byte, 0, size)
 	if len(r.Names) > 0 {
 		b = append(b, 0xa2, 0x01)
-		b = appendCBORHead(b, 4, uint64(len(r.Names)))
+		b = value.AppendHead(b, 4, uint64(len(r.Names)))
 		for _, n := range r.Names {
-			b = appendCBORHead(b, 3, uint64(len(n)))
+			b = value.AppendHead(b, 3, uint64(len(n)))
 			b = append(b, n...)
 		}
 	} else {
 		b = append(b, 0xa1)
 	}
 	b = append(b, 0x02)
-	b = appendCBORHead(b, 2, uint64(entries*attributionEntrySize))
+	b = value.AppendHead(b, 2, uint64(entries*attributionEntrySize))
 	b = append(b, old...)
 	var row [attributionEntrySize]byte
 	binary.BigEndian.PutUint64(row[32:40], uint64(atMillis))
@@ -227,22 +228,6 @@ func cborHeadSize(n uint64) int {
 		return 5
 	}
 	return 9
-}
-
-// appendCBORHead appends a canonical CBOR head of major type major.
-func appendCBORHead(b []byte, major byte, n uint64) []byte {
-	m := major << 5
-	switch {
-	case n < 24:
-		return append(b, m|byte(n))
-	case n <= 0xff:
-		return append(b, m|24, byte(n))
-	case n <= 0xffff:
-		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(n))
-	case n <= 0xffffffff:
-		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(n))
-	}
-	return binary.BigEndian.AppendUint64(append(b, m|27), n)
 }
 
 // readCBORHead reads a head of major type major written the canonical way
