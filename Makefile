@@ -29,11 +29,11 @@ FUZZTIME ?= 60s
 FUZZMINIMIZETIME ?= 5s
 FUZZ_TARGETS = \
 	core:./query:FuzzParse core:./query:FuzzDifferential \
-	core:./event:FuzzDecode core:./event:FuzzDecodeCanonical core:./event:FuzzDecodeClock \
+	core:./event:FuzzDecode core:./event:FuzzDecodeCanonical core:./event:FuzzDecodeClock core:./event:FuzzEncode \
 	core:./transport:FuzzDecode core:./transport:FuzzDecodeRoundTrip \
 	core:./session:FuzzRemote core:./session:FuzzDeliver \
 	core:./entity:FuzzDecode core:./entity:FuzzDecodeCanonical core:./entity:FuzzDecodeFast core:./entity:FuzzEncode \
-	core:./property:FuzzLoadLWW core:./property:FuzzLWWOperations \
+	core:./property:FuzzLoadLWW core:./property:FuzzLWWOperations core:./property:FuzzLWWEncode \
 	core:./value:FuzzUnmarshalCBOR core:./value:FuzzAppendCBOR core:./value:FuzzFromJSON \
 	core:./id:FuzzParse core:./keyenc:FuzzKeyOrder \
 	plugins/datatype-text:.:FuzzApplyUpdate plugins/datatype-text:.:FuzzDecodeStateVector plugins/datatype-text:.:FuzzBackendApply \

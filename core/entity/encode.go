@@ -2,7 +2,6 @@ package entity
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/value"
@@ -13,15 +12,6 @@ import (
 // of integer keys 1 to 5, Backends and Values left out when empty, a nil
 // head as null, map keys sorted by their encoding); FuzzEncode holds it to
 // that, byte for byte.
-
-// keyOrder sorts text keys as their CBOR encodings sort bytewise: by length,
-// then by content (the head grows with the length).
-func keyOrder(a, b string) int {
-	if len(a) != len(b) {
-		return len(a) - len(b)
-	}
-	return strings.Compare(a, b)
-}
 
 type backendPair struct {
 	k string
@@ -47,8 +37,8 @@ func appendState(dst []byte, s *State) ([]byte, error) {
 		vkeys = append(vkeys, valuePair{k, v})
 		size += 20 + len(k) + len(v.Raw())
 	}
-	slices.SortFunc(bkeys, func(a, b backendPair) int { return keyOrder(a.k, b.k) })
-	slices.SortFunc(vkeys, func(a, b valuePair) int { return keyOrder(a.k, b.k) })
+	slices.SortFunc(bkeys, func(a, b backendPair) int { return value.KeyOrder(a.k, b.k) })
+	slices.SortFunc(vkeys, func(a, b valuePair) int { return value.KeyOrder(a.k, b.k) })
 	if dst == nil {
 		dst = make([]byte, 0, size)
 	}

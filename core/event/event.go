@@ -93,16 +93,10 @@ func EncMode() cbor.EncMode { return encMode }
 // IsGenesis reports whether e creates its entity.
 func (e *Event) IsGenesis() bool { return len(e.Parent) == 0 }
 
-// Encode returns the canonical encoding of e, the bytes its id is the hash of.
+// Encode returns the canonical encoding of e, the bytes its id is the hash
+// of: core deterministic CBOR of its wire form, written without reflection.
 func (e *Event) Encode() ([]byte, error) {
-	w := wire{Collection: e.Collection, Parent: e.Parent, Operations: e.Operations, Nonce: e.Nonce, Timestamp: e.Timestamp}
-	if !e.IsGenesis() {
-		w.Entity = e.Entity[:]
-	}
-	if len(w.Operations) == 0 {
-		w.Operations = nil
-	}
-	return encMode.Marshal(w)
+	return appendEvent(make([]byte, 0, encodedSize(e)), e), nil
 }
 
 // ID returns the SHA-256 of e's canonical encoding. An event made by New or
@@ -118,11 +112,8 @@ func (e *Event) ID() id.EventID {
 
 // computeID hashes e's canonical encoding.
 func (e *Event) computeID() id.EventID {
-	b, err := e.Encode()
-	if err != nil {
-		panic(fmt.Sprintf("event: encode: %v", err)) // cannot happen for these field types
-	}
-	return sha256.Sum256(b)
+	var buf [512]byte
+	return sha256.Sum256(appendEvent(buf[:0], e))
 }
 
 // Validate checks the genesis rules and the clock order.
@@ -278,7 +269,9 @@ func (c Clock) Advance(e id.EventID, parents Clock) Clock {
 }
 
 // EncodeClock returns the canonical encoding of a clock.
-func EncodeClock(c Clock) ([]byte, error) { return encMode.Marshal(c) }
+func EncodeClock(c Clock) ([]byte, error) {
+	return appendClock(make([]byte, 0, 9+(2+id.Size)*len(c)), c), nil
+}
 
 // DecodeClock parses and checks an encoded clock.
 func DecodeClock(b []byte) (Clock, error) {

@@ -54,13 +54,6 @@ type lwwOps struct {
 }
 
 var (
-	encMode = func() cbor.EncMode {
-		m, err := cbor.CoreDetEncOptions().EncMode()
-		if err != nil {
-			panic(err)
-		}
-		return m
-	}()
 	decMode = func() cbor.DecMode {
 		m, err := cbor.DecOptions{MaxNestedLevels: 8, MaxMapPairs: 1 << 16, DupMapKey: cbor.DupMapKeyEnforcedAPF}.DecMode()
 		if err != nil {
@@ -114,7 +107,7 @@ func (l *LWW) TakeOperations() ([]byte, error) {
 	if len(l.pending) == 0 {
 		return nil, nil
 	}
-	b, err := encMode.Marshal(lwwOps{Height: l.height + 1, Set: l.pending})
+	b, err := appendLWWOps(nil, l.height+1, l.pending)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +137,7 @@ func (l *LWW) Apply(ev id.EventID, ops []byte) error {
 
 // State serializes the backend deterministically.
 func (l *LWW) State() ([]byte, error) {
-	return encMode.Marshal(lwwState{Height: l.height, Entries: l.entries})
+	return appendLWWState(nil, l.height, l.entries)
 }
 
 // Values returns the non-NULL property values (pending edits included).

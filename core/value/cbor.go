@@ -2,6 +2,7 @@ package value
 
 import (
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
@@ -65,6 +66,16 @@ func (v Value) AppendCBOR(dst []byte) ([]byte, error) {
 		return append(AppendHead(AppendHead(dst, 6, TagRef), 2, uint64(len(v.s))), v.s...), nil
 	}
 	return dst, fmt.Errorf("value: cannot encode kind %v", v.k)
+}
+
+// KeyOrder compares two text-string map keys in the order core
+// deterministic CBOR sorts them, bytewise by their encodings: by length (the
+// head grows with it), then by content.
+func KeyOrder(a, b string) int {
+	if len(a) != len(b) {
+		return len(a) - len(b)
+	}
+	return strings.Compare(a, b)
 }
 
 // AppendHead appends the head of a CBOR item of the given major type (0-7)

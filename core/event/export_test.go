@@ -1,0 +1,22 @@
+package event
+
+import "crypto/sha256"
+
+// EncodeGeneric encodes e's wire form with the generic encoder, what Encode
+// must write.
+func EncodeGeneric(e *Event) ([]byte, error) {
+	w := wire{Collection: e.Collection, Parent: e.Parent, Operations: e.Operations, Nonce: e.Nonce, Timestamp: e.Timestamp}
+	if !e.IsGenesis() {
+		w.Entity = e.Entity[:]
+	}
+	if len(w.Operations) == 0 {
+		w.Operations = nil
+	}
+	return encMode.Marshal(w)
+}
+
+// EncodeClockGeneric encodes c with the generic encoder.
+func EncodeClockGeneric(c Clock) ([]byte, error) { return encMode.Marshal(c) }
+
+// ComputedID is the hash of e's encoding, computed afresh.
+func ComputedID(e *Event) [sha256.Size]byte { return e.computeID() }
