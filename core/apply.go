@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -97,17 +98,27 @@ func applyEvent(cur *entity.State, ev *event.Event) (entity.State, error) {
 // (nil: decode them from cur). It applies ev to them in place and returns
 // them, now the backends of the new state.
 func applyEventTo(cur *entity.State, bs map[string]property.Backend, ev *event.Event) (entity.State, map[string]property.Backend, error) {
+	// next gets a new head (Advance) and new maps (materialize), so it
+	// shares nothing with cur, which is only read.
 	var next entity.State
 	if cur != nil {
-		next = cur.Clone()
+		next = entity.State{ID: cur.ID, Collection: cur.Collection, Head: cur.Head}
 	} else {
 		next = entity.State{ID: ev.Entity, Collection: ev.Collection}
 	}
-	if bs == nil {
+	if bs == nil && cur != nil {
+		// Decoded from a copy: cur's bytes may be the engine's own
+		// (getStored), and a backend may keep the bytes it was given.
+		c := entity.State{ID: cur.ID, Collection: cur.Collection, Backends: make(map[string][]byte, len(cur.Backends))}
+		for k, v := range cur.Backends {
+			c.Backends[k] = bytes.Clone(v)
+		}
 		var err error
-		if bs, err = loadBackends(&next); err != nil {
+		if bs, err = loadBackends(&c); err != nil {
 			return next, nil, err
 		}
+	} else if bs == nil {
+		bs = map[string]property.Backend{}
 	}
 	evID := ev.ID()
 	names := make([]string, 0, len(ev.Operations))

@@ -35,6 +35,13 @@ type LWW struct {
 	height  uint64
 	entries map[string]lwwEntry
 	pending map[string]value.Value
+	// checked is the payload Validate decoded last; Apply, given the same
+	// bytes of the same event next, uses it instead of decoding them again.
+	checked struct {
+		ev  id.EventID
+		raw []byte
+		ops lwwOps
+	}
 }
 
 type lwwEntry struct {
@@ -119,9 +126,12 @@ func (l *LWW) TakeOperations() ([]byte, error) {
 // value when (height, event id) is greater than its current writer's.
 func (l *LWW) Apply(ev id.EventID, ops []byte) error {
 	var o lwwOps
-	if err := decMode.Unmarshal(ops, &o); err != nil {
+	if c := &l.checked; c.raw != nil && c.ev == ev && len(c.raw) == len(ops) && &c.raw[0] == &ops[0] {
+		o = c.ops
+	} else if err := decMode.Unmarshal(ops, &o); err != nil {
 		return fmt.Errorf("%w: lww operations of event %s: %v", ErrInvalid, ev, err)
 	}
+	l.checked.raw, l.checked.ops = nil, lwwOps{}
 	if o.Height == 0 {
 		return fmt.Errorf("%w: lww operations of event %s: zero height", ErrInvalid, ev)
 	}
@@ -184,6 +194,9 @@ func (l *LWW) Validate(ev id.EventID, ops []byte) error {
 				return fmt.Errorf("%w: lww operations of event %s: reserved property %q", ErrInvalid, ev, prop)
 			}
 		}
+	}
+	if len(ops) > 0 {
+		l.checked.ev, l.checked.raw, l.checked.ops = ev, ops, o
 	}
 	return nil
 }
