@@ -1181,6 +1181,17 @@ func (c *Context) remoteGet(ctx context.Context, collection string, ids ...id.En
 	return nil
 }
 
+// getCurrent reads an entity from the durable peer into this node's
+// storage, like remoteGet, but reports when no peer answered (none
+// connected, or the connection dropped) instead of reading nothing.
+func (n *Node) getCurrent(ctx context.Context, collection string, eid id.EntityID) error {
+	p := n.upstreamPeer()
+	if p == nil {
+		return fmt.Errorf("%w: no durable peer connected", transport.ErrClosed)
+	}
+	return n.getOrEvict(ctx, p, collection, []id.EntityID{eid})
+}
+
 func (c *Context) remoteFetch(ctx context.Context, collection string, b *query.Bound) error {
 	n := c.node
 	p := n.upstreamPeer()

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ankurah/ankurah-go/core"
+	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/policy"
@@ -317,5 +318,147 @@ func TestCurrentEdit_TheServerRefusesAStaleEvent(t *testing.T) {
 	// Without Current the stale event is merged in as before.
 	if resp := commit(transport.ProtocolVersion, stale, nil); resp.Error != "" {
 		t.Fatalf("a stale event without Current: %+v", resp)
+	}
+}
+
+// The server deleted the entity since the client's copy: a lazy Edit of
+// that copy succeeds, but its commit fails with ErrDeleted (as Edit did
+// before version 9) instead of writing into the tombstone unseen; so does a
+// read through the Mut followed by a commit.
+func TestCurrentEdit_AnEntityDeletedMeanwhileIsErrDeleted(t *testing.T) {
+	for _, read := range []bool{false, true} {
+		ctx := context.Background()
+		server, ce := newNode(t), memory.New()
+		client := newNodeOn(t, ce, policy.Permissive{}, core.WithRole(core.Ephemeral))
+		linkTapped(t, server, client, 0)
+		c := client.Context(nil)
+		ids := createAlbums(t, c, album{"a", "x", 2000})
+		strx := server.Context(nil).Begin()
+		must(t, strx.Delete(ctx, "album", ids[0]))
+		must(t, strx.Commit(ctx))
+		trx := c.Begin()
+		m, err := trx.Edit(ctx, "album", ids[0])
+		must(t, err)
+		if read {
+			m.Get("year")
+		}
+		must(t, m.Set("year", 2024))
+		if err := trx.Commit(ctx); !errors.Is(err, core.ErrDeleted) {
+			t.Fatalf("read %v: a commit to an entity deleted meanwhile returned %v, want ErrDeleted", read, err)
+		}
+		if _, err := server.Context(nil).Get(ctx, "album", ids[0]); !errors.Is(err, core.ErrDeleted) {
+			t.Fatalf("read %v: the server's entity: %v, want it still deleted", read, err)
+		}
+	}
+}
+
+// A read through the Mut whose read from the server fails (Edit's context
+// is over by then) sees the client's stale copy; a write based on it is not
+// made again over a write that read never saw: the commit fails with
+// ErrStale and nothing is written.
+func TestCurrentEdit_AWriteAfterAFailedReadIsNotReplayed(t *testing.T) {
+	ctx := context.Background()
+	server, ce := newNode(t), memory.New()
+	client := newNodeOn(t, ce, policy.Permissive{}, core.WithRole(core.Ephemeral))
+	linkTapped(t, server, client, 0)
+	c := client.Context(nil)
+	ids := createAlbums(t, c, album{"a", "x", 5})
+	editSet(t, server.Context(nil), ids[0], "year", 7)
+	trx := c.Begin()
+	ectx, cancel := context.WithCancel(ctx)
+	m, err := trx.Edit(ectx, "album", ids[0])
+	must(t, err)
+	cancel()
+	y, _ := m.Get("year").AsInt()
+	if y != 5 {
+		t.Fatalf("the read with a cancelled context saw year %d, want the client's copy (5)", y)
+	}
+	must(t, m.Set("year", y+1))
+	if err := trx.Commit(ctx); !errors.Is(err, core.ErrStale) {
+		t.Fatalf("commit of a write based on a stale read: %v, want ErrStale", err)
+	}
+	v, err := server.Context(nil).Get(ctx, "album", ids[0])
+	must(t, err)
+	if got, _ := v.Get("year").AsInt(); got != 7 {
+		t.Fatalf("the server holds year %d, want the other writer's 7", got)
+	}
+	// Refresh reports the read's error itself.
+	trx = c.Begin()
+	m, err = trx.Edit(ctx, "album", ids[0])
+	must(t, err)
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := m.Refresh(done); err == nil {
+		t.Fatal("Refresh with a cancelled context returned nil")
+	}
+	trx.Rollback()
+}
+
+// Delete and then Restore of one lazily edited entity in one transaction,
+// while another writer moves it: the restore reads the entity, and the
+// commit keeps the entity, the restore's write and the other writer's.
+func TestCurrentEdit_DeleteThenRestoreKeepsTheRestore(t *testing.T) {
+	for _, moved := range []bool{false, true} {
+		ctx := context.Background()
+		server, ce := newNode(t), memory.New()
+		client := newNodeOn(t, ce, policy.Permissive{}, core.WithRole(core.Ephemeral))
+		linkTapped(t, server, client, 0)
+		c := client.Context(nil)
+		ids := createAlbums(t, c, album{"a", "x", 2000})
+		if moved {
+			editSet(t, server.Context(nil), ids[0], "artist", "someone else")
+		}
+		trx := c.Begin()
+		m, err := trx.Edit(ctx, "album", ids[0])
+		must(t, err)
+		must(t, m.Delete())
+		m2, err := trx.Restore(ctx, "album", ids[0])
+		must(t, err)
+		must(t, m2.Set("name", "kept"))
+		must(t, trx.Commit(ctx))
+		v, err := server.Context(nil).Get(ctx, "album", ids[0])
+		if err != nil {
+			t.Fatalf("moved %v: the restore was lost: %v", moved, err)
+		}
+		want := map[string]any{"name": "kept", "artist": "x"}
+		if moved {
+			want["artist"] = "someone else"
+		}
+		wantValues(t, v, want)
+	}
+}
+
+// writeOnly lets callers with credentials write albums but not read them.
+type writeOnly struct{ policy.Permissive }
+
+func (writeOnly) CheckRead(_ context.Context, cdata policy.ContextData, _ *entity.State) error {
+	if s, ok := cdata.(string); ok && s == "" {
+		return policy.ErrAccessDenied
+	}
+	return nil
+}
+
+// A caller that may write an entity but not read it does not learn through
+// Current whether the entity moved: its stale event is merged in as
+// concurrent, as without Current.
+func TestCurrentEdit_AnUnreadableEntityIsNeverStale(t *testing.T) {
+	ctx := context.Background()
+	server := newNodeOn(t, memory.New(), writeOnly{})
+	ids := createAlbums(t, server.Context(nil), album{"a", "x", 2000})
+	v, err := server.Context(nil).Get(ctx, "album", ids[0])
+	must(t, err)
+	old := v.State()
+	editSet(t, server.Context(nil), ids[0], "name", "moved by someone else")
+	f, err := property.Lookup(property.LWWName)
+	must(t, err)
+	b, err := f(old.Backends[property.LWWName])
+	must(t, err)
+	b.(*property.LWW).Set("year", value.Int(1))
+	ops, err := b.TakeOperations()
+	must(t, err)
+	ev := event.New("album", ids[0], old.Head, map[string][]byte{property.LWWName: ops})
+	r := rawRequest(t, server, transport.ProtocolVersion, transport.Request{Commit: &transport.CommitReq{Events: []event.Event{ev}, Current: ids}}, nil)
+	if r.Error != "" {
+		t.Fatalf("a stale event on an entity the caller cannot read: %+v, want it merged in", r)
 	}
 }

@@ -54,6 +54,12 @@ type Mut struct {
 	// (bringCurrent), with readCtx, the context Edit was given.
 	lazy    bool
 	readCtx context.Context
+	// unconfirmed: that read failed, so reads through the Mut saw this
+	// node's copy; a stale refusal then fails the commit (no replay).
+	unconfirmed bool
+	// gone: the read found the entity deleted since this node's copy (the
+	// commit fails with it, as Edit would have).
+	gone error
 	// replayable: every write so far went through Set or Delete, recorded
 	// in sets in order, so the writes can be made again on a newer state.
 	// The commit then asks the durable peer to refuse the entity's event
@@ -104,8 +110,9 @@ func (t *Transaction) Create(ctx context.Context, collection string) (*Mut, erro
 // edit is not read at all. Its commit is refused by the peer if another
 // write moved the entity meanwhile, and Commit then makes the Mut's Set and
 // Delete writes again on the current state (docs/sync-protocol.md, "Edits
-// of the client's own copy"), so an edit never loses to a write it did not
-// see.
+// of the client's own copy"), so a connected edit never loses to a write it
+// did not see. (A commit made offline is merged in as concurrent, as
+// before; Refresh while connected starts it from the current state.)
 func (t *Transaction) Edit(ctx context.Context, collection string, eid id.EntityID) (*Mut, error) {
 	return t.edit(ctx, collection, eid, false)
 }
@@ -129,11 +136,19 @@ func (t *Transaction) Restore(ctx context.Context, collection string, eid id.Ent
 	if err != nil {
 		return nil, err
 	}
+	// The same Mut as an earlier Edit or Delete of the transaction, which
+	// may have left the read to later: a restore reads the tombstone.
+	if err := m.bringCurrent(ctx); err != nil {
+		return nil, err
+	}
 	m.trx.mu.Lock()
 	defer m.trx.mu.Unlock()
 	if m.trx.done {
 		return nil, ErrTransactionDone
 	}
+	// It reads what it writes, so its writes are not made again on another
+	// state: its commit is merged in as concurrent, as before version 9.
+	m.replayable, m.sets, m.gone = false, nil, nil
 	l, err := m.lww()
 	if err != nil {
 		return nil, err
@@ -209,30 +224,49 @@ func (n *Node) forksOf(st *entity.State) (map[string]property.Backend, error) {
 	return forks, nil
 }
 
-// bringCurrent reads a lazily edited entity from the durable peer before
-// the first read through the Mut, and moves the Mut's writes so far onto
-// the state read: a read sees the entity as it is now, as it would had
-// Edit read it. If the read fails (disconnected, say), the Mut keeps this
-// node's copy, and its commit is still refused if that copy was stale.
-func (m *Mut) bringCurrent() {
+// Refresh reads the entity from the durable peer now, if Edit left that
+// to the first read through the Mut (an ephemeral node connected to a peer
+// of protocol version 9 or later), and moves the Mut's writes so far onto
+// the state read. Get, Values and Handle do this themselves, with the
+// context Edit was given, and so may wait on the network; call Refresh
+// where that must not happen later (a binding whose reads run on an event
+// loop, say) or to learn the read's error. It returns nil when there is
+// nothing to read; if the read fails, the Mut keeps this node's copy, and
+// its commit fails with ErrStale, rather than overwriting a write its
+// reads did not see, if that copy turns out to be stale.
+func (m *Mut) Refresh(ctx context.Context) error { return m.bringCurrent(ctx) }
+
+// readOnFirstUse is Refresh with the context Edit was given, for a read
+// through the Mut; a failure is kept in m.unconfirmed.
+func (m *Mut) readOnFirstUse() {
+	m.trx.mu.Lock()
+	ctx := m.readCtx
+	m.trx.mu.Unlock()
+	if ctx != nil {
+		_ = m.bringCurrent(ctx)
+	}
+}
+
+// bringCurrent is Refresh.
+func (m *Mut) bringCurrent(ctx context.Context) error {
 	m.trx.mu.Lock()
 	lazy := m.lazy && !m.trx.done
 	m.trx.mu.Unlock()
 	if !lazy {
-		return
+		return nil
 	}
 	m.refreshing.Lock()
 	defer m.refreshing.Unlock()
 	m.trx.mu.Lock()
-	lazy, ctx := m.lazy && !m.trx.done, m.readCtx
+	lazy = m.lazy && !m.trx.done
 	m.trx.mu.Unlock()
 	if !lazy {
-		return
+		return nil
 	}
 	c := m.trx.ctx
 	var st *entity.State
 	var forks map[string]property.Backend
-	err := c.remoteGet(ctx, m.collection, m.id)
+	err := c.node.getCurrent(ctx, m.collection, m.id)
 	if err == nil {
 		st, err = c.getState(ctx, m.collection, m.id, true)
 	}
@@ -241,17 +275,24 @@ func (m *Mut) bringCurrent() {
 	}
 	m.trx.mu.Lock()
 	defer m.trx.mu.Unlock()
+	if m.trx.done {
+		return ErrTransactionDone
+	}
 	m.lazy, m.readCtx = false, nil
 	if err != nil {
-		c.node.log.DebugContext(ctx, "edit: reading the entity from the durable peer failed; reading this node's copy", "entity", m.id, "err", err)
-		return
+		// Reads through the Mut see this node's copy from now on; if the
+		// commit finds it stale, it fails rather than replay writes that
+		// may rest on those reads.
+		m.unconfirmed = true
+		return fmt.Errorf("ankurah: edit of %s: reading it from the durable peer: %w", m.id, err)
 	}
-	if m.trx.done || st.Head.Equal(m.base.Head) {
-		return
+	if st.Deleted() {
+		m.gone = fmt.Errorf("%w: %s in %q (%w): deleted since this node's copy", storage.ErrNotFound, m.id, m.collection, ErrDeleted)
 	}
-	if err := m.replayOn(st, forks); err != nil {
-		c.node.log.DebugContext(ctx, "edit: could not make the writes again on the current state; reading this node's copy", "entity", m.id, "err", err)
+	if st.Head.Equal(m.base.Head) {
+		return nil
 	}
+	return m.replayOn(st, forks)
 }
 
 // replayOn makes the Mut's writes again on st (with forks, backends for
@@ -355,9 +396,11 @@ func (m *Mut) record(prop string, v value.Value) {
 // Get returns a property's value as this transaction sees it.
 func (m *Mut) Get(prop string) value.Value { return m.Values()[prop] }
 
-// Values returns all property values as this transaction sees them.
+// Values returns all property values as this transaction sees them. The
+// first read of a lazily edited entity reads it from the durable peer
+// first (Refresh).
 func (m *Mut) Values() map[string]value.Value {
-	m.bringCurrent()
+	m.readOnFirstUse()
 	m.trx.mu.Lock()
 	defer m.trx.mu.Unlock()
 	out := map[string]value.Value{}
@@ -403,7 +446,7 @@ func (h mutHandle) Writable() bool   { return h.m.check() == nil }
 func (h mutHandle) Backend(name string) (property.Backend, error) {
 	// A datatype reads and edits its backend directly: it starts from the
 	// current state, and its edits are not replayed.
-	h.m.bringCurrent()
+	h.m.readOnFirstUse()
 	m := h.m
 	m.trx.mu.Lock()
 	defer m.trx.mu.Unlock()
@@ -456,6 +499,13 @@ func (t *Transaction) Commit(ctx context.Context) error {
 	// read, and send again; the last attempt is merged in as a concurrent
 	// edit if it is overtaken once more.
 	for attempt := 1; errors.Is(err, ErrStale) && attempt <= staleAttempts; attempt++ {
+		for _, p := range pending {
+			if p.mut.unconfirmed && p.mut.replayable {
+				// Reads through it saw this node's stale copy: its writes
+				// may rest on them, so they are not made again.
+				return fmt.Errorf("ankurah: commit: %s was read from this node's copy (reading it from the durable peer failed), and that copy is stale; nothing was written: %w", p.mut.id, err)
+			}
+		}
 		if err := t.rebase(ctx, pending); err != nil {
 			return err
 		}
@@ -517,6 +567,11 @@ func (t *Transaction) rebase(ctx context.Context, pending []pendingEvent) error 
 		if err != nil {
 			return fmt.Errorf("ankurah: commit: %w", err)
 		}
+		if st.Deleted() {
+			// Deleted meanwhile: as Edit would have, refuse (Restore
+			// brings it back).
+			return fmt.Errorf("ankurah: commit: %w: %s in %q (%w): deleted since this node's copy", storage.ErrNotFound, m.id, m.collection, ErrDeleted)
+		}
 		if st.Head.Equal(pending[i].ev.Parent) {
 			continue // not this one
 		}
@@ -545,6 +600,9 @@ func (t *Transaction) takeEvents(muts []*Mut) ([]pendingEvent, error) {
 	n := t.ctx.node
 	var pending []pendingEvent
 	for _, m := range muts {
+		if m.gone != nil {
+			return nil, m.gone
+		}
 		ops, err := m.takeOperations()
 		if err != nil {
 			return nil, err
@@ -770,7 +828,10 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 			// The entity's first new event is the one made on the sender's
 			// copy; later ones of the batch build on it.
 			checkedCurrent[ev.Entity] = true
-			if !ev.IsGenesis() && cur != nil && !cur.Head.Equal(ev.Parent) {
+			// A caller that may not read the entity is not told whether it
+			// moved: its event is merged in as concurrent, as without
+			// Current.
+			if !ev.IsGenesis() && cur != nil && !cur.Head.Equal(ev.Parent) && n.agent.CheckRead(ctx, cdata, cur) == nil {
 				return nil, nil, fmt.Errorf("%w: entity %s of %q was edited at head %s, its current head is %s", ErrStale, ev.Entity, ev.Collection, ev.Parent, cur.Head)
 			}
 		}

@@ -778,6 +778,13 @@ func (a *api) trxEdit(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// mutValues and the text exports are synchronous: they run on the
+	// event loop that delivers the durable peer's answers, so they must
+	// not wait for one. The read an edit may leave to its first read
+	// happens here.
+	if err := m.Refresh(context.Background()); err != nil {
+		return nil, err
+	}
 	return a.addMut(t, m), nil
 }
 
