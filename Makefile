@@ -33,8 +33,8 @@ FUZZ_TARGETS = \
 	core:./transport:FuzzDecode core:./transport:FuzzDecodeRoundTrip \
 	core:./session:FuzzRemote core:./session:FuzzDeliver \
 	core:./entity:FuzzDecode core:./entity:FuzzDecodeCanonical core:./entity:FuzzDecodeFast core:./entity:FuzzEncode \
-	core:./property:FuzzLoadLWW core:./property:FuzzLWWOperations core:./property:FuzzLWWEncode \
-	core:./value:FuzzUnmarshalCBOR core:./value:FuzzAppendCBOR core:./value:FuzzFromJSON \
+	core:./property:FuzzLoadLWW core:./property:FuzzLWWOperations core:./property:FuzzLWWEncode core:./property:FuzzLWWOpsDecode \
+	core:./value:FuzzUnmarshalCBOR core:./value:FuzzAppendCBOR core:./value:FuzzReadCanonical core:./value:FuzzFromJSON \
 	core:./id:FuzzParse core:./keyenc:FuzzKeyOrder \
 	plugins/datatype-text:.:FuzzApplyUpdate plugins/datatype-text:.:FuzzDecodeStateVector plugins/datatype-text:.:FuzzBackendApply \
 	plugins/storage-plugin:.:FuzzDecodeSelection plugins/storage-postgres:.:FuzzDecodeFeed \

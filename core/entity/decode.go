@@ -1,7 +1,6 @@
 package entity
 
 import (
-	"math"
 	"unicode/utf8"
 
 	"github.com/ankurah/ankurah-go/core/event"
@@ -34,46 +33,9 @@ type fastReader struct {
 // head reads a head of the given major type in shortest form and returns its
 // argument.
 func (r *fastReader) head(major byte) (uint64, bool) {
-	if r.off >= len(r.b) || r.b[r.off]>>5 != major {
-		return 0, false
-	}
-	ai := r.b[r.off] & 0x1f
-	r.off++
-	switch {
-	case ai < 24:
-		return uint64(ai), true
-	case ai == 24:
-		if r.off+1 > len(r.b) || r.b[r.off] < 24 {
-			return 0, false
-		}
-		r.off++
-		return uint64(r.b[r.off-1]), true
-	case ai == 25:
-		if r.off+2 > len(r.b) {
-			return 0, false
-		}
-		v := uint64(r.b[r.off])<<8 | uint64(r.b[r.off+1])
-		r.off += 2
-		return v, v > 0xff
-	case ai == 26:
-		if r.off+4 > len(r.b) {
-			return 0, false
-		}
-		v := uint64(r.b[r.off])<<24 | uint64(r.b[r.off+1])<<16 | uint64(r.b[r.off+2])<<8 | uint64(r.b[r.off+3])
-		r.off += 4
-		return v, v > 0xffff
-	case ai == 27:
-		if r.off+8 > len(r.b) {
-			return 0, false
-		}
-		var v uint64
-		for _, c := range r.b[r.off : r.off+8] {
-			v = v<<8 | uint64(c)
-		}
-		r.off += 8
-		return v, v > 0xffffffff
-	}
-	return 0, false // 28-30 reserved, 31 indefinite
+	v, n, ok := value.ReadHead(r.b[r.off:], major)
+	r.off += n
+	return v, ok
 }
 
 // count reads the head of an array or map of at most fastMaxCount items.
@@ -115,18 +77,17 @@ func (r *fastReader) id32() ([]byte, bool) {
 // MaxEncodedSize bytes, well within int32).
 type span struct{ off, n int32 }
 
-// A value is one of: a complete Value (inline kinds), a text string whose
-// content is a span of the input, or an item decoded by Value.UnmarshalCBOR.
+// A value is either complete, or a text string whose content is a span of
+// the input.
 const (
 	valInline = iota
 	valString
-	valItem
 )
 
 type fastValue struct {
 	key  span
 	kind uint8
-	item span // valString: the content; valItem: the whole item
+	item span // valString: the content
 	v    value.Value
 }
 
@@ -291,13 +252,8 @@ func decodeFast(b []byte) (State, bool) {
 		for i := range values {
 			fv := &values[i]
 			k := next(fv.key.n)
-			switch fv.kind {
-			case valString:
+			if fv.kind == valString {
 				fv.v = value.String(next(fv.item.n))
-			case valItem:
-				if err := fv.v.UnmarshalCBOR(b[fv.item.off : fv.item.off+fv.item.n]); err != nil {
-					return State{}, false
-				}
 			}
 			s.Values[k] = fv.v
 		}
@@ -308,101 +264,17 @@ func decodeFast(b []byte) (State, bool) {
 	return s, true
 }
 
-// value reads one property value into fv.
+// value reads one property value into fv: a text string as a span (its
+// string is cut from the state's one allocation), anything else as
+// value.ReadCanonical reads it.
 func (r *fastReader) value(fv *fastValue) bool {
-	if r.off >= len(r.b) {
-		return false
-	}
-	c := r.b[r.off]
-	start := r.off
-	switch c >> 5 {
-	case 0, 1:
-		u, ok := r.head(c >> 5)
-		if !ok || u > math.MaxInt64 {
-			return false
-		}
-		if c>>5 == 0 {
-			fv.v = value.Int(int64(u))
-		} else {
-			fv.v = value.Int(-1 - int64(u))
-		}
-		return true
-	case 2:
-		sp, ok := r.span(2)
-		if !ok {
-			return false
-		}
-		fv.v = value.Bytes(r.b[sp.off : sp.off+sp.n])
-		return true
-	case 3:
+	if r.off < len(r.b) && r.b[r.off]>>5 == 3 {
 		sp, ok := r.text()
-		if !ok {
-			return false
-		}
 		fv.kind, fv.item = valString, sp
-		return true
-	case 6:
-		t, ok := r.head(6)
-		if !ok {
-			return false
-		}
-		switch t {
-		case value.TagRef:
-			e, ok := r.id32()
-			if !ok {
-				return false
-			}
-			fv.v = value.Ref(id.EntityID(e))
-			return true
-		case value.TagJSON:
-			if _, ok := r.span(2); !ok {
-				return false
-			}
-			fv.kind, fv.item = valItem, span{int32(start), int32(r.off - start)}
-			return true
-		}
-		return false
+		return ok
 	}
-	switch c {
-	case 0xf4:
-		fv.v = value.Bool(false)
-	case 0xf5:
-		fv.v = value.Bool(true)
-	case 0xf6, 0xf7:
-		fv.v = value.Null
-	case 0xf9, 0xfa, 0xfb:
-		n := 3 // half precision: decoded by Value.UnmarshalCBOR
-		switch c {
-		case 0xfa:
-			n = 5
-		case 0xfb:
-			n = 9
-		}
-		if r.off+n > len(r.b) {
-			return false
-		}
-		r.off += n
-		switch c {
-		case 0xfa:
-			fv.v = value.Float(float64(math.Float32frombits(uint32(be64(r.b[start+1 : r.off])))))
-		case 0xfb:
-			fv.v = value.Float(math.Float64frombits(be64(r.b[start+1 : r.off])))
-		default:
-			fv.kind, fv.item = valItem, span{int32(start), 3}
-		}
-		return true
-	default:
-		return false
-	}
-	r.off++
-	return true
-}
-
-// be64 reads a big-endian unsigned integer of up to 8 bytes.
-func be64(b []byte) uint64 {
-	var v uint64
-	for _, c := range b {
-		v = v<<8 | uint64(c)
-	}
-	return v
+	v, n, ok := value.ReadCanonical(r.b[r.off:])
+	fv.v = v
+	r.off += n
+	return ok
 }

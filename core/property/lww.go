@@ -128,8 +128,11 @@ func (l *LWW) Apply(ev id.EventID, ops []byte) error {
 	var o lwwOps
 	if c := &l.checked; c.raw != nil && c.ev == ev && len(c.raw) == len(ops) && &c.raw[0] == &ops[0] {
 		o = c.ops
-	} else if err := decMode.Unmarshal(ops, &o); err != nil {
-		return fmt.Errorf("%w: lww operations of event %s: %v", ErrInvalid, ev, err)
+	} else {
+		var err error
+		if o, err = decodeLWWOps(ops); err != nil {
+			return errLWWOps(ev, err)
+		}
 	}
 	l.checked.raw, l.checked.ops = nil, lwwOps{}
 	if o.Height == 0 {
@@ -176,9 +179,9 @@ func (l *LWW) Values() map[string]value.Value {
 // with "_") other than setting _deleted to true (a delete) or NULL (a
 // restore).
 func (l *LWW) Validate(ev id.EventID, ops []byte) error {
-	var o lwwOps
-	if err := decMode.Unmarshal(ops, &o); err != nil {
-		return fmt.Errorf("%w: lww operations of event %s: %v", ErrInvalid, ev, err)
+	o, err := decodeLWWOps(ops)
+	if err != nil {
+		return errLWWOps(ev, err)
 	}
 	if o.Height == 0 || o.Height > l.height+1 {
 		return fmt.Errorf("%w: lww operations of event %s: height %d, this state allows at most %d", ErrInvalid, ev, o.Height, l.height+1)

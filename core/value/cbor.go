@@ -98,6 +98,16 @@ func AppendHead(dst []byte, major byte, arg uint64) []byte {
 // UnmarshalCBOR decodes the form MarshalCBOR writes. JSON content is validated
 // and canonicalized; a ref must be 32 bytes.
 func (v *Value) UnmarshalCBOR(b []byte) error {
+	if x, n, ok := ReadCanonical(b); ok && n == len(b) {
+		*v = x
+		return nil
+	}
+	return v.unmarshalGeneric(b)
+}
+
+// unmarshalGeneric decodes any encoding UnmarshalCBOR accepts and says
+// what is wrong with the others.
+func (v *Value) unmarshalGeneric(b []byte) error {
 	if len(b) == 0 {
 		return fmt.Errorf("value: empty CBOR")
 	}
