@@ -33,9 +33,10 @@ func (n *Node) write(ctx context.Context, batch *storage.Batch, changes []change
 		// Shared storage: the feed publishes what is written (feed.go).
 		n.feed.expect(changes)
 	}
-	// The node never modifies a state in place (a new state gets new maps),
-	// so the batch's states are only read from here on, by the change log
-	// and live queries: an in-process engine may keep them without copies.
+	// The node never modifies a state or an event in place (a new state
+	// gets new maps), so the batch's states and events are only read from
+	// here on, by the change log, live queries and the outbox: an
+	// in-process engine may keep them without copies.
 	batch.Handover = true
 	if err := n.engine.Apply(ctx, batch); err != nil {
 		if n.feed != nil {

@@ -82,12 +82,13 @@ type Collection interface {
 type Batch struct {
 	Events []event.Event
 	States []StateWrite
-	// Handover says the caller hands the states over: the engine may keep
-	// each state's Head, Backends and Values (the slices, maps and bytes)
-	// as they are instead of copies, because from Apply on neither the
-	// caller nor anyone it shares them with modifies them (they may still
-	// read them). The engine does not modify them either. Events are
-	// copied as ever. An engine that encodes what it stores ignores it.
+	// Handover says the caller hands the states and events over: the
+	// engine may keep each state's Head, Backends and Values and each
+	// event's Parent, Operations and Nonce (the slices, maps and bytes) as
+	// they are instead of copies, because from Apply on neither the caller
+	// nor anyone it shares them with modifies them (they may still read
+	// them). The engine does not modify them either. An engine that
+	// encodes what it stores ignores it.
 	Handover bool
 }
 

@@ -207,9 +207,9 @@ type stateKey struct {
 
 // Apply writes b atomically: it checks every state's expected head (and the
 // batch's shape) before writing anything. Writes are copies, and the caller
-// keeps b, unless b.Handover: then the states are kept as they are (stored
-// states are never modified in place, so they may share their maps and
-// bytes with a caller that only reads them).
+// keeps b, unless b.Handover: then the states and events are kept as they
+// are (stored states and events are never modified in place, so they may
+// share their maps and bytes with a caller that only reads them).
 func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -246,7 +246,7 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 	}
 	// Check every expected head first. A batch that writes one entity twice
 	// is checked in order: the second write expects the first one's head.
-	pending := map[stateKey]event.Clock{}
+	pending := make(map[stateKey]event.Clock, len(b.States))
 	for _, w := range b.States {
 		k := stateKey{w.State.Collection, w.State.ID}
 		head, ok := pending[k]
@@ -270,7 +270,10 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 		if _, dup := c.events[evIDs[i]]; dup {
 			continue
 		}
-		c.events[evIDs[i]] = cloneEvent(ev)
+		if !b.Handover {
+			ev = cloneEvent(ev)
+		}
+		c.events[evIDs[i]] = ev
 		c.byEntity[ev.Entity] = append(c.byEntity[ev.Entity], evIDs[i])
 	}
 	changes := make([]storage.FeedChange, len(b.States))

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ankurah/ankurah-go/core/event"
+	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/value"
@@ -55,5 +56,31 @@ func TestApply_HandoverKeepsStatesAndChecksHeads(t *testing.T) {
 	listed[0].Values["n"] = value.Int(8)
 	if got := st.Values["n"]; got != value.Int(1) {
 		t.Errorf("a copy's edit reached the stored state: n = %v", got)
+	}
+}
+
+// An event handed over is stored as it is, and reads still return copies;
+// without Handover the engine keeps a copy of its own.
+func TestApply_HandoverKeepsEvents(t *testing.T) {
+	ctx := context.Background()
+	for _, handover := range []bool{true, false} {
+		e := New()
+		g := genesis("c", "a")
+		if err := e.Apply(ctx, &storage.Batch{Events: []event.Event{g}, States: []storage.StateWrite{{State: state(g, 1)}}, Handover: handover}); err != nil {
+			t.Fatal(err)
+		}
+		kept := e.colls["c"].events[g.ID()]
+		if shared := &kept.Operations["lww"][0] == &g.Operations["lww"][0]; shared != handover {
+			t.Errorf("Handover %v: the stored event shares the caller's bytes: %v", handover, shared)
+		}
+		c, _ := e.Collection(ctx, "c")
+		got, err := c.GetEvents(ctx, []id.EventID{g.ID()})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("GetEvents = %v, %v", got, err)
+		}
+		got[0].Operations["lww"][0] = 'z'
+		if g.Operations["lww"][0] != 'a' {
+			t.Errorf("Handover %v: an edit of a read event reached the stored one", handover)
+		}
 	}
 }
