@@ -377,20 +377,29 @@ func (n *Node) attribute(ctx context.Context, batch *storage.Batch, by committer
 		author = cutName(ider.Identify(by.cdata))
 	}
 	peer, at := cutName(by.peer), by.at.UnixMilli()
-	byEntity := map[id.EntityID][]id.EventID{}
-	var order []id.EntityID
+	// The events of each entity, in the batch's order. Most entities have
+	// one event in a batch, so each group starts as a one-element window on
+	// one array of all the ids (clipped: a second event copies it out).
+	ids := make([]id.EventID, len(batch.Events))
+	groups := make([][]id.EventID, 0, len(batch.Events))
+	order := make([]id.EntityID, 0, len(batch.Events))
+	group := make(map[id.EntityID]int, len(batch.Events))
 	for i := range batch.Events {
 		ev := &batch.Events[i]
-		if _, ok := byEntity[ev.Entity]; !ok {
-			order = append(order, ev.Entity)
+		ids[i] = ev.ID()
+		if g, ok := group[ev.Entity]; ok {
+			groups[g] = append(groups[g], ids[i])
+			continue
 		}
-		byEntity[ev.Entity] = append(byEntity[ev.Entity], ev.ID())
+		group[ev.Entity] = len(groups)
+		groups = append(groups, ids[i:i+1:i+1])
+		order = append(order, ev.Entity)
 	}
 	coll, err := n.readCollection(ctx, AttributionCollection)
 	if err != nil {
 		return fmt.Errorf("ankurah: commit: attribution: %w", err)
 	}
-	for _, eid := range order {
+	for g, eid := range order {
 		var rec attributionRecord
 		var expected event.Clock
 		// Shared with the engine when it can (getStored): decoding copies
@@ -409,7 +418,7 @@ func (n *Node) attribute(ctx context.Context, batch *storage.Batch, by committer
 		default:
 			return fmt.Errorf("ankurah: commit: attribution of %s: %w", eid, err)
 		}
-		evs := byEntity[eid]
+		evs := groups[g]
 		b := rec.appendEncoded(keep, evs, author, peer, at)
 		if b == nil {
 			// Names to drop (many authors came and went): the general way.
@@ -423,7 +432,7 @@ func (n *Node) attribute(ctx context.Context, batch *storage.Batch, by committer
 			}
 		}
 		batch.States = append(batch.States, storage.StateWrite{
-			State:    entity.State{ID: eid, Collection: AttributionCollection, Head: event.NewClock(evs[len(evs)-1]), Backends: map[string][]byte{attributionBackend: b}},
+			State:    entity.State{ID: eid, Collection: AttributionCollection, Head: event.Clock{evs[len(evs)-1]}, Backends: map[string][]byte{attributionBackend: b}},
 			Expected: expected,
 		})
 	}
