@@ -3,7 +3,7 @@ package property
 import (
 	"bytes"
 	"fmt"
-	"maps"
+	"slices"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -32,15 +32,19 @@ func init() {
 // alone is not convergent: which write a replica still remembers would
 // depend on delivery order.)
 type LWW struct {
-	height  uint64
-	entries map[string]lwwEntry
-	pending map[string]value.Value
+	height uint64
+	// entries are the properties' winning writes, sorted by name in core
+	// deterministic order (value.KeyOrder), the order State writes them
+	// in: a slice, not a map, since most entities have a few properties
+	// and a small map costs a group of eight slots.
+	entries []lwwNamed
+	pending map[string]value.Value // nil until a local edit
 	// checked is the payload Validate decoded last; Apply, given the same
 	// bytes of the same event next, uses it instead of decoding them again.
 	checked struct {
 		ev  id.EventID
 		raw []byte
-		ops lwwOps
+		ops decodedOps
 	}
 }
 
@@ -48,6 +52,11 @@ type lwwEntry struct {
 	Value  value.Value `cbor:"1,keyasint"`
 	Event  id.EventID  `cbor:"2,keyasint"`
 	Height uint64      `cbor:"3,keyasint"`
+}
+
+type lwwNamed struct {
+	name string
+	lwwEntry
 }
 
 type lwwState struct {
@@ -60,6 +69,18 @@ type lwwOps struct {
 	Set    map[string]value.Value `cbor:"2,keyasint"`
 }
 
+// decodedOps is a payload as the backend applies it: its writes as a list
+// (each property once).
+type decodedOps struct {
+	Height uint64
+	Set    []lwwWrite
+}
+
+type lwwWrite struct {
+	prop string
+	v    value.Value
+}
+
 var (
 	decMode = func() cbor.DecMode {
 		m, err := cbor.DecOptions{MaxNestedLevels: 8, MaxMapPairs: 1 << 16, DupMapKey: cbor.DupMapKeyEnforcedAPF}.DecMode()
@@ -70,8 +91,30 @@ var (
 	}()
 )
 
+// find returns where prop is, or belongs, in entries (sorted).
+func find(entries []lwwNamed, prop string) (int, bool) {
+	return slices.BinarySearchFunc(entries, prop, func(e lwwNamed, p string) int { return value.KeyOrder(e.name, p) })
+}
+
+func sortEntries(entries []lwwNamed) {
+	slices.SortFunc(entries, func(a, b lwwNamed) int { return value.KeyOrder(a.name, b.name) })
+}
+
+// entriesOf returns a map of entries as a sorted slice (nil stays nil).
+func entriesOf(m map[string]lwwEntry) []lwwNamed {
+	if m == nil {
+		return nil
+	}
+	out := make([]lwwNamed, 0, len(m))
+	for name, e := range m {
+		out = append(out, lwwNamed{name, e})
+	}
+	sortEntries(out)
+	return out
+}
+
 // NewLWW returns an empty LWW backend.
-func NewLWW() *LWW { return &LWW{entries: map[string]lwwEntry{}, pending: map[string]value.Value{}} }
+func NewLWW() *LWW { return &LWW{entries: []lwwNamed{}} }
 
 // LoadLWW restores an LWW backend from State's bytes (empty: a new backend).
 func LoadLWW(state []byte) (*LWW, error) {
@@ -85,7 +128,7 @@ func LoadLWW(state []byte) (*LWW, error) {
 	}
 	l.height = s.Height
 	if s.Entries != nil {
-		l.entries = s.Entries
+		l.entries = entriesOf(s.Entries)
 	}
 	return l, nil
 }
@@ -95,7 +138,7 @@ func (l *LWW) Name() string { return LWWName }
 
 // Fork returns an independent copy without pending edits.
 func (l *LWW) Fork() Backend {
-	return &LWW{height: l.height, entries: maps.Clone(l.entries), pending: map[string]value.Value{}}
+	return &LWW{height: l.height, entries: slices.Clone(l.entries)}
 }
 
 // Get returns the current value of a property (a pending local edit first).
@@ -103,11 +146,19 @@ func (l *LWW) Get(prop string) value.Value {
 	if v, ok := l.pending[prop]; ok {
 		return v
 	}
-	return l.entries[prop].Value
+	if i, ok := find(l.entries, prop); ok {
+		return l.entries[i].Value
+	}
+	return value.Null
 }
 
 // Set records a local edit of a property; it becomes an operation at commit.
-func (l *LWW) Set(prop string, v value.Value) { l.pending[prop] = v }
+func (l *LWW) Set(prop string, v value.Value) {
+	if l.pending == nil {
+		l.pending = map[string]value.Value{}
+	}
+	l.pending[prop] = v
+}
 
 // TakeOperations returns the pending edits as one payload and clears them.
 func (l *LWW) TakeOperations() ([]byte, error) {
@@ -118,14 +169,14 @@ func (l *LWW) TakeOperations() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.pending = map[string]value.Value{}
+	l.pending = nil
 	return b, nil
 }
 
 // Apply applies an event's LWW payload: each property takes the written
 // value when (height, event id) is greater than its current writer's.
 func (l *LWW) Apply(ev id.EventID, ops []byte) error {
-	var o lwwOps
+	var o decodedOps
 	if c := &l.checked; c.raw != nil && c.ev == ev && len(c.raw) == len(ops) && &c.raw[0] == &ops[0] {
 		o = c.ops
 	} else {
@@ -134,15 +185,26 @@ func (l *LWW) Apply(ev id.EventID, ops []byte) error {
 			return errLWWOps(ev, err)
 		}
 	}
-	l.checked.raw, l.checked.ops = nil, lwwOps{}
+	l.checked.raw, l.checked.ops = nil, decodedOps{}
 	if o.Height == 0 {
 		return fmt.Errorf("%w: lww operations of event %s: zero height", ErrInvalid, ev)
 	}
-	for prop, v := range o.Set {
-		cur, ok := l.entries[prop]
-		if !ok || o.Height > cur.Height || (o.Height == cur.Height && bytes.Compare(ev[:], cur.Event[:]) > 0) {
-			l.entries[prop] = lwwEntry{Value: v, Event: ev, Height: o.Height}
+	// New properties are appended and sorted in once at the end; a payload
+	// names each property once, so the search covers the entries there
+	// were before.
+	n := len(l.entries)
+	for _, w := range o.Set {
+		i, ok := find(l.entries[:n], w.prop)
+		if !ok {
+			l.entries = append(l.entries, lwwNamed{w.prop, lwwEntry{Value: w.v, Event: ev, Height: o.Height}})
+			continue
 		}
+		if cur := &l.entries[i]; o.Height > cur.Height || (o.Height == cur.Height && bytes.Compare(ev[:], cur.Event[:]) > 0) {
+			cur.lwwEntry = lwwEntry{Value: w.v, Event: ev, Height: o.Height}
+		}
+	}
+	if len(l.entries) > n {
+		sortEntries(l.entries)
 	}
 	l.height = max(l.height, o.Height)
 	return nil
@@ -153,12 +215,13 @@ func (l *LWW) State() ([]byte, error) {
 	return appendLWWState(nil, l.height, l.entries)
 }
 
-// Values returns the non-NULL property values (pending edits included).
+// Values returns the non-NULL property values (pending edits included), in
+// a new map.
 func (l *LWW) Values() map[string]value.Value {
 	out := make(map[string]value.Value, len(l.entries)+len(l.pending))
-	for k, e := range l.entries {
+	for _, e := range l.entries {
 		if !e.Value.IsNull() {
-			out[k] = e.Value
+			out[e.name] = e.Value
 		}
 	}
 	for k, v := range l.pending {
@@ -186,7 +249,8 @@ func (l *LWW) Validate(ev id.EventID, ops []byte) error {
 	if o.Height == 0 || o.Height > l.height+1 {
 		return fmt.Errorf("%w: lww operations of event %s: height %d, this state allows at most %d", ErrInvalid, ev, o.Height, l.height+1)
 	}
-	for prop, v := range o.Set {
+	for _, w := range o.Set {
+		prop, v := w.prop, w.v
 		if err := limits.ValidName(prop); err != nil {
 			return fmt.Errorf("%w: lww operations of event %s: property %w", ErrInvalid, ev, err)
 		}

@@ -13,40 +13,31 @@ import (
 // null); FuzzLWWEncode holds them to that, byte for byte. Replicas that
 // applied the same events compare these bytes, so they must never change.
 
-type entryPair struct {
-	name string
-	e    lwwEntry
-}
-
 type setPair struct {
 	name string
 	v    value.Value
 }
 
-// appendLWWState appends the encoding of lwwState{height, entries}.
-func appendLWWState(dst []byte, height uint64, entries map[string]lwwEntry) ([]byte, error) {
+// appendLWWState appends the encoding of lwwState{height, entries}, the
+// entries sorted in core deterministic order (LWW.entries).
+func appendLWWState(dst []byte, height uint64, entries []lwwNamed) ([]byte, error) {
 	dst = value.AppendHead(append(dst, 0xa2, 0x01), 0, height)
 	dst = append(dst, 0x02)
 	if entries == nil {
 		return append(dst, 0xf6), nil
 	}
-	var buf [16]entryPair
-	pairs := buf[:0]
-	for k, e := range entries {
-		pairs = append(pairs, entryPair{k, e})
-	}
-	slices.SortFunc(pairs, func(a, b entryPair) int { return value.KeyOrder(a.name, b.name) })
-	dst = value.AppendHead(dst, 5, uint64(len(pairs)))
-	for _, p := range pairs {
+	dst = value.AppendHead(dst, 5, uint64(len(entries)))
+	for i := range entries {
+		p := &entries[i]
 		dst = append(value.AppendHead(dst, 3, uint64(len(p.name))), p.name...)
 		dst = append(dst, 0xa3, 0x01)
 		var err error
-		if dst, err = p.e.Value.AppendCBOR(dst); err != nil {
+		if dst, err = p.Value.AppendCBOR(dst); err != nil {
 			return nil, err
 		}
 		dst = append(dst, 0x02, 0x58, id.Size)
-		dst = append(dst, p.e.Event[:]...)
-		dst = value.AppendHead(append(dst, 0x03), 0, p.e.Height)
+		dst = append(dst, p.Event[:]...)
+		dst = value.AppendHead(append(dst, 0x03), 0, p.Height)
 	}
 	return dst, nil
 }
