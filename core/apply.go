@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"sort"
+	"slices"
 
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
@@ -69,19 +69,40 @@ func backendFor(bs map[string]property.Backend, name string) (property.Backend, 
 // materialize writes the backends' states and values into st.
 func materialize(st *entity.State, bs map[string]property.Backend) error {
 	st.Backends = make(map[string][]byte, len(bs))
-	st.Values = map[string]value.Value{}
+	if len(bs) == 1 {
+		// The common case: the one backend's values are the state's
+		// (Values returns a map of the caller's).
+		for name, b := range bs {
+			s, err := b.State()
+			if err != nil {
+				return fmt.Errorf("ankurah: entity %s backend %q state: %w", st.ID, name, err)
+			}
+			st.Backends[name] = s
+			if st.Values = b.Values(); st.Values == nil {
+				st.Values = map[string]value.Value{}
+			}
+		}
+		return nil
+	}
 	names := make([]string, 0, len(bs))
 	for name := range bs {
 		names = append(names, name)
 	}
-	sort.Strings(names)
-	for _, name := range names {
+	slices.Sort(names)
+	vals := make([]map[string]value.Value, len(names))
+	size := 0
+	for i, name := range names {
 		b, err := bs[name].State()
 		if err != nil {
 			return fmt.Errorf("ankurah: entity %s backend %q state: %w", st.ID, name, err)
 		}
 		st.Backends[name] = b
-		maps.Copy(st.Values, bs[name].Values())
+		vals[i] = bs[name].Values()
+		size += len(vals[i])
+	}
+	st.Values = make(map[string]value.Value, size)
+	for _, v := range vals {
+		maps.Copy(st.Values, v)
 	}
 	return nil
 }
@@ -121,11 +142,14 @@ func applyEventTo(cur *entity.State, bs map[string]property.Backend, ev *event.E
 		bs = map[string]property.Backend{}
 	}
 	evID := ev.ID()
-	names := make([]string, 0, len(ev.Operations))
+	// Most events name one backend: the sorted names fit an array on the
+	// stack.
+	var nameBuf [4]string
+	names := nameBuf[:0]
 	for name := range ev.Operations {
 		names = append(names, name)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	// Check every payload before applying any, so a refused event leaves bs untouched.
 	for _, name := range names {
 		b, err := backendFor(bs, name)

@@ -45,7 +45,9 @@ type Backend interface {
 	// The bytes are the caller's: the backend neither keeps nor modifies
 	// them afterwards (storage may keep them as they are).
 	State() ([]byte, error)
-	// Values returns the property values the backend materializes.
+	// Values returns the property values the backend materializes, in a
+	// new map: the caller keeps it (a state's values may be that map), and
+	// the backend neither keeps nor modifies it afterwards.
 	Values() map[string]value.Value
 }
 
