@@ -16,6 +16,17 @@ import (
 	"github.com/ankurah/ankurah-go/core/value"
 )
 
+// loadSharedBackends is loadBackends for a state whose bytes may be the
+// engine's own (getStored): it decodes copies, since a backend may keep
+// the bytes it was given.
+func loadSharedBackends(st *entity.State) (map[string]property.Backend, error) {
+	c := entity.State{ID: st.ID, Collection: st.Collection, Backends: make(map[string][]byte, len(st.Backends))}
+	for k, v := range st.Backends {
+		c.Backends[k] = bytes.Clone(v)
+	}
+	return loadBackends(&c)
+}
+
 // loadBackends decodes every backend of a state.
 func loadBackends(st *entity.State) (map[string]property.Backend, error) {
 	out := make(map[string]property.Backend, len(st.Backends))
@@ -128,14 +139,8 @@ func applyEventTo(cur *entity.State, bs map[string]property.Backend, ev *event.E
 		next = entity.State{ID: ev.Entity, Collection: ev.Collection}
 	}
 	if bs == nil && cur != nil {
-		// Decoded from a copy: cur's bytes may be the engine's own
-		// (getStored), and a backend may keep the bytes it was given.
-		c := entity.State{ID: cur.ID, Collection: cur.Collection, Backends: make(map[string][]byte, len(cur.Backends))}
-		for k, v := range cur.Backends {
-			c.Backends[k] = bytes.Clone(v)
-		}
 		var err error
-		if bs, err = loadBackends(&c); err != nil {
+		if bs, err = loadSharedBackends(cur); err != nil {
 			return next, nil, err
 		}
 	} else if bs == nil {

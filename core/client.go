@@ -868,7 +868,7 @@ func (n *Node) expectedStates(ctx context.Context, evs []event.Event) (map[id.En
 					skip[ev.Entity] = true
 					continue
 				}
-				st, err := coll.GetState(ctx, ev.Entity)
+				st, err := getStored(ctx, coll, ev.Entity) // only read
 				if err != nil || evictedStub(&st) || st.Collection != ev.Collection {
 					skip[ev.Entity] = true
 					continue

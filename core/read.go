@@ -42,7 +42,9 @@ func (c *Context) getState(ctx context.Context, collection string, eid id.Entity
 	if err != nil {
 		return nil, err
 	}
-	st, err := coll.GetState(ctx, eid)
+	// Shared with the engine when it can: callers only read it (a view
+	// copies what it hands out, an edit builds new states).
+	st, err := getStored(ctx, coll, eid)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil, fmt.Errorf("%w: %s in %q", storage.ErrNotFound, eid, collection)

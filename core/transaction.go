@@ -215,7 +215,7 @@ func (n *Node) forksOf(st *entity.State) (map[string]property.Backend, error) {
 	if cached {
 		return forks, nil
 	}
-	bs, err := loadBackends(st)
+	bs, err := loadSharedBackends(st) // st may be the engine's (getState)
 	if err != nil {
 		return nil, err
 	}

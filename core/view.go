@@ -1,7 +1,9 @@
 package core
 
 import (
+	"bytes"
 	"maps"
+	"slices"
 
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
@@ -24,7 +26,7 @@ func (v *View) ID() id.EntityID { return v.state.ID }
 func (v *View) Collection() string { return v.state.Collection }
 
 // Head returns the entity's head clock as of this snapshot.
-func (v *View) Head() event.Clock { return v.state.Head }
+func (v *View) Head() event.Clock { return slices.Clone(v.state.Head) }
 
 // Get returns a property value (NULL when absent).
 func (v *View) Get(prop string) value.Value { return v.state.Values[prop] }
@@ -57,5 +59,7 @@ func (h viewHandle) Backend(name string) (property.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f(h.v.state.Backends[name])
+	// A copy: the snapshot's bytes may be the engine's own, and a backend
+	// may keep (and change) the bytes it was given.
+	return f(bytes.Clone(h.v.state.Backends[name]))
 }
