@@ -29,7 +29,7 @@ FUZZTIME ?= 60s
 FUZZMINIMIZETIME ?= 5s
 FUZZ_TARGETS = \
 	core:./query:FuzzParse core:./query:FuzzDifferential \
-	core:./event:FuzzDecode core:./event:FuzzDecodeCanonical core:./event:FuzzDecodeClock core:./event:FuzzEncode \
+	core:./event:FuzzDecode core:./event:FuzzDecodeCanonical core:./event:FuzzDecodeClock core:./event:FuzzEncode core:./event:FuzzReadWire \
 	core:./transport:FuzzDecode core:./transport:FuzzDecodeRoundTrip \
 	core:./session:FuzzRemote core:./session:FuzzDeliver \
 	core:./entity:FuzzDecode core:./entity:FuzzDecodeCanonical core:./entity:FuzzDecodeFast core:./entity:FuzzEncode \

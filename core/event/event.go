@@ -145,9 +145,11 @@ func Decode(b []byte) (Event, error) {
 	if len(b) > MaxEncodedSize {
 		return Event{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), MaxEncodedSize)
 	}
-	var w wire
-	if err := decMode.Unmarshal(b, &w); err != nil {
-		return Event{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	w, ok := readWire(b)
+	if !ok {
+		if err := decMode.Unmarshal(b, &w); err != nil {
+			return Event{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
 	}
 	e := Event{Collection: w.Collection, Parent: w.Parent, Operations: w.Operations, Nonce: w.Nonce, Timestamp: w.Timestamp}
 	if len(w.Entity) > 0 {

@@ -2,13 +2,17 @@ package transport_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/ankurah/ankurah-go/core"
 	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/property"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
 	"github.com/ankurah/ankurah-go/core/transport"
+	"github.com/ankurah/ankurah-go/core/value"
 )
 
 // catchUpStates returns n states as a server sends them to a catching-up
@@ -68,6 +72,75 @@ func BenchmarkMessage_EncodeStates(b *testing.B) {
 	for b.Loop() {
 		if _, err := transport.Encode(m); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// commitEvents returns n genesis events as a client's bulk commit carries
+// them: each sets a name and a year through the LWW backend.
+func commitEvents(b *testing.B, n int) []event.Event {
+	out := make([]event.Event, 0, n)
+	for k := range n {
+		l := property.NewLWW()
+		l.Set("name", value.String(fmt.Sprintf("album %d", k)))
+		l.Set("year", value.Int(int64(1950+k%70)))
+		ops, err := l.TakeOperations()
+		if err != nil {
+			b.Fatal(err)
+		}
+		nonce := make([]byte, event.NonceSize)
+		nonce[0], nonce[1] = byte(k), byte(k>>8)
+		out = append(out, event.NewGenesis("album", map[string][]byte{property.LWWName: ops}, nonce, 1733000000000+int64(k)))
+	}
+	return out
+}
+
+// BenchmarkMessage_DecodeCommit decodes a commit request of 500 new
+// entities (each event's id is computed from its content as it decodes).
+func BenchmarkMessage_DecodeCommit(b *testing.B) {
+	frame, err := transport.Encode(&transport.Message{Request: &transport.Request{ID: 1, Commit: &transport.CommitReq{Events: commitEvents(b, 500)}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		if _, err := transport.Decode(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMessage_EncodeCommit encodes the same request.
+func BenchmarkMessage_EncodeCommit(b *testing.B) {
+	m := &transport.Message{Request: &transport.Request{ID: 1, Commit: &transport.CommitReq{Events: commitEvents(b, 500)}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := transport.Encode(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLWW_ValidateApply is what a server does with each event's LWW
+// operations: validate them against the state, apply them, encode the
+// state.
+func BenchmarkLWW_ValidateApply(b *testing.B) {
+	evs := commitEvents(b, 500)
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range evs {
+			l := property.NewLWW()
+			ops := evs[i].Operations[property.LWWName]
+			if err := l.Validate(evs[i].ID(), ops); err != nil {
+				b.Fatal(err)
+			}
+			if err := l.Apply(evs[i].ID(), ops); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := l.State(); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }
