@@ -230,31 +230,6 @@ func cborHeadSize(n uint64) int {
 	return 9
 }
 
-// readCBORHead reads a head of major type major written the canonical way
-// (the shortest form), returning its argument and the rest.
-func readCBORHead(b []byte, major byte) (uint64, []byte, bool) {
-	if len(b) == 0 || b[0]>>5 != major {
-		return 0, nil, false
-	}
-	ai := b[0] & 0x1f
-	switch {
-	case ai < 24:
-		return uint64(ai), b[1:], true
-	case ai == 24 && len(b) >= 2 && b[1] >= 24:
-		return uint64(b[1]), b[2:], true
-	case ai == 25 && len(b) >= 3:
-		n := uint64(binary.BigEndian.Uint16(b[1:]))
-		return n, b[3:], n > 0xff
-	case ai == 26 && len(b) >= 5:
-		n := uint64(binary.BigEndian.Uint32(b[1:]))
-		return n, b[5:], n > 0xffff
-	case ai == 27 && len(b) >= 9:
-		n := binary.BigEndian.Uint64(b[1:])
-		return n, b[9:], n > 0xffffffff
-	}
-	return 0, nil, false
-}
-
 // parseAttribution reads a record written the canonical way (as
 // appendEncoded and event.EncMode write it), its Entries sharing b. Any
 // other form — or anything it does not expect — is left to the general
@@ -277,14 +252,15 @@ func parseAttribution(b []byte) (rec attributionRecord, ok bool) {
 		if b[0] != 0x01 {
 			return rec, false
 		}
-		n, rest, ok := readCBORHead(b[1:], 4)
+		n, hl, ok := value.ReadHead(b[1:], 4)
 		if !ok || n == 0 || n > 2*MaxAttributionKeep {
 			return rec, false
 		}
-		b = rest
+		b = b[1+hl:]
 		rec.Names = make([]string, 0, n)
 		for range n {
-			l, rest, ok := readCBORHead(b, 3)
+			l, hl, ok := value.ReadHead(b, 3)
+			rest := b[hl:]
 			if !ok || uint64(len(rest)) < l {
 				return attributionRecord{}, false
 			}
@@ -299,7 +275,8 @@ func parseAttribution(b []byte) (rec attributionRecord, ok bool) {
 	if len(b) == 0 || b[0] != 0x02 {
 		return attributionRecord{}, false
 	}
-	l, rest, ok := readCBORHead(b[1:], 2)
+	l, hl, ok := value.ReadHead(b[1:], 2)
+	rest := b[1+hl:]
 	if !ok || uint64(len(rest)) != l {
 		return attributionRecord{}, false
 	}
