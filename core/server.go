@@ -388,10 +388,10 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 	return fail(r.ID, fmt.Errorf("%w: unknown request type", transport.ErrProtocol))
 }
 
-// currentOf checks a commit's CommitReq.Current and returns it as a set
-// (nil when empty): at most one entity per event, each one an event of the
-// commit names, and only from version 9 on.
-func currentOf(r *transport.CommitReq, version uint32) (map[id.EntityID]bool, error) {
+// currentOf checks a commit's CommitReq.Current and returns it: at most
+// one entity per event, each one an event of the commit names, and only
+// from version 9 on.
+func currentOf(r *transport.CommitReq, version uint32) ([]id.EntityID, error) {
 	if len(r.Current) == 0 {
 		return nil, nil
 	}
@@ -419,14 +419,12 @@ func currentOf(r *transport.CommitReq, version uint32) (map[id.EntityID]bool, er
 		}
 		return false
 	}
-	out := make(map[id.EntityID]bool, len(r.Current))
 	for _, eid := range r.Current {
 		if !has(eid) {
 			return nil, fmt.Errorf("%w: commit names entity %s to edit at its current head, but has no event of it", transport.ErrProtocol, eid)
 		}
-		out[eid] = true
 	}
-	return out, nil
+	return r.Current, nil
 }
 
 func knownHeads(ks []transport.Known) map[id.EntityID]event.Clock {

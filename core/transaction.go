@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -659,7 +660,7 @@ func (m *Mut) takeOperations() (map[string][]byte, error) {
 // atHead names entities whose first event here must be made on their
 // current head (CommitReq.Current): if it is not, nothing is written and
 // the error wraps ErrStale. nil names none.
-func (n *Node) commitEvents(ctx context.Context, cdata any, peer string, evs []event.Event, check bool, atHead map[id.EntityID]bool) (_ []change, err error) {
+func (n *Node) commitEvents(ctx context.Context, cdata any, peer string, evs []event.Event, check bool, atHead []id.EntityID) (_ []change, err error) {
 	defer n.observeCommit(&err)
 	by := committer{cdata: cdata, peer: peer, at: n.cfg.now()}
 	// With shared storage the feed orders publication, so writes need no
@@ -738,6 +739,46 @@ func (n *Node) jitter(max int64) int64 {
 	return int64(binary.BigEndian.Uint64(b) % uint64(max))
 }
 
+// entitySet is a set of entity ids taken out one by one: a few are kept in
+// a slice (a commit of one or a few entities allocates no map), more in a
+// map.
+type entitySet struct {
+	few  []id.EntityID
+	many map[id.EntityID]bool
+}
+
+// entitySetSlice is the most ids an entitySet keeps in a slice.
+const entitySetSlice = 16
+
+func newEntitySet(ids []id.EntityID) entitySet {
+	if len(ids) <= entitySetSlice {
+		return entitySet{few: slices.Clone(ids)}
+	}
+	m := make(map[id.EntityID]bool, len(ids))
+	for _, eid := range ids {
+		m[eid] = true
+	}
+	return entitySet{many: m}
+}
+
+// take removes eid and reports whether it was in the set.
+func (s *entitySet) take(eid id.EntityID) bool {
+	if s.many != nil {
+		if s.many[eid] {
+			delete(s.many, eid)
+			return true
+		}
+		return false
+	}
+	for i, x := range s.few {
+		if x == eid {
+			s.few = slices.Delete(s.few, i, i+1)
+			return true
+		}
+	}
+	return false
+}
+
 // change is one entity's state before and after a commit.
 type change struct {
 	collection string
@@ -755,7 +796,7 @@ type change struct {
 }
 
 // prepare builds the batch of a commit against the currently stored states.
-func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check bool, atHead map[id.EntityID]bool) (*storage.Batch, []change, error) {
+func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check bool, atHead []id.EntityID) (*storage.Batch, []change, error) {
 	// Sized for the common case (one event per entity): a bulk commit of
 	// thousands of entities grows no map or slice while it is prepared.
 	batch := &storage.Batch{Events: make([]event.Event, 0, len(evs))}
@@ -771,10 +812,7 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 		applied int // events applied in place since decoded
 	}
 	owned := make(map[id.EntityID]ownedBackends, len(evs))
-	var checkedCurrent map[id.EntityID]bool
-	if len(atHead) > 0 {
-		checkedCurrent = make(map[id.EntityID]bool, len(atHead))
-	}
+	toCheck := newEntitySet(atHead) // atHead's entities whose first new event is still to come
 	for i := range evs {
 		if err := n.admitEvent(&evs[i]); err != nil {
 			return nil, nil, err
@@ -824,10 +862,9 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 		if cur != nil && cur.Collection != ev.Collection {
 			return nil, nil, fmt.Errorf("%w: event %s names collection %q, entity %s is in %q", event.ErrInvalid, evID, ev.Collection, ev.Entity, cur.Collection)
 		}
-		if atHead[ev.Entity] && !checkedCurrent[ev.Entity] {
+		if toCheck.take(ev.Entity) {
 			// The entity's first new event is the one made on the sender's
 			// copy; later ones of the batch build on it.
-			checkedCurrent[ev.Entity] = true
 			// A caller that may not read the entity is not told whether it
 			// moved: its event is merged in as concurrent, as without
 			// Current.
