@@ -844,79 +844,103 @@ const currentEditVersion = 9
 // this node), or whose event does not apply, is left out: its state comes
 // with the answer.
 func (n *Node) expectedStates(ctx context.Context, evs []event.Event) (map[id.EntityID]entity.State, []transport.Known) {
-	out := make(map[id.EntityID]entity.State, len(evs))
-	type ownedBackends struct {
-		bs      map[string]property.Backend
-		applied int // events applied in place since decoded
+	// One record per entity, in the order the events name them; found by
+	// a search when they are few (a commit of one entity makes no map for
+	// it), by an index when many.
+	type expecting struct {
+		eid      id.EntityID
+		st       entity.State // the state computed so far, when ok
+		ok, skip bool
+		created  bool
+		bs       map[string]property.Backend // st's decoded backends, applied in place
+		applied  int                         // events applied to bs since decoded
 	}
-	owned := make(map[id.EntityID]ownedBackends, len(evs))
-	skip, created := map[id.EntityID]bool{}, map[id.EntityID]bool{}
-	order := make([]id.EntityID, 0, len(evs))
+	ents := make([]expecting, 0, min(len(evs), 64))
+	var index map[id.EntityID]int
+	if len(evs) > entitySetSlice {
+		index = make(map[id.EntityID]int, len(evs))
+	}
+	find := func(eid id.EntityID) int {
+		if index != nil {
+			if k, ok := index[eid]; ok {
+				return k
+			}
+			return -1
+		}
+		for k := range ents {
+			if ents[k].eid == eid {
+				return k
+			}
+		}
+		return -1
+	}
 	for i := range evs {
 		ev := &evs[i]
-		if skip[ev.Entity] {
-			continue
-		}
+		k := find(ev.Entity)
 		var cur *entity.State
-		if st, ok := out[ev.Entity]; ok {
-			cur = &st
-		} else {
-			order = append(order, ev.Entity)
+		switch {
+		case k < 0:
+			ents = append(ents, expecting{eid: ev.Entity})
+			k = len(ents) - 1
+			if index != nil {
+				index[ev.Entity] = k
+			}
 			if !ev.IsGenesis() {
 				coll, err := n.readCollection(ctx, ev.Collection)
 				if err != nil {
-					skip[ev.Entity] = true
+					ents[k].skip = true
 					continue
 				}
 				st, err := getStored(ctx, coll, ev.Entity) // only read
 				if err != nil || evictedStub(&st) || st.Collection != ev.Collection {
-					skip[ev.Entity] = true
+					ents[k].skip = true
 					continue
 				}
 				cur = &st
 			}
+		case ents[k].skip:
+			continue
+		case ents[k].ok:
+			cur = &ents[k].st
 		}
+		e := &ents[k]
 		if cur != nil && !cur.Head.Equal(ev.Parent) || cur == nil && !ev.IsGenesis() {
-			skip[ev.Entity] = true
-			delete(out, ev.Entity)
+			e.skip = true
 			continue
 		}
 		// The decoded backends the edit left in the node's cache (or those
 		// of the previous event), applied in place.
-		own, ok := owned[ev.Entity]
-		if !ok && cur != nil {
-			own.bs, own.applied, _ = n.cache.take(ev.Collection, ev.Entity, cur.Head)
+		if !e.ok && cur != nil {
+			e.bs, e.applied, _ = n.cache.take(ev.Collection, ev.Entity, cur.Head)
 		}
 		if ev.IsGenesis() {
-			created[ev.Entity] = true
+			e.created = true
 		}
-		next, bs, err := applyEventTo(cur, own.bs, ev)
+		next, bs, err := applyEventTo(cur, e.bs, ev)
 		if err != nil {
-			skip[ev.Entity] = true
-			delete(out, ev.Entity)
-			delete(owned, ev.Entity)
+			e.skip = true
 			continue
 		}
-		if own.bs == nil {
-			own.applied = 0 // decoded from cur
+		if e.bs == nil {
+			e.applied = 0 // decoded from cur
 		}
-		own.bs, own.applied = bs, own.applied+1
-		owned[ev.Entity] = own
-		out[ev.Entity] = next
+		e.bs, e.applied, e.st, e.ok = bs, e.applied+1, next, true
 	}
-	// Cached at the heads computed: a state is a function of its head, so
-	// the next edit of the entity (once the answer stored that state) forks
-	// them instead of decoding the state. Creations are not cached (a bulk
-	// load would only churn the cache).
-	for eid, own := range owned {
-		if st, ok := out[eid]; ok && !created[eid] && own.applied < reloadAfter {
-			n.cache.put(st.Collection, eid, st.Head, own.bs, own.applied)
+	out := make(map[id.EntityID]entity.State, len(ents))
+	heads := make([]transport.Known, 0, len(ents))
+	for k := range ents {
+		e := &ents[k]
+		if !e.ok || e.skip {
+			continue
 		}
-	}
-	heads := make([]transport.Known, 0, len(out))
-	for _, eid := range order {
-		if st, ok := out[eid]; ok {
-			heads = append(heads, transport.Known{Entity: eid, Head: st.Head})
+		out[e.eid] = e.st
+		heads = append(heads, transport.Known{Entity: e.eid, Head: e.st.Head})
+		// Cached at the head computed: a state is a function of its head,
+		// so the next edit of the entity (once the answer stored that
+		// state) forks them instead of decoding the state. Creations are
+		// not cached (a bulk load would only churn the cache).
+		if !e.created && e.applied < reloadAfter {
+			n.cache.put(e.st.Collection, e.eid, e.st.Head, e.bs, e.applied)
 		}
 	}
 	return out, heads
