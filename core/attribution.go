@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -376,6 +377,7 @@ func (n *Node) attribute(ctx context.Context, batch *storage.Batch, by committer
 	if err != nil {
 		return fmt.Errorf("ankurah: commit: attribution: %w", err)
 	}
+	batch.States = slices.Grow(batch.States, len(order))
 	for g, eid := range order {
 		var rec attributionRecord
 		var expected event.Clock

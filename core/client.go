@@ -527,7 +527,7 @@ func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more 
 		states := r.States
 		var computed map[id.EntityID]bool
 		if len(expect) > 0 && len(r.Unchanged) > 0 {
-			states = slices.Clip(states)
+			states = slices.Grow(slices.Clip(states), len(r.Unchanged))
 			computed = make(map[id.EntityID]bool, len(r.Unchanged))
 			for _, eid := range r.Unchanged {
 				if st, ok := expect[eid]; ok && !computed[eid] {

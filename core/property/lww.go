@@ -193,9 +193,13 @@ func (l *LWW) Apply(ev id.EventID, ops []byte) error {
 	// names each property once, so the search covers the entries there
 	// were before.
 	n := len(l.entries)
-	for _, w := range o.Set {
+	for k, w := range o.Set {
 		i, ok := find(l.entries[:n], w.prop)
 		if !ok {
+			if len(l.entries) == n {
+				// Room for the rest of the payload, once.
+				l.entries = slices.Grow(l.entries, len(o.Set)-k)
+			}
 			l.entries = append(l.entries, lwwNamed{w.prop, lwwEntry{Value: w.v, Event: ev, Height: o.Height}})
 			continue
 		}
@@ -212,7 +216,11 @@ func (l *LWW) Apply(ev id.EventID, ops []byte) error {
 
 // State serializes the backend deterministically.
 func (l *LWW) State() ([]byte, error) {
-	return appendLWWState(nil, l.height, l.entries)
+	size := 16
+	for i := range l.entries {
+		size += len(l.entries[i].name) + len(l.entries[i].Value.Raw()) + 64
+	}
+	return appendLWWState(make([]byte, 0, size), l.height, l.entries)
 }
 
 // Values returns the non-NULL property values (pending edits included), in

@@ -374,13 +374,7 @@ type handle struct {
 func (h *handle) Name() string { return h.name }
 
 func (h *handle) GetState(ctx context.Context, eid id.EntityID) (entity.State, error) {
-	var s entity.State
-	found := false
-	err := h.e.read(ctx, h.name, func(c *collection) {
-		if c != nil {
-			s, found = c.states[eid]
-		}
-	})
+	s, found, err := h.stored(ctx, eid)
 	if err != nil {
 		return entity.State{}, err
 	}
@@ -392,13 +386,7 @@ func (h *handle) GetState(ctx context.Context, eid id.EntityID) (entity.State, e
 
 // GetStateShared is GetState without the copy (storage.SharedReader).
 func (h *handle) GetStateShared(ctx context.Context, eid id.EntityID) (entity.State, error) {
-	var s entity.State
-	found := false
-	err := h.e.read(ctx, h.name, func(c *collection) {
-		if c != nil {
-			s, found = c.states[eid]
-		}
-	})
+	s, found, err := h.stored(ctx, eid)
 	if err != nil {
 		return entity.State{}, err
 	}
@@ -406,6 +394,27 @@ func (h *handle) GetStateShared(ctx context.Context, eid id.EntityID) (entity.St
 		return entity.State{}, storage.NotFound(h.name, eid)
 	}
 	return s, nil
+}
+
+// stored returns the stored state of eid as it is. It is read() for one
+// entity without a closure (whose variables would escape): a bulk commit
+// looks every one of its entities up, more than once.
+func (h *handle) stored(ctx context.Context, eid id.EntityID) (entity.State, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return entity.State{}, false, err
+	}
+	e := h.e
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return entity.State{}, false, storage.ErrClosed
+	}
+	c := e.colls[h.name]
+	if c == nil {
+		return entity.State{}, false, nil
+	}
+	s, found := c.states[eid]
+	return s, found, nil
 }
 
 // FetchStates returns exactly the states matching sel, in its order and
@@ -540,18 +549,28 @@ func (e *Engine) Explain(ctx context.Context, name string, sel *query.Bound) (st
 }
 
 func (h *handle) GetEvents(ctx context.Context, ids []id.EventID) ([]event.Event, error) {
+	// read() without a closure, as stored: a commit looks up each of its
+	// events.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	e := h.e
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, storage.ErrClosed
+	}
+	c := e.colls[h.name]
+	if c == nil {
+		return nil, nil
+	}
 	var out []event.Event
-	err := h.e.read(ctx, h.name, func(c *collection) {
-		if c == nil {
-			return
+	for _, x := range ids {
+		if ev, ok := c.events[x]; ok {
+			out = append(out, cloneEvent(ev))
 		}
-		for _, x := range ids {
-			if ev, ok := c.events[x]; ok {
-				out = append(out, cloneEvent(ev))
-			}
-		}
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 func (h *handle) EntityEvents(ctx context.Context, eid id.EntityID) ([]event.Event, error) {
