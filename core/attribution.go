@@ -377,13 +377,21 @@ func (n *Node) attribute(ctx context.Context, batch *storage.Batch, by committer
 	if err != nil {
 		return fmt.Errorf("ankurah: commit: attribution: %w", err)
 	}
+	var ahead *readAhead // a bulk commit's records, read in one step (readahead.go)
+	if len(order) >= readAheadMin {
+		if m, ok, err := readStatesAhead(ctx, coll, order); err != nil {
+			return fmt.Errorf("ankurah: commit: attribution: %w", err)
+		} else if ok {
+			ahead = &readAhead{states: map[string]map[id.EntityID]entity.State{AttributionCollection: m}}
+		}
+	}
 	batch.States = slices.Grow(batch.States, len(order))
 	for g, eid := range order {
 		var rec attributionRecord
 		var expected event.Clock
 		// Shared with the engine when it can (getStored): decoding copies
 		// the record's bytes out, and the record written is a new state.
-		st, err := getStored(ctx, coll, eid)
+		st, err := ahead.state(ctx, coll, AttributionCollection, eid)
 		switch {
 		case err == nil:
 			expected = st.Head

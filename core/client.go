@@ -630,6 +630,10 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 		}
 	}
 	n.upMu.Unlock()
+	ahead, err := n.readAheadStates(ctx, states) // many states: read in one step (readahead.go)
+	if err != nil {
+		return err
+	}
 	batch := &storage.Batch{States: make([]storage.StateWrite, 0, len(states)+len(gone))}
 	changes := make([]change, 0, len(states)+len(gone))
 	for _, st := range states {
@@ -638,7 +642,7 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 			return err
 		}
 		var before *entity.State
-		cur, err := getStored(ctx, coll, st.ID)
+		cur, err := ahead.state(ctx, coll, st.Collection, st.ID)
 		switch {
 		case err == nil:
 			before = &cur

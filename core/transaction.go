@@ -818,6 +818,10 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 			return nil, nil, err
 		}
 	}
+	ahead, err := n.readAheadEvents(ctx, evs) // a bulk commit's lookups (readahead.go)
+	if err != nil {
+		return nil, nil, err
+	}
 	for i := range evs {
 		ev := &evs[i]
 		coll, err := n.readCollection(ctx, ev.Collection)
@@ -829,7 +833,7 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 			// Shared with the engine when it can (getStored): the stored
 			// state is only read here and after — applyEventTo builds the
 			// next state as a copy, and the change's before is read only.
-			st, err := getStored(ctx, coll, ev.Entity)
+			st, err := ahead.state(ctx, coll, ev.Collection, ev.Entity)
 			switch {
 			case err == nil:
 				cur = &st
@@ -854,9 +858,9 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 		if err := n.checkParents(ctx, coll, staged, ev); err != nil {
 			return nil, nil, err
 		}
-		if stored, err := coll.GetEvents(ctx, []id.EventID{evID}); err != nil {
+		if stored, err := ahead.eventStored(ctx, coll, ev.Collection, evID); err != nil {
 			return nil, nil, fmt.Errorf("ankurah: commit: look up event: %w", err)
-		} else if len(stored) > 0 {
+		} else if stored {
 			continue // already applied here
 		}
 		if cur != nil && cur.Collection != ev.Collection {

@@ -28,3 +28,16 @@ type SharedReader interface {
 	// GetStateShared.
 	FetchStatesShared(ctx context.Context, sel *query.Bound) ([]entity.State, error)
 }
+
+// ManyReader is a Collection that reads the stored states of many entities
+// in one step (one read transaction, one lock) rather than a GetState each:
+// a commit of thousands of entities looks every one of them up.
+type ManyReader interface {
+	// GetStatesShared returns the stored state of each of ids, in the order
+	// of ids; an entity that is not stored gives a zero State (its ID is
+	// zero). The states may share their Head, Backends and Values with the
+	// engine's, as GetStateShared's: the caller reads them and never
+	// modifies them. An error is the read's, or a stored state that does
+	// not decode.
+	GetStatesShared(ctx context.Context, ids []id.EntityID) ([]entity.State, error)
+}

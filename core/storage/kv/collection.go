@@ -25,7 +25,10 @@ type Collection struct {
 	name string
 }
 
-var _ storage.Collection = (*Collection)(nil)
+var (
+	_ storage.Collection = (*Collection)(nil)
+	_ storage.ManyReader = (*Collection)(nil)
+)
 
 // Collection returns the named collection. It writes nothing: a collection
 // exists (for LookupCollection) once it holds a state, an event or a
@@ -63,6 +66,39 @@ func (c *Collection) GetState(ctx context.Context, eid id.EntityID) (entity.Stat
 		return nil
 	})
 	return s, err
+}
+
+// GetStatesShared returns the stored states of ids in one read
+// transaction (storage.ManyReader), decoded; an entity not stored gives a
+// zero State.
+func (c *Collection) GetStatesShared(ctx context.Context, ids []id.EntityID) ([]entity.State, error) {
+	out := make([]entity.State, len(ids))
+	err := c.e.view(ctx, func(r Reader) error {
+		for start := 0; start < len(ids); start += c.e.cfg.batch {
+			part := ids[start:min(len(ids), start+c.e.cfg.batch)]
+			keys := make([][]byte, len(part))
+			for i, eid := range part {
+				keys[i] = c.e.keys.state(c.name, eid)
+			}
+			raws, err := getMany(ctx, r, keys)
+			if err != nil {
+				return fmt.Errorf("%s: reading %s: %w", c.e.cfg.name, c.name, err)
+			}
+			for i, raw := range raws {
+				if raw == nil {
+					continue
+				}
+				if out[start+i], err = entity.Decode(raw); err != nil {
+					return c.e.undecodable(c.name, part[i], err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // undecodable is the error of a read or write that needs one stored state
