@@ -30,7 +30,7 @@ FUZZMINIMIZETIME ?= 5s
 FUZZ_TARGETS = \
 	core:./query:FuzzParse core:./query:FuzzDifferential \
 	core:./event:FuzzDecode core:./event:FuzzDecodeCanonical core:./event:FuzzDecodeClock core:./event:FuzzEncode core:./event:FuzzReadWire \
-	core:./transport:FuzzDecode core:./transport:FuzzDecodeRoundTrip \
+	core:./transport:FuzzDecode core:./transport:FuzzDecodeRoundTrip core:./transport:FuzzEncodeResponse \
 	core:./session:FuzzRemote core:./session:FuzzDeliver \
 	core:./entity:FuzzDecode core:./entity:FuzzDecodeCanonical core:./entity:FuzzDecodeFast core:./entity:FuzzEncode \
 	core:./property:FuzzLoadLWW core:./property:FuzzLWWOperations core:./property:FuzzLWWEncode core:./property:FuzzLWWOpsDecode \

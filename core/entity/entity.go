@@ -91,6 +91,10 @@ func must[T any](v T, err error) T {
 // of its fields, written without reflection.
 func (s *State) Encode() ([]byte, error) { return appendState(nil, s) }
 
+// AppendCBOR appends the canonical encoding of s (Encode's) to dst, for
+// encoders of messages that carry states.
+func (s *State) AppendCBOR(dst []byte) ([]byte, error) { return appendState(dst, s) }
+
 // MarshalCBOR returns the canonical encoding of s (Encode), so that
 // messages carrying states write them the same way.
 func (s State) MarshalCBOR() ([]byte, error) { return appendState(nil, &s) }

@@ -283,7 +283,10 @@ var (
 
 // Encode returns a message's frame.
 func Encode(m *Message) ([]byte, error) {
-	b, err := encMode.Marshal(m)
+	b, ok, err := encodeResponse(m)
+	if !ok {
+		b, err = encMode.Marshal(m)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode: %v", ErrProtocol, err)
 	}
