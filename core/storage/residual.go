@@ -33,8 +33,10 @@ func Residual(states []entity.State, prog query.Program, order []query.Order, li
 }
 
 // SortStates sorts states by an ORDER BY list, ties by ascending entity id.
+// The order is total over states of distinct entities (what an engine
+// returns), so the sort need not be stable.
 func SortStates(states []entity.State, order []query.Order) {
-	slices.SortStableFunc(states, func(a, b entity.State) int {
+	slices.SortFunc(states, func(a, b entity.State) int {
 		return query.CompareRows(order, a.Values, a.ID, b.Values, b.ID)
 	})
 }
