@@ -14,8 +14,10 @@ import (
 // before it writes: its stored state, whether its event is stored already,
 // its attribution record. For a batch that large, those lookups are read
 // ahead in one step per collection — the states where the engine reads
-// many at once (storage.ManyReader), the events with one GetEvents — rather
-// than one read (one lock, one read transaction) each. What is read ahead
+// many at once (storage.ManyReader: a read transaction per lookup is what
+// it saves; the memory engine's lookups cost less than the map they would
+// be read into, and it does not offer it), the events with one GetEvents —
+// rather than one read (one lock, one read transaction) each. What is read ahead
 // is what a lookup at that moment would have read: storage's head checks
 // decide, as ever, whether anything changed before the write.
 
@@ -38,6 +40,8 @@ func (n *Node) readAheadEvents(ctx context.Context, evs []event.Event) (*readAhe
 	}
 	a := &readAhead{states: map[string]map[id.EntityID]entity.State{}, events: map[string]map[id.EventID]bool{}}
 	type ofColl struct {
+		coll storage.Collection
+		many bool // a storage.ManyReader: its states are read ahead too
 		ids  []id.EntityID
 		evs  []id.EventID
 		seen map[id.EntityID]bool
@@ -48,28 +52,33 @@ func (n *Node) readAheadEvents(ctx context.Context, evs []event.Event) (*readAhe
 		ev := &evs[i]
 		c := by[ev.Collection]
 		if c == nil {
-			c = &ofColl{seen: make(map[id.EntityID]bool, len(evs))}
+			coll, err := n.readCollection(ctx, ev.Collection)
+			if err != nil {
+				return nil, err
+			}
+			c = &ofColl{coll: coll, evs: make([]id.EventID, 0, len(evs))}
+			if _, c.many = coll.(storage.ManyReader); c.many {
+				c.seen = make(map[id.EntityID]bool, len(evs))
+			}
 			by[ev.Collection] = c
 			names = append(names, ev.Collection)
 		}
-		if !c.seen[ev.Entity] {
+		if c.many && !c.seen[ev.Entity] {
 			c.seen[ev.Entity] = true
 			c.ids = append(c.ids, ev.Entity)
 		}
 		c.evs = append(c.evs, ev.ID())
 	}
 	for _, name := range names {
-		coll, err := n.readCollection(ctx, name)
-		if err != nil {
-			return nil, err
-		}
 		c := by[name]
-		if m, ok, err := readStatesAhead(ctx, coll, c.ids); err != nil {
-			return nil, fmt.Errorf("ankurah: commit: load: %w", err)
-		} else if ok {
+		if c.many {
+			m, _, err := readStatesAhead(ctx, c.coll, c.ids)
+			if err != nil {
+				return nil, fmt.Errorf("ankurah: commit: load: %w", err)
+			}
 			a.states[name] = m
 		}
-		got, err := coll.GetEvents(ctx, c.evs)
+		got, err := c.coll.GetEvents(ctx, c.evs)
 		if err != nil {
 			return nil, fmt.Errorf("ankurah: commit: look up events: %w", err)
 		}

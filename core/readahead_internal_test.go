@@ -15,8 +15,9 @@ import (
 // A commit large enough to read its lookups ahead (readAheadMin) writes
 // what one read entity by entity writes: creations, then edits of stored
 // entities beside new ones, then the same events again (nothing changes), on
-// an engine that reads many states at once (memory, kv) and the attribution
-// records with them.
+// an engine that reads many states at once (kv: the states and attribution
+// records are read ahead too) and on one that does not (memory: the events
+// are).
 func TestCommit_BulkReadsItsLookupsAhead(t *testing.T) {
 	const size = readAheadMin + 8
 	engines := map[string]func() storage.Engine{

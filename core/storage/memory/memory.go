@@ -109,7 +109,6 @@ var (
 
 	_ storage.KeepingClearer = (*Engine)(nil)
 	_ storage.SharedReader   = (*handle)(nil)
-	_ storage.ManyReader     = (*handle)(nil)
 )
 
 // Option configures New.
@@ -395,27 +394,6 @@ func (h *handle) GetStateShared(ctx context.Context, eid id.EntityID) (entity.St
 		return entity.State{}, storage.NotFound(h.name, eid)
 	}
 	return s, nil
-}
-
-// GetStatesShared returns the stored states of ids in one read
-// (storage.ManyReader), shared as GetStateShared's.
-func (h *handle) GetStatesShared(ctx context.Context, ids []id.EntityID) ([]entity.State, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	out := make([]entity.State, len(ids))
-	e := h.e
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	if e.closed {
-		return nil, storage.ErrClosed
-	}
-	if c := e.colls[h.name]; c != nil {
-		for i, eid := range ids {
-			out[i] = c.states[eid]
-		}
-	}
-	return out, nil
 }
 
 // stored returns the stored state of eid as it is. It is read() for one

@@ -84,23 +84,3 @@ func TestApply_HandoverKeepsEvents(t *testing.T) {
 		}
 	}
 }
-
-// GetStatesShared hands back each stored state itself, in the order asked,
-// and a zero state for an entity not stored.
-func TestGetStatesShared_ReadsManyInOneStep(t *testing.T) {
-	ctx := context.Background()
-	e := New()
-	a, b := genesis("c", "a"), genesis("c", "b")
-	st := state(a, 1)
-	if err := e.Apply(ctx, &storage.Batch{Events: []event.Event{a}, States: []storage.StateWrite{{State: st}}, Handover: true}); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := e.Collection(ctx, "c")
-	got, err := c.(storage.ManyReader).GetStatesShared(ctx, []id.EntityID{b.Entity, a.Entity})
-	if err != nil || len(got) != 2 {
-		t.Fatalf("GetStatesShared = %v, %v", got, err)
-	}
-	if !got[0].ID.IsZero() || got[1].ID != a.Entity || &got[1].Head[0] != &st.Head[0] {
-		t.Errorf("GetStatesShared = %v; want nothing for b, then a's stored state itself", got)
-	}
-}
