@@ -3,6 +3,7 @@ package entity_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"reflect"
 	"testing"
@@ -192,4 +193,16 @@ func FuzzDecodeFast(f *testing.F) {
 			t.Fatalf("Decode: %#v, %v", d, err)
 		}
 	})
+}
+
+// TestDecodeFast_AllocatesOnlyWhatTheInputHolds: a head claiming more ids
+// than the input holds is declined before anything is allocated for them.
+func TestDecodeFast_AllocatesOnlyWhatTheInputHolds(t *testing.T) {
+	b := []byte{0xa1, 0x03, 0x99, 0xff, 0xff} // a head of 65,535 ids, none present
+	if allocs := testing.AllocsPerRun(10, func() { entity.DecodeFast(b) }); allocs != 0 {
+		t.Fatalf("%v allocations", allocs)
+	}
+	if _, err := entity.Decode(b); !errors.Is(err, entity.ErrInvalid) {
+		t.Fatalf("Decode: %v", err)
+	}
 }

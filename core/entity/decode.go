@@ -146,8 +146,8 @@ func decodeFast(b []byte) (State, bool) {
 				break // a nil head
 			}
 			k, ok := r.count(4)
-			if !ok {
-				return s, false
+			if !ok || k > (len(b)-r.off)/(2+id.Size) {
+				return s, false // more ids than the input holds: allocate nothing
 			}
 			s.Head = make(event.Clock, k)
 			for i := range k {
