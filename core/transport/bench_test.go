@@ -144,3 +144,19 @@ func BenchmarkLWW_ValidateApply(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMessage_EncodeUpdates encodes one commit's updates of 500
+// entities for one subscription.
+func BenchmarkMessage_EncodeUpdates(b *testing.B) {
+	var items []transport.UpdateItem
+	for _, s := range catchUpStates(b, 500) {
+		items = append(items, transport.UpdateItem{Tag: transport.TagAdd, State: s})
+	}
+	m := &transport.Message{Updates: []transport.Update{{Sub: 1, Items: items}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := transport.Encode(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

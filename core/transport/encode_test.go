@@ -13,7 +13,8 @@ import (
 )
 
 // responseFrom builds a message from fuzz bytes: mostly a response (any id,
-// error text, code, kinds, states, unchanged ids, More), sometimes with
+// error text, code, kinds, states, unchanged ids, More) or a commit's
+// updates (nil and empty items, every tag, Gone or not), sometimes with
 // another part or events, which the generic encoder writes.
 func responseFrom(b []byte) *transport.Message {
 	next := func(n int) []byte {
@@ -54,6 +55,19 @@ func responseFrom(b []byte) *transport.Message {
 		r.Unchanged = append(r.Unchanged, e)
 	}
 	m := &transport.Message{Response: r, More: num()%2 == 0}
+	if num()%3 == 0 { // the states as a commit's updates instead
+		m.Response = nil
+		for k := range num()%3 + 1 {
+			u := transport.Update{Sub: word() >> (num() % 64)}
+			if k > 0 || num()%4 != 0 {
+				u.Items = []transport.UpdateItem{}
+			}
+			for _, s := range r.States {
+				u.Items = append(u.Items, transport.UpdateItem{Tag: transport.Tag(num() % 5), State: s, Gone: num()%2 == 0})
+			}
+			m.Updates = append(m.Updates, u)
+		}
+	}
 	switch num() % 8 {
 	case 1:
 		m.Credentials = []byte{}
@@ -61,6 +75,9 @@ func responseFrom(b []byte) *transport.Message {
 		m.Credentials = []byte("x")
 	case 3:
 		r.Events = []event.Event{event.NewGenesis("c", nil, make([]byte, event.NonceSize), 1)}
+		if m.Response == nil {
+			m.Hello = &transport.Hello{NodeID: "n"}
+		}
 	case 4:
 		m.Fault = &transport.Fault{Message: "y"}
 	case 5:
@@ -69,7 +86,7 @@ func responseFrom(b []byte) *transport.Message {
 	return m
 }
 
-// FuzzEncodeResponse holds Encode's hand-written responses to the generic
+// FuzzEncodeResponse holds Encode's hand-written responses and updates to the generic
 // encoder: the same bytes, or an error for the same messages.
 func FuzzEncodeResponse(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{3, 7, 250, 1, 0xff, 24, 0x80}, 80))
