@@ -89,15 +89,21 @@ func must[T any](v T, err error) T {
 
 // Encode returns the canonical CBOR encoding of s: core deterministic CBOR
 // of its fields, written without reflection.
-func (s *State) Encode() ([]byte, error) { return appendState(nil, s) }
+func (s *State) Encode() ([]byte, error) { return s.AppendCBOR(nil) }
 
 // AppendCBOR appends the canonical encoding of s (Encode's) to dst, for
 // encoders of messages that carry states.
-func (s *State) AppendCBOR(dst []byte) ([]byte, error) { return appendState(dst, s) }
+func (s *State) AppendCBOR(dst []byte) ([]byte, error) {
+	if !handWritten {
+		b, err := event.EncMode().Marshal((*fields)(s))
+		return append(dst, b...), err
+	}
+	return appendState(dst, s)
+}
 
 // MarshalCBOR returns the canonical encoding of s (Encode), so that
 // messages carrying states write them the same way.
-func (s State) MarshalCBOR() ([]byte, error) { return appendState(nil, &s) }
+func (s State) MarshalCBOR() ([]byte, error) { return s.AppendCBOR(nil) }
 
 // Decode parses an encoded state, refusing inputs over MaxEncodedSize.
 // The canonical encoding (what Encode writes) is read by a decoder of its
@@ -106,7 +112,10 @@ func Decode(b []byte) (State, error) {
 	if len(b) > MaxEncodedSize {
 		return State{}, fmt.Errorf("%w: %d bytes, limit %d", ErrInvalid, len(b), MaxEncodedSize)
 	}
-	s, ok := decodeFast(b)
+	s, ok := State{}, false
+	if handWritten {
+		s, ok = decodeFast(b)
+	}
 	if !ok {
 		s = State{}
 		if err := decMode.Unmarshal(b, (*fields)(&s)); err != nil {
@@ -124,7 +133,7 @@ func Decode(b []byte) (State, error) {
 // unknown keys are refused, and the head is not checked (the receiver does
 // that). A canonical encoding into a zero State is read without reflection.
 func (s *State) UnmarshalCBOR(b []byte) error {
-	if s.isZero() {
+	if handWritten && s.isZero() {
 		if d, ok := decodeFast(b); ok {
 			*s = d
 			return nil

@@ -21,3 +21,6 @@ func DecodeGeneric(b []byte, wire bool) (State, error) {
 func EncodeGeneric(s *State) ([]byte, error) {
 	return event.EncMode().Marshal((*fields)(s))
 }
+
+// HandWritten is handWritten: State's fields are the ones the codec knows.
+var HandWritten = handWritten

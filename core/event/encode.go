@@ -1,7 +1,10 @@
 package event
 
 import (
+	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/value"
@@ -90,3 +93,24 @@ func encodedSize(e *Event) int {
 	}
 	return n
 }
+
+// FieldLayout describes the fields of struct type t as the generic CBOR
+// encoder sees them (name, type and cbor tag of each, in order). A
+// hand-written encoder compares it with the layout it was written for and
+// leaves a type whose fields changed to the generic encoder, so that a
+// field added later is never dropped.
+func FieldLayout(t reflect.Type) string {
+	var b strings.Builder
+	for i := range t.NumField() {
+		f := t.Field(i)
+		fmt.Fprintf(&b, "%s %s %q; ", f.Name, f.Type, f.Tag.Get("cbor"))
+	}
+	return b.String()
+}
+
+// wireLayout is the layout appendEvent and readWire were written for.
+const wireLayout = `Collection string "1,keyasint"; Entity []uint8 "2,keyasint,omitempty"; Parent event.Clock "3,keyasint,omitempty"; Operations map[string][]uint8 "4,keyasint,omitempty"; Nonce []uint8 "5,keyasint,omitempty"; Timestamp int64 "6,keyasint,omitempty"; `
+
+// handWritten says the wire form is still the one the hand-written codec
+// knows; TestFieldLayout_HandWrittenCodecsKnowEveryField fails otherwise.
+var handWritten = FieldLayout(reflect.TypeFor[wire]()) == wireLayout

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"reflect"
 	"testing"
 
 	"github.com/ankurah/ankurah-go/core/event"
@@ -119,4 +120,21 @@ func FuzzReadWire(f *testing.F) {
 			t.Fatalf("%x: the fast decoder read it, the generic one: equal %v, %v", b, equal, err)
 		}
 	})
+}
+
+// TestFieldLayout_HandWrittenCodecsKnowEveryField: the event's wire form has
+// the fields the hand-written encoder and decoder were written for. When a
+// field is added, they leave events to the generic codec (nothing is
+// dropped) and this test fails until they learn it.
+func TestFieldLayout_HandWrittenCodecsKnowEveryField(t *testing.T) {
+	if !event.HandWritten {
+		t.Fatal("the fields of event's wire form changed: teach appendEvent and readWire the new ones, then update wireLayout")
+	}
+	type sample struct {
+		A string        `cbor:"1,keyasint"`
+		B []event.Clock `cbor:"2,keyasint,omitempty"`
+	}
+	if got, want := event.FieldLayout(reflect.TypeFor[sample]()), `A string "1,keyasint"; B []event.Clock "2,keyasint,omitempty"; `; got != want {
+		t.Fatalf("FieldLayout %q, want %q", got, want)
+	}
 }

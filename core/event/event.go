@@ -96,7 +96,22 @@ func (e *Event) IsGenesis() bool { return len(e.Parent) == 0 }
 // Encode returns the canonical encoding of e, the bytes its id is the hash
 // of: core deterministic CBOR of its wire form, written without reflection.
 func (e *Event) Encode() ([]byte, error) {
+	if !handWritten {
+		return encMode.Marshal(e.wire())
+	}
 	return appendEvent(make([]byte, 0, encodedSize(e)), e), nil
+}
+
+// wire returns e's wire form, what the generic encoder writes.
+func (e *Event) wire() wire {
+	w := wire{Collection: e.Collection, Parent: e.Parent, Operations: e.Operations, Nonce: e.Nonce, Timestamp: e.Timestamp}
+	if !e.IsGenesis() {
+		w.Entity = e.Entity[:]
+	}
+	if len(w.Operations) == 0 {
+		w.Operations = nil
+	}
+	return w
 }
 
 // ID returns the SHA-256 of e's canonical encoding. An event made by New or
@@ -112,6 +127,13 @@ func (e *Event) ID() id.EventID {
 
 // computeID hashes e's canonical encoding.
 func (e *Event) computeID() id.EventID {
+	if !handWritten {
+		b, err := e.Encode()
+		if err != nil {
+			panic(fmt.Sprintf("event: encode: %v", err)) // cannot happen for these field types
+		}
+		return sha256.Sum256(b)
+	}
 	var buf [512]byte
 	return sha256.Sum256(appendEvent(buf[:0], e))
 }
@@ -145,7 +167,10 @@ func Decode(b []byte) (Event, error) {
 	if len(b) > MaxEncodedSize {
 		return Event{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), MaxEncodedSize)
 	}
-	w, ok := readWire(b)
+	w, ok := wire{}, false
+	if handWritten {
+		w, ok = readWire(b)
+	}
 	if !ok {
 		if err := decMode.Unmarshal(b, &w); err != nil {
 			return Event{}, fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -182,6 +207,16 @@ func Decode(b []byte) (Event, error) {
 	// about the event is never taken for its id), and remembered.
 	e.id, e.hasID = e.computeID(), true
 	return e, nil
+}
+
+// AppendCBOR appends e's canonical encoding (Encode's) to dst, for encoders
+// of messages that carry events.
+func (e *Event) AppendCBOR(dst []byte) []byte {
+	if !handWritten {
+		b, _ := e.Encode()
+		return append(dst, b...)
+	}
+	return appendEvent(dst, e)
 }
 
 // MarshalCBOR encodes e canonically (the encoding its id is the hash of).

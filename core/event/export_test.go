@@ -7,16 +7,10 @@ import (
 
 // EncodeGeneric encodes e's wire form with the generic encoder, what Encode
 // must write.
-func EncodeGeneric(e *Event) ([]byte, error) {
-	w := wire{Collection: e.Collection, Parent: e.Parent, Operations: e.Operations, Nonce: e.Nonce, Timestamp: e.Timestamp}
-	if !e.IsGenesis() {
-		w.Entity = e.Entity[:]
-	}
-	if len(w.Operations) == 0 {
-		w.Operations = nil
-	}
-	return encMode.Marshal(w)
-}
+func EncodeGeneric(e *Event) ([]byte, error) { return encMode.Marshal(e.wire()) }
+
+// HandWritten is handWritten: the wire form is the one the codec knows.
+var HandWritten = handWritten
 
 // EncodeClockGeneric encodes c with the generic encoder.
 func EncodeClockGeneric(c Clock) ([]byte, error) { return encMode.Marshal(c) }
