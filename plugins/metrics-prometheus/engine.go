@@ -93,11 +93,15 @@ func (e *engine) Collection(ctx context.Context, name string) (storage.Collectio
 }
 
 // wrap returns c with its calls timed, an Aggregator when c is one and a
-// storage.SharedReader when c is one.
+// storage.SharedReader when c is one; a storage.ManyReader when that is
+// the one optional interface c has (the kv engines' collections: a bulk
+// commit reads its lookups through it; with others it is left out, and the
+// node reads one state at a time).
 func (e *engine) wrap(c storage.Collection) storage.Collection {
 	w := &collection{inner: c, e: e}
 	_, agg := c.(storage.Aggregator)
 	_, shared := c.(storage.SharedReader)
+	_, many := c.(storage.ManyReader)
 	switch {
 	case agg && shared:
 		return aggSharedCollection{aggCollection{w}}
@@ -105,6 +109,8 @@ func (e *engine) wrap(c storage.Collection) storage.Collection {
 		return aggCollection{w}
 	case shared:
 		return sharedCollection{w}
+	case many:
+		return manyCollection{w}
 	}
 	return w
 }
@@ -189,6 +195,20 @@ func (c sharedCollection) GetStateShared(ctx context.Context, eid id.EntityID) (
 // fetch_states).
 func (c sharedCollection) FetchStatesShared(ctx context.Context, sel *query.Bound) ([]entity.State, error) {
 	return c.fetchShared(ctx, sel)
+}
+
+// manyCollection is an instrumented collection whose inner collection
+// reads many states in one step (storage.ManyReader).
+type manyCollection struct{ *collection }
+
+var _ storage.ManyReader = manyCollection{}
+
+// GetStatesShared reads many states in one step (timed as one get_state).
+func (c manyCollection) GetStatesShared(ctx context.Context, ids []id.EntityID) ([]entity.State, error) {
+	start := time.Now()
+	sts, err := c.inner.(storage.ManyReader).GetStatesShared(ctx, ids)
+	c.e.done(opGetState, start, err)
+	return sts, err
 }
 
 // aggSharedCollection is an instrumented collection whose inner collection

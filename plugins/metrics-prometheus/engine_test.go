@@ -10,6 +10,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/storage"
+	"github.com/ankurah/ankurah-go/core/storage/kv"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
 	"github.com/ankurah/ankurah-go/core/value"
 	"github.com/prometheus/client_golang/prometheus"
@@ -263,5 +264,35 @@ func TestInstrumentEngine_CollectionsKeepSharedReader(t *testing.T) {
 				t.Errorf("fetch_states timed %d times, want 1", got)
 			}
 		})
+	}
+}
+
+// A kv engine's collections keep storage.ManyReader through the
+// instrumentation, so a bulk commit on `ankurah serve` (which instruments
+// its engine) still reads its lookups in one step.
+func TestInstrumentEngine_KVCollectionsKeepManyReader(t *testing.T) {
+	ctx := context.Background()
+	inner, err := kv.New(ctx, kv.NewMemoryStore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := New(nil).InstrumentEngine(inner)
+	defer w.Close()
+	eid := id.EntityID{7}
+	st := entity.State{ID: eid, Collection: "album", Head: event.Clock{id.EventID{1}}, Values: map[string]value.Value{"name": value.String("Blue")}}
+	if err := w.Apply(ctx, &storage.Batch{States: []storage.StateWrite{{State: st}}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := w.Collection(ctx, "album")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr, ok := c.(storage.ManyReader)
+	if !ok {
+		t.Fatal("the instrumented kv collection is not a storage.ManyReader")
+	}
+	got, err := mr.GetStatesShared(ctx, []id.EntityID{{9}, eid})
+	if err != nil || len(got) != 2 || !got[0].ID.IsZero() || got[1].ID != eid || got[1].Values["name"] != value.String("Blue") {
+		t.Fatalf("GetStatesShared = %+v, %v", got, err)
 	}
 }
