@@ -14,8 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/ankurah/ankurah-go/core"
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/signal"
@@ -248,12 +246,12 @@ func (c *Client) connect(ctx context.Context) (*core.Peer, []byte, error) {
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	live := newLiveness(c.keepalive.now())
-	wc, _, err := websocket.Dial(dctx, c.URL(), dialOptions(live))
+	cn, err := dial(dctx, c.URL(), live, c.keepalive)
 	if err != nil {
 		return nil, nil, err
 	}
 	creds := c.creds()
-	p, err := c.node.Connect(dctx, newConn(wc, live, c.keepalive, "client"), creds)
+	p, err := c.node.Connect(dctx, cn, creds)
 	return p, creds, err
 }
 

@@ -1,0 +1,300 @@
+//go:build !js
+
+package ws
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/ankurah/ankurah-go/core/transport"
+)
+
+// keepaliveConfig sets a connection's keepalive; the zero value disables it.
+type keepaliveConfig struct {
+	// interval: a quiet peer is pinged this often (unless a message is
+	// being written).
+	interval time.Duration
+	// timeout: the connection is closed when, for this long, nothing arrived
+	// from the peer (and nothing of ours was accepted by the network) while
+	// a Recv or Send was waiting.
+	timeout time.Duration
+	// Tests drive the keepalive with their own clock (monotonic
+	// nanoseconds) and checks; nil: the real clock and a ticker.
+	clock func() int64
+	ticks <-chan time.Time
+}
+
+// now returns the keepalive's clock.
+func (k keepaliveConfig) now() func() int64 {
+	if k.clock != nil {
+		return k.clock
+	}
+	return monotonic
+}
+
+// Sizes of the pieces large messages are read and written in: each piece is
+// a sign of life, and control frames fit between written pieces.
+const (
+	writeChunk  = 16 << 10
+	readChunk   = 16 << 10
+	keepReadBuf = 64 << 10
+)
+
+// liveness is what the keepalive knows of one connection's traffic. It is
+// created before the websocket (its ping and pong callbacks go into the
+// dial or accept options).
+type liveness struct {
+	now     func() int64
+	last    atomic.Int64 // time of the last sign of life
+	reading atomic.Int32 // Recv calls in progress
+	writing atomic.Int32 // Send calls in progress
+}
+
+func newLiveness(now func() int64) *liveness {
+	l := &liveness{now: now}
+	l.touch()
+	return l
+}
+
+func (l *liveness) touch() { l.last.Store(l.now()) }
+
+// dial opens a client connection to url (outside the browser: coder/websocket).
+func dial(ctx context.Context, url string, live *liveness, ka keepaliveConfig) (transport.Connection, error) {
+	wc, _, err := websocket.Dial(ctx, url, dialOptions(live))
+	if err != nil {
+		return nil, err
+	}
+	return newConn(wc, live, ka, "client"), nil
+}
+
+// closeReason is why this end closed a connection.
+type closeReason struct {
+	code   websocket.StatusCode
+	reason string
+}
+
+// conn adapts a websocket connection to transport.Connection: one binary
+// message per frame.
+type conn struct {
+	c    *websocket.Conn
+	live *liveness
+	side string // "client" or "server", for the normal close reason
+	stop context.CancelFunc
+	done <-chan struct{} // closed when the connection is closed by us
+
+	pinging atomic.Bool
+
+	closeOnce sync.Once
+	closeErr  error
+	reason    atomic.Pointer[closeReason]
+
+	// rmu serializes Recv; rbuf is its scratch buffer, reused across
+	// messages (at most keepReadBuf is kept), so a small message costs a
+	// copy of its own size, not a fresh 16 KiB read buffer.
+	rmu  sync.Mutex
+	rbuf []byte
+}
+
+// newConn wraps c, whose ping and pong callbacks feed live, and starts its
+// keepalive (none when ka is the zero value).
+func newConn(c *websocket.Conn, live *liveness, ka keepaliveConfig, side string) *conn {
+	// One byte over the limit so that Recv, not the library, notices an
+	// oversized message and closes with a reason of its own.
+	c.SetReadLimit(transport.MaxFrameSize + 1)
+	ctx, stop := context.WithCancel(context.Background())
+	cn := &conn{c: c, live: live, side: side, stop: stop, done: ctx.Done()}
+	if ka.interval > 0 && ka.timeout > 0 {
+		go cn.keepalive(ctx, ka)
+	}
+	return cn
+}
+
+func (c *conn) keepalive(ctx context.Context, ka keepaliveConfig) {
+	ticks := ka.ticks
+	if ticks == nil {
+		t := time.NewTicker(max(min(ka.interval, ka.timeout)/3, time.Millisecond))
+		defer t.Stop()
+		ticks = t.C
+	}
+	now := ka.now()
+	lastPing := now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticks:
+		}
+		t := now()
+		waiting := c.live.reading.Load() > 0 || c.live.writing.Load() > 0
+		if waiting && time.Duration(t-c.live.last.Load()) >= ka.timeout {
+			c.closeWith(StatusKeepaliveTimeout, fmt.Sprintf("keepalive: nothing heard from the peer for %s", ka.timeout))
+			return
+		}
+		// Ping only a quiet peer, and not while a message is being written:
+		// a ping that cannot be written within 5 s (the peer reads nothing
+		// and the buffers are full) makes the library drop the connection.
+		quiet := time.Duration(t-c.live.last.Load()) >= ka.interval
+		if quiet && time.Duration(t-lastPing) >= ka.interval && c.live.writing.Load() == 0 && !c.pinging.Swap(true) {
+			lastPing = t
+			go c.ping(ctx, ka.timeout)
+		}
+	}
+}
+
+// ping sends a ping; its pong is noticed by onPong (and only while someone
+// reads), so the result does not matter here.
+func (c *conn) ping(ctx context.Context, timeout time.Duration) {
+	defer c.pinging.Store(false)
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_ = c.c.Ping(pctx)
+}
+
+// closeWith closes the connection once, with a status and a reason the peer
+// sees (and our own Recv reports).
+func (c *conn) closeWith(code websocket.StatusCode, reason string) error {
+	c.closeOnce.Do(func() {
+		c.reason.Store(&closeReason{code: code, reason: reason})
+		c.stop()
+		c.closeErr = c.c.Close(code, truncateReason(reason))
+	})
+	return c.closeErr
+}
+
+// Send writes frame as one binary message, in fragments when it is large.
+func (c *conn) Send(ctx context.Context, frame []byte) error {
+	if len(frame) > transport.MaxFrameSize {
+		return fmt.Errorf("%w: frame of %d bytes", transport.ErrTooLarge, len(frame))
+	}
+	if c.live.writing.Add(1) == 1 && c.live.reading.Load() == 0 {
+		c.live.touch() // nobody was waiting on the peer until now
+	}
+	defer c.live.writing.Add(-1)
+	if len(frame) <= writeChunk {
+		if err := c.c.Write(ctx, websocket.MessageBinary, frame); err != nil {
+			return c.sendErr(err)
+		}
+		c.live.touch()
+		return nil
+	}
+	w, err := c.c.Writer(ctx, websocket.MessageBinary)
+	if err != nil {
+		return c.sendErr(err)
+	}
+	for off := 0; off < len(frame); off += writeChunk {
+		if _, err := w.Write(frame[off:min(off+writeChunk, len(frame))]); err != nil {
+			// The message is cut short: nothing more can be sent on it.
+			c.closeWith(websocket.StatusInternalError, fmt.Sprintf("send failed mid-message: %v", err))
+			return c.sendErr(err)
+		}
+		c.live.touch() // the network took this piece
+	}
+	if err := w.Close(); err != nil {
+		c.closeWith(websocket.StatusInternalError, fmt.Sprintf("send failed mid-message: %v", err))
+		return c.sendErr(err)
+	}
+	return nil
+}
+
+func (c *conn) sendErr(err error) error {
+	if r := c.reason.Load(); r != nil {
+		return fmt.Errorf("%w: closed by us: %s (status %d)", transport.ErrClosed, r.reason, int(r.code))
+	}
+	return fmt.Errorf("%w: %w", transport.ErrClosed, err)
+}
+
+// Recv reads one binary message. A text message or one over
+// transport.MaxFrameSize closes the connection with a reason.
+func (c *conn) Recv(ctx context.Context) ([]byte, error) {
+	c.live.reading.Add(1)
+	c.live.touch() // whatever waited while nobody read is not the peer's silence
+	defer c.live.reading.Add(-1)
+	// The library drops the connection without a word when a read's context
+	// ends; close it with a reason instead (the read then ends with it).
+	stop := context.AfterFunc(ctx, func() {
+		c.closeWith(websocket.StatusGoingAway, fmt.Sprintf("gave up waiting for a message: %v", context.Cause(ctx)))
+	})
+	defer stop()
+	typ, r, err := c.c.Reader(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, c.recvErr(ctx, err)
+	}
+	c.live.touch()
+	if typ != websocket.MessageBinary {
+		const why = "protocol: text message where binary frames are expected"
+		c.closeWith(websocket.StatusUnsupportedData, why)
+		return nil, fmt.Errorf("%w: %s", transport.ErrProtocol, why)
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	buf := c.rbuf[:0]
+	for {
+		if cap(buf)-len(buf) < readChunk/4 {
+			buf = slices.Grow(buf, readChunk)
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), len(buf)+readChunk)])
+		buf = buf[:len(buf)+n]
+		if n > 0 {
+			c.live.touch()
+		}
+		if len(buf) > transport.MaxFrameSize {
+			why := fmt.Sprintf("message too big: over %d bytes (the frame limit)", transport.MaxFrameSize)
+			c.closeWith(websocket.StatusMessageTooBig, why)
+			return nil, fmt.Errorf("%w: %s", transport.ErrTooLarge, why)
+		}
+		if err == io.EOF {
+			if cap(buf) > keepReadBuf {
+				c.rbuf = nil // a large message keeps its buffer
+				return buf, nil
+			}
+			c.rbuf = buf[:0]
+			return bytes.Clone(buf), nil
+		}
+		if err != nil {
+			return nil, c.recvErr(ctx, err)
+		}
+	}
+}
+
+// recvErr says why a read failed: which end closed and its reason (and
+// the context's error, if Recv's context ended).
+func (c *conn) recvErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %w (the connection is closed)", transport.ErrClosed, context.Cause(ctx))
+	}
+	if r := c.reason.Load(); r != nil {
+		if r.code == websocket.StatusMessageTooBig {
+			return fmt.Errorf("%w: %w: closed by us: %s (status %d)", transport.ErrClosed, transport.ErrTooLarge, r.reason, int(r.code))
+		}
+		return fmt.Errorf("%w: closed by us: %s (status %d)", transport.ErrClosed, r.reason, int(r.code))
+	}
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		reason := ce.Reason
+		if reason == "" {
+			reason = "no reason given"
+		}
+		if ce.Code == websocket.StatusMessageTooBig {
+			return fmt.Errorf("%w: %w: closed by the peer: %s (status %d)", transport.ErrClosed, transport.ErrTooLarge, reason, int(ce.Code))
+		}
+		return fmt.Errorf("%w: closed by the peer: %s (status %d)", transport.ErrClosed, reason, int(ce.Code))
+	}
+	if errors.Is(err, websocket.ErrMessageTooBig) {
+		return fmt.Errorf("%w: %w: %w", transport.ErrClosed, transport.ErrTooLarge, err)
+	}
+	return fmt.Errorf("%w: connection lost without a close frame: %w", transport.ErrClosed, err)
+}
+
+// Close closes the connection normally (status 1000, naming the side).
+func (c *conn) Close() error {
+	return c.closeWith(websocket.StatusNormalClosure, "connection closed by the "+c.side)
+}
