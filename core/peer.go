@@ -88,6 +88,7 @@ type serverSide struct {
 	pausedGone map[uint64]map[id.EntityID]string
 	subMu      sync.Mutex
 	reqBytes   atomic.Int64 // frames of requests waiting for the worker
+	queued     atomic.Int64 // requests handed to the worker and not yet answered (only the reader adds)
 	subs       map[uint64]*LiveQuery
 	aggs       map[uint64]*LiveAggregate // live aggregates (aggregate_server.go), guarded by subMu
 }

@@ -74,6 +74,7 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 			case q := <-reqs:
 				p.enqueueResponse(p.serveObserved(wctx, q.r))
 				p.reqBytes.Add(-int64(q.size))
+				p.queued.Add(-1)
 			case <-p.done:
 				return
 			}
@@ -82,13 +83,12 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 		sendFault(conn, transport.CodeClosed, fmt.Errorf("%w: node shutting down", ErrClosed))
 		return ErrClosed
 	}
-	err = p.readLoop(ctx, pinfo, reqs)
+	err = p.readLoop(ctx, wctx, pinfo, reqs)
 	wcancel()
 	<-worker
 	return err
 }
 
-// readLoop reads the client's messages until the connection ends.
 // queuedRequest is a request waiting for the connection's worker, with the
 // size of its frame (held against the connection's budget of queued bytes).
 type queuedRequest struct {
@@ -96,7 +96,16 @@ type queuedRequest struct {
 	size int
 }
 
-func (p *Peer) readLoop(ctx context.Context, pinfo policy.Peer, reqs chan<- queuedRequest) error {
+// readLoop reads the client's messages until the connection ends, handing
+// requests to the connection's worker in order.
+//
+// A commit that arrives while the worker has nothing to do is served on
+// the reader itself (wctx is the worker's context): nothing is ahead of it,
+// so the order of answers is kept, and it saves waking the worker — the
+// largest single hand-off between a client's commit and its subscribers'
+// notifications. Other requests (a subscription's or a fetch's answer may
+// be long) go to the worker, so the reader goes on reading meanwhile.
+func (p *Peer) readLoop(ctx, wctx context.Context, pinfo policy.Peer, reqs chan<- queuedRequest) error {
 	n := p.node
 	for {
 		frame, err := p.conn.Recv(ctx)
@@ -118,10 +127,18 @@ func (p *Peer) readLoop(ctx context.Context, pinfo policy.Peer, reqs chan<- queu
 				p.enqueueResponse(fail(m.Request.ID, fmt.Errorf("%w: %d bytes of requests already waiting on this connection (limit peer-queue-bytes = %d); retry when some are answered", ErrBusy, queued, n.cfg.limits.PeerQueueBytes)))
 				continue
 			}
+			if m.Request.Commit != nil && p.queued.Load() == 0 {
+				// Only the reader adds to queued: at 0 the worker has
+				// served everything and waits.
+				p.enqueueResponse(p.serveObserved(wctx, m.Request))
+				continue
+			}
 			p.reqBytes.Add(int64(len(frame)))
+			p.queued.Add(1)
 			select {
 			case reqs <- queuedRequest{m.Request, len(frame)}:
 			default:
+				p.queued.Add(-1)
 				p.reqBytes.Add(-int64(len(frame)))
 				l := n.cfg.limits.MaxInFlight
 				p.enqueueResponse(fail(m.Request.ID, fmt.Errorf("%w: %d requests already in flight on this connection (limit max-in-flight = %d); retry when some are answered", ErrBusy, l, l)))
