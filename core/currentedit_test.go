@@ -19,6 +19,18 @@ import (
 	"github.com/ankurah/ankurah-go/core/value"
 )
 
+// tappedEdit links a server and an ephemeral client on a memory engine
+// through a tap, and creates one album of the given year through the
+// client.
+func tappedEdit(t *testing.T, year int) (server *core.Node, ce *memory.Engine, tp *tap, c *core.Context, ids []id.EntityID) {
+	t.Helper()
+	server, ce = newNode(t), memory.New()
+	client := newNodeOn(t, ce, policy.Permissive{}, core.WithRole(core.Ephemeral))
+	tp = linkTapped(t, server, client, 0)
+	c = client.Context(nil)
+	return server, ce, tp, c, createAlbums(t, c, album{"a", "x", year})
+}
+
 // wantValues fails unless the view holds each of the values.
 func wantValues(t *testing.T, v *core.View, want map[string]any) {
 	t.Helper()
@@ -53,11 +65,7 @@ func (tp *tap) requests() (gets, commits, refused int) {
 // answer confirms the state the client computed.
 func TestCurrentEdit_AWriteOnlyEditIsOneRequest(t *testing.T) {
 	ctx := context.Background()
-	server, ce := newNode(t), memory.New()
-	client := newNodeOn(t, ce, policy.Permissive{}, core.WithRole(core.Ephemeral))
-	tp := linkTapped(t, server, client, 0)
-	c := client.Context(nil)
-	ids := createAlbums(t, c, album{"a", "x", 2000})
+	server, ce, tp, c, ids := tappedEdit(t, 2000)
 	gets0, commits0, _ := tp.requests()
 	for i := range 3 {
 		editSet(t, c, ids[0], "year", 2001+i)
@@ -85,11 +93,7 @@ func TestCurrentEdit_AWriteOnlyEditIsOneRequest(t *testing.T) {
 // other writer's other writes are kept.
 func TestCurrentEdit_AnEditOfAStaleCopyIsMadeAgainOnTheCurrentState(t *testing.T) {
 	ctx := context.Background()
-	server, ce := newNode(t), memory.New()
-	client := newNodeOn(t, ce, policy.Permissive{}, core.WithRole(core.Ephemeral))
-	tp := linkTapped(t, server, client, 0)
-	c := client.Context(nil)
-	ids := createAlbums(t, c, album{"a", "x", 2000})
+	server, ce, tp, c, ids := tappedEdit(t, 2000)
 	for _, s := range []string{"v1", "v2", "v3"} {
 		editSet(t, server.Context(nil), ids[0], "name", s)
 	}
@@ -119,11 +123,7 @@ func TestCurrentEdit_AnEditOfAStaleCopyIsMadeAgainOnTheCurrentState(t *testing.T
 // read are kept on it, and the commit is not refused.
 func TestCurrentEdit_AReadThroughTheMutSeesTheCurrentState(t *testing.T) {
 	ctx := context.Background()
-	server, ce := newNode(t), memory.New()
-	client := newNodeOn(t, ce, policy.Permissive{}, core.WithRole(core.Ephemeral))
-	tp := linkTapped(t, server, client, 0)
-	c := client.Context(nil)
-	ids := createAlbums(t, c, album{"a", "x", 2000})
+	server, ce, tp, c, ids := tappedEdit(t, 2000)
 	editSet(t, server.Context(nil), ids[0], "name", "written on the server")
 	gets0, commits0, _ := tp.requests()
 	trx := c.Begin()
@@ -156,11 +156,7 @@ func TestCurrentEdit_AReadThroughTheMutSeesTheCurrentState(t *testing.T) {
 // head (a datatype's edits are not made again).
 func TestCurrentEdit_AHandleReadsFirstAndIsNotReplayed(t *testing.T) {
 	ctx := context.Background()
-	server, ce := newNode(t), memory.New()
-	client := newNodeOn(t, ce, policy.Permissive{}, core.WithRole(core.Ephemeral))
-	tp := linkTapped(t, server, client, 0)
-	c := client.Context(nil)
-	ids := createAlbums(t, c, album{"a", "x", 2000})
+	server, _, tp, c, ids := tappedEdit(t, 2000)
 	editSet(t, server.Context(nil), ids[0], "name", "written on the server")
 	gets0, _, _ := tp.requests()
 	trx := c.Begin()
@@ -328,11 +324,7 @@ func TestCurrentEdit_TheServerRefusesAStaleEvent(t *testing.T) {
 func TestCurrentEdit_AnEntityDeletedMeanwhileIsErrDeleted(t *testing.T) {
 	for _, read := range []bool{false, true} {
 		ctx := context.Background()
-		server, ce := newNode(t), memory.New()
-		client := newNodeOn(t, ce, policy.Permissive{}, core.WithRole(core.Ephemeral))
-		linkTapped(t, server, client, 0)
-		c := client.Context(nil)
-		ids := createAlbums(t, c, album{"a", "x", 2000})
+		server, _, _, c, ids := tappedEdit(t, 2000)
 		strx := server.Context(nil).Begin()
 		must(t, strx.Delete(ctx, "album", ids[0]))
 		must(t, strx.Commit(ctx))
@@ -358,11 +350,7 @@ func TestCurrentEdit_AnEntityDeletedMeanwhileIsErrDeleted(t *testing.T) {
 // ErrStale and nothing is written.
 func TestCurrentEdit_AWriteAfterAFailedReadIsNotReplayed(t *testing.T) {
 	ctx := context.Background()
-	server, ce := newNode(t), memory.New()
-	client := newNodeOn(t, ce, policy.Permissive{}, core.WithRole(core.Ephemeral))
-	linkTapped(t, server, client, 0)
-	c := client.Context(nil)
-	ids := createAlbums(t, c, album{"a", "x", 5})
+	server, _, _, c, ids := tappedEdit(t, 5)
 	editSet(t, server.Context(nil), ids[0], "year", 7)
 	trx := c.Begin()
 	ectx, cancel := context.WithCancel(ctx)
@@ -400,11 +388,7 @@ func TestCurrentEdit_AWriteAfterAFailedReadIsNotReplayed(t *testing.T) {
 func TestCurrentEdit_DeleteThenRestoreKeepsTheRestore(t *testing.T) {
 	for _, moved := range []bool{false, true} {
 		ctx := context.Background()
-		server, ce := newNode(t), memory.New()
-		client := newNodeOn(t, ce, policy.Permissive{}, core.WithRole(core.Ephemeral))
-		linkTapped(t, server, client, 0)
-		c := client.Context(nil)
-		ids := createAlbums(t, c, album{"a", "x", 2000})
+		server, _, _, c, ids := tappedEdit(t, 2000)
 		if moved {
 			editSet(t, server.Context(nil), ids[0], "artist", "someone else")
 		}
