@@ -132,6 +132,19 @@ func (n *Node) spawn(f func()) bool {
 	return true
 }
 
+// enter counts a piece of work the caller runs on its own goroutine among
+// those Close waits for (done with n.wg.Done); it refuses (false) once the
+// node is closing.
+func (n *Node) enter() bool {
+	n.peersMu.Lock()
+	defer n.peersMu.Unlock()
+	if n.isClosed.Load() {
+		return false
+	}
+	n.wg.Add(1)
+	return true
+}
+
 // NodeID returns the remote node's id.
 func (p *Peer) NodeID() string { return p.remote.NodeID }
 

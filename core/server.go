@@ -23,8 +23,10 @@ import (
 // One goroutine reads the connection and admits requests into a queue of at
 // most limits.MaxInFlight (more are answered at once with ErrBusy); one
 // worker serves them in order, so reading — credential refreshes, faults,
-// the transport's keepalive — never waits for a slow request. Accept returns
-// after both have ended.
+// the transport's keepalive — does not wait for a slow request. (A commit
+// that arrives while the worker is idle, on a node whose storage no other
+// server shares, is served by the reader itself: see readLoop.) Accept
+// returns after both have ended.
 func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 	hctx, cancel := context.WithTimeout(ctx, helloTimeout)
 	frame, err := conn.Recv(hctx)
@@ -76,6 +78,7 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 				p.reqBytes.Add(-int64(q.size))
 				p.queued.Add(-1)
 			case <-p.done:
+				wcancel() // a commit the reader serves stops with the connection
 				return
 			}
 		}
@@ -100,11 +103,14 @@ type queuedRequest struct {
 // requests to the connection's worker in order.
 //
 // A commit that arrives while the worker has nothing to do is served on
-// the reader itself (wctx is the worker's context): nothing is ahead of it,
-// so the order of answers is kept, and it saves waking the worker — the
+// the reader itself (wctx is the worker's context, which ends with the
+// connection, and Close waits for it as for the worker): nothing is ahead of
+// it, so the order of answers is kept, and it saves waking the worker — the
 // largest single hand-off between a client's commit and its subscribers'
 // notifications. Other requests (a subscription's or a fetch's answer may
-// be long) go to the worker, so the reader goes on reading meanwhile.
+// be long) go to the worker, and so does every commit on shared storage
+// (its conflicts retry until its context ends, and it waits for the feed),
+// so the reader goes on reading meanwhile.
 func (p *Peer) readLoop(ctx, wctx context.Context, pinfo policy.Peer, reqs chan<- queuedRequest) error {
 	n := p.node
 	for {
@@ -127,10 +133,11 @@ func (p *Peer) readLoop(ctx, wctx context.Context, pinfo policy.Peer, reqs chan<
 				p.enqueueResponse(fail(m.Request.ID, fmt.Errorf("%w: %d bytes of requests already waiting on this connection (limit peer-queue-bytes = %d); retry when some are answered", ErrBusy, queued, n.cfg.limits.PeerQueueBytes)))
 				continue
 			}
-			if m.Request.Commit != nil && p.queued.Load() == 0 {
+			if m.Request.Commit != nil && n.feed == nil && p.queued.Load() == 0 && n.enter() {
 				// Only the reader adds to queued: at 0 the worker has
 				// served everything and waits.
 				p.enqueueResponse(p.serveObserved(wctx, m.Request))
+				n.wg.Done()
 				continue
 			}
 			p.reqBytes.Add(int64(len(frame)))

@@ -27,8 +27,10 @@ import (
 // status 1000 or 3000–4999, so every close this end makes is 1000 with its
 // reason.
 
-// jsQueueBytes bounds the received messages not yet taken by Recv.
-const jsQueueBytes = 4 * transport.MaxFrameSize
+// jsQueueBytes bounds the received messages not yet taken by Recv: one
+// frame of the largest size always fits, with room for a few small ones
+// (it is Go heap in the page's wasm memory, which never shrinks).
+const jsQueueBytes = transport.MaxFrameSize + 4<<20
 
 // jsSendBuffered is how much the browser may hold unsent before Send waits.
 const jsSendBuffered = 1 << 20
@@ -82,6 +84,11 @@ func dial(ctx context.Context, url string, _ *liveness, _ keepaliveConfig) (tran
 		}
 		code := ev.Get("code").Int()
 		err := fmt.Errorf("%w: closed by the peer: %s (status %d)", transport.ErrClosed, reason, code)
+		if code == 1006 || !ev.Get("wasClean").Bool() {
+			// The browser's own status for a connection that ended (or
+			// never opened) without a close frame.
+			err = fmt.Errorf("%w: connection lost without a close frame (status %d)", transport.ErrClosed, code)
+		}
 		if code == 1009 {
 			err = fmt.Errorf("%w: %w: closed by the peer: %s (status %d)", transport.ErrClosed, transport.ErrTooLarge, reason, code)
 		}
@@ -207,6 +214,9 @@ func (c *jsConn) closeWith(reason string) {
 func (c *jsConn) Send(ctx context.Context, frame []byte) error {
 	if len(frame) > transport.MaxFrameSize {
 		return fmt.Errorf("%w: frame of %d bytes", transport.ErrTooLarge, len(frame))
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", transport.ErrClosed, context.Cause(ctx))
 	}
 	for c.ws.Get("bufferedAmount").Int() > jsSendBuffered {
 		select {

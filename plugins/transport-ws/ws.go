@@ -35,8 +35,8 @@
 //
 // In the browser a script may close a WebSocket only with 1000 or
 // 3000–4999, so every close the browser's end sends is 1000 with one of the
-// reasons above (or "client too slow: …" when more than four frames' worth
-// of received messages wait unread).
+// reasons above (or "client too slow: …" when more than one frame of the
+// largest size and 4 MiB of received messages wait unread).
 //
 // Recv's error names the reason, whichever end closed: "closed by the peer:
 // server shutting down (status 1001)" or "closed by us: keepalive: …".
