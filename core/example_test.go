@@ -113,3 +113,55 @@ func ExampleNode_Connect() {
 	fmt.Println(v.Get("name").Raw())
 	// Output: Black Holes and Revelations
 }
+
+// ExampleMut_Refresh shows an ephemeral node's edit of an entity it holds:
+// Edit does not ask the server (protocol 9), a write-only edit is one
+// request, and Refresh (or the first Get) reads the server's current state
+// when the edit needs to see it — here, a name another writer set since.
+func ExampleMut_Refresh() {
+	ctx := context.Background()
+	server, _ := core.NewNode(ctx, memory.New(), policy.Permissive{})
+	defer server.Close()
+	client, _ := core.NewNode(ctx, memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
+	defer client.Close()
+	a, b := transport.Pipe()
+	go server.Accept(ctx, a)
+	peer, err := client.Connect(ctx, b, nil)
+	if err != nil {
+		panic(err)
+	}
+	defer peer.Close()
+
+	trx := client.Context(nil).Begin()
+	m, _ := trx.Create(ctx, "album")
+	m.Set("name", "Origin of Symmetry")
+	if err := trx.Commit(ctx); err != nil {
+		panic(err)
+	}
+	id := m.ID()
+
+	// Another writer renames it on the server; the client's copy is stale.
+	strx := server.Context(nil).Begin()
+	sm, _ := strx.Edit(ctx, "album", id)
+	sm.Set("name", "Absolution")
+	if err := strx.Commit(ctx); err != nil {
+		panic(err)
+	}
+
+	trx = client.Context(nil).Begin()
+	m, _ = trx.Edit(ctx, "album", id) // no request yet
+	if err := m.Refresh(ctx); err != nil {
+		panic(err)
+	}
+	fmt.Println("the edit sees:", m.Get("name").Raw())
+	m.Set("year", 2003)
+	if err := trx.Commit(ctx); err != nil {
+		panic(err)
+	}
+	v, _ := server.Context(nil).Get(ctx, "album", id)
+	y, _ := v.Get("year").AsInt()
+	fmt.Println("the server holds:", v.Get("name").Raw(), y)
+	// Output:
+	// the edit sees: Absolution
+	// the server holds: Absolution 2003
+}
