@@ -311,7 +311,7 @@ func (p *Peer) request(ctx context.Context, r *transport.Request) (*transport.Re
 // requestExpecting is request for a commit sent with the states this node
 // computed for it (CommitReq.Expect): those the answer lists unchanged are
 // stored as computed.
-func (p *Peer) requestExpecting(ctx context.Context, r *transport.Request, expect map[id.EntityID]entity.State) (*transport.Response, error) {
+func (p *Peer) requestExpecting(ctx context.Context, r *transport.Request, expect []entity.State) (*transport.Response, error) {
 	wait := busyBackoffMin
 	for {
 		resp, err := p.requestOnce(ctx, r, expect)
@@ -332,7 +332,7 @@ func (p *Peer) requestExpecting(ctx context.Context, r *transport.Request, expec
 	}
 }
 
-func (p *Peer) requestOnce(ctx context.Context, r *transport.Request, expect map[id.EntityID]entity.State) (*transport.Response, error) {
+func (p *Peer) requestOnce(ctx context.Context, r *transport.Request, expect []entity.State) (*transport.Response, error) {
 	release, err := p.acquireWindow(ctx)
 	if err != nil {
 		return nil, err
@@ -351,7 +351,7 @@ func (p *Peer) requestOnce(ctx context.Context, r *transport.Request, expect map
 		p.commits[reqID] = r.Commit.Events
 		if len(expect) > 0 {
 			if p.expects == nil {
-				p.expects = map[uint64]map[id.EntityID]entity.State{}
+				p.expects = map[uint64][]entity.State{}
 			}
 			p.expects[reqID] = expect
 		}
@@ -525,14 +525,13 @@ func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more 
 		held, expect := p.commits[r.ID], p.expects[r.ID]
 		p.commitsMu.Unlock()
 		states := r.States
-		var computed map[id.EntityID]bool
+		var computed entitySet
 		if len(expect) > 0 && len(r.Unchanged) > 0 {
 			states = slices.Grow(slices.Clip(states), len(r.Unchanged))
-			computed = make(map[id.EntityID]bool, len(r.Unchanged))
+			find := expectedIndex(expect)
 			for _, eid := range r.Unchanged {
-				if st, ok := expect[eid]; ok && !computed[eid] {
-					states = append(states, st)
-					computed[eid] = true
+				if k := find(eid); k >= 0 && computed.add(eid) {
+					states = append(states, expect[k])
 				}
 			}
 		}
@@ -562,14 +561,14 @@ func (p *Peer) OnCredentialsExpired(f func()) { p.onExpired.Store(&f) }
 // this node's unsent commits on top (but for held: events the states are
 // known to descend from), and notifies local live queries.
 func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entity.State, held ...event.Event) error {
-	return n.storeStates(ctx, p, states, gone, nil, held)
+	return n.storeStates(ctx, p, states, gone, entitySet{}, held)
 }
 
 // storeStates is storeSnapshots where the states of the entities in
 // computed are the ones this node computed for its commit and the durable
 // peer confirmed by their heads (receiveResponse): their backends were just
 // encoded here, so they are not decoded again to be checked.
-func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.State, computed map[id.EntityID]bool, held []event.Event) error {
+func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.State, computed entitySet, held []event.Event) error {
 	if len(states) == 0 && len(gone) == 0 {
 		return nil
 	}
@@ -598,7 +597,7 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 		if st.ID.IsZero() || ValidateName(st.Collection) != nil || st.Head.Validate() != nil || len(st.Head) == 0 {
 			return fmt.Errorf("%w: malformed state for %s", policy.ErrInvalid, st.ID)
 		}
-		if !computed[st.ID] {
+		if !computed.has(st.ID) {
 			if err := checkBackends(st); err != nil {
 				return fmt.Errorf("%w: %w", policy.ErrInvalid, err)
 			}
@@ -786,7 +785,7 @@ func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event, c
 	}
 	if p := n.upstreamPeer(); p != nil && !queued {
 		req := &transport.CommitReq{Events: evs}
-		var expect map[id.EntityID]entity.State
+		var expect []entity.State
 		if p.remote.Version >= commitAnswerVersion {
 			expect, req.Expect = n.expectedStates(ctx, evs)
 		}
@@ -842,12 +841,13 @@ const currentEditVersion = 9
 // there: the cached state its first event was made on, with the commit's
 // events applied — the state is a function of the events it holds, so a
 // peer whose resulting head is the same holds the same state. It returns
-// those states and their heads, for CommitReq.Expect. An entity whose
+// those states (one per entity, in the order the events first name them)
+// and their heads, for CommitReq.Expect. An entity whose
 // cached state is not the one its event was made on (the cache moved since
 // the edit, or holds only the stub of an entity the peer no longer gives
 // this node), or whose event does not apply, is left out: its state comes
 // with the answer.
-func (n *Node) expectedStates(ctx context.Context, evs []event.Event) (map[id.EntityID]entity.State, []transport.Known) {
+func (n *Node) expectedStates(ctx context.Context, evs []event.Event) ([]entity.State, []transport.Known) {
 	// One record per entity, in the order the events name them; found by
 	// a search when they are few (a commit of one entity makes no map for
 	// it), by an index when many.
@@ -930,14 +930,14 @@ func (n *Node) expectedStates(ctx context.Context, evs []event.Event) (map[id.En
 		}
 		e.bs, e.applied, e.st, e.ok = bs, e.applied+1, next, true
 	}
-	out := make(map[id.EntityID]entity.State, len(ents))
+	out := make([]entity.State, 0, len(ents))
 	heads := make([]transport.Known, 0, len(ents))
 	for k := range ents {
 		e := &ents[k]
 		if !e.ok || e.skip {
 			continue
 		}
-		out[e.eid] = e.st
+		out = append(out, e.st)
 		heads = append(heads, transport.Known{Entity: e.eid, Head: e.st.Head})
 		// Cached at the head computed: a state is a function of its head,
 		// so the next edit of the entity (once the answer stored that
@@ -948,6 +948,31 @@ func (n *Node) expectedStates(ctx context.Context, evs []event.Event) (map[id.En
 		}
 	}
 	return out, heads
+}
+
+// expectedIndex returns a lookup of the states expectedStates computed by
+// entity id: a search when they are few, an index when many.
+func expectedIndex(expect []entity.State) func(id.EntityID) int {
+	if len(expect) <= entitySetSlice {
+		return func(eid id.EntityID) int {
+			for k := range expect {
+				if expect[k].ID == eid {
+					return k
+				}
+			}
+			return -1
+		}
+	}
+	index := make(map[id.EntityID]int, len(expect))
+	for k := range expect {
+		index[expect[k].ID] = k
+	}
+	return func(eid id.EntityID) int {
+		if k, ok := index[eid]; ok {
+			return k
+		}
+		return -1
+	}
 }
 
 // awaitDrain holds a commit while the commits made offline are being sent

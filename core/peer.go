@@ -28,11 +28,15 @@ type Peer struct {
 
 	// out holds the outbound frames, written by one goroutine, so whoever
 	// queues (often under the change log's lock) never blocks on the network.
-	out    *session.Outbox
-	qmu    sync.Mutex // guards closed and err
-	closed bool
-	done   chan struct{}
-	err    error
+	out *session.Outbox
+	// send bounds each frame's send at writeTimeout; the outbox lets one
+	// frame be sent at a time (by the writer or a SendNow), so one watch
+	// serves every send of the connection.
+	sendBound sendWatch
+	qmu       sync.Mutex // guards closed and err
+	closed    bool
+	done      chan struct{}
+	err       error
 
 	// The half of the connection this node plays: a node connected to a
 	// durable peer uses clientSide (client.go), a durable node serving the
@@ -56,7 +60,7 @@ type clientSide struct {
 	// commit it sent with CommitReq.Expect (version 6): the answer lists
 	// an entity as Unchanged instead of sending its state when the durable
 	// peer's state is the one computed (receiveResponse stores it then).
-	expects map[uint64]map[id.EntityID]entity.State
+	expects map[uint64][]entity.State
 	// window holds a token per request in flight (at most limits.MaxInFlight,
 	// the bound a server holds each connection to); a request waits for a
 	// token before it is sent. sending is held (a token of one) while a
@@ -392,14 +396,45 @@ func (p *Peer) writer() {
 // sendFrame sends one frame of the outgoing queue (from the writer or a
 // kick); a failed send ends the connection.
 func (p *Peer) sendFrame(frame []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	ctx := p.sendBound.start()
 	err := p.conn.Send(ctx, frame)
-	cancel()
+	p.sendBound.stop()
 	if err != nil {
 		p.shutdown(fmt.Errorf("send: %w", err))
 	}
 	return err
 }
+
+// sendWatch bounds a connection's sends, one at a time, at writeTimeout
+// without a new context and timer per frame: a send runs under one
+// cancelable context the watch's timer ends when the send takes longer.
+type sendWatch struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+}
+
+// errSendTimeout is the cause of a send's end after writeTimeout.
+var errSendTimeout = fmt.Errorf("%w: a frame's send took longer than %v", context.DeadlineExceeded, writeTimeout)
+
+// start returns the context of the next send and starts its bound.
+func (w *sendWatch) start() context.Context {
+	if w.ctx == nil || w.ctx.Err() != nil {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		w.ctx, w.cancel = ctx, cancel
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+		w.timer = time.AfterFunc(writeTimeout, func() { cancel(errSendTimeout) })
+		return w.ctx
+	}
+	w.timer.Reset(writeTimeout)
+	return w.ctx
+}
+
+// stop ends the bound of the send start began. When the timer fired
+// meanwhile, the context is ended and the next start makes a new one.
+func (w *sendWatch) stop() { w.timer.Stop() }
 
 // faultTimeout bounds the send of a fault to a peer being disconnected.
 const faultTimeout = 2 * time.Second

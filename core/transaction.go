@@ -30,12 +30,44 @@ type Transaction struct {
 	mu       sync.Mutex
 	done     bool
 	entities []*Mut
-	byID     map[id.EntityID]*Mut
+	// byID indexes the edited (not created) entities once there are more
+	// than entitySetSlice of them; until then mutOf searches entities.
+	byID map[id.EntityID]*Mut
 }
 
 // Begin starts a transaction.
 func (c *Context) Begin() *Transaction {
-	return &Transaction{ctx: c, byID: map[id.EntityID]*Mut{}}
+	return &Transaction{ctx: c}
+}
+
+// mutOf returns the Mut of an entity this transaction edits, or nil; t.mu
+// held.
+func (t *Transaction) mutOf(eid id.EntityID) *Mut {
+	if t.byID != nil {
+		return t.byID[eid]
+	}
+	for _, m := range t.entities {
+		if !m.created && m.id == eid {
+			return m
+		}
+	}
+	return nil
+}
+
+// addEdited adds the Mut of an edited entity; t.mu held.
+func (t *Transaction) addEdited(m *Mut) {
+	t.entities = append(t.entities, m)
+	switch {
+	case t.byID != nil:
+		t.byID[m.id] = m
+	case len(t.entities) > entitySetSlice:
+		t.byID = make(map[id.EntityID]*Mut, 2*len(t.entities))
+		for _, e := range t.entities {
+			if !e.created {
+				t.byID[e.id] = e
+			}
+		}
+	}
 }
 
 // Mut is an entity being edited in a transaction.
@@ -170,7 +202,7 @@ func (t *Transaction) edit(ctx context.Context, collection string, eid id.Entity
 		t.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if m, ok := t.byID[eid]; ok {
+	if m := t.mutOf(eid); m != nil {
 		t.mu.Unlock()
 		if m.collection != collection {
 			return nil, fmt.Errorf("%w: entity %s is in collection %q, not %q", storage.ErrNotFound, eid, m.collection, collection)
@@ -197,15 +229,14 @@ func (t *Transaction) edit(ctx context.Context, collection string, eid id.Entity
 	if t.done {
 		return nil, ErrTransactionDone
 	}
-	if m, ok := t.byID[eid]; ok {
+	if m := t.mutOf(eid); m != nil {
 		return m, nil
 	}
 	m := &Mut{trx: t, collection: collection, id: eid, base: st, backends: forks, lazy: lazy, replayable: !deleted && t.ctx.node.cfg.role == Ephemeral}
 	if lazy {
 		m.readCtx = ctx
 	}
-	t.byID[eid] = m
-	t.entities = append(t.entities, m)
+	t.addEdited(m)
 	return m, nil
 }
 
@@ -759,6 +790,34 @@ func newEntitySet(ids []id.EntityID) entitySet {
 		m[eid] = true
 	}
 	return entitySet{many: m}
+}
+
+// has reports whether eid is in the set.
+func (s *entitySet) has(eid id.EntityID) bool {
+	if s.many != nil {
+		return s.many[eid]
+	}
+	return slices.Contains(s.few, eid)
+}
+
+// add puts eid in the set and reports whether it was not in it before.
+func (s *entitySet) add(eid id.EntityID) bool {
+	if s.has(eid) {
+		return false
+	}
+	if s.many == nil && len(s.few) < entitySetSlice {
+		s.few = append(s.few, eid)
+		return true
+	}
+	if s.many == nil {
+		s.many = make(map[id.EntityID]bool, 2*entitySetSlice)
+		for _, x := range s.few {
+			s.many[x] = true
+		}
+		s.few = nil
+	}
+	s.many[eid] = true
+	return true
 }
 
 // take removes eid and reports whether it was in the set.

@@ -38,7 +38,11 @@ type LWW struct {
 	// in: a slice, not a map, since most entities have a few properties
 	// and a small map costs a group of eight slots.
 	entries []lwwNamed
-	pending map[string]value.Value // nil until a local edit
+	// pending are the local edits not yet taken as an operation, one per
+	// property, in the order first set: a slice, since an edit sets a few;
+	// pendingAt indexes it by name once it holds more than pendingSlice.
+	pending   []setPair
+	pendingAt map[string]int
 	// checked is the payload Validate decoded last; Apply, given the same
 	// bytes of the same event next, uses it instead of decoding them again.
 	checked struct {
@@ -143,8 +147,8 @@ func (l *LWW) Fork() Backend {
 
 // Get returns the current value of a property (a pending local edit first).
 func (l *LWW) Get(prop string) value.Value {
-	if v, ok := l.pending[prop]; ok {
-		return v
+	if i := l.pendingIndex(prop); i >= 0 {
+		return l.pending[i].v
 	}
 	if i, ok := find(l.entries, prop); ok {
 		return l.entries[i].Value
@@ -154,10 +158,39 @@ func (l *LWW) Get(prop string) value.Value {
 
 // Set records a local edit of a property; it becomes an operation at commit.
 func (l *LWW) Set(prop string, v value.Value) {
-	if l.pending == nil {
-		l.pending = map[string]value.Value{}
+	if i := l.pendingIndex(prop); i >= 0 {
+		l.pending[i].v = v
+		return
 	}
-	l.pending[prop] = v
+	l.pending = append(l.pending, setPair{prop, v})
+	switch {
+	case l.pendingAt != nil:
+		l.pendingAt[prop] = len(l.pending) - 1
+	case len(l.pending) > pendingSlice:
+		l.pendingAt = make(map[string]int, 2*len(l.pending))
+		for i, p := range l.pending {
+			l.pendingAt[p.name] = i
+		}
+	}
+}
+
+// pendingSlice is the most pending edits an LWW searches without an index.
+const pendingSlice = 16
+
+// pendingIndex is the index of prop's pending edit, or -1.
+func (l *LWW) pendingIndex(prop string) int {
+	if l.pendingAt != nil {
+		if i, ok := l.pendingAt[prop]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range l.pending {
+		if l.pending[i].name == prop {
+			return i
+		}
+	}
+	return -1
 }
 
 // TakeOperations returns the pending edits as one payload and clears them.
@@ -167,9 +200,14 @@ func (l *LWW) TakeOperations() ([]byte, error) {
 	}
 	b, err := appendLWWOps(nil, l.height+1, l.pending)
 	if err != nil {
+		if l.pendingAt != nil { // sorted in place: index it again
+			for i, p := range l.pending {
+				l.pendingAt[p.name] = i
+			}
+		}
 		return nil, err
 	}
-	l.pending = nil
+	l.pending, l.pendingAt = nil, nil
 	return b, nil
 }
 
@@ -232,11 +270,11 @@ func (l *LWW) Values() map[string]value.Value {
 			out[e.name] = e.Value
 		}
 	}
-	for k, v := range l.pending {
-		if v.IsNull() {
-			delete(out, k)
+	for _, p := range l.pending {
+		if p.v.IsNull() {
+			delete(out, p.name)
 		} else {
-			out[k] = v
+			out[p.name] = p.v
 		}
 	}
 	return out

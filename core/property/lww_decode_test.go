@@ -18,7 +18,7 @@ func FuzzLWWOpsDecode(f *testing.F) {
 		{"score": value.Float(0.5), "f": value.Float(0.1), "cover": value.Bytes([]byte{1, 2}), "j": value.MustJSON(`{"a":[1]}`), "r": value.Ref(id.EntityID{3}), "gone": value.Null},
 		{},
 	} {
-		b, err := appendLWWOps(nil, 1<<33, set)
+		b, err := appendLWWOps(nil, 1<<33, pairsOf(set))
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -42,17 +42,14 @@ func appendLWWState(dst []byte, height uint64, entries []lwwNamed) ([]byte, erro
 	return dst, nil
 }
 
-// appendLWWOps appends the encoding of lwwOps{height, set}.
-func appendLWWOps(dst []byte, height uint64, set map[string]value.Value) ([]byte, error) {
+// appendLWWOps appends the encoding of lwwOps{height, set} for the set
+// held as pairs (nil: a nil map, written as null), one per name; it sorts
+// pairs in place.
+func appendLWWOps(dst []byte, height uint64, pairs []setPair) ([]byte, error) {
 	dst = value.AppendHead(append(dst, 0xa2, 0x01), 0, height)
 	dst = append(dst, 0x02)
-	if set == nil {
+	if pairs == nil {
 		return append(dst, 0xf6), nil
-	}
-	var buf [16]setPair
-	pairs := buf[:0]
-	for k, v := range set {
-		pairs = append(pairs, setPair{k, v})
 	}
 	slices.SortFunc(pairs, func(a, b setPair) int { return value.KeyOrder(a.name, b.name) })
 	dst = value.AppendHead(dst, 5, uint64(len(pairs)))

@@ -71,9 +71,21 @@ func FuzzLWWEncode(f *testing.F) {
 			t.Fatalf("state: %x (%v), generic %x (%v)", got, err, want, werr)
 		}
 		want, werr = genericEnc.Marshal(lwwOps{Height: height, Set: set})
-		got, err = appendLWWOps(nil, height, set)
+		got, err = appendLWWOps(nil, height, pairsOf(set))
 		if (err != nil) != (werr != nil) || !bytes.Equal(got, want) {
 			t.Fatalf("ops: %x (%v), generic %x (%v)", got, err, want, werr)
 		}
 	})
+}
+
+// pairsOf is set as appendLWWOps takes it (nil for a nil map).
+func pairsOf(set map[string]value.Value) []setPair {
+	if set == nil {
+		return nil
+	}
+	pairs := make([]setPair, 0, len(set))
+	for k, v := range set {
+		pairs = append(pairs, setPair{k, v})
+	}
+	return pairs
 }
