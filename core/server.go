@@ -135,8 +135,14 @@ func (p *Peer) readLoop(ctx, wctx context.Context, pinfo policy.Peer, reqs chan<
 			}
 			if m.Request.Commit != nil && n.feed == nil && p.queued.Load() == 0 && n.enter() {
 				// Only the reader adds to queued: at 0 the worker has
-				// served everything and waits.
+				// served everything and waits. The answer is sent here too
+				// when nothing else was queued meanwhile (Outbox.Hold): a
+				// failed send ends the connection, and the next Recv with it.
+				held := p.out.Hold()
 				p.enqueueResponse(p.serveObserved(wctx, m.Request))
+				if held {
+					_ = p.out.Flush(p.sendFrame)
+				}
 				n.wg.Done()
 				continue
 			}

@@ -47,11 +47,11 @@ func (e *OverflowError) Unwrap() error { return ErrOverflow }
 // in order and sends them. It is bounded in frames and bytes, and charges
 // a Budget shared with other connections.
 //
-// A goroutine that pushed on a latency-critical path (a request, its answer,
-// a commit's updates) may Kick the outbox once it holds no lock: when the
-// writer is not sending, Kick sends what waits on the calling goroutine, so
-// the frame leaves without waiting for the writer to be scheduled. Kick and
-// the writer never send at the same time, and frames leave in push order
+// A goroutine on a latency-critical path may send on its own goroutine
+// instead of waking the writer: SendNow sends one frame when nothing waits,
+// and Hold, around work that pushes its answer (often under a lock of the
+// node), keeps the writer away until Flush sends that answer. The writer and
+// these never send at the same time, and frames leave in push order
 // whoever sends them.
 //
 // Overflow: a Push that would pass a bound queues nothing and returns an
@@ -75,6 +75,9 @@ type Outbox struct {
 	// sending: a SendNow is sending. Either excludes the other, so frames
 	// leave one at a time and in order.
 	taken, sending bool
+	// held: a Hold keeps the writer from taking frames until its Flush;
+	// a second waiting frame gives them back to the writer (held false).
+	held bool
 	// room is closed and replaced whenever the writer takes a frame.
 	room chan struct{}
 }
@@ -120,8 +123,69 @@ func (o *Outbox) Push(frames ...[]byte) error {
 	if o.budget != nil {
 		o.budget.used.Add(int64(size))
 	}
+	if o.held {
+		if len(o.frames) == 1 {
+			return nil // the holder's Flush sends it, without waking the writer
+		}
+		// More than the holder's answer waits: the writer sends them all
+		// (and WaitRoom, which waits for the writer, never waits on the
+		// holder).
+		o.held = false
+	}
 	o.cond.Signal()
 	return nil
+}
+
+// Hold keeps the writer from sending until Flush, when nothing is being
+// sent and nothing waits, and reports whether it did: the caller pushes its
+// answer meanwhile (from under its locks) and Flush sends it on the calling
+// goroutine, saving the writer's wake. Once more than one frame waits, the
+// hold ends and the writer sends them; frames leave in push order either
+// way. A Hold that returned true must be followed by Flush, soon: frames
+// other goroutines push meanwhile wait for it.
+func (o *Outbox) Hold() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed || o.full || o.held || o.taken || o.sending || len(o.frames) > 0 {
+		return false
+	}
+	o.held = true
+	return true
+}
+
+// Flush ends a Hold: it sends, through send on the calling goroutine, the
+// frame that waits (if the hold still stands), then lets the writer send
+// whatever came after. Its error is send's (the frame is lost then, as with
+// the writer; the caller ends the connection) or ErrOutboxClosed.
+func (o *Outbox) Flush(send func([]byte) error) error {
+	o.mu.Lock()
+	if !o.held {
+		o.mu.Unlock()
+		return nil // given back to the writer, or never held
+	}
+	if o.closed {
+		o.held = false
+		o.mu.Unlock()
+		return ErrOutboxClosed
+	}
+	var frame []byte
+	if len(o.frames) > 0 {
+		frame = o.pop()
+		o.sending = true // sent as SendNow sends: the writer waits, Pushes queue
+	}
+	o.held = false
+	o.mu.Unlock()
+	if frame == nil {
+		return nil
+	}
+	err := send(frame)
+	o.mu.Lock()
+	o.sending = false
+	if len(o.frames) > 0 {
+		o.cond.Signal() // pushed while the frame was sent: the writer's
+	}
+	o.mu.Unlock()
+	return err
 }
 
 // Take returns the next frame, waiting for one; ok is false once the
@@ -131,7 +195,7 @@ func (o *Outbox) Take() (frame []byte, ok bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.taken = false // the writer has sent what it took before
-	for (len(o.frames) == 0 || o.sending) && !o.closed {
+	for (len(o.frames) == 0 || o.sending || o.held) && !o.closed {
 		o.cond.Wait()
 	}
 	if o.closed {
@@ -162,7 +226,7 @@ func (o *Outbox) pop() []byte {
 // it only where blocking on the network is allowed.
 func (o *Outbox) SendNow(frame []byte, send func([]byte) error) error {
 	o.mu.Lock()
-	if o.closed || o.full || len(o.frames) > 0 || o.taken || o.sending {
+	if o.closed || o.full || len(o.frames) > 0 || o.taken || o.sending || o.held {
 		o.mu.Unlock()
 		return o.Push(frame)
 	}

@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -186,6 +187,172 @@ func TestOutbox_SendNowKeepsOrderAndNeverOverlaps(t *testing.T) {
 	for i, b := range got {
 		if int(b) != i {
 			t.Fatalf("frame %d sent at position %d: %v", b, i, got)
+		}
+	}
+}
+
+// A Hold keeps the writer away while its answer is pushed, and Flush sends
+// that answer on the holder's goroutine; a second frame waiting gives the
+// queue back to the writer (so WaitRoom never waits on the holder); Hold is
+// refused when something waits or is being sent; a Close ends the hold.
+func TestOutbox_HoldAndFlushSendTheAnswerOnTheHoldersGoroutine(t *testing.T) {
+	o := session.NewOutbox(func() int64 { return 1 << 20 }, 1<<20, nil)
+	byWriter := make(chan byte, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			f, ok := o.Take()
+			if !ok {
+				return
+			}
+			byWriter <- f[0]
+		}
+	}()
+	var byHolder []byte
+	flush := func(f []byte) error { byHolder = append(byHolder, f[0]); return nil }
+
+	// The answer alone: sent by the holder, never seen by the writer.
+	if !o.Hold() {
+		t.Fatal("Hold refused on an idle outbox")
+	}
+	if o.Hold() {
+		t.Fatal("a second Hold succeeded while the first stands")
+	}
+	if err := o.SendNow([]byte{1}, flush); err != nil {
+		t.Fatal(err)
+	}
+	if len(byHolder) != 0 {
+		t.Fatal("SendNow sent while a hold stands")
+	}
+	if err := o.Flush(flush); err != nil || string(byHolder) != "\x01" {
+		t.Fatalf("Flush: err %v, sent %v; want [1]", err, byHolder)
+	}
+	select {
+	case b := <-byWriter:
+		t.Fatalf("the writer sent frame %d of a hold", b)
+	case <-time.After(20 * time.Millisecond):
+	}
+
+	// Two frames while held: the writer sends both, in order; WaitRoom does
+	// not wait on the holder; Flush then has nothing to send.
+	if !o.Hold() {
+		t.Fatal("Hold refused on an idle outbox")
+	}
+	o.Push([]byte{2})
+	o.Push([]byte{3})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := o.WaitRoom(ctx); err != nil {
+		t.Fatalf("WaitRoom under a hold: %v", err)
+	}
+	if a, b := <-byWriter, <-byWriter; a != 2 || b != 3 {
+		t.Fatalf("the writer sent %d, %d; want 2, 3", a, b)
+	}
+	if err := o.Flush(flush); err != nil || len(byHolder) != 1 {
+		t.Fatalf("Flush after the hold ended: err %v, sent %v", err, byHolder)
+	}
+
+	// Refused while a frame waits for the writer.
+	o2 := session.NewOutbox(func() int64 { return 1 << 20 }, 1<<20, nil)
+	o2.Push([]byte{9})
+	if o2.Hold() {
+		t.Fatal("Hold succeeded with a frame waiting")
+	}
+
+	// A Close while held: Flush says so, the writer ends. (The writer
+	// holds what it took until its next Take: Hold waits for that.)
+	for deadline := time.Now().Add(10 * time.Second); !o.Hold(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Hold refused on an idle outbox")
+		}
+	}
+	o.Push([]byte{4})
+	o.Close()
+	if err := o.Flush(flush); !errors.Is(err, session.ErrOutboxClosed) {
+		t.Fatalf("Flush after Close: %v", err)
+	}
+	<-done
+}
+
+// Holders, SendNow senders, pushers and the writer together: every frame
+// leaves once, in push order, never two at once.
+func TestOutbox_HoldKeepsOrderAndNeverOverlaps(t *testing.T) {
+	o := session.NewOutbox(func() int64 { return 1 << 20 }, 1<<30, nil)
+	mu := make(chan struct{}, 1)
+	var got []int
+	send := func(f []byte) error {
+		select {
+		case mu <- struct{}{}:
+		default:
+			t.Error("two sends at once")
+		}
+		got = append(got, int(f[0])|int(f[1])<<8)
+		<-mu
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			f, ok := o.Take()
+			if !ok {
+				return
+			}
+			send(f)
+		}
+	}()
+	const n = 3000
+	var pushMu sync.Mutex // one pusher at a time, so push order is known
+	next := 0
+	push := func(how int) {
+		pushMu.Lock()
+		f := []byte{byte(next), byte(next >> 8)}
+		next++
+		switch how {
+		case 0:
+			o.Push(f)
+			pushMu.Unlock()
+		case 1:
+			o.SendNow(f, send)
+			pushMu.Unlock()
+		}
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 3; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < n/3; i++ {
+				switch i % 3 {
+				case 0, 1:
+					push(i % 2)
+				case 2:
+					held := o.Hold()
+					push(0)
+					if held {
+						o.Flush(send)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for {
+		if k, _ := o.Len(); k == 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(10 * time.Millisecond) // the writer's last send
+	o.Close()
+	<-done
+	if len(got) != n {
+		t.Fatalf("sent %d frames, want %d", len(got), n)
+	}
+	for i, v := range got {
+		if v != i {
+			t.Fatalf("frame %d sent at position %d", v, i)
 		}
 	}
 }

@@ -2,9 +2,9 @@
 // logic and above a transport.Connection: request ids and the matching of
 // streamed responses to the requests that wait for them (Requests), the
 // bounded queue of outgoing frames one writer sends (Outbox, with a Budget
-// shared by a server's connections; a caller holding no lock may send what
-// waits itself, SendNow and Kick, saving the hop to the writer), and the one table that turns errors
-// into wire codes and kinds and back (CodeOf, KindsOf, Remote), so that
+// shared by a server's connections; a caller holding no lock may send on
+// its own goroutine, SendNow and Hold/Flush, saving the hop to the writer),
+// and the one table that turns errors into wire codes and kinds and back (CodeOf, KindsOf, Remote), so that
 // errors.Is holds on the receiving side for every exported sentinel the
 // sending side's error wrapped.
 //
