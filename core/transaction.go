@@ -914,7 +914,7 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 		if _, dup := staged[evID]; dup {
 			continue
 		}
-		if err := n.checkParents(ctx, coll, staged, ev); err != nil {
+		if err := n.checkParents(ctx, coll, staged, cur, ev); err != nil {
 			return nil, nil, err
 		}
 		if stored, err := ahead.eventStored(ctx, coll, ev.Collection, evID); err != nil {
@@ -1014,12 +1014,19 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 // checkParents refuses an event whose parents are not all events of the same
 // entity that are stored here (or earlier in the same batch): an event built
 // on history nobody has would make every later merge of the entity fail.
-func (n *Node) checkParents(ctx context.Context, coll storage.Collection, staged map[id.EventID]event.Event, ev *event.Event) error {
+// cur is the entity's state as of the batch so far (nil when new): the
+// events of its head are the entity's and stored (a state is written with
+// its events), so an event made on the current head — the common case —
+// looks nothing up.
+func (n *Node) checkParents(ctx context.Context, coll storage.Collection, staged map[id.EventID]event.Event, cur *entity.State, ev *event.Event) error {
 	if ev.IsGenesis() {
 		return nil
 	}
 	var need []id.EventID
 	for _, p := range ev.Parent {
+		if cur != nil && cur.Collection == ev.Collection && cur.Head.Contains(p) {
+			continue
+		}
 		if s, ok := staged[p]; ok {
 			if s.Entity != ev.Entity {
 				return fmt.Errorf("%w: event %s names a parent of another entity", event.ErrInvalid, ev.ID())
