@@ -51,7 +51,7 @@ func (v Value) AppendCBOR(dst []byte) ([]byte, error) {
 		}
 		return AppendHead(dst, 0, uint64(v.i)), nil
 	case KindFloat:
-		b, err := encMode.Marshal(v.f)
+		b, err := encMode.Marshal(v.float())
 		return append(dst, b...), err
 	case KindString:
 		if !utf8.ValidString(v.s) {

@@ -64,11 +64,11 @@ func compareNumbers(a, b Value) int {
 	case a.k == KindInt && b.k == KindInt:
 		return cmpInt(a.i, b.i)
 	case a.k == KindFloat && b.k == KindFloat:
-		return cmpFloat(a.f, b.f)
+		return cmpFloat(a.float(), b.float())
 	case a.k == KindInt:
-		return CompareIntFloat(a.i, b.f)
+		return CompareIntFloat(a.i, b.float())
 	default:
-		return -CompareIntFloat(b.i, a.f)
+		return -CompareIntFloat(b.i, a.float())
 	}
 }
 

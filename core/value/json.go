@@ -171,7 +171,7 @@ func (v Value) MarshalJSON() ([]byte, error) {
 	case KindJSON:
 		return []byte(v.s), nil
 	case KindFloat:
-		return json.Marshal(v.f)
+		return json.Marshal(v.float())
 	case KindRef:
 		e, _ := v.AsRef()
 		return json.Marshal(e.String())

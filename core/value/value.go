@@ -50,9 +50,8 @@ func (k Kind) IsNumber() bool { return k == KindInt || k == KindFloat }
 // Value is an immutable, comparable property value. The zero Value is NULL.
 type Value struct {
 	k Kind
-	i int64   // int, or bool as 0/1
-	f float64 // float
-	s string  // string, bytes, canonical json text, or the 32 bytes of a ref
+	i int64  // int, bool as 0/1, or a float's IEEE 754 bits (Float folds -0 and NaN, so equal floats have equal bits)
+	s string // string, bytes, canonical json text, or the 32 bytes of a ref
 }
 
 // Null is the NULL value.
@@ -69,6 +68,9 @@ func Bool(b bool) Value {
 // Int returns an integer value.
 func Int(i int64) Value { return Value{k: KindInt, i: i} }
 
+// float is a KindFloat value's number.
+func (v Value) float() float64 { return math.Float64frombits(uint64(v.i)) }
+
 // Float returns a floating-point value. NaN has no place in the total order,
 // so Float(NaN) is NULL.
 func Float(f float64) Value {
@@ -78,7 +80,7 @@ func Float(f float64) Value {
 	if f == 0 {
 		f = 0 // fold -0 into +0 so equal values encode identically
 	}
-	return Value{k: KindFloat, f: f}
+	return Value{k: KindFloat, i: int64(math.Float64bits(f))}
 }
 
 // String returns a string value. Only valid UTF-8 can be encoded for
@@ -118,16 +120,26 @@ func (v Value) Kind() Kind { return v.k }
 func (v Value) IsNull() bool { return v.k == KindNull }
 
 // AsBool returns the boolean of a bool value.
-func (v Value) AsBool() (bool, bool) { return v.i != 0, v.k == KindBool }
+func (v Value) AsBool() (bool, bool) {
+	if v.k != KindBool {
+		return false, false
+	}
+	return v.i != 0, true
+}
 
 // AsInt returns the integer of an int value.
-func (v Value) AsInt() (int64, bool) { return v.i, v.k == KindInt }
+func (v Value) AsInt() (int64, bool) {
+	if v.k != KindInt {
+		return 0, false
+	}
+	return v.i, true
+}
 
 // AsFloat returns the number of an int or float value as a float64.
 func (v Value) AsFloat() (float64, bool) {
 	switch v.k {
 	case KindFloat:
-		return v.f, true
+		return v.float(), true
 	case KindInt:
 		return float64(v.i), true
 	}
@@ -176,7 +188,7 @@ func (v Value) Interface() any {
 	case KindInt:
 		return v.i
 	case KindFloat:
-		return v.f
+		return v.float()
 	case KindString:
 		return v.s
 	case KindBytes:
@@ -206,7 +218,7 @@ func (v Value) Text() string {
 	case KindInt:
 		return strconv.FormatInt(v.i, 10)
 	case KindFloat:
-		return FormatFloat(v.f)
+		return FormatFloat(v.float())
 	case KindString:
 		return quote(v.s)
 	case KindBytes:

@@ -1,6 +1,7 @@
 package value
 
 import (
+	"math"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
@@ -77,5 +78,32 @@ func TestJSON_Canonical(t *testing.T) {
 	b := MustJSON(`{"a":[1,2.50],"b":1}`)
 	if a != b {
 		t.Errorf("%s != %s", a.Raw(), b.Raw())
+	}
+}
+
+// A float is held in the same word as an int: each accessor answers only
+// for its own kind, floats keep their exact number, and equal floats (-0
+// folded into +0) are equal values.
+func TestFloat_SharesTheIntWordWithoutLeaking(t *testing.T) {
+	for _, f := range []float64{0, math.Copysign(0, -1), 1.5, -2.25, math.MaxFloat64, math.SmallestNonzeroFloat64, math.Inf(-1)} {
+		v := Float(f)
+		if got, ok := v.AsFloat(); !ok || got != f {
+			t.Fatalf("Float(%v).AsFloat() = %v, %v", f, got, ok)
+		}
+		if i, ok := v.AsInt(); ok || i != 0 {
+			t.Fatalf("Float(%v).AsInt() = %d, %v; want 0, false", f, i, ok)
+		}
+		if b, ok := v.AsBool(); ok || b {
+			t.Fatalf("Float(%v).AsBool() = %v, %v; want false, false", f, b, ok)
+		}
+	}
+	if Float(math.Copysign(0, -1)) != Float(0) {
+		t.Fatal("-0 and +0 are different values")
+	}
+	if b, ok := Int(1).AsBool(); ok || b {
+		t.Fatal("an int answers AsBool")
+	}
+	if !Float(math.NaN()).IsNull() {
+		t.Fatal("NaN is not NULL")
 	}
 }
