@@ -180,7 +180,8 @@ func encodeCommit(m *Message) (b []byte, ok bool, err error) {
 }
 
 // handLayouts are the layouts (event.FieldLayout) of the types the
-// hand-written encoders write, as they were written for.
+// hand-written encoders write and the fast decoder reads, as they were
+// written for.
 var handLayouts = map[reflect.Type]string{
 	reflect.TypeFor[Message]():    `Hello *transport.Hello "1,keyasint,omitempty"; Request *transport.Request "2,keyasint,omitempty"; Response *transport.Response "3,keyasint,omitempty"; Updates []transport.Update "4,keyasint,omitempty"; Credentials []uint8 "5,keyasint,omitempty"; Fault *transport.Fault "6,keyasint,omitempty"; More bool "7,keyasint,omitempty"; SubEnded *transport.SubEnded "8,keyasint,omitempty"; Notice *transport.Fault "9,keyasint,omitempty"; AggUpdate *transport.AggUpdate "10,keyasint,omitempty"; `,
 	reflect.TypeFor[Response]():   `ID uint64 "1,keyasint"; Error string "2,keyasint,omitempty"; Code transport.Code "3,keyasint,omitempty"; States []entity.State "4,keyasint,omitempty"; Events []event.Event "5,keyasint,omitempty"; Unchanged []id.EntityID "6,keyasint,omitempty"; Kinds string "7,keyasint,omitempty"; `,
@@ -188,6 +189,7 @@ var handLayouts = map[reflect.Type]string{
 	reflect.TypeFor[UpdateItem](): `Tag transport.Tag "1,keyasint"; State entity.State "2,keyasint"; Gone bool "3,keyasint,omitempty"; `,
 	reflect.TypeFor[Request]():    `ID uint64 "1,keyasint"; Commit *transport.CommitReq "2,keyasint,omitempty"; Get *transport.GetReq "3,keyasint,omitempty"; GetEvents *transport.GetEventsReq "4,keyasint,omitempty"; Fetch *transport.FetchReq "5,keyasint,omitempty"; Subscribe *transport.SubscribeReq "6,keyasint,omitempty"; Unsubscribe *uint64 "7,keyasint,omitempty"; Aggregate *transport.AggregateReq "8,keyasint,omitempty"; `,
 	reflect.TypeFor[CommitReq]():  `Events []event.Event "1,keyasint"; Expect []transport.Known "2,keyasint,omitempty"; Current []id.EntityID "3,keyasint,omitempty"; `,
+	reflect.TypeFor[Hello]():      `NodeID string "1,keyasint"; Durable bool "2,keyasint"; SystemID string "3,keyasint,omitempty"; Version uint32 "4,keyasint"; Credentials []uint8 "5,keyasint,omitempty"; `,
 	reflect.TypeFor[Known]():      `Entity id.EntityID "1,keyasint"; Head event.Clock "2,keyasint"; `,
 }
 

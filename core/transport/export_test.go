@@ -17,3 +17,11 @@ func ChangedLayouts() []string {
 	}
 	return out
 }
+
+// DecodeFast decodes frame with the fast decoder alone (before Decode's
+// checks); ok is false where it declines.
+func DecodeFast(frame []byte) (*Message, bool) { return decodeFast(frame) }
+
+// DecodeGeneric decodes frame with the generic decoder alone (before
+// Decode's checks).
+func DecodeGeneric(frame []byte) (*Message, error) { return decodeGeneric(frame) }

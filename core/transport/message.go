@@ -302,9 +302,9 @@ func Decode(frame []byte) (*Message, error) {
 	if len(frame) > MaxFrameSize {
 		return nil, fmt.Errorf("%w: frame of %d bytes, limit %d", ErrTooLarge, len(frame), MaxFrameSize)
 	}
-	var m Message
-	if err := decMode.Unmarshal(frame, &m); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+	m, err := decodeEnvelope(frame)
+	if err != nil {
+		return nil, err
 	}
 	n := 0
 	for _, set := range []bool{m.Hello != nil, m.Request != nil, m.Response != nil, len(m.Updates) > 0, m.Credentials != nil, m.Fault != nil, m.SubEnded != nil, m.Notice != nil, m.AggUpdate != nil} {
@@ -328,6 +328,25 @@ func Decode(frame []byte) (*Message, error) {
 		if k != 1 {
 			return nil, fmt.Errorf("%w: request %d with %d bodies, want exactly 1 (unknown request type?)", ErrProtocol, r.ID, k)
 		}
+	}
+	return m, nil
+}
+
+// decodeEnvelope decodes a frame into a Message, by the fast decoder when
+// it reads the frame and by the generic decoder otherwise; Decode checks
+// the result either way.
+func decodeEnvelope(frame []byte) (*Message, error) {
+	if m, ok := decodeFast(frame); ok {
+		return m, nil
+	}
+	return decodeGeneric(frame)
+}
+
+// decodeGeneric decodes a frame with the generic decoder alone.
+func decodeGeneric(frame []byte) (*Message, error) {
+	var m Message
+	if err := decMode.Unmarshal(frame, &m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
 	return &m, nil
 }
