@@ -8,6 +8,7 @@ import (
 	"github.com/ankurah/ankurah-go/core"
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
+	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/property"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
@@ -156,6 +157,53 @@ func BenchmarkMessage_EncodeUpdates(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := transport.Encode(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// oneEdit returns what one client's commit of one edit carries: an event
+// on the entity's head setting one property, with the head the client
+// computed and the entity named current.
+func oneEdit(b *testing.B) (event.Event, event.Event) {
+	g := commitEvents(b, 1)[0]
+	l := property.NewLWW()
+	l.Set("year", value.Int(1999))
+	ops, err := l.TakeOperations()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return g, event.New("album", g.Entity, event.NewClock(g.ID()), map[string][]byte{property.LWWName: ops})
+}
+
+// BenchmarkMessage_DecodeCommitOne decodes one client's commit request of
+// one edit, what a server reads per commit under many clients.
+func BenchmarkMessage_DecodeCommitOne(b *testing.B) {
+	g, ev := oneEdit(b)
+	frame, err := transport.Encode(&transport.Message{Request: &transport.Request{ID: 7, Commit: &transport.CommitReq{
+		Events: []event.Event{ev}, Expect: []transport.Known{{Entity: g.Entity, Head: event.NewClock(ev.ID())}}, Current: []id.EntityID{g.Entity}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := transport.Decode(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMessage_DecodeCommitResponse decodes the answer to that commit
+// as the client receives it: the entity unchanged.
+func BenchmarkMessage_DecodeCommitResponse(b *testing.B) {
+	g, _ := oneEdit(b)
+	frame, err := transport.Encode(&transport.Message{Response: &transport.Response{ID: 7, Unchanged: []id.EntityID{g.Entity}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := transport.Decode(frame); err != nil {
 			b.Fatal(err)
 		}
 	}
