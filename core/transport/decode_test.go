@@ -104,7 +104,15 @@ func checkFastAgrees(t *testing.T, b []byte) (fast bool) {
 // TestDecodeFast_ReadsTheHotShapes: the frames a commit's round trip
 // carries are read by the fast decoder, identically to the generic one.
 func TestDecodeFast_ReadsTheHotShapes(t *testing.T) {
-	for _, b := range hotFrames(t) {
+	edges := [][]byte{
+		{0xa1, 0x01, 0xa3, 0x01, 0x61, 0x6e, 0x04, 0x09, 0x05, 0x40}, // a hello with empty credentials
+		{0xa1, 0x03, 0xa2, 0x01, 0x01, 0x06, 0x80},                   // an empty Unchanged
+		{0xa1, 0x03, 0xa2, 0x01, 0x01, 0x04, 0x80},                   // no states
+		{0xa1, 0x02, 0xa2, 0x01, 0x01, 0x02, 0xa1, 0x01, 0x80},       // a commit of no events (Decode's callers refuse it)
+		{0xa1, 0x04, 0x80},                         // no updates (Decode refuses it: no part)
+		{0xa2, 0x03, 0xa1, 0x01, 0x01, 0x07, 0xf4}, // More written false
+	}
+	for _, b := range append(hotFrames(t), edges...) {
 		if !checkFastAgrees(t, b) {
 			m, err := transport.DecodeGeneric(b)
 			t.Errorf("fast decoder declined %x (%#v, %v)", b, m, err)
