@@ -312,14 +312,14 @@ func (n *Node) observeFeedRestart(gap bool) {
 }
 
 // serveObserved is serve, reporting the request to the node's Metrics.
-func (p *Peer) serveObserved(ctx context.Context, r *transport.Request) *transport.Response {
+func (p *Peer) serveObserved(ctx context.Context, r *transport.Request, onReader bool) *transport.Response {
 	n := p.node
 	m := n.cfg.metrics
 	if m == nil {
-		return p.serve(ctx, r)
+		return p.serve(ctx, r, onReader)
 	}
 	start := n.cfg.now()
-	resp := p.serve(ctx, r)
+	resp := p.serve(ctx, r, onReader)
 	m.Request(requestKind(r), n.cfg.now().Sub(start), resp != nil && resp.Error != "")
 	return resp
 }

@@ -400,6 +400,7 @@ func (p *Peer) sendFrame(frame []byte) error {
 	err := p.conn.Send(ctx, frame)
 	p.sendBound.stop()
 	if err != nil {
+		err = boundedSendErr(ctx, err)
 		p.shutdown(fmt.Errorf("send: %w", err))
 	}
 	return err
@@ -422,9 +423,6 @@ func (w *sendWatch) start() context.Context {
 	if w.ctx == nil || w.ctx.Err() != nil {
 		ctx, cancel := context.WithCancelCause(context.Background())
 		w.ctx, w.cancel = ctx, cancel
-		if w.timer != nil {
-			w.timer.Stop()
-		}
 		w.timer = time.AfterFunc(writeTimeout, func() { cancel(errSendTimeout) })
 		return w.ctx
 	}
@@ -432,9 +430,23 @@ func (w *sendWatch) start() context.Context {
 	return w.ctx
 }
 
+// boundedSendErr is a send's error, saying so when the bound ended it
+// (errSendTimeout, a context.DeadlineExceeded).
+func boundedSendErr(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", err, context.Cause(ctx))
+}
+
 // stop ends the bound of the send start began. When the timer fired
-// meanwhile, the context is ended and the next start makes a new one.
-func (w *sendWatch) stop() { w.timer.Stop() }
+// meanwhile (its cancel may still be on its way), the next start makes a new
+// context, so a late cancel ends only the old one.
+func (w *sendWatch) stop() {
+	if !w.timer.Stop() {
+		w.ctx = nil
+	}
+}
 
 // faultTimeout bounds the send of a fault to a peer being disconnected.
 const faultTimeout = 2 * time.Second

@@ -74,7 +74,7 @@ func (n *Node) Accept(ctx context.Context, conn transport.Connection) error {
 		for {
 			select {
 			case q := <-reqs:
-				p.enqueueResponse(p.serveObserved(wctx, q.r))
+				p.enqueueResponse(p.serveObserved(wctx, q.r, false))
 				p.reqBytes.Add(-int64(q.size))
 				p.queued.Add(-1)
 			case <-p.done:
@@ -136,13 +136,8 @@ func (p *Peer) readLoop(ctx, wctx context.Context, pinfo policy.Peer, reqs chan<
 			if m.Request.Commit != nil && n.feed == nil && p.queued.Load() == 0 && n.enter() {
 				// Only the reader adds to queued: at 0 the worker has
 				// served everything and waits. The answer is sent here too
-				// when nothing else was queued meanwhile (Outbox.Hold): a
-				// failed send ends the connection, and the next Recv with it.
-				held := p.out.Hold()
-				p.enqueueResponse(p.serveObserved(wctx, m.Request))
-				if held {
-					_ = p.out.Flush(p.sendFrame)
-				}
+				// (serve, onReader).
+				p.enqueueResponse(p.serveObserved(wctx, m.Request, true))
 				n.wg.Done()
 				continue
 			}
@@ -254,8 +249,10 @@ func fail(reqID uint64, err error) *transport.Response {
 }
 
 // serve answers one request on the durable side. Answers that stream are
-// queued by serve itself, which then returns nil.
-func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Response {
+// queued by serve itself, which then returns nil. onReader: the request is
+// a commit served on the connection's reader (readLoop), which sends its
+// answer itself when nothing waits ahead of it.
+func (p *Peer) serve(ctx context.Context, r *transport.Request, onReader bool) *transport.Response {
 	n := p.node
 	l := &n.cfg.limits
 	if p.expired() {
@@ -316,7 +313,16 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request) *transport.Respo
 		if len(r.Commit.Expect) > 0 {
 			expect = knownHeads(r.Commit.Expect)
 		}
+		// Served on the reader, the answer is sent from here when nothing
+		// waits ahead of it (Outbox.Hold, taken only now so that nothing
+		// pushed while the commit ran waits for it): it saves waking the
+		// writer. A failed send ends the connection, and the next Recv
+		// with it.
+		held := onReader && p.out.Hold()
 		p.streamStates(ctx, c, r.ID, states, seq, expect)
+		if held {
+			_ = p.out.Flush(p.sendFrame)
+		}
 		return nil
 	case r.Get != nil:
 		if len(r.Get.IDs) > l.MaxIDs {

@@ -78,7 +78,12 @@ type Collection interface {
 	EntityEvents(ctx context.Context, id id.EntityID) ([]event.Event, error)
 }
 
-// Batch is what one commit writes.
+// Batch is what one commit writes. On a durable node a state's head events
+// are stored no later than the state (the same batch or an earlier one), and
+// the node relies on it: an event made on an entity's current head is
+// admitted without looking its parents up. (An ephemeral node stores states
+// its durable peer sent without their events; it never admits events this
+// way.)
 type Batch struct {
 	Events []event.Event
 	States []StateWrite
