@@ -126,6 +126,13 @@ func LoadLWW(state []byte) (*LWW, error) {
 	if len(state) == 0 {
 		return l, nil
 	}
+	if h, entries, ok := readLWWState(state); ok {
+		l.height = h
+		if entries != nil {
+			l.entries = entries
+		}
+		return l, nil
+	}
 	var s lwwState
 	if err := decMode.Unmarshal(state, &s); err != nil {
 		return nil, fmt.Errorf("%w: lww state: %v", ErrInvalid, err)
