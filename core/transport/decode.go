@@ -199,6 +199,26 @@ func (d *fastDecoder) skipItem(depth int) bool {
 	return false // tags
 }
 
+// fields reads a map of at most a few integer keys at depth, each greater
+// than the one before, calling field for each key after the key is read;
+// field reads the value and reports whether it could. Anything else
+// (another major type, a key out of order, field's false) is false.
+func (d *fastDecoder) fields(depth int, field func(k byte) bool) bool {
+	n, ok := d.count(5, depth)
+	if !ok {
+		return false
+	}
+	last := byte(0)
+	for range n {
+		k, ok := d.key(last)
+		if !ok || !field(k) {
+			return false
+		}
+		last = k
+	}
+	return true
+}
+
 // decodeFast decodes frame when it is one of the envelopes the fast
 // decoder reads, and reports whether it did.
 func decodeFast(frame []byte) (*Message, bool) {
@@ -206,18 +226,8 @@ func decodeFast(frame []byte) (*Message, bool) {
 		return nil, false
 	}
 	d := fastDecoder{b: frame}
-	n, ok := d.count(5, 1)
-	if !ok {
-		return nil, false
-	}
 	m := new(Message)
-	last := byte(0)
-	for range n {
-		k, ok := d.key(last)
-		if !ok {
-			return nil, false
-		}
-		last = k
+	if !d.fields(1, func(k byte) (ok bool) {
 		switch k {
 		case 1:
 			m.Hello, ok = d.hello()
@@ -229,12 +239,10 @@ func decodeFast(frame []byte) (*Message, bool) {
 			m.Updates, ok = d.updates()
 		case 7:
 			m.More, ok = d.bool()
-		default:
-			return nil, false
 		}
-		if !ok {
-			return nil, false
-		}
+		return ok
+	}) {
+		return nil, false
 	}
 	if d.off != len(frame) {
 		return nil, false
@@ -243,18 +251,8 @@ func decodeFast(frame []byte) (*Message, bool) {
 }
 
 func (d *fastDecoder) hello() (*Hello, bool) {
-	n, ok := d.count(5, 2)
-	if !ok {
-		return nil, false
-	}
 	h := new(Hello)
-	last := byte(0)
-	for range n {
-		k, ok := d.key(last)
-		if !ok {
-			return nil, false
-		}
-		last = k
+	if !d.fields(2, func(k byte) (ok bool) {
 		switch k {
 		case 1:
 			h.NodeID, ok = d.text()
@@ -270,57 +268,33 @@ func (d *fastDecoder) hello() (*Hello, bool) {
 			var s []byte
 			s, ok = d.str(2)
 			h.Credentials = append(make([]byte, 0, len(s)), s...)
-		default:
-			return nil, false
 		}
-		if !ok {
-			return nil, false
-		}
+		return ok
+	}) {
+		return nil, false
 	}
 	return h, true
 }
 
 func (d *fastDecoder) request() (*Request, bool) {
-	n, ok := d.count(5, 2)
-	if !ok {
-		return nil, false
-	}
 	r := new(Request)
-	last := byte(0)
-	for range n {
-		k, ok := d.key(last)
-		if !ok {
-			return nil, false
-		}
-		last = k
+	if !d.fields(2, func(k byte) (ok bool) {
 		switch k {
 		case 1:
 			r.ID, ok = d.uint(math.MaxUint64)
 		case 2:
 			r.Commit, ok = d.commit()
-		default:
-			return nil, false
 		}
-		if !ok {
-			return nil, false
-		}
+		return ok
+	}) {
+		return nil, false
 	}
 	return r, true
 }
 
 func (d *fastDecoder) commit() (*CommitReq, bool) {
-	n, ok := d.count(5, 3)
-	if !ok {
-		return nil, false
-	}
 	c := new(CommitReq)
-	last := byte(0)
-	for range n {
-		k, ok := d.key(last)
-		if !ok {
-			return nil, false
-		}
-		last = k
+	if !d.fields(3, func(k byte) (ok bool) {
 		switch k {
 		case 1:
 			c.Events, ok = d.events(4)
@@ -328,12 +302,10 @@ func (d *fastDecoder) commit() (*CommitReq, bool) {
 			c.Expect, ok = d.knowns(4)
 		case 3:
 			c.Current, ok = d.entityIDs(4)
-		default:
-			return nil, false
 		}
-		if !ok {
-			return nil, false
-		}
+		return ok
+	}) {
+		return nil, false
 	}
 	return c, true
 }
@@ -400,28 +372,16 @@ func (d *fastDecoder) knowns(depth int) ([]Known, bool) {
 	}
 	out := make([]Known, n)
 	for i := range out {
-		m, ok := d.count(5, depth+1)
-		if !ok {
-			return nil, false
-		}
-		last := byte(0)
-		for range m {
-			k, ok := d.key(last)
-			if !ok {
-				return nil, false
-			}
-			last = k
+		if !d.fields(depth+1, func(k byte) (ok bool) {
 			switch k {
 			case 1:
 				out[i].Entity, ok = d.id32()
 			case 2:
 				out[i].Head, ok = d.clock(depth + 2)
-			default:
-				return nil, false
 			}
-			if !ok {
-				return nil, false
-			}
+			return ok
+		}) {
+			return nil, false
 		}
 	}
 	return out, true
@@ -443,18 +403,8 @@ func (d *fastDecoder) clock(depth int) (event.Clock, bool) {
 }
 
 func (d *fastDecoder) response() (*Response, bool) {
-	n, ok := d.count(5, 2)
-	if !ok {
-		return nil, false
-	}
 	r := new(Response)
-	last := byte(0)
-	for range n {
-		k, ok := d.key(last)
-		if !ok {
-			return nil, false
-		}
-		last = k
+	if !d.fields(2, func(k byte) (ok bool) {
 		switch k {
 		case 1:
 			r.ID, ok = d.uint(math.MaxUint64)
@@ -472,12 +422,10 @@ func (d *fastDecoder) response() (*Response, bool) {
 			r.Unchanged, ok = d.entityIDs(3)
 		case 7:
 			r.Kinds, ok = d.text()
-		default:
-			return nil, false
 		}
-		if !ok {
-			return nil, false
-		}
+		return ok
+	}) {
+		return nil, false
 	}
 	return r, true
 }
@@ -490,28 +438,16 @@ func (d *fastDecoder) updates() ([]Update, bool) {
 	out := make([]Update, n)
 	for i := range out {
 		u := &out[i]
-		m, ok := d.count(5, 3)
-		if !ok {
-			return nil, false
-		}
-		last := byte(0)
-		for range m {
-			k, ok := d.key(last)
-			if !ok {
-				return nil, false
-			}
-			last = k
+		if !d.fields(3, func(k byte) (ok bool) {
 			switch k {
 			case 1:
 				u.Sub, ok = d.uint(math.MaxUint64)
 			case 2:
 				u.Items, ok = d.items()
-			default:
-				return nil, false
 			}
-			if !ok {
-				return nil, false
-			}
+			return ok
+		}) {
+			return nil, false
 		}
 	}
 	return out, true
@@ -531,17 +467,7 @@ func (d *fastDecoder) items() ([]UpdateItem, bool) {
 	out := make([]UpdateItem, n)
 	for i := range out {
 		it := &out[i]
-		m, ok := d.count(5, 5)
-		if !ok {
-			return nil, false
-		}
-		last := byte(0)
-		for range m {
-			k, ok := d.key(last)
-			if !ok {
-				return nil, false
-			}
-			last = k
+		if !d.fields(5, func(k byte) (ok bool) {
 			switch k {
 			case 1:
 				var v uint64
@@ -551,12 +477,10 @@ func (d *fastDecoder) items() ([]UpdateItem, bool) {
 				ok = d.state(5, &it.State)
 			case 3:
 				it.Gone, ok = d.bool()
-			default:
-				return nil, false
 			}
-			if !ok {
-				return nil, false
-			}
+			return ok
+		}) {
+			return nil, false
 		}
 	}
 	return out, true
