@@ -35,3 +35,21 @@ func ExampleOutbox() {
 	// session: outgoing queue full (2 frames, 6 bytes waiting; limit frames waiting)
 	// one
 }
+
+// Hold keeps the writer away while an answer is pushed (from under the
+// pusher's own locks); Flush then sends it on the holder's goroutine,
+// without waking the writer.
+func ExampleOutbox_Hold() {
+	o := session.NewOutbox(func() int64 { return 16 }, 1<<20, nil)
+	held := o.Hold()
+	_ = o.Push([]byte("answer"))
+	if held {
+		_ = o.Flush(func(f []byte) error { fmt.Println("sent by the holder:", string(f)); return nil })
+	}
+	frames, _ := o.Len()
+	fmt.Println("left for the writer:", frames)
+	o.Close()
+	// Output:
+	// sent by the holder: answer
+	// left for the writer: 0
+}

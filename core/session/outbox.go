@@ -178,6 +178,13 @@ func (o *Outbox) Flush(send func([]byte) error) error {
 	if frame == nil {
 		return nil
 	}
+	return o.sendClaimed(frame, send)
+}
+
+// sendClaimed sends frame through send, o.sending set by the caller (o.mu
+// not held), then gives the queue back to the writer, waking it for what
+// was pushed meanwhile.
+func (o *Outbox) sendClaimed(frame []byte, send func([]byte) error) error {
 	err := send(frame)
 	o.mu.Lock()
 	o.sending = false
@@ -232,14 +239,7 @@ func (o *Outbox) SendNow(frame []byte, send func([]byte) error) error {
 	}
 	o.sending = true
 	o.mu.Unlock()
-	err := send(frame)
-	o.mu.Lock()
-	o.sending = false
-	if len(o.frames) > 0 {
-		o.cond.Signal() // pushed while this frame was sent: the writer's
-	}
-	o.mu.Unlock()
-	return err
+	return o.sendClaimed(frame, send)
 }
 
 // WaitRoom blocks until less than half of the byte bound (or at most one
