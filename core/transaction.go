@@ -863,7 +863,13 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 	expected := make(map[id.EntityID]event.Clock, len(evs))
 	stored := map[id.EntityID]*entity.State{}
 	order := make([]id.EntityID, 0, len(evs))
-	staged := make(map[id.EventID]event.Event, len(evs))
+	// staged: the batch's events so far, for the later events of the same
+	// batch (duplicates, parents, relate). Nothing reads it after the last
+	// event, so a one-event commit — the common case — makes no map.
+	var staged map[id.EventID]event.Event
+	if len(evs) > 1 {
+		staged = make(map[id.EventID]event.Event, len(evs))
+	}
 	// owned: the decoded backends of current[eid], taken from the node's
 	// cache or decoded, and changed in place by the events of this batch.
 	type ownedBackends struct {
@@ -967,7 +973,10 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 				return nil, nil, fmt.Errorf("ankurah: commit to %q refused: %w", ev.Collection, err)
 			}
 		}
-		staged[evID] = *ev
+		last := i == len(evs)-1
+		if !last {
+			staged[evID] = *ev
+		}
 		batch.Events = append(batch.Events, *ev)
 		if len(next.Head) > n.cfg.limits.HeadWidth && n.role.mergesHeads() {
 			// Concurrent events widened the head past its bound: a merge
@@ -985,7 +994,9 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 			}
 			own.bs, own.applied = bs, own.applied+1
 			owned[ev.Entity] = own
-			staged[merge.ID()] = merge
+			if !last {
+				staged[merge.ID()] = merge
+			}
 			batch.Events = append(batch.Events, merge)
 			next = merged
 		}
