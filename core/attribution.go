@@ -1,11 +1,13 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -28,8 +30,15 @@ import (
 // peer the commit came through, and when the node received it.
 //
 // The record of an entity is one state in AttributionCollection, keyed by
-// the entity's id, whose backend "attribution" holds the entries (CBOR,
-// attributionRecord) of its most recent events, oldest first. It is written
+// the entity's id, whose backends hold the entries of its most recent
+// events in chunks (CBOR, each an attributionRecord, oldest entries first):
+// "attribution" the newest chunk, the one a commit appends to, and
+// "attribution/N" the sealed ones, oldest N first. A chunk is sealed when
+// it holds attributionChunk entries; sealed chunks are carried from state
+// to state unchanged (an engine that keeps states in memory shares their
+// bytes), so a commit copies at most one chunk instead of the whole record,
+// and the oldest sealed chunk is dropped once the newer ones hold the
+// newest WithAttribution entries. It is written
 // in the same storage batch as the events it describes — so a crash keeps
 // both or neither, on every engine, through the plain storage contract (no
 // engine needs to know of it) — with the head check of any state, so two
@@ -58,8 +67,19 @@ const (
 // are cut at a character boundary).
 const attributionNameBytes = 128
 
-// attributionBackend names the record's bytes in its state.
-const attributionBackend = "attribution"
+// attributionBackend names the record's newest chunk in its state; a
+// sealed chunk is attributionSealed followed by its sequence number in
+// decimal (1 for the first sealed, then each one more than the newest).
+const (
+	attributionBackend = "attribution"
+	attributionSealed  = "attribution/"
+)
+
+// attributionChunk is how many entries the newest chunk holds before a
+// commit seals it: a commit copies at most this many entries (fewer when
+// WithAttribution keeps fewer), and a record keeps at most this many more
+// than it shows.
+const attributionChunk = 16
 
 // WithAttribution sets how many of each entity's most recent events a
 // durable node records the author and receipt time of
@@ -236,6 +256,12 @@ func cborHeadSize(n uint64) int {
 // other form — or anything it does not expect — is left to the general
 // decoder (ok false), which accepts or refuses it as before.
 func parseAttribution(b []byte) (rec attributionRecord, ok bool) {
+	return parseAttributionShape(b, true)
+}
+
+// parseAttributionShape is parseAttribution, reading the names into
+// rec.Names only when names is set (they are checked either way).
+func parseAttributionShape(b []byte, names bool) (rec attributionRecord, ok bool) {
 	if len(b) < 3 {
 		return rec, false
 	}
@@ -258,18 +284,18 @@ func parseAttribution(b []byte) (rec attributionRecord, ok bool) {
 			return rec, false
 		}
 		b = b[1+hl:]
-		rec.Names = make([]string, 0, n)
+		if names {
+			rec.Names = make([]string, 0, n)
+		}
 		for range n {
 			l, hl, ok := value.ReadHead(b, 3)
 			rest := b[hl:]
-			if !ok || uint64(len(rest)) < l {
+			if !ok || uint64(len(rest)) < l || !utf8.Valid(rest[:l]) {
 				return attributionRecord{}, false
 			}
-			name := string(rest[:l])
-			if !utf8.ValidString(name) {
-				return attributionRecord{}, false
+			if names {
+				rec.Names = append(rec.Names, string(rest[:l]))
 			}
-			rec.Names = append(rec.Names, name)
 			b = rest[l:]
 		}
 	}
@@ -355,6 +381,16 @@ func (n *Node) attribute(ctx context.Context, batch *storage.Batch, by committer
 		author = cutName(ider.Identify(by.cdata))
 	}
 	peer, at := cutName(by.peer), by.at.UnixMilli()
+	coll, err := n.readCollection(ctx, AttributionCollection)
+	if err != nil {
+		return fmt.Errorf("ankurah: commit: attribution: %w", err)
+	}
+	if len(batch.Events) == 1 { // most commits: nothing to group
+		ev := &batch.Events[0]
+		evs := [1]id.EventID{ev.ID()}
+		batch.States = slices.Grow(batch.States, 1)
+		return n.attributeEntity(ctx, batch, coll, nil, ev.Entity, evs[:], author, peer, at)
+	}
 	// The events of each entity, in the batch's order. Most entities have
 	// one event in a batch, so each group starts as a one-element window on
 	// one array of all the ids (clipped: a second event copies it out).
@@ -373,10 +409,6 @@ func (n *Node) attribute(ctx context.Context, batch *storage.Batch, by committer
 		groups = append(groups, ids[i:i+1:i+1])
 		order = append(order, ev.Entity)
 	}
-	coll, err := n.readCollection(ctx, AttributionCollection)
-	if err != nil {
-		return fmt.Errorf("ankurah: commit: attribution: %w", err)
-	}
 	var ahead *readAhead // a bulk commit's records, read in one step (readahead.go)
 	if len(order) >= readAheadMin {
 		if m, ok, err := readStatesAhead(ctx, coll, order); err != nil {
@@ -387,58 +419,169 @@ func (n *Node) attribute(ctx context.Context, batch *storage.Batch, by committer
 	}
 	batch.States = slices.Grow(batch.States, len(order))
 	for g, eid := range order {
-		var rec attributionRecord
-		var expected event.Clock
-		// Shared with the engine when it can (getStored): decoding copies
-		// the record's bytes out, and the record written is a new state.
-		st, err := ahead.state(ctx, coll, AttributionCollection, eid)
-		switch {
-		case err == nil:
-			expected = st.Head
-			if rec, err = decodeAttribution(&st); err != nil {
-				// A damaged record is replaced, not a reason to refuse
-				// the commit: it only describes the data.
-				n.log.WarnContext(ctx, "attribution record unreadable; starting it anew", "entity", eid, "err", err)
-				rec = attributionRecord{}
-			}
-		case errors.Is(err, storage.ErrNotFound):
-		default:
-			return fmt.Errorf("ankurah: commit: attribution of %s: %w", eid, err)
+		if err := n.attributeEntity(ctx, batch, coll, ahead, eid, groups[g], author, peer, at); err != nil {
+			return err
 		}
-		evs := groups[g]
-		b := rec.appendEncoded(keep, evs, author, peer, at)
-		if b == nil {
-			// Names to drop (many authors came and went): the general way.
-			rec.makeRoom(keep, len(evs))
-			for _, ev := range evs {
-				rec.add(ev, author, peer, at)
-			}
-			rec.keepNewest(keep)
-			if b, err = event.EncMode().Marshal(rec); err != nil {
-				return fmt.Errorf("ankurah: commit: attribution: %w", err)
-			}
-		}
-		batch.States = append(batch.States, storage.StateWrite{
-			State:    entity.State{ID: eid, Collection: AttributionCollection, Head: event.Clock{evs[len(evs)-1]}, Backends: map[string][]byte{attributionBackend: b}},
-			Expected: expected,
-		})
 	}
 	return nil
 }
 
-// decodeAttribution decodes an entity's record. Its Entries may share
-// st's bytes (a record written the canonical way is read without copying
-// them): they are only read, never changed in place.
-func decodeAttribution(st *entity.State) (attributionRecord, error) {
+// attributeEntity adds to batch the record of one entity with evs, its
+// events in the batch, added.
+func (n *Node) attributeEntity(ctx context.Context, batch *storage.Batch, coll storage.Collection, ahead *readAhead, eid id.EntityID, evs []id.EventID, author, peer string, at int64) error {
+	// Shared with the engine when it can (getStored): the record written
+	// is a new state, which carries the sealed chunks' bytes over
+	// unchanged and copies the newest chunk out.
+	st, err := ahead.state(ctx, coll, AttributionCollection, eid)
+	var stored *entity.State
+	switch {
+	case err == nil:
+		stored = &st
+	case errors.Is(err, storage.ErrNotFound):
+	default:
+		return fmt.Errorf("ankurah: commit: attribution of %s: %w", eid, err)
+	}
+	backends, err := n.nextAttribution(ctx, eid, stored, n.cfg.attributionKeep, evs, author, peer, at)
+	if err != nil {
+		return err
+	}
+	var expected event.Clock
+	if stored != nil {
+		expected = stored.Head
+	}
+	batch.States = append(batch.States, storage.StateWrite{
+		State:    entity.State{ID: eid, Collection: AttributionCollection, Head: event.Clock{evs[len(evs)-1]}, Backends: backends},
+		Expected: expected,
+	})
+	return nil
+}
+
+// sealedChunk is one sealed chunk of a stored record.
+type sealedChunk struct {
+	key     string // its backend's name
+	seq     uint64 // the number the name ends in
+	b       []byte // as stored
+	entries int
+}
+
+// sealedChunks appends the sealed chunks of a stored record to dst, oldest
+// first, with how many entries each holds. A chunk that does not decode is
+// left out when skipDamaged (a commit drops it and says so in the log), and
+// is an error otherwise.
+func (n *Node) sealedChunks(ctx context.Context, dst []sealedChunk, st *entity.State, skipDamaged bool) ([]sealedChunk, error) {
+	for k, b := range st.Backends {
+		if len(k) <= len(attributionSealed) || k[:len(attributionSealed)] != attributionSealed {
+			continue
+		}
+		seq, err := strconv.ParseUint(k[len(attributionSealed):], 10, 64)
+		entries := 0
+		if err == nil {
+			entries, err = chunkEntries(b)
+		}
+		if err != nil {
+			if !skipDamaged {
+				return dst, fmt.Errorf("%w: attribution chunk %q: %v", storage.ErrFormat, k, err)
+			}
+			n.log.WarnContext(ctx, "attribution chunk unreadable; dropping it", "entity", st.ID, "chunk", k, "err", err)
+			continue
+		}
+		dst = append(dst, sealedChunk{key: k, seq: seq, b: b, entries: entries})
+	}
+	slices.SortFunc(dst, func(a, b sealedChunk) int { return cmp.Compare(a.seq, b.seq) })
+	return dst, nil
+}
+
+// chunkEntries is how many entries an encoded chunk holds, read without
+// copying its names when it is in the canonical form.
+func chunkEntries(b []byte) (int, error) {
+	if rec, ok := parseAttributionShape(b, false); ok {
+		return rec.entries(), nil
+	}
+	rec, err := decodeChunk(b)
+	return rec.entries(), err
+}
+
+// nextAttribution returns the backends of an entity's record with evs
+// added: the newest chunk with them appended — or, when that would take it
+// past attributionChunk entries (or keep, when smaller), sealed as it is
+// stored and a new one begun — and the sealed chunks carried over, the
+// oldest dropped while the rest hold keep entries.
+func (n *Node) nextAttribution(ctx context.Context, eid id.EntityID, stored *entity.State, keep int, evs []id.EventID, author, peer string, at int64) (map[string][]byte, error) {
+	if len(evs) > keep {
+		evs = evs[len(evs)-keep:]
+	}
 	var rec attributionRecord
+	var sealedBuf [8]sealedChunk
+	sealed := sealedBuf[:0]
+	if stored != nil {
+		var err error
+		if rec, err = decodeAttribution(stored); err != nil {
+			// A damaged record is replaced, not a reason to refuse the
+			// commit: it only describes the data.
+			n.log.WarnContext(ctx, "attribution record unreadable; starting it anew", "entity", eid, "err", err)
+			rec = attributionRecord{}
+		}
+		sealed, _ = n.sealedChunks(ctx, sealed, stored, true)
+	}
+	var sealKey string
+	if cur := rec.entries(); cur > 0 && cur+len(evs) > min(attributionChunk, keep) {
+		var seq uint64 = 1
+		if len(sealed) > 0 {
+			seq = sealed[len(sealed)-1].seq + 1
+		}
+		sealKey = attributionSealed + strconv.FormatUint(seq, 10)
+		sealed = append(sealed, sealedChunk{key: sealKey, seq: seq, b: stored.Backends[attributionBackend], entries: cur})
+		rec = attributionRecord{}
+	}
+	newest := min(rec.entries()+len(evs), keep)
+	b := rec.appendEncoded(keep, evs, author, peer, at)
+	if b == nil {
+		// Names to drop (many authors came and went): the general way.
+		rec.makeRoom(keep, len(evs))
+		for _, ev := range evs {
+			rec.add(ev, author, peer, at)
+		}
+		rec.keepNewest(keep)
+		var err error
+		if b, err = event.EncMode().Marshal(rec); err != nil {
+			return nil, fmt.Errorf("ankurah: commit: attribution: %w", err)
+		}
+	}
+	total := newest
+	for _, c := range sealed {
+		total += c.entries
+	}
+	for len(sealed) > 0 && total-sealed[0].entries >= keep {
+		total -= sealed[0].entries
+		sealed = sealed[1:]
+	}
+	backends := make(map[string][]byte, len(sealed)+1)
+	backends[attributionBackend] = b
+	for _, c := range sealed {
+		backends[c.key] = c.b
+	}
+	return backends, nil
+}
+
+// decodeAttribution decodes an entity's newest chunk. Its Entries may
+// share st's bytes (a chunk written the canonical way is read without
+// copying them): they are only read, never changed in place.
+func decodeAttribution(st *entity.State) (attributionRecord, error) {
 	b, ok := st.Backends[attributionBackend]
 	if !ok {
-		return rec, fmt.Errorf("%w: attribution record without its %q bytes", storage.ErrFormat, attributionBackend)
+		return attributionRecord{}, fmt.Errorf("%w: attribution record without its %q bytes", storage.ErrFormat, attributionBackend)
 	}
-	if r, ok := parseAttribution(b); ok {
-		rec = r
-	} else if err := attributionDec.Unmarshal(b, &rec); err != nil {
-		return rec, fmt.Errorf("%w: attribution record: %v", storage.ErrFormat, err)
+	return decodeChunk(b)
+}
+
+// decodeChunk decodes one chunk of a record, canonical or not.
+func decodeChunk(b []byte) (attributionRecord, error) {
+	rec, ok := parseAttribution(b)
+	if !ok {
+		var err error
+		if rec, err = decodeChunkGeneral(b); err != nil {
+			return rec, err
+		}
 	}
 	if len(rec.Entries)%attributionEntrySize != 0 || rec.entries() > MaxAttributionKeep || len(rec.Names) > 2*MaxAttributionKeep {
 		return attributionRecord{}, fmt.Errorf("%w: attribution record of %d bytes of entries and %d names", storage.ErrFormat, len(rec.Entries), len(rec.Names))
@@ -446,11 +589,22 @@ func decodeAttribution(st *entity.State) (attributionRecord, error) {
 	return rec, nil
 }
 
+// decodeChunkGeneral decodes a chunk in any form the general decoder reads
+// (its own function, so that only this path puts a record on the heap).
+func decodeChunkGeneral(b []byte) (attributionRecord, error) {
+	var rec attributionRecord
+	if err := attributionDec.Unmarshal(b, &rec); err != nil {
+		return attributionRecord{}, fmt.Errorf("%w: attribution record: %v", storage.ErrFormat, err)
+	}
+	return rec, nil
+}
+
 // Attribution returns what the node recorded of who wrote an entity's
 // events and when, oldest first: at most the WithAttribution newest events
 // the node accepted (events it stored by other ways — a dump loaded into
-// its storage without the record, data older than the record — have none).
-// It is for an operator's tools and is not policy-checked: hand it only to
+// its storage without the record, data older than the record — have none;
+// a node with WithAttribution(0) returns all that is stored). It is for an
+// operator's tools and is not policy-checked: hand it only to
 // administrators. An entity without a record has none (no error).
 func (n *Node) Attribution(ctx context.Context, eid id.EntityID) ([]Attribution, error) {
 	coll, err := n.readCollection(ctx, AttributionCollection)
@@ -464,13 +618,36 @@ func (n *Node) Attribution(ctx context.Context, eid id.EntityID) ([]Attribution,
 	if err != nil {
 		return nil, err
 	}
-	rec, err := decodeAttribution(&st)
+	return n.readAttribution(ctx, &st, n.cfg.attributionKeep)
+}
+
+// readAttribution lists the entries of a stored record, oldest first: the
+// sealed chunks', then the newest chunk's, the newest keep of them (all
+// when keep is 0).
+func (n *Node) readAttribution(ctx context.Context, st *entity.State, keep int) ([]Attribution, error) {
+	rec, err := decodeAttribution(st)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Attribution, rec.entries())
-	for i := range out {
-		out[i] = rec.entry(i)
+	sealed, err := n.sealedChunks(ctx, nil, st, false)
+	if err != nil {
+		return nil, err
+	}
+	var out []Attribution
+	for _, c := range sealed {
+		r, err := decodeChunk(c.b)
+		if err != nil {
+			return nil, err
+		}
+		for i := range r.entries() {
+			out = append(out, r.entry(i))
+		}
+	}
+	for i := range rec.entries() {
+		out = append(out, rec.entry(i))
+	}
+	if keep > 0 && len(out) > keep {
+		out = slices.Clip(out[len(out)-keep:])
 	}
 	return out, nil
 }
