@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -102,6 +103,13 @@ type conn struct {
 	// copy of its own size, not a fresh 16 KiB read buffer.
 	rmu  sync.Mutex
 	rbuf []byte
+
+	// wsem serializes Send (a caller whose context ends while it waits
+	// for an earlier message gets an error; the connection stays).
+	wsem chan struct{}
+	// recvWatch and sendWatch end the connection when the context of a
+	// Recv or Send in progress ends (see ctxWatch).
+	recvWatch, sendWatch ctxWatch
 }
 
 // newConn wraps c, whose ping and pong callbacks feed live, and starts its
@@ -111,7 +119,7 @@ func newConn(c *websocket.Conn, live *liveness, ka keepaliveConfig, side string)
 	// oversized message and closes with a reason of its own.
 	c.SetReadLimit(transport.MaxFrameSize + 1)
 	ctx, stop := context.WithCancel(context.Background())
-	cn := &conn{c: c, live: live, side: side, stop: stop, done: ctx.Done()}
+	cn := &conn{c: c, live: live, side: side, stop: stop, done: ctx.Done(), wsem: make(chan struct{}, 1)}
 	if ka.interval > 0 && ka.timeout > 0 {
 		go cn.keepalive(ctx, ka)
 	}
@@ -165,9 +173,113 @@ func (c *conn) closeWith(code websocket.StatusCode, reason string) error {
 	c.closeOnce.Do(func() {
 		c.reason.Store(&closeReason{code: code, reason: reason})
 		c.stop()
+		c.recvWatch.release()
+		c.sendWatch.release()
 		c.closeErr = c.c.Close(code, truncateReason(reason))
 	})
 	return c.closeErr
+}
+
+// abandonSend ends the connection at once, without a close frame: a send
+// whose context ended while the network would not take its bytes (a close
+// frame would wait behind them). It is what the library does itself when a
+// write's context ends; the reason is kept for Send's error.
+func (c *conn) abandonSend(ctx context.Context) {
+	c.closeOnce.Do(func() {
+		c.reason.Store(&closeReason{code: websocket.StatusGoingAway, reason: fmt.Sprintf("gave up sending a message: %v", context.Cause(ctx))})
+		c.stop()
+		c.recvWatch.release()
+		c.sendWatch.release()
+		c.closeErr = c.c.CloseNow()
+	})
+}
+
+// abandonRecv closes the connection with a reason when a Recv's context
+// ends (the library would drop it without a word).
+func (c *conn) abandonRecv(ctx context.Context) {
+	c.closeWith(websocket.StatusGoingAway, fmt.Sprintf("gave up waiting for a message: %v", context.Cause(ctx)))
+}
+
+// ctxWatch runs its end function when the context of a call in progress
+// ends — the connection cannot finish a read or write half done, so it is
+// closed. A peer passes the same long-lived context call after call, so the
+// watch registers one context.AfterFunc per distinct context (told apart by
+// their Done channels) and keeps it while the calls come, instead of one
+// registration (and its allocations) per message; a context that ends while
+// no call is in progress ends nothing. A call under another context while
+// one is in progress gets a registration of its own.
+type ctxWatch struct {
+	mu       sync.Mutex
+	done     <-chan struct{} // of the registered context; nil: none
+	stop     func() bool
+	active   int  // calls in progress under the registered context
+	released bool // the connection is closed: nothing more to watch
+}
+
+// enter watches ctx for one call; the caller calls leave with what enter
+// returned when the call ends. end runs (in a goroutine of its own) if ctx
+// ends before that.
+func (w *ctxWatch) enter(ctx context.Context, end func(context.Context)) (own func() bool) {
+	done := ctx.Done()
+	if done == nil {
+		return nil
+	}
+	w.mu.Lock()
+	switch {
+	case w.released:
+		w.mu.Unlock()
+		return nil
+	case w.done == done:
+		w.active++
+		w.mu.Unlock()
+	case w.active == 0:
+		if w.stop != nil {
+			w.stop()
+		}
+		w.done, w.active = done, 1
+		w.stop = context.AfterFunc(ctx, func() {
+			w.mu.Lock()
+			live := w.done == done && w.active > 0
+			w.mu.Unlock()
+			if live {
+				end(ctx)
+			}
+		})
+		w.mu.Unlock()
+	default:
+		w.mu.Unlock()
+		return context.AfterFunc(ctx, func() { end(ctx) })
+	}
+	if ctx.Err() != nil {
+		// Ended before the call was counted: the registration may have run
+		// and found nothing in progress.
+		go end(ctx)
+	}
+	return nil
+}
+
+// leave ends a call enter watched.
+func (w *ctxWatch) leave(own func() bool) {
+	if own != nil {
+		own()
+		return
+	}
+	w.mu.Lock()
+	if w.active > 0 {
+		w.active--
+	}
+	w.mu.Unlock()
+}
+
+// release drops the registration (the connection is closed).
+func (w *ctxWatch) release() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.released = true
+	if w.stop != nil {
+		w.stop()
+		w.stop, w.done, w.active = nil, nil, 0
+	}
 }
 
 // Send writes frame as one binary message, in fragments when it is large.
@@ -179,33 +291,59 @@ func (c *conn) Send(ctx context.Context, frame []byte) error {
 		c.live.touch() // nobody was waiting on the peer until now
 	}
 	defer c.live.writing.Add(-1)
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: gave up waiting to send: %w", transport.ErrClosed, context.Cause(ctx))
+	}
+	select {
+	case c.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: gave up waiting to send: %w", transport.ErrClosed, context.Cause(ctx))
+	case <-c.done:
+		return c.sendErr(net.ErrClosed)
+	}
+	defer func() { <-c.wsem }()
+	// The library is given a context that does not end (so it registers
+	// nothing per frame); the watch ends the connection if ctx ends while
+	// the message is being written, as the library would.
+	own := c.sendWatch.enter(ctx, c.abandonSend)
+	defer c.sendWatch.leave(own)
+	wctx := context.WithoutCancel(ctx)
 	if len(frame) <= writeChunk {
-		if err := c.c.Write(ctx, websocket.MessageBinary, frame); err != nil {
-			return c.sendErr(err)
+		if err := c.c.Write(wctx, websocket.MessageBinary, frame); err != nil {
+			return c.sendErrCtx(ctx, err)
 		}
 		c.live.touch()
 		return nil
 	}
-	w, err := c.c.Writer(ctx, websocket.MessageBinary)
+	w, err := c.c.Writer(wctx, websocket.MessageBinary)
 	if err != nil {
-		return c.sendErr(err)
+		return c.sendErrCtx(ctx, err)
 	}
 	for off := 0; off < len(frame); off += writeChunk {
 		if _, err := w.Write(frame[off:min(off+writeChunk, len(frame))]); err != nil {
 			// The message is cut short: nothing more can be sent on it.
 			c.closeWith(websocket.StatusInternalError, fmt.Sprintf("send failed mid-message: %v", err))
-			return c.sendErr(err)
+			return c.sendErrCtx(ctx, err)
 		}
 		c.live.touch() // the network took this piece
 	}
 	if err := w.Close(); err != nil {
 		c.closeWith(websocket.StatusInternalError, fmt.Sprintf("send failed mid-message: %v", err))
-		return c.sendErr(err)
+		return c.sendErrCtx(ctx, err)
 	}
 	return nil
 }
 
 func (c *conn) sendErr(err error) error {
+	return c.sendErrCtx(nil, err)
+}
+
+// sendErrCtx is sendErr for a Send whose context may have ended (nil: it
+// cannot have): the error then names the context's cause.
+func (c *conn) sendErrCtx(ctx context.Context, err error) error {
+	if ctx != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w: %w (the connection is closed)", transport.ErrClosed, context.Cause(ctx))
+	}
 	if r := c.reason.Load(); r != nil {
 		return fmt.Errorf("%w: closed by us: %s (status %d)", transport.ErrClosed, r.reason, int(r.code))
 	}
@@ -220,10 +358,8 @@ func (c *conn) Recv(ctx context.Context) ([]byte, error) {
 	defer c.live.reading.Add(-1)
 	// The library drops the connection without a word when a read's context
 	// ends; close it with a reason instead (the read then ends with it).
-	stop := context.AfterFunc(ctx, func() {
-		c.closeWith(websocket.StatusGoingAway, fmt.Sprintf("gave up waiting for a message: %v", context.Cause(ctx)))
-	})
-	defer stop()
+	own := c.recvWatch.enter(ctx, c.abandonRecv)
+	defer c.recvWatch.leave(own)
 	typ, r, err := c.c.Reader(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, c.recvErr(ctx, err)
