@@ -335,13 +335,13 @@ func (c *conn) Send(ctx context.Context, frame []byte) error {
 }
 
 func (c *conn) sendErr(err error) error {
-	return c.sendErrCtx(nil, err)
+	return c.sendErrCtx(context.Background(), err)
 }
 
-// sendErrCtx is sendErr for a Send whose context may have ended (nil: it
-// cannot have): the error then names the context's cause.
+// sendErrCtx is sendErr for a Send whose context may have ended: the error
+// then names the context's cause.
 func (c *conn) sendErrCtx(ctx context.Context, err error) error {
-	if ctx != nil && ctx.Err() != nil {
+	if ctx.Err() != nil {
 		return fmt.Errorf("%w: %w (the connection is closed)", transport.ErrClosed, context.Cause(ctx))
 	}
 	if r := c.reason.Load(); r != nil {
