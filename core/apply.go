@@ -211,7 +211,7 @@ func (s stagedSource) GetEvents(ctx context.Context, ids []id.EventID) ([]event.
 
 // relate decides how an incoming event stands to the stored state: whether
 // it must be applied (true) or is already part of the state's history.
-func (n *Node) relate(ctx context.Context, src event.Source, cur *entity.State, ev *event.Event) (bool, error) {
+func (n *Node) relate(ctx context.Context, src stagedSource, cur *entity.State, ev *event.Event) (bool, error) {
 	var head event.Clock
 	if cur != nil {
 		head = cur.Head

@@ -78,6 +78,7 @@ type serverSide struct {
 
 	cdataMu sync.Mutex
 	cdata   policy.ContextData
+	cctx    *Context  // p.node.Context(cdata), made on first use
 	expires time.Time // when cdata's credentials expire (zero: never)
 	gen     uint64    // incremented by every credential change
 	// paused: the credentials expired; subscription updates are not sent
@@ -255,6 +256,9 @@ func (p *Peer) enqueueFrames(frames [][]byte) {
 // overflowed ends the connection when err says its outgoing queue passed a
 // bound.
 func (p *Peer) overflowed(err error) {
+	if err == nil {
+		return // queued (the common case: nothing for errors.As to look into)
+	}
 	var over *session.OverflowError
 	if !errors.As(err, &over) {
 		return // queued, or refused after an overflow or the close (already ending)

@@ -202,6 +202,7 @@ func (p *Peer) setCredentials(cd policy.ContextData) {
 	}
 	p.cdataMu.Lock()
 	p.cdata, p.expires = cd, exp
+	p.cctx = nil // made anew for the new credentials
 	p.gen++
 	p.cdataMu.Unlock()
 	p.notified.Store(false)
@@ -241,7 +242,12 @@ func (p *Peer) errExpired() error {
 func (p *Peer) context() *Context {
 	p.cdataMu.Lock()
 	defer p.cdataMu.Unlock()
-	return p.node.Context(p.cdata)
+	if p.cctx == nil {
+		// One per credentials, not one per request: a Context is never
+		// changed after it is made.
+		p.cctx = p.node.Context(p.cdata)
+	}
+	return p.cctx
 }
 
 func fail(reqID uint64, err error) *transport.Response {

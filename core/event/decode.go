@@ -41,7 +41,8 @@ func readWire(b []byte) (wire, bool) {
 			if !isID(b[off:]) {
 				return wire{}, false
 			}
-			w.Entity = append([]byte(nil), b[off+2:off+2+id.Size]...)
+			// Shares b: Decode copies it into an id at once.
+			w.Entity = b[off+2 : off+2+id.Size : off+2+id.Size]
 			off += 2 + id.Size
 		case 3:
 			k, n, ok := value.ReadHead(b[off:], 4)

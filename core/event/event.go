@@ -106,7 +106,9 @@ func (e *Event) Encode() ([]byte, error) {
 func (e *Event) wire() wire {
 	w := wire{Collection: e.Collection, Parent: e.Parent, Operations: e.Operations, Nonce: e.Nonce, Timestamp: e.Timestamp}
 	if !e.IsGenesis() {
-		w.Entity = e.Entity[:]
+		// A copy: a slice of e's own array would make every *Event
+		// that is hashed or encoded live on the heap.
+		w.Entity = bytes.Clone(e.Entity[:])
 	}
 	if len(w.Operations) == 0 {
 		w.Operations = nil
@@ -172,8 +174,9 @@ func Decode(b []byte) (Event, error) {
 		w, ok = readWire(b)
 	}
 	if !ok {
-		if err := decMode.Unmarshal(b, &w); err != nil {
-			return Event{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		var err error
+		if w, err = decodeWireGeneral(b); err != nil {
+			return Event{}, err
 		}
 	}
 	e := Event{Collection: w.Collection, Parent: w.Parent, Operations: w.Operations, Nonce: w.Nonce, Timestamp: w.Timestamp}
@@ -207,6 +210,16 @@ func Decode(b []byte) (Event, error) {
 	// about the event is never taken for its id), and remembered.
 	e.id, e.hasID = e.computeID(), true
 	return e, nil
+}
+
+// decodeWireGeneral reads b with the generic decoder (its own function, so
+// that only this path puts a wire form on the heap).
+func decodeWireGeneral(b []byte) (wire, error) {
+	var w wire
+	if err := decMode.Unmarshal(b, &w); err != nil {
+		return wire{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return w, nil
 }
 
 // AppendCBOR appends e's canonical encoding (Encode's) to dst, for encoders

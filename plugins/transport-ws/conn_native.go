@@ -120,6 +120,7 @@ func newConn(c *websocket.Conn, live *liveness, ka keepaliveConfig, side string)
 	c.SetReadLimit(transport.MaxFrameSize + 1)
 	ctx, stop := context.WithCancel(context.Background())
 	cn := &conn{c: c, live: live, side: side, stop: stop, done: ctx.Done(), wsem: make(chan struct{}, 1)}
+	cn.recvWatch.end, cn.sendWatch.end = cn.abandonRecv, cn.abandonSend
 	if ka.interval > 0 && ka.timeout > 0 {
 		go cn.keepalive(ctx, ka)
 	}
@@ -209,34 +210,45 @@ func (c *conn) abandonRecv(ctx context.Context) {
 // no call is in progress ends nothing. A call under another context while
 // one is in progress gets a registration of its own.
 type ctxWatch struct {
-	mu       sync.Mutex
-	done     <-chan struct{} // of the registered context; nil: none
+	end func(context.Context) // set once, before the first call
+
+	mu   sync.Mutex
+	done <-chan struct{} // of the registered context; nil: none
+	// quiet is context.WithoutCancel of the registered context, given to the
+	// library for every call under the same Done channel: the library reads
+	// only a context's end (which quiet lacks by design), never its values.
+	quiet    context.Context
 	stop     func() bool
 	active   int  // calls in progress under the registered context
 	released bool // the connection is closed: nothing more to watch
 }
 
-// enter watches ctx for one call; the caller calls leave with what enter
-// returned when the call ends. end runs (in a goroutine of its own) if ctx
-// ends before that.
-func (w *ctxWatch) enter(ctx context.Context, end func(context.Context)) (own func() bool) {
+// enter watches ctx for one call; the caller calls leave with own when the
+// call ends, and gives the library quiet — ctx's values without its end, so
+// the library registers nothing per call. end runs (in a goroutine of its
+// own) if ctx ends before leave.
+func (w *ctxWatch) enter(ctx context.Context) (own func() bool, quiet context.Context) {
 	done := ctx.Done()
 	if done == nil {
-		return nil
+		return nil, ctx // ends never: nothing to watch
 	}
 	w.mu.Lock()
 	switch {
 	case w.released:
 		w.mu.Unlock()
-		return nil
+		return nil, context.WithoutCancel(ctx)
 	case w.done == done:
 		w.active++
+		quiet = w.quiet
 		w.mu.Unlock()
 	case w.active == 0:
 		if w.stop != nil {
 			w.stop()
 		}
 		w.done, w.active = done, 1
+		w.quiet = context.WithoutCancel(ctx)
+		quiet = w.quiet
+		end := w.end
 		w.stop = context.AfterFunc(ctx, func() {
 			w.mu.Lock()
 			live := w.done == done && w.active > 0
@@ -248,14 +260,15 @@ func (w *ctxWatch) enter(ctx context.Context, end func(context.Context)) (own fu
 		w.mu.Unlock()
 	default:
 		w.mu.Unlock()
-		return context.AfterFunc(ctx, func() { end(ctx) })
+		end := w.end
+		return context.AfterFunc(ctx, func() { end(ctx) }), context.WithoutCancel(ctx)
 	}
 	if ctx.Err() != nil {
 		// Ended before the call was counted: the registration may have run
 		// and found nothing in progress.
-		go end(ctx)
+		go w.end(ctx)
 	}
-	return nil
+	return nil, quiet
 }
 
 // leave ends a call enter watched.
@@ -278,7 +291,7 @@ func (w *ctxWatch) release() {
 	w.released = true
 	if w.stop != nil {
 		w.stop()
-		w.stop, w.done, w.active = nil, nil, 0
+		w.stop, w.done, w.quiet, w.active = nil, nil, nil, 0
 	}
 }
 
@@ -305,9 +318,8 @@ func (c *conn) Send(ctx context.Context, frame []byte) error {
 	// The library is given a context that does not end (so it registers
 	// nothing per frame); the watch ends the connection if ctx ends while
 	// the message is being written, as the library would.
-	own := c.sendWatch.enter(ctx, c.abandonSend)
+	own, wctx := c.sendWatch.enter(ctx)
 	defer c.sendWatch.leave(own)
-	wctx := context.WithoutCancel(ctx)
 	if len(frame) <= writeChunk {
 		if err := c.c.Write(wctx, websocket.MessageBinary, frame); err != nil {
 			return c.sendErrCtx(ctx, err)
@@ -358,9 +370,9 @@ func (c *conn) Recv(ctx context.Context) ([]byte, error) {
 	defer c.live.reading.Add(-1)
 	// The library drops the connection without a word when a read's context
 	// ends; close it with a reason instead (the read then ends with it).
-	own := c.recvWatch.enter(ctx, c.abandonRecv)
+	own, rctx := c.recvWatch.enter(ctx)
 	defer c.recvWatch.leave(own)
-	typ, r, err := c.c.Reader(context.WithoutCancel(ctx))
+	typ, r, err := c.c.Reader(rctx)
 	if err != nil {
 		return nil, c.recvErr(ctx, err)
 	}
