@@ -78,14 +78,15 @@ type Outbox struct {
 	// held: a Hold keeps the writer from taking frames until its Flush;
 	// a second waiting frame gives them back to the writer (held false).
 	held bool
-	// room is closed and replaced whenever the writer takes a frame.
+	// room, made by the first WaitRoom that has to wait, is closed (and
+	// set to nil) when a frame is taken or the outbox closes.
 	room chan struct{}
 }
 
 // NewOutbox returns an outbox bounded to maxFrames (read at every push,
 // so it may change) and maxBytes, charging budget (nil: none).
 func NewOutbox(maxFrames func() int64, maxBytes int, budget *Budget) *Outbox {
-	o := &Outbox{maxFrames: maxFrames, maxBytes: maxBytes, budget: budget, room: make(chan struct{})}
+	o := &Outbox{maxFrames: maxFrames, maxBytes: maxBytes, budget: budget}
 	o.cond = sync.NewCond(&o.mu)
 	return o
 }
@@ -216,13 +217,19 @@ func (o *Outbox) Take() (frame []byte, ok bool) {
 func (o *Outbox) pop() []byte {
 	frame := o.frames[0]
 	o.frames[0] = nil
-	o.frames = o.frames[1:]
+	if len(o.frames) == 1 {
+		o.frames = o.frames[:0] // empty: the next Push reuses the array
+	} else {
+		o.frames = o.frames[1:]
+	}
 	o.bytes -= len(frame)
 	if o.budget != nil {
 		o.budget.used.Add(-int64(len(frame)))
 	}
-	close(o.room)
-	o.room = make(chan struct{})
+	if o.room != nil {
+		close(o.room)
+		o.room = nil
+	}
 	return frame
 }
 
@@ -257,6 +264,9 @@ func (o *Outbox) WaitRoom(ctx context.Context) error {
 			o.mu.Unlock()
 			return nil
 		}
+		if o.room == nil {
+			o.room = make(chan struct{})
+		}
 		room := o.room
 		o.mu.Unlock()
 		select {
@@ -288,6 +298,9 @@ func (o *Outbox) Close() bool {
 	}
 	o.frames, o.bytes = nil, 0
 	o.cond.Broadcast()
-	close(o.room)
+	if o.room != nil {
+		close(o.room)
+		o.room = nil
+	}
 	return true
 }
