@@ -70,6 +70,9 @@ func (r *aggRegistry) notify(ctx context.Context, changes []change) {
 		}
 	}
 	r.mu.Unlock()
+	if len(hit) > 0 {
+		ctx = cacheOnly(ctx) // reads while notified: this node's cache only
+	}
 	for _, la := range hit {
 		la.apply(ctx, changes)
 	}

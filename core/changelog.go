@@ -158,7 +158,7 @@ func (n *Node) publish(ctx context.Context, changes []change) {
 // follower, feed.go, publishes that way).
 func (n *Node) publishLocked(ctx context.Context, changes []change) {
 	n.clog.append(changes)
-	n.reactor.notify(cacheOnly(ctx), n, changes)
+	n.reactor.notify(ctx, n, changes) // marks ctx cacheOnly where it reads
 }
 
 // cacheOnlyKey marks a context whose reads must not ask the durable peer.
@@ -172,6 +172,9 @@ type cacheOnlyKey struct{}
 // forever. A refill's rows that came from the cache are refreshed apart
 // (LiveQuery.refreshPulled).
 func cacheOnly(ctx context.Context) context.Context {
+	if isCacheOnly(ctx) {
+		return ctx
+	}
 	return context.WithValue(ctx, cacheOnlyKey{}, true)
 }
 

@@ -430,7 +430,8 @@ func inRange(rt rangeTerm, v value.Value) bool {
 }
 
 // notify hands the changes of one stored commit to the live queries they can
-// touch (called with the change log's lock held, so in log order).
+// touch (called with the change log's lock held, so in log order). The
+// reads they make meanwhile use this node's cache only (cacheOnly).
 func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 	r.mu.Lock()
 	r.settle()
@@ -510,6 +511,11 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 	// Changes of entities that live queries include wait in each query for
 	// its ChangeSet of the commit (or are settled after the row changes).
 	incHits, incOrder := r.inc.match(changes)
+	// What the queries read while notified comes from this node's cache
+	// (cacheOnly); the context is marked only when something may read.
+	if len(order) > 0 || len(incOrder) > 0 || len(watched) > 0 {
+		ctx = cacheOnly(ctx)
+	}
 	for _, lq := range incOrder {
 		lq.mu.Lock()
 		lq.incPending = append(lq.incPending, incHits[lq]...)

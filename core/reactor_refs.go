@@ -221,6 +221,7 @@ func (ri *refIndex) notify(ctx context.Context, changes []change) {
 	if len(hits) == 0 {
 		return
 	}
+	ctx = cacheOnly(ctx) // reads while notified: this node's cache only
 	// Off the index's lock: evaluate, look up and publish.
 	readers := map[*Context]*refReader{}
 	roots := map[*LiveQuery]map[id.EntityID]entity.State{}
