@@ -1,7 +1,6 @@
 package core
 
 import (
-	"container/list"
 	"slices"
 	"sync"
 
@@ -47,7 +46,10 @@ type backendCache struct {
 	mu      sync.Mutex
 	max     int
 	entries map[cacheKey]*cacheEntry
-	lru     list.List // of *cacheEntry, most recently used first
+	// lru links the entries, most recently used first (front) to least
+	// (back); an entry links itself, so a put allocates only the entry.
+	front, back *cacheEntry
+	n           int
 
 	hits, misses int // for tests
 }
@@ -62,10 +64,11 @@ type cacheKey struct {
 const reloadAfter = 8
 
 type cacheEntry struct {
-	key     cacheKey
-	head    event.Clock
-	elem    *list.Element
-	applied int // events applied in place since the backends were decoded
+	key        cacheKey
+	head       event.Clock // in head1's array when it names one event
+	head1      [1]id.EventID
+	prev, next *cacheEntry // lru neighbours (toward the front, the back)
+	applied    int         // events applied in place since the backends were decoded
 
 	// mu is held while the backends are forked or taken; backends is nil
 	// once taken (the entry has then left the cache).
@@ -93,11 +96,40 @@ func (c *backendCache) lookup(key cacheKey, head event.Clock, remove bool) *cach
 	c.hits++
 	if remove {
 		delete(c.entries, key)
-		c.lru.Remove(e.elem)
-	} else {
-		c.lru.MoveToFront(e.elem)
+		c.unlink(e)
+	} else if c.front != e {
+		c.unlink(e)
+		c.pushFront(e)
 	}
 	return e
+}
+
+// pushFront links e as the most recently used entry (c.mu held).
+func (c *backendCache) pushFront(e *cacheEntry) {
+	e.prev, e.next = nil, c.front
+	if c.front != nil {
+		c.front.prev = e
+	} else {
+		c.back = e
+	}
+	c.front = e
+	c.n++
+}
+
+// unlink takes e out of the lru list (c.mu held).
+func (c *backendCache) unlink(e *cacheEntry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		c.front = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		c.back = e.prev
+	}
+	e.prev, e.next = nil, nil
+	c.n--
 }
 
 // forks returns forks of the cached backends of an entity at head, for a
@@ -141,18 +173,24 @@ func (c *backendCache) put(collection string, eid id.EntityID, head event.Clock,
 		return
 	}
 	key := cacheKey{collection, eid}
-	e := &cacheEntry{key: key, head: slices.Clone(head), backends: backends, applied: applied}
+	e := &cacheEntry{key: key, backends: backends, applied: applied}
+	if len(head) == 1 {
+		e.head1[0] = head[0]
+		e.head = e.head1[:]
+	} else {
+		e.head = slices.Clone(head)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.entries[key]; old != nil {
-		c.lru.Remove(old.elem)
+		c.unlink(old)
 	}
-	e.elem = c.lru.PushFront(e)
+	c.pushFront(e)
 	c.entries[key] = e
-	for c.lru.Len() > c.max {
-		last := c.lru.Back()
-		c.lru.Remove(last)
-		delete(c.entries, last.Value.(*cacheEntry).key)
+	for c.n > c.max {
+		last := c.back
+		c.unlink(last)
+		delete(c.entries, last.key)
 	}
 }
 
