@@ -782,8 +782,17 @@ type entitySet struct {
 const entitySetSlice = 16
 
 func newEntitySet(ids []id.EntityID) entitySet {
+	return newEntitySetIn(nil, ids)
+}
+
+// newEntitySetIn is newEntitySet keeping a few ids in buf's array (a
+// caller's stack array, so a commit of a few entities allocates nothing).
+func newEntitySetIn(buf []id.EntityID, ids []id.EntityID) entitySet {
 	if len(ids) <= entitySetSlice {
-		return entitySet{few: slices.Clone(ids)}
+		if len(ids) == 0 && buf == nil {
+			return entitySet{}
+		}
+		return entitySet{few: append(buf[:0], ids...)}
 	}
 	m := make(map[id.EntityID]bool, len(ids))
 	for _, eid := range ids {
@@ -831,7 +840,11 @@ func (s *entitySet) take(eid id.EntityID) bool {
 	}
 	for i, x := range s.few {
 		if x == eid {
-			s.few = slices.Delete(s.few, i, i+1)
+			// Order is not kept; shrinking by a reslice of itself keeps
+			// a caller's stack array on the stack (newEntitySetIn).
+			last := len(s.few) - 1
+			s.few[i] = s.few[last]
+			s.few = s.few[:last]
 			return true
 		}
 	}
@@ -858,7 +871,17 @@ type change struct {
 func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check bool, atHead []id.EntityID) (*storage.Batch, []change, error) {
 	// Sized for the common case (one event per entity): a bulk commit of
 	// thousands of entities grows no map or slice while it is prepared.
-	batch, changes := newPrepared(len(evs))
+	batch, changes, slots := newPrepared(len(evs))
+	// slot returns room for one entity.State the batch keeps (a stored
+	// state, a next one): a one-event commit's come with its batch.
+	slot := func() *entity.State {
+		if len(slots) > 0 {
+			st := &slots[0]
+			slots = slots[1:]
+			return st
+		}
+		return new(entity.State)
+	}
 	current := make(map[id.EntityID]*entity.State, len(evs)) // state as of the events applied so far in this batch
 	expected := make(map[id.EntityID]event.Clock, len(evs))
 	stored := map[id.EntityID]*entity.State{}
@@ -877,7 +900,8 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 		applied int // events applied in place since decoded
 	}
 	owned := make(map[id.EntityID]ownedBackends, len(evs))
-	toCheck := newEntitySet(atHead) // atHead's entities whose first new event is still to come
+	var toCheckBuf [4]id.EntityID
+	toCheck := newEntitySetIn(toCheckBuf[:0], atHead) // atHead's entities whose first new event is still to come
 	for i := range evs {
 		if err := n.admitEvent(&evs[i]); err != nil {
 			return nil, nil, err
@@ -901,9 +925,10 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 			st, err := ahead.state(ctx, coll, ev.Collection, ev.Entity)
 			switch {
 			case err == nil:
-				cur = &st
+				cur = slot()
+				*cur = st
 				expected[ev.Entity] = st.Head
-				stored[ev.Entity] = &st
+				stored[ev.Entity] = cur
 			case errors.Is(err, storage.ErrNotFound):
 				cur = nil
 				expected[ev.Entity] = nil
@@ -964,7 +989,9 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 		if !ok && cur != nil {
 			own.bs, own.applied, _ = n.cache.take(ev.Collection, ev.Entity, cur.Head)
 		}
-		next, bs, err := applyEventTo(cur, own.bs, ev)
+		next := slot()
+		var bs map[string]property.Backend
+		*next, bs, err = applyEventTo(cur, own.bs, ev)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -973,14 +1000,14 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 		}
 		own.bs, own.applied = bs, own.applied+1
 		if own.applied >= reloadAfter && n.cache.enabled() {
-			if own.bs, err = loadBackends(&next); err != nil {
+			if own.bs, err = loadBackends(next); err != nil {
 				return nil, nil, err
 			}
 			own.applied = 0
 		}
 		owned[ev.Entity] = own
 		if check {
-			if err := n.agent.CheckEvent(ctx, cdata, ev, cur, &next); err != nil {
+			if err := n.agent.CheckEvent(ctx, cdata, ev, cur, next); err != nil {
 				return nil, nil, fmt.Errorf("ankurah: commit to %q refused: %w", ev.Collection, err)
 			}
 		}
@@ -999,7 +1026,7 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 			if err := n.admitEvent(&merge); err != nil {
 				return nil, nil, err
 			}
-			merged, bs, err := applyEventTo(&next, own.bs, &merge)
+			merged, bs, err := applyEventTo(next, own.bs, &merge)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -1009,9 +1036,9 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 				staged[merge.ID()] = merge
 			}
 			batch.Events = append(batch.Events, merge)
-			next = merged
+			*next = merged
 		}
-		current[ev.Entity] = &next
+		current[ev.Entity] = next
 	}
 	if cap(batch.States) < len(order) {
 		batch.States = make([]storage.StateWrite, 0, len(order))
@@ -1036,25 +1063,27 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 }
 
 // preparedOne is what prepare makes for a one-event commit (the common
-// case), in one allocation instead of four.
+// case), in one allocation instead of six: the batch, its slices, the
+// change, and room for the stored and the next state.
 type preparedOne struct {
 	batch   storage.Batch
 	events  [1]event.Event
 	states  [1]storage.StateWrite
 	changes [1]change
+	slots   [2]entity.State
 }
 
 // newPrepared returns an empty batch and change list sized for n events
 // (one per entity: a bulk commit of thousands of entities grows no slice
 // while it is prepared; the states and changes are sized by prepare when
 // there are more entities than fit).
-func newPrepared(n int) (*storage.Batch, []change) {
+func newPrepared(n int) (*storage.Batch, []change, []entity.State) {
 	if n == 1 {
 		one := new(preparedOne)
 		one.batch.Events, one.batch.States = one.events[:0], one.states[:0]
-		return &one.batch, one.changes[:0]
+		return &one.batch, one.changes[:0], one.slots[:]
 	}
-	return &storage.Batch{Events: make([]event.Event, 0, n)}, nil
+	return &storage.Batch{Events: make([]event.Event, 0, n)}, nil, nil
 }
 
 // checkParents refuses an event whose parents are not all events of the same
