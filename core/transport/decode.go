@@ -33,6 +33,9 @@ import (
 type fastDecoder struct {
 	b   []byte
 	off int
+
+	req  *requestFrame  // the request's allocation, once one is read
+	resp *responseFrame // the response's, once one is read
 }
 
 // fast decoder limits: decMode's.
@@ -226,7 +229,7 @@ func decodeFast(frame []byte) (*Message, bool) {
 		return nil, false
 	}
 	d := fastDecoder{b: frame}
-	m := new(Message)
+	var m Message
 	if !d.fields(1, func(k byte) (ok bool) {
 		switch k {
 		case 1:
@@ -247,7 +250,41 @@ func decodeFast(frame []byte) (*Message, bool) {
 	if d.off != len(frame) {
 		return nil, false
 	}
-	return m, true
+	// The envelope goes into the allocation its request or response was
+	// decoded into, when there is one.
+	var out *Message
+	switch {
+	case d.req != nil:
+		out = &d.req.m
+	case d.resp != nil:
+		out = &d.resp.m
+	default:
+		out = new(Message)
+	}
+	*out = m
+	return out, true
+}
+
+// requestFrame is what a request decodes to, in one allocation: the
+// envelope, the request, its commit, and room for a commit of one entity's
+// event, head and expectation (the common case). A slice that does not fit
+// is allocated on its own.
+type requestFrame struct {
+	m       Message
+	r       Request
+	c       CommitReq
+	events  [1]event.Event
+	expect  [1]Known
+	head    [1]id.EventID
+	current [1]id.EntityID
+}
+
+// responseFrame is requestFrame for a response: room for one unchanged
+// entity (a commit's answer).
+type responseFrame struct {
+	m         Message
+	r         Response
+	unchanged [1]id.EntityID
 }
 
 func (d *fastDecoder) hello() (*Hello, bool) {
@@ -277,13 +314,15 @@ func (d *fastDecoder) hello() (*Hello, bool) {
 }
 
 func (d *fastDecoder) request() (*Request, bool) {
-	r := new(Request)
+	f := new(requestFrame)
+	d.req = f
+	r := &f.r
 	if !d.fields(2, func(k byte) (ok bool) {
 		switch k {
 		case 1:
 			r.ID, ok = d.uint(math.MaxUint64)
 		case 2:
-			r.Commit, ok = d.commit()
+			r.Commit, ok = d.commit(f)
 		}
 		return ok
 	}) {
@@ -292,16 +331,16 @@ func (d *fastDecoder) request() (*Request, bool) {
 	return r, true
 }
 
-func (d *fastDecoder) commit() (*CommitReq, bool) {
-	c := new(CommitReq)
+func (d *fastDecoder) commit(f *requestFrame) (*CommitReq, bool) {
+	c := &f.c
 	if !d.fields(3, func(k byte) (ok bool) {
 		switch k {
 		case 1:
-			c.Events, ok = d.events(4)
+			c.Events, ok = d.events(4, f.events[:0])
 		case 2:
-			c.Expect, ok = d.knowns(4)
+			c.Expect, ok = d.knowns(4, f.expect[:0], f.head[:0])
 		case 3:
-			c.Current, ok = d.entityIDs(4)
+			c.Current, ok = d.entityIDs(4, f.current[:0])
 		}
 		return ok
 	}) {
@@ -311,13 +350,14 @@ func (d *fastDecoder) commit() (*CommitReq, bool) {
 }
 
 // events reads an array (at depth depth) of events, each decoded and
-// validated by Event.UnmarshalCBOR as the generic decoder would.
-func (d *fastDecoder) events(depth int) ([]event.Event, bool) {
+// validated by Event.UnmarshalCBOR as the generic decoder would. They go
+// into buf's array when they fit (buf is empty), a new one otherwise.
+func (d *fastDecoder) events(depth int, buf []event.Event) ([]event.Event, bool) {
 	n, ok := d.count(4, depth)
 	if !ok {
 		return nil, false
 	}
-	out := make([]event.Event, n)
+	out := within(buf, n)
 	for i := range out {
 		raw, ok := d.skip(depth)
 		if !ok || out[i].UnmarshalCBOR(raw) != nil {
@@ -327,13 +367,14 @@ func (d *fastDecoder) events(depth int) ([]event.Event, bool) {
 	return out, true
 }
 
-// states reads an array of states, each decoded by State.UnmarshalCBOR.
-func (d *fastDecoder) states(depth int) ([]entity.State, bool) {
+// states reads an array of states, each decoded by State.UnmarshalCBOR
+// (into buf's array when they fit, as events).
+func (d *fastDecoder) states(depth int, buf []entity.State) ([]entity.State, bool) {
 	n, ok := d.count(4, depth)
 	if !ok {
 		return nil, false
 	}
-	out := make([]entity.State, n)
+	out := within(buf, n)
 	for i := range out {
 		if !d.state(depth, &out[i]) {
 			return nil, false
@@ -349,13 +390,14 @@ func (d *fastDecoder) state(depth int, s *entity.State) bool {
 	return ok && s.UnmarshalCBOR(raw) == nil
 }
 
-// entityIDs reads an array of entity ids.
-func (d *fastDecoder) entityIDs(depth int) ([]id.EntityID, bool) {
+// entityIDs reads an array of entity ids (into buf's array when they fit,
+// as events).
+func (d *fastDecoder) entityIDs(depth int, buf []id.EntityID) ([]id.EntityID, bool) {
 	n, ok := d.count(4, depth)
 	if !ok {
 		return nil, false
 	}
-	out := make([]id.EntityID, n)
+	out := within(buf, n)
 	for i := range out {
 		if out[i], ok = d.id32(); !ok {
 			return nil, false
@@ -364,20 +406,22 @@ func (d *fastDecoder) entityIDs(depth int) ([]id.EntityID, bool) {
 	return out, true
 }
 
-// knowns reads an array of Known.
-func (d *fastDecoder) knowns(depth int) ([]Known, bool) {
+// knowns reads an array of Known (into buf's array when they fit, as
+// events; the first one's head into heads' array when it fits).
+func (d *fastDecoder) knowns(depth int, buf []Known, heads []id.EventID) ([]Known, bool) {
 	n, ok := d.count(4, depth)
 	if !ok {
 		return nil, false
 	}
-	out := make([]Known, n)
+	out := within(buf, n)
 	for i := range out {
 		if !d.fields(depth+1, func(k byte) (ok bool) {
 			switch k {
 			case 1:
 				out[i].Entity, ok = d.id32()
 			case 2:
-				out[i].Head, ok = d.clock(depth + 2)
+				out[i].Head, ok = d.clock(depth+2, heads)
+				heads = nil
 			}
 			return ok
 		}) {
@@ -387,13 +431,14 @@ func (d *fastDecoder) knowns(depth int) ([]Known, bool) {
 	return out, true
 }
 
-// clock reads an array of event ids.
-func (d *fastDecoder) clock(depth int) (event.Clock, bool) {
+// clock reads an array of event ids (into buf's array when they fit, as
+// events).
+func (d *fastDecoder) clock(depth int, buf []id.EventID) (event.Clock, bool) {
 	n, ok := d.count(4, depth)
 	if !ok {
 		return nil, false
 	}
-	out := make(event.Clock, n)
+	out := event.Clock(within(buf, n))
 	for i := range out {
 		if out[i], ok = d.id32(); !ok {
 			return nil, false
@@ -403,7 +448,9 @@ func (d *fastDecoder) clock(depth int) (event.Clock, bool) {
 }
 
 func (d *fastDecoder) response() (*Response, bool) {
-	r := new(Response)
+	f := new(responseFrame)
+	d.resp = f
+	r := &f.r
 	if !d.fields(2, func(k byte) (ok bool) {
 		switch k {
 		case 1:
@@ -415,11 +462,11 @@ func (d *fastDecoder) response() (*Response, bool) {
 			v, ok = d.uint(math.MaxUint8)
 			r.Code = Code(v)
 		case 4:
-			r.States, ok = d.states(3)
+			r.States, ok = d.states(3, nil)
 		case 5:
-			r.Events, ok = d.events(3)
+			r.Events, ok = d.events(3, nil)
 		case 6:
-			r.Unchanged, ok = d.entityIDs(3)
+			r.Unchanged, ok = d.entityIDs(3, f.unchanged[:0])
 		case 7:
 			r.Kinds, ok = d.text()
 		}
@@ -428,6 +475,16 @@ func (d *fastDecoder) response() (*Response, bool) {
 		return nil, false
 	}
 	return r, true
+}
+
+// within returns n elements: buf's array's when they fit in it, a new
+// array's otherwise (buf is empty; a nil buf with n zero gives an empty
+// slice, as make does).
+func within[T any](buf []T, n int) []T {
+	if n <= cap(buf) && buf != nil {
+		return buf[:n:n]
+	}
+	return make([]T, n)
 }
 
 func (d *fastDecoder) updates() ([]Update, bool) {
