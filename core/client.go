@@ -305,16 +305,17 @@ const (
 // response are already stored locally when it returns. A busy refusal is
 // retried (see busyBackoffMin) until ctx ends.
 func (p *Peer) request(ctx context.Context, r *transport.Request) (*transport.Response, error) {
-	return p.requestExpecting(ctx, r, nil)
+	return p.requestExpecting(ctx, &transport.Message{Request: r}, nil)
 }
 
 // requestExpecting is request for a commit sent with the states this node
 // computed for it (CommitReq.Expect): those the answer lists unchanged are
-// stored as computed.
-func (p *Peer) requestExpecting(ctx context.Context, r *transport.Request, expect []entity.State) (*transport.Response, error) {
+// stored as computed. m is the message that carries the request
+// (m.Request; its ID is set for each attempt).
+func (p *Peer) requestExpecting(ctx context.Context, m *transport.Message, expect []entity.State) (*transport.Response, error) {
 	wait := busyBackoffMin
 	for {
-		resp, err := p.requestOnce(ctx, r, expect)
+		resp, err := p.requestOnce(ctx, m, expect)
 		if resp == nil || resp.Code != transport.CodeBusy {
 			return resp, err
 		}
@@ -332,16 +333,17 @@ func (p *Peer) requestExpecting(ctx context.Context, r *transport.Request, expec
 	}
 }
 
-func (p *Peer) requestOnce(ctx context.Context, r *transport.Request, expect []entity.State) (*transport.Response, error) {
-	release, err := p.acquireWindow(ctx)
-	if err != nil {
+func (p *Peer) requestOnce(ctx context.Context, m *transport.Message, expect []entity.State) (*transport.Response, error) {
+	if err := p.acquireWindow(ctx); err != nil {
 		return nil, err
 	}
-	defer release()
-	reqID, ch, ok := p.reqs.Start()
+	defer p.releaseWindow()
+	call, ok := p.reqs.Start()
 	if !ok {
 		return nil, transport.ErrClosed
 	}
+	r := m.Request
+	reqID := call.ID
 	r.ID = reqID
 	if r.Commit != nil {
 		p.commitsMu.Lock()
@@ -363,15 +365,16 @@ func (p *Peer) requestOnce(ctx context.Context, r *transport.Request, expect []e
 			p.commitsMu.Unlock()
 		}()
 	}
-	if err := p.sendRequest(ctx, r); err != nil {
+	if err := p.sendRequest(ctx, m); err != nil {
 		p.reqs.Cancel(r.ID)
 		return nil, err
 	}
 	select {
-	case resp, ok := <-ch:
+	case resp, ok := <-call.C:
 		if !ok {
 			return nil, transport.ErrClosed
 		}
+		p.reqs.Done(call)
 		if resp.Error != "" {
 			return resp, errOf(resp.Code, resp.Kinds, resp.Error)
 		}
@@ -383,30 +386,33 @@ func (p *Peer) requestOnce(ctx context.Context, r *transport.Request, expect []e
 }
 
 // acquireWindow waits for one of the connection's request tokens (see
-// clientSide.window) until ctx ends or the connection does; release gives it
-// back.
-func (p *Peer) acquireWindow(ctx context.Context) (release func(), err error) {
+// clientSide.window) until ctx ends or the connection does; releaseWindow
+// gives it back.
+func (p *Peer) acquireWindow(ctx context.Context) error {
 	select {
 	case p.window <- struct{}{}:
-		return func() { <-p.window }, nil
+		return nil
 	default:
 	}
 	select {
 	case p.window <- struct{}{}:
-		return func() { <-p.window }, nil
+		return nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	case <-p.done:
-		return nil, transport.ErrClosed
+		return transport.ErrClosed
 	}
 }
 
-// sendRequest queues r once less than half of the outgoing queue's byte
+// releaseWindow gives back the token acquireWindow took.
+func (p *Peer) releaseWindow() { <-p.window }
+
+// sendRequest queues m (a request) once less than half of the outgoing queue's byte
 // bound waits (session.Outbox.WaitRoom), one request at a time, so requests
 // wait for the connection rather than overflow its queue; it returns ctx's
 // error or ErrClosed when either ends first, and wraps limits.ErrExceeded
 // for a request that cannot be encoded.
-func (p *Peer) sendRequest(ctx context.Context, r *transport.Request) error {
+func (p *Peer) sendRequest(ctx context.Context, m *transport.Message) error {
 	select {
 	case p.sending <- struct{}{}:
 	case <-ctx.Done():
@@ -421,7 +427,7 @@ func (p *Peer) sendRequest(ctx context.Context, r *transport.Request) error {
 		}
 		return err
 	}
-	if err := p.send(&transport.Message{Request: r}); err != nil {
+	if err := p.send(m); err != nil {
 		return fmt.Errorf("%w: request cannot be sent: %w", limits.ErrExceeded, err)
 	}
 	return nil
@@ -540,11 +546,13 @@ func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more 
 			r.Error, r.Code, r.Kinds = err.Error(), codeOf(err), kindsOf(err)
 		}
 	}
+	if len(r.States) == 0 {
+		p.reqs.Deliver(r, more) // nothing to leave out
+		return
+	}
 	// Stored: the request needs the states' ids and heads only.
 	part := &transport.Response{ID: r.ID, Unchanged: r.Unchanged, Events: r.Events, Error: r.Error, Code: r.Code, Kinds: r.Kinds}
-	if len(r.States) > 0 {
-		part.States = make([]entity.State, 0, len(r.States))
-	}
+	part.States = make([]entity.State, 0, len(r.States))
 	for _, st := range r.States {
 		part.States = append(part.States, entity.State{ID: st.ID, Collection: st.Collection, Head: st.Head})
 	}
@@ -633,8 +641,7 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 	if err != nil {
 		return err
 	}
-	batch := &storage.Batch{States: make([]storage.StateWrite, 0, len(states)+len(gone))}
-	changes := make([]change, 0, len(states)+len(gone))
+	batch, changes, slot := newStoreBatch(len(states) + len(gone))
 	for _, st := range states {
 		coll, err := n.readCollection(ctx, st.Collection)
 		if err != nil {
@@ -643,8 +650,12 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 		var before *entity.State
 		cur, err := ahead.state(ctx, coll, st.Collection, st.ID)
 		switch {
+		case err == nil && slot != nil:
+			*slot = cur
+			before, slot = slot, nil
 		case err == nil:
-			before = &cur
+			kept := cur
+			before = &kept
 		case !errors.Is(err, storage.ErrNotFound):
 			return err
 		}
@@ -703,6 +714,27 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 		return fmt.Errorf("ankurah: store states from durable peer: %w", err)
 	}
 	return nil
+}
+
+// storedOne is what storeStates makes to store one state (a commit's
+// answer, the common case), in one allocation: the batch, its state, the
+// change, and room for the state it replaces.
+type storedOne struct {
+	batch   storage.Batch
+	states  [1]storage.StateWrite
+	changes [1]change
+	before  entity.State
+}
+
+// newStoreBatch returns an empty batch and change list for n states, and
+// for one state room for the state it replaces (nil otherwise).
+func newStoreBatch(n int) (*storage.Batch, []change, *entity.State) {
+	if n == 1 {
+		one := new(storedOne)
+		one.batch.States = one.states[:0]
+		return &one.batch, one.changes[:0], &one.before
+	}
+	return &storage.Batch{States: make([]storage.StateWrite, 0, n)}, make([]change, 0, n), nil
 }
 
 // evictedStub reports whether a cached state is what storeSnapshots keeps
@@ -784,7 +816,8 @@ func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event, c
 		return err
 	}
 	if p := n.upstreamPeer(); p != nil && !queued {
-		req := &transport.CommitReq{Events: evs}
+		out := newCommitMessage(evs)
+		req := out.Request.Commit
 		var expect []entity.State
 		if p.remote.Version >= commitAnswerVersion {
 			expect, req.Expect = n.expectedStates(ctx, evs)
@@ -792,7 +825,7 @@ func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event, c
 		if p.remote.Version >= currentEditVersion {
 			req.Current = current
 		}
-		_, err := p.requestExpecting(ctx, &transport.Request{Commit: req}, expect)
+		_, err := p.requestExpecting(ctx, out, expect)
 		if err == nil || !isDisconnect(err) {
 			return err
 		}
@@ -818,6 +851,20 @@ func (n *Node) commitRemote(ctx context.Context, cdata any, evs []event.Event, c
 		n.upMu.Unlock()
 	}
 	return nil
+}
+
+// newCommitMessage returns the message of a commit request of evs, made in
+// one allocation (the envelope, the request, the commit).
+func newCommitMessage(evs []event.Event) *transport.Message {
+	f := new(struct {
+		m transport.Message
+		r transport.Request
+		c transport.CommitReq
+	})
+	f.c.Events = evs
+	f.r.Commit = &f.c
+	f.m.Request = &f.r
+	return &f.m
 }
 
 // commitAnswerVersion is the protocol version from which a commit names the
@@ -859,7 +906,11 @@ func (n *Node) expectedStates(ctx context.Context, evs []event.Event) ([]entity.
 		bs       map[string]property.Backend // st's decoded backends, applied in place
 		applied  int                         // events applied to bs since decoded
 	}
-	ents := make([]expecting, 0, min(len(evs), 64))
+	var one [1]expecting // a commit of one event needs one record
+	ents := one[:0]
+	if len(evs) > 1 {
+		ents = make([]expecting, 0, min(len(evs), 64))
+	}
 	var index map[id.EntityID]int
 	if len(evs) > entitySetSlice {
 		index = make(map[id.EntityID]int, len(evs))
@@ -930,8 +981,18 @@ func (n *Node) expectedStates(ctx context.Context, evs []event.Event) ([]entity.
 		}
 		e.bs, e.applied, e.st, e.ok = bs, e.applied+1, next, true
 	}
-	out := make([]entity.State, 0, len(ents))
-	heads := make([]transport.Known, 0, len(ents))
+	var out []entity.State
+	var heads []transport.Known
+	if len(ents) == 1 {
+		both := new(struct {
+			states [1]entity.State
+			heads  [1]transport.Known
+		})
+		out, heads = both.states[:0], both.heads[:0]
+	} else {
+		out = make([]entity.State, 0, len(ents))
+		heads = make([]transport.Known, 0, len(ents))
+	}
 	for k := range ents {
 		e := &ents[k]
 		if !e.ok || e.skip {

@@ -178,36 +178,83 @@ type Requests struct {
 	next    uint64
 	closed  bool
 	pending map[uint64]*waiter
+	free    []*waiter // waiters given back by Done, reused by Start (at most maxFreeWaiters)
 }
 
 type waiter struct {
 	ch      chan *transport.Response
 	partial *transport.Response
+	id      uint64 // the request it serves, or served last
+	pending bool   // in Requests.pending
+	free    bool   // in Requests.free
+}
+
+// maxFreeWaiters bounds the waiters Requests keeps for reuse; one given
+// back beyond it is left to the garbage collector.
+const maxFreeWaiters = 64
+
+// Call is one request's place in Requests: its id and the channel its whole
+// response arrives on (closed, without a response, when the session ends).
+type Call struct {
+	ID uint64
+	C  <-chan *transport.Response
+	w  *waiter
 }
 
 // Start allocates a request id and the channel its whole response arrives
-// on (closed, without a response, when the session ends). ok is false once
-// the session has ended.
-func (r *Requests) Start() (id uint64, ch <-chan *transport.Response, ok bool) {
+// on. ok is false once the session has ended. The caller that received the
+// response from the Call's channel may give it back with Done.
+func (r *Requests) Start() (c Call, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return 0, nil, false
+		return Call{}, false
 	}
 	if r.pending == nil {
 		r.pending = map[uint64]*waiter{}
 	}
 	r.next++
-	w := &waiter{ch: make(chan *transport.Response, 1)}
+	var w *waiter
+	if k := len(r.free); k > 0 {
+		w, r.free[k-1] = r.free[k-1], nil
+		r.free = r.free[:k-1]
+	} else {
+		w = &waiter{ch: make(chan *transport.Response, 1)}
+	}
+	w.id, w.pending, w.free, w.partial = r.next, true, false, nil
 	r.pending[r.next] = w
-	return r.next, w.ch, true
+	return Call{ID: r.next, C: w.ch, w: w}, true
+}
+
+// Done gives back a call whose response was received from its channel (not
+// one cancelled, or whose channel was closed: a response may still be on
+// its way to those): its channel is reused by a later Start.
+func (r *Requests) Done(c Call) {
+	if c.w == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := c.w
+	if r.closed || w.id != c.ID || w.pending || w.free || len(w.ch) > 0 {
+		// Closed, serving another request or still this one, given back
+		// already, or holding a response: not the caller's to give back.
+		return
+	}
+	if len(r.free) < maxFreeWaiters {
+		w.free, w.partial = true, nil
+		r.free = append(r.free, w)
+	}
 }
 
 // Cancel forgets a request nobody waits for any more.
 func (r *Requests) Cancel(id uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.pending, id)
+	if w := r.pending[id]; w != nil {
+		w.pending = false
+		delete(r.pending, id)
+	}
 }
 
 // Deliver hands a response part to its request: with more set it is held
@@ -241,6 +288,7 @@ func (r *Requests) Deliver(resp *transport.Response, more bool) bool {
 		return true
 	}
 	delete(r.pending, resp.ID)
+	w.pending = false
 	w.ch <- resp
 	return true
 }

@@ -25,9 +25,46 @@ func TestKinds_EverySentinelSurvivesTheWire(t *testing.T) {
 	}
 }
 
+// A call given back with Done lends its channel to a later request, which
+// gets its own response only; one cancelled with a response on its way is
+// not reused.
+func TestRequests_DoneReusesChannel(t *testing.T) {
+	var r Requests
+	c1, _ := r.Start()
+	r.Deliver(&transport.Response{ID: c1.ID, Error: "first"}, false)
+	if got := <-c1.C; got.Error != "first" {
+		t.Fatalf("first call got %+v", got)
+	}
+	r.Done(c1)
+	c2, _ := r.Start()
+	if c2.C != c1.C {
+		t.Fatal("a call given back was not reused")
+	}
+	if c2.ID == c1.ID {
+		t.Fatal("reused call kept its id")
+	}
+	r.Deliver(&transport.Response{ID: c1.ID, Error: "stale"}, false) // no one's
+	r.Deliver(&transport.Response{ID: c2.ID, Error: "second"}, false)
+	if got := <-c2.C; got.Error != "second" {
+		t.Fatalf("second call got %+v", got)
+	}
+	r.Done(c2)
+	c3, _ := r.Start()
+	r.Deliver(&transport.Response{ID: c3.ID, Error: "late"}, false)
+	r.Cancel(c3.ID)
+	r.Done(c3) // a response waits in its channel: not reused
+	c4, _ := r.Start()
+	if c4.C == c3.C {
+		t.Fatal("a channel holding a response was reused")
+	}
+	r.Close()
+	r.Done(c4) // closed: not reused, no panic
+}
+
 func TestRequests_PartsAccumulateAndCloseEndsWaiters(t *testing.T) {
 	var r Requests
-	id, ch, ok := r.Start()
+	c, ok := r.Start()
+	id, ch := c.ID, c.C
 	if !ok || id != 1 {
 		t.Fatalf("start: %d %v", id, ok)
 	}
@@ -42,12 +79,12 @@ func TestRequests_PartsAccumulateAndCloseEndsWaiters(t *testing.T) {
 	if r.Deliver(&transport.Response{ID: id}, false) {
 		t.Fatal("a part after the end was taken")
 	}
-	_, ch2, _ := r.Start()
+	c2, _ := r.Start()
 	r.Close()
-	if _, open := <-ch2; open {
+	if _, open := <-c2.C; open {
 		t.Fatal("Close left a waiter")
 	}
-	if _, _, ok := r.Start(); ok {
+	if _, ok := r.Start(); ok {
 		t.Fatal("Start after Close")
 	}
 }
