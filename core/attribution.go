@@ -17,6 +17,7 @@ import (
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/internal/intern"
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/value"
@@ -294,7 +295,7 @@ func parseAttributionShape(b []byte, names bool) (rec attributionRecord, ok bool
 				return attributionRecord{}, false
 			}
 			if names {
-				rec.Names = append(rec.Names, string(rest[:l]))
+				rec.Names = append(rec.Names, intern.String(rest[:l]))
 			}
 			b = rest[l:]
 		}

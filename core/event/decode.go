@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ankurah/ankurah-go/core/id"
+	"github.com/ankurah/ankurah-go/core/internal/intern"
 	"github.com/ankurah/ankurah-go/core/value"
 )
 
@@ -35,7 +36,7 @@ func readWire(b []byte) (wire, bool) {
 			if !ok || !utf8.Valid(s) {
 				return wire{}, false
 			}
-			w.Collection = string(s)
+			w.Collection = intern.String(s)
 			off += n
 		case 2:
 			if !isID(b[off:]) {
@@ -74,7 +75,7 @@ func readWire(b []byte) (wire, bool) {
 				}
 				off += n
 				if off < len(b) && b[off] == 0xf6 {
-					w.Operations[string(name)] = nil
+					w.Operations[intern.String(name)] = nil
 					off++
 					continue
 				}
@@ -85,7 +86,7 @@ func readWire(b []byte) (wire, bool) {
 				off += n
 				start := len(slab)
 				slab = append(slab, ops...)
-				w.Operations[string(name)] = slab[start:len(slab):len(slab)]
+				w.Operations[intern.String(name)] = slab[start:len(slab):len(slab)]
 			}
 			if uint64(len(w.Operations)) != k {
 				return wire{}, false
