@@ -302,7 +302,8 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request, onReader bool) *
 		}
 		// Answer with the entities' current states.
 		seq := n.clog.position()
-		var states []entity.State
+		var one [1]entity.State // a commit of one entity answers with one
+		states := one[:0]
 		seen := map[id.EntityID]bool{}
 		for _, ev := range r.Commit.Events {
 			if seen[ev.Entity] {
@@ -537,7 +538,8 @@ func (p *Peer) streamPart(ctx context.Context, c *Context, reqID uint64, states 
 			part = fresh
 			seq = n.clog.seq // later parts reconcile only with what is published since
 		}
-		resp := &transport.Response{ID: reqID}
+		out := newResponseMessage(reqID)
+		resp := out.Response
 		for _, st := range part {
 			if h, ok := known[st.ID]; ok && h.Equal(st.Head) {
 				resp.Unchanged = append(resp.Unchanged, st.ID)
@@ -545,7 +547,8 @@ func (p *Peer) streamPart(ctx context.Context, c *Context, reqID uint64, states 
 			}
 			resp.States = append(resp.States, st)
 		}
-		err := p.enqueue(&transport.Message{Response: resp, More: !last || more})
+		out.More = !last || more
+		err := p.enqueue(out)
 		n.clog.mu.Unlock()
 		if err != nil {
 			p.enqueueResponse(fail(reqID, fmt.Errorf("%w: the answer cannot be sent: %w", limits.ErrExceeded, err)))
@@ -791,6 +794,21 @@ var errNoUpstream = errors.New("ankurah: no durable peer connected")
 const helloTimeout = 10 * time.Second
 
 // readable returns an entity's stored state (deleted or not) when the
+// newResponseMessage returns the message of a response to request reqID,
+// made in one allocation with room for one unchanged entity (a commit's
+// answer).
+func newResponseMessage(reqID uint64) *transport.Message {
+	f := new(struct {
+		m         transport.Message
+		r         transport.Response
+		unchanged [1]id.EntityID
+	})
+	f.r.ID = reqID
+	f.r.Unchanged = f.unchanged[:0]
+	f.m.Response = &f.r
+	return &f.m
+}
+
 // caller may read it.
 func (p *Peer) readable(ctx context.Context, c *Context, collection string, eid id.EntityID) (*entity.State, bool) {
 	n := p.node

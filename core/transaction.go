@@ -1063,12 +1063,13 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 }
 
 // preparedOne is what prepare makes for a one-event commit (the common
-// case), in one allocation instead of six: the batch, its slices, the
-// change, and room for the stored and the next state.
+// case), in one allocation instead of six: the batch, its slices (room for
+// the entity's state and its attribution record's), the change, and room
+// for the stored and the next state.
 type preparedOne struct {
 	batch   storage.Batch
 	events  [1]event.Event
-	states  [1]storage.StateWrite
+	states  [2]storage.StateWrite
 	changes [1]change
 	slots   [2]entity.State
 }
