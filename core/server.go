@@ -793,7 +793,6 @@ var errNoUpstream = errors.New("ankurah: no durable peer connected")
 // helloTimeout bounds the wait for a connecting node's hello.
 const helloTimeout = 10 * time.Second
 
-// readable returns an entity's stored state (deleted or not) when the
 // newResponseMessage returns the message of a response to request reqID,
 // made in one allocation with room for one unchanged entity (a commit's
 // answer).
@@ -809,6 +808,7 @@ func newResponseMessage(reqID uint64) *transport.Message {
 	return &f.m
 }
 
+// readable returns an entity's stored state (deleted or not) when the
 // caller may read it.
 func (p *Peer) readable(ctx context.Context, c *Context, collection string, eid id.EntityID) (*entity.State, bool) {
 	n := p.node
