@@ -37,19 +37,25 @@ func (e *hostEngine) Apply(ctx context.Context, b *storage.Batch) error {
 		Events: make([][]byte, len(b.Events)),
 		States: make([]*storagev1.StateWrite, len(b.States)),
 	}
+	// The events and states are encoded into one buffer (each a capped
+	// piece of it), and the state messages made in one array: a batch of
+	// thousands of entities costs a few allocations, not thousands.
+	buf := make([]byte, 0, 256*(len(b.Events)+len(b.States)))
+	piece := func(start int) []byte { return buf[start:len(buf):len(buf)] }
 	for i := range b.Events {
-		raw, err := b.Events[i].Encode()
-		if err != nil {
-			return fmt.Errorf("storageplugin: Apply: %w: event %d: %v", storage.ErrInvalid, i, err)
-		}
-		req.Events[i] = raw
+		start := len(buf)
+		buf = b.Events[i].AppendCBOR(buf)
+		req.Events[i] = piece(start)
 	}
+	writes := make([]storagev1.StateWrite, len(b.States))
 	for i := range b.States {
-		raw, err := b.States[i].State.Encode()
-		if err != nil {
+		start := len(buf)
+		var err error
+		if buf, err = b.States[i].State.AppendCBOR(buf); err != nil {
 			return fmt.Errorf("storageplugin: Apply: %w: state %d: %v", storage.ErrInvalid, i, err)
 		}
-		req.States[i] = &storagev1.StateWrite{State: raw, Expected: encodeClock(b.States[i].Expected)}
+		writes[i].State, writes[i].Expected = piece(start), encodeClock(b.States[i].Expected)
+		req.States[i] = &writes[i]
 	}
 	p, err := e.current("Apply")
 	if err != nil {

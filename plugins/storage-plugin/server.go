@@ -120,7 +120,9 @@ func (s *server) OpenCollection(ctx context.Context, req *storagev1.OpenCollecti
 }
 
 func (s *server) Apply(ctx context.Context, req *storagev1.ApplyRequest) (*storagev1.ApplyResponse, error) {
-	b := &storage.Batch{Events: make([]event.Event, len(req.Events)), States: make([]storage.StateWrite, len(req.States))}
+	// Decoded here and read by nobody else: the engine may keep what it
+	// was given instead of copying it (Batch.Handover).
+	b := &storage.Batch{Events: make([]event.Event, len(req.Events)), States: make([]storage.StateWrite, len(req.States)), Handover: true}
 	for i, raw := range req.Events {
 		e, err := event.Decode(raw)
 		if err != nil {
