@@ -156,7 +156,12 @@ func (s *server) GetState(ctx context.Context, req *storagev1.GetStateRequest) (
 	if err != nil {
 		return nil, s.status(err)
 	}
-	st, err := c.GetState(ctx, eid)
+	var st entity.State
+	if sr, ok := c.(storage.SharedReader); ok {
+		st, err = sr.GetStateShared(ctx, eid) // only encoded: no copy needed
+	} else {
+		st, err = c.GetState(ctx, eid)
+	}
 	if err != nil {
 		return nil, s.status(err)
 	}
@@ -177,11 +182,16 @@ func (s *server) FetchStates(req *storagev1.FetchStatesRequest, stream storagev1
 	if err != nil {
 		return s.status(err)
 	}
-	states, err := c.FetchStates(ctx, sel)
+	var states []entity.State
+	if sr, ok := c.(storage.SharedReader); ok {
+		states, err = sr.FetchStatesShared(ctx, sel) // only encoded: no copies needed
+	} else {
+		states, err = c.FetchStates(ctx, sel)
+	}
 	if err != nil {
 		return s.status(err)
 	}
-	return s.status(sendChunks(states, func(st entity.State) ([]byte, error) { return st.Encode() },
+	return s.status(sendChunks(states, func(b []byte, st *entity.State) ([]byte, error) { return st.AppendCBOR(b) },
 		func(chunk [][]byte) error { return stream.Send(&storagev1.StatesChunk{States: chunk}) }))
 }
 
@@ -225,31 +235,36 @@ func (s *server) EntityEvents(req *storagev1.EntityEventsRequest, stream storage
 func (s *server) sendEvents(evs []event.Event, stream interface {
 	Send(*storagev1.EventsChunk) error
 }) error {
-	return sendChunks(evs, func(e event.Event) ([]byte, error) { return e.Encode() },
+	return sendChunks(evs, func(b []byte, e *event.Event) ([]byte, error) { return e.AppendCBOR(b), nil },
 		func(chunk [][]byte) error { return stream.Send(&storagev1.EventsChunk{Events: chunk}) })
 }
 
 // sendChunks encodes items and sends them in chunks. It sends at least one
 // (possibly empty) chunk, so a reader can tell an empty result from a
-// stream that broke before its first message.
-func sendChunks[T any](items []T, encode func(T) ([]byte, error), send func([][]byte) error) error {
+// stream that broke before its first message. A chunk's items are encoded
+// into one buffer (each a capped piece of it); a sent chunk's buffer is not
+// reused (gRPC may read a message after Send returns).
+func sendChunks[T any](items []T, appendItem func([]byte, *T) ([]byte, error), send func([][]byte) error) error {
 	chunk := make([][]byte, 0, min(len(items), chunkItems))
-	size := 0
+	var buf []byte
 	sent := false
-	for _, it := range items {
-		raw, err := encode(it)
-		if err != nil {
-			return fmt.Errorf("encode: %w", err)
-		}
-		if len(chunk) > 0 && (len(chunk) == chunkItems || size+len(raw) > chunkBytes) {
+	for i := range items {
+		if len(chunk) > 0 && (len(chunk) == chunkItems || len(buf) > chunkBytes) {
 			if err := send(chunk); err != nil {
 				return err
 			}
 			sent = true
-			chunk, size = make([][]byte, 0, chunkItems), 0
+			chunk, buf = make([][]byte, 0, min(len(items)-i, chunkItems)), nil
 		}
-		chunk = append(chunk, raw)
-		size += len(raw)
+		if buf == nil {
+			buf = make([]byte, 0, min(chunkBytes+chunkBytes/4, 256*min(len(items)-i, chunkItems)))
+		}
+		start := len(buf)
+		var err error
+		if buf, err = appendItem(buf, &items[i]); err != nil {
+			return fmt.Errorf("encode: %w", err)
+		}
+		chunk = append(chunk, buf[start:len(buf):len(buf)])
 	}
 	if len(chunk) > 0 || !sent {
 		return send(chunk)
