@@ -6,3 +6,9 @@ func UnmarshalGeneric(b []byte) (Value, error) {
 	err := v.unmarshalGeneric(b)
 	return v, err
 }
+
+// IsCanonicalJSON and ReencodeJSON expose the two ways canonicalJSON takes.
+var (
+	IsCanonicalJSON = isCanonicalJSON
+	ReencodeJSON    = reencodeJSON
+)

@@ -7,11 +7,22 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // canonicalJSON re-encodes a JSON document with sorted object keys, no
-// insignificant space and numbers exactly as written.
+// insignificant space and numbers exactly as written. A document already
+// in that form (isCanonicalJSON: what a stored or received value holds) is
+// returned as it is, without being decoded.
 func canonicalJSON(raw []byte) ([]byte, error) {
+	if isCanonicalJSON(raw) {
+		return raw, nil
+	}
+	return reencodeJSON(raw)
+}
+
+// reencodeJSON is canonicalJSON by decoding raw and writing it again.
+func reencodeJSON(raw []byte) ([]byte, error) {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
 	var x any
@@ -187,4 +198,185 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 	}
 	*v = x
 	return nil
+}
+
+// isCanonicalJSON reports whether raw is exactly what reencodeJSON makes
+// of it. It scans a strict subset of that form — no space, no escape
+// sequence, no character json.Marshal would escape ('<', '>', '&', control
+// characters, U+2028, U+2029, invalid UTF-8), object keys in strictly
+// ascending byte order, at most maxCanonicalDepth levels — and reports
+// false for anything else, which reencodeJSON then decides (FuzzCanonicalJSON
+// holds the two to the same answers).
+func isCanonicalJSON(raw []byte) bool {
+	s := canonScan{b: raw}
+	return s.value(0) && s.off == len(raw)
+}
+
+// maxCanonicalDepth bounds the nesting isCanonicalJSON follows; deeper
+// documents take the decoding path.
+const maxCanonicalDepth = 64
+
+type canonScan struct {
+	b   []byte
+	off int
+}
+
+func (s *canonScan) peek() byte {
+	if s.off < len(s.b) {
+		return s.b[s.off]
+	}
+	return 0
+}
+
+func (s *canonScan) value(depth int) bool {
+	if depth > maxCanonicalDepth {
+		return false
+	}
+	switch c := s.peek(); {
+	case c == '{':
+		return s.object(depth)
+	case c == '[':
+		return s.array(depth)
+	case c == '"':
+		_, ok := s.str()
+		return ok
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || c >= '0' && c <= '9':
+		return s.number()
+	}
+	return false
+}
+
+func (s *canonScan) literal(word string) bool {
+	if !bytes.HasPrefix(s.b[s.off:], []byte(word)) {
+		return false
+	}
+	s.off += len(word)
+	return true
+}
+
+func (s *canonScan) object(depth int) bool {
+	s.off++ // '{'
+	if s.peek() == '}' {
+		s.off++
+		return true
+	}
+	var last []byte
+	for first := true; ; first = false {
+		if s.peek() != '"' {
+			return false
+		}
+		key, ok := s.str()
+		if !ok || !first && bytes.Compare(key, last) <= 0 {
+			return false
+		}
+		last = key
+		if s.peek() != ':' {
+			return false
+		}
+		s.off++
+		if !s.value(depth + 1) {
+			return false
+		}
+		switch s.peek() {
+		case ',':
+			s.off++
+		case '}':
+			s.off++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+func (s *canonScan) array(depth int) bool {
+	s.off++ // '['
+	if s.peek() == ']' {
+		s.off++
+		return true
+	}
+	for {
+		if !s.value(depth + 1) {
+			return false
+		}
+		switch s.peek() {
+		case ',':
+			s.off++
+		case ']':
+			s.off++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// str reads a string without escapes and returns its contents.
+func (s *canonScan) str() ([]byte, bool) {
+	s.off++ // '"'
+	start := s.off
+	for s.off < len(s.b) {
+		c := s.b[s.off]
+		switch {
+		case c == '"':
+			s.off++
+			return s.b[start : s.off-1], true
+		case c == '\\' || c < 0x20 || c == '<' || c == '>' || c == '&':
+			return nil, false
+		case c < utf8.RuneSelf:
+			s.off++
+		default:
+			r, n := utf8.DecodeRune(s.b[s.off:])
+			if r == utf8.RuneError && n == 1 || r == '\u2028' || r == '\u2029' {
+				return nil, false
+			}
+			s.off += n
+		}
+	}
+	return nil, false
+}
+
+// number reads a number in JSON's grammar (written back as it is).
+func (s *canonScan) number() bool {
+	digits := func() int {
+		n := 0
+		for c := s.peek(); c >= '0' && c <= '9'; c = s.peek() {
+			s.off++
+			n++
+		}
+		return n
+	}
+	if s.peek() == '-' {
+		s.off++
+	}
+	switch c := s.peek(); {
+	case c == '0':
+		s.off++
+	case c >= '1' && c <= '9':
+		digits()
+	default:
+		return false
+	}
+	if s.peek() == '.' {
+		s.off++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if c := s.peek(); c == 'e' || c == 'E' {
+		s.off++
+		if c := s.peek(); c == '+' || c == '-' {
+			s.off++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return true
 }
