@@ -252,7 +252,9 @@ func (r *Requests) Cancel(id uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if w := r.pending[id]; w != nil {
-		w.pending = false
+		// A response may already wait in its channel: the call is not
+		// given back (Done refuses a call whose id its waiter lost).
+		w.pending, w.id = false, 0
 		delete(r.pending, id)
 	}
 }

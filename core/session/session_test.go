@@ -57,6 +57,11 @@ func TestRequests_DoneReusesChannel(t *testing.T) {
 	if c4.C == c3.C {
 		t.Fatal("a channel holding a response was reused")
 	}
+	r.Cancel(c4.ID)
+	r.Done(c4) // cancelled: not reused, even with its channel empty
+	if c5, _ := r.Start(); c5.C == c4.C {
+		t.Fatal("a cancelled call was reused")
+	}
 	r.Close()
 	r.Done(c4) // closed: not reused, no panic
 }
