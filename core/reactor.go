@@ -435,7 +435,8 @@ func inRange(rt rangeTerm, v value.Value) bool {
 func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 	r.mu.Lock()
 	r.settle()
-	perQuery := map[*LiveQuery][]change{}
+	// Each live query's hits, as indexes into changes (in order, each once).
+	perQuery := map[*LiveQuery][]int32{}
 	var order []*LiveQuery
 	type entityHit struct {
 		w  *EntityWatch
@@ -455,12 +456,12 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 			if w := lq.window.Load(); w != nil && w.outside(&ch.after) {
 				return // cannot enter the query's full window
 			}
-			cs, seen := perQuery[lq]
+			hits, seen := perQuery[lq]
 			if !seen {
 				order = append(order, lq)
 			}
-			if len(cs) == 0 || cs[len(cs)-1].after.ID != ch.after.ID {
-				perQuery[lq] = append(cs, *ch)
+			if len(hits) == 0 || hits[len(hits)-1] != int32(i) {
+				perQuery[lq] = append(hits, int32(i))
 			}
 		}
 		states := []*entity.State{&ch.after}
@@ -540,18 +541,31 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 			count[keys[i]]++
 		}
 	}
+	// A query hit by every change (a bulk load into one query, say) reads
+	// changes itself: the consumers only read them.
+	hitChanges := func(lq *LiveQuery) []change {
+		hits := perQuery[lq]
+		if len(hits) == len(changes) {
+			return changes
+		}
+		out := make([]change, len(hits))
+		for k, i := range hits {
+			out[k] = changes[i]
+		}
+		return out
+	}
 	var leads map[key]*shared
 	for i, lq := range order {
 		k := keys[i]
 		if count[k] < 2 {
-			lq.apply(ctx, perQuery[lq])
+			lq.apply(ctx, hitChanges(lq))
 			continue
 		}
 		if sh := leads[k]; sh != nil {
-			lq.adopt(ctx, sh, perQuery[lq])
+			lq.adopt(ctx, sh, hitChanges(lq))
 			continue
 		}
-		if sh := lq.applyLead(ctx, perQuery[lq]); sh != nil {
+		if sh := lq.applyLead(ctx, hitChanges(lq)); sh != nil {
 			if leads == nil {
 				leads = map[key]*shared{}
 			}
