@@ -1,11 +1,13 @@
 package storage
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/query"
+	"github.com/ankurah/ankurah-go/core/value"
 )
 
 // Residual finishes what an engine could not push down: it keeps the states
@@ -35,8 +37,68 @@ func Residual(states []entity.State, prog query.Program, order []query.Order, li
 // SortStates sorts states by an ORDER BY list, ties by ascending entity id.
 // The order is total over states of distinct entities (what an engine
 // returns), so the sort need not be stable.
+//
+// Past a few states it sorts their positions (4 bytes each, compared
+// through the states in place) and then moves each state once, following
+// the permutation's cycles: a state is 88 bytes, and sorting the states
+// themselves copies two into every comparison and moves them on every swap.
 func SortStates(states []entity.State, order []query.Order) {
-	slices.SortFunc(states, func(a, b entity.State) int {
-		return query.CompareRows(order, a.Values, a.ID, b.Values, b.ID)
-	})
+	if len(states) <= sortDirect {
+		slices.SortFunc(states, func(a, b entity.State) int {
+			return query.CompareRows(order, a.Values, a.ID, b.Values, b.ID)
+		})
+		return
+	}
+	perm := make([]int32, len(states))
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	if len(order) == 0 {
+		slices.SortFunc(perm, func(a, b int32) int { return bytes.Compare(states[a].ID[:], states[b].ID[:]) })
+	} else {
+		// Each state's ORDER BY values, resolved once (not twice per
+		// comparison); compared as query.CompareRows compares them.
+		t := len(order)
+		keys := make([]value.Value, len(states)*t)
+		for i := range states {
+			for k, o := range order {
+				keys[i*t+k] = query.Resolve(states[i].Values, o.Path)
+			}
+		}
+		slices.SortFunc(perm, func(a, b int32) int {
+			ka, kb := keys[int(a)*t:int(a)*t+t], keys[int(b)*t:int(b)*t+t]
+			for k, o := range order {
+				c := value.Compare(ka[k], kb[k])
+				if o.Desc {
+					c = -c
+				}
+				if c != 0 {
+					return c
+				}
+			}
+			return bytes.Compare(states[a].ID[:], states[b].ID[:])
+		})
+	}
+	// Position k takes the state at perm[k]; each cycle is moved with one
+	// state held aside, and its positions marked done (-1).
+	for i := range perm {
+		if perm[i] < 0 {
+			continue
+		}
+		held := states[i]
+		for j := i; ; {
+			k := int(perm[j])
+			perm[j] = -1
+			if k == i {
+				states[j] = held
+				break
+			}
+			states[j] = states[k]
+			j = k
+		}
+	}
 }
+
+// sortDirect is the count of states up to which SortStates sorts them
+// directly (a LIMITed window, a page).
+const sortDirect = 16
