@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -70,6 +71,51 @@ func TestApply_SameEntityTwiceInOneBatchChecksInOrder(t *testing.T) {
 	}
 	if _, err := c.GetState(ctx, h.Entity); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("GetState after a refused batch = %v, want ErrNotFound", err)
+	}
+}
+
+// In a batch of many states, too, the second write of an entity expects
+// the first's head, and one id written in two collections is two entities
+// (as an entity and its attribution record are).
+func TestApply_SameEntityTwiceInALargeBatch(t *testing.T) {
+	ctx := context.Background()
+	for _, size := range []int{16, 24, 200} {
+		build := func(secondExpects bool) *storage.Batch {
+			b := &storage.Batch{}
+			for i := range size - 3 {
+				b.States = append(b.States, storage.StateWrite{State: state(genesis("c", fmt.Sprintf("e%d-%d", size, i)), 1)})
+			}
+			x := genesis("c", fmt.Sprint("x", size))
+			first := state(x, 1)
+			other := first // the same id in another collection
+			other.Collection = "d"
+			next := event.Event{Collection: "c", Entity: x.Entity, Parent: event.NewClock(x.ID()), Operations: map[string][]byte{"lww": {2}}}
+			second := state(next, 2)
+			second.ID = x.Entity
+			var expected event.Clock
+			if secondExpects {
+				expected = first.Head
+			}
+			mid := len(b.States) / 2
+			b.States = slices.Insert(b.States, mid, storage.StateWrite{State: first})
+			b.States = append(b.States, storage.StateWrite{State: other}, storage.StateWrite{State: second, Expected: expected})
+			return b
+		}
+		e := New()
+		if err := e.Apply(ctx, build(false)); !errors.Is(err, storage.ErrConflict) {
+			t.Fatalf("size %d: a second write expecting nothing: Apply = %v, want ErrConflict", size, err)
+		}
+		if err := e.Apply(ctx, build(true)); err != nil {
+			t.Fatalf("size %d: Apply = %v", size, err)
+		}
+		x := genesis("c", fmt.Sprint("x", size))
+		for coll, want := range map[string]int64{"c": 2, "d": 1} {
+			c, _ := e.Collection(ctx, coll)
+			got, err := c.GetState(ctx, x.Entity)
+			if err != nil || got.Values["n"] != value.Int(want) {
+				t.Errorf("size %d: %s: GetState = %v, %v; want n = %d", size, coll, got.Values, err, want)
+			}
+		}
 	}
 }
 
