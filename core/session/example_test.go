@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/query"
 	"github.com/ankurah/ankurah-go/core/session"
+	"github.com/ankurah/ankurah-go/core/transport"
 )
 
 // An error crosses the wire as a message, a code and kinds; the receiver's
@@ -52,4 +54,22 @@ func ExampleOutbox_Hold() {
 	// Output:
 	// sent by the holder: answer
 	// left for the writer: 0
+}
+
+// Requests hands out request ids and matches answers to them; a call whose
+// answer was taken is given back with Done, and its channel serves a later
+// request.
+func ExampleRequests() {
+	var r session.Requests
+	call, _ := r.Start()
+	r.Deliver(&transport.Response{ID: call.ID, Unchanged: []id.EntityID{{1}}}, true) // a first part
+	r.Deliver(&transport.Response{ID: call.ID}, false)                               // the last part
+	resp := <-call.C
+	fmt.Println(resp.ID, len(resp.Unchanged))
+	r.Done(call)
+	next, _ := r.Start()
+	fmt.Println(next.ID, next.C == call.C)
+	// Output:
+	// 1 1
+	// 2 true
 }
