@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
@@ -19,7 +20,7 @@ import (
 // loadSharedBackends is loadBackends for a state whose bytes may be the
 // engine's own (getStored): it decodes copies, since a backend may keep
 // the bytes it was given.
-func loadSharedBackends(st *entity.State) (map[string]property.Backend, error) {
+func loadSharedBackends(st *entity.State) (backendSet, error) {
 	c := entity.State{ID: st.ID, Collection: st.Collection, Backends: make(map[string][]byte, len(st.Backends))}
 	for k, v := range st.Backends {
 		c.Backends[k] = bytes.Clone(v)
@@ -27,9 +28,10 @@ func loadSharedBackends(st *entity.State) (map[string]property.Backend, error) {
 	return loadBackends(&c)
 }
 
-// loadBackends decodes every backend of a state.
-func loadBackends(st *entity.State) (map[string]property.Backend, error) {
-	out := make(map[string]property.Backend, len(st.Backends))
+// loadBackends decodes every backend of a state (a set that is not nil,
+// even when the state has none).
+func loadBackends(st *entity.State) (backendSet, error) {
+	out := make(backendSet, 0, len(st.Backends))
 	for name, b := range st.Backends {
 		f, err := property.Lookup(name)
 		if err != nil {
@@ -39,7 +41,7 @@ func loadBackends(st *entity.State) (map[string]property.Backend, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ankurah: entity %s backend %q: %w", st.ID, name, err)
 		}
-		out[name] = be
+		out.put(name, be)
 	}
 	return out, nil
 }
@@ -60,9 +62,41 @@ func checkBackends(st *entity.State) error {
 	return nil
 }
 
+// backendSet is an entity's decoded backends by name, in name order. An
+// entity has one or two (LWW, and a datatype's), so a short slice does in
+// one allocation and a few string compares what a map does in two and a
+// hash.
+type backendSet []namedBackend
+
+// namedBackend is one backend of a backendSet.
+type namedBackend struct {
+	name string
+	b    property.Backend
+}
+
+// get returns the named backend of s.
+func (s backendSet) get(name string) (property.Backend, bool) {
+	for i := range s {
+		if s[i].name == name {
+			return s[i].b, true
+		}
+	}
+	return nil, false
+}
+
+// put sets the named backend of s, keeping s in name order.
+func (s *backendSet) put(name string, b property.Backend) {
+	i, found := slices.BinarySearchFunc(*s, name, func(nb namedBackend, n string) int { return strings.Compare(nb.name, n) })
+	if found {
+		(*s)[i].b = b
+		return
+	}
+	*s = slices.Insert(*s, i, namedBackend{name: name, b: b})
+}
+
 // backendFor returns the named backend of a set, creating an empty one.
-func backendFor(bs map[string]property.Backend, name string) (property.Backend, error) {
-	if b, ok := bs[name]; ok {
+func backendFor(bs *backendSet, name string) (property.Backend, error) {
+	if b, ok := bs.get(name); ok {
 		return b, nil
 	}
 	f, err := property.Lookup(name)
@@ -73,42 +107,37 @@ func backendFor(bs map[string]property.Backend, name string) (property.Backend, 
 	if err != nil {
 		return nil, err
 	}
-	bs[name] = b
+	bs.put(name, b)
 	return b, nil
 }
 
 // materialize writes the backends' states and values into st.
-func materialize(st *entity.State, bs map[string]property.Backend) error {
+func materialize(st *entity.State, bs backendSet) error {
 	st.Backends = make(map[string][]byte, len(bs))
 	if len(bs) == 1 {
 		// The common case: the one backend's values are the state's
 		// (Values returns a map of the caller's).
-		for name, b := range bs {
-			s, err := b.State()
-			if err != nil {
-				return fmt.Errorf("ankurah: entity %s backend %q state: %w", st.ID, name, err)
-			}
-			st.Backends[name] = s
-			if st.Values = b.Values(); st.Values == nil {
-				st.Values = map[string]value.Value{}
-			}
+		s, err := bs[0].b.State()
+		if err != nil {
+			return fmt.Errorf("ankurah: entity %s backend %q state: %w", st.ID, bs[0].name, err)
+		}
+		st.Backends[bs[0].name] = s
+		if st.Values = bs[0].b.Values(); st.Values == nil {
+			st.Values = map[string]value.Value{}
 		}
 		return nil
 	}
-	names := make([]string, 0, len(bs))
-	for name := range bs {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	vals := make([]map[string]value.Value, len(names))
+	// bs is in name order: a later backend's value of a property wins, as
+	// it did when the names were sorted here.
+	vals := make([]map[string]value.Value, len(bs))
 	size := 0
-	for i, name := range names {
-		b, err := bs[name].State()
+	for i, nb := range bs {
+		b, err := nb.b.State()
 		if err != nil {
-			return fmt.Errorf("ankurah: entity %s backend %q state: %w", st.ID, name, err)
+			return fmt.Errorf("ankurah: entity %s backend %q state: %w", st.ID, nb.name, err)
 		}
-		st.Backends[name] = b
-		vals[i] = bs[name].Values()
+		st.Backends[nb.name] = b
+		vals[i] = nb.b.Values()
 		size += len(vals[i])
 	}
 	st.Values = make(map[string]value.Value, size)
@@ -129,7 +158,7 @@ func applyEvent(cur *entity.State, ev *event.Event) (entity.State, error) {
 // applyEventTo is applyEvent on bs, the backends of cur already decoded
 // (nil: decode them from cur). It applies ev to them in place and returns
 // them, now the backends of the new state.
-func applyEventTo(cur *entity.State, bs map[string]property.Backend, ev *event.Event) (entity.State, map[string]property.Backend, error) {
+func applyEventTo(cur *entity.State, bs backendSet, ev *event.Event) (entity.State, backendSet, error) {
 	// next gets a new head (Advance) and new maps (materialize), so it
 	// shares nothing with cur, which is only read.
 	var next entity.State
@@ -144,7 +173,7 @@ func applyEventTo(cur *entity.State, bs map[string]property.Backend, ev *event.E
 			return next, nil, err
 		}
 	} else if bs == nil {
-		bs = map[string]property.Backend{}
+		bs = backendSet{}
 	}
 	evID := ev.ID()
 	// Most events name one backend: the sorted names fit an array on the
@@ -157,7 +186,7 @@ func applyEventTo(cur *entity.State, bs map[string]property.Backend, ev *event.E
 	slices.Sort(names)
 	// Check every payload before applying any, so a refused event leaves bs untouched.
 	for _, name := range names {
-		b, err := backendFor(bs, name)
+		b, err := backendFor(&bs, name)
 		if err != nil {
 			return next, nil, fmt.Errorf("ankurah: event %s: %w", evID, err)
 		}
@@ -168,7 +197,7 @@ func applyEventTo(cur *entity.State, bs map[string]property.Backend, ev *event.E
 		}
 	}
 	for _, name := range names {
-		b, err := backendFor(bs, name)
+		b, err := backendFor(&bs, name)
 		if err != nil {
 			return next, nil, fmt.Errorf("ankurah: event %s: %w", evID, err)
 		}

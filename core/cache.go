@@ -6,7 +6,6 @@ import (
 
 	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
-	"github.com/ankurah/ankurah-go/core/property"
 )
 
 // DefaultBackendCacheEntries is how many entities' decoded backends a node
@@ -73,7 +72,7 @@ type cacheEntry struct {
 	// mu is held while the backends are forked or taken; backends is nil
 	// once taken (the entry has then left the cache).
 	mu       sync.Mutex
-	backends map[string]property.Backend
+	backends backendSet
 }
 
 func newBackendCache(entries int) *backendCache {
@@ -134,7 +133,7 @@ func (c *backendCache) unlink(e *cacheEntry) {
 
 // forks returns forks of the cached backends of an entity at head, for a
 // transaction; ok is false when the cache has none for that head.
-func (c *backendCache) forks(collection string, eid id.EntityID, head event.Clock) (map[string]property.Backend, bool) {
+func (c *backendCache) forks(collection string, eid id.EntityID, head event.Clock) (backendSet, bool) {
 	e := c.lookup(cacheKey{collection, eid}, head, false)
 	if e == nil {
 		return nil, false
@@ -151,7 +150,7 @@ func (c *backendCache) forks(collection string, eid id.EntityID, head event.Cloc
 // hands them to the caller, who may change them, with the number of events
 // they applied in place since they were decoded; ok is false when the cache
 // has none for that head.
-func (c *backendCache) take(collection string, eid id.EntityID, head event.Clock) (bs map[string]property.Backend, applied int, ok bool) {
+func (c *backendCache) take(collection string, eid id.EntityID, head event.Clock) (bs backendSet, applied int, ok bool) {
 	e := c.lookup(cacheKey{collection, eid}, head, true)
 	if e == nil {
 		return nil, 0, false
@@ -168,7 +167,7 @@ func (c *backendCache) take(collection string, eid id.EntityID, head event.Clock
 // for the entity and evicting the least recently used entry beyond
 // capacity. The cache owns backends from then on: the caller must not
 // change them.
-func (c *backendCache) put(collection string, eid id.EntityID, head event.Clock, backends map[string]property.Backend, applied int) {
+func (c *backendCache) put(collection string, eid id.EntityID, head event.Clock, backends backendSet, applied int) {
 	if !c.enabled() || len(head) == 0 || backends == nil {
 		return
 	}
@@ -195,10 +194,10 @@ func (c *backendCache) put(collection string, eid id.EntityID, head event.Clock,
 }
 
 // forkAll forks every backend of a set.
-func forkAll(bs map[string]property.Backend) map[string]property.Backend {
-	out := make(map[string]property.Backend, len(bs))
-	for name, b := range bs {
-		out[name] = b.Fork()
+func forkAll(bs backendSet) backendSet {
+	out := make(backendSet, len(bs))
+	for i, nb := range bs {
+		out[i] = namedBackend{name: nb.name, b: nb.b.Fork()}
 	}
 	return out
 }

@@ -305,12 +305,12 @@ func causalOrder(rng *rand.Rand, evs []event.Event) []event.Event {
 func TestBackendCache_EvictsTheLeastRecentlyUsed(t *testing.T) {
 	c := newBackendCache(2)
 	head := func(b byte) event.Clock { return event.NewClock(id.EventID{b}) }
-	lww := func() map[string]property.Backend {
+	lww := func() backendSet {
 		f, err := property.Lookup(property.LWWName)
 		mustDo(t, err)
 		b, err := f(nil)
 		mustDo(t, err)
-		return map[string]property.Backend{property.LWWName: b}
+		return backendSet{{name: property.LWWName, b: b}}
 	}
 	e1, e2, e3 := id.EntityID{1}, id.EntityID{2}, id.EntityID{3}
 	c.put("c", e1, head(1), lww(), 0)

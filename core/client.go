@@ -903,7 +903,7 @@ func (n *Node) expectedStates(ctx context.Context, evs []event.Event) ([]entity.
 		st       entity.State // the state computed so far, when ok
 		ok, skip bool
 		created  bool
-		bs       map[string]property.Backend // st's decoded backends, applied in place
+		bs       backendSet // st's decoded backends, applied in place
 		applied  int                         // events applied to bs since decoded
 	}
 	var one [1]expecting // a commit of one event needs one record

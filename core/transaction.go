@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -76,7 +75,7 @@ type Mut struct {
 	collection string
 	id         id.EntityID // zero for a creation until it commits
 	base       *entity.State
-	backends   map[string]property.Backend
+	backends   backendSet
 	created    bool
 
 	// Fields below are for an ephemeral node's edits (role.go); trx.mu
@@ -128,7 +127,7 @@ func (t *Transaction) Create(ctx context.Context, collection string) (*Mut, erro
 	if err := t.ctx.node.canAccess(ctx, t.ctx.cdata, collection); err != nil {
 		return nil, err
 	}
-	m := &Mut{trx: t, collection: collection, backends: map[string]property.Backend{}, created: true}
+	m := &Mut{trx: t, collection: collection, backends: backendSet{}, created: true}
 	t.entities = append(t.entities, m)
 	return m, nil
 }
@@ -242,7 +241,7 @@ func (t *Transaction) edit(ctx context.Context, collection string, eid id.Entity
 
 // forksOf returns backends for editing st: forks of the decoded ones the
 // node's cache holds at its head, or decoded (and then cached).
-func (n *Node) forksOf(st *entity.State) (map[string]property.Backend, error) {
+func (n *Node) forksOf(st *entity.State) (backendSet, error) {
 	forks, cached := n.cache.forks(st.Collection, st.ID, st.Head)
 	if cached {
 		return forks, nil
@@ -297,7 +296,7 @@ func (m *Mut) bringCurrent(ctx context.Context) error {
 	}
 	c := m.trx.ctx
 	var st *entity.State
-	var forks map[string]property.Backend
+	var forks backendSet
 	err := c.node.getCurrent(ctx, m.collection, m.id)
 	if err == nil {
 		st, err = c.getState(ctx, m.collection, m.id, true)
@@ -329,9 +328,9 @@ func (m *Mut) bringCurrent(ctx context.Context) error {
 
 // replayOn makes the Mut's writes again on st (with forks, backends for
 // editing it) and makes st its base. trx.mu is held.
-func (m *Mut) replayOn(st *entity.State, forks map[string]property.Backend) error {
+func (m *Mut) replayOn(st *entity.State, forks backendSet) error {
 	if len(m.sets) > 0 {
-		b, err := backendFor(forks, property.LWWName)
+		b, err := backendFor(&forks, property.LWWName)
 		if err != nil {
 			return err
 		}
@@ -380,7 +379,7 @@ func (m *Mut) check() error {
 }
 
 func (m *Mut) lww() (*property.LWW, error) {
-	b, err := backendFor(m.backends, property.LWWName)
+	b, err := backendFor(&m.backends, property.LWWName)
 	if err != nil {
 		return nil, err
 	}
@@ -436,8 +435,8 @@ func (m *Mut) Values() map[string]value.Value {
 	m.trx.mu.Lock()
 	defer m.trx.mu.Unlock()
 	out := map[string]value.Value{}
-	for _, b := range m.backends {
-		for k, v := range b.Values() {
+	for _, nb := range m.backends {
+		for k, v := range nb.b.Values() {
 			out[k] = v
 		}
 	}
@@ -486,7 +485,7 @@ func (h mutHandle) Backend(name string) (property.Backend, error) {
 		return nil, ErrTransactionDone
 	}
 	m.replayable, m.sets = false, nil
-	return backendFor(m.backends, name)
+	return backendFor(&m.backends, name)
 }
 
 // pendingEvent is one entity's part of a commit.
@@ -663,18 +662,13 @@ func (t *Transaction) takeEvents(muts []*Mut) ([]pendingEvent, error) {
 // name (trx.mu held).
 func (m *Mut) takeOperations() (map[string][]byte, error) {
 	ops := map[string][]byte{}
-	names := make([]string, 0, len(m.backends))
-	for name := range m.backends {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		b, err := m.backends[name].TakeOperations()
+	for _, nb := range m.backends { // in name order
+		b, err := nb.b.TakeOperations()
 		if err != nil {
-			return nil, fmt.Errorf("ankurah: commit: backend %q: %w", name, err)
+			return nil, fmt.Errorf("ankurah: commit: backend %q: %w", nb.name, err)
 		}
 		if len(b) > 0 {
-			ops[name] = b
+			ops[nb.name] = b
 		}
 	}
 	return ops, nil
@@ -863,7 +857,7 @@ type change struct {
 	// backends are after's decoded backends, for the node's cache once
 	// after is stored (nil when not known), having applied applied events
 	// in place since they were decoded.
-	backends map[string]property.Backend
+	backends backendSet
 	applied  int
 }
 
@@ -896,7 +890,7 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 	// owned: the decoded backends of current[eid], taken from the node's
 	// cache or decoded, and changed in place by the events of this batch.
 	type ownedBackends struct {
-		bs      map[string]property.Backend
+		bs      backendSet
 		applied int // events applied in place since decoded
 	}
 	owned := make(map[id.EntityID]ownedBackends, len(evs))
@@ -990,7 +984,7 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 			own.bs, own.applied, _ = n.cache.take(ev.Collection, ev.Entity, cur.Head)
 		}
 		next := slot()
-		var bs map[string]property.Backend
+		var bs backendSet
 		*next, bs, err = applyEventTo(cur, own.bs, ev)
 		if err != nil {
 			return nil, nil, err
