@@ -38,8 +38,12 @@ type changeLog struct {
 	entries []logEntry // the retained entries, oldest first
 	states  int        // states held by entries
 	bytes   int        // their estimated size
-	// latest is each retained entity's last published state.
-	latest map[id.EntityID]*logChange
+	// latest is each retained entity's last published state, kept only
+	// when keepLatest is set: a node that follows a shared storage's change
+	// feed (feed.go) is its one reader, and a catch-up of many states into
+	// any other node would only grow and churn it.
+	latest     map[id.EntityID]*logChange
+	keepLatest bool
 }
 
 type logEntry struct {
@@ -86,18 +90,20 @@ func (l *changeLog) append(changes []change) uint64 {
 	}
 	l.entries[len(l.entries)-1].bytes = e.bytes
 	l.bytes += e.bytes
-	if l.latest == nil {
-		l.latest = map[id.EntityID]*logChange{}
-	}
-	for i := range e.changes {
-		l.latest[e.changes[i].state.ID] = &e.changes[i]
+	if l.keepLatest {
+		if l.latest == nil {
+			l.latest = map[id.EntityID]*logChange{}
+		}
+		for i := range e.changes {
+			l.latest[e.changes[i].state.ID] = &e.changes[i]
+		}
 	}
 	drop := 0
 	for len(l.entries)-drop > logRetain || (l.states > logRetainStates || l.bytes > logRetainBytes) && len(l.entries)-drop > 1 {
 		old := l.entries[drop].changes
 		l.bytes -= l.entries[drop].bytes
 		for i := range old {
-			if l.latest[old[i].state.ID] == &old[i] {
+			if l.keepLatest && l.latest[old[i].state.ID] == &old[i] {
 				delete(l.latest, old[i].state.ID)
 			}
 		}

@@ -80,6 +80,9 @@ func (n *Node) startFollowing(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ankurah: change feed: %w", err)
 	}
+	n.clog.mu.Lock()
+	n.clog.keepLatest = true // read by publishOwn, publishFeed and reconcileStates
+	n.clog.mu.Unlock()
 	fctx, cancel := context.WithCancel(context.Background())
 	n.feed = &follower{feed: feed, token: tok, cancel: cancel, expected: map[feedKey]*expectation{}, now: n.cfg.now}
 	if !n.spawn(func() { n.follow(fctx) }) {
