@@ -128,7 +128,7 @@ func BenchmarkTextTrace_Commits(b *testing.B) {
 				coll, _ := e.Collection(ctx, "doc")
 				st, _ := coll.GetState(ctx, eid)
 				evs, _ := coll.EntityEvents(ctx, eid)
-				b.ReportMetric(float64(len(st.Backends["text"])), "state-bytes")
+				b.ReportMetric(float64(len(st.Backends.StateOf("text"))), "state-bytes")
 				b.ReportMetric(float64(len(evs)), "events")
 				node.Close()
 				e.Close()

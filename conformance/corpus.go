@@ -227,7 +227,7 @@ func (f *CorpusFile) States(collection string) ([]entity.State, []event.Event) {
 			ID:         ev.Entity,
 			Collection: collection,
 			Head:       event.NewClock(ev.ID()),
-			Backends:   map[string][]byte{"lww": append([]byte{0xff, 0x00}, e.Label...)},
+			Backends:   entity.BackendsOf(map[string][]byte{"lww": append([]byte{0xff, 0x00}, e.Label...)}),
 			Values:     values,
 		}
 	}

@@ -261,7 +261,7 @@ func (f *RelationsFile) States(name func(collection string) string) *RelationsDa
 				ID:         ev.Entity,
 				Collection: name(coll),
 				Head:       event.NewClock(ev.ID()),
-				Backends:   map[string][]byte{"lww": append([]byte{0xff, 0x00}, e.Label...)},
+				Backends:   entity.BackendsOf(map[string][]byte{"lww": append([]byte{0xff, 0x00}, e.Label...)}),
 				Values:     values,
 			})
 		}

@@ -64,8 +64,8 @@ func (n *Node) admitState(st *entity.State) error {
 // estimateStateSize is an upper estimate of a state's encoded size.
 func estimateStateSize(st *entity.State) int {
 	size := 64 + len(st.Collection) + 34*len(st.Head)
-	for name, b := range st.Backends {
-		size += len(name) + len(b) + 10
+	for _, b := range st.Backends {
+		size += len(b.Name) + len(b.State) + 10
 	}
 	for name, v := range st.Values {
 		size += len(name) + len(v.Raw()) + 20

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,10 +20,7 @@ import (
 // engine's own (getStored): it decodes copies, since a backend may keep
 // the bytes it was given.
 func loadSharedBackends(st *entity.State) (backendSet, error) {
-	c := entity.State{ID: st.ID, Collection: st.Collection, Backends: make(map[string][]byte, len(st.Backends))}
-	for k, v := range st.Backends {
-		c.Backends[k] = bytes.Clone(v)
-	}
+	c := entity.State{ID: st.ID, Collection: st.Collection, Backends: st.Backends.Clone()}
 	return loadBackends(&c)
 }
 
@@ -32,7 +28,8 @@ func loadSharedBackends(st *entity.State) (backendSet, error) {
 // even when the state has none).
 func loadBackends(st *entity.State) (backendSet, error) {
 	out := make(backendSet, 0, len(st.Backends))
-	for name, b := range st.Backends {
+	for _, sb := range st.Backends {
+		name, b := sb.Name, sb.State
 		f, err := property.Lookup(name)
 		if err != nil {
 			return nil, fmt.Errorf("ankurah: entity %s: %w", st.ID, err)
@@ -51,8 +48,9 @@ func loadBackends(st *entity.State) (backendSet, error) {
 // backend can tell (property.CheckState): a state received from a peer is
 // checked before it is stored, and its backends are decoded only when edited.
 func checkBackends(st *entity.State) error {
-	for name, b := range st.Backends {
-		if err := property.CheckState(name, b); err != nil {
+	for _, sb := range st.Backends {
+		name := sb.Name
+		if err := property.CheckState(name, sb.State); err != nil {
 			if errors.Is(err, property.ErrUnknownBackend) {
 				return fmt.Errorf("ankurah: entity %s: %w", st.ID, err)
 			}
@@ -113,7 +111,7 @@ func backendFor(bs *backendSet, name string) (property.Backend, error) {
 
 // materialize writes the backends' states and values into st.
 func materialize(st *entity.State, bs backendSet) error {
-	st.Backends = make(map[string][]byte, len(bs))
+	st.Backends = make(entity.Backends, 0, len(bs))
 	if len(bs) == 1 {
 		// The common case: the one backend's values are the state's
 		// (Values returns a map of the caller's).
@@ -121,7 +119,7 @@ func materialize(st *entity.State, bs backendSet) error {
 		if err != nil {
 			return fmt.Errorf("ankurah: entity %s backend %q state: %w", st.ID, bs[0].name, err)
 		}
-		st.Backends[bs[0].name] = s
+		st.Backends = append(st.Backends, entity.Backend{Name: bs[0].name, State: s})
 		if st.Values = bs[0].b.Values(); st.Values == nil {
 			st.Values = map[string]value.Value{}
 		}
@@ -136,7 +134,7 @@ func materialize(st *entity.State, bs backendSet) error {
 		if err != nil {
 			return fmt.Errorf("ankurah: entity %s backend %q state: %w", st.ID, nb.name, err)
 		}
-		st.Backends[nb.name] = b
+		st.Backends.Set(nb.name, b)
 		vals[i] = nb.b.Values()
 		size += len(vals[i])
 	}

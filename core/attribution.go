@@ -470,7 +470,8 @@ type sealedChunk struct {
 // left out when skipDamaged (a commit drops it and says so in the log), and
 // is an error otherwise.
 func (n *Node) sealedChunks(ctx context.Context, dst []sealedChunk, st *entity.State, skipDamaged bool) ([]sealedChunk, error) {
-	for k, b := range st.Backends {
+	for _, sb := range st.Backends {
+		k, b := sb.Name, sb.State
 		if len(k) <= len(attributionSealed) || k[:len(attributionSealed)] != attributionSealed {
 			continue
 		}
@@ -507,7 +508,7 @@ func chunkEntries(b []byte) (int, error) {
 // past attributionChunk entries (or keep, when smaller), sealed as it is
 // stored and a new one begun — and the sealed chunks carried over, the
 // oldest dropped while the rest hold keep entries.
-func (n *Node) nextAttribution(ctx context.Context, eid id.EntityID, stored *entity.State, keep int, evs []id.EventID, author, peer string, at int64) (map[string][]byte, error) {
+func (n *Node) nextAttribution(ctx context.Context, eid id.EntityID, stored *entity.State, keep int, evs []id.EventID, author, peer string, at int64) (entity.Backends, error) {
 	if len(evs) > keep {
 		evs = evs[len(evs)-keep:]
 	}
@@ -531,7 +532,7 @@ func (n *Node) nextAttribution(ctx context.Context, eid id.EntityID, stored *ent
 			seq = sealed[len(sealed)-1].seq + 1
 		}
 		sealKey = attributionSealed + strconv.FormatUint(seq, 10)
-		sealed = append(sealed, sealedChunk{key: sealKey, seq: seq, b: stored.Backends[attributionBackend], entries: cur})
+		sealed = append(sealed, sealedChunk{key: sealKey, seq: seq, b: attributionBytes(stored), entries: cur})
 		rec = attributionRecord{}
 	}
 	newest := min(rec.entries()+len(evs), keep)
@@ -556,19 +557,25 @@ func (n *Node) nextAttribution(ctx context.Context, eid id.EntityID, stored *ent
 		total -= sealed[0].entries
 		sealed = sealed[1:]
 	}
-	backends := make(map[string][]byte, len(sealed)+1)
-	backends[attributionBackend] = b
+	backends := make(entity.Backends, 0, len(sealed)+1)
+	backends = append(backends, entity.Backend{Name: attributionBackend, State: b})
 	for _, c := range sealed {
-		backends[c.key] = c.b
+		backends.Set(c.key, c.b)
 	}
 	return backends, nil
+}
+
+// attributionBytes is the newest chunk of a stored record, as stored.
+func attributionBytes(st *entity.State) []byte {
+	b, _ := st.Backends.Get(attributionBackend)
+	return b
 }
 
 // decodeAttribution decodes an entity's newest chunk. Its Entries may
 // share st's bytes (a chunk written the canonical way is read without
 // copying them): they are only read, never changed in place.
 func decodeAttribution(st *entity.State) (attributionRecord, error) {
-	b, ok := st.Backends[attributionBackend]
+	b, ok := st.Backends.Get(attributionBackend)
 	if !ok {
 		return attributionRecord{}, fmt.Errorf("%w: attribution record without its %q bytes", storage.ErrFormat, attributionBackend)
 	}

@@ -186,7 +186,7 @@ func TestAttributionRecord_ChunksShowTheNewestKeep(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			stored = &entity.State{ID: eid, Collection: AttributionCollection, Head: event.NewClock(id.EventID{1}), Backends: map[string][]byte{attributionBackend: b}}
+			stored = &entity.State{ID: eid, Collection: AttributionCollection, Head: event.NewClock(id.EventID{1}), Backends: entity.BackendsOf(map[string][]byte{attributionBackend: b})}
 		}
 		for step := range 40 {
 			more := 1 + r.IntN(3)
@@ -252,7 +252,7 @@ func TestAttributionRecord_DamagedSealedChunk(t *testing.T) {
 	if len(stored.Backends) != 3 {
 		t.Fatalf("backends after %d commits: %d", 2*attributionChunk+1, len(stored.Backends))
 	}
-	stored.Backends[attributionSealed+"1"] = []byte{0xff}
+	stored.Backends.Set(attributionSealed+"1", []byte{0xff})
 	if _, err := n.readAttribution(ctx, stored, 64); !errors.Is(err, storage.ErrFormat) {
 		t.Fatalf("read with a damaged chunk: %v", err)
 	}

@@ -241,7 +241,7 @@ func TestAttribution_DamagedRecordIsStartedAnew(t *testing.T) {
 	must(t, err)
 	st, err := coll.GetState(ctx, eid)
 	must(t, err)
-	bad := entity.State{ID: eid, Collection: core.AttributionCollection, Head: event.NewClock(id.EventID{1}), Backends: map[string][]byte{"attribution": {0xff, 0x00}}}
+	bad := entity.State{ID: eid, Collection: core.AttributionCollection, Head: event.NewClock(id.EventID{1}), Backends: entity.BackendsOf(map[string][]byte{"attribution": {0xff, 0x00}})}
 	must(t, e.Apply(ctx, &storage.Batch{States: []storage.StateWrite{{State: bad, Expected: st.Head}}}))
 	if _, err := n.Attribution(ctx, eid); err == nil {
 		t.Fatal("a damaged record read without error")

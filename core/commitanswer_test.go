@@ -149,7 +149,7 @@ func cachedState(t *testing.T, e *memory.Engine, collection string, eid id.Entit
 // for byte.
 func sameState(t *testing.T, what string, client, server entity.State) {
 	t.Helper()
-	if !client.Head.Equal(server.Head) || !maps.EqualFunc(client.Backends, server.Backends, bytes.Equal) || len(client.Values) != len(server.Values) {
+	if !client.Head.Equal(server.Head) || !maps.EqualFunc(client.Backends.Map(), server.Backends.Map(), bytes.Equal) || len(client.Values) != len(server.Values) {
 		t.Fatalf("%s: the client holds head %v, %d values; the server %v, %d values", what, client.Head, len(client.Values), server.Head, len(server.Values))
 	}
 	for k, v := range server.Values {

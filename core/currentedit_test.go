@@ -273,7 +273,7 @@ func TestCurrentEdit_TheServerRefusesAStaleEvent(t *testing.T) {
 		must(t, err)
 		return event.New("album", ids[0], parent, map[string][]byte{property.LWWName: ops})
 	}
-	stale := on(old.Head, old.Backends[property.LWWName])
+	stale := on(old.Head, old.Backends.StateOf(property.LWWName))
 	commit := func(version uint32, ev event.Event, current []id.EntityID) *transport.Response {
 		return rawRequest(t, server, version, transport.Request{Commit: &transport.CommitReq{Events: []event.Event{ev}, Current: current}}, nil)
 	}
@@ -303,7 +303,7 @@ func TestCurrentEdit_TheServerRefusesAStaleEvent(t *testing.T) {
 			t.Errorf("Current %s: %+v, want code %d", c.what, resp, c.code)
 		}
 	}
-	if resp := commit(transport.ProtocolVersion, on(now.Head, now.Backends[property.LWWName]), ids); resp.Error != "" {
+	if resp := commit(transport.ProtocolVersion, on(now.Head, now.Backends.StateOf(property.LWWName)), ids); resp.Error != "" {
 		t.Fatalf("an event on the current head: %+v", resp)
 	}
 	v, err = server.Context(nil).Get(ctx, "album", ids[0])
@@ -435,7 +435,7 @@ func TestCurrentEdit_AnUnreadableEntityIsNeverStale(t *testing.T) {
 	editSet(t, server.Context(nil), ids[0], "name", "moved by someone else")
 	f, err := property.Lookup(property.LWWName)
 	must(t, err)
-	b, err := f(old.Backends[property.LWWName])
+	b, err := f(old.Backends.StateOf(property.LWWName))
 	must(t, err)
 	b.(*property.LWW).Set("year", value.Int(1))
 	ops, err := b.TakeOperations()

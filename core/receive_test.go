@@ -34,7 +34,7 @@ func TestSync_ClientRefusesStatesWhoseBackendsDoNotLoad(t *testing.T) {
 		return server, good
 	}
 	_, good := serve(t)
-	lww := good.Backends["lww"]
+	lww := good.Backends.StateOf("lww")
 	for name, backends := range map[string]map[string][]byte{
 		"truncated lww":   {"lww": lww[:len(lww)-1]},
 		"lww with a tail": {"lww": append(append([]byte(nil), lww...), 0xf6)},
@@ -45,7 +45,7 @@ func TestSync_ClientRefusesStatesWhoseBackendsDoNotLoad(t *testing.T) {
 			server, good := serve(t)
 			eid := id.EntityID{byte(len(name)), 0xbd}
 			bad := entity.State{ID: eid, Collection: "bad", Head: event.NewClock(id.EventID{byte(len(name))}),
-				Backends: backends, Values: map[string]value.Value{"name": value.String("x")}}
+				Backends: entity.BackendsOf(backends), Values: map[string]value.Value{"name": value.String("x")}}
 			must(t, server.Engine().Apply(ctx, &storage.Batch{States: []storage.StateWrite{{State: bad}}}))
 			client := newClient(t)
 			link(t, server, client)

@@ -61,5 +61,6 @@ func (h viewHandle) Backend(name string) (property.Backend, error) {
 	}
 	// A copy: the snapshot's bytes may be the engine's own, and a backend
 	// may keep (and change) the bytes it was given.
-	return f(bytes.Clone(h.v.state.Backends[name]))
+	b, _ := h.v.state.Backends.Get(name)
+	return f(bytes.Clone(b))
 }

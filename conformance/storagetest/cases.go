@@ -113,11 +113,11 @@ func testRoundTrip(ctx context.Context, t T, h Harness) {
 	}
 	ev := genesis(c.Name(), "every kind")
 	b := create(ev, values)
-	b.States[0].State.Backends = map[string][]byte{
+	b.States[0].State.Backends = entity.BackendsOf(map[string][]byte{
 		"lww":   {0x00, 0xff, 0x80, 0x7f, 0x00},
 		"text":  []byte("\xff\xfe not utf-8 \x00"),
 		"empty": {},
-	}
+	})
 	want := b.States[0].State.Clone()
 	mustApply(ctx, t, h.Engine(), b)
 	checkState(ctx, t, c, want)
@@ -155,7 +155,7 @@ func testReturnsCopies(ctx context.Context, t T, h Harness) {
 	mustApply(ctx, t, h.Engine(), b)
 	// The caller's batch is its own after Apply.
 	b.States[0].State.Values["x"] = value.Int(2)
-	b.States[0].State.Backends[backendName][0] = 0x42
+	b.States[0].State.Backends.StateOf(backendName)[0] = 0x42
 	b.States[0].State.Head[0][0] ^= 1
 	b.Events[0].Operations[backendName][0] = 'X'
 	checkState(ctx, t, c, want)
@@ -163,7 +163,7 @@ func testReturnsCopies(ctx context.Context, t T, h Harness) {
 	got := mustGet(ctx, t, c, ev.Entity)
 	got.Values["x"] = value.Int(3)
 	got.Values["y"] = value.Int(4)
-	got.Backends[backendName][0] = 0x43
+	got.Backends.StateOf(backendName)[0] = 0x43
 	got.Head[0][0] ^= 1
 	checkState(ctx, t, c, want)
 	evs, err := c.GetEvents(ctx, []id.EventID{evID})
@@ -225,7 +225,7 @@ func testLargeValues(ctx context.Context, t T, h Harness) {
 		"bytes": value.Bytes(big),
 		"small": value.Int(1),
 	})
-	b.States[0].State.Backends[backendName] = big
+	b.States[0].State.Backends.Set(backendName, big)
 	want := b.States[0].State.Clone()
 	mustApply(ctx, t, h.Engine(), b)
 	checkState(ctx, t, c, want)

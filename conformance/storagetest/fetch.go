@@ -245,7 +245,7 @@ func testFetchReturnsCopies(ctx context.Context, t T, h Harness) {
 	got := fetchExpect(ctx, t, c, "n = 1", nil, []id.EntityID{g.Entity})
 	if len(got) == 1 {
 		got[0].Values["n"] = value.Int(2)
-		got[0].Backends[backendName][0] ^= 0xff
+		got[0].Backends.StateOf(backendName)[0] ^= 0xff
 		got[0].Head[0][0] ^= 0xff
 	}
 	checkState(ctx, t, c, want)

@@ -80,7 +80,7 @@ func stateAt(values map[string]value.Value, ev event.Event, more ...event.Event)
 		ID:         ev.Entity,
 		Collection: ev.Collection,
 		Head:       head,
-		Backends:   map[string][]byte{backendName: buf},
+		Backends:   entity.BackendsOf(map[string][]byte{backendName: buf}),
 		Values:     values,
 	}
 }
@@ -137,8 +137,8 @@ func diffState(want, got entity.State) string {
 	if !slices.Equal(want.Head, got.Head) {
 		d = append(d, fmt.Sprintf("head %v, want %v", got.Head, want.Head))
 	}
-	for _, k := range unionKeys(want.Backends, got.Backends) {
-		w, g := want.Backends[k], got.Backends[k]
+	for _, k := range unionKeys(want.Backends.Map(), got.Backends.Map()) {
+		w, g := want.Backends.StateOf(k), got.Backends.StateOf(k)
 		if !bytes.Equal(w, g) {
 			d = append(d, fmt.Sprintf("backend %q: %d bytes %s, want %d bytes %s", k, len(g), abbrev(g), len(w), abbrev(w)))
 		}

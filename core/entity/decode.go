@@ -229,22 +229,23 @@ func decodeFast(b []byte) (State, bool) {
 	}
 	s.Collection = next(collection.n)
 	if hasBackend {
-		s.Backends = make(map[string][]byte, len(backends))
+		s.Backends = make(Backends, len(backends))
 		slab := make([]byte, beBytes)
 		p := 0
-		for _, be := range backends {
-			k := next(be.key.n)
+		for i, be := range backends {
+			s.Backends[i].Name = next(be.key.n)
+			if i > 0 && value.KeyOrder(s.Backends[i-1].Name, s.Backends[i].Name) >= 0 {
+				// Out of order or a duplicate name: the generic decoder
+				// sorts the one and refuses the other.
+				return State{}, false
+			}
 			if be.null {
-				s.Backends[k] = nil
 				continue
 			}
 			end := p + int(be.val.n)
 			copy(slab[p:end], b[be.val.off:be.val.off+be.val.n])
-			s.Backends[k] = slab[p:end:end]
+			s.Backends[i].State = slab[p:end:end]
 			p = end
-		}
-		if len(s.Backends) != len(backends) {
-			return State{}, false // a duplicate key
 		}
 	}
 	if hasValues {

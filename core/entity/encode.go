@@ -15,11 +15,6 @@ import (
 // head as null, map keys sorted by their encoding); FuzzEncode holds it to
 // that, byte for byte.
 
-type backendPair struct {
-	k string
-	b []byte
-}
-
 type valuePair struct {
 	k string
 	v value.Value
@@ -27,19 +22,20 @@ type valuePair struct {
 
 // appendState appends the canonical encoding of s to dst.
 func appendState(dst []byte, s *State) ([]byte, error) {
-	var bBuf [8]backendPair
 	var vBuf [16]valuePair
-	bkeys, vkeys := bBuf[:0], vBuf[:0]
+	vkeys := vBuf[:0]
 	size := 48 + len(s.Collection) + (2+id.Size)*len(s.Head)
-	for k, b := range s.Backends {
-		bkeys = append(bkeys, backendPair{k, b})
-		size += 18 + len(k) + len(b)
+	bkeys := s.Backends // in their encoding's order (Backends)
+	if err := bkeys.Validate(); err != nil {
+		return nil, err
+	}
+	for _, b := range bkeys {
+		size += 18 + len(b.Name) + len(b.State)
 	}
 	for k, v := range s.Values {
 		vkeys = append(vkeys, valuePair{k, v})
 		size += 20 + len(k) + len(v.Raw())
 	}
-	slices.SortFunc(bkeys, func(a, b backendPair) int { return value.KeyOrder(a.k, b.k) })
 	slices.SortFunc(vkeys, func(a, b valuePair) int { return value.KeyOrder(a.k, b.k) })
 	if dst == nil {
 		dst = make([]byte, 0, size)
@@ -70,12 +66,12 @@ func appendState(dst []byte, s *State) ([]byte, error) {
 	if len(bkeys) > 0 {
 		dst = value.AppendHead(append(dst, 0x04), 5, uint64(len(bkeys)))
 		for _, p := range bkeys {
-			dst = append(value.AppendHead(dst, 3, uint64(len(p.k))), p.k...)
-			if p.b == nil {
+			dst = append(value.AppendHead(dst, 3, uint64(len(p.Name))), p.Name...)
+			if p.State == nil {
 				dst = append(dst, 0xf6)
 				continue
 			}
-			dst = append(value.AppendHead(dst, 2, uint64(len(p.b))), p.b...)
+			dst = append(value.AppendHead(dst, 2, uint64(len(p.State))), p.State...)
 		}
 	}
 	if len(vkeys) > 0 {
@@ -93,10 +89,10 @@ func appendState(dst []byte, s *State) ([]byte, error) {
 
 // stateLayout is the layout of State's fields appendState and decodeFast
 // were written for.
-const stateLayout = `ID id.EntityID "1,keyasint"; Collection string "2,keyasint"; Head event.Clock "3,keyasint"; Backends map[string][]uint8 "4,keyasint,omitempty"; Values map[string]value.Value "5,keyasint,omitempty"; `
+const stateLayout = `ID id.EntityID "1,keyasint"; Collection string "2,keyasint"; Head event.Clock "3,keyasint"; Backends entity.Backends "4,keyasint,omitempty"; Values map[string]value.Value "5,keyasint,omitempty"; `
 
 // handWritten says State's fields are still the ones the hand-written codec
 // knows; if they change, states go through the generic codec (nothing is
 // dropped) and TestFieldLayout_HandWrittenCodecKnowsEveryField fails until
 // the codec learns them.
-var handWritten = event.FieldLayout(reflect.TypeFor[fields]()) == stateLayout
+var handWritten = event.FieldLayout(reflect.TypeFor[State]()) == stateLayout

@@ -39,13 +39,13 @@ func stateFrom(b []byte) entity.State {
 		}
 	}
 	if k := num(); k%6 != 0 {
-		s.Backends = map[string][]byte{}
+		s.Backends = entity.Backends{}
 		for range k%6 - 1 {
 			var buf []byte
 			if n := num(); n%3 != 0 {
 				buf = append([]byte{}, next(n%3*150)...)
 			}
-			s.Backends[str()] = buf
+			s.Backends.Set(str(), buf)
 		}
 	}
 	if k := num(); k%12 != 0 {

@@ -31,7 +31,7 @@ type State struct {
 	ID         id.EntityID            `cbor:"1,keyasint"`
 	Collection string                 `cbor:"2,keyasint"`
 	Head       event.Clock            `cbor:"3,keyasint"`
-	Backends   map[string][]byte      `cbor:"4,keyasint,omitempty"`
+	Backends   Backends               `cbor:"4,keyasint,omitempty"`
 	Values     map[string]value.Value `cbor:"5,keyasint,omitempty"`
 }
 
@@ -48,17 +48,40 @@ func (s *State) Value(name string) value.Value { return s.Values[name] }
 func (s State) Clone() State {
 	c := s
 	c.Head = append(event.Clock(nil), s.Head...)
-	c.Backends = make(map[string][]byte, len(s.Backends))
-	for k, v := range s.Backends {
-		c.Backends[k] = append([]byte(nil), v...)
-	}
+	c.Backends = s.Backends.Clone()
 	c.Values = maps.Clone(s.Values)
 	return c
 }
 
-// fields is State without its methods: what the generic encoder and
-// decoders see.
-type fields State
+// fields is State as the generic encoder and decoders see it, without its
+// methods and with its backends as the map of name to state they are
+// encoded as.
+type fields struct {
+	ID         id.EntityID            `cbor:"1,keyasint"`
+	Collection string                 `cbor:"2,keyasint"`
+	Head       event.Clock            `cbor:"3,keyasint"`
+	Backends   map[string][]byte      `cbor:"4,keyasint,omitempty"`
+	Values     map[string]value.Value `cbor:"5,keyasint,omitempty"`
+}
+
+// generic returns s as the generic codec sees it (sharing its contents).
+func (s *State) generic() *fields {
+	return &fields{ID: s.ID, Collection: s.Collection, Head: s.Head, Backends: s.Backends.Map(), Values: s.Values}
+}
+
+// state returns the State f holds (sharing its contents).
+func (f *fields) state() State {
+	return State{ID: f.ID, Collection: f.Collection, Head: f.Head, Backends: BackendsOf(f.Backends), Values: f.Values}
+}
+
+// unmarshalGeneric decodes b into s with the generic decoder m, as it
+// decodes into fields (into what s already holds).
+func (s *State) unmarshalGeneric(m cbor.DecMode, b []byte) error {
+	f := s.generic()
+	err := m.Unmarshal(b, f)
+	*s = f.state()
+	return err
+}
 
 var (
 	// decMode decodes a state on its own (Decode): unknown keys are ignored.
@@ -95,7 +118,7 @@ func (s *State) Encode() ([]byte, error) { return s.AppendCBOR(nil) }
 // encoders of messages that carry states.
 func (s *State) AppendCBOR(dst []byte) ([]byte, error) {
 	if !handWritten {
-		b, err := event.EncMode().Marshal((*fields)(s))
+		b, err := event.EncMode().Marshal(s.generic())
 		return append(dst, b...), err
 	}
 	return appendState(dst, s)
@@ -118,7 +141,7 @@ func Decode(b []byte) (State, error) {
 	}
 	if !ok {
 		s = State{}
-		if err := decMode.Unmarshal(b, (*fields)(&s)); err != nil {
+		if err := s.unmarshalGeneric(decMode, b); err != nil {
 			return s, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
 	}
@@ -139,7 +162,7 @@ func (s *State) UnmarshalCBOR(b []byte) error {
 			return nil
 		}
 	}
-	return wireDecMode.Unmarshal(b, (*fields)(s))
+	return s.unmarshalGeneric(wireDecMode, b)
 }
 
 // isZero reports whether s is the zero State, which decoding fills in

@@ -15,7 +15,7 @@ func sample() entity.State {
 		ID:         id.EntityID{1},
 		Collection: "album",
 		Head:       event.NewClock(id.EventID{2}, id.EventID{3}),
-		Backends:   map[string][]byte{"lww": {1, 2, 3}},
+		Backends:   entity.BackendsOf(map[string][]byte{"lww": {1, 2, 3}}),
 		Values:     map[string]value.Value{"name": value.String("Showbiz"), "year": value.Int(1999), entity.DeletedProperty: value.Bool(true)},
 	}
 }
@@ -39,8 +39,8 @@ func TestState_RoundTripAndDeleted(t *testing.T) {
 	}
 	c := back.Clone()
 	c.Values["name"] = value.String("x")
-	c.Backends["lww"][0] = 9
-	if back.Values["name"] != value.String("Showbiz") || back.Backends["lww"][0] != 1 {
+	c.Backends.StateOf("lww")[0] = 9
+	if back.Values["name"] != value.String("Showbiz") || back.Backends.StateOf("lww")[0] != 1 {
 		t.Fatal("Clone shares maps with the original")
 	}
 }

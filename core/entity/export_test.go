@@ -13,13 +13,13 @@ func DecodeGeneric(b []byte, wire bool) (State, error) {
 	if wire {
 		m = wireDecMode
 	}
-	err := m.Unmarshal(b, (*fields)(&s))
+	err := s.unmarshalGeneric(m, b)
 	return s, err
 }
 
 // EncodeGeneric encodes s with the generic encoder, what Encode must write.
 func EncodeGeneric(s *State) ([]byte, error) {
-	return event.EncMode().Marshal((*fields)(s))
+	return event.EncMode().Marshal(s.generic())
 }
 
 // HandWritten is handWritten: State's fields are the ones the codec knows.

@@ -25,7 +25,7 @@ func hotFrames(t testing.TB) [][]byte {
 		ID:         g.Entity,
 		Collection: "todo",
 		Head:       event.NewClock(next.ID()),
-		Backends:   map[string][]byte{"lww": {1, 2, 3}},
+		Backends:   entity.Backends{{Name: "lww", State: []byte{1, 2, 3}}},
 		Values:     map[string]value.Value{"name": value.String("Showbiz"), "n": value.Int(-3)},
 	}
 	var out [][]byte

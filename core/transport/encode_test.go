@@ -41,7 +41,7 @@ func responseFrom(b []byte) *transport.Message {
 			s.Head = event.Clock{e}
 		}
 		if k := num() % 4; k > 0 {
-			s.Backends = map[string][]byte{"lww": next(num())}
+			s.Backends = entity.BackendsOf(map[string][]byte{"lww": next(num())})
 			s.Values = map[string]value.Value{}
 			for range k {
 				s.Values[string(next(num()%8))] = value.String(string(next(num() % 8)))

@@ -22,7 +22,7 @@ func TestDecode_StatesOfEveryShape(t *testing.T) {
 		ID:         id.EntityID{1},
 		Collection: "album",
 		Head:       event.NewClock(id.EventID{2}),
-		Backends:   map[string][]byte{"lww": {1, 2, 3}},
+		Backends:   entity.BackendsOf(map[string][]byte{"lww": {1, 2, 3}}),
 		Values:     map[string]value.Value{"name": value.String("Showbiz")},
 	}
 	canon, err := s.Encode()

@@ -35,7 +35,7 @@ func genesis(collection string, n uint64, values map[string]value.Value) (event.
 		ID:         ev.Entity,
 		Collection: collection,
 		Head:       event.NewClock(ev.ID()),
-		Backends:   map[string][]byte{"lww": []byte("state")},
+		Backends:   entity.BackendsOf(map[string][]byte{"lww": []byte("state")}),
 		Values:     values,
 	}
 }

@@ -24,7 +24,7 @@ func created(collection, label string, values map[string]value.Value) (event.Eve
 		ID:         ev.Entity,
 		Collection: collection,
 		Head:       event.NewClock(ev.ID()),
-		Backends:   map[string][]byte{"lww": []byte("state of " + label)},
+		Backends:   entity.BackendsOf(map[string][]byte{"lww": []byte("state of " + label)}),
 		Values:     values,
 	}
 }

@@ -29,7 +29,7 @@ func benchBatch(collection string, seq, n int) *storage.Batch {
 		b.Events = append(b.Events, ev)
 		b.States = append(b.States, storage.StateWrite{State: entity.State{
 			ID: ev.Entity, Collection: collection, Head: event.NewClock(ev.ID()),
-			Backends: map[string][]byte{"lww": make([]byte, 64)},
+			Backends: entity.BackendsOf(map[string][]byte{"lww": make([]byte, 64)}),
 			Values: map[string]value.Value{
 				"name": value.String(fmt.Sprintf("name-%d", k%10000)),
 				"year": value.Int(int64(1950 + k%70)),

@@ -70,7 +70,7 @@ func benchBatch(seed, n int) *storage.Batch {
 		bt.Events = append(bt.Events, g)
 		bt.States = append(bt.States, storage.StateWrite{State: entity.State{
 			ID: g.Entity, Collection: "bench", Head: event.NewClock(g.ID()),
-			Backends: map[string][]byte{"lww": make([]byte, 64)},
+			Backends: entity.BackendsOf(map[string][]byte{"lww": make([]byte, 64)}),
 			Values:   map[string]value.Value{"n": value.Int(int64(seed*n + i)), "name": value.String(fmt.Sprintf("entity %d", seed*n+i))},
 		}})
 	}

@@ -42,7 +42,7 @@ func stateOf(ev event.Event, values map[string]value.Value) entity.State {
 		ID:         ev.Entity,
 		Collection: coll,
 		Head:       event.NewClock(ev.ID()),
-		Backends:   map[string][]byte{"lww": []byte(ev.ID().String())},
+		Backends:   entity.BackendsOf(map[string][]byte{"lww": []byte(ev.ID().String())}),
 		Values:     values,
 	}
 }

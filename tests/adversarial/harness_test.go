@@ -942,7 +942,7 @@ func lwwHeight(t testing.TB, st entity.State) uint64 {
 	var s struct {
 		Height uint64 `cbor:"1,keyasint"`
 	}
-	if err := cbor.Unmarshal(st.Backends["lww"], &s); err != nil {
+	if err := cbor.Unmarshal(st.Backends.StateOf("lww"), &s); err != nil {
 		t.Fatalf("lww state: %v", err)
 	}
 	return s.Height

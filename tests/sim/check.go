@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"maps"
 	"reflect"
 	"runtime"
 	"slices"
@@ -368,11 +367,12 @@ func sameState(a, b *entity.State) string {
 	if !reflect.DeepEqual(a.Values, b.Values) {
 		return fmt.Sprintf("values %v against %v", a.Values, b.Values)
 	}
-	if !slices.Equal(slices.Sorted(maps.Keys(a.Backends)), slices.Sorted(maps.Keys(b.Backends))) {
-		return fmt.Sprintf("backends %v against %v", slices.Sorted(maps.Keys(a.Backends)), slices.Sorted(maps.Keys(b.Backends)))
+	if !slices.Equal(a.Backends.Names(), b.Backends.Names()) {
+		return fmt.Sprintf("backends %v against %v", a.Backends.Names(), b.Backends.Names())
 	}
-	for name, sa := range a.Backends {
-		sb := b.Backends[name]
+	for _, ba := range a.Backends {
+		name, sa := ba.Name, ba.State
+		sb := b.Backends.StateOf(name)
 		if name != text.Name {
 			if !bytes.Equal(sa, sb) {
 				return fmt.Sprintf("%s state differs (%d against %d bytes)", name, len(sa), len(sb))

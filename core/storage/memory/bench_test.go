@@ -21,7 +21,7 @@ func benchStates() []entity.State {
 	for i := range out {
 		g := genesis("album", fmt.Sprint(i))
 		out[i] = entity.State{ID: g.Entity, Collection: "album", Head: event.NewClock(g.ID()),
-			Backends: map[string][]byte{"lww": []byte("0123456789abcdef")},
+			Backends: entity.BackendsOf(map[string][]byte{"lww": []byte("0123456789abcdef")}),
 			Values: map[string]value.Value{
 				"n":     value.Int(int64(i)),
 				"group": value.String(fmt.Sprintf("g%02d", i%50)),
