@@ -36,6 +36,12 @@ type feedRing struct {
 	store uint64 // this store's number within the process
 	ring  []feedEntry
 	last  uint64 // number of the latest committed batch (0: none yet)
+	// watched is set by the first FeedHead. Only a token can start a
+	// follower, and every token descends from one FeedHead, so until then
+	// no follower can ask for any batch: a batch only takes its number,
+	// and a store nobody follows (the default) keeps no copy of its
+	// batches' states and wakes nobody.
+	watched atomic.Bool
 	// wake is closed (and replaced) whenever a batch commits or the store
 	// drops its data, waking every waiting follower.
 	wake chan struct{}
@@ -55,8 +61,13 @@ func (f *feedRing) oldest() uint64 {
 	return 1
 }
 
+// append records a committed batch (the store's write lock held): its
+// changes are kept only when the ring is watched.
 func (f *feedRing) append(changes []storage.FeedChange) {
 	f.last++
+	if !f.watched.Load() {
+		return
+	}
 	f.ring[f.last%uint64(len(f.ring))] = feedEntry{changes: changes}
 	close(f.wake)
 	f.wake = make(chan struct{})
@@ -88,6 +99,9 @@ func (e *Engine) FeedHead(ctx context.Context) (storage.FeedToken, error) {
 	if e.closed {
 		return nil, storage.ErrClosed
 	}
+	// Under the read lock: no batch commits between this and the token,
+	// so every batch after it is kept (append runs under the write lock).
+	e.feed.watched.Store(true)
 	return e.feed.token(e.feed.last), nil
 }
 

@@ -137,3 +137,32 @@ func TestFeed_EmptyBatchIsNotReported(t *testing.T) {
 		t.Errorf("an empty batch moved the feed head")
 	}
 }
+
+func TestFeed_UnwatchedStoreKeepsNoBatch(t *testing.T) {
+	ctx := context.Background()
+	e := New()
+	for i := range 3 {
+		if err := e.Apply(ctx, createBatch(fmt.Sprint("before", i), int64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, ent := range e.feed.ring {
+		if ent.changes != nil {
+			t.Fatalf("ring entry %d holds a batch of a store nobody follows", i)
+		}
+	}
+	head, err := e.FeedHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Apply(ctx, createBatch("after", 7)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := follow(e, head, 1)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Follow from the first FeedHead = %d batches, %v", len(got), err)
+	}
+	if n, _ := got[0].Changes[0].State.Values["n"].AsInt(); n != 7 {
+		t.Fatalf("the batch after the first FeedHead has n=%d, want 7", n)
+	}
+}

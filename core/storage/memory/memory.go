@@ -119,7 +119,8 @@ type Option func(*store)
 const DefaultFeedRetention = 1024
 
 // WithFeedRetention keeps the last n committed batches for followers of the
-// change feed (n < 1 is 1). A follower more than n batches behind gets
+// change feed (n < 1 is 1), from the first FeedHead on: before any, no
+// follower can exist, and batches are not kept. A follower more than n batches behind gets
 // storage.ErrFeedGap.
 func WithFeedRetention(n int) Option {
 	return func(s *store) { s.feed.ring = make([]feedEntry, max(n, 1)) }
@@ -276,14 +277,23 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 		c.events[evIDs[i]] = ev
 		c.byEntity[ev.Entity] = append(c.byEntity[ev.Entity], evIDs[i])
 	}
-	changes := make([]storage.FeedChange, len(b.States))
+	// A batch's states are kept for followers of the feed only once one
+	// may follow (feedRing.watched; FeedHead, which sets it, waits for this
+	// lock).
+	var changes []storage.FeedChange
+	watched := e.feed.watched.Load()
+	if watched {
+		changes = make([]storage.FeedChange, len(b.States))
+	}
 	for i, w := range b.States {
 		st := w.State
 		if !b.Handover {
 			st = st.Clone()
 		}
 		e.coll(st.Collection).put(st)
-		changes[i] = storage.FeedChange{Collection: st.Collection, State: st}
+		if watched {
+			changes[i] = storage.FeedChange{Collection: st.Collection, State: st}
+		}
 	}
 	if len(b.Events) > 0 || len(b.States) > 0 {
 		e.feed.append(changes)
