@@ -134,10 +134,13 @@ func materialize(st *entity.State, bs backendSet) error {
 		if err != nil {
 			return fmt.Errorf("ankurah: entity %s backend %q state: %w", st.ID, nb.name, err)
 		}
-		st.Backends.Set(nb.name, b)
+		st.Backends = append(st.Backends, entity.Backend{Name: nb.name, State: b})
 		vals[i] = nb.b.Values()
 		size += len(vals[i])
 	}
+	// bs is in bytewise name order; a state's backends are in their
+	// encoding's.
+	slices.SortFunc(st.Backends, func(a, b entity.Backend) int { return value.KeyOrder(a.Name, b.Name) })
 	st.Values = make(map[string]value.Value, size)
 	for _, v := range vals {
 		maps.Copy(st.Values, v)

@@ -560,8 +560,9 @@ func (n *Node) nextAttribution(ctx context.Context, eid id.EntityID, stored *ent
 	backends := make(entity.Backends, 0, len(sealed)+1)
 	backends = append(backends, entity.Backend{Name: attributionBackend, State: b})
 	for _, c := range sealed {
-		backends.Set(c.key, c.b)
+		backends = append(backends, entity.Backend{Name: c.key, State: c.b})
 	}
+	slices.SortFunc(backends, func(a, b entity.Backend) int { return value.KeyOrder(a.Name, b.Name) })
 	return backends, nil
 }
 

@@ -62,19 +62,32 @@ func (bs Backends) Has(name string) bool {
 	return ok
 }
 
-// Set sets the state of the named backend, keeping bs in order.
+// Set sets the state of the named backend, keeping bs in order. Replacing
+// a backend's state writes it into bs's array (seen by a copy sharing it);
+// adding one makes a new array.
 func (bs *Backends) Set(name string, state []byte) {
 	i, found := slices.BinarySearchFunc(*bs, name, func(b Backend, n string) int { return value.KeyOrder(b.Name, n) })
 	if found {
 		(*bs)[i].State = state
 		return
 	}
-	*bs = slices.Insert(*bs, i, Backend{Name: name, State: state})
+	// Into a new array: a copy of the state (st2 := st) may share this one,
+	// and must not see its elements move.
+	*bs = slices.Insert(slices.Clip(*bs), i, Backend{Name: name, State: state})
 }
 
-// Delete removes the named backend.
+// Delete removes the named backend (into a new array, as Set inserts).
 func (bs *Backends) Delete(name string) {
-	*bs = slices.DeleteFunc(*bs, func(b Backend) bool { return b.Name == name })
+	if !bs.Has(name) {
+		return
+	}
+	out := make(Backends, 0, len(*bs)-1)
+	for _, b := range *bs {
+		if b.Name != name {
+			out = append(out, b)
+		}
+	}
+	*bs = out
 }
 
 // Names returns the backends' names, in order.

@@ -119,3 +119,20 @@ func ExampleBackends() {
 	fmt.Println(bs.Names(), bs.Has("lww"), len(bs.StateOf("text")))
 	// Output: [lww text] true 1
 }
+
+func TestBackends_AddingToACopyLeavesTheOriginal(t *testing.T) {
+	var bs entity.Backends
+	for _, name := range []string{"c", "a", "e"} { // room to spare after three Sets
+		bs.Set(name, []byte(name))
+	}
+	st := entity.State{Backends: bs}
+	cp := st
+	cp.Backends.Set("b", []byte("b"))
+	cp.Backends.Delete("a")
+	if got := fmt.Sprint(st.Backends.Names()); got != "[a c e]" {
+		t.Fatalf("the original's backends became %s after its copy changed", got)
+	}
+	if got := fmt.Sprint(cp.Backends.Names()); got != "[b c e]" {
+		t.Fatalf("the copy's backends are %s", got)
+	}
+}

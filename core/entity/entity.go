@@ -118,6 +118,9 @@ func (s *State) Encode() ([]byte, error) { return s.AppendCBOR(nil) }
 // encoders of messages that carry states.
 func (s *State) AppendCBOR(dst []byte) ([]byte, error) {
 	if !handWritten {
+		if err := s.Backends.Validate(); err != nil {
+			return nil, err // as appendState refuses them
+		}
 		b, err := event.EncMode().Marshal(s.generic())
 		return append(dst, b...), err
 	}
