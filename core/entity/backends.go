@@ -164,7 +164,8 @@ var backendsDecMode = must(cbor.DecOptions{
 	DupMapKey:       cbor.DupMapKeyEnforcedAPF,
 }.DecMode())
 
-// UnmarshalCBOR decodes a CBOR map of name to state (or null) into bs.
+// UnmarshalCBOR decodes a CBOR map of name to state (or null) into bs,
+// replacing what bs held (as decoding into a slice does), not merging.
 func (bs *Backends) UnmarshalCBOR(b []byte) error {
 	var m map[string][]byte
 	if err := backendsDecMode.Unmarshal(b, &m); err != nil {

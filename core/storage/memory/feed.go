@@ -42,6 +42,10 @@ type feedRing struct {
 	// and a store nobody follows (the default) keeps no copy of its
 	// batches' states and wakes nobody.
 	watched atomic.Bool
+	// from is the number of the latest batch when the first FeedHead ran:
+	// batches up to it were never kept, so a token before it (which no
+	// FeedHead handed out) is a gap, not a run of empty batches.
+	from atomic.Uint64
 	// wake is closed (and replaced) whenever a batch commits or the store
 	// drops its data, waking every waiting follower.
 	wake chan struct{}
@@ -101,7 +105,11 @@ func (e *Engine) FeedHead(ctx context.Context) (storage.FeedToken, error) {
 	}
 	// Under the read lock: no batch commits between this and the token,
 	// so every batch after it is kept (append runs under the write lock).
-	e.feed.watched.Store(true)
+	// Racing first calls all hold the read lock, so they store the same from.
+	if !e.feed.watched.Load() {
+		e.feed.from.Store(e.feed.last)
+		e.feed.watched.Store(true)
+	}
 	return e.feed.token(e.feed.last), nil
 }
 
@@ -161,6 +169,8 @@ func (e *Engine) feedAfter(pos uint64) ([]storage.FeedBatch, <-chan struct{}, er
 		return nil, nil, fmt.Errorf("%w: memory: token at batch %d, but the store has committed %d", storage.ErrFeedGap, pos, r.last)
 	case pos+1 < r.oldest():
 		return nil, nil, fmt.Errorf("%w: memory: token at batch %d, the feed keeps batches from %d on (WithFeedRetention)", storage.ErrFeedGap, pos, r.oldest())
+	case !r.watched.Load() || pos < r.from.Load():
+		return nil, nil, fmt.Errorf("%w: memory: token at batch %d, but the feed keeps batches only from its first FeedHead on", storage.ErrFeedGap, pos)
 	case pos == r.last:
 		return nil, r.wake, nil
 	}

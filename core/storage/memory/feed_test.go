@@ -165,4 +165,11 @@ func TestFeed_UnwatchedStoreKeepsNoBatch(t *testing.T) {
 	if n, _ := got[0].Changes[0].State.Values["n"].AsInt(); n != 7 {
 		t.Fatalf("the batch after the first FeedHead has n=%d, want 7", n)
 	}
+	// A token from before the first FeedHead (no FeedHead handed it out)
+	// names batches that were never kept: a gap, not empty batches.
+	early := append(storage.FeedToken(nil), head...)
+	early[len(early)-1] = 1
+	if got, err := follow(e, early, 1); !errors.Is(err, storage.ErrFeedGap) {
+		t.Errorf("Follow from before the first FeedHead = %d batches, %v; want ErrFeedGap", len(got), err)
+	}
 }
