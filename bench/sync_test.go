@@ -176,10 +176,22 @@ func BenchmarkSync_CommitToNotification(b *testing.B) {
 }
 
 // BenchmarkSync_CatchUp: a client that was away while N entities were
-// created (one event each) reconnects and its live query catches up.
+// created (one event each) reconnects and its live query catches up. With
+// order=k the query sorts by a property whose order is not the entities'
+// creation order, so arriving rows land all over the result.
 func BenchmarkSync_CatchUp(b *testing.B) {
-	for _, events := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("events=%d", events), func(b *testing.B) {
+	for _, tc := range []struct {
+		events int
+		order  string
+	}{{1000, ""}, {10000, ""}, {10000, "k"}} {
+		name := fmt.Sprintf("events=%d", tc.events)
+		q := "name = 'x'"
+		if tc.order != "" {
+			name += "/order=" + tc.order
+			q += " ORDER BY " + tc.order
+		}
+		events := tc.events
+		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
 			server, url := serveNode(b, memory.New())
 			sc := server.Context(nil)
@@ -188,7 +200,7 @@ func BenchmarkSync_CatchUp(b *testing.B) {
 				for k := 0; k < 500 && done+k < events; k++ {
 					m, _ := trx.Create(ctx, "album")
 					m.Set("name", "x")
-					m.Set("k", done+k)
+					m.Set("k", (done+k)*7919%events) // a permutation of 0..events-1
 				}
 				if err := trx.Commit(ctx); err != nil {
 					b.Fatal(err)
@@ -197,7 +209,7 @@ func BenchmarkSync_CatchUp(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				c := client(b, url)
-				lq, err := c.Context(nil).Query(ctx, "album", "name = 'x'")
+				lq, err := c.Context(nil).Query(ctx, "album", q)
 				if err != nil {
 					b.Fatal(err)
 				}

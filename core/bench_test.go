@@ -237,3 +237,62 @@ func BenchmarkReactor_LimitedQueriesMiss(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLiveQuery_BulkCommit: one commit of 2,000 new rows whose sort key
+// is spread over a live query's 20,000-row ordered result (a bulk import
+// into a sorted list), and the same commit into an unordered query. Each
+// op is the commit and the query settling it; the rows are deleted again
+// (in a commit of their own, not timed) before the next op.
+func BenchmarkLiveQuery_BulkCommit(b *testing.B) {
+	for _, q := range []string{"true ORDER BY n", "true"} {
+		b.Run("query="+q, func(b *testing.B) {
+			ctx := context.Background()
+			n, _ := core.NewNode(ctx, memory.New(), policy.Permissive{})
+			b.Cleanup(func() { n.Close() })
+			c := n.Context(nil)
+			const rows, batch = 20000, 2000
+			for done := 0; done < rows; done += batch {
+				trx := c.Begin()
+				for k := 0; k < batch; k++ {
+					m, _ := trx.Create(ctx, "row")
+					_ = m.Set("n", (done+k)*7919%rows*2)
+				}
+				if err := trx.Commit(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			lq, err := c.Query(ctx, "row", q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer lq.Close()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				trx := c.Begin()
+				made := make([]*core.Mut, 0, batch)
+				for k := 0; k < batch; k++ {
+					m, _ := trx.Create(ctx, "row")
+					_ = m.Set("n", (k*7919%batch)*(2*rows/batch)+1)
+					made = append(made, m)
+				}
+				if err := trx.Commit(ctx); err != nil {
+					b.Fatal(err)
+				}
+				if got := len(lq.Items()); got != rows+batch {
+					b.Fatalf("%d rows, want %d", got, rows+batch)
+				}
+				b.StopTimer()
+				trx = c.Begin()
+				for _, m := range made {
+					if err := trx.Delete(ctx, "row", m.ID()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := trx.Commit(ctx); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}

@@ -904,7 +904,7 @@ func (n *Node) expectedStates(ctx context.Context, evs []event.Event) ([]entity.
 		ok, skip bool
 		created  bool
 		bs       backendSet // st's decoded backends, applied in place
-		applied  int                         // events applied to bs since decoded
+		applied  int        // events applied to bs since decoded
 	}
 	var one [1]expecting // a commit of one event needs one record
 	ents := one[:0]

@@ -632,31 +632,36 @@ func (lq *LiveQuery) apply(ctx context.Context, changes []change) {
 		return
 	}
 	var cs ChangeSet
-	for i := range changes {
-		ch := &changes[i]
-		_, was := lq.byID[ch.after.ID]
-		now := matches(&ch.after)
-		// The result stays in order: a row is found and placed by binary
-		// search, so a commit costs O(log n) comparisons, not a sort.
-		if was {
-			if i := lq.indexOf(lq.byID[ch.after.ID]); i >= 0 {
-				lq.items = slices.Delete(lq.items, i, i+1)
+	if len(changes) >= bulkRows {
+		lq.applyBulk(changes, matches, &cs)
+	} else {
+		for i := range changes {
+			ch := &changes[i]
+			_, was := lq.byID[ch.after.ID]
+			now := matches(&ch.after)
+			// The result stays in order: a row is found and placed by
+			// binary search, so a commit costs O(log n) comparisons, not a
+			// sort.
+			if was {
+				if i := lq.indexOf(lq.byID[ch.after.ID]); i >= 0 {
+					lq.items = slices.Delete(lq.items, i, i+1)
+				}
 			}
-		}
-		switch {
-		case !was && now:
-			v := newView(ch.after)
-			lq.byID[ch.after.ID] = v
-			lq.insertSorted(v)
-			cs.Changes = append(cs.Changes, Change{Kind: Add, Entity: v})
-		case was && now:
-			v := newView(ch.after)
-			lq.byID[ch.after.ID] = v
-			lq.insertSorted(v)
-			cs.Changes = append(cs.Changes, Change{Kind: Update, Entity: v})
-		case was && !now:
-			delete(lq.byID, ch.after.ID)
-			cs.Changes = append(cs.Changes, Change{Kind: Remove, Entity: newView(ch.after)})
+			switch {
+			case !was && now:
+				v := newView(ch.after)
+				lq.byID[ch.after.ID] = v
+				lq.insertSorted(v)
+				cs.Changes = append(cs.Changes, Change{Kind: Add, Entity: v})
+			case was && now:
+				v := newView(ch.after)
+				lq.byID[ch.after.ID] = v
+				lq.insertSorted(v)
+				cs.Changes = append(cs.Changes, Change{Kind: Update, Entity: v})
+			case was && !now:
+				delete(lq.byID, ch.after.ID)
+				cs.Changes = append(cs.Changes, Change{Kind: Remove, Entity: newView(ch.after)})
+			}
 		}
 	}
 	lq.finishIncludes(ctx, &cs)
@@ -665,6 +670,81 @@ func (lq *LiveQuery) apply(ctx context.Context, changes []change) {
 	}
 	cs.Items = slices.Clone(lq.items)
 	lq.publish(cs)
+}
+
+// bulkRows is the number of changes from which apply settles the result in
+// one pass (applyBulk) instead of row by row: placing k rows one at a time
+// into n moves O(k·n) pointers, which a large batch (a catch-up, a bulk
+// commit) turns into seconds.
+const bulkRows = 32
+
+// applyBulk is apply's row loop for many changes (lq.mu held): the same
+// ChangeSet and the same result, in O(n + k log n). Rows that leave or
+// change are dropped in one pass; the rows that enter are sorted and merged
+// in, appended when they all sort after the last row (a catch-up arriving
+// in the query's order).
+func (lq *LiveQuery) applyBulk(changes []change, matches func(*entity.State) bool, cs *ChangeSet) {
+	var leaving map[id.EntityID]struct{}
+	entering := make([]*View, 0, len(changes))
+	for i := range changes {
+		ch := &changes[i]
+		_, was := lq.byID[ch.after.ID]
+		now := matches(&ch.after)
+		if was {
+			if leaving == nil {
+				leaving = map[id.EntityID]struct{}{}
+			}
+			leaving[ch.after.ID] = struct{}{}
+		}
+		switch {
+		case now:
+			v := newView(ch.after)
+			lq.byID[ch.after.ID] = v
+			entering = append(entering, v)
+			kind := Add
+			if was {
+				kind = Update
+			}
+			cs.Changes = append(cs.Changes, Change{Kind: kind, Entity: v})
+		case was:
+			delete(lq.byID, ch.after.ID)
+			cs.Changes = append(cs.Changes, Change{Kind: Remove, Entity: newView(ch.after)})
+		}
+	}
+	if len(leaving) > 0 {
+		lq.items = slices.DeleteFunc(lq.items, func(v *View) bool {
+			_, gone := leaving[v.state.ID]
+			return gone
+		})
+	}
+	// An entity changed twice in the batch enters once, as its last view.
+	entering = slices.DeleteFunc(entering, func(v *View) bool { return lq.byID[v.state.ID] != v })
+	if len(entering) == 0 {
+		return
+	}
+	if !slices.IsSortedFunc(entering, lq.cmpViews) {
+		slices.SortFunc(entering, lq.cmpViews)
+	}
+	items := lq.items
+	if len(items) == 0 || lq.cmpViews(items[len(items)-1], entering[0]) < 0 {
+		lq.items = append(items, entering...)
+		return
+	}
+	// Each entering row sorts after the one before it: its place is found
+	// by galloping from there (O(log gap) comparisons), then binary search.
+	merged := make([]*View, 0, len(items)+len(entering))
+	at := 0
+	for _, v := range entering {
+		lo, hi := at, at // items[at:lo] sort before v; items[hi] (if any) does not
+		for step := 1; hi < len(items) && lq.cmpViews(items[hi], v) < 0; step *= 2 {
+			lo, hi = hi+1, hi+step
+		}
+		j, _ := slices.BinarySearchFunc(items[lo:min(hi, len(items))], v, lq.cmpViews)
+		merged = append(merged, items[at:lo+j]...)
+		merged = append(merged, v)
+		at = lo + j
+	}
+	lq.items = append(merged, items[at:]...)
 }
 
 // applyLimited is apply for a LIMITed query (lq.mu held). Most changes are

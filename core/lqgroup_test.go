@@ -124,12 +124,13 @@ func TestLiveQuery_GroupedLimitedQueriesEachEqualAFetch(t *testing.T) {
 					ms[0].closed = true
 				}
 				trx := c.Begin()
+				var created *core.Mut // its id is known once committed
 				if rng.IntN(10) < 3 || len(ids) < 5 {
 					m, err := trx.Create(ctx, "row")
 					must(t, err)
 					must(t, m.Set("n", rng.IntN(30)))
 					must(t, m.Set("g", rng.IntN(2)))
-					ids = append(ids, m.ID())
+					created = m
 				} else if rng.IntN(10) < 8 {
 					m, err := trx.Edit(ctx, "row", ids[rng.IntN(len(ids))])
 					if err == nil {
@@ -141,6 +142,9 @@ func TestLiveQuery_GroupedLimitedQueriesEachEqualAFetch(t *testing.T) {
 					t.Fatal(err)
 				}
 				must(t, trx.Commit(ctx))
+				if created != nil {
+					ids = append(ids, created.ID())
+				}
 				want, err := c.Fetch(ctx, "row", q)
 				must(t, err)
 				wantOther, err := c.Fetch(ctx, "row", other)

@@ -33,14 +33,18 @@ func TestLiveQuery_BoundedWindowsEachEqualAFetch(t *testing.T) {
 			qs = append(qs, "true LIMIT 4", "true ORDER BY n LIMIT 5", "g = 1 OR n > 20 ORDER BY n LIMIT 3")
 			var ids []id.EntityID
 			trx := c.Begin()
+			var created []*core.Mut // their ids are known once committed
 			for i := 0; i < 30; i++ {
 				m, err := trx.Create(ctx, "row")
 				must(t, err)
 				must(t, m.Set("n", rng.IntN(30)))
 				must(t, m.Set("g", rng.IntN(3)))
-				ids = append(ids, m.ID())
+				created = append(created, m)
 			}
 			must(t, trx.Commit(ctx))
+			for _, m := range created {
+				ids = append(ids, m.ID())
+			}
 			// Most open over full windows; the rest join halfway.
 			lqs := make([]*core.LiveQuery, len(qs))
 			open := func(i int) {
@@ -63,13 +67,14 @@ func TestLiveQuery_BoundedWindowsEachEqualAFetch(t *testing.T) {
 					}
 				}
 				trx := c.Begin()
+				var made *core.Mut
 				switch k := rng.IntN(10); {
 				case k < 4 || len(ids) < 5:
 					m, err := trx.Create(ctx, "row")
 					must(t, err)
 					must(t, m.Set("n", rng.IntN(30)))
 					must(t, m.Set("g", rng.IntN(3)))
-					ids = append(ids, m.ID())
+					made = m
 				case k < 8:
 					for j := 0; j < 1+rng.IntN(3); j++ {
 						eid := ids[rng.IntN(len(ids))]
@@ -91,6 +96,9 @@ func TestLiveQuery_BoundedWindowsEachEqualAFetch(t *testing.T) {
 					}
 				}
 				must(t, trx.Commit(ctx))
+				if made != nil {
+					ids = append(ids, made.ID())
+				}
 				for i, q := range qs {
 					if lqs[i] == nil {
 						continue

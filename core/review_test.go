@@ -417,13 +417,14 @@ func TestReview_LimitedWithPerRowPolicyEqualsAFreshFetch(t *testing.T) {
 		}
 		for step := range 120 {
 			trx := c.Begin()
+			var created *core.Mut // its id is known once committed
 			if len(ids) < 6 || rng.IntN(4) == 0 {
 				m, err := trx.Create(ctx, "row")
 				must(t, err)
 				must(t, m.Set("n", rng.IntN(5)))
 				must(t, m.Set("g", rng.IntN(2)))
 				must(t, m.Set("secret", rng.IntN(3) == 0))
-				ids = append(ids, m.ID())
+				created = m
 			} else {
 				for range 1 + rng.IntN(3) {
 					eid := ids[rng.IntN(len(ids))]
@@ -444,6 +445,9 @@ func TestReview_LimitedWithPerRowPolicyEqualsAFreshFetch(t *testing.T) {
 				}
 			}
 			must(t, trx.Commit(ctx))
+			if created != nil {
+				ids = append(ids, created.ID())
+			}
 			if step%17 == 0 {
 				k := rng.IntN(len(lqs))
 				must(t, lqs[k].lq.UpdateSelection(ctx, queries[rng.IntN(len(queries))]))

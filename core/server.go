@@ -540,6 +540,9 @@ func (p *Peer) streamPart(ctx context.Context, c *Context, reqID uint64, states 
 		}
 		out := newResponseMessage(reqID)
 		resp := out.Response
+		if len(known) == 0 {
+			resp.States = make([]entity.State, 0, len(part))
+		}
 		for _, st := range part {
 			if h, ok := known[st.ID]; ok && h.Equal(st.Head) {
 				resp.Unchanged = append(resp.Unchanged, st.ID)
