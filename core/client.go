@@ -305,17 +305,31 @@ const (
 // response are already stored locally when it returns. A busy refusal is
 // retried (see busyBackoffMin) until ctx ends.
 func (p *Peer) request(ctx context.Context, r *transport.Request) (*transport.Response, error) {
-	return p.requestExpecting(ctx, &transport.Message{Request: r}, nil)
+	return p.requestRetrying(ctx, &transport.Message{Request: r}, nil, false)
 }
 
-// requestExpecting is request for a commit sent with the states this node
-// computed for it (CommitReq.Expect): those the answer lists unchanged are
-// stored as computed. m is the message that carries the request
+// requestOutcome is request for a caller that needs the answer's outcome
+// (its error, unchanged ids and events), not its states: receiveResponse
+// stores those as they arrive and the answer keeps none of them, so a large
+// answer streamed in many parts accumulates nothing on the way.
+func (p *Peer) requestOutcome(ctx context.Context, r *transport.Request) (*transport.Response, error) {
+	return p.requestRetrying(ctx, &transport.Message{Request: r}, nil, true)
+}
+
+// requestExpecting is requestOutcome for a commit sent with the states this
+// node computed for it (CommitReq.Expect): those the answer lists unchanged
+// are stored as computed. m is the message that carries the request
 // (m.Request; its ID is set for each attempt).
 func (p *Peer) requestExpecting(ctx context.Context, m *transport.Message, expect []entity.State) (*transport.Response, error) {
+	return p.requestRetrying(ctx, m, expect, true)
+}
+
+// requestRetrying sends request m until it is not answered busy, waiting
+// a growing, jittered while between attempts (requestOnce has the rest).
+func (p *Peer) requestRetrying(ctx context.Context, m *transport.Message, expect []entity.State, outcome bool) (*transport.Response, error) {
 	wait := busyBackoffMin
 	for {
-		resp, err := p.requestOnce(ctx, m, expect)
+		resp, err := p.requestOnce(ctx, m, expect, outcome)
 		if resp == nil || resp.Code != transport.CodeBusy {
 			return resp, err
 		}
@@ -333,12 +347,18 @@ func (p *Peer) requestExpecting(ctx context.Context, m *transport.Message, expec
 	}
 }
 
-func (p *Peer) requestOnce(ctx context.Context, m *transport.Message, expect []entity.State) (*transport.Response, error) {
+// requestOnce sends one attempt of request m; with outcome set, the answer
+// keeps none of its states (requestOutcome).
+func (p *Peer) requestOnce(ctx context.Context, m *transport.Message, expect []entity.State, outcome bool) (*transport.Response, error) {
 	if err := p.acquireWindow(ctx); err != nil {
 		return nil, err
 	}
 	defer p.releaseWindow()
-	call, ok := p.reqs.Start()
+	start := p.reqs.Start
+	if outcome {
+		start = p.reqs.StartOutcome
+	}
+	call, ok := start()
 	if !ok {
 		return nil, transport.ErrClosed
 	}
@@ -546,15 +566,19 @@ func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more 
 			r.Error, r.Code, r.Kinds = err.Error(), codeOf(err), kindsOf(err)
 		}
 	}
-	if len(r.States) == 0 {
-		p.reqs.Deliver(r, more) // nothing to leave out
+	if len(r.States) == 0 || !p.reqs.Keeps(r.ID) {
+		// Nothing to leave out, or a request that needs its answer's
+		// outcome only (session.Requests.StartOutcome drops the states).
+		p.reqs.Deliver(r, more)
 		return
 	}
-	// Stored: the request needs the states' ids and heads only.
+	// Stored: the request needs the states' ids, heads and values (a
+	// LIMITed fetch finds its window's last row by them), not their
+	// backends.
 	part := &transport.Response{ID: r.ID, Unchanged: r.Unchanged, Events: r.Events, Error: r.Error, Code: r.Code, Kinds: r.Kinds}
 	part.States = make([]entity.State, 0, len(r.States))
 	for _, st := range r.States {
-		part.States = append(part.States, entity.State{ID: st.ID, Collection: st.Collection, Head: st.Head})
+		part.States = append(part.States, entity.State{ID: st.ID, Collection: st.Collection, Head: st.Head, Values: st.Values})
 	}
 	p.reqs.Deliver(part, more)
 }
@@ -586,7 +610,9 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 		}
 	}
 	// Several subscriptions may carry the same entity: keep its last state.
-	if len(states) > 1 {
+	// (A part of a query's answer in id order, the common large case,
+	// cannot: it is checked in one pass, without a map.)
+	if len(states) > 1 && !idsAscending(states) {
 		last := make(map[id.EntityID]int, len(states))
 		for i, st := range states {
 			last[st.ID] = i
@@ -716,6 +742,17 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 	return nil
 }
 
+// idsAscending reports whether states are in strictly ascending id order
+// (so no entity appears twice).
+func idsAscending(states []entity.State) bool {
+	for i := 1; i < len(states); i++ {
+		if states[i-1].ID.Compare(states[i].ID) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // storedOne is what storeStates makes to store one state (a commit's
 // answer, the common case), in one allocation: the batch, its state, the
 // change, and room for the state it replaces.
@@ -765,7 +802,7 @@ drain:
 			n.upMu.Lock()
 			n.up.sending = outbox[i:] // still pending: states received meanwhile re-apply them
 			n.upMu.Unlock()
-			_, err := p.request(ctx, &transport.Request{Commit: &transport.CommitReq{Events: evs}})
+			_, err := p.requestOutcome(ctx, &transport.Request{Commit: &transport.CommitReq{Events: evs}})
 			if err == nil {
 				n.unpersistOutbox(ctx, evs)
 				continue
@@ -1199,7 +1236,11 @@ func (n *Node) subscribeRemote(ctx context.Context, p *Peer, sub uint64, collect
 		// are read from what this node caches.
 		req.Includes = wireIncludes(incs)
 	}
-	resp, err := p.request(ctx, &transport.Request{Subscribe: req})
+	send := p.request
+	if len(known) == 0 {
+		send = p.requestOutcome // nothing to confirm: the states are stored as they come
+	}
+	resp, err := send(ctx, &transport.Request{Subscribe: req})
 	if err != nil {
 		return err
 	}
@@ -1448,6 +1489,9 @@ func knownOf(vs []*View) []transport.Known {
 // unconfirmed lists the known entities a response neither sent nor
 // reported unchanged.
 func unconfirmed(resp *transport.Response, known []*View) []id.EntityID {
+	if len(known) == 0 {
+		return nil
+	}
 	seen := make(map[id.EntityID]bool, len(resp.States)+len(resp.Unchanged))
 	for _, s := range resp.States {
 		seen[s.ID] = true

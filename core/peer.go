@@ -218,8 +218,12 @@ var maxQueuedFrames = func() *atomic.Int64 { var v atomic.Int64; v.Store(10000);
 // (limits.ServerQueueBytes) — is disconnected with a fault saying why; a
 // frame is always accepted into an empty queue, so one large answer never
 // counts as slowness.
-func (p *Peer) enqueue(m *transport.Message) error {
-	frame, err := transport.Encode(m)
+func (p *Peer) enqueue(m *transport.Message) error { return p.enqueueSized(m, 0) }
+
+// enqueueSized is enqueue for a message of about size bytes
+// (transport.EncodeSized).
+func (p *Peer) enqueueSized(m *transport.Message, size int) error {
+	frame, err := transport.EncodeSized(m, size)
 	if err != nil {
 		p.log.Error("message cannot be sent", "err", err)
 		return err

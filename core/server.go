@@ -551,7 +551,13 @@ func (p *Peer) streamPart(ctx context.Context, c *Context, reqID uint64, states 
 			resp.States = append(resp.States, st)
 		}
 		out.More = !last || more
-		err := p.enqueue(out)
+		// The part's estimate as it was cut (estimateStateSize errs
+		// large), for the states it sends in full: one buffer, no growing.
+		hint := 0
+		if len(part) > 0 {
+			hint = size * len(resp.States) / len(part)
+		}
+		err := p.enqueueSized(out, hint)
 		n.clog.mu.Unlock()
 		if err != nil {
 			p.enqueueResponse(fail(reqID, fmt.Errorf("%w: the answer cannot be sent: %w", limits.ErrExceeded, err)))

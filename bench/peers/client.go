@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +45,10 @@ func clientFatal(err error) {
 	os.Exit(1)
 }
 
+// stopProfile ends the CPU profile PEERBENCH_CPUPROFILE asked for and
+// writes the memory profile PEERBENCH_MEMPROFILE asked for, if any.
+var stopProfile = func() {}
+
 // clientMain runs one client mode. Its watchdog ends the process after limit
 // whatever happens, like the npm clients'.
 func clientMain(mode, cfgJSON string, limit time.Duration) {
@@ -54,6 +60,32 @@ func clientMain(mode, cfgJSON string, limit time.Duration) {
 		fmt.Fprintf(os.Stderr, "peerbench client %d: watchdog after %v\n", os.Getpid(), limit)
 		os.Exit(3)
 	})
+	if path := os.Getenv("PEERBENCH_CPUPROFILE"); path != "" && mode == "fresh" {
+		// A CPU profile of the fresh client, for finding where BS1's time
+		// goes; written when the client exits (ankFresh calls stopProfile).
+		f, err := os.Create(path)
+		if err != nil {
+			clientFatal(fmt.Errorf("PEERBENCH_CPUPROFILE: %w", err))
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			clientFatal(fmt.Errorf("PEERBENCH_CPUPROFILE: %w", err))
+		}
+		stopProfile = func() { pprof.StopCPUProfile(); _ = f.Close() }
+	}
+	if path := os.Getenv("PEERBENCH_MEMPROFILE"); path != "" && mode == "fresh" {
+		// Every allocation sampled (MemProfileRate 1): what the fresh client
+		// holds when it has every doc, and what it allocated on the way.
+		runtime.MemProfileRate = 1
+		stop := stopProfile
+		stopProfile = func() {
+			stop()
+			f, err := os.Create(path)
+			if err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				_ = f.Close()
+			}
+		}
+	}
 	ctx := context.Background()
 	url, _ := cfg["url"].(string)
 	num := func(k string) int { f, _ := cfg[k].(float64); return int(f) }
@@ -395,6 +427,7 @@ func ankFresh(ctx context.Context, url string, size int, limit time.Duration) {
 	res["got"], res["complete"] = got, got == size
 	res["detail"] = map[string]any{"connect_ms": tc - t0, "query_ms": clockMs() - tc}
 	emit(res)
+	stopProfile()
 	lq.Close()
 	_ = client.Close()
 	_ = node.Close()

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ankurah/ankurah-go/core/entity"
 	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/limits"
 	"github.com/ankurah/ankurah-go/core/policy"
@@ -184,9 +185,12 @@ type Requests struct {
 type waiter struct {
 	ch      chan *transport.Response
 	partial *transport.Response
-	id      uint64 // the request it serves, or served last
-	pending bool   // in Requests.pending
-	free    bool   // in Requests.free
+	parts   [][]entity.State // states of the parts after partial's, joined once at the last part
+	nstates int              // states in partial and parts
+	id      uint64           // the request it serves, or served last
+	pending bool             // in Requests.pending
+	free    bool             // in Requests.free
+	outcome bool             // started with StartOutcome: the answer's states are not kept
 }
 
 // maxFreeWaiters bounds the waiters Requests keeps for reuse; one given
@@ -204,7 +208,25 @@ type Call struct {
 // Start allocates a request id and the channel its whole response arrives
 // on. ok is false once the session has ended. The caller that received the
 // response from the Call's channel may give it back with Done.
-func (r *Requests) Start() (c Call, ok bool) {
+func (r *Requests) Start() (c Call, ok bool) { return r.start(false) }
+
+// StartOutcome is Start for a caller that needs the outcome of its request
+// (the error, unchanged ids and events) but not the answer's states: those
+// the receiver stores as they arrive (Keeps reports false for it), and a
+// response it delivers arrives with none, so a large answer in many parts
+// accumulates nothing.
+func (r *Requests) StartOutcome() (c Call, ok bool) { return r.start(true) }
+
+// Keeps reports whether the request with id wants its answer's states: false
+// for one started with StartOutcome or no longer waited for.
+func (r *Requests) Keeps(id uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := r.pending[id]
+	return w != nil && !w.outcome
+}
+
+func (r *Requests) start(outcome bool) (c Call, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -221,7 +243,7 @@ func (r *Requests) Start() (c Call, ok bool) {
 	} else {
 		w = &waiter{ch: make(chan *transport.Response, 1)}
 	}
-	w.id, w.pending, w.free, w.partial = r.next, true, false, nil
+	w.id, w.pending, w.free, w.partial, w.parts, w.nstates, w.outcome = r.next, true, false, nil, nil, 0, outcome
 	r.pending[r.next] = w
 	return Call{ID: r.next, C: w.ch, w: w}, true
 }
@@ -242,7 +264,7 @@ func (r *Requests) Done(c Call) {
 		return
 	}
 	if len(r.free) < maxFreeWaiters {
-		w.free, w.partial = true, nil
+		w.free, w.partial, w.parts = true, nil, nil
 		r.free = append(r.free, w)
 	}
 }
@@ -271,23 +293,44 @@ func (r *Requests) Deliver(resp *transport.Response, more bool) bool {
 	if w == nil {
 		return false
 	}
+	if w.outcome && len(resp.States) > 0 {
+		cut := *resp
+		cut.States = nil
+		resp = &cut
+	}
 	if w.partial != nil {
 		acc := w.partial
-		acc.States = append(acc.States, resp.States...)
+		// A part's states are kept as the part's slice and joined once,
+		// at the last part: growing one slice part by part would copy
+		// (and allocate) the answer about three times over.
+		if len(resp.States) > 0 {
+			w.parts = append(w.parts, resp.States)
+			w.nstates += len(resp.States)
+		}
 		acc.Unchanged = append(acc.Unchanged, resp.Unchanged...)
 		acc.Events = append(acc.Events, resp.Events...)
 		if resp.Error != "" && acc.Error == "" {
 			acc.Error, acc.Code, acc.Kinds = resp.Error, resp.Code, resp.Kinds
 		}
-		if n := len(acc.States) + len(acc.Unchanged) + len(acc.Events); n > MaxAccumulated && acc.Error == "" {
+		if n := w.nstates + len(acc.Unchanged) + len(acc.Events); n > MaxAccumulated && acc.Error == "" {
 			err := limits.Exceeded("response-items", MaxAccumulated, n, "items in one streamed response")
 			acc.Error, acc.Code, acc.Kinds = err.Error(), CodeOf(err), KindsOf(err)
 		}
 		resp = acc
+	} else {
+		w.nstates = len(resp.States)
 	}
 	if more && resp.Error == "" {
 		w.partial = resp
 		return true
+	}
+	if len(w.parts) > 0 {
+		all := make([]entity.State, 0, w.nstates)
+		all = append(all, resp.States...)
+		for _, p := range w.parts {
+			all = append(all, p...)
+		}
+		resp.States, w.parts = all, nil
 	}
 	delete(r.pending, resp.ID)
 	w.pending = false

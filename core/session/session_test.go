@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/ankurah/ankurah-go/core/entity"
+	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/transport"
 )
@@ -91,5 +93,50 @@ func TestRequests_PartsAccumulateAndCloseEndsWaiters(t *testing.T) {
 	}
 	if _, ok := r.Start(); ok {
 		t.Fatal("Start after Close")
+	}
+}
+
+// An answer in parts arrives with every part's states in the order they
+// came, whichever parts carried none; a request started with StartOutcome
+// gets the outcome of its answer (error, unchanged ids) without states.
+func TestRequests_PartsJoinInOrderAndOutcomeKeepsNoStates(t *testing.T) {
+	states := func(from, n int) []entity.State {
+		out := make([]entity.State, n)
+		for i := range out {
+			out[i].ID[0], out[i].ID[1] = byte(from+i), byte((from+i)>>8)
+		}
+		return out
+	}
+	var r Requests
+	c, _ := r.Start()
+	if !r.Keeps(c.ID) {
+		t.Fatal("Keeps = false for a request started with Start")
+	}
+	parts := [][]entity.State{states(0, 3), nil, states(3, 1), states(4, 300), nil, states(304, 2)}
+	for i, p := range parts {
+		r.Deliver(&transport.Response{ID: c.ID, States: p, Unchanged: []id.EntityID{{byte(i)}}}, i < len(parts)-1)
+	}
+	resp := <-c.C
+	if len(resp.States) != 306 || len(resp.Unchanged) != len(parts) {
+		t.Fatalf("got %d states and %d unchanged ids, want 306 and %d", len(resp.States), len(resp.Unchanged), len(parts))
+	}
+	for i, st := range resp.States {
+		if int(st.ID[0])|int(st.ID[1])<<8 != i {
+			t.Fatalf("state %d is the answer's %d", i, int(st.ID[0])|int(st.ID[1])<<8)
+		}
+	}
+
+	o, _ := r.StartOutcome()
+	if r.Keeps(o.ID) {
+		t.Fatal("Keeps = true for a request started with StartOutcome")
+	}
+	r.Deliver(&transport.Response{ID: o.ID, States: states(0, 5)}, true)
+	r.Deliver(&transport.Response{ID: o.ID, States: states(5, 5), Unchanged: []id.EntityID{{9}}}, false)
+	resp = <-o.C
+	if len(resp.States) != 0 || len(resp.Unchanged) != 1 || resp.Error != "" {
+		t.Fatalf("an outcome-only answer: %d states, %d unchanged, error %q", len(resp.States), len(resp.Unchanged), resp.Error)
+	}
+	if r.Keeps(o.ID) || r.Keeps(12345) {
+		t.Fatal("Keeps = true for a request nobody waits for")
 	}
 }

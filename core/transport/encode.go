@@ -15,8 +15,8 @@ import (
 // else. It writes byte
 // for byte what the generic encoder writes (FuzzEncodeResponse holds it to
 // that); ok is false for any other message, which the generic encoder then
-// writes.
-func encodeResponse(m *Message) (b []byte, ok bool, err error) {
+// writes. A response is written into a buffer of at least size bytes.
+func encodeResponse(m *Message, size int) (b []byte, ok bool, err error) {
 	if !handWritten {
 		return nil, false, nil
 	}
@@ -31,7 +31,7 @@ func encodeResponse(m *Message) (b []byte, ok bool, err error) {
 		m.Fault != nil || m.SubEnded != nil || m.Notice != nil || m.AggUpdate != nil || len(r.Events) > 0 {
 		return nil, false, nil
 	}
-	b = make([]byte, 0, 64+len(r.Error)+len(r.Kinds)+(2+id.Size)*len(r.Unchanged)+256*len(r.States))
+	b = make([]byte, 0, max(size, 64+len(r.Error)+len(r.Kinds)+(2+id.Size)*len(r.Unchanged)+256*len(r.States)))
 	if m.More {
 		b = append(b, 0xa2, 0x03)
 	} else {

@@ -282,8 +282,15 @@ var (
 )
 
 // Encode returns a message's frame.
-func Encode(m *Message) ([]byte, error) {
-	b, ok, err := encodeResponse(m)
+func Encode(m *Message) ([]byte, error) { return EncodeSized(m, 0) }
+
+// EncodeSized is Encode for a caller that knows about how large the frame
+// will be (a part of a streamed answer, sized as it was cut): a response of
+// states is encoded into a buffer of at least size bytes allocated up
+// front, where growing one from a guess would allocate and copy it again
+// on the way.
+func EncodeSized(m *Message, size int) ([]byte, error) {
+	b, ok, err := encodeResponse(m, size)
 	if !ok {
 		b, err = encMode.Marshal(m)
 	}

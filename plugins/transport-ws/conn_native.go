@@ -100,9 +100,14 @@ type conn struct {
 
 	// rmu serializes Recv; rbuf is its scratch buffer, reused across
 	// messages (at most keepReadBuf is kept), so a small message costs a
-	// copy of its own size, not a fresh 16 KiB read buffer.
-	rmu  sync.Mutex
-	rbuf []byte
+	// copy of its own size, not a fresh 16 KiB read buffer. rhint is the
+	// size a message is read into from its start after a large one (the
+	// parts of a streamed answer come one after another at about the same
+	// size): one allocation of about the message's size, where growing by
+	// doubling from 16 KiB allocates four times it and copies it twice.
+	rmu   sync.Mutex
+	rbuf  []byte
+	rhint int
 
 	// wsem serializes Send (a caller whose context ends while it waits
 	// for an earlier message gets an error; the connection stays).
@@ -385,6 +390,9 @@ func (c *conn) Recv(ctx context.Context) ([]byte, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	buf := c.rbuf[:0]
+	if c.rhint > cap(buf) {
+		buf = make([]byte, 0, c.rhint)
+	}
 	for {
 		if cap(buf)-len(buf) < readChunk/4 {
 			// Doubling: a large message costs about twice its size in
@@ -403,11 +411,17 @@ func (c *conn) Recv(ctx context.Context) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %s", transport.ErrTooLarge, why)
 		}
 		if err == io.EOF {
-			if cap(buf) > keepReadBuf {
-				c.rbuf = nil // a large message keeps its buffer
+			if len(buf) > keepReadBuf {
+				// A large message keeps its buffer (never the scratch
+				// buffer's: that holds at most keepReadBuf); the next one
+				// is read into one of this size and an eighth more.
+				c.rhint = min(len(buf)+len(buf)/8+readChunk, transport.MaxFrameSize+readChunk)
 				return buf, nil
 			}
-			c.rbuf = buf[:0]
+			c.rhint = 0
+			if cap(buf) <= keepReadBuf {
+				c.rbuf = buf[:0]
+			} // else: a message smaller than the hint; the scratch buffer stays
 			return bytes.Clone(buf), nil
 		}
 		if err != nil {

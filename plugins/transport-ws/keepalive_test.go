@@ -607,3 +607,40 @@ func TestClose_RecvContextEndTellsThePeer(t *testing.T) {
 		t.Fatalf("peer Recv: %v", err)
 	}
 }
+
+// Messages of changing sizes arrive whole and stay as they arrived: a
+// large one is read into a buffer sized after the one before it (larger,
+// smaller, or small again after a large one), and no later message reuses
+// the buffer of one handed out before.
+func TestRecv_MessagesOfChangingSizesArriveWhole(t *testing.T) {
+	ctx := testCtx(t)
+	c, peer := withPeer(t, keepaliveConfig{})
+	sizes := []int{5, 300 << 10, 300 << 10, 290 << 10, 1200 << 10, 100, 70 << 10, 64 << 10, 3, 2 << 20, 2<<20 + 1, 0, 16 << 10}
+	want := make([][]byte, len(sizes))
+	for i, n := range sizes {
+		want[i] = make([]byte, n)
+		for j := range want[i] {
+			want[i][j] = byte(i*31 + j*7)
+		}
+	}
+	go func() {
+		for _, m := range want {
+			if err := peer.Write(ctx, websocket.MessageBinary, m); err != nil {
+				return
+			}
+		}
+	}()
+	got := make([][]byte, len(sizes))
+	for i := range sizes {
+		m, err := c.Recv(ctx)
+		if err != nil {
+			t.Fatalf("Recv of message %d (%d bytes): %v", i, sizes[i], err)
+		}
+		got[i] = m
+	}
+	for i := range sizes {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Errorf("message %d (%d bytes) holds %d bytes that differ from what was sent", i, sizes[i], len(got[i]))
+		}
+	}
+}
