@@ -42,13 +42,15 @@ func (n *Node) admitState(st *entity.State) error {
 	if len(st.Values) > l.MaxProperties {
 		return limits.Exceeded("max-properties", l.MaxProperties, len(st.Values), fmt.Sprintf("entity %s in %q: properties", st.ID, st.Collection))
 	}
-	for name := range st.Values {
+	size := estimateFixedSize(st)
+	for name, v := range st.Values {
 		// Every datatype's names, not only LWW's: a text root type, say.
 		if err := ValidateName(name); err != nil {
 			return fmt.Errorf("ankurah: entity %s in %q: property %w", st.ID, st.Collection, err)
 		}
+		size += len(name) + len(v.Raw()) + 20 // estimateStateSize, in the same pass
 	}
-	if size := estimateStateSize(st); size > l.MaxStateBytes/2 {
+	if size > l.MaxStateBytes/2 {
 		// Close to the limit: measure exactly.
 		b, err := st.Encode()
 		if err != nil {
@@ -61,12 +63,18 @@ func (n *Node) admitState(st *entity.State) error {
 	return nil
 }
 
-// estimateStateSize is an upper estimate of a state's encoded size.
-func estimateStateSize(st *entity.State) int {
+// estimateFixedSize is estimateStateSize without the values.
+func estimateFixedSize(st *entity.State) int {
 	size := 64 + len(st.Collection) + 34*len(st.Head)
 	for _, b := range st.Backends {
 		size += len(b.Name) + len(b.State) + 10
 	}
+	return size
+}
+
+// estimateStateSize is an upper estimate of a state's encoded size.
+func estimateStateSize(st *entity.State) int {
+	size := estimateFixedSize(st)
 	for name, v := range st.Values {
 		size += len(name) + len(v.Raw()) + 20
 	}

@@ -462,17 +462,39 @@ const maxUpdateParts = 256 << 20
 func (p *Peer) clientLoop() {
 	ctx := context.Background()
 	n := p.node
+	// While a part of a large answer is stored, the next message is read
+	// and decoded beside it (on a second core: the two take about as long
+	// as each other), one message ahead at most, and handled after it, in
+	// order. The loop owns that goroutine: it takes its result before it
+	// goes on, and waits for it before it returns (the connection is closed
+	// by then, which ends a read in progress).
+	ahead := make(chan readResult, 1)
+	reading := false
+	defer func() {
+		if reading {
+			<-ahead
+		}
+	}()
 	for {
-		frame, err := p.conn.Recv(ctx)
-		if err != nil {
-			p.shutdown(err)
+		var r readResult
+		if reading {
+			r, reading = <-ahead, false
+		} else {
+			r = p.readMessage(ctx)
+		}
+		if r.recvErr != nil {
+			p.shutdown(r.recvErr)
 			return
 		}
-		m, err := transport.Decode(frame)
-		if err != nil {
-			p.log.Warn("malformed message from durable peer", "err", err)
-			p.fault(transport.CodeProtocol, err)
+		if r.decodeErr != nil {
+			p.log.Warn("malformed message from durable peer", "err", r.decodeErr)
+			p.fault(transport.CodeProtocol, r.decodeErr)
 			return
+		}
+		m := r.m
+		if m.More && m.Response != nil && len(m.Response.States) >= readAheadStates {
+			reading = true
+			go func() { ahead <- p.readMessage(ctx) }()
 		}
 		switch {
 		case m.Response != nil:
@@ -583,6 +605,31 @@ func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more 
 	p.reqs.Deliver(part, more)
 }
 
+// readAheadStates is the size of an answer's part (in states) from which
+// clientLoop reads the next message while it stores this one.
+const readAheadStates = 64
+
+// readResult is one message as clientLoop reads it: the message, or why
+// none could be read (the connection failed) or decoded (the peer sent
+// something malformed).
+type readResult struct {
+	m                  *transport.Message
+	recvErr, decodeErr error
+}
+
+// readMessage reads and decodes the durable peer's next message.
+func (p *Peer) readMessage(ctx context.Context) readResult {
+	frame, err := p.conn.Recv(ctx)
+	if err != nil {
+		return readResult{recvErr: err}
+	}
+	m, err := transport.Decode(frame)
+	if err != nil {
+		return readResult{decodeErr: err}
+	}
+	return readResult{m: m}
+}
+
 // OnCredentialsExpired sets f to be called, in its own goroutine, when the
 // durable peer says this connection's credentials expired (until refreshed
 // with RefreshCredentials, its requests are refused and its subscriptions
@@ -668,10 +715,12 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 		return err
 	}
 	batch, changes, slot := newStoreBatch(len(states) + len(gone))
+	var coll storage.Collection // of the previous state, looked up once for a run of them
 	for _, st := range states {
-		coll, err := n.readCollection(ctx, st.Collection)
-		if err != nil {
-			return err
+		if coll == nil || coll.Name() != st.Collection {
+			if coll, err = n.readCollection(ctx, st.Collection); err != nil {
+				return err
+			}
 		}
 		var before *entity.State
 		cur, err := ahead.state(ctx, coll, st.Collection, st.ID)

@@ -247,12 +247,27 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 	}
 	// Check every expected head first. A batch that writes one entity twice
 	// is checked in order: the second write expects the first one's head.
-	pending := make(map[stateKey]event.Clock, len(b.States))
+	// (States in strictly ascending id order cannot write one entity
+	// twice, as a query's answer stored part by part: no map then.)
+	var pending map[stateKey]event.Clock
+	if !idsAscending(b.States) {
+		pending = make(map[stateKey]event.Clock, len(b.States))
+	}
+	var last *collection // the collection of the previous state, looked up once for a run of them
 	for _, w := range b.States {
 		k := stateKey{w.State.Collection, w.State.ID}
-		head, ok := pending[k]
+		var head event.Clock
+		ok := false
+		if pending != nil {
+			head, ok = pending[k]
+		}
 		if !ok {
-			if c := e.colls[k.coll]; c != nil {
+			c := last
+			if c == nil || c.name != k.coll {
+				c = e.colls[k.coll]
+				last = c
+			}
+			if c != nil {
 				if s, stored := c.states[k.id]; stored {
 					head, ok = s.Head, true
 				}
@@ -264,7 +279,9 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 		case ok && !slices.Equal(head, w.Expected):
 			return fmt.Errorf("%w: %s in %q has head %v, expected %v", storage.ErrConflict, k.id, k.coll, head, w.Expected)
 		}
-		pending[k] = w.State.Head
+		if pending != nil {
+			pending[k] = w.State.Head
+		}
 	}
 	for i, ev := range b.Events {
 		c := e.coll(ev.Collection)
@@ -285,12 +302,16 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 	if watched {
 		changes = make([]storage.FeedChange, len(b.States))
 	}
+	last = nil
 	for i, w := range b.States {
 		st := w.State
 		if !b.Handover {
 			st = st.Clone()
 		}
-		e.coll(st.Collection).put(st)
+		if last == nil || last.name != st.Collection {
+			last = e.coll(st.Collection)
+		}
+		last.put(st)
 		if watched {
 			changes[i] = storage.FeedChange{Collection: st.Collection, State: st}
 		}
@@ -299,6 +320,17 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 		e.feed.append(changes)
 	}
 	return nil
+}
+
+// idsAscending reports whether ws are in strictly ascending entity id
+// order (so no entity is written twice).
+func idsAscending(ws []storage.StateWrite) bool {
+	for i := 1; i < len(ws); i++ {
+		if ws[i-1].State.ID.Compare(ws[i].State.ID) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // DeclareIndex declares an index on a property of a collection and builds
