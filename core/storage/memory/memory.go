@@ -69,12 +69,13 @@ type store struct {
 	feed    feedRing
 }
 
-// collection holds one collection's data. Stored states and events are
-// never modified in place: Apply stores copies and replaces them whole, so
-// readers may use a snapshot of the maps' entries after releasing the lock.
+// collection holds one collection's data. Stored states' and events' maps
+// and bytes are never modified in place: Apply stores copies and replaces
+// them whole, so readers may use a copy of an entry (taken under the lock)
+// after releasing it.
 type collection struct {
 	name     string
-	states   map[id.EntityID]entity.State
+	states   stateTable
 	events   map[id.EventID]event.Event
 	byEntity map[id.EntityID][]id.EventID
 	// indexes maps an indexed property to its entries (see indexEntry).
@@ -87,7 +88,7 @@ func (c *collection) indexed(prop string) bool { return c.indexes[prop] != nil }
 // put stores s (which the caller hands over), keeping the indexes current.
 func (c *collection) put(s entity.State) {
 	if len(c.indexes) > 0 {
-		old, had := c.states[s.ID]
+		old, had := c.states.get(s.ID)
 		for prop, ix := range c.indexes {
 			k := indexEntry(&s, prop)
 			if had {
@@ -100,7 +101,7 @@ func (c *collection) put(s entity.State) {
 			ix.insert(k)
 		}
 	}
-	c.states[s.ID] = s
+	c.states.set(s)
 }
 
 var (
@@ -169,7 +170,7 @@ func (e *Engine) coll(name string) *collection {
 	if c == nil {
 		c = &collection{
 			name:     name,
-			states:   map[id.EntityID]entity.State{},
+			states:   newStateTable(),
 			events:   map[id.EventID]event.Event{},
 			byEntity: map[id.EntityID][]id.EventID{},
 			indexes:  map[string]*keySet{},
@@ -268,7 +269,7 @@ func (e *Engine) Apply(ctx context.Context, b *storage.Batch) error {
 				last = c
 			}
 			if c != nil {
-				if s, stored := c.states[k.id]; stored {
+				if s := c.states.getRef(k.id); s != nil {
 					head, ok = s.Head, true
 				}
 			}
@@ -359,8 +360,8 @@ func (e *Engine) DeclareIndex(ctx context.Context, ix storage.Index) error {
 	c := e.coll(ix.Collection)
 	if c.indexes[ix.Property] == nil {
 		ks := &keySet{}
-		for _, s := range c.states {
-			ks.insert(indexEntry(&s, ix.Property))
+		for s := range c.states.all() {
+			ks.insert(indexEntry(s, ix.Property))
 		}
 		c.indexes[ix.Property] = ks
 	}
@@ -455,7 +456,7 @@ func (h *handle) stored(ctx context.Context, eid id.EntityID) (entity.State, boo
 	if c == nil {
 		return entity.State{}, false, nil
 	}
-	s, found := c.states[eid]
+	s, found := c.states.get(eid)
 	return s, found, nil
 }
 
@@ -494,9 +495,9 @@ func (h *handle) FetchStatesShared(ctx context.Context, sel *query.Bound) ([]ent
 		}
 		p := indexplan.Choose(sel, c.indexed)
 		if p.Property == "" {
-			candidates = make([]entity.State, 0, len(c.states))
-			for _, s := range c.states {
-				candidates = append(candidates, s)
+			candidates = make([]entity.State, 0, c.states.len())
+			for s := range c.states.all() {
+				candidates = append(candidates, *s)
 			}
 			return
 		}
@@ -538,8 +539,8 @@ func (c *collection) scanIndex(p indexplan.Plan, prog query.Program, sel *query.
 		if bounded && valKey != boundary {
 			return false
 		}
-		s, ok := c.states[id.EntityID([]byte(raw))]
-		if !ok {
+		s := c.states.getRef(id.EntityID([]byte(raw)))
+		if s == nil {
 			err = fmt.Errorf("index %q names entity %x, which is not stored", p.Property, raw)
 			return false
 		}
@@ -551,7 +552,7 @@ func (c *collection) scanIndex(p indexplan.Plan, prog query.Program, sel *query.
 		if !match {
 			return true
 		}
-		out = append(out, s)
+		out = append(out, *s)
 		if p.Ordered && sel.HasLimit() && int64(len(out)) == sel.Limit {
 			boundary, bounded = valKey, true
 		}
@@ -660,7 +661,7 @@ func (e *Engine) ClearKeeping(ctx context.Context, keep ...string) error {
 		if slices.Contains(keep, name) {
 			continue
 		}
-		c.states = map[id.EntityID]entity.State{}
+		c.states = newStateTable()
 		c.events = map[id.EventID]event.Event{}
 		c.byEntity = map[id.EntityID][]id.EventID{}
 		for prop := range c.indexes {

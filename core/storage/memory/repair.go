@@ -67,14 +67,14 @@ func (e *Engine) RemoveRow(ctx context.Context, collection, kind string, key []b
 	}
 	if kind == "state" {
 		eid := id.EntityID(key)
-		s, ok := c.states[eid]
+		s, ok := c.states.get(eid)
 		if !ok {
 			return fmt.Errorf("%w: state %s in %q", storage.ErrNotFound, eid, collection)
 		}
 		for prop, ix := range c.indexes {
 			ix.remove(indexEntry(&s, prop))
 		}
-		delete(c.states, eid)
+		c.states.remove(eid)
 		return nil
 	}
 	evID := id.EventID(key)
