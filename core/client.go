@@ -466,12 +466,15 @@ func (p *Peer) clientLoop() {
 	// and decoded beside it (on a second core: the two take about as long
 	// as each other), one message ahead at most, and handled after it, in
 	// order. The loop owns that goroutine: it takes its result before it
-	// goes on, and waits for it before it returns (the connection is closed
-	// by then, which ends a read in progress).
+	// goes on, and waits for it before it returns. Every return takes the
+	// result first; only a panic while a part is stored leaves a read in
+	// progress, and closing the connection ends it (the panic is not held
+	// until the durable peer sends again).
 	ahead := make(chan readResult, 1)
 	reading := false
 	defer func() {
 		if reading {
+			p.conn.Close()
 			<-ahead
 		}
 	}()
