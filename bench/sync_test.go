@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/ankurah/ankurah-go/core"
+	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/policy"
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
@@ -221,4 +222,76 @@ func BenchmarkSync_CatchUp(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(events)/1000, "µs/event")
 		})
 	}
+}
+
+// BenchmarkSync_LargeSubscriptions: 10 clients each follow a 10,000-row
+// result (a durable peer's subscription per client, on the server), and a
+// commit on client A edits one of the rows. Latency is per subscriber
+// notification, as in BenchmarkSync_CommitToNotification; ns/op is the time
+// until all 10 have it.
+func BenchmarkSync_LargeSubscriptions(b *testing.B) {
+	const rows, subs = 10000, 10
+	ctx := context.Background()
+	_, url := serveNode(b, memory.New())
+	writer := client(b, url)
+	wc := writer.Context(nil)
+	trx := wc.Begin()
+	muts := make([]*core.Mut, rows)
+	for i := range muts {
+		m, err := trx.Create(ctx, "album")
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.Set("name", fmt.Sprint("a", i))
+		muts[i] = m
+	}
+	if err := trx.Commit(ctx); err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]id.EntityID, rows)
+	for i, m := range muts {
+		ids[i] = m.ID()
+	}
+	var mu sync.Mutex
+	var lat []time.Duration
+	var start time.Time
+	var wg sync.WaitGroup
+	for s := 0; s < subs; s++ {
+		sc := client(b, url)
+		lq, err := sc.Context(nil).Query(ctx, "album", "true")
+		if err != nil {
+			b.Fatal(err)
+		}
+		first := true
+		lq.Subscribe(func(cs core.ChangeSet) {
+			if first {
+				first = false
+				return
+			}
+			mu.Lock()
+			lat = append(lat, time.Since(start))
+			mu.Unlock()
+			wg.Done()
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		wg.Add(subs)
+		trx := wc.Begin()
+		m, err := trx.Edit(ctx, "album", ids[i%rows])
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.Set("n", i)
+		mu.Lock()
+		start = time.Now()
+		mu.Unlock()
+		if err := trx.Commit(ctx); err != nil {
+			b.Fatal(err)
+		}
+		wg.Wait()
+	}
+	b.StopTimer()
+	report(b, lat)
 }

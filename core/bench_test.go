@@ -296,3 +296,50 @@ func BenchmarkLiveQuery_BulkCommit(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReactor_LargeResult commits an edit of one entity of a live
+// query's 10,000-row result: a query nothing listens to (listened=no, as a
+// durable peer's subscription is on the server: its ChangeSets go to a sink)
+// and one with a subscriber (listened=yes, whose ChangeSets carry a copy of
+// the result).
+func BenchmarkReactor_LargeResult(b *testing.B) {
+	const rows = 10000
+	for _, listened := range []bool{false, true} {
+		name := "listened=no"
+		if listened {
+			name = "listened=yes"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			n, _ := core.NewNode(context.Background(), memory.New(), policy.Permissive{})
+			defer n.Close()
+			c := n.Context(nil)
+			albums := make([]album, rows)
+			for i := range albums {
+				albums[i] = album{fmt.Sprint("a", i), "artist", i}
+			}
+			ids := createAlbums(b, c, albums...)
+			lq, err := c.Query(ctx, "album", "year >= 0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer lq.Close()
+			if listened {
+				lq.Subscribe(func(core.ChangeSet) {})
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				trx := c.Begin()
+				m, err := trx.Edit(ctx, "album", ids[i%rows])
+				if err != nil {
+					b.Fatal(err)
+				}
+				m.Set("name", fmt.Sprint("b", i))
+				if err := trx.Commit(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

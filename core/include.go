@@ -582,7 +582,6 @@ func (lq *LiveQuery) settleIncludes(ctx context.Context) {
 	if len(cs.IncludeChanges) == 0 {
 		return
 	}
-	cs.Items = slices.Clone(lq.items)
 	lq.publish(cs)
 }
 

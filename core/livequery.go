@@ -43,7 +43,11 @@ type Change struct {
 // subscription's start, all Initial): the changes, and the result set after them.
 type ChangeSet struct {
 	Changes []Change
-	Items   []*View
+	// Items is the result set after the changes, in the query's order: a
+	// copy made for this ChangeSet, which later commits leave as it is. It
+	// is shared by the live query's subscribers and its Signal, so read it
+	// and do not write into it.
+	Items []*View
 	// IncludeChanges are the changes of the entities the live query's
 	// includes hold (Include, IncludeReverse): those its row changes
 	// brought or dropped and those of included entities in the same
@@ -194,7 +198,6 @@ func (c *Context) queryWithSink(ctx context.Context, collection string, b *query
 		lq.bound, lq.eff, lq.prog, lq.share = sel.bound, sel.eff, sel.prog, lq.shareKey(sel.eff)
 		lq.setItems(states)
 		lq.initIncludes(ctx)
-		lq.itemsSig.Set(slices.Clone(lq.items)) // no subscriber can exist yet
 		lq.mu.Unlock()
 		if initSink != nil {
 			// With the states its includes hold: the durable side sends
@@ -496,6 +499,13 @@ func (lq *LiveQuery) insertSorted(v *View) {
 	lq.items = slices.Insert(lq.items, i, v)
 }
 
+// fitsAt reports whether row v sorts between the neighbours of position i
+// of the result, so that it can take that place (lq.mu held).
+func (lq *LiveQuery) fitsAt(i int, v *View) bool {
+	return (i == 0 || lq.cmpViews(lq.items[i-1], v) < 0) &&
+		(i == len(lq.items)-1 || lq.cmpViews(v, lq.items[i+1]) < 0)
+}
+
 // indexOf finds a row of the result (lq.mu held).
 func (lq *LiveQuery) indexOf(v *View) int {
 	if i, ok := slices.BinarySearchFunc(lq.items, v, lq.cmpViews); ok && lq.items[i].state.ID == v.state.ID {
@@ -587,7 +597,6 @@ func (lq *LiveQuery) diffAndPublishAll(ctx context.Context, states []entity.Stat
 		lq.finishIncludes(ctx, &cs)
 	}
 	if len(cs.Changes) > 0 || len(cs.IncludeChanges) > 0 {
-		cs.Items = slices.Clone(lq.items)
 		lq.publish(cs)
 	}
 }
@@ -642,10 +651,9 @@ func (lq *LiveQuery) apply(ctx context.Context, changes []change) {
 			// The result stays in order: a row is found and placed by
 			// binary search, so a commit costs O(log n) comparisons, not a
 			// sort.
+			at := -1
 			if was {
-				if i := lq.indexOf(lq.byID[ch.after.ID]); i >= 0 {
-					lq.items = slices.Delete(lq.items, i, i+1)
-				}
+				at = lq.indexOf(lq.byID[ch.after.ID])
 			}
 			switch {
 			case !was && now:
@@ -656,9 +664,21 @@ func (lq *LiveQuery) apply(ctx context.Context, changes []change) {
 			case was && now:
 				v := newView(ch.after)
 				lq.byID[ch.after.ID] = v
-				lq.insertSorted(v)
+				// A row whose change keeps its place (an edit of a property
+				// the query does not sort by) is replaced where it is.
+				if at >= 0 && lq.fitsAt(at, v) {
+					lq.items[at] = v
+				} else {
+					if at >= 0 {
+						lq.items = slices.Delete(lq.items, at, at+1)
+					}
+					lq.insertSorted(v)
+				}
 				cs.Changes = append(cs.Changes, Change{Kind: Update, Entity: v})
 			case was && !now:
+				if at >= 0 {
+					lq.items = slices.Delete(lq.items, at, at+1)
+				}
 				delete(lq.byID, ch.after.ID)
 				cs.Changes = append(cs.Changes, Change{Kind: Remove, Entity: newView(ch.after)})
 			}
@@ -668,7 +688,6 @@ func (lq *LiveQuery) apply(ctx context.Context, changes []change) {
 	if len(cs.Changes) == 0 && len(cs.IncludeChanges) == 0 {
 		return
 	}
-	cs.Items = slices.Clone(lq.items)
 	lq.publish(cs)
 }
 
@@ -863,7 +882,12 @@ func (lq *LiveQuery) refreshPulled(states []entity.State, before map[id.EntityID
 	})
 }
 
-// publish hands a ChangeSet to the sink now and to subscribers in order.
+// publish hands a ChangeSet to the sink now and to subscribers in order
+// (lq.mu held). It fills in the ChangeSet's Items, the result after it, only
+// for a live query something listens to (Subscribe, Signal): the sink of a
+// durable peer's subscription, a group's hidden query and a query nobody
+// subscribed to need no copy of the result per commit, which for a result of
+// n rows is O(n) a commit.
 func (lq *LiveQuery) publish(cs ChangeSet) {
 	if lq.sink != nil {
 		lq.sink(cs)
@@ -876,6 +900,12 @@ func (lq *LiveQuery) publish(cs ChangeSet) {
 		lq.owner.fanOut(cs)
 		return
 	}
+	if !lq.heard {
+		// Nothing listens, so nothing is queued: the items signal takes the
+		// result when something first does (listen).
+		return
+	}
+	cs.Items = slices.Clone(lq.items)
 	ids := make([]int, 0, len(lq.subs))
 	for k := range lq.subs {
 		ids = append(ids, k)
@@ -1002,7 +1032,7 @@ func (lq *LiveQuery) adopt(ctx context.Context, sh *shared, changes []change) {
 		if sh.cs != nil {
 			// Its own slices: subscribers of different live queries run
 			// on different goroutines.
-			lq.publish(ChangeSet{Changes: slices.Clone(sh.cs.Changes), Items: slices.Clone(sh.cs.Items)})
+			lq.publish(ChangeSet{Changes: slices.Clone(sh.cs.Changes)})
 		}
 		lq.mu.Unlock()
 		return

@@ -104,8 +104,15 @@ func (g *lqGroup) join(lq *LiveQuery) {
 // listens to it (Subscribe, Signal); a no-op for other live queries.
 func (lq *LiveQuery) listen() {
 	lq.mu.Lock()
+	first := !lq.heard
 	lq.heard = true
 	g, listening := lq.grp, lq.listening
+	if first && g == nil {
+		// Until now no commit set the items signal (publish): it takes the
+		// result here. Nothing subscribed to it before it was heard, so
+		// this Set runs nobody's callback under lq.mu.
+		lq.itemsSig.Set(slices.Clone(lq.items))
+	}
 	lq.mu.Unlock()
 	if g == nil || listening {
 		return
@@ -173,7 +180,7 @@ func (g *lqGroup) fanOut(cs ChangeSet) {
 			m.items, m.byID = h.items, h.byID
 			// Its own slices: subscribers of different live queries run
 			// on different goroutines.
-			m.publish(ChangeSet{Changes: slices.Clone(cs.Changes), Items: slices.Clone(cs.Items)})
+			m.publish(ChangeSet{Changes: slices.Clone(cs.Changes)})
 		}
 		m.mu.Unlock()
 	}
