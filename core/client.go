@@ -301,11 +301,29 @@ const (
 	busyBackoffMax = 250 * time.Millisecond
 )
 
+// keep is what an answer's states leave in the response its request gets,
+// once receiveResponse has stored them.
+type keep uint8
+
+const (
+	keepIDs     keep = iota // ids, collections and heads (request)
+	keepOutcome             // none (requestOutcome, requestExpecting)
+	keepRows                // ids, collections, heads and values (requestRows)
+)
+
 // request sends a request and waits for its response. States in the
-// response are already stored locally when it returns. A busy refusal is
+// response are already stored locally when it returns; the response keeps
+// their ids and heads, not their values or backends. A busy refusal is
 // retried (see busyBackoffMin) until ctx ends.
 func (p *Peer) request(ctx context.Context, r *transport.Request) (*transport.Response, error) {
-	return p.requestRetrying(ctx, &transport.Message{Request: r}, nil, false)
+	return p.requestRetrying(ctx, &transport.Message{Request: r}, nil, keepIDs)
+}
+
+// requestRows is request for a caller that compares the answer's rows
+// (a LIMITed fetch finds its window's last row by their values): the
+// response keeps the states' values too.
+func (p *Peer) requestRows(ctx context.Context, r *transport.Request) (*transport.Response, error) {
+	return p.requestRetrying(ctx, &transport.Message{Request: r}, nil, keepRows)
 }
 
 // requestOutcome is request for a caller that needs the answer's outcome
@@ -313,7 +331,7 @@ func (p *Peer) request(ctx context.Context, r *transport.Request) (*transport.Re
 // stores those as they arrive and the answer keeps none of them, so a large
 // answer streamed in many parts accumulates nothing on the way.
 func (p *Peer) requestOutcome(ctx context.Context, r *transport.Request) (*transport.Response, error) {
-	return p.requestRetrying(ctx, &transport.Message{Request: r}, nil, true)
+	return p.requestRetrying(ctx, &transport.Message{Request: r}, nil, keepOutcome)
 }
 
 // requestExpecting is requestOutcome for a commit sent with the states this
@@ -321,15 +339,15 @@ func (p *Peer) requestOutcome(ctx context.Context, r *transport.Request) (*trans
 // are stored as computed. m is the message that carries the request
 // (m.Request; its ID is set for each attempt).
 func (p *Peer) requestExpecting(ctx context.Context, m *transport.Message, expect []entity.State) (*transport.Response, error) {
-	return p.requestRetrying(ctx, m, expect, true)
+	return p.requestRetrying(ctx, m, expect, keepOutcome)
 }
 
 // requestRetrying sends request m until it is not answered busy, waiting
 // a growing, jittered while between attempts (requestOnce has the rest).
-func (p *Peer) requestRetrying(ctx context.Context, m *transport.Message, expect []entity.State, outcome bool) (*transport.Response, error) {
+func (p *Peer) requestRetrying(ctx context.Context, m *transport.Message, expect []entity.State, k keep) (*transport.Response, error) {
 	wait := busyBackoffMin
 	for {
-		resp, err := p.requestOnce(ctx, m, expect, outcome)
+		resp, err := p.requestOnce(ctx, m, expect, k)
 		if resp == nil || resp.Code != transport.CodeBusy {
 			return resp, err
 		}
@@ -347,15 +365,15 @@ func (p *Peer) requestRetrying(ctx context.Context, m *transport.Message, expect
 	}
 }
 
-// requestOnce sends one attempt of request m; with outcome set, the answer
-// keeps none of its states (requestOutcome).
-func (p *Peer) requestOnce(ctx context.Context, m *transport.Message, expect []entity.State, outcome bool) (*transport.Response, error) {
+// requestOnce sends one attempt of request m; k is what its answer keeps of
+// its states.
+func (p *Peer) requestOnce(ctx context.Context, m *transport.Message, expect []entity.State, k keep) (*transport.Response, error) {
 	if err := p.acquireWindow(ctx); err != nil {
 		return nil, err
 	}
 	defer p.releaseWindow()
 	start := p.reqs.Start
-	if outcome {
+	if k == keepOutcome {
 		start = p.reqs.StartOutcome
 	}
 	call, ok := start()
@@ -365,6 +383,19 @@ func (p *Peer) requestOnce(ctx context.Context, m *transport.Message, expect []e
 	r := m.Request
 	reqID := call.ID
 	r.ID = reqID
+	if k == keepRows {
+		p.commitsMu.Lock()
+		if p.rows == nil {
+			p.rows = map[uint64]struct{}{}
+		}
+		p.rows[reqID] = struct{}{}
+		p.commitsMu.Unlock()
+		defer func() {
+			p.commitsMu.Lock()
+			delete(p.rows, reqID)
+			p.commitsMu.Unlock()
+		}()
+	}
 	if r.Commit != nil {
 		p.commitsMu.Lock()
 		if p.commits == nil {
@@ -571,9 +602,11 @@ func (p *Peer) clientLoop() {
 // durable peer's state has that head, so it is that state.
 func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more bool) {
 	n := p.node
+	rows := false
 	if r.Error == "" {
 		p.commitsMu.Lock()
 		held, expect := p.commits[r.ID], p.expects[r.ID]
+		_, rows = p.rows[r.ID]
 		p.commitsMu.Unlock()
 		states := r.States
 		var computed entitySet
@@ -597,13 +630,17 @@ func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more 
 		p.reqs.Deliver(r, more)
 		return
 	}
-	// Stored: the request needs the states' ids, heads and values (a
-	// LIMITed fetch finds its window's last row by them), not their
-	// backends.
+	// Stored: the request needs the states' ids and heads, and their
+	// values only when it compares rows (requestRows: a LIMITed fetch finds
+	// its window's last row by them), never their backends.
 	part := &transport.Response{ID: r.ID, Unchanged: r.Unchanged, Events: r.Events, Error: r.Error, Code: r.Code, Kinds: r.Kinds}
 	part.States = make([]entity.State, 0, len(r.States))
 	for _, st := range r.States {
-		part.States = append(part.States, entity.State{ID: st.ID, Collection: st.Collection, Head: st.Head, Values: st.Values})
+		kept := entity.State{ID: st.ID, Collection: st.Collection, Head: st.Head}
+		if rows {
+			kept.Values = st.Values
+		}
+		part.States = append(part.States, kept)
 	}
 	p.reqs.Deliver(part, more)
 }
@@ -1415,7 +1452,18 @@ func (c *Context) remoteFetch(ctx context.Context, collection string, b *query.B
 	known := c.localMatches(ctx, collection, b)
 	known = n.boundKnown(known)
 	req.Known = knownOf(known)
-	resp, err := p.request(ctx, &transport.Request{Fetch: req})
+	// The answer's states are stored as they arrive; what the fetch
+	// compares afterwards is only the entities this node held: their ids
+	// (unconfirmed) and, for a LIMITed fetch, the window's rows
+	// (staleInWindow). Holding none, it keeps nothing.
+	send := p.request
+	switch {
+	case len(known) == 0:
+		send = p.requestOutcome
+	case b.HasLimit():
+		send = p.requestRows
+	}
+	resp, err := send(ctx, &transport.Request{Fetch: req})
 	if err != nil {
 		if isDisconnect(err) {
 			return nil
