@@ -101,10 +101,12 @@ type conn struct {
 	// rmu serializes Recv; rbuf is its scratch buffer, reused across
 	// messages (at most keepReadBuf is kept), so a small message costs a
 	// copy of its own size, not a fresh 16 KiB read buffer. rhint is the
-	// size a message is read into from its start after a large one (the
-	// parts of a streamed answer come one after another at about the same
-	// size): one allocation of about the message's size, where growing by
-	// doubling from 16 KiB allocates four times it and copies it twice.
+	// size of the buffer a message that outgrows the scratch buffer moves
+	// to after a large one (the parts of a streamed answer come one after
+	// another at about the same size): one allocation of about the
+	// message's size, where growing by doubling from 16 KiB allocates four
+	// times it and copies it twice. A small message after a large one
+	// stays in the scratch buffer.
 	rmu   sync.Mutex
 	rbuf  []byte
 	rhint int
@@ -389,11 +391,14 @@ func (c *conn) Recv(ctx context.Context) ([]byte, error) {
 	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	// A message is read into the scratch buffer first; one that outgrows
+	// it moves, once, to a buffer of the hint's size (after a large one),
+	// so a small message after a large one allocates no large buffer.
 	buf := c.rbuf[:0]
-	if c.rhint > cap(buf) {
-		buf = make([]byte, 0, c.rhint)
-	}
 	for {
+		if len(buf) >= keepReadBuf && c.rhint > cap(buf) {
+			buf = append(make([]byte, 0, c.rhint), buf...)
+		}
 		if cap(buf)-len(buf) < readChunk/4 {
 			// Doubling: a large message costs about twice its size in
 			// allocations and copies, not the five times that growing
