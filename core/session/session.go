@@ -277,6 +277,7 @@ func (r *Requests) Cancel(id uint64) {
 		// A response may already wait in its channel: the call is not
 		// given back (Done refuses a call whose id its waiter lost).
 		w.pending, w.id = false, 0
+		w.partial, w.parts, w.nstates = nil, nil, 0 // the parts held so far are no one's
 		delete(r.pending, id)
 	}
 }
@@ -344,6 +345,7 @@ func (r *Requests) Close() {
 	defer r.mu.Unlock()
 	r.closed = true
 	for id, w := range r.pending {
+		w.partial, w.parts, w.nstates = nil, nil, 0
 		close(w.ch)
 		delete(r.pending, id)
 	}

@@ -140,3 +140,30 @@ func TestRequests_PartsJoinInOrderAndOutcomeKeepsNoStates(t *testing.T) {
 		t.Fatal("Keeps = true for a request nobody waits for")
 	}
 }
+
+// A request cancelled, or ended by Close, in the middle of a streamed answer
+// lets go of the parts held for it, though its Call is still referenced.
+func TestRequests_CancelAndCloseDropHeldParts(t *testing.T) {
+	var r Requests
+	c, _ := r.Start()
+	d, _ := r.Start()
+	for _, call := range []Call{c, d} {
+		for range 3 {
+			r.Deliver(&transport.Response{ID: call.ID, States: make([]entity.State, 100)}, true)
+		}
+		if call.w.partial == nil || call.w.nstates == 0 {
+			t.Fatalf("request %d holds no parts before it ends", call.ID)
+		}
+	}
+	r.Cancel(c.ID)
+	if c.w.partial != nil || c.w.parts != nil || c.w.nstates != 0 {
+		t.Fatal("a cancelled request still holds its answer's parts")
+	}
+	r.Close()
+	if d.w.partial != nil || d.w.parts != nil || d.w.nstates != 0 {
+		t.Fatal("a request ended by Close still holds its answer's parts")
+	}
+	if r.Deliver(&transport.Response{ID: c.ID, States: make([]entity.State, 1)}, false) {
+		t.Fatal("a part of a cancelled request was taken")
+	}
+}
