@@ -240,7 +240,7 @@ func (c *Context) aggregateWithSink(ctx context.Context, collection string, spec
 	var states []entity.State
 	err = n.readAt(ctx, func(ctx context.Context) error {
 		var err error
-		states, err = c.fetchStates(ctx, collection, eff)
+		states, err = c.fetchEffective(ctx, collection, eff)
 		return err
 	}, func(s0 uint64) (bool, error) {
 		if n.isClosed.Load() {

@@ -343,3 +343,48 @@ func BenchmarkReactor_LargeResult(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLiveQuery_WholeCollection establishes a live query over a whole
+// collection of 100,000 entities of six properties ("true": what a server
+// reads for a client that follows everything), then closes it.
+func BenchmarkLiveQuery_WholeCollection(b *testing.B) {
+	const rows, batch = 100000, 5000
+	ctx := context.Background()
+	n, _ := core.NewNode(ctx, memory.New(), policy.Permissive{})
+	defer n.Close()
+	c := n.Context(nil)
+	for i := 0; i < rows; i += batch {
+		trx := c.Begin()
+		for j := i; j < i+batch; j++ {
+			m, err := trx.Create(ctx, "doc")
+			if err != nil {
+				b.Fatal(err)
+			}
+			m.Set("key", fmt.Sprintf("d%06d", j))
+			m.Set("kind", "hit")
+			m.Set("ph", "b")
+			m.Set("n", j)
+			m.Set("t", 1.5)
+			m.Set("title", "doc")
+		}
+		if err := trx.Commit(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	held := 0
+	for b.Loop() {
+		lq, err := c.Query(ctx, "doc", "true")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		held = len(lq.Items())
+		lq.Close()
+		b.StartTimer()
+	}
+	if held != rows {
+		b.Fatalf("the live query held %d rows, want %d", held, rows)
+	}
+}

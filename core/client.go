@@ -1034,12 +1034,15 @@ func (n *Node) expectedStates(ctx context.Context, evs []event.Event) ([]entity.
 	}
 	var one [1]expecting // a commit of one event needs one record
 	ents := one[:0]
-	if len(evs) > 1 {
-		ents = make([]expecting, 0, min(len(evs), 64))
-	}
 	var index map[id.EntityID]int
-	if len(evs) > entitySetSlice {
+	switch {
+	case len(evs) > entitySetSlice:
+		// As many records as events at most (a bulk commit creates one
+		// entity an event): one allocation, not a doubling per append.
+		ents = make([]expecting, 0, len(evs))
 		index = make(map[id.EntityID]int, len(evs))
+	case len(evs) > 1:
+		ents = make([]expecting, 0, len(evs))
 	}
 	find := func(eid id.EntityID) int {
 		if index != nil {

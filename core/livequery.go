@@ -249,7 +249,7 @@ func (lq *LiveQuery) prepare(ctx context.Context, c *Context, b *query.Bound) (*
 // selection's own context or one derived from it).
 func (s *selection) read(ctx context.Context) error {
 	var err error
-	s.states, err = s.c.fetchStates(ctx, s.coll, s.eff)
+	s.states, err = s.c.fetchEffective(ctx, s.coll, s.eff)
 	return err
 }
 
@@ -835,7 +835,7 @@ func (lq *LiveQuery) applyLimited(ctx context.Context, changes []change, matches
 		}
 	}
 	if refill {
-		states, err := lq.ctx.fetchStates(ctx, lq.collection, lq.eff)
+		states, err := lq.ctx.fetchEffective(ctx, lq.collection, lq.eff)
 		if err != nil {
 			n.log.ErrorContext(ctx, "live query refill failed", "query", lq.qid.String(), "err", err)
 			return

@@ -359,7 +359,7 @@ func (lq *LiveQuery) applyRelated(ctx context.Context, roots map[id.EntityID]ent
 		return
 	}
 	if lq.eff.HasLimit() {
-		states, err := lq.ctx.fetchStates(ctx, lq.collection, lq.eff)
+		states, err := lq.ctx.fetchEffective(ctx, lq.collection, lq.eff)
 		if err != nil {
 			lq.ctx.node.log.ErrorContext(ctx, "live query refill failed", "query", lq.qid.String(), "err", err)
 			return

@@ -132,11 +132,25 @@ func (c *Context) effective(ctx context.Context, collection string, b *query.Bou
 	return &query.Bound{Where: &query.And{Terms: terms}, OrderBy: b.OrderBy, Limit: b.Limit, After: b.After}, nil
 }
 
+// fetchStates reads the states of collection that selection b matches and
+// this caller may read (effective), in b's order.
 func (c *Context) fetchStates(ctx context.Context, collection string, b *query.Bound) ([]entity.State, error) {
 	eff, err := c.effective(ctx, collection, b)
 	if err != nil {
 		return nil, err
 	}
+	return c.fetchEffective(ctx, collection, eff)
+}
+
+// fetchEffective is fetchStates for a selection that effective already
+// made (a live query's or a live aggregate's eff): its read filter and
+// deletion term are not added a second time, which would evaluate each of
+// them twice on every state.
+func (c *Context) fetchEffective(ctx context.Context, collection string, eff *query.Bound) ([]entity.State, error) {
+	if err := c.node.canAccess(ctx, c.cdata, collection); err != nil {
+		return nil, err
+	}
+	b := eff // the caller's selection: effective keeps its order, limit and cursor
 	coll, err := c.node.readCollection(ctx, collection)
 	if err != nil {
 		return nil, err

@@ -304,12 +304,17 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request, onReader bool) *
 		seq := n.clog.position()
 		var one [1]entity.State // a commit of one entity answers with one
 		states := one[:0]
-		seen := map[id.EntityID]bool{}
+		if len(r.Commit.Events) > 1 {
+			states = make([]entity.State, 0, len(r.Commit.Events))
+		}
+		var seen entitySet
+		if len(r.Commit.Events) > entitySetSlice {
+			seen.many = make(map[id.EntityID]bool, len(r.Commit.Events))
+		}
 		for _, ev := range r.Commit.Events {
-			if seen[ev.Entity] {
+			if !seen.add(ev.Entity) {
 				continue
 			}
-			seen[ev.Entity] = true
 			if st, ok := p.readable(ctx, c, ev.Collection, ev.Entity); ok {
 				states = append(states, *st)
 			}

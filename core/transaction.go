@@ -629,7 +629,7 @@ func (t *Transaction) rebase(ctx context.Context, pending []pendingEvent) error 
 // so no Set runs meanwhile).
 func (t *Transaction) takeEvents(muts []*Mut) ([]pendingEvent, error) {
 	n := t.ctx.node
-	var pending []pendingEvent
+	pending := make([]pendingEvent, 0, len(muts))
 	for _, m := range muts {
 		if m.gone != nil {
 			return nil, m.gone
