@@ -360,6 +360,10 @@ func bs1Props(i int) [][2]any {
 // second client so that nothing comes from the loader's own cache, then
 // confirms it holds them all (as PouchDB's doc_count and Triplit's fetch
 // confirm theirs).
+// loadInFlight is how many of the preload's transactions ankLoad commits at
+// once.
+const loadInFlight = 2
+
 func ankLoad(ctx context.Context, url string, size, batch int) {
 	t0 := clockMs()
 	node, client, err := dial(ctx, url)
@@ -368,19 +372,39 @@ func ankLoad(ctx context.Context, url string, size, batch int) {
 	}
 	defer client.Close()
 	c := node.Context(nil)
-	for i := 0; i < size; i += batch {
+	// Up to loadInFlight transactions are committed at once: the next one is
+	// built while the server stores the one before (the connection
+	// pipelines their requests; each Commit waits for its own answer).
+	inFlight := make(chan struct{}, loadInFlight)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failed error // the first commit that failed
+	stopped := func() bool { mu.Lock(); defer mu.Unlock(); return failed != nil }
+	for i := 0; i < size && !stopped(); i += batch {
 		trx := c.Begin()
 		for j := i; j < min(size, i+batch); j++ {
 			if err := create(ctx, trx, bs1Props(j)); err != nil {
 				clientFatal(err)
 			}
 		}
-		cctx, cancel := context.WithTimeout(ctx, 120*time.Second)
-		err := trx.Commit(cctx)
-		cancel()
-		if err != nil {
-			clientFatal(fmt.Errorf("commit of docs %d..%d: %w", i, min(size, i+batch)-1, err))
-		}
+		inFlight <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer func() { <-inFlight; wg.Done() }()
+			cctx, cancel := context.WithTimeout(ctx, 120*time.Second)
+			defer cancel()
+			if err := trx.Commit(cctx); err != nil {
+				mu.Lock()
+				if failed == nil {
+					failed = fmt.Errorf("commit of docs %d..%d: %w", i, min(size, i+batch)-1, err)
+				}
+				mu.Unlock()
+			}
+		}(i)
+	}
+	wg.Wait()
+	if failed != nil {
+		clientFatal(failed)
 	}
 	tw := clockMs()
 	cnode, cclient, err := dial(ctx, url)
