@@ -102,6 +102,8 @@ type LiveQuery struct {
 	grp       *lqGroup
 	listening bool
 	heard     bool
+	// signalSet: itemsSig was given the result when first heard (listen).
+	signalSet bool
 	// incSpecs are the live query's includes, incs what they hold, and
 	// incPending the commit's changes of included entities not applied yet
 	// (include.go).

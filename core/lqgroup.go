@@ -101,34 +101,58 @@ func (g *lqGroup) join(lq *LiveQuery) {
 }
 
 // listen makes a member follow each commit itself, because something now
-// listens to it (Subscribe, Signal); a no-op for other live queries.
+// listens to it (Subscribe, Signal); a no-op for other live queries. The
+// first time, it also gives the items signal the current result: until a
+// query is heard no commit sets it (publish). A member re-pointed or moved
+// between groups meanwhile (UpdateSelection, reauthorize) is looked at
+// again until the signal holds its result.
 func (lq *LiveQuery) listen() {
-	lq.mu.Lock()
-	first := !lq.heard
-	lq.heard = true
-	g, listening := lq.grp, lq.listening
-	if first && g == nil {
-		// Until now no commit set the items signal (publish): it takes the
-		// result here. Nothing subscribed to it before it was heard, so
-		// this Set runs nobody's callback under lq.mu.
-		lq.itemsSig.Set(slices.Clone(lq.items))
+	for {
+		lq.mu.Lock()
+		lq.heard = true
+		g, listening := lq.grp, lq.listening
+		if g == nil || listening {
+			// Its own result (a listening member's is its group's,
+			// kept in lq.items by join and fanOut).
+			lq.setSignalOnce()
+			lq.mu.Unlock()
+			return
+		}
+		lq.mu.Unlock()
+		if lq.listenIn(g) {
+			return
+		}
 	}
-	lq.mu.Unlock()
-	if g == nil || listening {
-		return
-	}
+}
+
+// listenIn makes silent member lq of g follow each commit itself and
+// reports whether it did: false when lq is no longer g's silent member.
+func (lq *LiveQuery) listenIn(g *lqGroup) bool {
 	h := g.hidden
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	lq.mu.Lock()
 	defer lq.mu.Unlock()
 	if lq.grp != g || lq.listening {
-		return
+		return false
 	}
 	lq.items, lq.byID = h.items, h.byID
-	lq.itemsSig.Set(slices.Clone(h.items)) // nothing subscribed to it before it was heard
+	lq.setSignalOnce()
 	lq.listening = true
 	g.listeners[lq] = struct{}{}
+	return true
+}
+
+// setSignalOnce gives the items signal the current result the first time
+// the query is heard (lq.mu held). Nothing can have subscribed to the
+// signal before (Signal returns it only once listen has), so this Set runs
+// nobody's callback under lq.mu.
+func (lq *LiveQuery) setSignalOnce() {
+	if lq.signalSet {
+		return
+	}
+	lq.signalSet = true
+	lq.itemsSig.Set(slices.Clone(lq.items))
 }
 
 // leaveGroup takes a member out of its group with the group's current
