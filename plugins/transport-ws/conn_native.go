@@ -396,7 +396,7 @@ func (c *conn) Recv(ctx context.Context) ([]byte, error) {
 	// so a small message after a large one allocates no large buffer.
 	buf := c.rbuf[:0]
 	for {
-		if len(buf) >= keepReadBuf && c.rhint > cap(buf) {
+		if len(buf) > keepReadBuf && c.rhint > cap(buf) {
 			buf = append(make([]byte, 0, c.rhint), buf...)
 		}
 		if cap(buf)-len(buf) < readChunk/4 {

@@ -9,13 +9,13 @@ import (
 // A small message read after a large one is read into the scratch buffer:
 // it allocates about its own size, not a buffer of the large one's; a large
 // message after a large one is read into one buffer of about its size. The
-// messages arrive whole.
+// small messages are a short one and one of exactly the scratch buffer's
+// size. The messages arrive whole.
 func TestRecv_SmallMessageAfterALargeOneAllocatesItsOwnSize(t *testing.T) {
 	ctx := testCtx(t)
 	server, client := withPair(t, keepaliveConfig{}, keepaliveConfig{})
 	large := bytes.Repeat([]byte("0123456789abcdef"), 2<<20/16) // 2 MiB
-	small := []byte("a small message after a large one")
-	for round := range 2 {
+	for round, small := range [][]byte{[]byte("a small message after a large one"), bytes.Repeat([]byte{7}, keepReadBuf)} {
 		for k := range 2 {
 			if err := client.Send(ctx, large); err != nil {
 				t.Fatal(err)
