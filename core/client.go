@@ -373,8 +373,11 @@ func (p *Peer) requestOnce(ctx context.Context, m *transport.Message, expect []e
 	}
 	defer p.releaseWindow()
 	start := p.reqs.Start
-	if k == keepOutcome {
+	switch k {
+	case keepOutcome:
 		start = p.reqs.StartOutcome
+	case keepRows:
+		start = p.reqs.StartRows
 	}
 	call, ok := start()
 	if !ok {
@@ -383,19 +386,6 @@ func (p *Peer) requestOnce(ctx context.Context, m *transport.Message, expect []e
 	r := m.Request
 	reqID := call.ID
 	r.ID = reqID
-	if k == keepRows {
-		p.commitsMu.Lock()
-		if p.rows == nil {
-			p.rows = map[uint64]struct{}{}
-		}
-		p.rows[reqID] = struct{}{}
-		p.commitsMu.Unlock()
-		defer func() {
-			p.commitsMu.Lock()
-			delete(p.rows, reqID)
-			p.commitsMu.Unlock()
-		}()
-	}
 	if r.Commit != nil {
 		p.commitsMu.Lock()
 		if p.commits == nil {
@@ -602,11 +592,9 @@ func (p *Peer) clientLoop() {
 // durable peer's state has that head, so it is that state.
 func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more bool) {
 	n := p.node
-	rows := false
 	if r.Error == "" {
 		p.commitsMu.Lock()
 		held, expect := p.commits[r.ID], p.expects[r.ID]
-		_, rows = p.rows[r.ID]
 		p.commitsMu.Unlock()
 		states := r.States
 		var computed entitySet
@@ -624,7 +612,8 @@ func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more 
 			r.Error, r.Code, r.Kinds = err.Error(), codeOf(err), kindsOf(err)
 		}
 	}
-	if len(r.States) == 0 || !p.reqs.Keeps(r.ID) {
+	keeps, rows := p.reqs.Keeps(r.ID)
+	if len(r.States) == 0 || !keeps {
 		// Nothing to leave out, or a request that needs its answer's
 		// outcome only (session.Requests.StartOutcome drops the states).
 		p.reqs.Deliver(r, more)

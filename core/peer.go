@@ -61,10 +61,6 @@ type clientSide struct {
 	// an entity as Unchanged instead of sending its state when the durable
 	// peer's state is the one computed (receiveResponse stores it then).
 	expects map[uint64][]entity.State
-	// rows holds the ids of the requests whose answer keeps its states'
-	// values (requestRows): only those; any other answer keeps ids and
-	// heads (request) or nothing (requestOutcome).
-	rows map[uint64]struct{}
 	// window holds a token per request in flight (at most limits.MaxInFlight,
 	// the bound a server holds each connection to); a request waits for a
 	// token before it is sent. sending is held (a token of one) while a

@@ -191,6 +191,7 @@ type waiter struct {
 	pending bool             // in Requests.pending
 	free    bool             // in Requests.free
 	outcome bool             // started with StartOutcome: the answer's states are not kept
+	rows    bool             // started with StartRows: the receiver keeps the states' values
 }
 
 // maxFreeWaiters bounds the waiters Requests keeps for reuse; one given
@@ -208,25 +209,35 @@ type Call struct {
 // Start allocates a request id and the channel its whole response arrives
 // on. ok is false once the session has ended. The caller that received the
 // response from the Call's channel may give it back with Done.
-func (r *Requests) Start() (c Call, ok bool) { return r.start(false) }
+func (r *Requests) Start() (c Call, ok bool) { return r.start(false, false) }
 
 // StartOutcome is Start for a caller that needs the outcome of its request
 // (the error, unchanged ids and events) but not the answer's states: those
 // the receiver stores as they arrive (Keeps reports false for it), and a
 // response it delivers arrives with none, so a large answer in many parts
 // accumulates nothing.
-func (r *Requests) StartOutcome() (c Call, ok bool) { return r.start(true) }
+func (r *Requests) StartOutcome() (c Call, ok bool) { return r.start(true, false) }
 
-// Keeps reports whether the request with id wants its answer's states: false
-// for one started with StartOutcome or no longer waited for.
-func (r *Requests) Keeps(id uint64) bool {
+// StartRows is Start for a caller that compares the answer's rows: Keeps
+// reports rows for it, so the receiver keeps the states' values too (what
+// a receiver keeps of a state is its own choice; Requests keeps what it is
+// handed).
+func (r *Requests) StartRows() (c Call, ok bool) { return r.start(false, true) }
+
+// Keeps reports whether the request with id wants its answer's states (false
+// for one started with StartOutcome or no longer waited for) and whether it
+// was started with StartRows.
+func (r *Requests) Keeps(id uint64) (states, rows bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	w := r.pending[id]
-	return w != nil && !w.outcome
+	if w == nil || w.outcome {
+		return false, false
+	}
+	return true, w.rows
 }
 
-func (r *Requests) start(outcome bool) (c Call, ok bool) {
+func (r *Requests) start(outcome, rows bool) (c Call, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -243,7 +254,7 @@ func (r *Requests) start(outcome bool) (c Call, ok bool) {
 	} else {
 		w = &waiter{ch: make(chan *transport.Response, 1)}
 	}
-	w.id, w.pending, w.free, w.partial, w.parts, w.nstates, w.outcome = r.next, true, false, nil, nil, 0, outcome
+	w.id, w.pending, w.free, w.partial, w.parts, w.nstates, w.outcome, w.rows = r.next, true, false, nil, nil, 0, outcome, rows
 	r.pending[r.next] = w
 	return Call{ID: r.next, C: w.ch, w: w}, true
 }

@@ -109,9 +109,14 @@ func TestRequests_PartsJoinInOrderAndOutcomeKeepsNoStates(t *testing.T) {
 	}
 	var r Requests
 	c, _ := r.Start()
-	if !r.Keeps(c.ID) {
-		t.Fatal("Keeps = false for a request started with Start")
+	if keeps, rows := r.Keeps(c.ID); !keeps || rows {
+		t.Fatalf("Keeps = %v, %v for a request started with Start, want true, false", keeps, rows)
 	}
+	rc, _ := r.StartRows()
+	if keeps, rows := r.Keeps(rc.ID); !keeps || !rows {
+		t.Fatalf("Keeps = %v, %v for a request started with StartRows, want true, true", keeps, rows)
+	}
+	r.Cancel(rc.ID)
 	parts := [][]entity.State{states(0, 3), nil, states(3, 1), states(4, 300), nil, states(304, 2)}
 	for i, p := range parts {
 		r.Deliver(&transport.Response{ID: c.ID, States: p, Unchanged: []id.EntityID{{byte(i)}}}, i < len(parts)-1)
@@ -127,7 +132,7 @@ func TestRequests_PartsJoinInOrderAndOutcomeKeepsNoStates(t *testing.T) {
 	}
 
 	o, _ := r.StartOutcome()
-	if r.Keeps(o.ID) {
+	if keeps, _ := r.Keeps(o.ID); keeps {
 		t.Fatal("Keeps = true for a request started with StartOutcome")
 	}
 	r.Deliver(&transport.Response{ID: o.ID, States: states(0, 5)}, true)
@@ -136,7 +141,10 @@ func TestRequests_PartsJoinInOrderAndOutcomeKeepsNoStates(t *testing.T) {
 	if len(resp.States) != 0 || len(resp.Unchanged) != 1 || resp.Error != "" {
 		t.Fatalf("an outcome-only answer: %d states, %d unchanged, error %q", len(resp.States), len(resp.Unchanged), resp.Error)
 	}
-	if r.Keeps(o.ID) || r.Keeps(12345) {
+	if k1, _ := r.Keeps(o.ID); k1 {
+		t.Fatal("Keeps = true for a request answered")
+	}
+	if k2, _ := r.Keeps(12345); k2 {
 		t.Fatal("Keeps = true for a request nobody waits for")
 	}
 }
