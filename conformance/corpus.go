@@ -228,7 +228,7 @@ func (f *CorpusFile) States(collection string) ([]entity.State, []event.Event) {
 			Collection: collection,
 			Head:       event.NewClock(ev.ID()),
 			Backends:   entity.BackendsOf(map[string][]byte{"lww": append([]byte{0xff, 0x00}, e.Label...)}),
-			Values:     values,
+			Values:     value.FieldsOf(values),
 		}
 	}
 	return states, events

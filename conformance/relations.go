@@ -262,7 +262,7 @@ func (f *RelationsFile) States(name func(collection string) string) *RelationsDa
 				Collection: name(coll),
 				Head:       event.NewClock(ev.ID()),
 				Backends:   entity.BackendsOf(map[string][]byte{"lww": append([]byte{0xff, 0x00}, e.Label...)}),
-				Values:     values,
+				Values:     value.FieldsOf(values),
 			})
 		}
 	}

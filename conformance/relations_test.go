@@ -47,16 +47,16 @@ func TestRelationsCorpus_BothEvaluatorsAgreeWithExpectations(t *testing.T) {
 			}
 			rels[r.Collection][r.Property] = r.Target
 		}
-		live := map[string]map[id.EntityID]map[string]value.Value{}
+		live := map[string]map[id.EntityID]value.Fields{}
 		for coll, states := range d.States {
-			live[coll] = map[id.EntityID]map[string]value.Value{}
+			live[coll] = map[id.EntityID]value.Fields{}
 			for _, s := range states {
 				if !s.Deleted() {
 					live[coll][s.ID] = s.Values
 				}
 			}
 		}
-		lookup := func(coll string, eid id.EntityID) (map[string]value.Value, bool) {
+		lookup := func(coll string, eid id.EntityID) (value.Fields, bool) {
 			v, ok := live[coll][eid]
 			return v, ok
 		}

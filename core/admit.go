@@ -39,11 +39,11 @@ func (n *Node) admitEvent(ev *event.Event) error {
 // cannot decode.
 func (n *Node) admitState(st *entity.State) error {
 	l := &n.cfg.limits
-	if len(st.Values) > l.MaxProperties {
-		return limits.Exceeded("max-properties", l.MaxProperties, len(st.Values), fmt.Sprintf("entity %s in %q: properties", st.ID, st.Collection))
+	if st.Values.Len() > l.MaxProperties {
+		return limits.Exceeded("max-properties", l.MaxProperties, st.Values.Len(), fmt.Sprintf("entity %s in %q: properties", st.ID, st.Collection))
 	}
 	size := estimateFixedSize(st)
-	for name, v := range st.Values {
+	for name, v := range st.Values.All() {
 		// Every datatype's names, not only LWW's: a text root type, say.
 		if err := ValidateName(name); err != nil {
 			return fmt.Errorf("ankurah: entity %s in %q: property %w", st.ID, st.Collection, err)
@@ -75,7 +75,7 @@ func estimateFixedSize(st *entity.State) int {
 // estimateStateSize is an upper estimate of a state's encoded size.
 func estimateStateSize(st *entity.State) int {
 	size := estimateFixedSize(st)
-	for name, v := range st.Values {
+	for name, v := range st.Values.All() {
 		size += len(name) + len(v.Raw()) + 20
 	}
 	return size

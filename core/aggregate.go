@@ -690,10 +690,10 @@ func (la *LiveAggregate) fail(ctx context.Context, err error) {
 }
 
 // contribution is a row's group key and its value of each term.
-func (la *LiveAggregate) contribution(values map[string]value.Value) (string, []value.Value) {
+func (la *LiveAggregate) contribution(values value.Fields) (string, []value.Value) {
 	vals := make([]value.Value, len(la.spec.Aggs))
 	for i, a := range la.spec.Aggs {
-		vals[i] = values[a.Property]
+		vals[i] = values.Get(a.Property)
 	}
 	return storage.GroupKey(la.spec.KeyOf(values)), vals
 }

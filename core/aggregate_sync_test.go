@@ -132,7 +132,7 @@ func (aggOwnerAgent) ReadFilter(_ context.Context, cdata policy.ContextData, _ s
 }
 
 func (aggOwnerAgent) CheckRead(_ context.Context, cdata policy.ContextData, st *entity.State) error {
-	if o, _ := st.Values["owner"].AsString(); o != fmt.Sprint(cdata) {
+	if o, _ := st.Values.Get("owner").AsString(); o != fmt.Sprint(cdata) {
 		return policy.ErrAccessDenied
 	}
 	return nil

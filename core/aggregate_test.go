@@ -64,14 +64,14 @@ func expected(t *testing.T, c *core.Context, spec core.AggregateSpec, q string) 
 	t.Helper()
 	vs, err := c.Fetch(context.Background(), "item", q)
 	must(t, err)
-	states := make([]map[string]value.Value, len(vs))
+	states := make([]value.Fields, len(vs))
 	for i, v := range vs {
-		states[i] = v.Values()
+		states[i] = value.FieldsOf(v.Values())
 	}
 	return groupsOf(spec, states)
 }
 
-func groupsOf(spec core.AggregateSpec, rows []map[string]value.Value) []core.Group {
+func groupsOf(spec core.AggregateSpec, rows []value.Fields) []core.Group {
 	type acc struct {
 		key  []value.Value
 		n    int64
@@ -86,7 +86,7 @@ func groupsOf(spec core.AggregateSpec, rows []map[string]value.Value) []core.Gro
 		}
 		m[k].n++
 		for i, a := range spec.Aggs {
-			m[k].accs[i].AddValue(a.Op, r[a.Property])
+			m[k].accs[i].AddValue(a.Op, r.Get(a.Property))
 		}
 	}
 	if len(spec.GroupBy) == 0 && len(m) == 0 {
@@ -356,7 +356,7 @@ func TestLiveAggregate_CountsOnlyReadableRows(t *testing.T) {
 type hideSecret struct{ policy.Permissive }
 
 func (hideSecret) CheckRead(_ context.Context, _ policy.ContextData, st *entity.State) error {
-	if name, _ := st.Values["name"].AsString(); name == "secret" {
+	if name, _ := st.Values.Get("name").AsString(); name == "secret" {
 		return policy.ErrAccessDenied
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -113,38 +112,30 @@ func backendFor(bs *backendSet, name string) (property.Backend, error) {
 func materialize(st *entity.State, bs backendSet) error {
 	st.Backends = make(entity.Backends, 0, len(bs))
 	if len(bs) == 1 {
-		// The common case: the one backend's values are the state's
-		// (Values returns a map of the caller's).
+		// The common case: the one backend's values are the state's.
 		s, err := bs[0].b.State()
 		if err != nil {
 			return fmt.Errorf("ankurah: entity %s backend %q state: %w", st.ID, bs[0].name, err)
 		}
 		st.Backends = append(st.Backends, entity.Backend{Name: bs[0].name, State: s})
-		if st.Values = bs[0].b.Values(); st.Values == nil {
-			st.Values = map[string]value.Value{}
-		}
+		st.Values = bs[0].b.Values()
 		return nil
 	}
 	// bs is in name order: a later backend's value of a property wins, as
 	// it did when the names were sorted here.
-	vals := make([]map[string]value.Value, len(bs))
-	size := 0
-	for i, nb := range bs {
+	var vals value.Fields
+	for _, nb := range bs {
 		b, err := nb.b.State()
 		if err != nil {
 			return fmt.Errorf("ankurah: entity %s backend %q state: %w", st.ID, nb.name, err)
 		}
 		st.Backends = append(st.Backends, entity.Backend{Name: nb.name, State: b})
-		vals[i] = nb.b.Values()
-		size += len(vals[i])
+		vals = vals.Merge(nb.b.Values())
 	}
 	// bs is in bytewise name order; a state's backends are in their
 	// encoding's.
 	slices.SortFunc(st.Backends, func(a, b entity.Backend) int { return value.KeyOrder(a.Name, b.Name) })
-	st.Values = make(map[string]value.Value, size)
-	for _, v := range vals {
-		maps.Copy(st.Values, v)
-	}
+	st.Values = vals
 	return nil
 }
 

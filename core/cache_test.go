@@ -107,7 +107,7 @@ func storedValue(t *testing.T, n *Node, eid id.EntityID, prop string) value.Valu
 	mustDo(t, err)
 	st, err := coll.GetState(context.Background(), eid)
 	mustDo(t, err)
-	return st.Values[prop]
+	return st.Values.Get(prop)
 }
 
 func (c *backendCache) stats() (hits, misses int) {

@@ -807,7 +807,7 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 			// Created offline and not sent yet: keep it until the outbox is sent.
 			continue
 		}
-		evicted := entity.State{ID: g.ID, Collection: g.Collection, Head: cur.Head, Values: map[string]value.Value{entity.DeletedProperty: value.Bool(true)}}
+		evicted := entity.State{ID: g.ID, Collection: g.Collection, Head: cur.Head, Values: value.MakeFields([]value.Field{{Name: entity.DeletedProperty, Value: value.Bool(true)}})}
 		batch.States = append(batch.States, storage.StateWrite{State: evicted, Expected: cur.Head})
 		changes = append(changes, change{collection: g.Collection, before: &cur, after: evicted})
 	}
@@ -1611,7 +1611,7 @@ func staleInWindow(b *query.Bound, resp *transport.Response, known []*View, stal
 	if int64(n) < b.Limit {
 		return stale
 	}
-	values := make(map[id.EntityID]map[string]value.Value, n)
+	values := make(map[id.EntityID]value.Fields, n)
 	for i := range resp.States {
 		values[resp.States[i].ID] = resp.States[i].Values
 	}
@@ -1623,7 +1623,7 @@ func staleInWindow(b *query.Bound, resp *transport.Response, known []*View, stal
 	// The answer's last row: the greatest of its states and of the known
 	// entities it listed unchanged.
 	var last id.EntityID
-	var lastVals map[string]value.Value
+	var lastVals value.Fields
 	found := false
 	consider := func(eid id.EntityID) {
 		vals, ok := values[eid]

@@ -149,12 +149,12 @@ func cachedState(t *testing.T, e *memory.Engine, collection string, eid id.Entit
 // for byte.
 func sameState(t *testing.T, what string, client, server entity.State) {
 	t.Helper()
-	if !client.Head.Equal(server.Head) || !maps.EqualFunc(client.Backends.Map(), server.Backends.Map(), bytes.Equal) || len(client.Values) != len(server.Values) {
-		t.Fatalf("%s: the client holds head %v, %d values; the server %v, %d values", what, client.Head, len(client.Values), server.Head, len(server.Values))
+	if !client.Head.Equal(server.Head) || !maps.EqualFunc(client.Backends.Map(), server.Backends.Map(), bytes.Equal) || client.Values.Len() != server.Values.Len() {
+		t.Fatalf("%s: the client holds head %v, %d values; the server %v, %d values", what, client.Head, client.Values.Len(), server.Head, server.Values.Len())
 	}
-	for k, v := range server.Values {
-		if !value.Equal(client.Values[k], v) {
-			t.Fatalf("%s: %q is %v on the client, %v on the server", what, k, client.Values[k], v)
+	for k, v := range server.Values.All() {
+		if !value.Equal(client.Values.Get(k), v) {
+			t.Fatalf("%s: %q is %v on the client, %v on the server", what, k, client.Values.Get(k), v)
 		}
 	}
 }
@@ -220,7 +220,7 @@ func TestCommitAnswer_CarriesTheStateWhenAConcurrentWriteMergedIn(t *testing.T) 
 	must(t, err)
 	got := cachedState(t, ce, "album", ids[0])
 	sameState(t, "after the merge", got, v.State())
-	if name, _ := got.Values["name"].AsString(); name != "written on the server" || !value.Equal(got.Values["year"], v.Get("year")) {
+	if name, _ := got.Values.Get("name").AsString(); name != "written on the server" || !value.Equal(got.Values.Get("year"), v.Get("year")) {
 		t.Fatalf("the client holds %v", got.Values)
 	}
 }

@@ -167,7 +167,7 @@ func TestCurrentEdit_AHandleReadsFirstAndIsNotReplayed(t *testing.T) {
 	if gets, _, _ := tp.requests(); gets != gets0+1 {
 		t.Fatalf("a handle's backend was given out after %d gets, want 1", gets-gets0)
 	}
-	if name, _ := b.Values()["name"].AsString(); name != "written on the server" {
+	if name, _ := b.Values().Get("name").AsString(); name != "written on the server" {
 		t.Fatalf("the backend holds name %q", name)
 	}
 	b.(*property.LWW).Set("year", value.Int(2024))

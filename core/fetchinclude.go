@@ -88,7 +88,7 @@ func (c *Context) fetchReferenced(ctx context.Context, rd *refReader, s includeS
 	seen := map[id.EntityID]bool{}
 	var ids []id.EntityID
 	for _, v := range rows {
-		if r, ok := v.state.Values[s.Property].AsRef(); ok && !seen[r] {
+		if r, ok := v.state.Values.Get(s.Property).AsRef(); ok && !seen[r] {
 			seen[r] = true
 			ids = append(ids, r)
 		}

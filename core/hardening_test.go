@@ -67,7 +67,7 @@ func (a *ownerAgent) CheckRead(_ context.Context, cd policy.ContextData, st *ent
 	if a.writeOnly {
 		return policy.ErrAccessDenied
 	}
-	if o, _ := st.Values["owner"].AsString(); o == cd {
+	if o, _ := st.Values.Get("owner").AsString(); o == cd {
 		return nil
 	}
 	return policy.ErrAccessDenied
@@ -83,11 +83,11 @@ func (a *ownerAgent) CheckEvent(_ context.Context, cd policy.ContextData, _ *eve
 		return fmt.Errorf("%w: deletes are for admins", policy.ErrAccessDenied)
 	}
 	if before != nil {
-		if o, _ := before.Values["owner"].AsString(); o != cd {
+		if o, _ := before.Values.Get("owner").AsString(); o != cd {
 			return fmt.Errorf("%w: %v may not write this entity", policy.ErrAccessDenied, cd)
 		}
 	}
-	if o, _ := after.Values["owner"].AsString(); o != cd {
+	if o, _ := after.Values.Get("owner").AsString(); o != cd {
 		return fmt.Errorf("%w: owner must be %v", policy.ErrAccessDenied, cd)
 	}
 	return nil
@@ -237,7 +237,7 @@ func TestSecurity_RemoveNeverCarriesUnreadableState(t *testing.T) {
 	}
 	coll, _ := alice.Engine().Collection(ctx, "todo")
 	st, err := coll.GetState(ctx, eid)
-	if err == nil && st.Values["secret"].Raw() == "bob's secret" {
+	if err == nil && st.Values.Get("secret").Raw() == "bob's secret" {
 		t.Errorf("bob's secret is stored in alice's cache")
 	}
 }
@@ -424,7 +424,7 @@ func TestSecurity_CommitResponseHoldsOnlyReadableStates(t *testing.T) {
 	r := req(&transport.Request{Commit: &transport.CommitReq{Events: []event.Event{ev}}})
 	for _, st := range r.States {
 		t.Logf("write-only caller received state with values %v", st.Values)
-		if st.Values["note"].Raw() == "server-side note" {
+		if st.Values.Get("note").Raw() == "server-side note" {
 			t.Errorf("write-only caller receives a state it may not read")
 		}
 	}
@@ -536,7 +536,7 @@ func TestSync_CacheNeverGoesBackwards(t *testing.T) {
 		cc, _ := c.Engine().Collection(ctx, "todo")
 		st, _ := cc.GetState(ctx, eid)
 		if !st.Head.Equal(sst.Head) {
-			t.Errorf("client %d cache head %v title %v; server head %v title %v", i, st.Head, st.Values["title"], sst.Head, sst.Values["title"])
+			t.Errorf("client %d cache head %v title %v; server head %v title %v", i, st.Head, st.Values.Get("title"), sst.Head, sst.Values.Get("title"))
 		}
 	}
 }

@@ -276,7 +276,7 @@ func (x *incIndex) match(changes []change) (map[*LiveQuery][]*change, []*LiveQue
 			hit(lq, ch)
 		}
 		for prop, byRow := range x.rev[ch.collection] {
-			if r, ok := ch.after.Values[prop].AsRef(); ok {
+			if r, ok := ch.after.Values.Get(prop).AsRef(); ok {
 				for lq := range byRow[r] {
 					hit(lq, ch)
 				}
@@ -367,7 +367,7 @@ func (lq *LiveQuery) rowsChanged(ctx context.Context, rows []id.EntityID, out []
 			for start := 0; start < len(enter); start += maxCandidateRefs {
 				ids := enter[start:min(start+maxCandidateRefs, len(enter))]
 				for _, st := range ic.referrers(lq, coll, s.spec.Property, ids) {
-					row, _ := st.Values[s.spec.Property].AsRef()
+					row, _ := st.Values.Get(s.spec.Property).AsRef()
 					if _, ok := s.byID[st.ID]; ok {
 						continue
 					}
@@ -385,7 +385,7 @@ func (lq *LiveQuery) rowsChanged(ctx context.Context, rows []id.EntityID, out []
 			var now id.EntityID
 			has := false
 			if v, member := lq.byID[row]; member {
-				now, has = v.state.Values[s.spec.Property].AsRef()
+				now, has = v.state.Values.Get(s.spec.Property).AsRef()
 			}
 			if had && has && old == now {
 				continue
@@ -481,7 +481,7 @@ func (lq *LiveQuery) includedChanged(ctx context.Context, changes []*change, out
 			var row id.EntityID
 			if s.spec.Reverse {
 				var ok bool
-				row, ok = st.Values[s.spec.Property].AsRef()
+				row, ok = st.Values.Get(s.spec.Property).AsRef()
 				_, member := s.rows[row]
 				in = in && ok && member
 			} else if s.refs[st.ID] == 0 {

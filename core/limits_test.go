@@ -130,7 +130,7 @@ func TestCommit_BatchStartingWithAStoredEventSucceeds(t *testing.T) {
 	if r := req(&transport.Request{Commit: &transport.CommitReq{Events: []event.Event{e1, e2}}}); r.Error != "" {
 		t.Fatalf("replayed event then a new one: %s", r.Error)
 	}
-	if got, _ := getState(t, server, eid).Values["title"].AsString(); got != "two" {
+	if got, _ := getState(t, server, eid).Values.Get("title").AsString(); got != "two" {
 		t.Fatalf("title %q", got)
 	}
 }
@@ -162,7 +162,7 @@ func TestLimits_HeadWidthIsBoundedByMergeEvents(t *testing.T) {
 	}
 	// A client that saw a merged head edits on from it.
 	must(t, editTodo(server.Context(nil), eid, "title", "after"))
-	if got, _ := getState(t, server, eid).Values["title"].AsString(); got != "after" {
+	if got, _ := getState(t, server, eid).Values.Get("title").AsString(); got != "after" {
 		t.Fatalf("title %q", got)
 	}
 	// Events naming more parents than allowed are refused.

@@ -216,7 +216,7 @@ func TestLivePage_ServerRefusesACursorBeforeVersion7(t *testing.T) {
 	if resp := rawRequest(t, server, 6, transport.Request{Subscribe: &req}, nil); !strings.Contains(resp.Error, "protocol version 6") {
 		t.Errorf("version 6: %+v, want a refusal naming version 6", resp)
 	}
-	if resp := rawRequest(t, server, 7, transport.Request{Subscribe: &req}, nil); resp.Error != "" || len(resp.States) != 2 || resp.States[0].Values["k"].Text() != "3" {
+	if resp := rawRequest(t, server, 7, transport.Request{Subscribe: &req}, nil); resp.Error != "" || len(resp.States) != 2 || resp.States[0].Values.Get("k").Text() != "3" {
 		t.Errorf("version 7: %+v, want rows 3 and 4", resp)
 	}
 	req.After = "AQ"
@@ -236,11 +236,12 @@ type pageModel struct {
 func (m *pageModel) page(order []query.Order, after *query.Cursor, limit int) string {
 	type row struct {
 		id id.EntityID
-		v  map[string]value.Value
+		v  value.Fields
 	}
 	var rows []row
-	for eid, v := range m.rows {
-		if b, _ := v["live"].AsBool(); !b {
+	for eid, vals := range m.rows {
+		v := value.FieldsOf(vals)
+		if b, _ := v.Get("live").AsBool(); !b {
 			continue
 		}
 		if after != nil && !after.Before(order, v, eid) {
@@ -251,7 +252,7 @@ func (m *pageModel) page(order []query.Order, after *query.Cursor, limit int) st
 	slices.SortFunc(rows, func(a, b row) int { return query.CompareRows(order, a.v, a.id, b.v, b.id) })
 	var ks []string
 	for i := 0; i < len(rows) && i < limit; i++ {
-		ks = append(ks, rows[i].v["k"].Text())
+		ks = append(ks, rows[i].v.Get("k").Text())
 	}
 	return strings.Join(ks, " ")
 }
@@ -365,7 +366,7 @@ func randomLivePages(t *testing.T, role string) {
 		var cur query.Cursor
 		if i < 4 && len(live) > 0 {
 			eid := live[rng.IntN(len(live))]
-			cur = query.CursorAt(b.OrderBy, model.rows[eid], eid)
+			cur = query.CursorAt(b.OrderBy, value.FieldsOf(model.rows[eid]), eid)
 		} else {
 			var eid id.EntityID
 			for j := range eid {

@@ -157,7 +157,7 @@ type denyAgent struct{ policy.Permissive }
 var errForbidden = fmt.Errorf("%w: forbidden name", policy.ErrAccessDenied)
 
 func (denyAgent) CheckEvent(_ context.Context, _ policy.ContextData, _ *event.Event, _, after *entity.State) error {
-	if s, _ := after.Values["name"].AsString(); s == "forbidden" {
+	if s, _ := after.Values.Get("name").AsString(); s == "forbidden" {
 		return errForbidden
 	}
 	return nil

@@ -38,10 +38,10 @@ func (n *Node) outboxRecord(evs []event.Event) (storage.StateWrite, error) {
 		return storage.StateWrite{}, fmt.Errorf("ankurah: keep offline commit: %w", err)
 	}
 	key := outboxKey(evs)
-	st := entity.State{ID: key, Collection: OutboxCollection, Head: event.NewClock(id.EventID(key)), Values: map[string]value.Value{
-		"events": value.Bytes(b),
-		"seq":    value.Int(n.cfg.now().UnixNano()),
-	}}
+	st := entity.State{ID: key, Collection: OutboxCollection, Head: event.NewClock(id.EventID(key)), Values: value.MakeFields([]value.Field{
+		{Name: "events", Value: value.Bytes(b)},
+		{Name: "seq", Value: value.Int(n.cfg.now().UnixNano())},
+	})}
 	return storage.StateWrite{State: st}, nil
 }
 
@@ -56,7 +56,7 @@ func (n *Node) unpersistOutbox(ctx context.Context, evs []event.Event) {
 	if err != nil || cur.Deleted() {
 		return
 	}
-	done := entity.State{ID: key, Collection: OutboxCollection, Head: cur.Head, Values: map[string]value.Value{entity.DeletedProperty: value.Bool(true)}}
+	done := entity.State{ID: key, Collection: OutboxCollection, Head: cur.Head, Values: value.MakeFields([]value.Field{{Name: entity.DeletedProperty, Value: value.Bool(true)}})}
 	if err := n.engine.Apply(ctx, &storage.Batch{States: []storage.StateWrite{{State: done, Expected: cur.Head}}}); err != nil {
 		n.log.WarnContext(ctx, "could not mark an offline commit sent", "err", err)
 	}
@@ -78,7 +78,7 @@ func (n *Node) loadOutbox(ctx context.Context) ([][]event.Event, error) {
 	}
 	var out [][]event.Event
 	for _, st := range states {
-		raw, ok := st.Values["events"].AsBytes()
+		raw, ok := st.Values.Get("events").AsBytes()
 		if !ok {
 			continue
 		}

@@ -470,7 +470,7 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 		}
 		for prop, byKey := range w.eq {
 			for _, st := range states {
-				if k, ok := eqKey(st.Values[prop]); ok {
+				if k, ok := eqKey(st.Values.Get(prop)); ok {
 					for lq := range byKey[k] {
 						hit(lq)
 					}
@@ -479,7 +479,7 @@ func (r *reactor) notify(ctx context.Context, _ *Node, changes []change) {
 		}
 		for prop, ri := range w.ranges {
 			for _, st := range states {
-				ri.match(st.Values[prop], hit)
+				ri.match(st.Values.Get(prop), hit)
 			}
 		}
 		for lq := range w.scan {

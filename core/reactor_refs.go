@@ -206,7 +206,7 @@ func (ri *refIndex) notify(ctx context.Context, changes []change) {
 				continue
 			}
 			for _, st := range states {
-				if k, ok := eqKey(st.Values[prop]); ok {
+				if k, ok := eqKey(st.Values.Get(prop)); ok {
 					for d := range byKey[k] {
 						offer(d)
 					}
@@ -312,7 +312,7 @@ func (d *refDep) truth(coll string, st *entity.State, rd *refReader) (bool, bool
 	if rd.readable(coll, st) {
 		v = d.tr.ResolveFrom(d.level+1, st.Values, rd.lookup)
 	}
-	m := map[string]value.Value{d.tr.Key: v}
+	m := value.MakeFields([]value.Field{{Name: d.tr.Key, Value: v}})
 	yes, _ := d.yes.Match(m)
 	no, _ := d.no.Match(m)
 	return yes, no

@@ -45,7 +45,7 @@ func TestSync_ClientRefusesStatesWhoseBackendsDoNotLoad(t *testing.T) {
 			server, good := serve(t)
 			eid := id.EntityID{byte(len(name)), 0xbd}
 			bad := entity.State{ID: eid, Collection: "bad", Head: event.NewClock(id.EventID{byte(len(name))}),
-				Backends: entity.BackendsOf(backends), Values: map[string]value.Value{"name": value.String("x")}}
+				Backends: entity.BackendsOf(backends), Values: value.FieldsOf(map[string]value.Value{"name": value.String("x")})}
 			must(t, server.Engine().Apply(ctx, &storage.Batch{States: []storage.StateWrite{{State: bad}}}))
 			client := newClient(t)
 			link(t, server, client)

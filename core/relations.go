@@ -252,7 +252,7 @@ type refReader struct {
 	mu      sync.Mutex
 	filters map[string]query.Program // collection -> read filter (nil: none)
 	denied  map[string]bool
-	seen    map[refKey]map[string]value.Value
+	seen    map[refKey]value.Fields
 	missing map[refKey]bool
 }
 
@@ -263,7 +263,7 @@ type refKey struct {
 
 func (c *Context) newRefReader(ctx context.Context, memo bool) *refReader {
 	return &refReader{ctx: context.WithoutCancel(ctx), c: c, memo: memo, filters: map[string]query.Program{}, denied: map[string]bool{},
-		seen: map[refKey]map[string]value.Value{}, missing: map[refKey]bool{}}
+		seen: map[refKey]value.Fields{}, missing: map[refKey]bool{}}
 }
 
 // filter returns the caller's compiled read filter of coll, and false when
@@ -326,7 +326,7 @@ func (r *refReader) visible(coll string, st *entity.State) bool {
 }
 
 // lookup implements query.Lookup.
-func (r *refReader) lookup(coll string, eid id.EntityID) (map[string]value.Value, bool) {
+func (r *refReader) lookup(coll string, eid id.EntityID) (value.Fields, bool) {
 	k := refKey{coll, eid}
 	if r.memo {
 		r.mu.Lock()
@@ -337,7 +337,7 @@ func (r *refReader) lookup(coll string, eid id.EntityID) (map[string]value.Value
 			return vs, hit
 		}
 	}
-	var vs map[string]value.Value
+	var vs value.Fields
 	ok := false
 	if rc, err := r.c.node.readCollection(r.ctx, coll); err == nil {
 		if st, err := rc.GetState(r.ctx, eid); err == nil && r.readable(coll, &st) {
@@ -433,12 +433,16 @@ func (pr *pathReader) items(ctx context.Context, c *Context, rows []entity.State
 	}
 	rd := c.newRefReader(ctx, false)
 	// Each entity is read once; a readable one's values lead on.
-	seen := map[refKey]map[string]value.Value{}
+	type reached struct {
+		values   value.Fields
+		readable bool
+	}
+	seen := map[refKey]reached{}
 	for i := range rows {
 		for _, t := range pr.tr.Terms {
 			values := rows[i].Values
 			for _, h := range t.Hops {
-				eid, ok := values[h.Property].AsRef()
+				eid, ok := values.Get(h.Property).AsRef()
 				if !ok {
 					break
 				}
@@ -454,15 +458,16 @@ func (pr *pathReader) items(ctx context.Context, c *Context, rows []entity.State
 						// may not read and one that is not there look alike.
 						out = append(out, transport.UpdateItem{Tag: transport.TagIncluded, State: entity.State{ID: eid, Collection: h.Target}, Gone: true})
 					}
+					next = reached{readable: readable}
 					if readable {
-						next = st.Values
+						next.values = st.Values
 					}
 					seen[k] = next
 				}
-				if next == nil {
+				if !next.readable {
 					break // not readable: the path ends here
 				}
-				values = next
+				values = next.values
 			}
 		}
 	}

@@ -152,7 +152,7 @@ func TestSubscribe_DeletedPathEntityTheSubscriberMayNotReadIsNotSent(t *testing.
 	must(t, trx.Commit(ctx))
 	putAs(t, server, "alice", "album", &album, map[string]any{"title": "y"})
 	for _, it := range rs.until(album) {
-		if it.State.ID == artist && len(it.State.Values) > 0 && !it.Gone {
+		if it.State.ID == artist && it.State.Values.Len() > 0 && !it.Gone {
 			t.Fatalf("alice received bob's deleted artist with its values %v", it.State.Values)
 		}
 	}
@@ -206,7 +206,7 @@ func TestLiveQuery_ClientStaleArtistCopyDoesNotKeepARow(t *testing.T) {
 		if err != nil {
 			return err.Error()
 		}
-		s, _ := st.Values["name"].AsString()
+		s, _ := st.Values.Get("name").AsString()
 		return s
 	}
 	// Cached, and then no subscription keeps them current.
@@ -292,7 +292,7 @@ func TestSubscribe_IncludedEntityDeletedAsItBecameUnreadableIsGone(t *testing.T)
 	must(t, trx.Commit(ctx))
 	putAs(t, server, "alice", "album", &album, map[string]any{"title": "y"})
 	for _, it := range rs.until(album) {
-		if it.State.ID == artist && !it.Gone && it.State.Values["name"].Raw() == "bob's secret" {
+		if it.State.ID == artist && !it.Gone && it.State.Values.Get("name").Raw() == "bob's secret" {
 			t.Fatalf("alice received the artist's deleted state with bob's values %v", it.State.Values)
 		}
 	}

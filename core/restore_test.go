@@ -125,7 +125,7 @@ func TestRestore_MergesDeterministically(t *testing.T) {
 		must(t, err)
 		want, _ := coll.GetState(ctx, eid)
 		wantBytes, _ := want.Encode()
-		if want.Deleted() != wantDeleted || want.Values["name"] != value.String(wantName) {
+		if want.Deleted() != wantDeleted || want.Values.Get("name") != value.String(wantName) {
 			t.Fatalf("source: deleted %v, values %v", want.Deleted(), want.Values)
 		}
 		rng := rand.New(rand.NewPCG(3, 4))

@@ -382,7 +382,7 @@ func TestReview_ChangeSetsReplayToTheResultUnderConcurrency(t *testing.T) {
 type secretAgent struct{ policy.Permissive }
 
 func (secretAgent) CheckRead(_ context.Context, cd policy.ContextData, st *entity.State) error {
-	if s, _ := st.Values["secret"].AsBool(); s && cd == "user" {
+	if s, _ := st.Values.Get("secret").AsBool(); s && cd == "user" {
 		return policy.ErrAccessDenied
 	}
 	return nil

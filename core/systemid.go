@@ -34,7 +34,7 @@ func (n *Node) storedSystemID(ctx context.Context) (string, error) {
 	for range 3 {
 		st, err := coll.GetState(ctx, systemEntity)
 		if err == nil {
-			if sid, ok := st.Values["system_id"].AsString(); ok && sid != "" {
+			if sid, ok := st.Values.Get("system_id").AsString(); ok && sid != "" {
 				return sid, nil
 			}
 			return "", fmt.Errorf("%w: the stored system id is malformed", storage.ErrFormat)
@@ -47,7 +47,7 @@ func (n *Node) storedSystemID(ctx context.Context) (string, error) {
 			return "", err
 		}
 		st = entity.State{ID: systemEntity, Collection: SystemCollection, Head: event.NewClock(systemEvent),
-			Values: map[string]value.Value{"system_id": value.String(u.String())}}
+			Values: value.MakeFields([]value.Field{{Name: "system_id", Value: value.String(u.String())}})}
 		err = n.engine.Apply(ctx, &storage.Batch{States: []storage.StateWrite{{State: st}}})
 		if err == nil {
 			return u.String(), nil

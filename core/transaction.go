@@ -185,7 +185,7 @@ func (t *Transaction) Restore(ctx context.Context, collection string, eid id.Ent
 	if err != nil {
 		return nil, err
 	}
-	if b, _ := l.Values()[entity.DeletedProperty].AsBool(); b {
+	if b, _ := l.Values().Get(entity.DeletedProperty).AsBool(); b {
 		l.Set(entity.DeletedProperty, value.Null)
 	}
 	return m, nil
@@ -436,7 +436,7 @@ func (m *Mut) Values() map[string]value.Value {
 	defer m.trx.mu.Unlock()
 	out := map[string]value.Value{}
 	for _, nb := range m.backends {
-		for k, v := range nb.b.Values() {
+		for k, v := range nb.b.Values().All() {
 			out[k] = v
 		}
 	}

@@ -2,7 +2,6 @@ package core
 
 import (
 	"bytes"
-	"maps"
 	"slices"
 
 	"github.com/ankurah/ankurah-go/core/entity"
@@ -29,14 +28,19 @@ func (v *View) Collection() string { return v.state.Collection }
 func (v *View) Head() event.Clock { return slices.Clone(v.state.Head) }
 
 // Get returns a property value (NULL when absent).
-func (v *View) Get(prop string) value.Value { return v.state.Values[prop] }
+func (v *View) Get(prop string) value.Value { return v.state.Values.Get(prop) }
 
 // Values returns a copy of all property values (reserved properties excluded).
 func (v *View) Values() map[string]value.Value {
-	out := maps.Clone(v.state.Values)
+	out := v.state.Values.Map()
 	delete(out, entity.DeletedProperty)
 	return out
 }
+
+// Fields returns all property values in name order, reserved properties
+// included (they begin with "_"). They are shared, not copied: Fields are
+// immutable.
+func (v *View) Fields() value.Fields { return v.state.Values }
 
 // Deleted reports whether the snapshot is of a deleted entity.
 func (v *View) Deleted() bool { return v.state.Deleted() }

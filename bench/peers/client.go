@@ -450,8 +450,10 @@ func ankFresh(ctx context.Context, url string, size int, limit time.Duration) {
 	got := len(lq.Items())
 	res["got"], res["complete"] = got, got == size
 	res["detail"] = map[string]any{"connect_ms": tc - t0, "query_ms": clockMs() - tc}
-	emit(res)
+	// The profile is written before the result goes out: the orchestrator
+	// closes stdin when it has the result, and lines exits the process then.
 	stopProfile()
+	emit(res)
 	lq.Close()
 	_ = client.Close()
 	_ = node.Close()

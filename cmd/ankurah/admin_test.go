@@ -37,7 +37,7 @@ func dataDirWithBadRow(t *testing.T) (string, id.EntityID, id.EntityID) {
 		t.Fatal(err)
 	}
 	ev := event.NewGenesis("album", map[string][]byte{"lww": []byte("x")}, make([]byte, event.NonceSize), 1)
-	good := entity.State{ID: ev.Entity, Collection: "album", Head: event.NewClock(ev.ID()), Values: map[string]value.Value{"name": value.String("Showbiz")}}
+	good := entity.State{ID: ev.Entity, Collection: "album", Head: event.NewClock(ev.ID()), Values: value.FieldsOf(map[string]value.Value{"name": value.String("Showbiz")})}
 	if err := e.Apply(ctx, &storage.Batch{Events: []event.Event{ev}, States: []storage.StateWrite{{State: good}}}); err != nil {
 		t.Fatal(err)
 	}

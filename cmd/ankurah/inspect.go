@@ -392,7 +392,7 @@ func describeEntity(st *entity.State, evs []event.Event, attrs []core.Attributio
 		byEvent[attrs[i].Event] = &attrs[i]
 	}
 	h := entityHistory{ID: st.ID.String(), Collection: st.Collection, Head: clockStrings(st.Head), Deleted: st.Deleted(), Values: map[string]value.Value{}, Total: len(evs)}
-	for k, v := range st.Values {
+	for k, v := range st.Values.All() {
 		if k != entity.DeletedProperty {
 			h.Values[k] = v
 		}
@@ -436,7 +436,7 @@ func lwwWrites(ev id.EventID, ops []byte) (map[string]value.Value, error) {
 	if err := l.Apply(ev, ops); err != nil {
 		return nil, err
 	}
-	return l.Values(), nil
+	return l.Values().Map(), nil
 }
 
 // causalOrder sorts events parents first, ties (and events whose parents

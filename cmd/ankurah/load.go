@@ -232,8 +232,8 @@ func needsWrite(ctx context.Context, c storage.Collection, s entity.State, raw [
 		return false, nil
 	}
 	if s.Collection == core.SystemCollection {
-		mine, _ := have.Values["system_id"].AsString()
-		theirs, _ := s.Values["system_id"].AsString()
+		mine, _ := have.Values.Get("system_id").AsString()
+		theirs, _ := s.Values.Get("system_id").AsString()
 		return false, fmt.Errorf("%w: the storage is system %s (a server has run on it) and the dump is of system %s: load into storage no server has opened",
 			ErrLoadConflict, mine, theirs)
 	}

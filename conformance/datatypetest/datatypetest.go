@@ -17,7 +17,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -26,7 +25,6 @@ import (
 
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/property"
-	"github.com/ankurah/ankurah-go/core/value"
 )
 
 // Harness makes and edits backends of one datatype.
@@ -134,7 +132,7 @@ func state(t *testing.T, b property.Backend) []byte {
 // same values.
 func same(t *testing.T, what string, a, b property.Backend) {
 	t.Helper()
-	if !maps.EqualFunc(a.Values(), b.Values(), value.Equal) {
+	if !a.Values().Equal(b.Values()) {
 		t.Fatalf("%s: values differ:\n%v\n%v", what, a.Values(), b.Values())
 	}
 	if !bytes.Equal(state(t, a), state(t, b)) {
@@ -234,7 +232,7 @@ func testEmpty(t *testing.T, h Harness, _ *rand.Rand) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(a.Values()) != 0 {
+	if a.Values().Len() != 0 {
 		t.Fatalf("empty backend has values %v", a.Values())
 	}
 	ops, err := a.Fork().TakeOperations()

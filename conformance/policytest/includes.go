@@ -187,7 +187,7 @@ func runIncludes(t *testing.T, h Harness, newWorld func(*testing.T) *world) {
 		}
 		for _, eid := range []id.EntityID{secret, theirs} {
 			if st, err := coll.GetState(ctx, eid); err == nil {
-				t.Errorf("alice's client cache holds bob's todo %q", st.Values["title"].Raw())
+				t.Errorf("alice's client cache holds bob's todo %q", st.Values.Get("title").Raw())
 			}
 		}
 		for _, name := range []string{"blocker", "blocks"} {

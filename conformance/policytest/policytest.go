@@ -165,7 +165,7 @@ func Run(t *testing.T, h Harness) {
 						coll, _ := alice.Engine().Collection(ctx, "todo")
 						all, _ := coll.FetchStates(ctx, mustBound("true"))
 						for _, s := range all {
-							if s.Values["title"].Raw() == "bob's secret" {
+							if s.Values.Get("title").Raw() == "bob's secret" {
 								t.Fatal("bob's row reached alice's node")
 							}
 						}

@@ -207,7 +207,7 @@ func runRelations(t *testing.T, h Harness, newWorld func(*testing.T) *world) {
 			t.Fatal(err)
 		}
 		if st, err := coll.GetState(ctx, secret); err == nil && !st.Deleted() {
-			t.Fatalf("alice's client holds bob's todo (%v): a path entity the server sent reveals it", st.Values["title"])
+			t.Fatalf("alice's client holds bob's todo (%v): a path entity the server sent reveals it", st.Values.Get("title"))
 		}
 		if _, err := coll.GetState(ctx, blocked); err != nil {
 			t.Fatalf("alice's client lacks the todo marker 2's path passes through: %v", err)

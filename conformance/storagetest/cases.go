@@ -154,15 +154,14 @@ func testReturnsCopies(ctx context.Context, t T, h Harness) {
 	want := b.States[0].State.Clone()
 	mustApply(ctx, t, h.Engine(), b)
 	// The caller's batch is its own after Apply.
-	b.States[0].State.Values["x"] = value.Int(2)
+	b.States[0].State.Values = b.States[0].State.Values.With("x", value.Int(2))
 	b.States[0].State.Backends.StateOf(backendName)[0] = 0x42
 	b.States[0].State.Head[0][0] ^= 1
 	b.Events[0].Operations[backendName][0] = 'X'
 	checkState(ctx, t, c, want)
 	// And so is what GetState returned.
 	got := mustGet(ctx, t, c, ev.Entity)
-	got.Values["x"] = value.Int(3)
-	got.Values["y"] = value.Int(4)
+	got.Values = got.Values.With("x", value.Int(3)).With("y", value.Int(4))
 	got.Backends.StateOf(backendName)[0] = 0x43
 	got.Head[0][0] ^= 1
 	checkState(ctx, t, c, want)
@@ -475,7 +474,7 @@ func testIsolation(ctx context.Context, t T, h Harness) {
 	s1 := stateAt(map[string]value.Value{"n": value.Int(1)}, g)
 	s2 := s1.Clone()
 	s2.Collection = c2.Name()
-	s2.Values = map[string]value.Value{"n": value.Int(2)}
+	s2.Values = value.FieldsOf(map[string]value.Value{"n": value.Int(2)})
 	mustApply(ctx, t, e, &storage.Batch{Events: []event.Event{g}, States: []storage.StateWrite{{State: s1}}})
 	mustApply(ctx, t, e, &storage.Batch{States: []storage.StateWrite{{State: s2}}})
 	checkState(ctx, t, c1, s1)

@@ -104,7 +104,7 @@ func testConcurrentConflicting(ctx context.Context, t T, h Harness) {
 		t.Fatalf("no writer succeeded")
 	}
 	got := mustGet(ctx, t, c, g.Entity)
-	if w, _ := got.Values["winner"].AsInt(); w != int64(winner) {
+	if w, _ := got.Values.Get("winner").AsInt(); w != int64(winner) {
 		t.Errorf("stored winner %d, but writer %d was told it succeeded", w, winner)
 	}
 	want := genesis(c.Name(), fmt.Sprint("own ", winner)).Entity
@@ -134,7 +134,7 @@ func testNoLostUpdates(ctx context.Context, t T, h Harness) {
 						errs <- fmt.Errorf("writer %d: GetState: %w", w, err)
 						return
 					}
-					n, _ := cur.Values["n"].AsInt()
+					n, _ := cur.Values.Get("n").AsInt()
 					ev := event.Event{Collection: c.Name(), Entity: g.Entity, Parent: cur.Head,
 						Operations: map[string][]byte{backendName: fmt.Appendf(nil, "w%d i%d", w, i)}}
 					st := stateAt(map[string]value.Value{"n": value.Int(n + 1)}, ev)
@@ -156,7 +156,7 @@ func testNoLostUpdates(ctx context.Context, t T, h Harness) {
 		t.Errorf("%v", err)
 	}
 	got := mustGet(ctx, t, c, g.Entity)
-	if n, _ := got.Values["n"].AsInt(); n != writers*increments {
+	if n, _ := got.Values.Get("n").AsInt(); n != writers*increments {
 		t.Errorf("counter = %d after %d increments", n, writers*increments)
 	}
 	evs, err := c.EntityEvents(ctx, g.Entity)

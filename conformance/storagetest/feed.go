@@ -114,7 +114,7 @@ func (l *feedLog) key(changes []storage.FeedChange) string {
 	var labels []string
 	for _, c := range changes {
 		if c.Collection == l.coll {
-			s, _ := c.State.Values["label"].AsString()
+			s, _ := c.State.Values.Get("label").AsString()
 			labels = append(labels, s)
 		}
 	}

@@ -97,7 +97,7 @@ func testFetchTenThousand(ctx context.Context, t T, h Harness) {
 	all := sortedIDs(ids...)
 	got := fetchExpect(ctx, t, c, "true", nil, all)
 	for _, s := range got {
-		if s.Collection != c.Name() || len(s.Head) != 1 || len(s.Values) == 0 {
+		if s.Collection != c.Name() || len(s.Head) != 1 || s.Values.Len() == 0 {
 			t.Fatalf("fetched state %s is incomplete: collection %q head %v values %v", s.ID, s.Collection, s.Head, s.Values)
 		}
 	}
@@ -244,7 +244,7 @@ func testFetchReturnsCopies(ctx context.Context, t T, h Harness) {
 	mustApply(ctx, t, e, b)
 	got := fetchExpect(ctx, t, c, "n = 1", nil, []id.EntityID{g.Entity})
 	if len(got) == 1 {
-		got[0].Values["n"] = value.Int(2)
+		got[0].Values = got[0].Values.With("n", value.Int(2))
 		got[0].Backends.StateOf(backendName)[0] ^= 0xff
 		got[0].Head[0][0] ^= 0xff
 	}

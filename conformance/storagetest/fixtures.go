@@ -81,7 +81,7 @@ func stateAt(values map[string]value.Value, ev event.Event, more ...event.Event)
 		Collection: ev.Collection,
 		Head:       head,
 		Backends:   entity.BackendsOf(map[string][]byte{backendName: buf}),
-		Values:     values,
+		Values:     value.FieldsOf(values),
 	}
 }
 
@@ -143,8 +143,8 @@ func diffState(want, got entity.State) string {
 			d = append(d, fmt.Sprintf("backend %q: %d bytes %s, want %d bytes %s", k, len(g), abbrev(g), len(w), abbrev(w)))
 		}
 	}
-	for _, k := range unionKeys(want.Values, got.Values) {
-		w, g := want.Values[k], got.Values[k]
+	for _, k := range unionKeys(want.Values.Map(), got.Values.Map()) {
+		w, g := want.Values.Get(k), got.Values.Get(k)
 		if w != g {
 			d = append(d, fmt.Sprintf("value %q: %s, want %s", k, abbrevValue(g), abbrevValue(w)))
 		}

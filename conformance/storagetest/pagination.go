@@ -172,7 +172,7 @@ func testPageChurn(ctx context.Context, t T, h Harness, indexed bool) {
 		}
 		cmp := func(a, b *churnRow) int {
 			return query.CompareRows([]query.Order{{Path: query.Path{"k"}, Desc: desc}},
-				map[string]value.Value{"k": value.Int(a.k)}, a.id, map[string]value.Value{"k": value.Int(b.k)}, b.id)
+				value.FieldsOf(map[string]value.Value{"k": value.Int(a.k)}), a.id, value.FieldsOf(map[string]value.Value{"k": value.Int(b.k)}), b.id)
 		}
 		// ahead returns the live rows after r in the order.
 		ahead := func(r *churnRow) []*churnRow {

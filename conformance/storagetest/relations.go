@@ -43,7 +43,7 @@ func runRelationsFile(ctx context.Context, t T, h Harness, f conformance.Relatio
 		for coll, states := range d.States {
 			props := map[string]bool{}
 			for _, s := range states {
-				for p := range s.Values {
+				for p := range s.Values.All() {
 					props[p] = true
 				}
 			}

@@ -272,7 +272,7 @@ func testClear(ctx context.Context, t T, h Harness) {
 	g := genesis(c.Name(), "a")
 	up := child(g, "b")
 	s0 := stateAt(map[string]value.Value{"n": value.Int(1)}, g)
-	mustApply(ctx, t, e, create(g, s0.Values))
+	mustApply(ctx, t, e, create(g, s0.Values.Map()))
 	mustApply(ctx, t, e, &storage.Batch{Events: []event.Event{up}, States: []storage.StateWrite{{State: stateAt(map[string]value.Value{"n": value.Int(2)}, up), Expected: s0.Head}}})
 	if err := cl.Clear(ctx); err != nil {
 		t.Fatalf("Clear: %v", err)
@@ -307,7 +307,7 @@ func testClearKeeping(ctx context.Context, t T, h Harness) {
 	k := genesis(kept.Name(), "b")
 	up := child(k, "c")
 	s0 := stateAt(map[string]value.Value{"n": value.Int(1)}, k)
-	mustApply(ctx, t, e, create(k, s0.Values))
+	mustApply(ctx, t, e, create(k, s0.Values.Map()))
 	s1 := stateAt(map[string]value.Value{"n": value.Int(2)}, up)
 	mustApply(ctx, t, e, &storage.Batch{Events: []event.Event{up}, States: []storage.StateWrite{{State: s1, Expected: s0.Head}}})
 	if err := cl.ClearKeeping(ctx, kept.Name()); err != nil {
@@ -343,7 +343,7 @@ func testFormatVersion(ctx context.Context, t T, h Harness) {
 	c := openCollection(ctx, t, e, "format")
 	g := genesis(c.Name(), "kept")
 	want := stateAt(map[string]value.Value{"n": value.Int(1)}, g)
-	mustApply(ctx, t, e, create(g, want.Values))
+	mustApply(ctx, t, e, create(g, want.Values.Map()))
 	e, err := ro.Reopen(ctx)
 	if err != nil {
 		t.Fatalf("Reopen: %v", err)

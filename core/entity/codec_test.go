@@ -97,11 +97,11 @@ func oddStates() []entity.State {
 		{},
 		{Collection: "c", Head: event.Clock{}},
 		{Collection: "c", Head: event.NewClock(id.EventID{9}), Backends: entity.BackendsOf(map[string][]byte{"a": nil, "b": {}, "lww": {0xa0}})},
-		{ID: id.EntityID{1}, Collection: "c", Values: map[string]value.Value{
+		{ID: id.EntityID{1}, Collection: "c", Values: value.FieldsOf(map[string]value.Value{
 			"null": value.Null, "f16": value.Float(1.5), "sub": value.Float(5.960464477539063e-08), "inf": value.Float(math.Inf(-1)),
 			"f32": value.Float(float64(float32(0.1))), "f64": value.Float(0.1), "min": value.Int(math.MinInt64), "max": value.Int(math.MaxInt64),
 			"b": value.Bytes(nil), "j": value.MustJSON(`[]`), "r": value.Ref(id.EntityID{7}),
-		}},
+		})},
 	}
 }
 

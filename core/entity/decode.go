@@ -248,17 +248,19 @@ func decodeFast(b []byte) (State, bool) {
 			p = end
 		}
 	}
-	if hasValues {
-		s.Values = make(map[string]value.Value, len(values))
+	if hasValues && len(values) > 0 {
+		list := make([]value.Field, len(values))
 		for i := range values {
 			fv := &values[i]
-			k := next(fv.key.n)
+			list[i].Name = next(fv.key.n)
 			if fv.kind == valString {
 				fv.v = value.String(next(fv.item.n))
 			}
-			s.Values[k] = fv.v
+			list[i].Value = fv.v
 		}
-		if len(s.Values) != len(values) {
+		if s.Values, ok = value.SortedFields(list); !ok {
+			// Out of order or a duplicate name: the generic decoder
+			// sorts the one and refuses the other.
 			return State{}, false
 		}
 	}

@@ -2,7 +2,6 @@ package entity
 
 import (
 	"reflect"
-	"slices"
 
 	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
@@ -15,15 +14,8 @@ import (
 // head as null, map keys sorted by their encoding); FuzzEncode holds it to
 // that, byte for byte.
 
-type valuePair struct {
-	k string
-	v value.Value
-}
-
 // appendState appends the canonical encoding of s to dst.
 func appendState(dst []byte, s *State) ([]byte, error) {
-	var vBuf [16]valuePair
-	vkeys := vBuf[:0]
 	size := 48 + len(s.Collection) + (2+id.Size)*len(s.Head)
 	bkeys := s.Backends // in their encoding's order (Backends)
 	if err := bkeys.Validate(); err != nil {
@@ -32,11 +24,10 @@ func appendState(dst []byte, s *State) ([]byte, error) {
 	for _, b := range bkeys {
 		size += 18 + len(b.Name) + len(b.State)
 	}
-	for k, v := range s.Values {
-		vkeys = append(vkeys, valuePair{k, v})
-		size += 20 + len(k) + len(v.Raw())
+	for i := range s.Values.Len() {
+		f := s.Values.At(i)
+		size += 20 + len(f.Name) + len(f.Value.Raw())
 	}
-	slices.SortFunc(vkeys, func(a, b valuePair) int { return value.KeyOrder(a.k, b.k) })
 	if dst == nil {
 		dst = make([]byte, 0, size)
 	}
@@ -45,7 +36,7 @@ func appendState(dst []byte, s *State) ([]byte, error) {
 	if len(bkeys) > 0 {
 		fields++
 	}
-	if len(vkeys) > 0 {
+	if s.Values.Len() > 0 {
 		fields++
 	}
 	dst = value.AppendHead(dst, 5, fields)
@@ -74,14 +65,10 @@ func appendState(dst []byte, s *State) ([]byte, error) {
 			dst = append(value.AppendHead(dst, 2, uint64(len(p.State))), p.State...)
 		}
 	}
-	if len(vkeys) > 0 {
-		dst = value.AppendHead(append(dst, 0x05), 5, uint64(len(vkeys)))
-		for _, p := range vkeys {
-			dst = append(value.AppendHead(dst, 3, uint64(len(p.k))), p.k...)
-			var err error
-			if dst, err = p.v.AppendCBOR(dst); err != nil {
-				return nil, err
-			}
+	if s.Values.Len() > 0 {
+		var err error
+		if dst, err = s.Values.AppendCBOR(append(dst, 0x05)); err != nil {
+			return nil, err
 		}
 	}
 	return dst, nil
@@ -89,7 +76,7 @@ func appendState(dst []byte, s *State) ([]byte, error) {
 
 // stateLayout is the layout of State's fields appendState and decodeFast
 // were written for.
-const stateLayout = `ID id.EntityID "1,keyasint"; Collection string "2,keyasint"; Head event.Clock "3,keyasint"; Backends entity.Backends "4,keyasint,omitempty"; Values map[string]value.Value "5,keyasint,omitempty"; `
+const stateLayout = `ID id.EntityID "1,keyasint"; Collection string "2,keyasint"; Head event.Clock "3,keyasint"; Backends entity.Backends "4,keyasint,omitempty"; Values value.Fields "5,keyasint,omitempty"; `
 
 // handWritten says State's fields are still the ones the hand-written codec
 // knows; if they change, states go through the generic codec (nothing is

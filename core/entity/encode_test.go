@@ -49,7 +49,7 @@ func stateFrom(b []byte) entity.State {
 		}
 	}
 	if k := num(); k%12 != 0 {
-		s.Values = map[string]value.Value{}
+		vals := map[string]value.Value{}
 		for range k%12 - 1 {
 			key := str()
 			word := binary.BigEndian.Uint64(append(next(8), make([]byte, 8)...))
@@ -72,8 +72,9 @@ func stateFrom(b []byte) entity.State {
 				copy(e[:], next(id.Size))
 				v = value.Ref(e)
 			}
-			s.Values[key] = v
+			vals[key] = v
 		}
+		s.Values = value.FieldsOf(vals)
 	}
 	return s
 }

@@ -7,7 +7,6 @@ package entity
 import (
 	"errors"
 	"fmt"
-	"maps"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -28,28 +27,28 @@ const MaxEncodedSize = 64 << 20
 
 // State is the stored form of one entity.
 type State struct {
-	ID         id.EntityID            `cbor:"1,keyasint"`
-	Collection string                 `cbor:"2,keyasint"`
-	Head       event.Clock            `cbor:"3,keyasint"`
-	Backends   Backends               `cbor:"4,keyasint,omitempty"`
-	Values     map[string]value.Value `cbor:"5,keyasint,omitempty"`
+	ID         id.EntityID  `cbor:"1,keyasint"`
+	Collection string       `cbor:"2,keyasint"`
+	Head       event.Clock  `cbor:"3,keyasint"`
+	Backends   Backends     `cbor:"4,keyasint,omitempty"`
+	Values     value.Fields `cbor:"5,keyasint,omitempty"`
 }
 
 // Deleted reports whether the entity carries the delete tombstone.
 func (s *State) Deleted() bool {
-	b, _ := s.Values[DeletedProperty].AsBool()
+	b, _ := s.Values.Get(DeletedProperty).AsBool()
 	return b
 }
 
 // Value returns a materialized property value, NULL when absent.
-func (s *State) Value(name string) value.Value { return s.Values[name] }
+func (s *State) Value(name string) value.Value { return s.Values.Get(name) }
 
 // Clone returns a deep copy of s.
 func (s State) Clone() State {
 	c := s
 	c.Head = append(event.Clock(nil), s.Head...)
 	c.Backends = s.Backends.Clone()
-	c.Values = maps.Clone(s.Values)
+	c.Values = s.Values.Clone()
 	return c
 }
 
@@ -66,12 +65,12 @@ type fields struct {
 
 // generic returns s as the generic codec sees it (sharing its contents).
 func (s *State) generic() *fields {
-	return &fields{ID: s.ID, Collection: s.Collection, Head: s.Head, Backends: s.Backends.Map(), Values: s.Values}
+	return &fields{ID: s.ID, Collection: s.Collection, Head: s.Head, Backends: s.Backends.Map(), Values: s.Values.Map()}
 }
 
 // state returns the State f holds (sharing its contents).
 func (f *fields) state() State {
-	return State{ID: f.ID, Collection: f.Collection, Head: f.Head, Backends: BackendsOf(f.Backends), Values: f.Values}
+	return State{ID: f.ID, Collection: f.Collection, Head: f.Head, Backends: BackendsOf(f.Backends), Values: value.FieldsOf(f.Values)}
 }
 
 // unmarshalGeneric decodes b into s with the generic decoder m, as it
@@ -171,5 +170,5 @@ func (s *State) UnmarshalCBOR(b []byte) error {
 // isZero reports whether s is the zero State, which decoding fills in
 // rather than merges into.
 func (s *State) isZero() bool {
-	return s.ID.IsZero() && s.Collection == "" && s.Head == nil && s.Backends == nil && s.Values == nil
+	return s.ID.IsZero() && s.Collection == "" && s.Head == nil && s.Backends == nil && s.Values.Len() == 0
 }

@@ -16,7 +16,7 @@ func sample() entity.State {
 		Collection: "album",
 		Head:       event.NewClock(id.EventID{2}, id.EventID{3}),
 		Backends:   entity.BackendsOf(map[string][]byte{"lww": {1, 2, 3}}),
-		Values:     map[string]value.Value{"name": value.String("Showbiz"), "year": value.Int(1999), entity.DeletedProperty: value.Bool(true)},
+		Values:     value.FieldsOf(map[string]value.Value{"name": value.String("Showbiz"), "year": value.Int(1999), entity.DeletedProperty: value.Bool(true)}),
 	}
 }
 
@@ -38,9 +38,9 @@ func TestState_RoundTripAndDeleted(t *testing.T) {
 		t.Fatalf("decoded %+v", back)
 	}
 	c := back.Clone()
-	c.Values["name"] = value.String("x")
+	c.Values = c.Values.With("name", value.String("x"))
 	c.Backends.StateOf("lww")[0] = 9
-	if back.Values["name"] != value.String("Showbiz") || back.Backends.StateOf("lww")[0] != 1 {
+	if back.Values.Get("name") != value.String("Showbiz") || back.Backends.StateOf("lww")[0] != 1 {
 		t.Fatal("Clone shares maps with the original")
 	}
 }

@@ -41,12 +41,12 @@ func FuzzDecodeCanonical(f *testing.F) {
 		if !bytes.Equal(enc, again) {
 			t.Fatalf("decode∘encode not stable: %x vs %x", enc, again)
 		}
-		if back.ID != st.ID || back.Collection != st.Collection || !back.Head.Equal(st.Head) || len(back.Values) != len(st.Values) {
+		if back.ID != st.ID || back.Collection != st.Collection || !back.Head.Equal(st.Head) || back.Values.Len() != st.Values.Len() {
 			t.Fatalf("round trip changed the state: %+v vs %+v", st, back)
 		}
-		for k, v := range st.Values {
-			if !value.Equal(v, back.Values[k]) {
-				t.Fatalf("value %q: %v became %v", k, v, back.Values[k])
+		for k, v := range st.Values.All() {
+			if !value.Equal(v, back.Values.Get(k)) {
+				t.Fatalf("value %q: %v became %v", k, v, back.Values.Get(k))
 			}
 		}
 	})

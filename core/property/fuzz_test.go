@@ -61,12 +61,12 @@ func FuzzLoadLWW(f *testing.F) {
 			t.Fatalf("load∘State not stable: %x vs %x", enc, again)
 		}
 		vals, backVals := l.Values(), back.Values()
-		if len(vals) != len(backVals) {
+		if vals.Len() != backVals.Len() {
 			t.Fatalf("values %v became %v", vals, backVals)
 		}
-		for k, v := range vals {
-			if !value.Equal(v, backVals[k]) {
-				t.Fatalf("value %q: %v became %v", k, v, backVals[k])
+		for k, v := range vals.All() {
+			if !value.Equal(v, backVals.Get(k)) {
+				t.Fatalf("value %q: %v became %v", k, v, backVals.Get(k))
 			}
 		}
 	})

@@ -268,23 +268,37 @@ func (l *LWW) State() ([]byte, error) {
 	return appendLWWState(make([]byte, 0, size), l.height, l.entries)
 }
 
-// Values returns the non-NULL property values (pending edits included), in
-// a new map.
-func (l *LWW) Values() map[string]value.Value {
-	out := make(map[string]value.Value, len(l.entries)+len(l.pending))
+// Values returns the non-NULL property values (pending edits included).
+func (l *LWW) Values() value.Fields {
+	list := make([]value.Field, 0, len(l.entries)+len(l.pending))
 	for _, e := range l.entries {
 		if !e.Value.IsNull() {
-			out[e.name] = e.Value
+			list = append(list, value.Field{Name: e.name, Value: e.Value})
 		}
 	}
+	if len(l.pending) == 0 {
+		if f, ok := value.SortedFields(list); ok {
+			return f // entries are in KeyOrder
+		}
+		return value.MakeFields(list)
+	}
+	nulls := false
 	for _, p := range l.pending {
-		if p.v.IsNull() {
-			delete(out, p.name)
-		} else {
-			out[p.name] = p.v
+		list = append(list, value.Field{Name: p.name, Value: p.v})
+		nulls = nulls || p.v.IsNull()
+	}
+	f := value.MakeFields(list) // a later edit of a name wins
+	if !nulls {
+		return f
+	}
+	kept := make([]value.Field, 0, f.Len())
+	for name, v := range f.All() {
+		if !v.IsNull() {
+			kept = append(kept, value.Field{Name: name, Value: v})
 		}
 	}
-	return out
+	sorted, _ := value.SortedFields(kept)
+	return sorted
 }
 
 // Validate refuses payloads a well-behaved replica cannot produce: a height

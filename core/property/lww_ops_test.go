@@ -48,8 +48,8 @@ func TestLWWOps_PendingEditsKeepTheLastValueOfEachProperty(t *testing.T) {
 				t.Fatalf("%d properties: Get p%03d = %v", n, i, got)
 			}
 		}
-		if vs := l.Values(); len(vs) != n-1 {
-			t.Fatalf("%d properties: Values holds %d", n, len(vs))
+		if vs := l.Values(); vs.Len() != n-1 {
+			t.Fatalf("%d properties: Values holds %d", n, vs.Len())
 		}
 		ops, err := l.TakeOperations()
 		if err != nil {

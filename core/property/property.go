@@ -45,10 +45,10 @@ type Backend interface {
 	// The bytes are the caller's: the backend neither keeps nor modifies
 	// them afterwards (storage may keep them as they are).
 	State() ([]byte, error)
-	// Values returns the property values the backend materializes, in a
-	// new map: the caller keeps it (a state's values may be that map), and
-	// the backend neither keeps nor modifies it afterwards.
-	Values() map[string]value.Value
+	// Values returns the property values the backend materializes. The
+	// caller keeps them (a state's values may be them); Fields are
+	// immutable, so the backend may keep sharing their backing array.
+	Values() value.Fields
 }
 
 // Factory makes a backend from a serialized state (nil or empty: a new,

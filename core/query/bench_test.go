@@ -46,12 +46,12 @@ func BenchmarkMatch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	entity := map[string]value.Value{
+	entity := value.FieldsOf(map[string]value.Value{
 		"name":   value.String("Kind of Blue"),
 		"artist": value.String("Miles Davis"),
 		"year":   value.Int(1959),
 		"label":  value.String("Columbia"),
-	}
+	})
 	for name, compile := range evaluators {
 		prog, err := compile(bound, nil)
 		if err != nil {
@@ -69,9 +69,9 @@ func BenchmarkMatch(b *testing.B) {
 	b.Run("baseline-go", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			y, _ := entity["year"].AsInt()
-			a, _ := entity["artist"].AsString()
-			n, _ := entity["name"].AsString()
+			y, _ := entity.Get("year").AsInt()
+			a, _ := entity.Get("artist").AsString()
+			n, _ := entity.Get("name").AsString()
 			if !(y > 1950 && a == "Miles Davis" && strings.HasPrefix(n, "Kind")) {
 				b.Fatal("no match")
 			}

@@ -295,7 +295,7 @@ func (c *celActivation) ResolveName(name string) (any, bool) {
 func (c *celActivation) Parent() interpreter.Activation { return nil }
 
 // Match implements Program.
-func (p *celProgram) Match(values map[string]Value) (bool, error) {
+func (p *celProgram) Match(values value.Fields) (bool, error) {
 	e := p.evals.Get().(*celEval)
 	for i, path := range p.paths {
 		e.vals[i] = toCEL(Resolve(values, path))

@@ -21,7 +21,7 @@ func TestCompileCEL_CostLimitIsAnEvalError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = prog.Match(album)
+	_, err = prog.Match(value.FieldsOf(album))
 	if !errors.Is(err, ErrEval) {
 		t.Fatalf("Match over the cost limit: %v, want ErrEval", err)
 	}
@@ -41,7 +41,7 @@ func TestCompileCEL_SameShapeSharesAProgram(t *testing.T) {
 	if p1.(*celProgram).prg != p2.(*celProgram).prg {
 		t.Error("two queries of the same shape compiled two CEL programs")
 	}
-	if ok, _ := p2.Match(album); !ok {
+	if ok, _ := p2.Match(value.FieldsOf(album)); !ok {
 		t.Error("the shared program did not use its own arguments")
 	}
 }
@@ -68,7 +68,7 @@ func TestMatch_LongestQueryStaysUnderTheCostLimit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := prog.Match(row{"a": value.String("nope")}); ok || err != nil {
+		if ok, err := prog.Match(value.FieldsOf(row{"a": value.String("nope")})); ok || err != nil {
 			t.Fatalf("%.20s…: %v, %v", q, ok, err)
 		}
 	}

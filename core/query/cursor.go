@@ -44,7 +44,7 @@ type Cursor struct {
 }
 
 // CursorAt returns the cursor of a row under an ORDER BY list.
-func CursorAt(order []Order, values map[string]value.Value, eid id.EntityID) Cursor {
+func CursorAt(order []Order, values value.Fields, eid id.EntityID) Cursor {
 	keys := make([]value.Value, len(order))
 	for i, o := range order {
 		keys[i] = Resolve(values, o.Path)
@@ -104,7 +104,7 @@ func DecodeCursor(s string, order []Order) (*Cursor, error) {
 // Before reports whether the cursor's row comes before a row under order,
 // that is whether the row belongs to the results after the cursor. It sorts
 // exactly as CompareRows does.
-func (c *Cursor) Before(order []Order, values map[string]value.Value, eid id.EntityID) bool {
+func (c *Cursor) Before(order []Order, values value.Fields, eid id.EntityID) bool {
 	for i, o := range order {
 		cmp := value.Compare(c.Keys[i], Resolve(values, o.Path))
 		if o.Desc {

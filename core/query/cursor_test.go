@@ -53,9 +53,9 @@ func TestCursorSeek_CoversEveryRowAfterTheCursor(t *testing.T) {
 					t.Fatalf("%s: compile %s: %v", name, b, err)
 				}
 				for _, rv := range vals {
-					row := map[string]value.Value{}
+					var row value.Fields
 					if !rv.IsNull() {
-						row["k"] = rv
+						row = row.With("k", rv)
 					}
 					var rid id.EntityID
 					rid[31] = 1 // sorts after the cursor's all-zero id on a tie

@@ -126,10 +126,10 @@ func FuzzDifferential(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g := &gen{data: data}
 		where := g.expr(0)
-		m := map[string]value.Value{}
+		var m value.Fields
 		for _, p := range []string{"a", "b", "m"} {
 			if v := g.value(); !v.IsNull() || g.next(2) == 0 {
-				m[p] = v
+				m = m.With(p, v)
 			}
 		}
 		b := &Bound{Where: where, Limit: -1}

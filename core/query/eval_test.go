@@ -165,7 +165,7 @@ func TestMatch_Semantics(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s %s: compile: %v", name, tt.query, err)
 			}
-			got, err := prog.Match(values)
+			got, err := prog.Match(value.FieldsOf(values))
 			if err != nil || got != tt.want {
 				t.Errorf("%s: %s = %v, %v; want %v", name, tt.query, got, err, tt.want)
 			}
@@ -230,7 +230,7 @@ func TestMatch_DeepestQueryCompiles(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if _, err := prog.Match(album); err != nil {
+		if _, err := prog.Match(value.FieldsOf(album)); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
@@ -242,7 +242,7 @@ func TestMatch_NilPredicateMatchesAll(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := prog.Match(nil); !ok || err != nil {
+		if ok, err := prog.Match(value.Fields{}); !ok || err != nil {
 			t.Errorf("%s: %v, %v", name, ok, err)
 		}
 	}

@@ -26,7 +26,7 @@ func ExamplePortableCEL() {
 	if err != nil {
 		panic(err)
 	}
-	ok, _ := prog.Match(map[string]value.Value{"year": value.Int(2001), "name": value.String("B")})
+	ok, _ := prog.Match(value.FieldsOf(map[string]value.Value{"year": value.Int(2001), "name": value.String("B")}))
 	fmt.Println(ok)
 	// Output:
 	// [year name] 2 true

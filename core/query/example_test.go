@@ -20,17 +20,17 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	album := map[string]value.Value{
+	album := value.FieldsOf(map[string]value.Value{
 		"name":   value.String("Blue in Green"),
 		"artist": value.String("Miles Davis"),
 		"year":   value.Int(1959),
-	}
+	})
 	ok, _ := prog.Match(album)
 	fmt.Println(sel)
 	fmt.Println(bound)
 	fmt.Println(ok)
 
-	album["year"] = value.Int(1961)
+	album = album.With("year", value.Int(1961))
 	ok, _ = prog.Match(album)
 	fmt.Println(ok)
 

@@ -85,7 +85,7 @@ type Value = value.Value
 
 // interp is the AST interpreter: the predicate compiled to a tree of closures.
 type interp struct {
-	eval func(map[string]Value) tri
+	eval func(value.Fields) tri
 }
 
 // CompileInterp compiles b into an AST interpreter, the evaluator of the
@@ -99,17 +99,17 @@ func CompileInterp(b *Bound, schema Schema) (Program, error) {
 }
 
 // Match implements Program; the interpreter never fails.
-func (p *interp) Match(values map[string]Value) (bool, error) {
+func (p *interp) Match(values value.Fields) (bool, error) {
 	return p.eval(values) == triTrue, nil
 }
 
-func interpExpr(e Expr) func(map[string]Value) tri {
+func interpExpr(e Expr) func(value.Fields) tri {
 	switch e := e.(type) {
 	case nil:
-		return func(map[string]Value) tri { return triTrue }
+		return func(value.Fields) tri { return triTrue }
 	case *And:
 		terms := interpTerms(e.Terms)
-		return func(m map[string]Value) tri {
+		return func(m value.Fields) tri {
 			res := triTrue
 			for _, t := range terms {
 				switch t(m) {
@@ -123,7 +123,7 @@ func interpExpr(e Expr) func(map[string]Value) tri {
 		}
 	case *Or:
 		terms := interpTerms(e.Terms)
-		return func(m map[string]Value) tri {
+		return func(m value.Fields) tri {
 			res := triFalse
 			for _, t := range terms {
 				switch t(m) {
@@ -137,23 +137,23 @@ func interpExpr(e Expr) func(map[string]Value) tri {
 		}
 	case *Not:
 		x := interpExpr(e.X)
-		return func(m map[string]Value) tri { return x(m).not() }
+		return func(m value.Fields) tri { return x(m).not() }
 	case *Literal:
 		t := triOf(e.Value)
-		return func(map[string]Value) tri { return t }
+		return func(value.Fields) tri { return t }
 	case *Comparison:
 		path, op, lit := e.Path, e.Op, e.Value.Value
 		if op == Like {
-			return func(m map[string]Value) tri { return likeTri(Resolve(m, path), lit) }
+			return func(m value.Fields) tri { return likeTri(Resolve(m, path), lit) }
 		}
-		return func(m map[string]Value) tri { return compareTri(Resolve(m, path), op, lit) }
+		return func(m value.Fields) tri { return compareTri(Resolve(m, path), op, lit) }
 	case *In:
 		path, not := e.Path, e.Not
 		list := make([]Value, len(e.Values))
 		for i, o := range e.Values {
 			list[i] = o.Value
 		}
-		return func(m map[string]Value) tri {
+		return func(m value.Fields) tri {
 			t := inTri(Resolve(m, path), list)
 			if not {
 				return t.not()
@@ -162,13 +162,13 @@ func interpExpr(e Expr) func(map[string]Value) tri {
 		}
 	case *IsNull:
 		path, not := e.Path, e.Not
-		return func(m map[string]Value) tri { return triOf(Resolve(m, path).IsNull() != not) }
+		return func(m value.Fields) tri { return triOf(Resolve(m, path).IsNull() != not) }
 	}
-	return func(map[string]Value) tri { return triUnknown }
+	return func(value.Fields) tri { return triUnknown }
 }
 
-func interpTerms(terms []Expr) []func(map[string]Value) tri {
-	out := make([]func(map[string]Value) tri, len(terms))
+func interpTerms(terms []Expr) []func(value.Fields) tri {
+	out := make([]func(value.Fields) tri, len(terms))
 	for i, t := range terms {
 		out[i] = interpExpr(t)
 	}

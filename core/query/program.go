@@ -11,7 +11,7 @@ type Program interface {
 	// Match reports whether the entity with the given materialized property
 	// values satisfies the predicate (only true matches: false and unknown
 	// do not).
-	Match(values map[string]value.Value) (bool, error)
+	Match(values value.Fields) (bool, error)
 }
 
 // Schema declares the types of properties, when known. Compile uses it to
@@ -20,8 +20,8 @@ type Schema map[string]value.Kind
 
 // Resolve returns the value a path names in a property map: the property,
 // then the JSON path into it. Anything missing is NULL.
-func Resolve(values map[string]value.Value, p Path) value.Value {
-	v := values[p[0]]
+func Resolve(values value.Fields, p Path) value.Value {
+	v := values.Get(p[0])
 	if len(p) == 1 {
 		return v
 	}

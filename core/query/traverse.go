@@ -220,21 +220,21 @@ func (t *Traversed) rewrite(e Expr, neg bool, repl func(int, bool) Expr) Expr {
 
 // Lookup returns the property values of the entity eid of collection, or
 // false when it is missing, deleted or may not be read.
-type Lookup func(collection string, eid id.EntityID) (map[string]Value, bool)
+type Lookup func(collection string, eid id.EntityID) (value.Fields, bool)
 
 // Resolve follows the traversal's references from an entity's values
 // through lookup and returns the value its path names: NULL when a
 // reference is NULL, not a ref, or names an entity lookup does not return.
-func (tr *Traversal) Resolve(values map[string]Value, lookup Lookup) Value {
+func (tr *Traversal) Resolve(values value.Fields, lookup Lookup) Value {
 	return tr.ResolveFrom(0, values, lookup)
 }
 
 // ResolveFrom is Resolve for the values of an entity reached after the
 // first hops references (ResolveFrom(0, …) is Resolve; with hops equal to
 // len(Hops), values are those of the last collection).
-func (tr *Traversal) ResolveFrom(hops int, values map[string]Value, lookup Lookup) Value {
+func (tr *Traversal) ResolveFrom(hops int, values value.Fields, lookup Lookup) Value {
 	for _, h := range tr.Hops[hops:] {
-		eid, ok := values[h.Property].AsRef()
+		eid, ok := values.Get(h.Property).AsRef()
 		if !ok {
 			return value.Null
 		}
@@ -272,13 +272,10 @@ type traversedProgram struct {
 }
 
 // Match implements Program.
-func (p *traversedProgram) Match(values map[string]Value) (bool, error) {
-	m := make(map[string]Value, len(values)+len(p.paths))
-	for k, v := range values {
-		m[k] = v
+func (p *traversedProgram) Match(values value.Fields) (bool, error) {
+	resolved := make([]value.Field, len(p.paths))
+	for i, tr := range p.paths {
+		resolved[i] = value.Field{Name: tr.Key, Value: tr.Resolve(values, p.lookup)}
 	}
-	for _, tr := range p.paths {
-		m[tr.Key] = tr.Resolve(values, p.lookup)
-	}
-	return p.inner.Match(m)
+	return p.inner.Match(values.Merge(value.MakeFields(resolved)))
 }

@@ -113,9 +113,9 @@ func TestSplitTraversals_RefusesDepthAndCycles(t *testing.T) {
 func TestCompileTraversed_BothEvaluatorsResolveThroughLookup(t *testing.T) {
 	muse, gone := id.EntityID{1}, id.EntityID{2}
 	artists := map[id.EntityID]map[string]value.Value{muse: {"name": value.String("Muse")}}
-	lookup := func(coll string, eid id.EntityID) (map[string]value.Value, bool) {
+	lookup := func(coll string, eid id.EntityID) (value.Fields, bool) {
 		v, ok := artists[eid]
-		return v, ok && coll == "artist"
+		return value.FieldsOf(v), ok && coll == "artist"
 	}
 	albums := map[string]map[string]value.Value{
 		"muse":     {"artist": value.Ref(muse)},
@@ -155,7 +155,7 @@ func TestCompileTraversed_BothEvaluatorsResolveThroughLookup(t *testing.T) {
 			}
 			var got []string
 			for _, name := range []string{"muse", "dangling", "none", "notref"} {
-				ok, err := prog.Match(albums[name])
+				ok, err := prog.Match(value.FieldsOf(albums[name]))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -290,10 +290,10 @@ func GroupKey(vals []value.Value) string {
 }
 
 // KeyOf returns the group-by values of a row, numbers normalized.
-func (s AggregateSpec) KeyOf(values map[string]value.Value) []value.Value {
+func (s AggregateSpec) KeyOf(values value.Fields) []value.Value {
 	key := make([]value.Value, len(s.GroupBy))
 	for i, p := range s.GroupBy {
-		key[i] = NormalizeNumber(values[p])
+		key[i] = NormalizeNumber(values.Get(p))
 	}
 	return key
 }
@@ -323,7 +323,7 @@ func AggregateStates(states []entity.State, prog query.Program, spec AggregateSp
 		}
 		g.Count++
 		for j, a := range spec.Aggs {
-			g.Accs[j].AddValue(a.Op, s.Values[a.Property])
+			g.Accs[j].AddValue(a.Op, s.Values.Get(a.Property))
 		}
 	}
 	out := make([]GroupResult, 0, len(groups))

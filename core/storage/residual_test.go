@@ -32,7 +32,7 @@ func randomStates(r *rand.Rand, n int) []entity.State {
 		if r.IntN(3) > 0 {
 			vals["f"] = value.Float(float64(r.IntN(4)) / 2)
 		}
-		out[i] = entity.State{ID: id.EntityID(sum), Collection: "c", Values: vals}
+		out[i] = entity.State{ID: id.EntityID(sum), Collection: "c", Values: value.FieldsOf(vals)}
 	}
 	return out
 }

@@ -26,7 +26,7 @@ func hotFrames(t testing.TB) [][]byte {
 		Collection: "todo",
 		Head:       event.NewClock(next.ID()),
 		Backends:   entity.Backends{{Name: "lww", State: []byte{1, 2, 3}}},
-		Values:     map[string]value.Value{"name": value.String("Showbiz"), "n": value.Int(-3)},
+		Values:     value.FieldsOf(map[string]value.Value{"name": value.String("Showbiz"), "n": value.Int(-3)}),
 	}
 	var out [][]byte
 	for _, m := range []*transport.Message{

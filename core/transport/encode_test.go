@@ -42,11 +42,12 @@ func responseFrom(b []byte) *transport.Message {
 		}
 		if k := num() % 4; k > 0 {
 			s.Backends = entity.BackendsOf(map[string][]byte{"lww": next(num())})
-			s.Values = map[string]value.Value{}
+			vals := map[string]value.Value{}
 			for range k {
-				s.Values[string(next(num()%8))] = value.String(string(next(num() % 8)))
-				s.Values[string(next(num()%8))] = value.Int(int64(word()))
+				vals[string(next(num()%8))] = value.String(string(next(num() % 8)))
+				vals[string(next(num()%8))] = value.Int(int64(word()))
 			}
+			s.Values = value.FieldsOf(vals)
 		}
 		r.States = append(r.States, s)
 	}

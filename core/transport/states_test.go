@@ -23,7 +23,7 @@ func TestDecode_StatesOfEveryShape(t *testing.T) {
 		Collection: "album",
 		Head:       event.NewClock(id.EventID{2}),
 		Backends:   entity.BackendsOf(map[string][]byte{"lww": {1, 2, 3}}),
-		Values:     map[string]value.Value{"name": value.String("Showbiz")},
+		Values:     value.FieldsOf(map[string]value.Value{"name": value.String("Showbiz")}),
 	}
 	canon, err := s.Encode()
 	if err != nil {

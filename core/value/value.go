@@ -1,6 +1,7 @@
 // Package value defines Value, the dynamically typed property value that
 // queries compare, indexes encode and storage engines materialize, together
-// with the total order that AnkQL's ORDER BY uses.
+// with the total order that AnkQL's ORDER BY uses, and Fields, the
+// immutable name-sorted set of an entity's values (entity.State.Values).
 package value
 
 import (

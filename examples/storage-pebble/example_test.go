@@ -26,7 +26,7 @@ func Example() {
 	ev := event.NewGenesis("album", map[string][]byte{"lww": {1}}, make([]byte, event.NonceSize), 1)
 	err = e.Apply(ctx, &storage.Batch{Events: []event.Event{ev}, States: []storage.StateWrite{{State: entity.State{
 		ID: ev.Entity, Collection: "album", Head: event.NewClock(ev.ID()),
-		Values: map[string]value.Value{"name": value.String("Kind of Blue")},
+		Values: value.FieldsOf(map[string]value.Value{"name": value.String("Kind of Blue")}),
 	}}}})
 	if err != nil {
 		panic(err)

@@ -212,11 +212,11 @@ func (b *Backend) Apply(ev id.EventID, ops []byte) error {
 func (b *Backend) State() ([]byte, error) { return b.doc.EncodeStateAsUpdate(), nil }
 
 // Values returns every text property as a string value.
-func (b *Backend) Values() map[string]value.Value {
+func (b *Backend) Values() value.Fields {
 	names := b.doc.Names()
-	out := make(map[string]value.Value, len(names))
-	for _, n := range names {
-		out[n] = value.String(b.doc.Text(n))
+	out := make([]value.Field, len(names))
+	for i, n := range names {
+		out[i] = value.Field{Name: n, Value: value.String(b.doc.Text(n))}
 	}
-	return out
+	return value.MakeFields(out)
 }

@@ -40,7 +40,7 @@ func TestBackend_RegisteredUnderText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := be.Values(); !maps.EqualFunc(got, map[string]value.Value{"body": value.String("hi 👋")}, value.Equal) {
+	if got := be.Values(); !maps.EqualFunc(got.Map(), map[string]value.Value{"body": value.String("hi 👋")}, value.Equal) {
 		t.Fatalf("values = %v", got)
 	}
 	if _, err := f([]byte{0xff}); !errors.Is(err, property.ErrInvalid) {

@@ -35,7 +35,7 @@ func ExampleBackend() {
 	_ = trx.Doc().Insert("body", 0, "draft")
 	ops, _ := trx.TakeOperations()
 	_ = entity.Apply([32]byte{1}, ops)
-	body, _ := entity.Values()["body"].AsString()
+	body, _ := entity.Values().Get("body").AsString()
 	fmt.Println(body)
 	// Output: draft
 }

@@ -77,7 +77,7 @@ func FuzzBackendApply(f *testing.F) {
 		if err != nil {
 			t.Fatalf("state after Apply does not load: %v", err)
 		}
-		if !maps.Equal(b.Values(), re.Values()) {
+		if !maps.Equal(b.Values().Map(), re.Values().Map()) {
 			t.Fatalf("reload changed the text: %v vs %v", b.Values(), re.Values())
 		}
 	})

@@ -212,7 +212,7 @@ func (sharedAggColl) Aggregate(context.Context, *query.Bound, storage.AggregateS
 func TestInstrumentEngine_CollectionsKeepSharedReader(t *testing.T) {
 	ctx := context.Background()
 	eid := id.EntityID{7}
-	st := entity.State{ID: eid, Collection: "album", Head: event.Clock{id.EventID{1}}, Values: map[string]value.Value{"name": value.String("Blue")}}
+	st := entity.State{ID: eid, Collection: "album", Head: event.Clock{id.EventID{1}}, Values: value.FieldsOf(map[string]value.Value{"name": value.String("Blue")})}
 	for _, tc := range []struct {
 		name         string
 		inner        storage.Engine
@@ -243,7 +243,7 @@ func TestInstrumentEngine_CollectionsKeepSharedReader(t *testing.T) {
 				return
 			}
 			got, err := sr.GetStateShared(ctx, eid)
-			if err != nil || got.ID != eid || got.Values["name"] != value.String("Blue") {
+			if err != nil || got.ID != eid || got.Values.Get("name") != value.String("Blue") {
 				t.Fatalf("GetStateShared: %+v, %v", got, err)
 			}
 			sel, err := query.ParseBound("name = 'Blue'")
@@ -279,7 +279,7 @@ func TestInstrumentEngine_KVCollectionsKeepManyReader(t *testing.T) {
 	w := New(nil).InstrumentEngine(inner)
 	defer w.Close()
 	eid := id.EntityID{7}
-	st := entity.State{ID: eid, Collection: "album", Head: event.Clock{id.EventID{1}}, Values: map[string]value.Value{"name": value.String("Blue")}}
+	st := entity.State{ID: eid, Collection: "album", Head: event.Clock{id.EventID{1}}, Values: value.FieldsOf(map[string]value.Value{"name": value.String("Blue")})}
 	if err := w.Apply(ctx, &storage.Batch{States: []storage.StateWrite{{State: st}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestInstrumentEngine_KVCollectionsKeepManyReader(t *testing.T) {
 		t.Fatal("the instrumented kv collection is not a storage.ManyReader")
 	}
 	got, err := mr.GetStatesShared(ctx, []id.EntityID{{9}, eid})
-	if err != nil || len(got) != 2 || !got[0].ID.IsZero() || got[1].ID != eid || got[1].Values["name"] != value.String("Blue") {
+	if err != nil || len(got) != 2 || !got[0].ID.IsZero() || got[1].ID != eid || got[1].Values.Get("name") != value.String("Blue") {
 		t.Fatalf("GetStatesShared = %+v, %v", got, err)
 	}
 }

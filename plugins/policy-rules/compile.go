@@ -139,7 +139,7 @@ func props(st *entity.State) map[string]any {
 	if st == nil {
 		return out
 	}
-	for k, v := range st.Values {
+	for k, v := range st.Values.All() {
 		out[k] = celValue(v)
 	}
 	return out

@@ -230,7 +230,7 @@ func TestCheckEvent_SeesBeforeAndAfter(t *testing.T) {
 	agent, _ := rules.New([]byte(ownerRules))
 	alice, _ := agent.Authenticate(ctx, policy.Peer{}, hsToken(t, "alice", nil, time.Now().Add(time.Hour)))
 	st := func(owner string) *entity.State {
-		return &entity.State{Collection: "todo", Values: map[string]value.Value{"owner": value.String(owner)}}
+		return &entity.State{Collection: "todo", Values: value.FieldsOf(map[string]value.Value{"owner": value.String(owner)})}
 	}
 	ev := &event.Event{Collection: "todo"}
 	if err := agent.CheckEvent(ctx, alice, ev, nil, st("alice")); err != nil {

@@ -136,9 +136,9 @@ func TestReadFilterAndCheckReadAgreeOnEveryKind(t *testing.T) {
 	}
 	for _, c := range valueCases() {
 		t.Run(c.name, func(t *testing.T) {
-			st := &entity.State{Collection: c.collection, Values: map[string]value.Value{"title": value.String("x")}}
+			st := &entity.State{Collection: c.collection, Values: value.FieldsOf(map[string]value.Value{"title": value.String("x")})}
 			if c.set {
-				st.Values[c.prop] = c.v
+				st.Values = st.Values.With(c.prop, c.v)
 			}
 			filter, err := agent.ReadFilter(ctx, alice, c.collection)
 			if err != nil {
@@ -247,7 +247,7 @@ func TestWriteRulesSeeValuesAsReadFiltersDo(t *testing.T) {
 		{value.MustJSON(`"alice"`), false},
 		{value.Bytes([]byte("alice")), false},
 	} {
-		after := &entity.State{Collection: "todo", Values: map[string]value.Value{"owner": c.owner}}
+		after := &entity.State{Collection: "todo", Values: value.FieldsOf(map[string]value.Value{"owner": c.owner})}
 		err := agent.CheckEvent(ctx, alice, ev, nil, after)
 		if (err == nil) != c.ok {
 			t.Errorf("create with owner %#v: %v, want allowed %v", c.owner, err, c.ok)
@@ -274,7 +274,7 @@ func TestUnbindableFilterDeniesAlike(t *testing.T) {
 	if _, err := agent.ReadFilter(ctx, alice, "gauge"); !errors.Is(err, policy.ErrAccessDenied) {
 		t.Errorf("ReadFilter without the claim: %v, want ErrAccessDenied", err)
 	}
-	st := &entity.State{Collection: "gauge", Values: map[string]value.Value{"level": value.Int(5)}}
+	st := &entity.State{Collection: "gauge", Values: value.FieldsOf(map[string]value.Value{"level": value.Int(5)})}
 	if err := agent.CheckRead(ctx, alice, st); !errors.Is(err, policy.ErrAccessDenied) {
 		t.Errorf("CheckRead without the claim: %v, want ErrAccessDenied", err)
 	}

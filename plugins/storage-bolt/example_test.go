@@ -36,7 +36,7 @@ func Example() {
 		batch.Events = append(batch.Events, ev)
 		batch.States = append(batch.States, storage.StateWrite{State: entity.State{
 			ID: ev.Entity, Collection: "album", Head: event.NewClock(ev.ID()),
-			Values: map[string]value.Value{"year": value.Int(year)},
+			Values: value.FieldsOf(map[string]value.Value{"year": value.Int(year)}),
 		}})
 	}
 	if err := e.Apply(ctx, &batch); err != nil {
@@ -85,7 +85,7 @@ func ExampleEngine_Share() {
 	ev := event.NewGenesis("album", map[string][]byte{"lww": {1}}, make([]byte, event.NonceSize), 1)
 	err = a.Apply(ctx, &storage.Batch{Events: []event.Event{ev}, States: []storage.StateWrite{{State: entity.State{
 		ID: ev.Entity, Collection: "album", Head: event.NewClock(ev.ID()),
-		Values: map[string]value.Value{"year": value.Int(1959)},
+		Values: value.FieldsOf(map[string]value.Value{"year": value.Int(1959)}),
 	}}}})
 	if err != nil {
 		panic(err)

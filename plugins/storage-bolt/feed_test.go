@@ -42,7 +42,7 @@ func followN(t *testing.T, f storage.ChangeFeed, tok storage.FeedToken, n int) (
 	var got []int64
 	var last storage.FeedToken
 	err := f.Follow(ctx, tok, func(b storage.FeedBatch) error {
-		v, _ := b.Changes[0].State.Values["n"].AsInt()
+		v, _ := b.Changes[0].State.Values.Get("n").AsInt()
 		got, last = append(got, v), b.Token
 		if len(got) == n {
 			return errEnough

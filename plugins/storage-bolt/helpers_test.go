@@ -36,7 +36,7 @@ func genesis(collection string, n uint64, values map[string]value.Value) (event.
 		Collection: collection,
 		Head:       event.NewClock(ev.ID()),
 		Backends:   entity.BackendsOf(map[string][]byte{"lww": []byte("state")}),
-		Values:     values,
+		Values:     value.FieldsOf(values),
 	}
 }
 
@@ -56,7 +56,7 @@ func update(t testing.TB, e storage.Engine, s entity.State, values map[string]va
 	ev := event.Event{Collection: s.Collection, Entity: s.ID, Parent: s.Head, Operations: map[string][]byte{"lww": []byte("more")}}
 	next := s.Clone()
 	next.Head = s.Head.Advance(ev.ID(), ev.Parent)
-	next.Values = values
+	next.Values = value.FieldsOf(values)
 	err := e.Apply(context.Background(), &storage.Batch{Events: []event.Event{ev}, States: []storage.StateWrite{{State: next, Expected: s.Head}}})
 	return next, err
 }

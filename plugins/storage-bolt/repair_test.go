@@ -54,7 +54,7 @@ func tooManyProperties(t *testing.T, collection string, eid id.EntityID) []byte 
 	for i := range 70_000 {
 		values[fmt.Sprintf("p%d", i)] = value.Int(int64(i))
 	}
-	s := entity.State{ID: eid, Collection: collection, Head: event.NewClock(id.EventID{1}), Values: values}
+	s := entity.State{ID: eid, Collection: collection, Head: event.NewClock(id.EventID{1}), Values: value.FieldsOf(values)}
 	raw, err := s.Encode()
 	if err != nil {
 		t.Fatal(err)

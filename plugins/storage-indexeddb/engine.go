@@ -339,9 +339,9 @@ func (e *Engine) apply(ctx context.Context, x *txn, b *storage.Batch) error {
 		states.Call("put", bytesJS(enc), key(st.Collection, idKey))
 		written[wkey] = st
 		for _, p := range props[st.Collection] {
-			nv := keyenc.Key(st.Values[p])
+			nv := keyenc.Key(st.Values.Get(p))
 			if old != nil {
-				ov := keyenc.Key(old.Values[p])
+				ov := keyenc.Key(old.Values.Get(p))
 				if string(ov) == string(nv) {
 					continue
 				}
@@ -442,7 +442,7 @@ func (e *Engine) declare(ctx context.Context, x *txn, ix storage.Index) error {
 			reportBadRow(ctx, ix.Collection, kindState, keyOf(i), err)
 			continue
 		}
-		index.Call("put", 0, key(ix.Collection, ix.Property, bytesJS(keyenc.Key(st.Values[ix.Property])), bytesJS(st.ID[:])))
+		index.Call("put", 0, key(ix.Collection, ix.Property, bytesJS(keyenc.Key(st.Values.Get(ix.Property))), bytesJS(st.ID[:])))
 	}
 	return nil
 }

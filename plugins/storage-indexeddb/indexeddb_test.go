@@ -97,7 +97,7 @@ func TestClear_DropsStatesEventsAndIndexEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := event.NewGenesis("album", nil, make([]byte, event.NonceSize), 1)
-	st := entity.State{ID: ev.Entity, Collection: "album", Head: event.NewClock(ev.ID()), Values: map[string]value.Value{"year": value.Int(1999)}}
+	st := entity.State{ID: ev.Entity, Collection: "album", Head: event.NewClock(ev.ID()), Values: value.FieldsOf(map[string]value.Value{"year": value.Int(1999)})}
 	if err := e.Apply(ctx, &storage.Batch{Events: []event.Event{ev}, States: []storage.StateWrite{{State: st}}}); err != nil {
 		t.Fatal(err)
 	}

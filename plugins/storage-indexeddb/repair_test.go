@@ -91,7 +91,7 @@ func TestFetch_SkipsUndecodableRow(t *testing.T) {
 	var good []id.EntityID
 	for i, year := range []int64{1959, 1965} {
 		ev := event.NewGenesis("album", nil, append(make([]byte, event.NonceSize-1), byte(i)), 1)
-		st := entity.State{ID: ev.Entity, Collection: "album", Head: event.NewClock(ev.ID()), Values: map[string]value.Value{"year": value.Int(year)}}
+		st := entity.State{ID: ev.Entity, Collection: "album", Head: event.NewClock(ev.ID()), Values: value.FieldsOf(map[string]value.Value{"year": value.Int(year)})}
 		if err := e.Apply(ctx, &storage.Batch{Events: []event.Event{ev}, States: []storage.StateWrite{{State: st}}}); err != nil {
 			t.Fatal(err)
 		}

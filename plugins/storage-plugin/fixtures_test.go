@@ -25,7 +25,7 @@ func created(collection, label string, values map[string]value.Value) (event.Eve
 		Collection: collection,
 		Head:       event.NewClock(ev.ID()),
 		Backends:   entity.BackendsOf(map[string][]byte{"lww": []byte("state of " + label)}),
-		Values:     values,
+		Values:     value.FieldsOf(values),
 	}
 }
 

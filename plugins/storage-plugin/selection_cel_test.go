@@ -64,8 +64,9 @@ func TestSelection_CarriesCheckedCELThatAgreesWithTheHost(t *testing.T) {
 					row[p] = v
 				}
 			}
-			want, werr := host.Match(row)
-			got, gerr := prog.Match(row)
+			fields := value.FieldsOf(row)
+			want, werr := host.Match(fields)
+			got, gerr := prog.Match(fields)
 			if got != want || (werr == nil) != (gerr == nil) {
 				t.Fatalf("%s on %v: CEL from the wire %v (%v), host %v (%v)", q.text, fmt.Sprint(row), got, gerr, want, werr)
 			}

@@ -191,7 +191,7 @@ func TestAggregate_LiveOnPostgres(t *testing.T) {
 func fresh(spec core.AggregateSpec, vs []*core.View) string {
 	states := make([]entityValues, len(vs))
 	for i, v := range vs {
-		states[i] = v.Values()
+		states[i] = v.Fields()
 	}
 	gs := map[string]*core.Group{}
 	accs := map[string][]storage.Acc{}
@@ -206,7 +206,7 @@ func fresh(spec core.AggregateSpec, vs []*core.View) string {
 		}
 		gs[k].Count++
 		for i, a := range spec.Aggs {
-			accs[k][i].AddValue(a.Op, s[a.Property])
+			accs[k][i].AddValue(a.Op, s.Get(a.Property))
 		}
 	}
 	var out []core.Group
@@ -221,7 +221,7 @@ func fresh(spec core.AggregateSpec, vs []*core.View) string {
 	return liveText(out)
 }
 
-type entityValues = map[string]value.Value
+type entityValues = value.Fields
 
 func liveText(gs []core.Group) string {
 	var sb strings.Builder

@@ -38,13 +38,13 @@ func encodeState(sw storage.StateWrite) (row, error) {
 	if err != nil {
 		return row{}, fmt.Errorf("postgres: encoding head of %s: %w", s.ID, err)
 	}
-	r := row{id: append([]byte(nil), s.ID[:]...), head: head, state: enc, cols: make(map[string]any, len(s.Values)+1)}
+	r := row{id: append([]byte(nil), s.ID[:]...), head: head, state: enc, cols: make(map[string]any, s.Values.Len()+1)}
 	if len(sw.Expected) > 0 {
 		if r.expected, err = event.EncodeClock(sw.Expected); err != nil {
 			return row{}, fmt.Errorf("postgres: encoding expected head of %s: %w", s.ID, err)
 		}
 	}
-	for p, v := range s.Values {
+	for p, v := range s.Values.All() {
 		switch k := kindOf(v); k {
 		case -1:
 		case kBool:

@@ -30,11 +30,11 @@ func benchBatch(collection string, seq, n int) *storage.Batch {
 		b.States = append(b.States, storage.StateWrite{State: entity.State{
 			ID: ev.Entity, Collection: collection, Head: event.NewClock(ev.ID()),
 			Backends: entity.BackendsOf(map[string][]byte{"lww": make([]byte, 64)}),
-			Values: map[string]value.Value{
+			Values: value.FieldsOf(map[string]value.Value{
 				"name": value.String(fmt.Sprintf("name-%d", k%10000)),
 				"year": value.Int(int64(1950 + k%70)),
 				"meta": value.MustJSON(fmt.Sprintf(`{"tracks":%d,"label":"l%d"}`, k%20, k%7)),
-			},
+			}),
 		}})
 	}
 	return b
@@ -47,9 +47,9 @@ func rawRows(b *storage.Batch) (states, events [][]any) {
 		s := sw.State
 		enc, _ := s.Encode()
 		head, _ := event.EncodeClock(s.Head)
-		name, _ := s.Values["name"].AsString()
-		year, _ := s.Values["year"].AsInt()
-		meta, _ := s.Values["meta"].AsJSON()
+		name, _ := s.Values.Get("name").AsString()
+		year, _ := s.Values.Get("year").AsInt()
+		meta, _ := s.Values.Get("meta").AsJSON()
 		states = append(states, []any{s.ID[:], head, enc, false, name, fmt.Sprint(year), string(meta), string(meta)})
 	}
 	for _, ev := range b.Events {

@@ -26,7 +26,7 @@ func update(st entity.State, label string, values map[string]value.Value) (*stor
 		Operations: map[string][]byte{"lww": []byte(label)}}
 	next := st.Clone()
 	next.Head = st.Head.Advance(ev.ID(), ev.Parent)
-	next.Values = values
+	next.Values = value.FieldsOf(values)
 	return &storage.Batch{Events: []event.Event{ev}, States: []storage.StateWrite{{State: next, Expected: st.Head}}}, next
 }
 
@@ -117,8 +117,8 @@ func TestNames_HostileNamesAndValuesAreInert(t *testing.T) {
 		if err != nil {
 			t.Fatalf("GetState in %q: %v", coll, err)
 		}
-		if len(got.Values) != len(values) {
-			t.Errorf("%q: %d values back, want %d", coll, len(got.Values), len(values))
+		if got.Values.Len() != len(values) {
+			t.Errorf("%q: %d values back, want %d", coll, got.Values.Len(), len(values))
 		}
 	}
 	for _, coll := range hostile {
@@ -195,8 +195,8 @@ func TestApply_RacingEnginesOneConflictsNothingLost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !got.Head.Equal(nexts[winner].Head) || !value.Equal(got.Values["n"], nexts[winner].Values["n"]) {
-			t.Fatalf("round %d: stored %v %v, want the winner's %v", round, got.Head, got.Values["n"], nexts[winner].Head)
+		if !got.Head.Equal(nexts[winner].Head) || !value.Equal(got.Values.Get("n"), nexts[winner].Values.Get("n")) {
+			t.Fatalf("round %d: stored %v %v, want the winner's %v", round, got.Head, got.Values.Get("n"), nexts[winner].Head)
 		}
 		// The loser retries on the new head and succeeds.
 		loser := 1 - winner

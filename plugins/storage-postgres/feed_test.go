@@ -35,7 +35,7 @@ func followN(ctx context.Context, f storage.ChangeFeed, tok storage.FeedToken, n
 }
 
 func name(b storage.FeedBatch) string {
-	s, _ := b.Changes[0].State.Values["name"].AsString()
+	s, _ := b.Changes[0].State.Values.Get("name").AsString()
 	return s
 }
 
@@ -154,12 +154,12 @@ func TestApply_ExpectedHeadsInTwoCollections(t *testing.T) {
 			id = b.States[0].State.ID
 		}
 		got, err := c.GetState(ctx, id)
-		if err != nil || got.Values["n"] != s {
+		if err != nil || got.Values.Get("n") != s {
 			t.Errorf("%s after the refused batch: %v, %v", coll, got.Values, err)
 		}
 	}
 	mustApply(t, e, both)
-	if got, _ := mustCollection(t, e, "one").GetState(ctx, sa.ID); got.Values["n"] != value.Int(2) {
+	if got, _ := mustCollection(t, e, "one").GetState(ctx, sa.ID); got.Values.Get("n") != value.Int(2) {
 		t.Errorf("one after the batch: %v", got.Values)
 	}
 }

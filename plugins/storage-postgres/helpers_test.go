@@ -41,7 +41,7 @@ func create(ev event.Event, values map[string]value.Value) *storage.Batch {
 		Events: []event.Event{ev},
 		States: []storage.StateWrite{{State: entity.State{
 			ID: ev.Entity, Collection: ev.Collection, Head: event.NewClock(ev.ID()),
-			Backends: entity.BackendsOf(map[string][]byte{"lww": []byte("state")}), Values: values,
+			Backends: entity.BackendsOf(map[string][]byte{"lww": []byte("state")}), Values: value.FieldsOf(values),
 		}}},
 	}
 }

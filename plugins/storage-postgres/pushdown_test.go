@@ -107,7 +107,7 @@ func TestPushdown_MatchesGo(t *testing.T) {
 func describe(states []entity.State) []string {
 	out := make([]string, len(states))
 	for i, s := range states {
-		out[i] = s.Values["v"].GoString() + "/" + s.Values["w"].GoString()
+		out[i] = s.Values.Get("v").GoString() + "/" + s.Values.Get("w").GoString()
 	}
 	return out
 }

@@ -51,7 +51,7 @@ func newBadFixture(t *testing.T) badFixture {
 		values[fmt.Sprintf("p%d", i)] = value.Int(int64(i))
 	}
 	head := event.NewClock(id.EventID{1})
-	tooMany, err := (&entity.State{ID: f.tooMany, Collection: "album", Head: head, Values: values}).Encode()
+	tooMany, err := (&entity.State{ID: f.tooMany, Collection: "album", Head: head, Values: value.FieldsOf(values)}).Encode()
 	if err != nil {
 		t.Fatal(err)
 	}

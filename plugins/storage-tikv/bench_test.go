@@ -71,7 +71,7 @@ func benchBatch(seed, n int) *storage.Batch {
 		bt.States = append(bt.States, storage.StateWrite{State: entity.State{
 			ID: g.Entity, Collection: "bench", Head: event.NewClock(g.ID()),
 			Backends: entity.BackendsOf(map[string][]byte{"lww": make([]byte, 64)}),
-			Values:   map[string]value.Value{"n": value.Int(int64(seed*n + i)), "name": value.String(fmt.Sprintf("entity %d", seed*n+i))},
+			Values:   value.FieldsOf(map[string]value.Value{"n": value.Int(int64(seed*n + i)), "name": value.String(fmt.Sprintf("entity %d", seed*n+i))}),
 		}})
 	}
 	return bt
@@ -109,7 +109,7 @@ func rawWrites(k keys, bt *storage.Batch) (ks, vs [][]byte) {
 	for i := range bt.States {
 		s := &bt.States[i].State
 		enc, _ := s.Encode()
-		ks = append(ks, k.state("bench", s.ID), indexEntry(ix, s.Values["n"], s.ID))
+		ks = append(ks, k.state("bench", s.ID), indexEntry(ix, s.Values.Get("n"), s.ID))
 		vs = append(vs, enc, present)
 	}
 	return ks, vs

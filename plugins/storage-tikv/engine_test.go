@@ -43,7 +43,7 @@ func stateOf(ev event.Event, values map[string]value.Value) entity.State {
 		Collection: coll,
 		Head:       event.NewClock(ev.ID()),
 		Backends:   entity.BackendsOf(map[string][]byte{"lww": []byte(ev.ID().String())}),
-		Values:     values,
+		Values:     value.FieldsOf(values),
 	}
 }
 

@@ -50,7 +50,7 @@ func ExampleNew() {
 		b.Events = append(b.Events, g)
 		b.States = append(b.States, storage.StateWrite{State: entity.State{
 			ID: g.Entity, Collection: "album", Head: event.NewClock(g.ID()),
-			Values: map[string]value.Value{"name": value.String(name), "year": value.Int(int64(2008 + 5*i))},
+			Values: value.FieldsOf(map[string]value.Value{"name": value.String(name), "year": value.Int(int64(2008 + 5*i))}),
 		}})
 	}
 	if err := e.Apply(ctx, b); err != nil {
@@ -65,7 +65,7 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	for _, s := range states {
-		fmt.Println(s.Values["year"].Text(), s.Values["name"].Text())
+		fmt.Println(s.Values.Get("year").Text(), s.Values.Get("name").Text())
 	}
 	// Output:
 	// 2018 'Two Vines'

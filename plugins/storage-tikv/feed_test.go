@@ -23,7 +23,7 @@ func follower(t *testing.T, f storage.ChangeFeed, tok storage.FeedToken) (<-chan
 	go func() {
 		done <- f.Follow(ctx, tok, func(b storage.FeedBatch) error {
 			for _, c := range b.Changes {
-				ch <- c.State.Values["title"].Raw()
+				ch <- c.State.Values.Get("title").Raw()
 			}
 			return nil
 		})

@@ -88,7 +88,7 @@ func newBadFixture(t *testing.T) badFixture {
 	for i := range 70_000 {
 		values[fmt.Sprintf("p%d", i)] = value.Int(int64(i))
 	}
-	tooMany, err := (&entity.State{ID: f.tooMany, Collection: coll, Head: event.NewClock(id.EventID{1}), Values: values}).Encode()
+	tooMany, err := (&entity.State{ID: f.tooMany, Collection: coll, Head: event.NewClock(id.EventID{1}), Values: value.FieldsOf(values)}).Encode()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -243,7 +243,7 @@ func TestFinding_Admission_SlowConsumersAreDisconnected(t *testing.T) {
 			}
 		}
 	}
-	if b, _ := s.stored(t, "todo", eid).Values["blob"].AsString(); b != last {
+	if b, _ := s.stored(t, "todo", eid).Values.Get("blob").AsString(); b != last {
 		t.Fatalf("stored blob is not the writer's last (%d bytes)", len(b))
 	}
 	g.done(t)

@@ -35,7 +35,7 @@ func TestFinding_StoredFirstBatch_CommitSucceeds(t *testing.T) {
 	if !st.Head.Equal(event.NewClock(e2.ID())) {
 		t.Fatalf("stored head %s, want the batch's last event %s", st.Head, e2.ID())
 	}
-	if title, _ := st.Values["title"].AsString(); title != "v2" {
+	if title, _ := st.Values.Get("title").AsString(); title != "v2" {
 		t.Fatalf("stored title %q, want v2", title)
 	}
 	if len(resp.States) != 1 || !resp.States[0].Head.Equal(st.Head) {

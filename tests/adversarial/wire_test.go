@@ -376,7 +376,7 @@ func TestWire_ReplayedCommitsAreIdempotent(t *testing.T) {
 			t.Fatalf("replay %d: code %d %q", id, resp.Code, resp.Error)
 		}
 	}
-	if title, _ := s.stored(t, "todo", gen.Entity).Values["title"].AsString(); title != "v2" {
+	if title, _ := s.stored(t, "todo", gen.Entity).Values.Get("title").AsString(); title != "v2" {
 		t.Fatalf("after the replays the title is %q, want v2", title)
 	}
 	g.done(t)

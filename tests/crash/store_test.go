@@ -82,10 +82,10 @@ func readStore(ctx context.Context, storageURL string, badRows bool) (contents, 
 func keysOf(states []entity.State) (contents, error) {
 	got := contents{}
 	for _, st := range states {
-		w, ok1 := st.Values["w"].AsInt()
-		seq, ok2 := st.Values["seq"].AsInt()
+		w, ok1 := st.Values.Get("w").AsInt()
+		seq, ok2 := st.Values.Get("seq").AsInt()
 		if !ok1 || !ok2 {
-			return nil, fmt.Errorf("entity %s holds w=%v seq=%v, want two ints", st.ID, st.Values["w"], st.Values["seq"])
+			return nil, fmt.Errorf("entity %s holds w=%v seq=%v, want two ints", st.ID, st.Values.Get("w"), st.Values.Get("seq"))
 		}
 		got[key{w, seq}]++
 	}

@@ -148,12 +148,12 @@ func (w *World) check(ctx context.Context) {
 			if !present(ok, "acknowledged commit %s (%s): entity %s is not on the server", cm.token, cm.node, eid) {
 				continue
 			}
-			got, _ := st.Values[cm.witness()].AsString()
+			got, _ := st.Values.Get(cm.witness()).AsString()
 			present(got == cm.token, "acknowledged commit %s (%s): entity %s has %s=%q on the server", cm.token, cm.node, eid, cm.witness(), got)
 		}
 		for _, eid := range cm.text {
 			if st, ok := truth[eid]; ok {
-				body, _ := st.Values["body"].AsString()
+				body, _ := st.Values.Get("body").AsString()
 				present(strings.Count(body, "["+cm.token+"]") == 1, "acknowledged commit %s (%s): entity %s's text %q lacks its insertion", cm.token, cm.node, eid, body)
 			}
 		}
@@ -227,7 +227,7 @@ func (w *World) redundantHead(ctx context.Context, src storage.Collection, serve
 // evicted reports whether a client's state is what it keeps of an entity
 // the server no longer gives it: deleted, without data.
 func evicted(st *entity.State) bool {
-	return st.Deleted() && len(st.Backends) == 0 && len(st.Values) == 1
+	return st.Deleted() && len(st.Backends) == 0 && st.Values.Len() == 1
 }
 
 func allOf(ids []id.EntityID, f func(id.EntityID) bool) bool {
@@ -252,7 +252,7 @@ func (w *World) phantoms(where string, sts map[id.EntityID]entity.State, byToken
 			continue
 		}
 		w.ok(!cr.forbid, "%s: entity %s from denied commit %s (%s) is stored", where, eid, cr.token, cr.node)
-		for k, v := range st.Values {
+		for k, v := range st.Values.All() {
 			switch {
 			case k == entity.DeletedProperty:
 			case k == "grp" || k == "n":

@@ -100,7 +100,7 @@ type agent struct{ policy.Permissive }
 var ErrForbidden = errors.New("sim: forbidden property written")
 
 func (agent) CheckEvent(_ context.Context, _ policy.ContextData, _ *event.Event, _, after *entity.State) error {
-	if after != nil && !after.Values["forbidden"].IsNull() {
+	if after != nil && !after.Values.Get("forbidden").IsNull() {
 		return fmt.Errorf("%w: %w", policy.ErrAccessDenied, ErrForbidden)
 	}
 	return nil

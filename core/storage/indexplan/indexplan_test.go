@@ -125,7 +125,7 @@ func TestChoose_SpansHoldEveryMatchingValue(t *testing.T) {
 			t.Fatalf("Choose(%s) = %s, want the x index", tc.q, p)
 		}
 		for _, v := range values {
-			match, err := prog.Match(map[string]value.Value{"x": v})
+			match, err := prog.Match(value.FieldsOf(map[string]value.Value{"x": v}))
 			if err != nil {
 				t.Fatal(err)
 			}

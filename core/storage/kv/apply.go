@@ -234,17 +234,17 @@ func headText(h event.Clock) string {
 func (e *Engine) moveIndexEntries(tx Tx, props []string, old, s *entity.State) error {
 	for _, prop := range props {
 		if mutant == mutMissingNotIndexed {
-			if _, ok := s.Values[prop]; !ok {
+			if _, ok := s.Values.Lookup(prop); !ok {
 				continue
 			}
 		}
 		ix := e.keys.index(s.Collection, prop)
-		next := indexEntry(ix, s.Values[prop], s.ID)
+		next := indexEntry(ix, s.Values.Get(prop), s.ID)
 		if old != nil {
 			if mutant == mutIndexNotMovedOnUpdate {
 				continue
 			}
-			prev := indexEntry(ix, old.Values[prop], s.ID)
+			prev := indexEntry(ix, old.Values.Get(prop), s.ID)
 			if bytes.Equal(prev, next) {
 				continue
 			}

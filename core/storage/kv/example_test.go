@@ -31,7 +31,7 @@ func Example() {
 		batch.Events = append(batch.Events, ev)
 		batch.States = append(batch.States, storage.StateWrite{State: entity.State{
 			ID: ev.Entity, Collection: "album", Head: event.NewClock(ev.ID()),
-			Values: map[string]value.Value{"year": value.Int(year)},
+			Values: value.FieldsOf(map[string]value.Value{"year": value.Int(year)}),
 		}})
 	}
 	if err := e.Apply(ctx, &batch); err != nil {

@@ -43,7 +43,7 @@ func commitN(t *testing.T, e storage.Engine, start, n int) {
 		nonce := binary.BigEndian.AppendUint64(make([]byte, event.NonceSize-8), uint64(i))
 		ev := event.NewGenesis("feed", map[string][]byte{"lww": {1}}, nonce, int64(i))
 		st := entity.State{ID: ev.Entity, Collection: "feed", Head: event.NewClock(ev.ID()),
-			Values: map[string]value.Value{"n": value.Int(int64(i))}}
+			Values: value.FieldsOf(map[string]value.Value{"n": value.Int(int64(i))})}
 		if err := e.Apply(context.Background(), &storage.Batch{Events: []event.Event{ev}, States: []storage.StateWrite{{State: st}}}); err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +58,7 @@ func followAll(t *testing.T, f storage.ChangeFeed, tok storage.FeedToken, n int)
 	t.Helper()
 	var got []int64
 	err := f.Follow(context.Background(), tok, func(b storage.FeedBatch) error {
-		v, _ := b.Changes[0].State.Values["n"].AsInt()
+		v, _ := b.Changes[0].State.Values.Get("n").AsInt()
 		got = append(got, v)
 		if len(got) == n {
 			return errEnough

@@ -88,7 +88,7 @@ func (e *Engine) backfill(ctx context.Context, ix storage.Index) error {
 					e.skip(ctx, ix.Collection, kindState, eid[:], err)
 					continue
 				}
-				if err := tx.Set(indexEntry(ixPrefix, s.Values[ix.Property], s.ID), present); err != nil {
+				if err := tx.Set(indexEntry(ixPrefix, s.Values.Get(ix.Property), s.ID), present); err != nil {
 					return err
 				}
 				// Rewritten so that a concurrent Apply over it conflicts (see above).

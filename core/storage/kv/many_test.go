@@ -33,7 +33,7 @@ func TestGetStatesShared_ReadsWhatGetStateReads(t *testing.T) {
 			continue // not stored
 		}
 		b.Events = append(b.Events, g)
-		b.States = append(b.States, storage.StateWrite{State: entity.State{ID: g.Entity, Collection: "c", Head: event.NewClock(g.ID()), Values: map[string]value.Value{"n": value.Int(int64(i))}}})
+		b.States = append(b.States, storage.StateWrite{State: entity.State{ID: g.Entity, Collection: "c", Head: event.NewClock(g.ID()), Values: value.FieldsOf(map[string]value.Value{"n": value.Int(int64(i))})}})
 	}
 	if err := e.Apply(ctx, b); err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func TestGetStatesShared_ReadsWhatGetStateReads(t *testing.T) {
 			}
 		case err != nil:
 			t.Fatal(err)
-		case got[i].ID != eid || !got[i].Head.Equal(one.Head) || got[i].Values["n"] != one.Values["n"]:
+		case got[i].ID != eid || !got[i].Head.Equal(one.Head) || got[i].Values.Get("n") != one.Values.Get("n"):
 			t.Errorf("entity %d: %v, GetState %v", i, got[i], one)
 		}
 	}

@@ -216,7 +216,7 @@ func (e *Engine) removeState(ctx context.Context, tx Tx, coll string, eid id.Ent
 			return err
 		}
 		for prop := range decls {
-			stale = append(stale, indexEntry(e.keys.index(coll, prop), s.Values[prop], eid))
+			stale = append(stale, indexEntry(e.keys.index(coll, prop), s.Values.Get(prop), eid))
 		}
 	} else if stale, err = scanTrailing(ctx, tx, e.keys.coll(tagIndex, coll, 0), eid); err != nil {
 		return err // (its values are unknown: every entry naming the entity goes)

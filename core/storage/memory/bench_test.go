@@ -22,11 +22,11 @@ func benchStates() []entity.State {
 		g := genesis("album", fmt.Sprint(i))
 		out[i] = entity.State{ID: g.Entity, Collection: "album", Head: event.NewClock(g.ID()),
 			Backends: entity.BackendsOf(map[string][]byte{"lww": []byte("0123456789abcdef")}),
-			Values: map[string]value.Value{
+			Values: value.FieldsOf(map[string]value.Value{
 				"n":     value.Int(int64(i)),
 				"group": value.String(fmt.Sprintf("g%02d", i%50)),
 				"name":  value.String(fmt.Sprint("album ", i)),
-			}}
+			})}
 	}
 	return out
 }
@@ -78,11 +78,11 @@ func BenchmarkBaseline_SliceScan(b *testing.B) {
 	for b.Loop() {
 		var out []entity.State
 		for _, s := range states {
-			if s.Values["group"] == want {
+			if s.Values.Get("group") == want {
 				out = append(out, s)
 			}
 		}
-		slices.SortFunc(out, func(x, y entity.State) int { return -value.Compare(x.Values["n"], y.Values["n"]) })
+		slices.SortFunc(out, func(x, y entity.State) int { return -value.Compare(x.Values.Get("n"), y.Values.Get("n")) })
 		if len(out) > 10 {
 			out = out[:10]
 		}

@@ -26,7 +26,7 @@ func Example() {
 			ID:         ev.Entity,
 			Collection: "album",
 			Head:       event.NewClock(ev.ID()),
-			Values:     map[string]value.Value{"name": value.String(name), "year": value.Int(1969 + 2*int64(i))},
+			Values:     value.FieldsOf(map[string]value.Value{"name": value.String(name), "year": value.Int(1969 + 2*int64(i))}),
 		}})
 	}
 	if err := e.Apply(ctx, &b); err != nil {

@@ -100,7 +100,7 @@ func TestFeed_RingRetention(t *testing.T) {
 		t.Fatalf("Follow from the ring's start = %d batches, %v; want %d", len(got), err, keep)
 	}
 	for i, b := range got {
-		if n, _ := b.Changes[0].State.Values["n"].AsInt(); n != int64(i+3) {
+		if n, _ := b.Changes[0].State.Values.Get("n").AsInt(); n != int64(i+3) {
 			t.Errorf("batch %d has n=%d, want %d", i, n, i+3)
 		}
 	}
@@ -162,7 +162,7 @@ func TestFeed_UnwatchedStoreKeepsNoBatch(t *testing.T) {
 	if err != nil || len(got) != 1 {
 		t.Fatalf("Follow from the first FeedHead = %d batches, %v", len(got), err)
 	}
-	if n, _ := got[0].Changes[0].State.Values["n"].AsInt(); n != 7 {
+	if n, _ := got[0].Changes[0].State.Values.Get("n").AsInt(); n != 7 {
 		t.Fatalf("the batch after the first FeedHead has n=%d, want 7", n)
 	}
 	// A token from before the first FeedHead (no FeedHead handed it out)

@@ -119,13 +119,13 @@ func randomQuery(r *rand.Rand) (string, []any) {
 }
 
 func randomState(r *rand.Rand, eid id.EntityID, head event.Clock) entity.State {
-	s := entity.State{ID: eid, Collection: "t", Head: head, Values: map[string]value.Value{}}
+	vals := map[string]value.Value{}
 	for _, p := range diffProps {
 		if v, ok := randomValue(r); ok {
-			s.Values[p] = v
+			vals[p] = v
 		}
 	}
-	return s
+	return entity.State{ID: eid, Collection: "t", Head: head, Values: value.FieldsOf(vals)}
 }
 
 func ids(states []entity.State) []id.EntityID {
@@ -208,7 +208,7 @@ func TestFetchStates_IndexedAgreesWithFullScan(t *testing.T) {
 func values(states []entity.State) []string {
 	out := make([]string, len(states))
 	for i, s := range states {
-		out[i] = fmt.Sprintf("%x:a=%v,b=%v", s.ID[:2], s.Values["a"], s.Values["b"])
+		out[i] = fmt.Sprintf("%x:a=%v,b=%v", s.ID[:2], s.Values.Get("a"), s.Values.Get("b"))
 	}
 	return out
 }

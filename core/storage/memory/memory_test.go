@@ -25,7 +25,7 @@ func genesis(coll, label string) event.Event {
 
 func state(ev event.Event, n int64) entity.State {
 	return entity.State{ID: ev.Entity, Collection: ev.Collection, Head: event.NewClock(ev.ID()),
-		Values: map[string]value.Value{"n": value.Int(n)}}
+		Values: value.FieldsOf(map[string]value.Value{"n": value.Int(n)})}
 }
 
 func TestDeclareIndex_RecordsEachIndexOnce(t *testing.T) {
@@ -60,7 +60,7 @@ func TestApply_SameEntityTwiceInOneBatchChecksInOrder(t *testing.T) {
 	}
 	c, _ := e.Collection(ctx, "c")
 	got, err := c.GetState(ctx, g.Entity)
-	if err != nil || got.Values["n"] != value.Int(2) {
+	if err != nil || got.Values.Get("n") != value.Int(2) {
 		t.Fatalf("GetState = %v, %v; want n = 2", got.Values, err)
 	}
 	// The second write of one entity must expect the first one's head.
@@ -112,7 +112,7 @@ func TestApply_SameEntityTwiceInALargeBatch(t *testing.T) {
 		for coll, want := range map[string]int64{"c": 2, "d": 1} {
 			c, _ := e.Collection(ctx, coll)
 			got, err := c.GetState(ctx, x.Entity)
-			if err != nil || got.Values["n"] != value.Int(want) {
+			if err != nil || got.Values.Get("n") != value.Int(want) {
 				t.Errorf("size %d: %s: GetState = %v, %v; want n = %d", size, coll, got.Values, err, want)
 			}
 		}

@@ -14,6 +14,6 @@ import (
 
 // indexEntry returns the index entry of a state for property prop.
 func indexEntry(s *entity.State, prop string) string {
-	k := keyenc.Append(make([]byte, 0, 16+id.Size), s.Values[prop])
+	k := keyenc.Append(make([]byte, 0, 16+id.Size), s.Values.Get(prop))
 	return string(append(k, s.ID[:]...))
 }

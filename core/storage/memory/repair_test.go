@@ -113,7 +113,7 @@ func TestRemoveRow_ReusedSlotKeepsOtherStates(t *testing.T) {
 		t.Fatalf("fetched %d states, want %d", len(all), len(want))
 	}
 	for _, s := range all {
-		n, _ := s.Values["n"].AsInt()
+		n, _ := s.Values.Get("n").AsInt()
 		if w, ok := want[s.ID.String()]; !ok || w != n {
 			t.Errorf("state %s has n = %d, want %d (stored: %v)", s.ID, n, w, ok)
 		}

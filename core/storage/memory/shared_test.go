@@ -48,13 +48,13 @@ func TestApply_HandoverKeepsStatesAndChecksHeads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	copied.Values["n"] = value.Int(9)
+	copied.Values = copied.Values.With("n", value.Int(9))
 	listed, err := c.FetchStates(ctx, sel)
 	if err != nil || len(listed) != 1 {
 		t.Fatalf("FetchStates = %v, %v", listed, err)
 	}
-	listed[0].Values["n"] = value.Int(8)
-	if got := st.Values["n"]; got != value.Int(1) {
+	listed[0].Values = listed[0].Values.With("n", value.Int(8))
+	if got := st.Values.Get("n"); got != value.Int(1) {
 		t.Errorf("a copy's edit reached the stored state: n = %v", got)
 	}
 }

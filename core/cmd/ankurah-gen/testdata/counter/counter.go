@@ -33,7 +33,7 @@ func (m *Mut) Add(n int64) error {
 	if err != nil {
 		return err
 	}
-	cur, _ := l.Values()[m.h.Property()].AsInt()
+	cur, _ := l.Values().Get(m.h.Property()).AsInt()
 	l.Set(m.h.Property(), value.Int(cur+n))
 	return nil
 }
@@ -60,6 +60,6 @@ func read(h property.Handle) int64 {
 	if err != nil {
 		return 0
 	}
-	n, _ := l.Values()[h.Property()].AsInt()
+	n, _ := l.Values().Get(h.Property()).AsInt()
 	return n
 }
