@@ -94,6 +94,10 @@ func FieldsOf(m map[string]Value) Fields {
 	return Fields{list: list}
 }
 
+// IsZero reports whether f is empty (for encoders' omitzero: a struct
+// field of type Fields is not a map to them, and omitempty does not omit it).
+func (f Fields) IsZero() bool { return len(f.list) == 0 }
+
 // Len returns the number of fields.
 func (f Fields) Len() int { return len(f.list) }
 

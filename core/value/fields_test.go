@@ -558,3 +558,19 @@ func ExampleFields() {
 	// rating float
 	// {"name":"Showbiz","rating":4.5}
 }
+
+func TestFields_OmitZero(t *testing.T) {
+	type doc struct {
+		A int          `json:"a" cbor:"1,keyasint"`
+		F value.Fields `json:"f,omitzero" cbor:"2,keyasint,omitzero"`
+	}
+	if b, err := json.Marshal(doc{A: 1}); err != nil || string(b) != `{"a":1}` {
+		t.Fatalf("json with an empty Fields = %s, %v; want {\"a\":1}", b, err)
+	}
+	if b, err := cbor.Marshal(doc{A: 1}); err != nil || !bytes.Equal(b, []byte{0xa1, 0x01, 0x01}) {
+		t.Fatalf("cbor with an empty Fields = %x, %v; want a10101", b, err)
+	}
+	if !(value.Fields{}).IsZero() || fieldsOf("a", 1).IsZero() {
+		t.Fatal("IsZero: want true for the zero Fields only")
+	}
+}
