@@ -40,7 +40,7 @@ func Residual(states []entity.State, prog query.Program, order []query.Order, li
 //
 // Past a few states it sorts their positions (4 bytes each, compared
 // through the states in place) and then moves each state once, following
-// the permutation's cycles: a state is 88 bytes, and sorting the states
+// the permutation's cycles: a state is 120 bytes, and sorting the states
 // themselves copies two into every comparison and moves them on every swap.
 func SortStates(states []entity.State, order []query.Order) {
 	if len(states) <= sortDirect {
