@@ -9,6 +9,8 @@ import (
 	"github.com/ankurah/ankurah-go/core/storage"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
 	bolt "github.com/ankurah/ankurah-go/plugins/storage-bolt"
+	postgres "github.com/ankurah/ankurah-go/plugins/storage-postgres"
+	"github.com/ankurah/ankurah-go/plugins/storage-postgres/pgtest"
 )
 
 // BenchmarkBulk_Transaction5000 is the side-by-side harness's bulk preload
@@ -29,6 +31,15 @@ func BenchmarkBulk_Transaction5000(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			return e
+		}},
+		{"postgres", func(b *testing.B) storage.Engine {
+			url := postgresFor(b)
+			e, err := postgres.Open(context.Background(), url, postgres.WithSchema(pgtest.SchemaName(b.Name())))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { e.Close() })
 			return e
 		}},
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/ankurah/ankurah-go/core/event"
 	"github.com/ankurah/ankurah-go/core/id"
 	"github.com/ankurah/ankurah-go/core/policy"
+	"github.com/ankurah/ankurah-go/core/storage"
+	"github.com/ankurah/ankurah-go/core/storage/kv"
 	"github.com/ankurah/ankurah-go/core/storage/memory"
 	"github.com/ankurah/ankurah-go/core/transport"
 	"github.com/ankurah/ankurah-go/core/value"
@@ -255,5 +257,72 @@ func TestCommitAnswer_OlderVersionSendsTheStates(t *testing.T) {
 	resp = rawRequest(t, server, 6, transport.Request{Commit: &transport.CommitReq{Events: []event.Event{ev}, Expect: expect}}, nil)
 	if resp.Error != "" || len(resp.States) != 1 || len(resp.Unchanged) != 0 {
 		t.Fatalf("a wrong expected head on version 6: %+v, want the state", resp)
+	}
+}
+
+// hiddenAgent is permissive except that no one reads an entity whose
+// "hidden" is true.
+type hiddenAgent struct{ policy.Permissive }
+
+func (hiddenAgent) CheckRead(_ context.Context, _ policy.ContextData, st *entity.State) error {
+	if h, _ := st.Values.Get("hidden").AsBool(); h {
+		return policy.ErrAccessDenied
+	}
+	return nil
+}
+
+// A bulk commit's answer carries the current state of each entity it
+// changed that the committer may read, and no other: read in one step per
+// collection on an engine that can (kv, a storage.ManyReader), one at a
+// time on one that cannot (memory).
+func TestCommitAnswer_ABulkCommitAnswersWithTheReadableStates(t *testing.T) {
+	engines := map[string]func() storage.Engine{
+		"memory": func() storage.Engine { return memory.New() },
+		"kv": func() storage.Engine {
+			e, err := kv.New(context.Background(), kv.NewMemoryStore(), kv.WithBatchSize(7))
+			must(t, err)
+			return e
+		},
+	}
+	for name, open := range engines {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			server := newNodeOn(t, open(), hiddenAgent{})
+			client := newNodeOn(t, memory.New(), policy.Permissive{}, core.WithRole(core.Ephemeral))
+			tp := linkTapped(t, server, client, 5) // version 5: the answer carries the states
+			c := client.Context(nil)
+			trx := c.Begin()
+			var muts []*core.Mut
+			for i := range 40 {
+				coll := "album"
+				if i%4 == 3 {
+					coll = "artist" // two collections in one commit
+				}
+				m, err := trx.Create(ctx, coll)
+				must(t, err)
+				must(t, m.Set("n", i))
+				if i%3 == 0 {
+					must(t, m.Set("hidden", true))
+				}
+				muts = append(muts, m)
+			}
+			must(t, trx.Commit(ctx))
+			seen := map[id.EntityID]bool{}
+			for i, m := range muts {
+				eid := m.ID() // known once committed
+				if seen[eid] {
+					t.Fatalf("entity %d has the id of another: %s", i, eid)
+				}
+				seen[eid] = true
+				_, states, _ := tp.last(t, eid)
+				want := 1
+				if i%3 == 0 {
+					want = 0
+				}
+				if states != want {
+					t.Errorf("entity %d (hidden %v): the answer carries %d states of it, want %d", i, i%3 == 0, states, want)
+				}
+			}
+		})
 	}
 }

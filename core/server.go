@@ -307,18 +307,7 @@ func (p *Peer) serve(ctx context.Context, r *transport.Request, onReader bool) *
 		if len(r.Commit.Events) > 1 {
 			states = make([]entity.State, 0, len(r.Commit.Events))
 		}
-		var seen entitySet
-		if len(r.Commit.Events) > entitySetSlice {
-			seen.many = make(map[id.EntityID]bool, len(r.Commit.Events))
-		}
-		for _, ev := range r.Commit.Events {
-			if !seen.add(ev.Entity) {
-				continue
-			}
-			if st, ok := p.readable(ctx, c, ev.Collection, ev.Entity); ok {
-				states = append(states, *st)
-			}
-		}
+		states = p.answerStates(ctx, c, r.Commit.Events, states)
 		// An entity whose head is the one the client computed is listed
 		// unchanged: it holds that state already (version 6).
 		var expect map[id.EntityID]event.Clock
@@ -840,6 +829,82 @@ func (p *Peer) readable(ctx context.Context, c *Context, collection string, eid 
 		return nil, false
 	}
 	return &st, true
+}
+
+// answerStates appends to states the current state of each entity evs
+// change that the caller may read, each once, in the order of evs: a
+// commit's answer. The entities of a large commit are read in one step per
+// collection where the engine can (storage.ManyReader) — one query, not one
+// round trip each, on PostgreSQL — and one at a time otherwise.
+func (p *Peer) answerStates(ctx context.Context, c *Context, evs []event.Event, states []entity.State) []entity.State {
+	var seen entitySet
+	if len(evs) > entitySetSlice {
+		seen.many = make(map[id.EntityID]bool, len(evs))
+	}
+	if len(evs) < readAheadMin {
+		for _, ev := range evs {
+			if !seen.add(ev.Entity) {
+				continue
+			}
+			if st, ok := p.readable(ctx, c, ev.Collection, ev.Entity); ok {
+				states = append(states, *st)
+			}
+		}
+		return states
+	}
+	n := p.node
+	type ofColl struct {
+		ids    []id.EntityID
+		denied bool
+		got    map[id.EntityID]entity.State // nil: read one at a time
+	}
+	by := map[string]*ofColl{}
+	var names []string
+	unique := make([]*event.Event, 0, len(evs))
+	for i := range evs {
+		ev := &evs[i]
+		if !seen.add(ev.Entity) {
+			continue
+		}
+		unique = append(unique, ev)
+		oc := by[ev.Collection]
+		if oc == nil {
+			oc = &ofColl{}
+			by[ev.Collection] = oc
+			names = append(names, ev.Collection)
+		}
+		oc.ids = append(oc.ids, ev.Entity)
+	}
+	for _, name := range names {
+		oc := by[name]
+		if n.canAccess(ctx, c.cdata, name) != nil {
+			oc.denied = true
+			continue
+		}
+		coll, err := n.readCollection(ctx, name)
+		if err != nil {
+			oc.denied = true
+			continue
+		}
+		if m, ok, err := readStatesAhead(ctx, coll, oc.ids); err == nil && ok {
+			oc.got = m
+		}
+	}
+	for _, ev := range unique {
+		oc := by[ev.Collection]
+		switch {
+		case oc.denied:
+		case oc.got == nil:
+			if st, ok := p.readable(ctx, c, ev.Collection, ev.Entity); ok {
+				states = append(states, *st)
+			}
+		default:
+			if st, ok := oc.got[ev.Entity]; ok && n.agent.CheckRead(ctx, c.cdata, &st) == nil {
+				states = append(states, st)
+			}
+		}
+	}
+	return states
 }
 
 // opaque hides, in a refused commit's error, whether entities the caller

@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 
@@ -24,6 +25,7 @@ func Cases() []Case {
 		{"GetState/ReturnsCopies", testReturnsCopies},
 		{"GetState/Unicode", testUnicode},
 		{"GetState/LargeValues", testLargeValues},
+		{"GetState/ManyInOneStep", testGetMany},
 		{"Apply/EmptyBatch", testEmptyBatch},
 		{"Apply/UpdatesOnExpectedHead", testUpdate},
 		{"Apply/ConflictOnExistingNewEntity", testConflictExisting},
@@ -537,5 +539,63 @@ func testIncludesDeleted(ctx context.Context, t T, h Harness) {
 	got := mustGet(ctx, t, c, a.Entity)
 	if !got.Deleted() {
 		t.Errorf("a deleted entity comes back not deleted: %v", got.Values)
+	}
+}
+
+// testGetMany holds an engine that reads many states in one step
+// (storage.ManyReader) to GetState's answers: the states in the order of
+// the ids asked for, a zero State for one not stored, a repeated id
+// answered at each of its places.
+func testGetMany(ctx context.Context, t T, h Harness) {
+	c := openCollection(ctx, t, h.Engine(), "many")
+	mr, ok := c.(storage.ManyReader)
+	if !ok {
+		t.Skipf("%T does not implement storage.ManyReader (it reads states one at a time)", c)
+	}
+	const n = 40
+	var ids []id.EntityID
+	want := map[id.EntityID]entity.State{}
+	b := &storage.Batch{}
+	for i := range n {
+		ev := genesis(c.Name(), fmt.Sprintf("many %d", i))
+		one := create(ev, map[string]value.Value{"i": value.Int(int64(i)), "s": value.String(strings.Repeat("x", i))})
+		b.States = append(b.States, one.States...)
+		b.Events = append(b.Events, one.Events...)
+		want[ev.Entity] = one.States[0].State.Clone()
+		ids = append(ids, ev.Entity)
+	}
+	mustApply(ctx, t, h.Engine(), b)
+	missing := genesis(c.Name(), "never written").Entity
+	ask := append([]id.EntityID{missing}, ids...)
+	ask = append(ask, ids[3], missing, ids[0])
+	got, err := mr.GetStatesShared(ctx, ask)
+	if err != nil {
+		t.Fatalf("GetStatesShared: %v", err)
+	}
+	if len(got) != len(ask) {
+		t.Fatalf("GetStatesShared returned %d states for %d ids", len(got), len(ask))
+	}
+	for i, eid := range ask {
+		w, stored := want[eid]
+		if !stored {
+			if !got[i].ID.IsZero() {
+				t.Errorf("GetStatesShared[%d] (%s, not stored) = a state of %s, want a zero State", i, eid, got[i].ID)
+			}
+			continue
+		}
+		if d := diffState(w, got[i]); d != "" {
+			t.Errorf("GetStatesShared[%d] (%s): %s", i, eid, d)
+		}
+	}
+	if got, err := mr.GetStatesShared(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("GetStatesShared(nil) = %d states, %v; want none", len(got), err)
+	}
+	// A collection that was never written answers with zero States.
+	empty := openCollection(ctx, t, h.Engine(), "many-empty")
+	if emr, ok := empty.(storage.ManyReader); ok {
+		got, err := emr.GetStatesShared(ctx, ids[:2])
+		if err != nil || len(got) != 2 || !got[0].ID.IsZero() || !got[1].ID.IsZero() {
+			t.Errorf("GetStatesShared on an empty collection = %d states, %v; want 2 zero States", len(got), err)
+		}
 	}
 }

@@ -93,10 +93,10 @@ func (e *engine) Collection(ctx context.Context, name string) (storage.Collectio
 }
 
 // wrap returns c with its calls timed, an Aggregator when c is one and a
-// storage.SharedReader when c is one; a storage.ManyReader when that is
-// the one optional interface c has (the kv engines' collections: a bulk
-// commit reads its lookups through it; with others it is left out, and the
-// node reads one state at a time).
+// storage.SharedReader when c is one; a storage.ManyReader when c is one
+// and not a SharedReader (the kv engines' and PostgreSQL's collections: a
+// bulk commit reads its lookups and its answer through it; beside a
+// SharedReader it is left out, and the node reads one state at a time).
 func (e *engine) wrap(c storage.Collection) storage.Collection {
 	w := &collection{inner: c, e: e}
 	_, agg := c.(storage.Aggregator)
@@ -105,6 +105,8 @@ func (e *engine) wrap(c storage.Collection) storage.Collection {
 	switch {
 	case agg && shared:
 		return aggSharedCollection{aggCollection{w}}
+	case agg && many:
+		return aggManyCollection{aggCollection{w}}
 	case agg:
 		return aggCollection{w}
 	case shared:
@@ -226,6 +228,17 @@ func (c aggSharedCollection) GetStateShared(ctx context.Context, eid id.EntityID
 // fetch_states).
 func (c aggSharedCollection) FetchStatesShared(ctx context.Context, sel *query.Bound) ([]entity.State, error) {
 	return c.fetchShared(ctx, sel)
+}
+
+// aggManyCollection is an instrumented collection whose inner collection
+// is both a storage.Aggregator and a storage.ManyReader (PostgreSQL's).
+type aggManyCollection struct{ aggCollection }
+
+var _ storage.ManyReader = aggManyCollection{}
+
+// GetStatesShared reads many states in one step (timed as one get_state).
+func (c aggManyCollection) GetStatesShared(ctx context.Context, ids []id.EntityID) ([]entity.State, error) {
+	return manyCollection{c.collection}.GetStatesShared(ctx, ids)
 }
 
 // aggCollection is an instrumented collection whose inner collection

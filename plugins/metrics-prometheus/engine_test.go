@@ -296,3 +296,55 @@ func TestInstrumentEngine_KVCollectionsKeepManyReader(t *testing.T) {
 		t.Fatalf("GetStatesShared = %+v, %v", got, err)
 	}
 }
+
+// aggManyKV is a kv collection that also answers aggregates (as
+// PostgreSQL's collections do: an Aggregator and a ManyReader).
+type aggManyKV struct {
+	storage.Collection
+}
+
+func (c aggManyKV) Aggregate(context.Context, *query.Bound, storage.AggregateSpec) ([]storage.GroupResult, error) {
+	return nil, storage.ErrNotPushedDown
+}
+
+func (c aggManyKV) GetStatesShared(ctx context.Context, ids []id.EntityID) ([]entity.State, error) {
+	return c.Collection.(storage.ManyReader).GetStatesShared(ctx, ids)
+}
+
+// A collection that is both an Aggregator and a ManyReader (PostgreSQL's)
+// keeps both through the instrumentation: `ankurah serve` on PostgreSQL
+// read a bulk commit's entities one query each without it.
+func TestInstrumentEngine_AggregatorKeepsManyReader(t *testing.T) {
+	ctx := context.Background()
+	inner, err := kv.New(ctx, kv.NewMemoryStore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inner.Close()
+	eid := id.EntityID{7}
+	st := entity.State{ID: eid, Collection: "album", Head: event.Clock{id.EventID{1}}, Values: value.FieldsOf(map[string]value.Value{"name": value.String("Blue")})}
+	if err := inner.Apply(ctx, &storage.Batch{States: []storage.StateWrite{{State: st}}}); err != nil {
+		t.Fatal(err)
+	}
+	kc, err := inner.Collection(ctx, "album")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(nil)
+	e := &engine{inner: inner}
+	for op := range e.ops {
+		e.ops[op] = opMetrics{m.storageSeconds.WithLabelValues(opNames[op]), m.storageErrors.WithLabelValues(opNames[op])}
+	}
+	c := e.wrap(aggManyKV{kc})
+	if _, ok := c.(storage.Aggregator); !ok {
+		t.Fatal("the instrumented collection is not a storage.Aggregator")
+	}
+	mr, ok := c.(storage.ManyReader)
+	if !ok {
+		t.Fatal("the instrumented collection is not a storage.ManyReader")
+	}
+	got, err := mr.GetStatesShared(ctx, []id.EntityID{{9}, eid})
+	if err != nil || len(got) != 2 || !got[0].ID.IsZero() || got[1].ID != eid || got[1].Values.Get("name") != value.String("Blue") {
+		t.Fatalf("GetStatesShared = %+v, %v", got, err)
+	}
+}

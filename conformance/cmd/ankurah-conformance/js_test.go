@@ -97,7 +97,7 @@ func TestStorage_JavaScriptPluginPasses(t *testing.T) {
 	}
 	// The skip reasons name an undeclared capability or interface.
 	undeclared := []string{"does not declare Capabilities.Indexes", "does not declare Capabilities.Repair",
-		"is not a storage.KeepingClearer", "does not implement storage.ChangeFeed", "is not a storagetest.Reopener"}
+		"is not a storage.KeepingClearer", "does not implement storage.ChangeFeed", "does not implement storage.ManyReader", "is not a storagetest.Reopener"}
 	// The declared ones run: these cases must pass, not skip.
 	declared := map[string]bool{"Lookup/UnknownIsNotFound": false, "Lookup/FindsWrittenCollection": false, "Engine/Clear": false}
 	for _, c := range rep.Cases {
