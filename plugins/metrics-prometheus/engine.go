@@ -51,11 +51,16 @@ func (m *Metrics) InstrumentEngine(inner storage.Engine) storage.Engine {
 	if inner == nil {
 		return nil
 	}
+	return withCaps(m.newEngine(inner), capsOf(inner))
+}
+
+// newEngine is inner with its operations timed into m's storage metrics.
+func (m *Metrics) newEngine(inner storage.Engine) *engine {
 	e := &engine{inner: inner}
 	for op := range e.ops {
 		e.ops[op] = opMetrics{m.storageSeconds.WithLabelValues(opNames[op]), m.storageErrors.WithLabelValues(opNames[op])}
 	}
-	return withCaps(e, capsOf(inner))
+	return e
 }
 
 type opMetrics struct {

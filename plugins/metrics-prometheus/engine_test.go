@@ -267,34 +267,48 @@ func TestInstrumentEngine_CollectionsKeepSharedReader(t *testing.T) {
 	}
 }
 
+// albumEngine is a kv engine holding one album, eid {7} named "Blue".
+func albumEngine(t *testing.T) (storage.Engine, id.EntityID) {
+	t.Helper()
+	ctx := context.Background()
+	e, err := kv.New(ctx, kv.NewMemoryStore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	eid := id.EntityID{7}
+	st := entity.State{ID: eid, Collection: "album", Head: event.Clock{id.EventID{1}}, Values: value.FieldsOf(map[string]value.Value{"name": value.String("Blue")})}
+	if err := e.Apply(ctx, &storage.Batch{States: []storage.StateWrite{{State: st}}}); err != nil {
+		t.Fatal(err)
+	}
+	return e, eid
+}
+
+// wantManyReader fails unless c is a storage.ManyReader that reads the
+// album of albumEngine and a missing entity in one step.
+func wantManyReader(t *testing.T, c storage.Collection, eid id.EntityID) {
+	t.Helper()
+	mr, ok := c.(storage.ManyReader)
+	if !ok {
+		t.Fatalf("the instrumented collection %T is not a storage.ManyReader", c)
+	}
+	got, err := mr.GetStatesShared(context.Background(), []id.EntityID{{9}, eid})
+	if err != nil || len(got) != 2 || !got[0].ID.IsZero() || got[1].ID != eid || got[1].Values.Get("name") != value.String("Blue") {
+		t.Fatalf("GetStatesShared = %+v, %v", got, err)
+	}
+}
+
 // A kv engine's collections keep storage.ManyReader through the
 // instrumentation, so a bulk commit on `ankurah serve` (which instruments
 // its engine) still reads its lookups in one step.
 func TestInstrumentEngine_KVCollectionsKeepManyReader(t *testing.T) {
-	ctx := context.Background()
-	inner, err := kv.New(ctx, kv.NewMemoryStore())
-	if err != nil {
-		t.Fatal(err)
-	}
+	inner, eid := albumEngine(t)
 	w := New(nil).InstrumentEngine(inner)
-	defer w.Close()
-	eid := id.EntityID{7}
-	st := entity.State{ID: eid, Collection: "album", Head: event.Clock{id.EventID{1}}, Values: value.FieldsOf(map[string]value.Value{"name": value.String("Blue")})}
-	if err := w.Apply(ctx, &storage.Batch{States: []storage.StateWrite{{State: st}}}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := w.Collection(ctx, "album")
+	c, err := w.Collection(context.Background(), "album")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mr, ok := c.(storage.ManyReader)
-	if !ok {
-		t.Fatal("the instrumented kv collection is not a storage.ManyReader")
-	}
-	got, err := mr.GetStatesShared(ctx, []id.EntityID{{9}, eid})
-	if err != nil || len(got) != 2 || !got[0].ID.IsZero() || got[1].ID != eid || got[1].Values.Get("name") != value.String("Blue") {
-		t.Fatalf("GetStatesShared = %+v, %v", got, err)
-	}
+	wantManyReader(t, c, eid)
 }
 
 // aggManyKV is a kv collection that also answers aggregates (as
@@ -315,36 +329,14 @@ func (c aggManyKV) GetStatesShared(ctx context.Context, ids []id.EntityID) ([]en
 // keeps both through the instrumentation: `ankurah serve` on PostgreSQL
 // read a bulk commit's entities one query each without it.
 func TestInstrumentEngine_AggregatorKeepsManyReader(t *testing.T) {
-	ctx := context.Background()
-	inner, err := kv.New(ctx, kv.NewMemoryStore())
+	inner, eid := albumEngine(t)
+	kc, err := inner.Collection(context.Background(), "album")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer inner.Close()
-	eid := id.EntityID{7}
-	st := entity.State{ID: eid, Collection: "album", Head: event.Clock{id.EventID{1}}, Values: value.FieldsOf(map[string]value.Value{"name": value.String("Blue")})}
-	if err := inner.Apply(ctx, &storage.Batch{States: []storage.StateWrite{{State: st}}}); err != nil {
-		t.Fatal(err)
-	}
-	kc, err := inner.Collection(ctx, "album")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := New(nil)
-	e := &engine{inner: inner}
-	for op := range e.ops {
-		e.ops[op] = opMetrics{m.storageSeconds.WithLabelValues(opNames[op]), m.storageErrors.WithLabelValues(opNames[op])}
-	}
-	c := e.wrap(aggManyKV{kc})
+	c := New(nil).newEngine(inner).wrap(aggManyKV{kc})
 	if _, ok := c.(storage.Aggregator); !ok {
 		t.Fatal("the instrumented collection is not a storage.Aggregator")
 	}
-	mr, ok := c.(storage.ManyReader)
-	if !ok {
-		t.Fatal("the instrumented collection is not a storage.ManyReader")
-	}
-	got, err := mr.GetStatesShared(ctx, []id.EntityID{{9}, eid})
-	if err != nil || len(got) != 2 || !got[0].ID.IsZero() || got[1].ID != eid || got[1].Values.Get("name") != value.String("Blue") {
-		t.Fatalf("GetStatesShared = %+v, %v", got, err)
-	}
+	wantManyReader(t, c, eid)
 }
