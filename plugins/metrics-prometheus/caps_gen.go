@@ -2056,3 +2056,104 @@ func withCaps(e *engine, c caps) storage.Engine {
 	}
 	panic("unreachable")
 }
+
+// withCollCaps returns c with the methods of exactly the capabilities in k.
+func withCollCaps(c *collection, k collCaps) storage.Collection {
+	switch k & allCollCaps {
+	case 0:
+		return c
+	case 1:
+		return struct {
+			*collection
+			capAggregator
+		}{c, capAggregator{c}}
+	case 2:
+		return struct {
+			*collection
+			capShared
+		}{c, capShared{c}}
+	case 3:
+		return struct {
+			*collection
+			capAggregator
+			capShared
+		}{c, capAggregator{c}, capShared{c}}
+	case 4:
+		return struct {
+			*collection
+			capMany
+		}{c, capMany{c}}
+	case 5:
+		return struct {
+			*collection
+			capAggregator
+			capMany
+		}{c, capAggregator{c}, capMany{c}}
+	case 6:
+		return struct {
+			*collection
+			capShared
+			capMany
+		}{c, capShared{c}, capMany{c}}
+	case 7:
+		return struct {
+			*collection
+			capAggregator
+			capShared
+			capMany
+		}{c, capAggregator{c}, capShared{c}, capMany{c}}
+	case 8:
+		return struct {
+			*collection
+			capTraverser
+		}{c, capTraverser{c}}
+	case 9:
+		return struct {
+			*collection
+			capAggregator
+			capTraverser
+		}{c, capAggregator{c}, capTraverser{c}}
+	case 10:
+		return struct {
+			*collection
+			capShared
+			capTraverser
+		}{c, capShared{c}, capTraverser{c}}
+	case 11:
+		return struct {
+			*collection
+			capAggregator
+			capShared
+			capTraverser
+		}{c, capAggregator{c}, capShared{c}, capTraverser{c}}
+	case 12:
+		return struct {
+			*collection
+			capMany
+			capTraverser
+		}{c, capMany{c}, capTraverser{c}}
+	case 13:
+		return struct {
+			*collection
+			capAggregator
+			capMany
+			capTraverser
+		}{c, capAggregator{c}, capMany{c}, capTraverser{c}}
+	case 14:
+		return struct {
+			*collection
+			capShared
+			capMany
+			capTraverser
+		}{c, capShared{c}, capMany{c}, capTraverser{c}}
+	case 15:
+		return struct {
+			*collection
+			capAggregator
+			capShared
+			capMany
+			capTraverser
+		}{c, capAggregator{c}, capShared{c}, capMany{c}, capTraverser{c}}
+	}
+	panic("unreachable")
+}

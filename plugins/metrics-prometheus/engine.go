@@ -32,11 +32,12 @@ const (
 	opFeedHead
 	opHealth
 	opAggregate
+	opFetchTraversal
 	numOps
 )
 
 var opNames = [numOps]string{"collection", "apply", "get_state", "fetch_states", "get_events", "entity_events",
-	"declare_index", "clear", "lookup_collection", "bad_rows", "remove_row", "collections", "explain", "feed_head", "health", "aggregate"}
+	"declare_index", "clear", "lookup_collection", "bad_rows", "remove_row", "collections", "explain", "feed_head", "health", "aggregate", "fetch_traversal"}
 
 // InstrumentEngine returns inner with every call timed into
 // ankurah_storage_duration_seconds and every failure counted in
@@ -44,8 +45,9 @@ var opNames = [numOps]string{"collection", "apply", "get_state", "fetch_states",
 // implements exactly the optional interfaces of package storage that inner
 // implements (storage.Indexer, storage.ChangeFeed, storage.Healther, …), so
 // callers that find them by type assertion find the same ones; its Unwrap
-// method returns inner. Its collections are storage.Aggregators when
-// inner's are. Closing it closes inner. A change feed's Follow is
+// method returns inner. Its collections implement the optional collection
+// interfaces inner's do (storage.Aggregator, storage.SharedReader,
+// storage.ManyReader, storage.Traverser; see engine.wrap). Closing it closes inner. A change feed's Follow is
 // forwarded untimed (it runs for as long as the feed is followed).
 func (m *Metrics) InstrumentEngine(inner storage.Engine) storage.Engine {
 	if inner == nil {
@@ -97,29 +99,29 @@ func (e *engine) Collection(ctx context.Context, name string) (storage.Collectio
 	return e.wrap(c), nil
 }
 
-// wrap returns c with its calls timed, an Aggregator when c is one and a
-// storage.SharedReader when c is one; a storage.ManyReader when c is one
-// and not a SharedReader (the kv engines' and PostgreSQL's collections: a
-// bulk commit reads its lookups and its answer through it; beside a
-// SharedReader it is left out, and the node reads one state at a time).
+// wrap returns c with its calls timed, implementing exactly the optional
+// collection interfaces c does (storage.Aggregator, storage.SharedReader,
+// storage.ManyReader, storage.Traverser; withCollCaps, caps_gen.go), with
+// one exception: beside a SharedReader a ManyReader is left out (a
+// collection that shares its states costs no round trip per state, and
+// the node reads them one at a time).
 func (e *engine) wrap(c storage.Collection) storage.Collection {
 	w := &collection{inner: c, e: e}
-	_, agg := c.(storage.Aggregator)
-	_, shared := c.(storage.SharedReader)
-	_, many := c.(storage.ManyReader)
-	switch {
-	case agg && shared:
-		return aggSharedCollection{aggCollection{w}}
-	case agg && many:
-		return aggManyCollection{aggCollection{w}}
-	case agg:
-		return aggCollection{w}
-	case shared:
-		return sharedCollection{w}
-	case many:
-		return manyCollection{w}
+	var k collCaps
+	if _, ok := c.(storage.Aggregator); ok {
+		k |= collsAggregator
 	}
-	return w
+	_, shared := c.(storage.SharedReader)
+	if shared {
+		k |= collsShared
+	}
+	if _, ok := c.(storage.ManyReader); ok && !shared {
+		k |= collsMany
+	}
+	if _, ok := c.(storage.Traverser); ok {
+		k |= collsTraverser
+	}
+	return withCollCaps(w, k)
 }
 
 // Apply writes a batch (timed).
@@ -187,82 +189,76 @@ func (c *collection) fetchShared(ctx context.Context, sel *query.Bound) ([]entit
 	return sts, err
 }
 
-// sharedCollection is an instrumented collection whose inner collection
-// returns its stored states without copies (storage.SharedReader).
-type sharedCollection struct{ *collection }
+// collCaps is the set of optional storage interfaces a collection
+// implements, as the instrumented collection passes them on.
+type collCaps uint8
 
-var _ storage.SharedReader = sharedCollection{}
+// The collection capabilities, in the order of capsgen.go's collParts.
+const (
+	collsAggregator collCaps = 1 << iota
+	collsShared
+	collsMany
+	collsTraverser
+	allCollCaps = collsTraverser<<1 - 1
+)
 
-// GetStateShared reads a state shared with the engine (timed as get_state).
-func (c sharedCollection) GetStateShared(ctx context.Context, eid id.EntityID) (entity.State, error) {
-	return c.getShared(ctx, eid)
-}
+// The collection capability types: each adds one optional interface's
+// methods, timed, to the instrumented collection. Each is used only when
+// the inner collection implements its interface, so the assertions in them
+// cannot fail.
+type (
+	capAggregator struct{ c *collection }
+	capShared     struct{ c *collection }
+	capMany       struct{ c *collection }
+	capTraverser  struct{ c *collection }
+)
 
-// FetchStatesShared reads states shared with the engine (timed as
-// fetch_states).
-func (c sharedCollection) FetchStatesShared(ctx context.Context, sel *query.Bound) ([]entity.State, error) {
-	return c.fetchShared(ctx, sel)
-}
-
-// manyCollection is an instrumented collection whose inner collection
-// reads many states in one step (storage.ManyReader).
-type manyCollection struct{ *collection }
-
-var _ storage.ManyReader = manyCollection{}
-
-// GetStatesShared reads many states in one step (timed as one get_state).
-func (c manyCollection) GetStatesShared(ctx context.Context, ids []id.EntityID) ([]entity.State, error) {
-	start := time.Now()
-	sts, err := c.inner.(storage.ManyReader).GetStatesShared(ctx, ids)
-	c.e.done(opGetState, start, err)
-	return sts, err
-}
-
-// aggSharedCollection is an instrumented collection whose inner collection
-// is both a storage.Aggregator and a storage.SharedReader.
-type aggSharedCollection struct{ aggCollection }
-
-var _ storage.SharedReader = aggSharedCollection{}
-
-// GetStateShared reads a state shared with the engine (timed as get_state).
-func (c aggSharedCollection) GetStateShared(ctx context.Context, eid id.EntityID) (entity.State, error) {
-	return c.getShared(ctx, eid)
-}
-
-// FetchStatesShared reads states shared with the engine (timed as
-// fetch_states).
-func (c aggSharedCollection) FetchStatesShared(ctx context.Context, sel *query.Bound) ([]entity.State, error) {
-	return c.fetchShared(ctx, sel)
-}
-
-// aggManyCollection is an instrumented collection whose inner collection
-// is both a storage.Aggregator and a storage.ManyReader (PostgreSQL's).
-type aggManyCollection struct{ aggCollection }
-
-var _ storage.ManyReader = aggManyCollection{}
-
-// GetStatesShared reads many states in one step (timed as one get_state).
-func (c aggManyCollection) GetStatesShared(ctx context.Context, ids []id.EntityID) ([]entity.State, error) {
-	return manyCollection{c.collection}.GetStatesShared(ctx, ids)
-}
-
-// aggCollection is an instrumented collection whose inner collection
-// computes aggregates itself (storage.Aggregator).
-type aggCollection struct{ *collection }
-
-var _ storage.Aggregator = aggCollection{}
+var (
+	_ storage.Aggregator   = capAggregator{}
+	_ storage.SharedReader = capShared{}
+	_ storage.ManyReader   = capMany{}
+	_ storage.Traverser    = capTraverser{}
+)
 
 // Aggregate computes an aggregate in the engine (timed; an engine that
 // cannot push it down, storage.ErrNotPushedDown, is not counted as failing).
-func (c aggCollection) Aggregate(ctx context.Context, sel *query.Bound, spec storage.AggregateSpec) ([]storage.GroupResult, error) {
+func (k capAggregator) Aggregate(ctx context.Context, sel *query.Bound, spec storage.AggregateSpec) ([]storage.GroupResult, error) {
 	start := time.Now()
-	res, err := c.inner.(storage.Aggregator).Aggregate(ctx, sel, spec)
+	res, err := k.c.inner.(storage.Aggregator).Aggregate(ctx, sel, spec)
 	if errors.Is(err, storage.ErrNotPushedDown) {
-		c.e.done(opAggregate, start, nil)
+		k.c.e.done(opAggregate, start, nil)
 	} else {
-		c.e.done(opAggregate, start, err)
+		k.c.e.done(opAggregate, start, err)
 	}
 	return res, err
+}
+
+// GetStateShared reads a state shared with the engine (timed as get_state).
+func (k capShared) GetStateShared(ctx context.Context, eid id.EntityID) (entity.State, error) {
+	return k.c.getShared(ctx, eid)
+}
+
+// FetchStatesShared reads states shared with the engine (timed as
+// fetch_states).
+func (k capShared) FetchStatesShared(ctx context.Context, sel *query.Bound) ([]entity.State, error) {
+	return k.c.fetchShared(ctx, sel)
+}
+
+// GetStatesShared reads many states in one step (timed as one get_state).
+func (k capMany) GetStatesShared(ctx context.Context, ids []id.EntityID) ([]entity.State, error) {
+	start := time.Now()
+	sts, err := k.c.inner.(storage.ManyReader).GetStatesShared(ctx, ids)
+	k.c.e.done(opGetState, start, err)
+	return sts, err
+}
+
+// FetchTraversal evaluates a selection that follows references in the
+// engine (timed as fetch_traversal).
+func (k capTraverser) FetchTraversal(ctx context.Context, sel *storage.TraversalSelection) ([]entity.State, error) {
+	start := time.Now()
+	sts, err := k.c.inner.(storage.Traverser).FetchTraversal(ctx, sel)
+	k.c.e.done(opFetchTraversal, start, err)
+	return sts, err
 }
 
 // caps is the set of optional storage interfaces an engine implements.

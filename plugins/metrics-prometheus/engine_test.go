@@ -340,3 +340,77 @@ func TestInstrumentEngine_AggregatorKeepsManyReader(t *testing.T) {
 	}
 	wantManyReader(t, c, eid)
 }
+
+// TestWithCollCaps_ExactlyTheSet: for every set of optional collection
+// interfaces, the collection withCollCaps makes implements exactly those.
+func TestWithCollCaps_ExactlyTheSet(t *testing.T) {
+	c := &collection{}
+	for k := collCaps(0); k <= allCollCaps; k++ {
+		got := withCollCaps(c, k)
+		var has collCaps
+		for _, x := range []struct {
+			ok  bool
+			cap collCaps
+		}{
+			{isColl[storage.Aggregator](got), collsAggregator},
+			{isColl[storage.SharedReader](got), collsShared},
+			{isColl[storage.ManyReader](got), collsMany},
+			{isColl[storage.Traverser](got), collsTraverser},
+		} {
+			if x.ok {
+				has |= x.cap
+			}
+		}
+		if has != k {
+			t.Fatalf("withCollCaps(%04b) implements %04b", k, has)
+		}
+	}
+}
+
+func isColl[T any](c storage.Collection) bool {
+	_, ok := c.(T)
+	return ok
+}
+
+// traversingKV is a kv collection that evaluates traversals itself (as
+// PostgreSQL's does), answering with the state of one entity.
+type traversingKV struct {
+	storage.Collection
+	eid   id.EntityID
+	calls *int
+}
+
+func (c traversingKV) FetchTraversal(ctx context.Context, sel *storage.TraversalSelection) ([]entity.State, error) {
+	*c.calls++
+	st, err := c.GetState(ctx, c.eid)
+	return []entity.State{st}, err
+}
+
+// A collection that evaluates traversals itself (PostgreSQL's joins) stays
+// a storage.Traverser through the instrumentation, and its calls are timed
+// as fetch_traversal: `ankurah serve`, which instruments every engine,
+// resolved every traversal on the node without it.
+func TestInstrumentEngine_CollectionKeepsTraverser(t *testing.T) {
+	inner, eid := albumEngine(t)
+	kc, err := inner.Collection(context.Background(), "album")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(nil)
+	calls := 0
+	c := m.newEngine(inner).wrap(traversingKV{kc, eid, &calls})
+	tv, ok := c.(storage.Traverser)
+	if !ok {
+		t.Fatal("the instrumented collection is not a storage.Traverser")
+	}
+	sts, err := tv.FetchTraversal(context.Background(), &storage.TraversalSelection{Bound: &query.Bound{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 || len(sts) != 1 || sts[0].ID != eid {
+		t.Fatalf("FetchTraversal: %d calls to the inner collection, states %v; want 1 call and the album", calls, sts)
+	}
+	if got := timed(t, m, "fetch_traversal"); got != 1 {
+		t.Errorf("fetch_traversal timed %d times, want 1", got)
+	}
+}
