@@ -905,11 +905,16 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 	if err != nil {
 		return nil, nil, err
 	}
+	// The collection of the previous event, looked up once for a run of
+	// them: a collection not yet created is not remembered by the node (it
+	// may be created elsewhere), so each look-up would ask storage again.
+	var coll storage.Collection
 	for i := range evs {
 		ev := &evs[i]
-		coll, err := n.readCollection(ctx, ev.Collection)
-		if err != nil {
-			return nil, nil, err
+		if coll == nil || coll.Name() != ev.Collection {
+			if coll, err = n.readCollection(ctx, ev.Collection); err != nil {
+				return nil, nil, err
+			}
 		}
 		cur, seen := current[ev.Entity]
 		if !seen {
