@@ -883,8 +883,7 @@ func (p *Peer) answerStates(ctx context.Context, c *Context, evs []event.Event, 
 		}
 		coll, err := n.readCollection(ctx, name)
 		if err != nil {
-			oc.denied = true
-			continue
+			continue // read one at a time below, each look-up tried again
 		}
 		if m, ok, err := readStatesAhead(ctx, coll, oc.ids); err == nil && ok {
 			oc.got = m
