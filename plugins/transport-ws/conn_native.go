@@ -167,10 +167,14 @@ func (c *conn) keepalive(ctx context.Context, ka keepaliveConfig) {
 }
 
 // ping sends a ping; its pong is noticed by onPong (and only while someone
-// reads), so the result does not matter here.
+// reads), so the result does not matter here. The ping's context does not
+// end with the keepalive's: the library closes a connection whose write's
+// context ends mid-write, and a keepalive that closes the connection with
+// a reason (closeWith) stops itself first — the peer would get no close
+// frame. The ping ends with its pong, its timeout or the connection.
 func (c *conn) ping(ctx context.Context, timeout time.Duration) {
 	defer c.pinging.Store(false)
-	pctx, cancel := context.WithTimeout(ctx, timeout)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	_ = c.c.Ping(pctx)
 }
