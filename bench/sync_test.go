@@ -212,6 +212,10 @@ func bareRelay(b *testing.B) {
 	ctx := context.Background()
 	toB := make(chan *websocket.Conn, 1)
 	from := make(chan *websocket.Conn, 1)
+	// A hijacked connection's request context ends only when its handler
+	// returns: the handlers wait for done instead (closed on return, before
+	// the server's Close).
+	done := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
@@ -220,13 +224,13 @@ func bareRelay(b *testing.B) {
 		defer c.CloseNow()
 		if r.URL.Path == "/b" {
 			toB <- c
-			<-r.Context().Done()
-			return
+		} else {
+			from <- c
 		}
-		from <- c
-		<-r.Context().Done()
+		<-done
 	}))
 	defer srv.Close()
+	defer close(done)
 	url := "ws" + strings.TrimPrefix(srv.URL, "http")
 	a, _, err := websocket.Dial(ctx, url+"/a", nil)
 	if err != nil {

@@ -22,11 +22,11 @@ func (e *lookupCounter) LookupCollection(ctx context.Context, name string) (stor
 	return e.Engine.LookupCollection(ctx, name)
 }
 
-// A bulk commit into a collection not yet created looks the collection up
-// a few times, not once per entity: a collection that does not exist is
+// A bulk commit into collections not yet created looks each up a few
+// times, not once per entity (also when their events interleave): a collection that does not exist is
 // not remembered (another process may create it), and on PostgreSQL each
 // look-up is a catalog query.
-func TestCommit_BulkIntoANewCollectionLooksItUpOnce(t *testing.T) {
+func TestCommit_BulkIntoNewCollectionsLooksEachUpOnce(t *testing.T) {
 	ctx := context.Background()
 	inner, err := kv.New(ctx, kv.NewMemoryStore())
 	if err != nil {
@@ -37,7 +37,11 @@ func TestCommit_BulkIntoANewCollectionLooksItUpOnce(t *testing.T) {
 	trx := n.Context(nil).Begin()
 	const entities = 200
 	for i := range entities {
-		m, err := trx.Create(ctx, "album")
+		coll := "album"
+		if i%2 == 1 {
+			coll = "artist" // two collections, interleaved
+		}
+		m, err := trx.Create(ctx, coll)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,11 +50,13 @@ func TestCommit_BulkIntoANewCollectionLooksItUpOnce(t *testing.T) {
 	if err := trx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.lookups.Load(); got > 4 {
-		t.Errorf("a commit of %d new entities looked their collection up %d times", entities, got)
+	if got := e.lookups.Load(); got > 8 {
+		t.Errorf("a commit of %d new entities in two collections looked them up %d times", entities, got)
 	}
-	vs, err := n.Context(nil).Fetch(ctx, "album", "n >= 0")
-	if err != nil || len(vs) != entities {
-		t.Fatalf("fetch after the commit: %d albums, %v; want %d", len(vs), err, entities)
+	for _, coll := range []string{"album", "artist"} {
+		vs, err := n.Context(nil).Fetch(ctx, coll, "n >= 0")
+		if err != nil || len(vs) != entities/2 {
+			t.Fatalf("fetch of %s after the commit: %d, %v; want %d", coll, len(vs), err, entities/2)
+		}
 	}
 }

@@ -905,16 +905,27 @@ func (n *Node) prepare(ctx context.Context, cdata any, evs []event.Event, check 
 	if err != nil {
 		return nil, nil, err
 	}
-	// The collection of the previous event, looked up once for a run of
-	// them: a collection not yet created is not remembered by the node (it
-	// may be created elsewhere), so each look-up would ask storage again.
+	// Each collection is looked up once for the batch: a collection not
+	// yet created is not remembered by the node (it may be created
+	// elsewhere), so each look-up would ask storage again.
 	var coll storage.Collection
+	var colls map[string]storage.Collection // beside coll, once a second collection comes
 	for i := range evs {
 		ev := &evs[i]
 		if coll == nil || coll.Name() != ev.Collection {
-			if coll, err = n.readCollection(ctx, ev.Collection); err != nil {
-				return nil, nil, err
+			c, ok := colls[ev.Collection]
+			if !ok {
+				if c, err = n.readCollection(ctx, ev.Collection); err != nil {
+					return nil, nil, err
+				}
+				if coll != nil {
+					if colls == nil {
+						colls = map[string]storage.Collection{coll.Name(): coll}
+					}
+					colls[ev.Collection] = c
+				}
 			}
+			coll = c
 		}
 		cur, seen := current[ev.Entity]
 		if !seen {
