@@ -2053,6 +2053,1222 @@ func withCaps(e *engine, c caps) storage.Engine {
 			capFeed
 			capHealther
 		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capRepairer{e}, capLister{e}, capExplainer{e}, capFeed{e}, capHealther{e}}
+	case 258:
+		return struct {
+			*engine
+			capClearer
+			capKeeper
+		}{e, capClearer{e}, capKeeper{e}}
+	case 259:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capKeeper{e}}
+	case 262:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capKeeper{e}}
+	case 263:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capKeeper{e}}
+	case 266:
+		return struct {
+			*engine
+			capClearer
+			capRepairer
+			capKeeper
+		}{e, capClearer{e}, capRepairer{e}, capKeeper{e}}
+	case 267:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capRepairer
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capRepairer{e}, capKeeper{e}}
+	case 270:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capRepairer
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capRepairer{e}, capKeeper{e}}
+	case 271:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capRepairer
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capRepairer{e}, capKeeper{e}}
+	case 274:
+		return struct {
+			*engine
+			capClearer
+			capLister
+			capKeeper
+		}{e, capClearer{e}, capLister{e}, capKeeper{e}}
+	case 275:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLister
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLister{e}, capKeeper{e}}
+	case 278:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capLister
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capLister{e}, capKeeper{e}}
+	case 279:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capLister
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capLister{e}, capKeeper{e}}
+	case 282:
+		return struct {
+			*engine
+			capClearer
+			capRepairer
+			capLister
+			capKeeper
+		}{e, capClearer{e}, capRepairer{e}, capLister{e}, capKeeper{e}}
+	case 283:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capRepairer
+			capLister
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capRepairer{e}, capLister{e}, capKeeper{e}}
+	case 286:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capRepairer
+			capLister
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capRepairer{e}, capLister{e}, capKeeper{e}}
+	case 287:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capRepairer
+			capLister
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capRepairer{e}, capLister{e}, capKeeper{e}}
+	case 290:
+		return struct {
+			*engine
+			capClearer
+			capExplainer
+			capKeeper
+		}{e, capClearer{e}, capExplainer{e}, capKeeper{e}}
+	case 291:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capExplainer
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capExplainer{e}, capKeeper{e}}
+	case 294:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capExplainer
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capExplainer{e}, capKeeper{e}}
+	case 295:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capExplainer
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capExplainer{e}, capKeeper{e}}
+	case 298:
+		return struct {
+			*engine
+			capClearer
+			capRepairer
+			capExplainer
+			capKeeper
+		}{e, capClearer{e}, capRepairer{e}, capExplainer{e}, capKeeper{e}}
+	case 299:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capRepairer
+			capExplainer
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capRepairer{e}, capExplainer{e}, capKeeper{e}}
+	case 302:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capRepairer
+			capExplainer
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capRepairer{e}, capExplainer{e}, capKeeper{e}}
+	case 303:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capRepairer
+			capExplainer
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capRepairer{e}, capExplainer{e}, capKeeper{e}}
+	case 306:
+		return struct {
+			*engine
+			capClearer
+			capLister
+			capExplainer
+			capKeeper
+		}{e, capClearer{e}, capLister{e}, capExplainer{e}, capKeeper{e}}
+	case 307:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLister
+			capExplainer
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLister{e}, capExplainer{e}, capKeeper{e}}
+	case 310:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capLister
+			capExplainer
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capLister{e}, capExplainer{e}, capKeeper{e}}
+	case 311:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capLister
+			capExplainer
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capLister{e}, capExplainer{e}, capKeeper{e}}
+	case 314:
+		return struct {
+			*engine
+			capClearer
+			capRepairer
+			capLister
+			capExplainer
+			capKeeper
+		}{e, capClearer{e}, capRepairer{e}, capLister{e}, capExplainer{e}, capKeeper{e}}
+	case 315:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capRepairer
+			capLister
+			capExplainer
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capRepairer{e}, capLister{e}, capExplainer{e}, capKeeper{e}}
+	case 318:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capRepairer
+			capLister
+			capExplainer
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capRepairer{e}, capLister{e}, capExplainer{e}, capKeeper{e}}
+	case 319:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capRepairer
+			capLister
+			capExplainer
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capRepairer{e}, capLister{e}, capExplainer{e}, capKeeper{e}}
+	case 322:
+		return struct {
+			*engine
+			capClearer
+			capFeed
+			capKeeper
+		}{e, capClearer{e}, capFeed{e}, capKeeper{e}}
+	case 323:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capFeed
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capFeed{e}, capKeeper{e}}
+	case 326:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capFeed
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capFeed{e}, capKeeper{e}}
+	case 327:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capFeed
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capFeed{e}, capKeeper{e}}
+	case 330:
+		return struct {
+			*engine
+			capClearer
+			capRepairer
+			capFeed
+			capKeeper
+		}{e, capClearer{e}, capRepairer{e}, capFeed{e}, capKeeper{e}}
+	case 331:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capRepairer
+			capFeed
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capRepairer{e}, capFeed{e}, capKeeper{e}}
+	case 334:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capRepairer
+			capFeed
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capRepairer{e}, capFeed{e}, capKeeper{e}}
+	case 335:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capRepairer
+			capFeed
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capRepairer{e}, capFeed{e}, capKeeper{e}}
+	case 338:
+		return struct {
+			*engine
+			capClearer
+			capLister
+			capFeed
+			capKeeper
+		}{e, capClearer{e}, capLister{e}, capFeed{e}, capKeeper{e}}
+	case 339:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLister
+			capFeed
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLister{e}, capFeed{e}, capKeeper{e}}
+	case 342:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capLister
+			capFeed
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capLister{e}, capFeed{e}, capKeeper{e}}
+	case 343:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capLister
+			capFeed
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capLister{e}, capFeed{e}, capKeeper{e}}
+	case 346:
+		return struct {
+			*engine
+			capClearer
+			capRepairer
+			capLister
+			capFeed
+			capKeeper
+		}{e, capClearer{e}, capRepairer{e}, capLister{e}, capFeed{e}, capKeeper{e}}
+	case 347:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capRepairer
+			capLister
+			capFeed
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capRepairer{e}, capLister{e}, capFeed{e}, capKeeper{e}}
+	case 350:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capRepairer
+			capLister
+			capFeed
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capRepairer{e}, capLister{e}, capFeed{e}, capKeeper{e}}
+	case 351:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capRepairer
+			capLister
+			capFeed
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capRepairer{e}, capLister{e}, capFeed{e}, capKeeper{e}}
+	case 354:
+		return struct {
+			*engine
+			capClearer
+			capExplainer
+			capFeed
+			capKeeper
+		}{e, capClearer{e}, capExplainer{e}, capFeed{e}, capKeeper{e}}
+	case 355:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capExplainer
+			capFeed
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capExplainer{e}, capFeed{e}, capKeeper{e}}
+	case 358:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capExplainer
+			capFeed
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capExplainer{e}, capFeed{e}, capKeeper{e}}
+	case 359:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capExplainer
+			capFeed
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capExplainer{e}, capFeed{e}, capKeeper{e}}
+	case 362:
+		return struct {
+			*engine
+			capClearer
+			capRepairer
+			capExplainer
+			capFeed
+			capKeeper
+		}{e, capClearer{e}, capRepairer{e}, capExplainer{e}, capFeed{e}, capKeeper{e}}
+	case 363:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capRepairer
+			capExplainer
+			capFeed
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capRepairer{e}, capExplainer{e}, capFeed{e}, capKeeper{e}}
+	case 366:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capRepairer
+			capExplainer
+			capFeed
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capRepairer{e}, capExplainer{e}, capFeed{e}, capKeeper{e}}
+	case 367:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capRepairer
+			capExplainer
+			capFeed
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capRepairer{e}, capExplainer{e}, capFeed{e}, capKeeper{e}}
+	case 370:
+		return struct {
+			*engine
+			capClearer
+			capLister
+			capExplainer
+			capFeed
+			capKeeper
+		}{e, capClearer{e}, capLister{e}, capExplainer{e}, capFeed{e}, capKeeper{e}}
+	case 371:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLister
+			capExplainer
+			capFeed
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLister{e}, capExplainer{e}, capFeed{e}, capKeeper{e}}
+	case 374:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capLister
+			capExplainer
+			capFeed
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capLister{e}, capExplainer{e}, capFeed{e}, capKeeper{e}}
+	case 375:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capLister
+			capExplainer
+			capFeed
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capLister{e}, capExplainer{e}, capFeed{e}, capKeeper{e}}
+	case 378:
+		return struct {
+			*engine
+			capClearer
+			capRepairer
+			capLister
+			capExplainer
+			capFeed
+			capKeeper
+		}{e, capClearer{e}, capRepairer{e}, capLister{e}, capExplainer{e}, capFeed{e}, capKeeper{e}}
+	case 379:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capRepairer
+			capLister
+			capExplainer
+			capFeed
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capRepairer{e}, capLister{e}, capExplainer{e}, capFeed{e}, capKeeper{e}}
+	case 382:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capRepairer
+			capLister
+			capExplainer
+			capFeed
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capRepairer{e}, capLister{e}, capExplainer{e}, capFeed{e}, capKeeper{e}}
+	case 383:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capRepairer
+			capLister
+			capExplainer
+			capFeed
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capRepairer{e}, capLister{e}, capExplainer{e}, capFeed{e}, capKeeper{e}}
+	case 386:
+		return struct {
+			*engine
+			capClearer
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capHealther{e}, capKeeper{e}}
+	case 387:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capHealther{e}, capKeeper{e}}
+	case 390:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capHealther{e}, capKeeper{e}}
+	case 391:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capHealther{e}, capKeeper{e}}
+	case 394:
+		return struct {
+			*engine
+			capClearer
+			capRepairer
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capRepairer{e}, capHealther{e}, capKeeper{e}}
+	case 395:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capRepairer
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capRepairer{e}, capHealther{e}, capKeeper{e}}
+	case 398:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capRepairer
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capRepairer{e}, capHealther{e}, capKeeper{e}}
+	case 399:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capRepairer
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capRepairer{e}, capHealther{e}, capKeeper{e}}
+	case 402:
+		return struct {
+			*engine
+			capClearer
+			capLister
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLister{e}, capHealther{e}, capKeeper{e}}
+	case 403:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLister
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLister{e}, capHealther{e}, capKeeper{e}}
+	case 406:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capLister
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capLister{e}, capHealther{e}, capKeeper{e}}
+	case 407:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capLister
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capLister{e}, capHealther{e}, capKeeper{e}}
+	case 410:
+		return struct {
+			*engine
+			capClearer
+			capRepairer
+			capLister
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capRepairer{e}, capLister{e}, capHealther{e}, capKeeper{e}}
+	case 411:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capRepairer
+			capLister
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capRepairer{e}, capLister{e}, capHealther{e}, capKeeper{e}}
+	case 414:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capRepairer
+			capLister
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capRepairer{e}, capLister{e}, capHealther{e}, capKeeper{e}}
+	case 415:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capRepairer
+			capLister
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capRepairer{e}, capLister{e}, capHealther{e}, capKeeper{e}}
+	case 418:
+		return struct {
+			*engine
+			capClearer
+			capExplainer
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capExplainer{e}, capHealther{e}, capKeeper{e}}
+	case 419:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capExplainer
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capExplainer{e}, capHealther{e}, capKeeper{e}}
+	case 422:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capExplainer
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capExplainer{e}, capHealther{e}, capKeeper{e}}
+	case 423:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capExplainer
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capExplainer{e}, capHealther{e}, capKeeper{e}}
+	case 426:
+		return struct {
+			*engine
+			capClearer
+			capRepairer
+			capExplainer
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capRepairer{e}, capExplainer{e}, capHealther{e}, capKeeper{e}}
+	case 427:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capRepairer
+			capExplainer
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capRepairer{e}, capExplainer{e}, capHealther{e}, capKeeper{e}}
+	case 430:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capRepairer
+			capExplainer
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capRepairer{e}, capExplainer{e}, capHealther{e}, capKeeper{e}}
+	case 431:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capRepairer
+			capExplainer
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capRepairer{e}, capExplainer{e}, capHealther{e}, capKeeper{e}}
+	case 434:
+		return struct {
+			*engine
+			capClearer
+			capLister
+			capExplainer
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLister{e}, capExplainer{e}, capHealther{e}, capKeeper{e}}
+	case 435:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLister
+			capExplainer
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLister{e}, capExplainer{e}, capHealther{e}, capKeeper{e}}
+	case 438:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capLister
+			capExplainer
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capLister{e}, capExplainer{e}, capHealther{e}, capKeeper{e}}
+	case 439:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capLister
+			capExplainer
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capLister{e}, capExplainer{e}, capHealther{e}, capKeeper{e}}
+	case 442:
+		return struct {
+			*engine
+			capClearer
+			capRepairer
+			capLister
+			capExplainer
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capRepairer{e}, capLister{e}, capExplainer{e}, capHealther{e}, capKeeper{e}}
+	case 443:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capRepairer
+			capLister
+			capExplainer
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capRepairer{e}, capLister{e}, capExplainer{e}, capHealther{e}, capKeeper{e}}
+	case 446:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capRepairer
+			capLister
+			capExplainer
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capRepairer{e}, capLister{e}, capExplainer{e}, capHealther{e}, capKeeper{e}}
+	case 447:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capRepairer
+			capLister
+			capExplainer
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capRepairer{e}, capLister{e}, capExplainer{e}, capHealther{e}, capKeeper{e}}
+	case 450:
+		return struct {
+			*engine
+			capClearer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 451:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 454:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 455:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 458:
+		return struct {
+			*engine
+			capClearer
+			capRepairer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capRepairer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 459:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capRepairer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capRepairer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 462:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capRepairer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capRepairer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 463:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capRepairer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capRepairer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 466:
+		return struct {
+			*engine
+			capClearer
+			capLister
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLister{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 467:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLister
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLister{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 470:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capLister
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capLister{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 471:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capLister
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capLister{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 474:
+		return struct {
+			*engine
+			capClearer
+			capRepairer
+			capLister
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capRepairer{e}, capLister{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 475:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capRepairer
+			capLister
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capRepairer{e}, capLister{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 478:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capRepairer
+			capLister
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capRepairer{e}, capLister{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 479:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capRepairer
+			capLister
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capRepairer{e}, capLister{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 482:
+		return struct {
+			*engine
+			capClearer
+			capExplainer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capExplainer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 483:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capExplainer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capExplainer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 486:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capExplainer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capExplainer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 487:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capExplainer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capExplainer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 490:
+		return struct {
+			*engine
+			capClearer
+			capRepairer
+			capExplainer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capRepairer{e}, capExplainer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 491:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capRepairer
+			capExplainer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capRepairer{e}, capExplainer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 494:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capRepairer
+			capExplainer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capRepairer{e}, capExplainer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 495:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capRepairer
+			capExplainer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capRepairer{e}, capExplainer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 498:
+		return struct {
+			*engine
+			capClearer
+			capLister
+			capExplainer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLister{e}, capExplainer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 499:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLister
+			capExplainer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLister{e}, capExplainer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 502:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capLister
+			capExplainer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capLister{e}, capExplainer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 503:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capLister
+			capExplainer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capLister{e}, capExplainer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 506:
+		return struct {
+			*engine
+			capClearer
+			capRepairer
+			capLister
+			capExplainer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capRepairer{e}, capLister{e}, capExplainer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 507:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capRepairer
+			capLister
+			capExplainer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capRepairer{e}, capLister{e}, capExplainer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 510:
+		return struct {
+			*engine
+			capClearer
+			capLooker
+			capRepairer
+			capLister
+			capExplainer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capClearer{e}, capLooker{e}, capRepairer{e}, capLister{e}, capExplainer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
+	case 511:
+		return struct {
+			*engine
+			capIndexer
+			capClearer
+			capLooker
+			capRepairer
+			capLister
+			capExplainer
+			capFeed
+			capHealther
+			capKeeper
+		}{e, capIndexer{e}, capClearer{e}, capLooker{e}, capRepairer{e}, capLister{e}, capExplainer{e}, capFeed{e}, capHealther{e}, capKeeper{e}}
 	}
 	panic("unreachable")
 }

@@ -15,11 +15,17 @@ import (
 	"go/format"
 	"log"
 	"os"
+	"slices"
 	"strings"
 )
 
 // parts are the capability types of engine.go, in bit order.
-var parts = []string{"capIndexer", "capClearer", "capLooker", "capRepairer", "capLister", "capExplainer", "capFeed", "capHealther"}
+var parts = []string{"capIndexer", "capClearer", "capLooker", "capRepairer", "capLister", "capExplainer", "capFeed", "capHealther", "capKeeper"}
+
+// requires names, for a capability, the one it comes with (a
+// storage.KeepingClearer is a storage.Clearer): sets with it and without
+// that one never occur and get no case.
+var requires = map[string]string{"capKeeper": "capClearer"}
 
 // collParts are the collection capability types of engine.go, in bit order.
 var collParts = []string{"capAggregator", "capShared", "capMany", "capTraverser"}
@@ -46,8 +52,8 @@ func combos(b *bytes.Buffer, doc, signature, switchOn, base, v string, parts []s
 	fmt.Fprintf(b, "// %s\n", doc)
 	fmt.Fprintf(b, "func %s {\n\tswitch %s {\n", signature, switchOn)
 	for set := 0; set < 1<<len(parts); set++ {
-		fmt.Fprintf(b, "\tcase %d:\n", set)
 		if set == 0 {
+			fmt.Fprintf(b, "\tcase %d:\n", set)
 			fmt.Fprintf(b, "\t\treturn %s\n", v)
 			continue
 		}
@@ -58,8 +64,23 @@ func combos(b *bytes.Buffer, doc, signature, switchOn, base, v string, parts []s
 				values = append(values, p+"{"+v+"}")
 			}
 		}
+		if !complete(fields) {
+			continue
+		}
+		fmt.Fprintf(b, "\tcase %d:\n", set)
 		fmt.Fprintf(b, "\t\treturn struct {\n\t\t\t%s\n\t\t\t%s\n\t\t}{%s, %s}\n",
 			base, strings.Join(fields, "\n\t\t\t"), v, strings.Join(values, ", "))
 	}
 	b.WriteString("\t}\n\tpanic(\"unreachable\")\n}\n\n")
+}
+
+// complete reports whether every capability in fields comes with the one
+// it requires.
+func complete(fields []string) bool {
+	for _, f := range fields {
+		if r, ok := requires[f]; ok && !slices.Contains(fields, r) {
+			return false
+		}
+	}
+	return true
 }

@@ -273,7 +273,8 @@ const (
 	capsExplainer
 	capsFeed
 	capsHealther
-	allCaps = capsHealther<<1 - 1
+	capsKeeper // ClearKeeping, beside capsClearer: storage.KeepingClearer
+	allCaps    = capsKeeper<<1 - 1
 )
 
 func capsOf(e storage.Engine) caps {
@@ -290,6 +291,7 @@ func capsOf(e storage.Engine) caps {
 		{is[storage.Explainer](e), capsExplainer},
 		{is[storage.ChangeFeed](e), capsFeed},
 		{is[storage.Healther](e), capsHealther},
+		{is[storage.KeepingClearer](e), capsKeeper},
 	} {
 		if x.ok {
 			c |= x.cap
@@ -315,6 +317,7 @@ type (
 	capExplainer struct{ e *engine }
 	capFeed      struct{ e *engine }
 	capHealther  struct{ e *engine }
+	capKeeper    struct{ e *engine }
 )
 
 var (
@@ -326,6 +329,10 @@ var (
 	_ storage.Explainer        = capExplainer{}
 	_ storage.ChangeFeed       = capFeed{}
 	_ storage.Healther         = capHealther{}
+	_ storage.KeepingClearer   = struct {
+		capClearer
+		capKeeper
+	}{}
 )
 
 // DeclareIndex declares an index (timed).
@@ -340,6 +347,15 @@ func (c capIndexer) DeclareIndex(ctx context.Context, ix storage.Index) error {
 func (c capClearer) Clear(ctx context.Context) error {
 	start := time.Now()
 	err := c.e.inner.(storage.Clearer).Clear(ctx)
+	c.e.done(opClear, start, err)
+	return err
+}
+
+// ClearKeeping drops everything stored but the named collections (timed
+// as clear).
+func (c capKeeper) ClearKeeping(ctx context.Context, keep ...string) error {
+	start := time.Now()
+	err := c.e.inner.(storage.KeepingClearer).ClearKeeping(ctx, keep...)
 	c.e.done(opClear, start, err)
 	return err
 }

@@ -18,11 +18,14 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// TestWithCaps_ExactlyTheSet: for every set of optional interfaces, the
-// engine withCaps makes implements exactly those.
+// TestWithCaps_ExactlyTheSet: for every set of optional interfaces an
+// engine can have, the engine withCaps makes implements exactly those.
 func TestWithCaps_ExactlyTheSet(t *testing.T) {
 	e := &engine{}
 	for c := caps(0); c <= allCaps; c++ {
+		if c&capsKeeper != 0 && c&capsClearer == 0 {
+			continue // a KeepingClearer is a Clearer: never asked for
+		}
 		if got := capsOf(withCaps(e, c)); got != c {
 			t.Fatalf("withCaps(%08b) implements %08b", c, got)
 		}
@@ -412,5 +415,25 @@ func TestInstrumentEngine_CollectionKeepsTraverser(t *testing.T) {
 	}
 	if got := timed(t, m, "fetch_traversal"); got != 1 {
 		t.Errorf("fetch_traversal timed %d times, want 1", got)
+	}
+}
+
+// The memory engine is a storage.KeepingClearer (an ephemeral node drops
+// its cache through it and keeps its outbox whole); so is what
+// InstrumentEngine makes of it, and ClearKeeping is timed as clear.
+func TestInstrumentEngine_KeepsKeepingClearer(t *testing.T) {
+	ctx := context.Background()
+	inner := memory.New()
+	m := New(nil)
+	e := m.InstrumentEngine(inner)
+	kc, ok := e.(storage.KeepingClearer)
+	if !ok {
+		t.Fatal("the instrumented memory engine is not a storage.KeepingClearer")
+	}
+	if err := kc.ClearKeeping(ctx, "outbox"); err != nil {
+		t.Fatal(err)
+	}
+	if got := timed(t, m, "clear"); got != 1 {
+		t.Errorf("clear timed %d times, want 1", got)
 	}
 }
