@@ -522,7 +522,7 @@ func (p *Peer) clientLoop() {
 		}
 		switch {
 		case m.Response != nil:
-			p.receiveResponse(ctx, m.Response, m.More)
+			p.receiveResponse(ctx, m.Response, m.More, r.checked)
 		case len(m.Updates) > 0:
 			// One durable commit (possibly in parts): stored together, so
 			// local live queries report it as one change.
@@ -590,9 +590,12 @@ func (p *Peer) clientLoop() {
 // its head. An entity the answer lists unchanged for a commit sent with
 // expected heads (version 6) is stored at the state this node computed: the
 // durable peer's state has that head, so it is that state.
-func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more bool) {
+func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more bool, pre checked) {
 	n := p.node
-	if r.Error == "" {
+	if r.Error == "" && pre.err != nil {
+		p.log.Warn("refusing states from durable peer", "err", pre.err)
+		r.Error, r.Code, r.Kinds = pre.err.Error(), codeOf(pre.err), kindsOf(pre.err)
+	} else if r.Error == "" {
 		p.commitsMu.Lock()
 		held, expect := p.commits[r.ID], p.expects[r.ID]
 		p.commitsMu.Unlock()
@@ -607,7 +610,11 @@ func (p *Peer) receiveResponse(ctx context.Context, r *transport.Response, more 
 				}
 			}
 		}
-		if err := n.storeStates(ctx, p, states, nil, computed, held); err != nil {
+		done := 0
+		if pre.ok {
+			done = len(r.States)
+		}
+		if err := n.storeStates(ctx, p, states, nil, computed, held, done); err != nil {
 			p.log.Warn("refusing states from durable peer", "err", err)
 			r.Error, r.Code, r.Kinds = err.Error(), codeOf(err), kindsOf(err)
 		}
@@ -644,9 +651,19 @@ const readAheadStates = 64
 type readResult struct {
 	m                  *transport.Message
 	recvErr, decodeErr error
+	checked            checked
 }
 
-// readMessage reads and decodes the durable peer's next message.
+// checked is what readMessage found checking a response's states
+// (checkStates): ok when it checked them, err what it found wrong.
+type checked struct {
+	ok  bool
+	err error
+}
+
+// readMessage reads and decodes the durable peer's next message. The states
+// of a large part of an answer are checked here too, so that while a part
+// is stored the next one is checked beside it, on the read-ahead goroutine.
 func (p *Peer) readMessage(ctx context.Context) readResult {
 	frame, err := p.conn.Recv(ctx)
 	if err != nil {
@@ -656,7 +673,11 @@ func (p *Peer) readMessage(ctx context.Context) readResult {
 	if err != nil {
 		return readResult{decodeErr: err}
 	}
-	return readResult{m: m}
+	r := readResult{m: m}
+	if resp := m.Response; resp != nil && resp.Error == "" && len(resp.States) >= readAheadStates {
+		r.checked = checked{ok: true, err: p.node.checkStates(ctx, p, resp.States, entitySet{})}
+	}
+	return r
 }
 
 // OnCredentialsExpired sets f to be called, in its own goroutine, when the
@@ -669,14 +690,16 @@ func (p *Peer) OnCredentialsExpired(f func()) { p.onExpired.Store(&f) }
 // this node's unsent commits on top (but for held: events the states are
 // known to descend from), and notifies local live queries.
 func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entity.State, held ...event.Event) error {
-	return n.storeStates(ctx, p, states, gone, entitySet{}, held)
+	return n.storeStates(ctx, p, states, gone, entitySet{}, held, 0)
 }
 
 // storeStates is storeSnapshots where the states of the entities in
 // computed are the ones this node computed for its commit and the durable
 // peer confirmed by their heads (receiveResponse): their backends were just
-// encoded here, so they are not decoded again to be checked.
-func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.State, computed entitySet, held []event.Event) error {
+// encoded here, so they are not decoded again to be checked. The first
+// checked states passed checkStates already (readMessage checks a large
+// part of an answer as it decodes it).
+func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.State, computed entitySet, held []event.Event, checked int) error {
 	if len(states) == 0 && len(gone) == 0 {
 		return nil
 	}
@@ -684,6 +707,9 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 		if ValidateName(g.Collection) != nil {
 			return fmt.Errorf("%w: malformed entity %s to drop", policy.ErrInvalid, g.ID)
 		}
+	}
+	if err := n.checkStates(ctx, p, states[checked:], computed); err != nil {
+		return err
 	}
 	// Several subscriptions may carry the same entity: keep its last state.
 	// (A part of a query's answer in id order, the common large case,
@@ -700,26 +726,6 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 			}
 		}
 		states = deduped
-	}
-	pinfo := policy.Peer{NodeID: p.remote.NodeID, Durable: p.remote.Durable}
-	for i := range states {
-		st := &states[i]
-		if st.ID.IsZero() || ValidateName(st.Collection) != nil || st.Head.Validate() != nil || len(st.Head) == 0 {
-			return fmt.Errorf("%w: malformed state for %s", policy.ErrInvalid, st.ID)
-		}
-		if !computed.has(st.ID) {
-			if err := checkBackends(st); err != nil {
-				return fmt.Errorf("%w: %w", policy.ErrInvalid, err)
-			}
-		}
-		// The same limits as for this node's own commits: a durable peer
-		// with other limits cannot fill this node past its own.
-		if err := n.admitState(st); err != nil {
-			return err
-		}
-		if err := n.agent.ValidateState(ctx, pinfo, st); err != nil {
-			return err
-		}
 	}
 	n.commitMu.Lock()
 	defer n.commitMu.Unlock()
@@ -816,6 +822,35 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 	}
 	if err := n.write(ctx, batch, changes); err != nil {
 		return fmt.Errorf("ankurah: store states from durable peer: %w", err)
+	}
+	return nil
+}
+
+// checkStates checks states from the durable peer before any is stored:
+// well formed, backends in their canonical encoding (but for the entities
+// in computed, whose states this node encoded itself), within this node's
+// limits, and accepted by the policy agent. It reads only the states and
+// the node's configuration, so it may run beside a store (readMessage).
+func (n *Node) checkStates(ctx context.Context, p *Peer, states []entity.State, computed entitySet) error {
+	pinfo := policy.Peer{NodeID: p.remote.NodeID, Durable: p.remote.Durable}
+	for i := range states {
+		st := &states[i]
+		if st.ID.IsZero() || ValidateName(st.Collection) != nil || st.Head.Validate() != nil || len(st.Head) == 0 {
+			return fmt.Errorf("%w: malformed state for %s", policy.ErrInvalid, st.ID)
+		}
+		if !computed.has(st.ID) {
+			if err := checkBackends(st); err != nil {
+				return fmt.Errorf("%w: %w", policy.ErrInvalid, err)
+			}
+		}
+		// The same limits as for this node's own commits: a durable peer
+		// with other limits cannot fill this node past its own.
+		if err := n.admitState(st); err != nil {
+			return err
+		}
+		if err := n.agent.ValidateState(ctx, pinfo, st); err != nil {
+			return err
+		}
 	}
 	return nil
 }

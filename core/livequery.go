@@ -476,8 +476,9 @@ func (lq *LiveQuery) reauthorize(ctx context.Context, c *Context, then func()) e
 func (lq *LiveQuery) setItems(states []entity.State) {
 	lq.items = make([]*View, len(states))
 	lq.byID = make(map[id.EntityID]*View, len(states))
+	var slab viewSlab
 	for i, s := range states {
-		v := newView(s)
+		v := slab.view(s, len(states)-i)
 		lq.items[i] = v
 		lq.byID[s.ID] = v
 	}
@@ -707,6 +708,7 @@ const bulkRows = 32
 func (lq *LiveQuery) applyBulk(changes []change, matches func(*entity.State) bool, cs *ChangeSet) {
 	var leaving map[id.EntityID]struct{}
 	entering := make([]*View, 0, len(changes))
+	var slab viewSlab
 	for i := range changes {
 		ch := &changes[i]
 		_, was := lq.byID[ch.after.ID]
@@ -719,7 +721,7 @@ func (lq *LiveQuery) applyBulk(changes []change, matches func(*entity.State) boo
 		}
 		switch {
 		case now:
-			v := newView(ch.after)
+			v := slab.view(ch.after, len(changes)-i)
 			lq.byID[ch.after.ID] = v
 			entering = append(entering, v)
 			kind := Add

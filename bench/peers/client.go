@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,8 +46,9 @@ func clientFatal(err error) {
 	os.Exit(1)
 }
 
-// stopProfile ends the CPU profile PEERBENCH_CPUPROFILE asked for and
-// writes the memory profile PEERBENCH_MEMPROFILE asked for, if any.
+// stopProfile ends the CPU profile PEERBENCH_CPUPROFILE and the execution
+// trace PEERBENCH_TRACE asked for and writes the memory profile
+// PEERBENCH_MEMPROFILE asked for, if any.
 var stopProfile = func() {}
 
 // clientMain runs one client mode. Its watchdog ends the process after limit
@@ -71,6 +73,19 @@ func clientMain(mode, cfgJSON string, limit time.Duration) {
 			clientFatal(fmt.Errorf("PEERBENCH_CPUPROFILE: %w", err))
 		}
 		stopProfile = func() { pprof.StopCPUProfile(); _ = f.Close() }
+	}
+	if path := os.Getenv("PEERBENCH_TRACE"); path != "" && mode == "fresh" {
+		// An execution trace of the fresh client (go tool trace): when each
+		// goroutine ran, waited and was woken during BS1.
+		f, err := os.Create(path)
+		if err != nil {
+			clientFatal(fmt.Errorf("PEERBENCH_TRACE: %w", err))
+		}
+		if err := trace.Start(f); err != nil {
+			clientFatal(fmt.Errorf("PEERBENCH_TRACE: %w", err))
+		}
+		stop := stopProfile
+		stopProfile = func() { stop(); trace.Stop(); _ = f.Close() }
 	}
 	if path := os.Getenv("PEERBENCH_MEMPROFILE"); path != "" && mode == "fresh" {
 		// Every allocation sampled (MemProfileRate 1): what the fresh client

@@ -2,6 +2,8 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -50,12 +52,12 @@ func SortStates(states []entity.State, order []query.Order) {
 		return
 	}
 	perm := make([]int32, len(states))
-	for i := range perm {
-		perm[i] = int32(i)
-	}
 	if len(order) == 0 {
-		slices.SortFunc(perm, func(a, b int32) int { return bytes.Compare(states[a].ID[:], states[b].ID[:]) })
+		sortByID(states, perm)
 	} else {
+		for i := range perm {
+			perm[i] = int32(i)
+		}
 		// Each state's ORDER BY values, resolved once (not twice per
 		// comparison); compared as query.CompareRows compares them.
 		t := len(order)
@@ -96,6 +98,31 @@ func SortStates(states []entity.State, order []query.Order) {
 			states[j] = states[k]
 			j = k
 		}
+	}
+}
+
+// sortByID fills perm with the positions of states in ascending id order.
+// Ids are SHA-256 digests, so their first 8 bytes, read as a number and
+// held beside each position, order nearly every pair without touching the
+// states (a fetch's 100,000 states lie all over the heap); the rest of the
+// id breaks a tie of those.
+func sortByID(states []entity.State, perm []int32) {
+	type idKey struct {
+		hi  uint64
+		pos int32
+	}
+	keys := make([]idKey, len(states))
+	for i := range states {
+		keys[i] = idKey{binary.BigEndian.Uint64(states[i].ID[:8]), int32(i)}
+	}
+	slices.SortFunc(keys, func(a, b idKey) int {
+		if c := cmp.Compare(a.hi, b.hi); c != 0 {
+			return c
+		}
+		return bytes.Compare(states[a.pos].ID[8:], states[b.pos].ID[8:])
+	})
+	for k := range keys {
+		perm[k] = keys[k].pos
 	}
 }
 

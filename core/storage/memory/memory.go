@@ -110,6 +110,7 @@ var (
 
 	_ storage.KeepingClearer = (*Engine)(nil)
 	_ storage.SharedReader   = (*handle)(nil)
+	_ storage.ManyReader     = (*handle)(nil)
 )
 
 // Option configures New.
@@ -437,6 +438,27 @@ func (h *handle) GetStateShared(ctx context.Context, eid id.EntityID) (entity.St
 		return entity.State{}, storage.NotFound(h.name, eid)
 	}
 	return s, nil
+}
+
+// GetStatesShared returns the stored states of ids under one read lock, a
+// zero State for an entity not stored (storage.ManyReader): a large part of
+// an answer looks all its entities up before storing them.
+func (h *handle) GetStatesShared(ctx context.Context, ids []id.EntityID) ([]entity.State, error) {
+	out := make([]entity.State, len(ids))
+	err := h.e.read(ctx, h.name, func(c *collection) {
+		if c == nil {
+			return
+		}
+		for i, eid := range ids {
+			if p := c.states.getRef(eid); p != nil {
+				out[i] = *p
+			}
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("memory: get from %q: %w", h.name, err)
+	}
+	return out, nil
 }
 
 // stored returns the stored state of eid as it is. It is read() for one
