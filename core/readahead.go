@@ -102,7 +102,14 @@ func readStatesAhead(ctx context.Context, coll storage.Collection, ids []id.Enti
 	if err != nil {
 		return nil, false, err
 	}
-	m := make(map[id.EntityID]entity.State, len(sts))
+	// Sized for the states found: a fresh client's catch-up finds none.
+	found := 0
+	for i := range sts {
+		if !sts[i].ID.IsZero() {
+			found++
+		}
+	}
+	m := make(map[id.EntityID]entity.State, found)
 	for i := range sts {
 		if !sts[i].ID.IsZero() {
 			m[ids[i]] = sts[i]
@@ -111,14 +118,17 @@ func readStatesAhead(ctx context.Context, coll storage.Collection, ids []id.Enti
 	return m, true, nil
 }
 
-// state is getStored, from what was read ahead when it can.
+// state is getStored, from what was read ahead when it can. An entity the
+// read ahead did not find is storage.ErrNotFound itself, not an error
+// naming it (one allocation for each entity of a catch-up): every caller
+// only tells it apart with errors.Is.
 func (a *readAhead) state(ctx context.Context, coll storage.Collection, name string, eid id.EntityID) (entity.State, error) {
 	if a != nil {
 		if m, ok := a.states[name]; ok {
 			if st, ok := m[eid]; ok {
 				return st, nil
 			}
-			return entity.State{}, storage.NotFound(name, eid)
+			return entity.State{}, storage.ErrNotFound
 		}
 	}
 	return getStored(ctx, coll, eid)

@@ -101,21 +101,17 @@ func (e *engine) Collection(ctx context.Context, name string) (storage.Collectio
 
 // wrap returns c with its calls timed, implementing exactly the optional
 // collection interfaces c does (storage.Aggregator, storage.SharedReader,
-// storage.ManyReader, storage.Traverser; withCollCaps, caps_gen.go), with
-// one exception: beside a SharedReader a ManyReader is left out (a
-// collection that shares its states costs no round trip per state, and
-// the node reads them one at a time).
+// storage.ManyReader, storage.Traverser; withCollCaps, caps_gen.go).
 func (e *engine) wrap(c storage.Collection) storage.Collection {
 	w := &collection{inner: c, e: e}
 	var k collCaps
 	if _, ok := c.(storage.Aggregator); ok {
 		k |= collsAggregator
 	}
-	_, shared := c.(storage.SharedReader)
-	if shared {
+	if _, ok := c.(storage.SharedReader); ok {
 		k |= collsShared
 	}
-	if _, ok := c.(storage.ManyReader); ok && !shared {
+	if _, ok := c.(storage.ManyReader); ok {
 		k |= collsMany
 	}
 	if _, ok := c.(storage.Traverser); ok {

@@ -437,3 +437,26 @@ func TestInstrumentEngine_KeepsKeepingClearer(t *testing.T) {
 		t.Errorf("clear timed %d times, want 1", got)
 	}
 }
+
+// The memory engine's collections both share their states and read many in
+// one step: through the instrumentation they are still both, so a bulk
+// commit on `ankurah serve --storage memory://` reads its lookups under
+// one lock.
+func TestInstrumentEngine_MemoryCollectionsKeepSharedAndManyReader(t *testing.T) {
+	ctx := context.Background()
+	inner := memory.New()
+	t.Cleanup(func() { inner.Close() })
+	eid := id.EntityID{7}
+	st := entity.State{ID: eid, Collection: "album", Head: event.Clock{id.EventID{1}}, Values: value.FieldsOf(map[string]value.Value{"name": value.String("Blue")})}
+	if err := inner.Apply(ctx, &storage.Batch{States: []storage.StateWrite{{State: st}}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(nil).InstrumentEngine(inner).Collection(ctx, "album")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.(storage.SharedReader); !ok {
+		t.Fatalf("the instrumented memory collection %T is not a storage.SharedReader", c)
+	}
+	wantManyReader(t, c, eid)
+}
