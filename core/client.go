@@ -655,15 +655,19 @@ type readResult struct {
 }
 
 // checked is what readMessage found checking a response's states
-// (checkStates): ok when it checked them, err what it found wrong.
+// (checkWire): ok when it checked them, err what it found wrong.
 type checked struct {
 	ok  bool
 	err error
 }
 
 // readMessage reads and decodes the durable peer's next message. The states
-// of a large part of an answer are checked here too, so that while a part
-// is stored the next one is checked beside it, on the read-ahead goroutine.
+// of a large part of an answer in id order (a query's, with nothing listed
+// unchanged: storeStates drops no duplicate of it and adds nothing to it)
+// are checked here too as they came (checkWire), so that while a part is
+// stored the next one is checked beside it, on the read-ahead goroutine.
+// The policy agent's ValidateState is not called here: storeStates calls it
+// on the client loop, state by state in the order they are stored.
 func (p *Peer) readMessage(ctx context.Context) readResult {
 	frame, err := p.conn.Recv(ctx)
 	if err != nil {
@@ -674,8 +678,8 @@ func (p *Peer) readMessage(ctx context.Context) readResult {
 		return readResult{decodeErr: err}
 	}
 	r := readResult{m: m}
-	if resp := m.Response; resp != nil && resp.Error == "" && len(resp.States) >= readAheadStates {
-		r.checked = checked{ok: true, err: p.node.checkStates(ctx, p, resp.States, entitySet{})}
+	if resp := m.Response; resp != nil && resp.Error == "" && len(resp.States) >= readAheadStates && len(resp.Unchanged) == 0 && idsAscending(resp.States) {
+		r.checked = checked{ok: true, err: p.node.checkWire(resp.States, entitySet{})}
 	}
 	return r
 }
@@ -697,8 +701,9 @@ func (n *Node) storeSnapshots(ctx context.Context, p *Peer, states, gone []entit
 // computed are the ones this node computed for its commit and the durable
 // peer confirmed by their heads (receiveResponse): their backends were just
 // encoded here, so they are not decoded again to be checked. The first
-// checked states passed checkStates already (readMessage checks a large
-// part of an answer as it decodes it).
+// checked states passed checkWire already (readMessage checks a large
+// part of an answer as it decodes it); they are checked again when
+// duplicates are dropped (the survivors are checked, as without it).
 func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.State, computed entitySet, held []event.Event, checked int) error {
 	if len(states) == 0 && len(gone) == 0 {
 		return nil
@@ -708,13 +713,11 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 			return fmt.Errorf("%w: malformed entity %s to drop", policy.ErrInvalid, g.ID)
 		}
 	}
-	if err := n.checkStates(ctx, p, states[checked:], computed); err != nil {
-		return err
-	}
 	// Several subscriptions may carry the same entity: keep its last state.
 	// (A part of a query's answer in id order, the common large case,
 	// cannot: it is checked in one pass, without a map.)
 	if len(states) > 1 && !idsAscending(states) {
+		checked = 0
 		last := make(map[id.EntityID]int, len(states))
 		for i, st := range states {
 			last[st.ID] = i
@@ -726,6 +729,17 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 			}
 		}
 		states = deduped
+	}
+	pinfo := policy.Peer{NodeID: p.remote.NodeID, Durable: p.remote.Durable}
+	for i := range states {
+		if i >= checked {
+			if err := n.checkWire(states[i:i+1], computed); err != nil {
+				return err
+			}
+		}
+		if err := n.agent.ValidateState(ctx, pinfo, &states[i]); err != nil {
+			return err
+		}
 	}
 	n.commitMu.Lock()
 	defer n.commitMu.Unlock()
@@ -826,13 +840,13 @@ func (n *Node) storeStates(ctx context.Context, p *Peer, states, gone []entity.S
 	return nil
 }
 
-// checkStates checks states from the durable peer before any is stored:
-// well formed, backends in their canonical encoding (but for the entities
-// in computed, whose states this node encoded itself), within this node's
-// limits, and accepted by the policy agent. It reads only the states and
-// the node's configuration, so it may run beside a store (readMessage).
-func (n *Node) checkStates(ctx context.Context, p *Peer, states []entity.State, computed entitySet) error {
-	pinfo := policy.Peer{NodeID: p.remote.NodeID, Durable: p.remote.Durable}
+// checkWire checks states from the durable peer before any is stored: well
+// formed, backends in their canonical encoding (but for the entities in
+// computed, whose states this node encoded itself) and within this node's
+// limits. It reads only the states and the node's configuration, so it may
+// run beside a store (readMessage); the policy agent's ValidateState is
+// storeStates' to call.
+func (n *Node) checkWire(states []entity.State, computed entitySet) error {
 	for i := range states {
 		st := &states[i]
 		if st.ID.IsZero() || ValidateName(st.Collection) != nil || st.Head.Validate() != nil || len(st.Head) == 0 {
@@ -846,9 +860,6 @@ func (n *Node) checkStates(ctx context.Context, p *Peer, states []entity.State, 
 		// The same limits as for this node's own commits: a durable peer
 		// with other limits cannot fill this node past its own.
 		if err := n.admitState(st); err != nil {
-			return err
-		}
-		if err := n.agent.ValidateState(ctx, pinfo, st); err != nil {
 			return err
 		}
 	}

@@ -476,9 +476,8 @@ func (lq *LiveQuery) reauthorize(ctx context.Context, c *Context, then func()) e
 func (lq *LiveQuery) setItems(states []entity.State) {
 	lq.items = make([]*View, len(states))
 	lq.byID = make(map[id.EntityID]*View, len(states))
-	var slab viewSlab
 	for i, s := range states {
-		v := slab.view(s, len(states)-i)
+		v := newView(s)
 		lq.items[i] = v
 		lq.byID[s.ID] = v
 	}
@@ -708,7 +707,6 @@ const bulkRows = 32
 func (lq *LiveQuery) applyBulk(changes []change, matches func(*entity.State) bool, cs *ChangeSet) {
 	var leaving map[id.EntityID]struct{}
 	entering := make([]*View, 0, len(changes))
-	var slab viewSlab
 	for i := range changes {
 		ch := &changes[i]
 		_, was := lq.byID[ch.after.ID]
@@ -721,7 +719,7 @@ func (lq *LiveQuery) applyBulk(changes []change, matches func(*entity.State) boo
 		}
 		switch {
 		case now:
-			v := slab.view(ch.after, len(changes)-i)
+			v := newView(ch.after)
 			lq.byID[ch.after.ID] = v
 			entering = append(entering, v)
 			kind := Add

@@ -14,9 +14,8 @@ import (
 // before it writes: its stored state, whether its event is stored already,
 // its attribution record. For a batch that large, those lookups are read
 // ahead in one step per collection — the states where the engine reads
-// many at once (storage.ManyReader: a read transaction per lookup is what
-// it saves; the memory engine's lookups cost less than the map they would
-// be read into, and it does not offer it), the events with one GetEvents —
+// many at once (storage.ManyReader: a read transaction or a lock per lookup
+// is what it saves), the events with one GetEvents —
 // rather than one read (one lock, one read transaction) each. What is read ahead
 // is what a lookup at that moment would have read: storage's head checks
 // decide, as ever, whether anything changed before the write.

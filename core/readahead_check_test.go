@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,5 +117,54 @@ func TestClient_MalformedStateInAReadAheadPartIsRefused(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// serialAgent counts ValidateState calls and notes any two that overlap.
+type serialAgent struct {
+	policy.Permissive
+	inside, calls, overlaps atomic.Int64
+}
+
+func (a *serialAgent) ValidateState(context.Context, policy.Peer, *entity.State) error {
+	if a.inside.Add(1) > 1 {
+		a.overlaps.Add(1)
+	}
+	a.calls.Add(1)
+	runtime.Gosched() // a window for another call to come in
+	a.inside.Add(-1)
+	return nil
+}
+
+// While a client checks the next part of a streamed answer beside the
+// store of the one before, its policy agent is still asked about the
+// states one at a time, as they are stored (policy.Agent: ValidateState
+// keeps the order of the store), once for each state stored.
+func TestClient_ValidateStateIsNotCalledConcurrentlyDuringACatchUp(t *testing.T) {
+	ctx := context.Background()
+	server := newNode(t, core.WithLimits(limits.Limits{ChunkBytes: 64 << 10}))
+	trx := server.Context(nil).Begin()
+	const n = 3000
+	for i := range n {
+		m, err := trx.Create(ctx, "note")
+		must(t, err)
+		must(t, m.Set("body", strings.Repeat("n", 100)))
+		must(t, m.Set("i", i))
+	}
+	must(t, trx.Commit(ctx))
+	agent := &serialAgent{}
+	client := newNodeOn(t, memory.New(), agent, core.WithRole(core.Ephemeral))
+	link(t, server, client)
+	lq, err := client.Context(nil).Query(ctx, "note", "true")
+	must(t, err)
+	defer lq.Close()
+	if got := len(lq.Items()); got != n {
+		t.Fatalf("the live query holds %d notes, want %d", got, n)
+	}
+	if o := agent.overlaps.Load(); o > 0 {
+		t.Errorf("ValidateState was called concurrently %d times", o)
+	}
+	if c := agent.calls.Load(); c < n {
+		t.Errorf("ValidateState was called %d times for %d states", c, n)
 	}
 }

@@ -18,34 +18,6 @@ type View struct {
 
 func newView(st entity.State) *View { return &View{state: st} }
 
-// viewChunk is the most Views a viewSlab allocates at once.
-const viewChunk = 256
-
-// viewSlab hands out the Views of a large result or batch from chunks,
-// one allocation for up to viewChunk of them instead of one each (a live
-// query of 100,000 rows made 100,000). A chunk is kept while any of its
-// Views is, so chunks grow with what was asked for (1, 1, 2, 4, … up to
-// viewChunk: at most half of what a slab allocated goes unused) and are
-// never larger than the Views still to be made (the caller says how many
-// at most).
-type viewSlab struct {
-	free []View
-	made int
-}
-
-// view returns a View of st; at most is how many more the caller may still
-// ask for, this one included.
-func (s *viewSlab) view(st entity.State, atMost int) *View {
-	if len(s.free) == 0 {
-		s.free = make([]View, max(1, min(atMost, viewChunk, s.made)))
-	}
-	s.made++
-	v := &s.free[0]
-	s.free = s.free[1:]
-	v.state = st
-	return v
-}
-
 // ID returns the entity's id.
 func (v *View) ID() id.EntityID { return v.state.ID }
 

@@ -26,10 +26,6 @@ func TestExecute_PassesEveryCaseOnMemory(t *testing.T) {
 		switch {
 		case r.Status == Skip && c.Name == "Engine/FormatVersion":
 			// The memory engine keeps no format on disk (not a Reopener).
-		case r.Status == Skip && c.Name == "GetState/ManyInOneStep":
-			// Nor does it read many states in one step (not a
-			// ManyReader): one lookup each costs it no round trip, and
-			// a node's read-ahead of them would only allocate.
 		case r.Status != Pass:
 			t.Errorf("%s: %s %q", c.Name, r.Status, r.Log)
 		}

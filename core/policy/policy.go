@@ -41,7 +41,12 @@ type Peer struct {
 // wrapping ErrAccessDenied (or ErrUnauthenticated, ErrInvalid) to refuse.
 // The states and events an Agent is handed are the node's own (shared with
 // its live queries, and with an in-process engine's store): it reads them
-// and never modifies them.
+// and never modifies them. A node calls its Agent from many goroutines at
+// once (each connection's, each caller's, its live queries'), so an Agent
+// is safe for concurrent use. One order is kept: a client asks
+// ValidateState about the states its durable peer sends one at a time, in
+// the order it stores them, each part of an answer after the part before
+// it is stored.
 type Agent interface {
 	// Authenticate turns a peer's credentials (from the handshake or a later
 	// refresh) into context data.
