@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,4 +109,70 @@ func TestEchoServer(t *testing.T) {
 			}
 		}
 	}))
+}
+
+// BenchmarkBare_HandOff: the cost, on this machine, of one goroutine handing
+// work to another that waits for it — as a connection's reader hands a
+// notification to the connection's writer, or a client's reader a
+// ChangeSet to a live query's delivery goroutine. The waiter is parked on a
+// sync.Cond; the hand-off signals it and then parks itself (as a reader
+// goes back to its socket). Reported: the signal's own time (signal-p50,
+// readying a goroutine while another core is idle wakes a thread there)
+// and the time until the waiter runs (woken-p50). gap=10ms hands off once
+// every 10 ms, as BQ1's writes arrive, so the cores are idle before each.
+func BenchmarkBare_HandOff(b *testing.B) {
+	for _, gap := range []time.Duration{0, 10 * time.Millisecond} {
+		b.Run(fmt.Sprintf("gap=%s", gap), func(b *testing.B) {
+			var mu sync.Mutex
+			cond := sync.NewCond(&mu)
+			ready, stop := false, false
+			var woke time.Time
+			back := make(chan struct{})
+			go func() {
+				defer close(back)
+				for {
+					mu.Lock()
+					for !ready && !stop {
+						cond.Wait()
+					}
+					if stop {
+						mu.Unlock()
+						return
+					}
+					ready = false
+					woke = time.Now()
+					mu.Unlock()
+					back <- struct{}{}
+				}
+			}()
+			var signal, woken []time.Duration
+			for b.Loop() {
+				if gap > 0 {
+					b.StopTimer()
+					time.Sleep(gap)
+					b.StartTimer()
+				}
+				t0 := time.Now()
+				mu.Lock()
+				ready = true
+				cond.Signal()
+				mu.Unlock()
+				t1 := time.Now()
+				<-back
+				mu.Lock()
+				w := woke
+				mu.Unlock()
+				signal = append(signal, t1.Sub(t0))
+				woken = append(woken, w.Sub(t0))
+			}
+			b.StopTimer()
+			mu.Lock()
+			stop = true
+			cond.Signal()
+			mu.Unlock()
+			<-back
+			reportAs(b, "signal", signal)
+			reportAs(b, "woken", woken)
+		})
+	}
 }
