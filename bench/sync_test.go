@@ -94,7 +94,8 @@ func BenchmarkSync_CommitToNotification(b *testing.B) {
 	// cores and cold caches shows beside the hot loop. The sleep is timed
 	// (ns/op includes it; the p50 and p99 are the commits' own): pausing
 	// the timer around it would stop the world in StartTimer right before
-	// each commit, waking an idle core just before it is measured. Run it
+	// each commit, which disturbed the commit measured (p50 312–474 µs
+	// with the pause against 214–231 without, docs/benchmarks.md). Run it
 	// with a count (make bench: 200x).
 	shapes = append(shapes, shape{"memory", 1, 10 * time.Millisecond})
 	for _, sh := range shapes {

@@ -10,7 +10,6 @@ import (
 	"runtime/pprof"
 	"runtime/trace"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ankurah/ankurah-go/core"
@@ -176,8 +175,9 @@ func ankWriter(ctx context.Context, url string) {
 	}
 	defer client.Close()
 	c := node.Context(nil)
-	var errs atomic.Int64
-	var firstErr atomic.Value // string: the first failed write's error
+	// Writes run one at a time on the command loop's goroutine (below).
+	var errs int
+	var firstErr string // the first failed write's error
 	// write commits d in its own transaction on the calling goroutine, as an
 	// application writes. The schedule's next write is due half a spacing
 	// later (10 ms in BQ1), beyond a commit's round trip; a matching write
@@ -194,8 +194,8 @@ func ankWriter(ctx context.Context, url string) {
 	// 30 s against a stalled server, and the run would end on the driver's
 	// timeout without reporting why.
 	write := func(d doc) {
-		if errs.Load() > 0 {
-			errs.Add(1)
+		if errs > 0 {
+			errs++
 			return
 		}
 		trx := c.Begin()
@@ -206,8 +206,8 @@ func ankWriter(ctx context.Context, url string) {
 			cancel()
 		}
 		if err != nil {
-			firstErr.CompareAndSwap(nil, fmt.Sprintf("write %s: %v", d.id, err))
-			errs.Add(1)
+			firstErr = fmt.Sprintf("write %s: %v", d.id, err)
+			errs++
 			fmt.Fprintf(os.Stderr, "write %s: %v (the writes after it are not made)\n", d.id, err)
 		}
 	}
@@ -233,7 +233,7 @@ func ankWriter(ctx context.Context, url string) {
 					write(doc{id: fmt.Sprintf("x%04d", i), kind: "miss", ph: "x", n: i, t: clockMs()})
 				}
 			})
-			emit(map[string]any{"type": "ran", "lagMaxMs": lag, "errors": errs.Load(), "firstError": firstErr.Load()})
+			emit(map[string]any{"type": "ran", "lagMaxMs": lag, "errors": errs, "firstError": firstErr})
 		}
 	})
 }
