@@ -172,18 +172,8 @@ func BenchmarkBare_HandOff(b *testing.B) {
 			cond.Signal()
 			mu.Unlock()
 			<-back
-			reportFine(b, "signal", signal)
-			reportFine(b, "woken", woken)
+			reportAs(b, "signal", signal)
+			reportAs(b, "woken", woken)
 		})
 	}
-}
-
-// reportFine reports the p50 and p99 of lat as name-p50-µs and
-// name-p99-µs, to the nanosecond (reportAs rounds to whole microseconds).
-func reportFine(b *testing.B, name string, lat []time.Duration) {
-	if len(lat) == 0 {
-		return
-	}
-	b.ReportMetric(float64(p(lat, 50).Nanoseconds())/1e3, name+"-p50-µs")
-	b.ReportMetric(float64(p(lat, 99).Nanoseconds())/1e3, name+"-p99-µs")
 }
